@@ -1,0 +1,135 @@
+#include "config.h"
+
+#include "ar-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <unistd.h>
+
+GQuark
+ar_error_quark(void)
+{
+  return g_quark_from_static_string("ar-error-quark");
+}
+
+void
+ar_fd_close(ArFd *fd)
+{
+  if (*fd >= 0) {
+    int errsv = errno;
+    close(*fd);
+    errno = errsv;
+  }
+  *fd = -1;
+}
+
+gboolean
+ar_set_error_errno(GError **error, int errsv, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *prefix = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", prefix,
+              g_strerror(errsv));
+  return FALSE;
+}
+
+gboolean
+ar_write_file_atomic(const char *path, const char *data, gssize len, GError **error)
+{
+  if (len < 0)
+    len = strlen(data);
+  g_autofree char *dir = g_path_get_dirname(path);
+  g_autofree char *base = g_path_get_basename(path);
+  g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+  g_auto(ArFd) fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return ar_set_error_errno(error, errno, "create %s", tmp);
+  const char *p = data;
+  gssize left = len;
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int errsv = errno;
+      unlink(tmp);
+      return ar_set_error_errno(error, errsv, "write %s", tmp);
+    }
+    p += n;
+    left -= n;
+  }
+  if (fsync(fd) < 0) {
+    int errsv = errno;
+    unlink(tmp);
+    return ar_set_error_errno(error, errsv, "fsync %s", tmp);
+  }
+  if (rename(tmp, path) < 0) {
+    int errsv = errno;
+    unlink(tmp);
+    return ar_set_error_errno(error, errsv, "rename %s", path);
+  }
+  /* The rename itself must survive a power cut too. */
+  g_auto(ArFd) dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0)
+    (void)fsync(dfd);
+  return TRUE;
+}
+
+char *
+ar_utc_iso_ms(gint64 realtime_us)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(realtime_us / G_USEC_PER_SEC);
+  g_autofree char *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+  return g_strdup_printf("%s.%03dZ", s, (int)((realtime_us % G_USEC_PER_SEC) / 1000));
+}
+
+gboolean
+ar_project_name_valid(const char *name)
+{
+  if (name == NULL || *name == '\0')
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
+guint
+ar_edit_distance(const char *a, const char *b)
+{
+  gsize la = strlen(a), lb = strlen(b);
+  g_autofree guint *row = g_new(guint, lb + 1);
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = j;
+  for (gsize i = 1; i <= la; i++) {
+    guint diag = row[0];
+    row[0] = i;
+    for (gsize j = 1; j <= lb; j++) {
+      guint up = row[j];
+      guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+char *
+ar_format_duration(gint64 s)
+{
+  if (s < 0)
+    s = 0;
+  if (s < 60)
+    return g_strdup_printf("%" G_GINT64_FORMAT "s", s);
+  if (s < 3600)
+    return g_strdup_printf("%" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s", s / 60, s % 60);
+  if (s < 86400)
+    return g_strdup_printf("%" G_GINT64_FORMAT "h%02" G_GINT64_FORMAT "m", s / 3600,
+                           (s % 3600) / 60);
+  return g_strdup_printf("%" G_GINT64_FORMAT "d%02" G_GINT64_FORMAT "h", s / 86400,
+                         (s % 86400) / 3600);
+}

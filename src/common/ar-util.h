@@ -1,0 +1,45 @@
+#pragma once
+
+#include <glib.h>
+
+#include "ar-cleanup.h"
+
+G_BEGIN_DECLS
+
+#define AR_ERROR (ar_error_quark())
+GQuark ar_error_quark(void);
+
+/* Domain errors. Each maps to one named D-Bus error
+ * (org.agentrunner.Error.<Name>) at the bus edge. */
+typedef enum {
+  AR_ERROR_FAILED,
+  AR_ERROR_INVALID_ARGS,
+  AR_ERROR_CONFIG,
+  AR_ERROR_NOT_RUNNING,
+  AR_ERROR_BUSY,
+  AR_ERROR_LOCKED,
+  AR_ERROR_NOT_FOUND,
+  AR_ERROR_GIT,
+  AR_ERROR_ACCESS_DENIED,
+} ArErrorCode;
+
+/* Write a file so that readers see the old or the new content, never a
+ * mix: temporary file in the same directory, fsync, rename, fsync dir. */
+gboolean ar_write_file_atomic(const char *path, const char *data, gssize len, GError **error);
+
+/* UTC timestamp as the events file wants it: 2026-05-17T02:13:44.123Z */
+char *ar_utc_iso_ms(gint64 realtime_us);
+
+/* Project names go into bus names, unit names and ssh commands. */
+gboolean ar_project_name_valid(const char *name);
+
+/* Levenshtein distance, for "did you mean ...?" hints. */
+guint ar_edit_distance(const char *a, const char *b);
+
+/* Human durations: "4m12s", "2h05m", "35s". */
+char *ar_format_duration(gint64 seconds);
+
+/* Set an error from errno with a prefix: "open /x: No such file". */
+gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+G_END_DECLS
