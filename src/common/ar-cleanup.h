@@ -25,6 +25,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_status_list, git_status_list_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_diff, git_diff_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_config, git_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_revwalk, git_revwalk_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_tree_entry, git_tree_entry_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_reflog, git_reflog_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_transaction, git_transaction_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(git_index_conflict_iterator, git_index_conflict_iterator_free)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(git_buf, git_buf_dispose)
 
 /* sd-bus wants a plain sd_bus_error on the stack, cleaned with

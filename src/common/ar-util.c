@@ -133,3 +133,32 @@ ar_format_duration(gint64 s)
   return g_strdup_printf("%" G_GINT64_FORMAT "d%02" G_GINT64_FORMAT "h", s / 86400,
                          (s % 86400) / 3600);
 }
+
+static gboolean
+running_from_build_tree(void)
+{
+  static int answer = -1;
+  if (answer < 0) {
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    answer = exe && g_str_has_prefix(exe, BUILD_ROOT "/");
+  }
+  return answer;
+}
+
+const char *
+ar_presets_dir(void)
+{
+  const char *env = g_getenv("AGENT_RUNNER_PRESETS_DIR");
+  if (env && *env)
+    return env;
+  return running_from_build_tree() ? SOURCE_PRESETSDIR : PRESETSDIR;
+}
+
+const char *
+ar_daemon_path(void)
+{
+  const char *env = g_getenv("AGENT_RUNNER_DAEMON");
+  if (env && *env)
+    return env;
+  return running_from_build_tree() ? BUILD_DAEMON_PATH : LIBEXECDIR "/agent-runnerd";
+}

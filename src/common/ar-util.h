@@ -42,4 +42,11 @@ char *ar_format_duration(gint64 seconds);
 /* Set an error from errno with a prefix: "open /x: No such file". */
 gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* Where the installed data and helper programs are: the configured prefix,
+ * or the source/build tree when the program runs from its build directory
+ * (so `./build/src/client/agent-runner` works before `meson install`).
+ * AGENT_RUNNER_PRESETS_DIR and AGENT_RUNNER_DAEMON override both. */
+const char *ar_presets_dir(void);
+const char *ar_daemon_path(void);
+
 G_END_DECLS

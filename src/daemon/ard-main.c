@@ -1,10 +1,147 @@
 #include "config.h"
 
+/* agent-runnerd: the per-project supervisor. `agent-runner serve` and
+ * `agent-runner round` exec it in the foreground; the systemd unit runs it
+ * as agent-runner@PROJECT.service.
+ *
+ *   agent-runnerd [--config F] [--max-rounds N] [--once] [--round [--phase P]]
+ *                 [--no-journal] [--clear-done] [--user | --system]
+ *
+ * Exit codes (the unit lists the non-zero "stopped on purpose" ones in
+ * RestartPreventExitStatus=; docs/design.md "Daemon exit codes"):
+ *
+ *   code  meaning
+ *   0     deliberate stop (signal, Stop, .agent-done, stop_file, max_rounds,
+ *         --once) or the job is finished
+ *   1     internal error (bad arguments too)
+ *   75    EX_TEMPFAIL: another supervisor holds the project lock
+ *   78    EX_CONFIG: the config does not load or the startup checks fail
+ *   79    crash loop: the agent failed fast 5 rounds in a row
+ *   80    the agent cannot authenticate (used by the back-off issue)
+ *
+ * --round: exit code = the agent's exit code (128+N when killed by signal
+ * N, 127 when it could not be started); 75/78 as above. */
+
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
+
+#include "ar-util.h"
+#include "ard-loop.h"
+
+/* The agent's stdio and our pipes must never land on fds 0-2 by accident:
+ * a daemon started with them closed would hand its own pipes out as the
+ * agent's stdin/stdout. */
+static void
+ensure_std_fds(void)
+{
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0)
+      continue;
+    int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (n >= 0 && n != fd) {
+      dup2(n, fd);
+      close(n);
+    }
+  }
+}
+
+static int
+exit_code_for(const GError *error)
+{
+  if (error->domain == AR_ERROR && error->code == AR_ERROR_LOCKED)
+    return ARD_EXIT_LOCKED;
+  if (error->domain == AR_ERROR && error->code == AR_ERROR_CONFIG)
+    return ARD_EXIT_CONFIG;
+  return ARD_EXIT_INTERNAL;
+}
 
 int
 main(int argc, char **argv)
 {
-  printf("agent-runnerd %s\n", PACKAGE_VERSION);
-  return 0;
+  setlocale(LC_ALL, "");
+  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+  textdomain(GETTEXT_PACKAGE);
+  ensure_std_fds();
+  /* A closed agent stdin must be EPIPE for the writer, not a kill. */
+  signal(SIGPIPE, SIG_IGN);
+
+  g_autofree char *config_path = NULL;
+  g_autofree char *phase = NULL;
+  int max_rounds = 0;
+  gboolean once = FALSE;
+  gboolean round_mode = FALSE;
+  gboolean no_journal = FALSE;
+  gboolean clear_done = FALSE;
+  gboolean user_mode = FALSE;
+  gboolean system_mode = FALSE;
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      N_("Configuration file (default: ./agent-runner.toml)"), N_("FILE") },
+    { "max-rounds", 0, 0, G_OPTION_ARG_INT, &max_rounds,
+      N_("Stop after N rounds (overrides [runtime] max_rounds)"), "N" },
+    { "once", 0, 0, G_OPTION_ARG_NONE, &once, N_("Run one round, then stop"), NULL },
+    { "round", 0, 0, G_OPTION_ARG_NONE, &round_mode,
+      N_("Run exactly one round; exit with the agent's exit code"), NULL },
+    { "phase", 0, 0, G_OPTION_ARG_STRING, &phase, N_("Phase of the --round (from [phases] list)"),
+      N_("PHASE") },
+    { "no-journal", 0, 0, G_OPTION_ARG_NONE, &no_journal, N_("Do not send events to the journal"),
+      NULL },
+    { "clear-done", 0, 0, G_OPTION_ARG_NONE, &clear_done,
+      N_("Explicit start: remove .agent-done and forget an earlier lasting stop"), NULL },
+    { "user", 0, 0, G_OPTION_ARG_NONE, &user_mode, N_("User service mode (default)"), NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &system_mode, N_("System service mode"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version"), NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+  g_option_context_set_summary(ctx, _("The agent-runner supervisor: runs the agent round after "
+                                      "round for one project."));
+  g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    fprintf(stderr, "agent-runnerd: %s\n", error->message);
+    return ARD_EXIT_INTERNAL;
+  }
+  if (version) {
+    printf("agent-runnerd %s\n", PACKAGE_VERSION);
+    return ARD_EXIT_OK;
+  }
+  if (argc > 1) {
+    fprintf(stderr, _("agent-runnerd: unexpected argument \"%s\"\n"), argv[1]);
+    return ARD_EXIT_INTERNAL;
+  }
+  if (max_rounds < 0) {
+    fprintf(stderr, _("agent-runnerd: --max-rounds must be positive\n"));
+    return ARD_EXIT_INTERNAL;
+  }
+  if (phase && !round_mode) {
+    fprintf(stderr, _("agent-runnerd: --phase needs --round\n"));
+    return ARD_EXIT_INTERNAL;
+  }
+  if (round_mode && (once || max_rounds > 0)) {
+    fprintf(stderr, _("agent-runnerd: --round runs one round; drop --once/--max-rounds\n"));
+    return ARD_EXIT_INTERNAL;
+  }
+
+  ArdOptions opts = {
+    .config_path = config_path,
+    .max_rounds = (guint)max_rounds,
+    .once = once,
+    .round_mode = round_mode,
+    .phase = phase,
+    .journal = !no_journal,
+    .clear_done = clear_done,
+  };
+  g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
+  if (!loop) {
+    fprintf(stderr, "agent-runnerd: %s\n", error->message);
+    return exit_code_for(error);
+  }
+  return ard_loop_run(loop);
 }

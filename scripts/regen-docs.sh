@@ -1,0 +1,12 @@
+#!/bin/sh
+# Regenerate the files generated from tables in the code, then commit them.
+# Usage: scripts/regen-docs.sh [BUILD_DIR]   (default: build)
+# The drift tests (events-docs-drift, ...) fail until this has been run.
+# Add one line per generated file (and its generator to the compile line).
+set -eu
+cd "$(dirname "$0")/.."
+B=${1:-build}
+meson compile -C "$B" ar-gen-docs >/dev/null
+
+"$B"/src/common/ar-gen-docs events-md > docs/events.md
+"$B"/src/common/ar-gen-docs catalog > data/catalog/agent-runner.catalog

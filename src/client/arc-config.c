@@ -1,0 +1,93 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+
+#include "ar-prompt.h"
+#include "arc-client.h"
+
+static void
+print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const char *error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "config_path");
+  json_builder_add_string_value(b, config_path);
+  json_builder_set_member_name(b, "ok");
+  json_builder_add_boolean_value(b, ok);
+  if (error) {
+    json_builder_set_member_name(b, "error");
+    json_builder_add_string_value(b, error);
+  }
+  json_builder_set_member_name(b, "checks");
+  json_builder_begin_array(b);
+  for (guint i = 0; checks && i < checks->len; i++) {
+    ArCheck *c = g_ptr_array_index(checks, i);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, c->name);
+    json_builder_set_member_name(b, "ok");
+    json_builder_add_boolean_value(b, c->ok);
+    json_builder_set_member_name(b, "detail");
+    json_builder_add_string_value(b, c->detail);
+    json_builder_set_member_name(b, "hint");
+    json_builder_add_string_value(b, c->hint);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  arc_print_json(root);
+}
+
+static int
+config_check(ArcGlobal *global)
+{
+  g_autofree char *path = arc_config_path(global);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ArConfig) cfg =
+      ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
+  if (cfg == NULL) {
+    if (global->json) {
+      print_checks_json(path, NULL, FALSE, error->message);
+    } else {
+      printf("%s✗%s config_loaded\n", arc_color("\033[31m"), arc_color("\033[0m"));
+      fprintf(stderr, "%s\n", error->message);
+    }
+    return ARC_EXIT_CONFIG;
+  }
+
+  gboolean ok = FALSE;
+  g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &ok);
+  if (global->json) {
+    print_checks_json(path, checks, ok, NULL);
+    return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
+  }
+  guint width = 0;
+  for (guint i = 0; i < checks->len; i++)
+    width = MAX(width, strlen(((ArCheck *)g_ptr_array_index(checks, i))->name));
+  for (guint i = 0; i < checks->len; i++) {
+    ArCheck *c = g_ptr_array_index(checks, i);
+    printf("%s%s%s %-*s  %s\n", arc_color(c->ok ? "\033[32m" : "\033[31m"), c->ok ? "✓" : "✗",
+           arc_color("\033[0m"), (int)width, c->name, c->detail ? c->detail : "");
+    if (!c->ok && c->hint)
+      printf("  %*s  %s%s%s\n", (int)width, _("how to fix:"), arc_color("\033[1m"), c->hint,
+             arc_color("\033[0m"));
+  }
+  printf(ok ? _("\nproject %s: all checks passed\n") : _("\nproject %s: some checks failed\n"),
+         cfg->project);
+  return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
+}
+
+int
+arc_verb_config(ArcGlobal *global, int argc, char **argv)
+{
+  const ArcVerb *verb = &arc_verbs[1];
+  if (!arc_parse_options(verb, NULL, &argc, &argv))
+    return ARC_EXIT_USAGE;
+  if (argc < 2 || !g_str_equal(argv[1], "check") || argc > 2) {
+    fprintf(stderr, _("agent-runner config: usage: agent-runner config check [--json]\n"));
+    return ARC_EXIT_USAGE;
+  }
+  return config_check(global);
+}

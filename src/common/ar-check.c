@@ -1,0 +1,162 @@
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "ar-prompt.h"
+#include "ar-util.h"
+#include "ar-vcs.h"
+
+/* The startup battery: the checks that `config check`, `install` and the
+ * daemon (before every round) run. Each returns NULL when fine, or what is
+ * wrong; the hint in the table says how to fix it. */
+
+typedef char *(*CheckFunc)(const ArConfig *cfg, const char *base_path, char **detail);
+
+static char *
+check_config_loaded(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  *detail = g_strdup(cfg->config_path);
+  return NULL;
+}
+
+static char *
+check_log_dir_writable(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  *detail = g_strdup(cfg->log_dir);
+  if (g_mkdir_with_parents(cfg->log_dir, 0755) < 0)
+    return g_strdup_printf(_("cannot create %s: %s"), cfg->log_dir, g_strerror(errno));
+  g_autofree char *probe = g_build_filename(cfg->log_dir, ".write_probe", NULL);
+  g_autoptr(GError) local = NULL;
+  if (!g_file_set_contents(probe, "ok", 2, &local))
+    return g_strdup(local->message);
+  g_unlink(probe);
+  return NULL;
+}
+
+static char *
+check_agent_cli(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  g_autofree char *found = ar_config_find_agent(cfg, base_path);
+  if (found) {
+    *detail = g_steal_pointer(&found);
+    return NULL;
+  }
+  g_autofree char *path = ar_config_agent_path_env(cfg, base_path);
+  return g_strdup_printf(_("\"%s\" not found on PATH=%s"),
+                         cfg->command && cfg->command[0] ? cfg->command[0] : "", path);
+}
+
+static char *
+check_work_dir_git(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  *detail = g_strdup(cfg->work_dir);
+  g_autoptr(GError) local = NULL;
+  if (!ar_vcs_check_work_tree(cfg->work_dir, &local))
+    return g_strdup(local->message);
+  return NULL;
+}
+
+/* Every phase's prompt, not only the global one: the Python tool checked
+ * only [prompt], so a broken phase file burned rounds. */
+static GPtrArray *
+phases_to_check(const ArConfig *cfg)
+{
+  GPtrArray *phases = g_ptr_array_new();
+  g_ptr_array_add(phases, NULL);
+  for (guint i = 0; cfg->phase_list && cfg->phase_list[i]; i++)
+    if (ar_config_get_phase(cfg, cfg->phase_list[i]) &&
+        ar_config_get_phase(cfg, cfg->phase_list[i])->prompt_files)
+      g_ptr_array_add(phases, cfg->phase_list[i]);
+  return phases;
+}
+
+static char *
+check_prompt_file_exists(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  g_autoptr(GPtrArray) phases = phases_to_check(cfg);
+  g_autoptr(GString) files = g_string_new(NULL);
+  for (guint i = 0; i < phases->len; i++) {
+    const char *phase = g_ptr_array_index(phases, i);
+    const char *const *list = ar_config_prompt_files(cfg, phase);
+    if (list == NULL || list[0] == NULL)
+      return g_strdup(_("no prompt file configured"));
+    if (!g_file_test(list[0], G_FILE_TEST_IS_REGULAR))
+      return phase ? g_strdup_printf(_("%s (phase %s) does not exist"), list[0], phase)
+                   : g_strdup_printf(_("%s does not exist"), list[0]);
+    g_string_append_printf(files, "%s%s", files->len ? ", " : "", list[0]);
+  }
+  *detail = g_string_free(g_steal_pointer(&files), FALSE);
+  return NULL;
+}
+
+static char *
+check_prompt_smoke(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  g_autoptr(GPtrArray) phases = phases_to_check(cfg);
+  for (guint i = 0; i < phases->len; i++) {
+    const char *phase = g_ptr_array_index(phases, i);
+    gsize len = 0;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *prompt = ar_prompt_assemble(cfg, phase, NULL, &len, &local);
+    if (prompt == NULL || !ar_prompt_smoke(prompt, len, &local))
+      return phase ? g_strdup_printf(_("phase %s: %s"), phase, local->message)
+                   : g_strdup(local->message);
+    if (phase == NULL)
+      *detail = g_strdup_printf(_("%" G_GSIZE_FORMAT " bytes"), len);
+  }
+  return NULL;
+}
+
+static const struct {
+  const char *name;
+  CheckFunc func;
+  const char *hint;
+} checks[] = {
+  { "config_loaded", check_config_loaded, NULL },
+  { "log_dir_writable", check_log_dir_writable,
+    N_("fix the permissions of [runtime] log_dir, or point it at a writable directory") },
+  { "agent_cli_in_path", check_agent_cli,
+    N_("install the agent CLI, or add its directory to [agent] path (the service does not read "
+       "your shell's profile)") },
+  { "work_dir_is_git_repo", check_work_dir_git,
+    N_("run 'git init' in work_dir (and commit once), or fix [runtime] work_dir") },
+  { "prompt_file_exists", check_prompt_file_exists,
+    N_("create the prompt file, or fix [prompt] file/files (relative paths start at the config "
+       "file's directory)") },
+  { "prompt_smoke_passes", check_prompt_smoke,
+    N_("write a real prompt: at least 500 bytes, not starting with '-' or white space") },
+};
+
+void
+ar_check_free(ArCheck *check)
+{
+  g_free(check->detail);
+  g_free(check->hint);
+  g_free(check);
+}
+
+GPtrArray *
+ar_startup_checks(const ArConfig *cfg, const char *base_path, gboolean *all_ok)
+{
+  GPtrArray *results = g_ptr_array_new_with_free_func((GDestroyNotify)ar_check_free);
+  gboolean ok = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS(checks); i++) {
+    ArCheck *c = g_new0(ArCheck, 1);
+    c->name = checks[i].name;
+    g_autofree char *problem = checks[i].func(cfg, base_path, &c->detail);
+    c->ok = problem == NULL;
+    if (!c->ok) {
+      g_free(c->detail);
+      c->detail = g_steal_pointer(&problem);
+      c->hint = g_strdup(_(checks[i].hint));
+      ok = FALSE;
+    }
+    g_ptr_array_add(results, c);
+  }
+  if (all_ok)
+    *all_ok = ok;
+  return results;
+}

@@ -1,0 +1,272 @@
+#include "config.h"
+
+/* Claude Code, --output-format stream-json (and json: the same objects, as
+ * one result line or, with --verbose, one array).
+ *
+ * The final line is {"type":"result"}; its subtype is "success" even on
+ * errors, so is_error, api_error_status and the result text decide, helped
+ * by the error category on the synthetic assistant line before it. Retries
+ * are system/api_retry lines; a subscription's rate limit is a
+ * rate_limit_event with the reset time. Usage comes from the result line
+ * (summed if a round holds several), tool calls from the tool_use blocks of
+ * every assistant line. */
+
+#include <string.h>
+
+#include "ar-classify-private.h"
+
+#define SYNTHETIC_MODEL "<synthetic>"
+
+static void
+claude_system(ArClassifier *self, JsonObject *obj, gint64 now_us)
+{
+  const char *subtype = ar_json_str(obj, "subtype");
+
+  if (g_strcmp0(subtype, "init") == 0) {
+    const char *model = ar_json_str(obj, "model");
+    if (model)
+      ar_model_name_set(&self->usage.fallback_model, model);
+    return;
+  }
+  if (subtype == NULL)
+    return;
+
+  g_autofree char *event = g_strdup_printf("system/%s", subtype);
+  if (!ar_classify_is_retry(self->dialect, AR_RETRY_EVENT, event, -1))
+    return;
+  ar_classifier_note_retry(self, now_us);
+
+  /* The retry's cause: the status, or none at all for DNS, refused, reset
+   * and timeouts; the category says the same in words. */
+  gboolean has_status = FALSE;
+  int status = (int)ar_json_int(obj, "error_status", &has_status);
+  const char *category = ar_json_str(obj, "error");
+  ArSignal *sig = &self->cause;
+
+  ar_signal_clear(sig);
+  sig->set = TRUE;
+  sig->status = has_status ? status : 0;
+  sig->hint = ar_classify_claude_category_outcome(category, TRUE, &sig->hint_overrides);
+
+  g_autofree char *evidence = NULL;
+  if (has_status)
+    evidence = g_strdup_printf("API retry %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT ": %s (HTTP %d)",
+                               ar_json_int(obj, "attempt", NULL),
+                               ar_json_int(obj, "max_retries", NULL),
+                               category ? category : "unknown", status);
+  else
+    evidence = g_strdup_printf("API retry %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT
+                               ": %s (no HTTP status)",
+                               ar_json_int(obj, "attempt", NULL),
+                               ar_json_int(obj, "max_retries", NULL),
+                               category ? category : "unknown");
+  ar_signal_set_evidence(sig, evidence, -1);
+}
+
+static void
+claude_assistant(ArClassifier *self, JsonObject *obj)
+{
+  JsonObject *message = ar_json_obj(obj, "message");
+  const char *error = ar_json_str(obj, "error");
+  const char *model = ar_json_str(message, "model");
+
+  /* The synthetic message that announces an error: its category helps
+   * the result line that follows. */
+  if (error) {
+    self->pending_hint =
+        ar_classify_claude_category_outcome(error, FALSE, &self->pending_hint_overrides);
+    return;
+  }
+
+  ar_classifier_note_progress(self);
+  if (model && strcmp(model, SYNTHETIC_MODEL) != 0)
+    ar_model_name_set(&self->usage.model, model);
+
+  JsonArray *content = ar_json_array(message, "content");
+  guint n = content ? json_array_get_length(content) : 0;
+  for (guint i = 0; i < n; i++) {
+    JsonNode *block = json_array_get_element(content, i);
+    if (JSON_NODE_HOLDS_OBJECT(block) &&
+        g_strcmp0(ar_json_str(json_node_get_object(block), "type"), "tool_use") == 0)
+      self->usage.tool_call_count++;
+  }
+}
+
+static void
+claude_rate_limit_event(ArClassifier *self, JsonObject *obj)
+{
+  JsonObject *info = ar_json_obj(obj, "rate_limit_info");
+  const char *status = ar_json_str(info, "status");
+
+  /* "allowed" / "allowed_warning": the limit is not (or no longer) hit. */
+  if (g_strcmp0(status, "rejected") != 0) {
+    ar_signal_clear(&self->rate_limit);
+    return;
+  }
+
+  gint64 resets_at = ar_json_int(info, "resetsAt", NULL);
+  const char *type = ar_json_str(info, "rateLimitType");
+  ArSignal *sig = &self->rate_limit;
+
+  ar_signal_clear(sig);
+  sig->set = TRUE;
+  sig->hint = AR_OUTCOME_RATE_LIMIT_MODEL;
+  sig->reset_at_epoch = resets_at > 0 ? resets_at : 0;
+
+  g_autofree char *evidence = NULL;
+  if (resets_at > 0)
+    evidence = g_strdup_printf("rate limit rejected (%s), resets at %" G_GINT64_FORMAT,
+                               type ? type : "unknown", resets_at);
+  else
+    evidence = g_strdup_printf("rate limit rejected (%s)", type ? type : "unknown");
+  ar_signal_set_evidence(sig, evidence, -1);
+}
+
+static void
+add_usage(ArClassifier *self, JsonObject *obj)
+{
+  JsonObject *usage = ar_json_obj(obj, "usage");
+  ArUsage *u = &self->usage;
+  gboolean has_cost = FALSE;
+  double cost = ar_json_double(obj, "total_cost_usd", &has_cost);
+
+  u->seen = TRUE;
+  /* Anthropic's input_tokens already excludes cache reads and writes. */
+  u->input_tokens += ar_json_int(usage, "input_tokens", NULL);
+  u->output_tokens += ar_json_int(usage, "output_tokens", NULL);
+  u->cached_tokens += ar_json_int(usage, "cache_read_input_tokens", NULL);
+  u->cache_creation_tokens += ar_json_int(usage, "cache_creation_input_tokens", NULL);
+  u->duration_ms += ar_json_int(obj, "duration_ms", NULL);
+  u->num_turns += ar_json_int(obj, "num_turns", NULL);
+  if (has_cost) {
+    u->cost_usd += cost;
+    u->has_cost = TRUE;
+  }
+
+  /* -o json without --verbose has no assistant line: name the model from
+   * modelUsage (the first, i.e. main, model). */
+  JsonObject *model_usage = ar_json_obj(obj, "modelUsage");
+  if (u->model.text[0] == '\0' && model_usage && json_object_get_size(model_usage) > 0) {
+    g_autoptr(GList) names = json_object_get_members(model_usage);
+    ar_model_name_set(&u->model, names->data);
+  }
+}
+
+/* The human text of a failed result: "result", else the "errors" list of
+ * the error_* subtypes, else the subtype itself. */
+static const char *
+result_message(JsonObject *obj)
+{
+  const char *text = ar_json_str(obj, "result");
+  JsonArray *errors = ar_json_array(obj, "errors");
+
+  if (text && *text)
+    return text;
+  if (errors && json_array_get_length(errors) > 0) {
+    JsonNode *first = json_array_get_element(errors, 0);
+    if (JSON_NODE_HOLDS_VALUE(first) && json_node_get_value_type(first) == G_TYPE_STRING)
+      return json_node_get_string(first);
+  }
+  return ar_json_str(obj, "subtype");
+}
+
+static void
+claude_result(ArClassifier *self, JsonObject *obj)
+{
+  self->saw_result = TRUE;
+  ar_classifier_note_progress(self);
+  add_usage(self, obj);
+
+  if (!ar_json_bool(obj, "is_error", FALSE)) {
+    self->result_ok = TRUE;
+    ar_signal_clear(&self->terminal);
+    self->pending_hint = AR_OUTCOME_UNKNOWN;
+    return;
+  }
+
+  gboolean has_status = FALSE;
+  int status = (int)ar_json_int(obj, "api_error_status", &has_status);
+
+  self->result_ok = FALSE;
+  ar_signal_set_message(&self->terminal, self->dialect, has_status ? status : 0,
+                        result_message(obj), -1);
+  /* The category is the CLI's own classification: it beats the words. */
+  if (self->pending_hint != AR_OUTCOME_UNKNOWN) {
+    self->terminal.hint = self->pending_hint;
+    self->terminal.hint_overrides = self->pending_hint_overrides;
+  }
+  self->pending_hint = AR_OUTCOME_UNKNOWN;
+}
+
+static void
+claude_feed_object(ArClassifier *self, JsonObject *obj, gint64 now_us)
+{
+  const char *type = ar_json_str(obj, "type");
+
+  if (type == NULL)
+    return;
+  if (strcmp(type, "system") == 0)
+    claude_system(self, obj, now_us);
+  else if (strcmp(type, "assistant") == 0)
+    claude_assistant(self, obj);
+  else if (strcmp(type, "user") == 0 || strcmp(type, "stream_event") == 0)
+    ar_classifier_note_progress(self);
+  else if (strcmp(type, "rate_limit_event") == 0)
+    claude_rate_limit_event(self, obj);
+  else if (strcmp(type, "result") == 0)
+    claude_result(self, obj);
+}
+
+/* A line cut by the caller: tool results (user) and long answers (assistant,
+ * result) are the big ones. Keep the marker, the error fields that come
+ * before the long text, and a count of tool_use blocks. */
+static void
+claude_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len,
+                   gint64 now_us)
+{
+  if (g_strcmp0(type, "user") == 0 || g_strcmp0(type, "stream_event") == 0) {
+    ar_classifier_note_progress(self);
+  } else if (g_strcmp0(type, "assistant") == 0) {
+    static const char needle[] = "\"type\":\"tool_use\"";
+    const char *p = line, *end = line + len;
+
+    ar_classifier_note_progress(self);
+    while ((p = memmem(p, end - p, needle, sizeof(needle) - 1)) != NULL) {
+      self->usage.tool_call_count++;
+      p += sizeof(needle) - 1;
+    }
+  } else if (g_strcmp0(type, "result") == 0) {
+    char text[AR_EVIDENCE_RAW_MAX] = "";
+    const char *status_key = "\"api_error_status\":";
+    const char *s = memmem(line, len, status_key, strlen(status_key));
+    int status = 0;
+
+    self->saw_result = TRUE;
+    ar_classifier_note_progress(self);
+    if (!ar_line_contains(line, len, "\"is_error\":true")) {
+      self->result_ok = TRUE;
+      ar_signal_clear(&self->terminal);
+      return;
+    }
+    if (s) {
+      s += strlen(status_key);
+      for (; s < line + len && g_ascii_isdigit(*s); s++)
+        status = status * 10 + (*s - '0');
+    }
+    ar_json_salvage_string(line, len, "result", text, sizeof(text));
+    self->result_ok = FALSE;
+    ar_signal_set_message(&self->terminal, self->dialect, status, text, -1);
+    if (self->pending_hint != AR_OUTCOME_UNKNOWN) {
+      self->terminal.hint = self->pending_hint;
+      self->terminal.hint_overrides = self->pending_hint_overrides;
+    }
+    self->pending_hint = AR_OUTCOME_UNKNOWN;
+  }
+}
+
+const ArDialectOps ar_classify_claude_ops = {
+  .feed_object = claude_feed_object,
+  .feed_plain = NULL,
+  .feed_broken = claude_feed_broken,
+  .status_from_exit = NULL,
+};

@@ -1,0 +1,554 @@
+#include "config.h"
+
+/* Classifier core: names, the dialect guess, line dispatch (JSON line,
+ * JSON array line, pretty-printed document, plain line) and the final
+ * decision. What each CLI's events mean lives in ar-classify-<cli>.c, the
+ * mappings in ar-classify-tables.c. */
+
+#include <string.h>
+
+#include "ar-classify-private.h"
+
+/* ---- names ---- */
+
+static const char *const dialect_names[AR_DIALECT_COUNT] = {
+  [AR_DIALECT_TEXT] = "text",
+  [AR_DIALECT_CLAUDE_STREAM_JSON] = "claude-stream-json",
+  [AR_DIALECT_CODEX_JSON] = "codex-json",
+  [AR_DIALECT_GEMINI_STREAM_JSON] = "gemini-stream-json",
+};
+
+static const ArDialectOps *const dialect_ops[AR_DIALECT_COUNT] = {
+  [AR_DIALECT_TEXT] = &ar_classify_text_ops,
+  [AR_DIALECT_CLAUDE_STREAM_JSON] = &ar_classify_claude_ops,
+  [AR_DIALECT_CODEX_JSON] = &ar_classify_codex_ops,
+  [AR_DIALECT_GEMINI_STREAM_JSON] = &ar_classify_gemini_ops,
+};
+
+static const struct {
+  const char *name;
+  gboolean transient;
+} outcome_names[AR_OUTCOME_COUNT] = {
+  [AR_OUTCOME_OK] = { "ok", FALSE },
+  [AR_OUTCOME_AUTH_FAILURE] = { "auth_failure", FALSE },
+  [AR_OUTCOME_RATE_LIMIT_ACCOUNT] = { "rate_limit_account", TRUE },
+  [AR_OUTCOME_RATE_LIMIT_MODEL] = { "rate_limit_model", TRUE },
+  [AR_OUTCOME_QUOTA_EXHAUSTED] = { "quota_exhausted", FALSE },
+  [AR_OUTCOME_API_TRANSIENT_5XX] = { "api_transient_5xx", TRUE },
+  [AR_OUTCOME_API_TIMEOUT] = { "api_timeout", TRUE },
+  [AR_OUTCOME_NETWORK] = { "network", TRUE },
+  [AR_OUTCOME_ERROR] = { "error", FALSE },
+};
+
+gboolean
+ar_dialect_from_string(const char *name, ArDialect *out)
+{
+  for (int d = 0; d < AR_DIALECT_COUNT; d++) {
+    if (g_strcmp0(name, dialect_names[d]) == 0) {
+      *out = (ArDialect)d;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+const char *
+ar_dialect_to_string(ArDialect dialect)
+{
+  if ((guint)dialect >= AR_DIALECT_COUNT)
+    return "text";
+  return dialect_names[dialect];
+}
+
+const char *
+ar_outcome_to_string(ArOutcome outcome)
+{
+  if ((guint)outcome >= AR_OUTCOME_COUNT)
+    return "error";
+  return outcome_names[outcome].name;
+}
+
+gboolean
+ar_outcome_from_string(const char *name, ArOutcome *out)
+{
+  for (int o = 0; o < AR_OUTCOME_COUNT; o++) {
+    if (g_strcmp0(name, outcome_names[o].name) == 0) {
+      *out = (ArOutcome)o;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+gboolean
+ar_outcome_is_transient(ArOutcome outcome)
+{
+  return (guint)outcome < AR_OUTCOME_COUNT && outcome_names[outcome].transient;
+}
+
+/* ---- dialect guess ---- */
+
+/* The value of an option given as "--opt value" or "--opt=value". */
+static const char *
+option_value(const char *const *argv, const char *opt)
+{
+  gsize n = strlen(opt);
+
+  for (gsize i = 1; argv[i] != NULL; i++) {
+    if (strcmp(argv[i], opt) == 0)
+      return argv[i + 1];
+    if (strncmp(argv[i], opt, n) == 0 && argv[i][n] == '=')
+      return argv[i] + n + 1;
+  }
+  return NULL;
+}
+
+static gboolean
+has_arg(const char *const *argv, const char *arg)
+{
+  for (gsize i = 1; argv[i] != NULL; i++) {
+    if (strcmp(argv[i], arg) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+is_json_format(const char *value)
+{
+  return g_strcmp0(value, "stream-json") == 0 || g_strcmp0(value, "json") == 0;
+}
+
+ArDialect
+ar_dialect_guess(const char *const *command)
+{
+  if (command == NULL || command[0] == NULL)
+    return AR_DIALECT_TEXT;
+
+  g_autofree char *base = g_path_get_basename(command[0]);
+  if (g_str_has_suffix(base, ".exe"))
+    base[strlen(base) - 4] = '\0';
+
+  /* claude -p ... --output-format stream-json (json: one result line, or
+   * an array of all messages with --verbose; both parse the same way). */
+  if (strcmp(base, "claude") == 0 && is_json_format(option_value(command, "--output-format")))
+    return AR_DIALECT_CLAUDE_STREAM_JSON;
+  if (strcmp(base, "codex") == 0 && (has_arg(command, "exec") || has_arg(command, "e")) &&
+      has_arg(command, "--json"))
+    return AR_DIALECT_CODEX_JSON;
+  if (strcmp(base, "gemini") == 0 && (is_json_format(option_value(command, "--output-format")) ||
+                                      is_json_format(option_value(command, "-o"))))
+    return AR_DIALECT_GEMINI_STREAM_JSON;
+  return AR_DIALECT_TEXT;
+}
+
+/* ---- JSON accessors ---- */
+
+static JsonNode *
+member_value(JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member(obj, member) : NULL;
+  return node && JSON_NODE_HOLDS_VALUE(node) ? node : NULL;
+}
+
+const char *
+ar_json_str(JsonObject *obj, const char *member)
+{
+  JsonNode *node = member_value(obj, member);
+  return node && json_node_get_value_type(node) == G_TYPE_STRING ? json_node_get_string(node)
+                                                                  : NULL;
+}
+
+gint64
+ar_json_int(JsonObject *obj, const char *member, gboolean *present)
+{
+  JsonNode *node = member_value(obj, member);
+  GType t = node ? json_node_get_value_type(node) : G_TYPE_INVALID;
+  gboolean ok = t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
+
+  if (present)
+    *present = ok;
+  if (!ok)
+    return 0;
+  return t == G_TYPE_INT64 ? json_node_get_int(node) : (gint64)json_node_get_double(node);
+}
+
+double
+ar_json_double(JsonObject *obj, const char *member, gboolean *present)
+{
+  JsonNode *node = member_value(obj, member);
+  GType t = node ? json_node_get_value_type(node) : G_TYPE_INVALID;
+  gboolean ok = t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
+
+  if (present)
+    *present = ok;
+  if (!ok)
+    return 0;
+  return t == G_TYPE_DOUBLE ? json_node_get_double(node) : (double)json_node_get_int(node);
+}
+
+gboolean
+ar_json_bool(JsonObject *obj, const char *member, gboolean dflt)
+{
+  JsonNode *node = member_value(obj, member);
+  return node && json_node_get_value_type(node) == G_TYPE_BOOLEAN ? json_node_get_boolean(node)
+                                                                   : dflt;
+}
+
+JsonObject *
+ar_json_obj(JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member(obj, member) : NULL;
+  return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
+JsonArray *
+ar_json_array(JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member(obj, member) : NULL;
+  return node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+}
+
+gboolean
+ar_line_contains(const char *line, gsize len, const char *needle)
+{
+  return memmem(line, len, needle, strlen(needle)) != NULL;
+}
+
+gboolean
+ar_json_salvage_string(const char *line, gsize len, const char *member, char *buf, gsize max)
+{
+  g_autofree char *key = g_strdup_printf("\"%s\":\"", member);
+  const char *start = memmem(line, len, key, strlen(key));
+  const char *end = line + len;
+  const char *p;
+
+  if (start == NULL)
+    return FALSE;
+  start += strlen(key);
+  for (p = start; p < end && *p != '"'; p++) {
+    if (*p == '\\' && p + 1 < end)
+      p++;
+  }
+  ar_copy_bounded(buf, max, start, MIN(p, end) - start);
+  return TRUE;
+}
+
+/* ---- lifecycle ---- */
+
+ArClassifier *
+ar_classifier_new(ArDialect dialect)
+{
+  ArClassifier *self = g_new0(ArClassifier, 1);
+
+  if ((guint)dialect >= AR_DIALECT_COUNT)
+    dialect = AR_DIALECT_TEXT;
+  self->dialect = dialect;
+  self->ops = dialect_ops[dialect];
+  self->pending_hint = AR_OUTCOME_UNKNOWN;
+  self->first_line_us = -1;
+  return self;
+}
+
+void
+ar_classifier_free(ArClassifier *self)
+{
+  if (self == NULL)
+    return;
+  if (self->block)
+    g_string_free(self->block, TRUE);
+  g_free(self);
+}
+
+ArDialect
+ar_classifier_get_dialect(ArClassifier *self)
+{
+  return self->dialect;
+}
+
+gboolean
+ar_classifier_saw_result(ArClassifier *self)
+{
+  return self->saw_result;
+}
+
+gboolean
+ar_classifier_retry_loop(ArClassifier *self, gint64 *since_monotonic_us)
+{
+  if (since_monotonic_us)
+    *since_monotonic_us = self->retry_since_us;
+  return self->retry_since_us != 0;
+}
+
+void
+ar_classifier_note_progress(ArClassifier *self)
+{
+  self->retry_since_us = 0;
+  ar_signal_clear(&self->cause);
+}
+
+void
+ar_classifier_note_retry(ArClassifier *self, gint64 now_us)
+{
+  /* 0 means "no loop"; a clock that really reads 0 is nudged by 1 µs. */
+  if (self->retry_since_us == 0)
+    self->retry_since_us = now_us != 0 ? now_us : 1;
+}
+
+/* ---- line dispatch ---- */
+
+static void
+feed_json_node(ArClassifier *self, JsonNode *root, gint64 now_us)
+{
+  if (JSON_NODE_HOLDS_OBJECT(root)) {
+    self->ops->feed_object(self, json_node_get_object(root), now_us);
+  } else if (JSON_NODE_HOLDS_ARRAY(root)) {
+    /* claude --output-format json --verbose: all messages in one array. */
+    JsonArray *array = json_node_get_array(root);
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+      JsonNode *element = json_array_get_element(array, i);
+      if (JSON_NODE_HOLDS_OBJECT(element))
+        self->ops->feed_object(self, json_node_get_object(element), now_us);
+    }
+  }
+}
+
+/* The leading "type" of a JSON event line, read without parsing it. */
+static char *
+leading_type(const char *line, gsize len)
+{
+  static const char prefix[] = "{\"type\":\"";
+  gsize n = sizeof(prefix) - 1;
+
+  if (len <= n || memcmp(line, prefix, n) != 0)
+    return NULL;
+  for (gsize i = n; i < len && i < n + 64; i++) {
+    if (line[i] == '"')
+      return g_strndup(line + n, i - n);
+  }
+  return NULL;
+}
+
+static void
+feed_json_line(ArClassifier *self, const char *line, gsize len, gint64 now_us)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+
+  if (json_parser_load_from_data(parser, line, (gssize)len, NULL)) {
+    JsonNode *root = json_parser_get_root(parser);
+    if (root)
+      feed_json_node(self, root, now_us);
+    return;
+  }
+  if (self->ops->feed_broken) {
+    g_autofree char *type = leading_type(line, len);
+    self->ops->feed_broken(self, type, line, len, now_us);
+  }
+}
+
+static gboolean
+line_is(const char *line, gsize len, const char *what)
+{
+  return len == strlen(what) && memcmp(line, what, len) == 0;
+}
+
+/* Collect a pretty-printed document: "{" alone, indented lines, "}" alone
+ * (gemini -o json on stdout, gemini's error report on stderr). Returns TRUE
+ * when the line belonged to the document. */
+static gboolean
+feed_block(ArClassifier *self, const char *line, gsize len, gint64 now_us)
+{
+  if (self->block == NULL) {
+    if (!line_is(line, len, "{"))
+      return FALSE;
+    self->block = g_string_new("{\n");
+    self->block_overflow = FALSE;
+    return TRUE;
+  }
+
+  if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+    if (self->block->len + len + 1 > AR_CLASSIFY_BLOCK_MAX)
+      self->block_overflow = TRUE;
+    if (!self->block_overflow) {
+      g_string_append_len(self->block, line, (gssize)len);
+      g_string_append_c(self->block, '\n');
+    }
+    return TRUE;
+  }
+
+  /* Anything else ends the document; only "}" completes it. */
+  g_autoptr(GString) block = g_steal_pointer(&self->block);
+  if (!line_is(line, len, "}"))
+    return FALSE;
+  if (!self->block_overflow) {
+    g_string_append(block, "}\n");
+    feed_json_line(self, block->str, block->len, now_us);
+  }
+  return TRUE;
+}
+
+void
+ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len, gint64 now_monotonic_us)
+{
+  if (line == NULL)
+    return;
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  if (self->first_line_us < 0)
+    self->first_line_us = now_monotonic_us;
+
+  if (self->dialect == AR_DIALECT_TEXT) {
+    ar_classifier_feed_plain_generic(self, line, len);
+    return;
+  }
+  if (feed_block(self, line, len, now_monotonic_us))
+    return;
+  if (len > 0 && (line[0] == '{' || line[0] == '[')) {
+    feed_json_line(self, line, len, now_monotonic_us);
+    return;
+  }
+  if (self->ops->feed_plain)
+    self->ops->feed_plain(self, line, len, now_monotonic_us);
+  ar_classifier_feed_plain_generic(self, line, len);
+}
+
+/* ---- the decision ---- */
+
+/* The class one signal stands for; exit_status fills in a status the
+ * signal lacks (gemini's exit code). */
+static int
+signal_outcome(const ArSignal *sig, int exit_status, int *status_out)
+{
+  int status = sig->status ? sig->status : exit_status;
+  int by_status = status ? ar_classify_status_outcome(status) : AR_OUTCOME_UNKNOWN;
+
+  *status_out = status;
+  if (sig->hint != AR_OUTCOME_UNKNOWN && (sig->hint_overrides || by_status == AR_OUTCOME_UNKNOWN))
+    return sig->hint;
+  return by_status;
+}
+
+static void
+set_result(ArClassifier *self, ArClassification *out, int outcome, int status,
+           const ArSignal *sig, const char *fallback_evidence)
+{
+  out->outcome = outcome == AR_OUTCOME_UNKNOWN ? AR_OUTCOME_ERROR : (ArOutcome)outcome;
+  out->http_status = status;
+
+  /* A rate limit with the CLI's own reset time is the account's limit
+   * (claude's rate_limit_event); without one it is the model's. */
+  gint64 reset = sig && sig->reset_at_epoch ? sig->reset_at_epoch
+                                            : self->rate_limit.reset_at_epoch;
+  if (out->outcome == AR_OUTCOME_RATE_LIMIT_MODEL && reset > 0) {
+    out->outcome = AR_OUTCOME_RATE_LIMIT_ACCOUNT;
+    out->reset_at_epoch = reset;
+  }
+
+  const char *raw = sig && sig->evidence[0] ? sig->evidence : fallback_evidence;
+  if (raw && *raw)
+    out->evidence = ar_classify_evidence_finish(raw);
+}
+
+static void
+fill_usage(ArClassifier *self, ArClassification *out)
+{
+  const ArUsage *u = &self->usage;
+
+  if (self->dialect == AR_DIALECT_TEXT || !u->seen)
+    return;
+  out->has_usage = TRUE;
+  if (u->model.text[0])
+    out->model = g_strdup(u->model.text);
+  else if (u->fallback_model.text[0])
+    out->model = g_strdup(u->fallback_model.text);
+  out->input_tokens = u->input_tokens;
+  out->output_tokens = u->output_tokens;
+  out->cached_tokens = u->cached_tokens;
+  out->cache_creation_tokens = u->cache_creation_tokens;
+  out->duration_ms = u->duration_ms;
+  out->tool_call_count = u->tool_call_count;
+  out->num_turns = u->num_turns;
+  out->cost_usd = u->cost_usd;
+  out->has_cost = u->has_cost;
+}
+
+void
+ar_classifier_finish(ArClassifier *self, int exit_code, int term_signal, gboolean timed_out,
+                     gboolean stalled, ArClassification *out)
+{
+  gboolean exited = term_signal == 0;
+  gboolean clean_exit = exited && exit_code == 0 && !timed_out && !stalled;
+  int exit_status = exited && self->ops->status_from_exit ? self->ops->status_from_exit(exit_code)
+                                                          : 0;
+  const char *last_line = self->last_line[0] ? self->last_line : NULL;
+  int status = 0;
+  int outcome;
+
+  ar_classification_clear(out);
+  fill_usage(self, out);
+
+  /* The CLI's final word decides: its error, or success with exit 0. */
+  if (self->terminal.set) {
+    outcome = signal_outcome(&self->terminal, exit_status, &status);
+    set_result(self, out, outcome, status, &self->terminal, last_line);
+    return;
+  }
+  /* Success reported and then the agent exited 0, or was ended by the
+   * daemon (grace after result, timeout) while lingering: the work is done.
+   * A non-zero exit after a success result is the CLI's own complaint. */
+  if (clean_exit || (self->result_ok && (!exited || timed_out || stalled))) {
+    out->outcome = AR_OUTCOME_OK;
+    return;
+  }
+
+  /* No final word: the cause of the retry loop the CLI was in when it
+   * died or was ended, then a rejected rate limit, then what the exit code
+   * says, then the CLI's plain-text complaints. */
+  const ArSignal *const chain[] = { &self->cause, &self->rate_limit };
+  for (gsize i = 0; i < G_N_ELEMENTS(chain); i++) {
+    if (!chain[i]->set)
+      continue;
+    outcome = signal_outcome(chain[i], exit_status, &status);
+    if (outcome != AR_OUTCOME_UNKNOWN) {
+      set_result(self, out, outcome, status, chain[i], last_line);
+      return;
+    }
+  }
+
+  outcome = exited ? ar_classify_exit_outcome(self->dialect, exit_code) : AR_OUTCOME_UNKNOWN;
+  if (outcome != AR_OUTCOME_UNKNOWN) {
+    set_result(self, out, outcome, exit_status, NULL, last_line);
+    return;
+  }
+
+  if (self->text.set) {
+    outcome = signal_outcome(&self->text, exit_status, &status);
+    if (outcome != AR_OUTCOME_UNKNOWN) {
+      set_result(self, out, outcome, status, &self->text, last_line);
+      return;
+    }
+  }
+
+  outcome = exit_status ? ar_classify_status_outcome(exit_status) : AR_OUTCOME_UNKNOWN;
+  if (outcome != AR_OUTCOME_UNKNOWN) {
+    set_result(self, out, outcome, exit_status, NULL, last_line);
+    return;
+  }
+
+  /* Nothing explains it. A silent round gets the class its CLI gives
+   * silence (and no evidence: the last line it printed is not why). */
+  if (stalled) {
+    set_result(self, out, ar_classify_stall_outcome(self->dialect), exit_status, NULL, NULL);
+    return;
+  }
+  set_result(self, out, AR_OUTCOME_ERROR, exit_status, self->cause.set ? &self->cause : NULL,
+             last_line);
+}
+
+void
+ar_classification_clear(ArClassification *c)
+{
+  g_clear_pointer(&c->evidence, g_free);
+  g_clear_pointer(&c->model, g_free);
+  memset(c, 0, sizeof(*c));
+}

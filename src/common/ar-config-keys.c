@@ -1,0 +1,205 @@
+#include "config.h"
+
+#include "ar-config-keys.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "ar-config.h"
+
+#define OFF(field) offsetof(ArConfig, field)
+#define PHASE_OFF(field) offsetof(ArPhase, field)
+
+static const char *const prompt_delivery_choices[] = { "argv", "stdin", NULL };
+static const char *const output_choices[] = { "claude-stream-json", "codex-json",
+                                              "gemini-stream-json", "text", NULL };
+static const char *const transient_choices[] = { "back_off", "skip", "stop", NULL };
+static const char *const context_mode_choices[] = { "prepend", "file", "none", NULL };
+static const char *const dirty_choices[] = { "stash", "ignore", "auto_commit", NULL };
+
+/* The detectors of the monitor (python-tool-reference §4.2); auto_stop_on
+ * may only name these. */
+const char *const ar_known_detectors[] = {
+  "timeout_rate", "hung",          "orphan_chain",      "disk_warning",
+  "disk_critical", "mem_pressure", "oauth_fail",        "network_fail",
+  "rate_limit_active", "anomaly_repetitive_active", "supervisor_stale", NULL,
+};
+
+/* Built-in pieces that [plugins] disable can switch off. The names are the
+ * Python tool's, so an existing file keeps loading. */
+const char *const ar_known_plugins[] = {
+  "claude_error_detector", "gemini_error_detector", "codex_error_detector",
+  "codewhale_error_detector", "default_dirty_handler", NULL,
+};
+
+const char *const ar_config_sections[] = {
+  "agent", "agent.env", "runtime", "prompt", "vcs", "monitor", "monitor.host_health",
+  "phases", "plugins", NULL,
+};
+
+#define AUTH_FAIL_DEFAULT                                                                         \
+  "['\\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|"        \
+  "session.*expired)\\b']"
+
+/* clang-format off */
+const ArConfigKey ar_config_keys[] = {
+  /* [agent] */
+  { "agent", "command", AR_KEY_STRV, NULL, OFF(command), 0, 0, NULL, TRUE, FALSE,
+    "argv prefix of the agent CLI, e.g. [\"claude\", \"--verbose\"]. The first element is looked up on the agent's PATH." },
+  { "agent", "prompt_arg_template", AR_KEY_STRV, NULL, OFF(prompt_arg_template), 0, 0, NULL, TRUE, FALSE,
+    "Appended to command. In argv mode every element has {prompt} replaced by the assembled prompt, and at least one element must contain {prompt}; in stdin mode none may." },
+  { "agent", "name", AR_KEY_STRING, NULL, OFF(agent_name), 0, 0, NULL, FALSE, FALSE,
+    "Display name of the agent; defaults to the basename of command[0]." },
+  { "agent", "env", AR_KEY_ENV, "{}", OFF(env), 0, 0, NULL, FALSE, FALSE,
+    "Table of environment variables set for the agent at every round, on top of the daemon's environment." },
+  { "agent", "prompt_delivery", AR_KEY_ENUM, "\"argv\"", OFF(prompt_delivery), 0, 0, prompt_delivery_choices, FALSE, FALSE,
+    "\"argv\": the prompt goes through prompt_arg_template; \"stdin\": written to the agent's stdin, never visible in argv." },
+  { "agent", "output", AR_KEY_STRING, NULL, OFF(output), 0, 0, output_choices, FALSE, TRUE,
+    "Output dialect the round's classifier reads. Default: guessed from command (claude/codex/gemini with their JSON flags), else \"text\"." },
+  { "agent", "secrets", AR_KEY_STRV, "[]", OFF(secrets), 0, 0, NULL, FALSE, TRUE,
+    "Names of secrets (agent-runner secret set NAME, or systemd credentials in system mode) put into the agent's environment under the same name." },
+  { "agent", "path", AR_KEY_PATHV, "[]", OFF(path), 0, 0, NULL, FALSE, TRUE,
+    "Directories prepended to the agent's PATH (e.g. [\"~/.local/bin\"])." },
+
+  /* [runtime] */
+  { "runtime", "work_dir", AR_KEY_PATH, NULL, OFF(work_dir), 0, 0, NULL, TRUE, FALSE,
+    "The project's git work tree; the agent runs here. Its basename is the project name ([A-Za-z0-9._-]+). Relative to the config file's directory." },
+  { "runtime", "log_dir", AR_KEY_PATH, NULL, OFF(log_dir), 0, 0, NULL, TRUE, FALSE,
+    "State, events and transcripts. Presets use ~/.agent-runner/{project}/logs." },
+  { "runtime", "round_timeout_s", AR_KEY_UINT, "1800", OFF(round_timeout_s), 1, 0, NULL, FALSE, FALSE,
+    "Wall-clock limit of a round; the agent's process group is then terminated. Per-phase override in [phases.NAME]." },
+  { "runtime", "restart_delay_s", AR_KEY_UINT, "3", OFF(restart_delay_s), 0, 0, NULL, FALSE, FALSE,
+    "Pause between rounds after a clean exit; doubled after a failed round, doubled again per crash in a streak (capped at 30 min). 0 is allowed." },
+  { "runtime", "disable_pre_round_hooks", AR_KEY_BOOL, "false", OFF(disable_pre_round_hooks), 0, 0, NULL, FALSE, FALSE,
+    "Skip pre-round hooks (per-phase override)." },
+  { "runtime", "round_log_retention", AR_KEY_UINT, "100", OFF(round_log_retention), 1, 0, NULL, FALSE, FALSE,
+    "Keep the newest N round transcripts (log_dir/rounds/R*.log)." },
+  { "runtime", "narrative_file", AR_KEY_PATH, NULL, OFF(narrative_file), 0, 0, NULL, FALSE, FALSE,
+    "Agent-maintained summary shown by the monitor's web page; default log_dir/narrative.md." },
+  { "runtime", "transient_error_action", AR_KEY_ENUM, "\"back_off\"", OFF(transient_error_action), 0, 0, transient_choices, FALSE, FALSE,
+    "After a rate limit, quota or server error: back_off (wait until the reset time), skip (run the next round now) or stop." },
+  { "runtime", "max_rounds", AR_KEY_UINT, NULL, OFF(max_rounds), 1, 0, NULL, FALSE, FALSE,
+    "Stop after this many rounds in one serve run (serve --max-rounds overrides)." },
+  { "runtime", "stop_file", AR_KEY_PATH, NULL, OFF(stop_file), 0, 0, NULL, FALSE, FALSE,
+    "When this file exists between rounds, the loop stops (stop_file_detected)." },
+  { "runtime", "substrate_fingerprint_paths", AR_KEY_STRV, "[]", OFF(substrate_fingerprint_paths), 0, 0, NULL, FALSE, FALSE,
+    "Globs relative to work_dir hashed into paths_hash of round_substrate_before/after." },
+  { "runtime", "fresh_eyes_every_n", AR_KEY_UINT, NULL, OFF(fresh_eyes_every_n), 1, 0, NULL, FALSE, FALSE,
+    "Every Nth round gets AGENT_RUNNER_FRESH_EYES=1 and a fresh_eyes_round_triggered event." },
+  { "runtime", "dry_run", AR_KEY_BOOL, "false", OFF(dry_run), 0, 0, NULL, FALSE, FALSE,
+    "Passed to plugins; the agent still runs." },
+  { "runtime", "max_grace_after_result_s", AR_KEY_UINT, "0", OFF(max_grace_after_result_s), 0, 0, NULL, FALSE, FALSE,
+    "After the agent prints its final result line, wait this long, then end the round if no worker process is left (0: off)." },
+  { "runtime", "grace_kill_ignore_patterns", AR_KEY_REGEXV, "[]", OFF(grace_kill_ignore_patterns), 0, 0, NULL, FALSE, FALSE,
+    "Regular expressions matched against descendants' command lines; matching processes do not keep a finished round alive." },
+  { "runtime", "idle_timeout_s", AR_KEY_UINT, "0", OFF(idle_timeout_s), 0, 0, NULL, FALSE, TRUE,
+    "End a round whose agent printed nothing for this long (round_stalled; 0: off)." },
+  { "runtime", "retry_loop_timeout_s", AR_KEY_UINT, "0", OFF(retry_loop_timeout_s), 0, 0, NULL, FALSE, TRUE,
+    "End a round stuck in a known retry loop of the CLI (e.g. codex's \"Reconnecting...\") for this long (0: off)." },
+  { "runtime", "events_retention_days", AR_KEY_UINT, "0", OFF(events_retention_days), 0, 0, NULL, FALSE, TRUE,
+    "Remove monthly events files older than this many days (0: keep forever)." },
+
+  /* [prompt] */
+  { "prompt", "file", AR_KEY_PATH, NULL, 0, 0, 0, NULL, FALSE, FALSE,
+    "The prompt file. Exactly one of file and files." },
+  { "prompt", "files", AR_KEY_PATHV, NULL, 0, 0, 0, NULL, FALSE, FALSE,
+    "Prompt files concatenated in order; the first must exist, later missing ones are skipped." },
+  { "prompt", "inject_context", AR_KEY_BOOL, "true", OFF(inject_context), 0, 0, NULL, FALSE, FALSE,
+    "Write round-context.json (round number, phase, previous outcome, orphan stash) and, in prepend mode, put it before the prompt." },
+  { "prompt", "context_injection_mode", AR_KEY_ENUM, "\"prepend\"", OFF(context_injection_mode), 0, 0, context_mode_choices, FALSE, FALSE,
+    "prepend: a ```json round-context block starts the prompt; file: only round-context.json is written; none: neither." },
+  { "prompt", "concat_separator", AR_KEY_STRING, "\"\\n\\n\"", OFF(concat_separator), 0, 0, NULL, FALSE, FALSE,
+    "Text between concatenated prompt files." },
+  { "prompt", "strip_yaml_frontmatter", AR_KEY_BOOL, "true", OFF(strip_yaml_frontmatter), 0, 0, NULL, FALSE, FALSE,
+    "Remove a leading ---/--- YAML block from the first prompt file (a prompt starting with --- reads as a flag to some CLIs)." },
+
+  /* [vcs] */
+  { "vcs", "stash_idempotency_s", AR_KEY_UINT, "5", OFF(stash_idempotency_s), 1, 0, NULL, FALSE, FALSE,
+    "An orphan stash of the same round younger than this is reused instead of stashing again." },
+  { "vcs", "dirty_action", AR_KEY_ENUM, "\"stash\"", OFF(dirty_action), 0, 0, dirty_choices, FALSE, FALSE,
+    "What to do with a dirty tree after a clean agent exit: stash (an ORPHAN stash, by SHA), auto_commit, or ignore (event only)." },
+
+  /* [monitor] */
+  { "monitor", "auth_fail_patterns", AR_KEY_REGEXV, AUTH_FAIL_DEFAULT, OFF(auth_fail_patterns), 0, 0, NULL, FALSE, FALSE,
+    "Case-insensitive regular expressions that mark a short failed round as an authentication failure (text output)." },
+  { "monitor", "auth_fail_hint", AR_KEY_STRING, "\"\"", OFF(auth_fail_hint), 0, 0, NULL, FALSE, FALSE,
+    "How to fix an authentication failure; shown in the auth_failed event. Presets set it per CLI." },
+  { "monitor", "auth_fail_threshold", AR_KEY_UINT, "1", OFF(auth_fail_threshold), 1, 0, NULL, FALSE, TRUE,
+    "Consecutive authentication failures after which the loop stops instead of burning quota." },
+  { "monitor", "auto_stop_on", AR_KEY_NAMES, "[\"oauth_fail\", \"disk_critical\"]", OFF(auto_stop_on), 0, 0, ar_known_detectors, FALSE, FALSE,
+    "Detectors whose critical alert stops the service." },
+  { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, "90", OFF(remote_failure_tolerance_s), 0, 3600, NULL, FALSE, FALSE,
+    "How long monitor --host tolerates ssh failures before giving up (0..3600)." },
+  { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, "0", OFF(anomaly_repetitive_window), 0, 0, NULL, FALSE, FALSE,
+    "Tool-call window of the repetitive-tool detector (0: off)." },
+  { "monitor", "anomaly_repetitive_threshold", AR_KEY_UINT, "0", OFF(anomaly_repetitive_threshold), 0, 0, NULL, FALSE, FALSE,
+    "Repetitions within the window that raise anomaly_repetitive_tool (0: off)." },
+  { "monitor", "round_progress_interval_s", AR_KEY_UINT, "0", OFF(round_progress_interval_s), 0, 0, NULL, FALSE, FALSE,
+    "Emit round_progress every N seconds while a round runs (0: off)." },
+  { "monitor", "supervisor_stale_threshold_s", AR_KEY_UINT, NULL, OFF(supervisor_stale_threshold_s), 0, 0, NULL, FALSE, FALSE,
+    "Alert when no event was written for this long; default round_timeout_s x 1.5, 0 disables." },
+  { "monitor.host_health", "mem_avail_min_mb", AR_KEY_UINT, "200", OFF(mem_avail_min_mb), 0, 0, NULL, FALSE, FALSE,
+    "mem_pressure alert below this much available memory." },
+  { "monitor.host_health", "disk_warning_pct", AR_KEY_PERCENT, "90.0", OFF(disk_warning_pct), 0, 100, NULL, FALSE, FALSE,
+    "disk_warning alert at this fill level of the log dir's filesystem." },
+  { "monitor.host_health", "disk_critical_pct", AR_KEY_PERCENT, "95.0", OFF(disk_critical_pct), 0, 100, NULL, FALSE, FALSE,
+    "disk_critical alert (and auto-stop) at this fill level." },
+
+  /* [phases] */
+  { "phases", "list", AR_KEY_PHASE_LIST, NULL, OFF(phase_list), 0, 0, NULL, FALSE, FALSE,
+    "Phase rotation: round N runs list[(N - 1) % len]." },
+  { "phases.NAME", "round_timeout_s", AR_KEY_UINT, NULL, PHASE_OFF(round_timeout_s), 1, 0, NULL, FALSE, FALSE,
+    "Round timeout of this phase." },
+  { "phases.NAME", "disable_pre_round_hooks", AR_KEY_BOOL, NULL, PHASE_OFF(disable_pre_round_hooks), 0, 0, NULL, FALSE, FALSE,
+    "Skip pre-round hooks in this phase." },
+  { "phases.NAME.prompt", "files", AR_KEY_PATHV, NULL, PHASE_OFF(prompt_files), 0, 0, NULL, FALSE, FALSE,
+    "Prompt files of this phase, instead of [prompt]." },
+
+  /* [plugins] */
+  { "plugins", "disable", AR_KEY_NAMES, "[]", OFF(plugins_disable), 0, 0, ar_known_plugins, FALSE, FALSE,
+    "Built-in detectors or handlers to switch off. Other [plugins.NAME] tables pass through to plugins unchecked." },
+};
+/* clang-format on */
+
+const guint ar_config_n_keys = G_N_ELEMENTS(ar_config_keys);
+
+const ArRemovedKey ar_config_removed_keys[] = {
+  { "runtime", "rate_limit_action",
+    "removed in cli-agent-runner 0.1.29: use [runtime] transient_error_action = \"back_off\" | "
+    "\"skip\" | \"stop\"" },
+  { "runtime", "round_timeout_per_phase",
+    "removed in cli-agent-runner 0.1.16: set round_timeout_s in a [phases.NAME] table" },
+  { "vcs", "orphan_action", "removed in cli-agent-runner 0.1.18: use [vcs] dirty_action" },
+};
+
+const guint ar_config_n_removed_keys = G_N_ELEMENTS(ar_config_removed_keys);
+
+const char *
+ar_key_type_name(ArKeyType type)
+{
+  static const char *const names[] = {
+    [AR_KEY_STRING] = "string",
+    [AR_KEY_PATH] = "path (string)",
+    [AR_KEY_STRV] = "list of strings",
+    [AR_KEY_PATHV] = "list of paths",
+    [AR_KEY_REGEXV] = "list of regular expressions",
+    [AR_KEY_NAMES] = "list of names",
+    [AR_KEY_UINT] = "integer",
+    [AR_KEY_BOOL] = "boolean",
+    [AR_KEY_ENUM] = "string (one of a set)",
+    [AR_KEY_PERCENT] = "number 0..100",
+    [AR_KEY_ENV] = "table of strings",
+    [AR_KEY_PHASE_LIST] = "list of phase names",
+  };
+  return names[type];
+}
+
+const ArConfigKey *
+ar_config_key_lookup(const char *section, const char *name)
+{
+  for (guint i = 0; i < ar_config_n_keys; i++)
+    if (g_str_equal(ar_config_keys[i].section, section) &&
+        g_str_equal(ar_config_keys[i].name, name))
+      return &ar_config_keys[i];
+  return NULL;
+}

@@ -1,0 +1,710 @@
+#include "config.h"
+
+#include "ar-config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "ar-classify.h"
+#include "ar-config-keys.h"
+#include "ar-util.h"
+
+/* Loading collects every problem of the file instead of stopping at the
+ * first, so a user fixes a migrated file in one pass. */
+typedef struct {
+  ArConfig *cfg;
+  const char *file; /* as the user named it, for messages */
+  GString *errors;
+  guint n_errors;
+} Loader;
+
+static void G_GNUC_PRINTF(3, 4)
+    loader_error(Loader *ld, const ArTomlNode *at, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  guint line = at ? (at->key_line ? at->key_line : at->line) : 1;
+  guint col = at ? (at->key_line ? at->key_col : at->col) : 1;
+  if (ld->errors->len)
+    g_string_append_c(ld->errors, '\n');
+  g_string_append_printf(ld->errors, "%s:%u:%u: %s", ld->file, line, col, msg);
+  ld->n_errors++;
+}
+
+/* Position of a value rather than of its key: type errors point at what
+ * must change. */
+static void G_GNUC_PRINTF(3, 4)
+    loader_value_error(Loader *ld, const ArTomlNode *at, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  if (ld->errors->len)
+    g_string_append_c(ld->errors, '\n');
+  g_string_append_printf(ld->errors, "%s:%u:%u: %s", ld->file, at->line, at->col, msg);
+  ld->n_errors++;
+}
+
+static const char *
+closest(const char *word, const char *const *candidates)
+{
+  const char *best = NULL;
+  guint best_d = G_MAXUINT;
+  for (guint i = 0; candidates[i]; i++) {
+    guint d = ar_edit_distance(word, candidates[i]);
+    if (d < best_d) {
+      best_d = d;
+      best = candidates[i];
+    }
+  }
+  /* Suggest only what looks like a typo, not any word of the list. */
+  guint limit = MAX(2u, (guint)strlen(word) / 3);
+  return best_d <= limit ? best : NULL;
+}
+
+static char *
+did_you_mean(const char *word, const char *const *candidates)
+{
+  const char *c = closest(word, candidates);
+  return c ? g_strdup_printf(_("; did you mean \"%s\"?"), c) : g_strdup("");
+}
+
+static GStrv
+section_key_names(const char *section)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  for (guint i = 0; i < ar_config_n_keys; i++)
+    if (g_str_equal(ar_config_keys[i].section, section))
+      g_strv_builder_add(b, ar_config_keys[i].name);
+  return g_strv_builder_end(b);
+}
+
+static char *
+expand_path(const ArConfig *cfg, const char *raw)
+{
+  g_autofree char *s = g_strdup(raw);
+  if (cfg->project && strstr(s, "{project}")) {
+    g_auto(GStrv) parts = g_strsplit(s, "{project}", -1);
+    g_free(s);
+    s = g_strjoinv(cfg->project, parts);
+  }
+  if (g_str_equal(s, "~") || g_str_has_prefix(s, "~/")) {
+    char *home = g_build_filename(g_get_home_dir(), s + 1, NULL);
+    g_free(s);
+    s = home;
+  }
+  return g_canonicalize_filename(s, cfg->config_dir);
+}
+
+static gboolean
+node_is_string_list(const ArTomlNode *node)
+{
+  if (node->type != AR_TOML_ARRAY)
+    return FALSE;
+  for (guint i = 0; i < ar_toml_len(node); i++)
+    if (ar_toml_at(node, i)->type != AR_TOML_STRING)
+      return FALSE;
+  return TRUE;
+}
+
+static GStrv
+node_strv(const ArTomlNode *node)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  for (guint i = 0; i < ar_toml_len(node); i++)
+    g_strv_builder_add(b, ar_toml_at(node, i)->v.str);
+  return g_strv_builder_end(b);
+}
+
+static char *
+quoted_section(const char *section)
+{
+  return g_strdup_printf("[%s]", section);
+}
+
+static const char *
+toml_type_article(const ArTomlNode *node)
+{
+  return ar_toml_type_name(node->type);
+}
+
+/* Store one value at key->offset of base (an ArConfig or an ArPhase). */
+static void
+apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer base,
+            const char *section_label)
+{
+  gpointer field = (guint8 *)base + key->offset;
+  const char *expected = ar_key_type_name(key->type);
+
+  switch (key->type) {
+  case AR_KEY_STRING:
+  case AR_KEY_PATH:
+    if (node->type != AR_TOML_STRING) {
+      loader_value_error(ld, node, _("%s %s must be a %s, not a %s"), section_label, key->name,
+                         expected, toml_type_article(node));
+      return;
+    }
+    if (key->choices && !g_strv_contains(key->choices, node->v.str)) {
+      g_autofree char *list = g_strjoinv("\", \"", (GStrv)key->choices);
+      g_autofree char *dym = did_you_mean(node->v.str, key->choices);
+      loader_value_error(ld, node, _("%s %s must be one of \"%s\", not \"%s\"%s"), section_label,
+                         key->name, list, node->v.str, dym);
+      return;
+    }
+    g_free(*(char **)field);
+    *(char **)field = key->type == AR_KEY_PATH ? expand_path(ld->cfg, node->v.str)
+                                               : g_strdup(node->v.str);
+    return;
+  case AR_KEY_ENUM: {
+    if (node->type != AR_TOML_STRING || !g_strv_contains(key->choices, node->v.str)) {
+      g_autofree char *list = g_strjoinv("\", \"", (GStrv)key->choices);
+      g_autofree char *dym =
+          node->type == AR_TOML_STRING ? did_you_mean(node->v.str, key->choices) : g_strdup("");
+      loader_value_error(ld, node, _("%s %s must be one of \"%s\"%s"), section_label, key->name,
+                         list, dym);
+      return;
+    }
+    for (int i = 0; key->choices[i]; i++)
+      if (g_str_equal(key->choices[i], node->v.str))
+        *(int *)field = i;
+    return;
+  }
+  case AR_KEY_STRV:
+  case AR_KEY_PATHV:
+  case AR_KEY_REGEXV:
+  case AR_KEY_NAMES:
+  case AR_KEY_PHASE_LIST: {
+    if (!node_is_string_list(node)) {
+      loader_value_error(ld, node, _("%s %s must be a %s"), section_label, key->name, expected);
+      return;
+    }
+    g_auto(GStrv) v = node_strv(node);
+    for (guint i = 0; v[i]; i++) {
+      const ArTomlNode *item = ar_toml_at(node, i);
+      if (key->type == AR_KEY_PATHV) {
+        char *p = expand_path(ld->cfg, v[i]);
+        g_free(v[i]);
+        v[i] = p;
+      } else if (key->type == AR_KEY_REGEXV) {
+        g_autoptr(GError) rerr = NULL;
+        g_autoptr(GRegex) re = g_regex_new(v[i], 0, 0, &rerr);
+        if (re == NULL)
+          loader_value_error(ld, item, _("%s %s: invalid regular expression: %s"), section_label,
+                             key->name, rerr->message);
+      } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i])) {
+        g_autofree char *list = g_strjoinv(", ", (GStrv)key->choices);
+        g_autofree char *dym = did_you_mean(v[i], key->choices);
+        loader_value_error(ld, item, _("%s %s: unknown name \"%s\"%s (known: %s)"), section_label,
+                           key->name, v[i], dym, list);
+      } else if (key->type == AR_KEY_PHASE_LIST && *v[i] == '\0') {
+        loader_value_error(ld, item, _("%s %s: a phase name cannot be empty"), section_label,
+                           key->name);
+      }
+    }
+    g_strfreev(*(GStrv *)field);
+    *(GStrv *)field = g_steal_pointer(&v);
+    return;
+  }
+  case AR_KEY_UINT: {
+    if (node->type != AR_TOML_INTEGER) {
+      loader_value_error(ld, node, _("%s %s must be an integer, not a %s"), section_label,
+                         key->name, toml_type_article(node));
+      return;
+    }
+    gint64 v = node->v.integer;
+    gint64 max = key->max ? key->max : G_MAXINT32;
+    if (v < key->min || v > max) {
+      if (key->min == 1 && !key->max)
+        loader_value_error(ld, node, _("%s %s must be a positive integer, not %" G_GINT64_FORMAT),
+                           section_label, key->name, v);
+      else
+        loader_value_error(ld, node,
+                           _("%s %s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
+                             ", not %" G_GINT64_FORMAT),
+                           section_label, key->name, key->min, max, v);
+      return;
+    }
+    *(guint *)field = (guint)v;
+    return;
+  }
+  case AR_KEY_BOOL:
+    if (node->type != AR_TOML_BOOL) {
+      loader_value_error(ld, node, _("%s %s must be true or false, not a %s"), section_label,
+                         key->name, toml_type_article(node));
+      return;
+    }
+    /* int for per-phase tri-state fields, gboolean (also int) elsewhere */
+    *(int *)field = node->v.boolean ? 1 : 0;
+    return;
+  case AR_KEY_PERCENT: {
+    double v;
+    if (node->type == AR_TOML_INTEGER)
+      v = (double)node->v.integer;
+    else if (node->type == AR_TOML_FLOAT)
+      v = node->v.fp;
+    else {
+      loader_value_error(ld, node, _("%s %s must be a number between 0 and 100, not a %s"),
+                         section_label, key->name, toml_type_article(node));
+      return;
+    }
+    if (!(v >= 0.0 && v <= 100.0)) { /* also rejects NaN */
+      loader_value_error(ld, node, _("%s %s must be between 0 and 100"), section_label,
+                         key->name);
+      return;
+    }
+    *(double *)field = v;
+    return;
+  }
+  case AR_KEY_ENV: {
+    if (node->type != AR_TOML_TABLE) {
+      loader_value_error(ld, node, _("%s %s must be a table of strings, e.g. [agent.env]"),
+                         section_label, key->name);
+      return;
+    }
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    for (guint i = 0; i < ar_toml_len(node); i++) {
+      const ArTomlNode *item = ar_toml_at(node, i);
+      if (item->type != AR_TOML_STRING) {
+        loader_value_error(ld, item, _("[agent.env] %s must be a string (quote numbers: \"1\")"),
+                           item->key);
+        continue;
+      }
+      if (*item->key == '\0' || strchr(item->key, '=')) {
+        loader_error(ld, item, _("[agent.env] \"%s\" is not a valid variable name"), item->key);
+        continue;
+      }
+      g_autofree char *kv = g_strdup_printf("%s=%s", item->key, item->v.str);
+      g_strv_builder_add(b, kv);
+    }
+    g_strfreev(*(GStrv *)field);
+    *(GStrv *)field = g_strv_builder_end(b);
+    return;
+  }
+  }
+}
+
+static void
+apply_defaults(ArConfig *cfg)
+{
+  Loader ld = { cfg, "<defaults>", g_string_new(NULL), 0 };
+  for (guint i = 0; i < ar_config_n_keys; i++) {
+    const ArConfigKey *key = &ar_config_keys[i];
+    if (!key->default_toml || g_str_has_prefix(key->section, "phases."))
+      continue;
+    g_autofree char *doc = g_strdup_printf("v = %s\n", key->default_toml);
+    g_autoptr(ArTomlNode) root = ar_toml_parse(doc, -1, "<defaults>", NULL);
+    g_assert(root != NULL);
+    apply_value(&ld, key, ar_toml_get(root, "v"), cfg, key->section);
+  }
+  g_assert(ld.n_errors == 0);
+  g_string_free(ld.errors, TRUE);
+}
+
+static void
+load_phase_table(Loader *ld, const ArTomlNode *table)
+{
+  ArPhase *phase = g_new0(ArPhase, 1);
+  phase->name = g_strdup(table->key);
+  phase->disable_pre_round_hooks = -1;
+  g_ptr_array_add(ld->cfg->phases, phase);
+  g_autofree char *label = g_strdup_printf("[phases.%s]", table->key);
+
+  g_auto(GStrv) allowed = section_key_names("phases.NAME");
+  for (guint i = 0; i < ar_toml_len(table); i++) {
+    const ArTomlNode *item = ar_toml_at(table, i);
+    if (g_str_equal(item->key, "prompt") && item->type == AR_TOML_TABLE) {
+      for (guint j = 0; j < ar_toml_len(item); j++) {
+        const ArTomlNode *p = ar_toml_at(item, j);
+        const ArConfigKey *key = ar_config_key_lookup("phases.NAME.prompt", p->key);
+        if (key == NULL) {
+          loader_error(ld, p, _("unknown key \"%s\" in [phases.%s.prompt]; only \"files\" is allowed"),
+                       p->key, table->key);
+          continue;
+        }
+        apply_value(ld, key, p, phase, label);
+      }
+      continue;
+    }
+    const ArConfigKey *key = ar_config_key_lookup("phases.NAME", item->key);
+    if (key == NULL) {
+      g_autofree char *list = g_strjoinv(", ", allowed);
+      g_autofree char *dym = did_you_mean(item->key, (const char *const *)allowed);
+      loader_error(ld, item, _("unknown key \"%s\" in %s%s (allowed: %s, prompt.files)"), item->key,
+                   label, dym, list);
+      continue;
+    }
+    apply_value(ld, key, item, phase, label);
+  }
+}
+
+static void load_section(Loader *ld, const char *section, const ArTomlNode *table);
+
+static void
+load_key(Loader *ld, const char *section, const ArTomlNode *item)
+{
+  g_autofree char *label = quoted_section(section);
+  g_autofree char *sub = g_strdup_printf("%s.%s", section, item->key);
+
+  for (guint r = 0; r < ar_config_n_removed_keys; r++) {
+    const ArRemovedKey *rk = &ar_config_removed_keys[r];
+    if (g_str_equal(rk->section, section) && g_str_equal(rk->name, item->key)) {
+      loader_error(ld, item, _("%s %s is no longer supported: %s"), label, item->key, rk->hint);
+      return;
+    }
+  }
+  if (g_strv_contains(ar_config_sections, sub) && !g_str_equal(sub, "agent.env")) {
+    if (item->type != AR_TOML_TABLE) {
+      loader_value_error(ld, item, _("%s must be a table"), sub);
+      return;
+    }
+    load_section(ld, sub, item);
+    return;
+  }
+  if (g_str_equal(section, "phases") && item->type == AR_TOML_TABLE) {
+    load_phase_table(ld, item);
+    return;
+  }
+  if (g_str_equal(section, "plugins") && !g_str_equal(item->key, "disable"))
+    return; /* [plugins.NAME] and other keys belong to plugins */
+
+  const ArConfigKey *key = ar_config_key_lookup(section, item->key);
+  if (key == NULL) {
+    g_auto(GStrv) names = section_key_names(section);
+    g_autofree char *dym = did_you_mean(item->key, (const char *const *)names);
+    loader_error(ld, item, _("unknown key \"%s\" in %s%s"), item->key, label, dym);
+    return;
+  }
+  if (g_str_equal(section, "prompt") &&
+      (g_str_equal(item->key, "file") || g_str_equal(item->key, "files"))) {
+    /* Both land in prompt_files; which one was given is checked later. */
+    ArConfigKey as_list = *key;
+    as_list.offset = offsetof(ArConfig, prompt_files);
+    if (key->type == AR_KEY_PATH) {
+      if (item->type != AR_TOML_STRING) {
+        loader_value_error(ld, item, _("[prompt] file must be a string (one path); use files = "
+                                       "[...] for several"));
+        return;
+      }
+      g_strfreev(ld->cfg->prompt_files);
+      ld->cfg->prompt_files = g_new0(char *, 2);
+      ld->cfg->prompt_files[0] = expand_path(ld->cfg, item->v.str);
+      return;
+    }
+    apply_value(ld, &as_list, item, ld->cfg, label);
+    return;
+  }
+  apply_value(ld, key, item, ld->cfg, label);
+}
+
+static void
+load_section(Loader *ld, const char *section, const ArTomlNode *table)
+{
+  for (guint i = 0; i < ar_toml_len(table); i++)
+    load_key(ld, section, ar_toml_at(table, i));
+}
+
+static gboolean
+strv_has_substring(GStrv v, const char *needle)
+{
+  for (guint i = 0; v && v[i]; i++)
+    if (strstr(v[i], needle))
+      return TRUE;
+  return FALSE;
+}
+
+/* Checks that involve more than one key. */
+static void
+cross_check(Loader *ld, const ArTomlNode *root)
+{
+  ArConfig *cfg = ld->cfg;
+  const ArTomlNode *agent = ar_toml_get(root, "agent");
+  const ArTomlNode *runtime = ar_toml_get(root, "runtime");
+  const ArTomlNode *prompt = ar_toml_get(root, "prompt");
+
+  for (guint i = 0; i < ar_config_n_keys; i++) {
+    const ArConfigKey *key = &ar_config_keys[i];
+    if (!key->required)
+      continue;
+    const ArTomlNode *sec = ar_toml_get(root, key->section);
+    if (sec == NULL || sec->type != AR_TOML_TABLE || ar_toml_get(sec, key->name) == NULL)
+      loader_error(ld, sec && sec->type == AR_TOML_TABLE ? sec : NULL,
+                   _("[%s] %s is required: %s"), key->section, key->name, key->doc);
+  }
+
+  if (cfg->command && cfg->command[0] == NULL)
+    loader_value_error(ld, ar_toml_get(agent, "command"),
+                       _("[agent] command is empty: name the agent CLI, e.g. [\"claude\"]"));
+
+  if (cfg->prompt_arg_template) {
+    const ArTomlNode *tpl = ar_toml_get(agent, "prompt_arg_template");
+    gboolean has = strv_has_substring(cfg->prompt_arg_template, "{prompt}");
+    if (cfg->prompt_delivery == AR_PROMPT_ARGV && !has)
+      loader_value_error(ld, tpl,
+                         _("[agent] prompt_arg_template has no {prompt}: in argv mode the prompt "
+                           "would be dropped; add \"{prompt}\" or set prompt_delivery = \"stdin\""));
+    if (cfg->prompt_delivery == AR_PROMPT_STDIN && has)
+      loader_value_error(ld, tpl,
+                         _("[agent] prompt_arg_template contains {prompt} but prompt_delivery is "
+                           "\"stdin\": remove it from the template"));
+  }
+
+  if (cfg->output == NULL && cfg->command)
+    cfg->output = g_strdup(ar_dialect_to_string(ar_dialect_guess((const char *const *)cfg->command)));
+
+  const ArTomlNode *pfile = prompt && prompt->type == AR_TOML_TABLE ? ar_toml_get(prompt, "file") : NULL;
+  const ArTomlNode *pfiles = prompt && prompt->type == AR_TOML_TABLE ? ar_toml_get(prompt, "files") : NULL;
+  if (pfile && pfiles)
+    loader_error(ld, pfiles, _("[prompt] has both file and files: keep one"));
+  else if (!pfile && !pfiles)
+    loader_error(ld, prompt && prompt->type == AR_TOML_TABLE ? prompt : NULL,
+                 _("[prompt] needs file = \"prompts/main.md\" or files = [...]"));
+  else if (pfiles && cfg->prompt_files && cfg->prompt_files[0] == NULL)
+    loader_value_error(ld, pfiles, _("[prompt] files is empty: list at least one file"));
+
+  if (cfg->work_dir) {
+    g_autofree char *base = g_path_get_basename(cfg->work_dir);
+    if (!ar_project_name_valid(base))
+      loader_value_error(ld, ar_toml_get(runtime, "work_dir"),
+                         _("the project name is the basename of work_dir, \"%s\", which must "
+                           "match [A-Za-z0-9._-]+: rename the directory"),
+                         base);
+  }
+
+  /* Phase tables must name a listed phase: a typo would silently do
+   * nothing. */
+  const ArTomlNode *phases = ar_toml_get(root, "phases");
+  for (guint i = 0; cfg->phases && i < cfg->phases->len; i++) {
+    ArPhase *ph = g_ptr_array_index(cfg->phases, i);
+    if (cfg->phase_list && g_strv_contains((const char *const *)cfg->phase_list, ph->name))
+      continue;
+    g_autofree char *dym =
+        cfg->phase_list ? did_you_mean(ph->name, (const char *const *)cfg->phase_list) : g_strdup("");
+    loader_error(ld, ar_toml_get(phases, ph->name),
+                 _("[phases.%s] is not in [phases] list%s"), ph->name, dym);
+  }
+
+  if (cfg->disk_warning_pct > cfg->disk_critical_pct)
+    loader_error(ld, NULL, _("[monitor.host_health] disk_warning_pct (%.1f) is above disk_critical_pct (%.1f)"),
+                 cfg->disk_warning_pct, cfg->disk_critical_pct);
+}
+
+static void
+phase_free(gpointer p)
+{
+  ArPhase *phase = p;
+  g_free(phase->name);
+  g_strfreev(phase->prompt_files);
+  g_free(phase);
+}
+
+static ArConfig *
+config_new(void)
+{
+  ArConfig *cfg = g_new0(ArConfig, 1);
+  cfg->ref_count = 1;
+  cfg->phases = g_ptr_array_new_with_free_func(phase_free);
+  cfg->supervisor_stale_threshold_s = -1;
+  apply_defaults(cfg);
+  return cfg;
+}
+
+ArConfig *
+ar_config_load(const char *path, GError **error)
+{
+  g_autofree char *abs = g_canonicalize_filename(path, NULL);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(abs, &data, &len, &local)) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      g_set_error(error, AR_ERROR, AR_ERROR_CONFIG,
+                  _("%s: config not found; create one with 'agent-runner init' or pass --config"),
+                  path);
+    else
+      g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
+    return NULL;
+  }
+  g_autoptr(ArTomlNode) root = ar_toml_parse(data, len, path, &local);
+  if (root == NULL) {
+    g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, local->message);
+    return NULL;
+  }
+
+  g_autoptr(ArConfig) cfg = config_new();
+  cfg->config_path = g_steal_pointer(&abs);
+  cfg->config_dir = g_path_get_dirname(cfg->config_path);
+  Loader ld = { cfg, path, g_string_new(NULL), 0 };
+
+  /* work_dir first: its basename is the {project} of every other path. */
+  const ArTomlNode *runtime = ar_toml_get(root, "runtime");
+  const ArTomlNode *wd = runtime && runtime->type == AR_TOML_TABLE ? ar_toml_get(runtime, "work_dir") : NULL;
+  if (wd && wd->type == AR_TOML_STRING) {
+    cfg->work_dir = expand_path(cfg, wd->v.str);
+    cfg->project = g_path_get_basename(cfg->work_dir);
+  }
+
+  for (guint i = 0; i < ar_toml_len(root); i++) {
+    const ArTomlNode *item = ar_toml_at(root, i);
+    if (!g_strv_contains(ar_config_sections, item->key) || strchr(item->key, '.')) {
+      g_autofree char *dym = did_you_mean(item->key, ar_config_sections);
+      loader_error(&ld, item, _("unknown section [%s]%s"), item->key, dym);
+      continue;
+    }
+    if (item->type != AR_TOML_TABLE) {
+      loader_value_error(&ld, item, _("%s must be a table ([%s])"), item->key, item->key);
+      continue;
+    }
+    load_section(&ld, item->key, item);
+  }
+  cross_check(&ld, root);
+
+  if (ld.n_errors) {
+    g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, ld.errors->str);
+    g_string_free(ld.errors, TRUE);
+    return NULL;
+  }
+  g_string_free(ld.errors, TRUE);
+  cfg->toml = g_steal_pointer(&root);
+  return g_steal_pointer(&cfg);
+}
+
+ArConfig *
+ar_config_ref(ArConfig *cfg)
+{
+  g_atomic_int_inc(&cfg->ref_count);
+  return cfg;
+}
+
+void
+ar_config_unref(ArConfig *cfg)
+{
+  if (cfg == NULL || !g_atomic_int_dec_and_test(&cfg->ref_count))
+    return;
+  /* Free every string and list field through the key table, so a new key
+   * cannot leak. */
+  for (guint i = 0; i < ar_config_n_keys; i++) {
+    const ArConfigKey *key = &ar_config_keys[i];
+    if (g_str_has_prefix(key->section, "phases.") || key->offset == 0)
+      continue;
+    gpointer field = (guint8 *)cfg + key->offset;
+    switch (key->type) {
+    case AR_KEY_STRING:
+    case AR_KEY_PATH:
+      g_clear_pointer((char **)field, g_free);
+      break;
+    case AR_KEY_STRV:
+    case AR_KEY_PATHV:
+    case AR_KEY_REGEXV:
+    case AR_KEY_NAMES:
+    case AR_KEY_PHASE_LIST:
+    case AR_KEY_ENV:
+      g_clear_pointer((GStrv *)field, g_strfreev);
+      break;
+    default:
+      break;
+    }
+  }
+  g_strfreev(cfg->prompt_files);
+  g_free(cfg->config_path);
+  g_free(cfg->config_dir);
+  g_free(cfg->project);
+  g_ptr_array_unref(cfg->phases);
+  g_clear_pointer(&cfg->toml, ar_toml_node_free);
+  g_free(cfg);
+}
+
+char *
+ar_config_default_path(void)
+{
+  return g_canonicalize_filename("agent-runner.toml", NULL);
+}
+
+const char *
+ar_config_phase_for_round(const ArConfig *cfg, guint round_num)
+{
+  if (cfg->phase_list == NULL || cfg->phase_list[0] == NULL || round_num == 0)
+    return NULL;
+  guint n = g_strv_length(cfg->phase_list);
+  return cfg->phase_list[(round_num - 1) % n];
+}
+
+const ArPhase *
+ar_config_get_phase(const ArConfig *cfg, const char *name)
+{
+  for (guint i = 0; name && i < cfg->phases->len; i++) {
+    ArPhase *ph = g_ptr_array_index(cfg->phases, i);
+    if (g_str_equal(ph->name, name))
+      return ph;
+  }
+  return NULL;
+}
+
+guint
+ar_config_round_timeout(const ArConfig *cfg, const char *phase)
+{
+  const ArPhase *ph = ar_config_get_phase(cfg, phase);
+  return ph && ph->round_timeout_s ? ph->round_timeout_s : cfg->round_timeout_s;
+}
+
+const char *const *
+ar_config_prompt_files(const ArConfig *cfg, const char *phase)
+{
+  const ArPhase *ph = ar_config_get_phase(cfg, phase);
+  if (ph && ph->prompt_files)
+    return (const char *const *)ph->prompt_files;
+  return (const char *const *)cfg->prompt_files;
+}
+
+const char *
+ar_config_agent_name(const ArConfig *cfg)
+{
+  if (cfg->agent_name)
+    return cfg->agent_name;
+  if (cfg->command && cfg->command[0]) {
+    const char *slash = strrchr(cfg->command[0], '/');
+    return slash ? slash + 1 : cfg->command[0];
+  }
+  return "agent";
+}
+
+char *
+ar_config_agent_path_env(const ArConfig *cfg, const char *base_path)
+{
+  if (base_path == NULL)
+    base_path = g_getenv("PATH");
+  if (base_path == NULL)
+    base_path = "/usr/local/bin:/usr/bin:/bin";
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  for (guint i = 0; cfg->path && cfg->path[i]; i++)
+    g_strv_builder_add(b, cfg->path[i]);
+  g_strv_builder_add(b, base_path);
+  g_auto(GStrv) parts = g_strv_builder_end(b);
+  return g_strjoinv(":", parts);
+}
+
+char *
+ar_config_find_agent(const ArConfig *cfg, const char *base_path)
+{
+  if (cfg->command == NULL || cfg->command[0] == NULL)
+    return NULL;
+  const char *prog = cfg->command[0];
+  if (strchr(prog, '/')) {
+    g_autofree char *abs = g_canonicalize_filename(prog, cfg->work_dir);
+    return g_file_test(abs, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(abs, G_FILE_TEST_IS_DIR)
+               ? g_steal_pointer(&abs)
+               : NULL;
+  }
+  g_autofree char *path = ar_config_agent_path_env(cfg, base_path);
+  g_auto(GStrv) dirs = g_strsplit(path, ":", -1);
+  for (guint i = 0; dirs[i]; i++) {
+    if (*dirs[i] == '\0')
+      continue;
+    g_autofree char *cand = g_build_filename(dirs[i], prog, NULL);
+    if (g_file_test(cand, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(cand, G_FILE_TEST_IS_DIR))
+      return g_steal_pointer(&cand);
+  }
+  return NULL;
+}

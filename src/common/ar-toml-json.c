@@ -1,0 +1,134 @@
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ar-toml.h"
+
+/* toml-test's "tagged JSON": tables become objects, arrays arrays, and every
+ * scalar {"type": "...", "value": "..."} with the value always as text. */
+
+static void
+append_json_string(GString *out, const char *s, gsize len)
+{
+  g_string_append_c(out, '"');
+  for (gsize i = 0; i < len; i++) {
+    guchar c = s[i];
+    switch (c) {
+    case '"':
+      g_string_append(out, "\\\"");
+      break;
+    case '\\':
+      g_string_append(out, "\\\\");
+      break;
+    case '\n':
+      g_string_append(out, "\\n");
+      break;
+    case '\t':
+      g_string_append(out, "\\t");
+      break;
+    case '\r':
+      g_string_append(out, "\\r");
+      break;
+    case '\b':
+      g_string_append(out, "\\b");
+      break;
+    case '\f':
+      g_string_append(out, "\\f");
+      break;
+    default:
+      if (c < 0x20 || c == 0x7f)
+        g_string_append_printf(out, "\\u%04x", c);
+      else
+        g_string_append_c(out, (char)c);
+    }
+  }
+  g_string_append_c(out, '"');
+}
+
+/* Shortest of %.15g..%.17g that reads back as the same double, so 0.1 stays
+ * "0.1" rather than "0.10000000000000001". */
+static void
+append_float(GString *out, double d)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (isnan(d)) {
+    g_string_append(out, "nan");
+    return;
+  }
+  if (isinf(d)) {
+    g_string_append(out, d < 0 ? "-inf" : "inf");
+    return;
+  }
+  for (int prec = 15; prec <= 17; prec++) {
+    g_ascii_formatd(buf, sizeof buf, prec == 15 ? "%.15g" : prec == 16 ? "%.16g" : "%.17g", d);
+    if (g_ascii_strtod(buf, NULL) == d)
+      break;
+  }
+  g_string_append(out, buf);
+}
+
+static void
+append_node(GString *out, const ArTomlNode *node)
+{
+  /* Depth is bounded by AR_TOML_MAX_DEPTH, so the recursion is too. */
+  if (node->type == AR_TOML_TABLE) {
+    g_string_append_c(out, '{');
+    for (guint i = 0; i < node->items->len; i++) {
+      const ArTomlNode *child = node->items->pdata[i];
+      if (i > 0)
+        g_string_append_c(out, ',');
+      append_json_string(out, child->key, child->key_len);
+      g_string_append_c(out, ':');
+      append_node(out, child);
+    }
+    g_string_append_c(out, '}');
+    return;
+  }
+  if (node->type == AR_TOML_ARRAY) {
+    g_string_append_c(out, '[');
+    for (guint i = 0; i < node->items->len; i++) {
+      if (i > 0)
+        g_string_append_c(out, ',');
+      append_node(out, node->items->pdata[i]);
+    }
+    g_string_append_c(out, ']');
+    return;
+  }
+
+  g_string_append(out, "{\"type\":\"");
+  g_string_append(out, ar_toml_type_name(node->type));
+  g_string_append(out, "\",\"value\":");
+  switch (node->type) {
+  case AR_TOML_STRING:
+    append_json_string(out, node->v.str, node->str_len);
+    break;
+  case AR_TOML_INTEGER:
+    g_string_append_printf(out, "\"%" G_GINT64_FORMAT "\"", node->v.integer);
+    break;
+  case AR_TOML_FLOAT:
+    g_string_append_c(out, '"');
+    append_float(out, node->v.fp);
+    g_string_append_c(out, '"');
+    break;
+  case AR_TOML_BOOL:
+    g_string_append(out, node->v.boolean ? "\"true\"" : "\"false\"");
+    break;
+  default:
+    append_json_string(out, node->v.datetime, strlen(node->v.datetime));
+    break;
+  }
+  g_string_append_c(out, '}');
+}
+
+char *
+ar_toml_to_tagged_json(const ArTomlNode *root)
+{
+  g_return_val_if_fail(root != NULL, NULL);
+
+  GString *out = g_string_new(NULL);
+  append_node(out, root);
+  g_string_append_c(out, '\n');
+  return g_string_free(out, FALSE);
+}

@@ -1,0 +1,838 @@
+#include "config.h"
+
+#include "ard-loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "ar-classify.h"
+#include "ar-prompt.h"
+#include "ar-redact.h"
+#include "ar-util.h"
+#include "ard-console.h"
+#include "ard-lock.h"
+#include "ard-notify.h"
+#include "ard-reap.h"
+#include "ard-retention.h"
+#include "ard-round.h"
+
+/* The sentinel an agent writes into its log dir to say "I am done". */
+#define AGENT_DONE_FILE ".agent-done"
+/* Excerpts of sentinel/stop-file content in events. */
+#define EXCERPT_CHARS 200
+/* crash_loop.reason: the end of the last transcript. */
+#define CRASH_TAIL_CHARS 2000
+
+struct ArdLoop {
+  ArdOptions opts;
+  sd_event *event;
+  ArConfig *cfg;
+  ArEmitter *emitter;
+  ArdLock *lock;
+  ArdState *state;
+  gboolean state_recovered;
+  ArdStatus status;
+  char **base_env;
+
+  sd_event_source *sig_term;
+  sd_event_source *sig_int;
+  sd_event_source *sig_hup;
+  sd_event_source *sig_chld;
+  sd_event_source *wait_timer;
+  sd_event_source *step_defer;
+
+  ArdRound *round;
+  guint max_rounds;      /* effective: --max-rounds, else config */
+  gboolean battery_fresh; /* the start-up battery just ran: skip it once */
+
+  gboolean stop_requested;
+  gboolean stopping_emitted;
+  int exit_code;
+
+  /* The current wait: restart_delay_s times factor, from wait_start. */
+  gint64 wait_start_mono_us;
+  guint wait_factor;
+};
+
+static void loop_step(ArdLoop *loop);
+
+const char *
+ard_run_state_to_string(ArdRunState state)
+{
+  static const char *const names[] = {
+    "starting", "running", "waiting", "backing_off", "stopping", "stopped",
+  };
+  return state <= ARD_RUN_STOPPED ? names[state] : "unknown";
+}
+
+void
+ard_options_clear(ArdOptions *opts)
+{
+  g_clear_pointer(&opts->config_path, g_free);
+  g_clear_pointer(&opts->phase, g_free);
+}
+
+static gint64
+now_mono(ArdLoop *loop)
+{
+  uint64_t now = 0;
+  if (sd_event_now(loop->event, CLOCK_MONOTONIC, &now) < 0)
+    return g_get_monotonic_time();
+  return (gint64)now;
+}
+
+static void
+set_run_state(ArdLoop *loop, ArdRunState st)
+{
+  loop->status.state = st;
+  ard_notify_status(&loop->status);
+}
+
+static void
+save_state(ArdLoop *loop)
+{
+  g_autoptr(GError) error = NULL;
+  /* A state file we cannot write is serious (round numbers could repeat
+   * after a restart) but not a reason to abandon the agent mid-run: the
+   * in-memory state and the transcripts still keep numbers monotonic. */
+  if (!ard_state_save(loop->state, loop->cfg->log_dir, &error))
+    g_warning("%s", error->message);
+}
+
+/* ---- stopping ------------------------------------------------------- */
+
+static void
+emit_stopping(ArdLoop *loop, const char *reason)
+{
+  if (loop->stopping_emitted || loop->opts.round_mode)
+    return;
+  loop->stopping_emitted = TRUE;
+  ar_emit(loop->emitter, "serve_stopping", AR_EV_S("reason", reason), NULL);
+}
+
+/* Leave the loop with code. reason goes into serve_stopping (once). */
+static void
+loop_exit(ArdLoop *loop, int code, const char *reason)
+{
+  if (reason)
+    emit_stopping(loop, reason);
+  loop->exit_code = code;
+  loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
+  loop->status.next_round_at_us = 0;
+  set_run_state(loop, ARD_RUN_STOPPED);
+  ard_notify_stopping();
+  (void)sd_event_exit(loop->event, code);
+}
+
+/* A lasting stop: remembered in state.json so status/Peek can tell after a
+ * restart why the service is down. */
+static void
+set_stop_reason(ArdLoop *loop, const char *reason)
+{
+  g_free(loop->state->stop_reason);
+  loop->state->stop_reason = g_strdup(reason);
+  g_free(loop->status.stop_reason);
+  loop->status.stop_reason = g_strdup(reason);
+  save_state(loop);
+}
+
+static void
+request_stop(ArdLoop *loop, gboolean now, const char *reason)
+{
+  if (loop->status.state == ARD_RUN_STOPPED)
+    return;
+  gboolean again = loop->stop_requested;
+  loop->stop_requested = TRUE;
+  emit_stopping(loop, reason);
+  if (!loop->round) {
+    /* Between rounds: a wait (or the pending step) ends now. */
+    loop_exit(loop, ARD_EXIT_OK, NULL);
+    return;
+  }
+  set_run_state(loop, ARD_RUN_STOPPING);
+  /* A second request, or an explicit "now", ends the round itself. */
+  if (now || again)
+    ard_round_cancel(loop->round);
+}
+
+void
+ard_loop_request_stop(ArdLoop *loop, gboolean now)
+{
+  request_stop(loop, now, now ? "stop requested (now)" : "stop requested");
+}
+
+gboolean
+ard_loop_cancel_round(ArdLoop *loop)
+{
+  if (!loop->round)
+    return FALSE;
+  ard_round_cancel(loop->round);
+  return TRUE;
+}
+
+/* ---- config reload ---------------------------------------------------- */
+
+static guint64
+wait_usec(ArdLoop *loop)
+{
+  guint64 s = (guint64)loop->cfg->restart_delay_s * loop->wait_factor;
+  return MIN(s, (guint64)ARD_DELAY_CAP_S) * G_USEC_PER_SEC;
+}
+
+gboolean
+ard_loop_reload(ArdLoop *loop, GError **error)
+{
+  ard_notify_reloading();
+  g_autoptr(GError) local = NULL;
+  g_autoptr(ArConfig) cfg = ar_config_load(loop->cfg->config_path, &local);
+  if (cfg && (g_strcmp0(cfg->log_dir, loop->cfg->log_dir) != 0 ||
+              g_strcmp0(cfg->work_dir, loop->cfg->work_dir) != 0)) {
+    /* The lock, the events file and the state live in log_dir: moving them
+     * under a running supervisor would split the project in two. */
+    g_set_error(&local, AR_ERROR, AR_ERROR_CONFIG,
+                _("work_dir and log_dir cannot change on reload (restart the service)"));
+    g_clear_pointer(&cfg, ar_config_unref);
+  }
+  ard_notify_ready();
+  if (!cfg) {
+    ar_emit(loop->emitter, "config_reload_failed", AR_EV_S("config_path", loop->cfg->config_path),
+            AR_EV_S("reason", local->message), NULL);
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  ar_config_unref(loop->cfg);
+  loop->cfg = g_steal_pointer(&cfg);
+  if (!loop->opts.max_rounds)
+    loop->max_rounds = loop->cfg->max_rounds;
+  ar_emit(loop->emitter, "config_reloaded", AR_EV_S("config_path", loop->cfg->config_path), NULL);
+  /* A wait in progress follows the new restart_delay_s, counted from when
+   * it began (a deadline already passed fires at once). */
+  if (loop->wait_timer && loop->status.state == ARD_RUN_WAITING) {
+    guint64 deadline = (guint64)loop->wait_start_mono_us + wait_usec(loop);
+    (void)sd_event_source_set_time(loop->wait_timer, deadline);
+    loop->status.next_round_at_us =
+        g_get_real_time() + ((gint64)deadline - now_mono(loop));
+  }
+  return TRUE;
+}
+
+/* ---- signals -------------------------------------------------------- */
+
+static int
+on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *user_data)
+{
+  ArdLoop *loop = user_data;
+  g_autofree char *reason = g_strdup_printf("signal:%s", ard_reap_signal_name(si->ssi_signo));
+  request_stop(loop, FALSE, reason);
+  return 0;
+}
+
+static int
+on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *user_data)
+{
+  g_autoptr(GError) error = NULL;
+  /* The outcome is in config_reloaded / config_reload_failed. */
+  (void)ard_loop_reload(user_data, &error);
+  return 0;
+}
+
+static int
+on_chld(sd_event_source *s, const struct signalfd_siginfo *si, void *user_data)
+{
+  ArdLoop *loop = user_data;
+  /* Subreaped orphans die as our children: reap them so no zombie piles
+   * up, but leave the agent to its pidfd source. */
+  ard_reap_orphans(loop->round ? ard_round_get_agent_pid(loop->round) : 0);
+  if (loop->round)
+    ard_round_child_exited(loop->round);
+  return 0;
+}
+
+/* ---- stop triggers -------------------------------------------------- */
+
+static char *
+read_excerpt(const char *path, gboolean *exists)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  *exists = g_file_test(path, G_FILE_TEST_EXISTS);
+  if (!*exists || !g_file_get_contents(path, &text, &len, NULL))
+    return g_strdup("");
+  g_autofree char *valid = g_utf8_make_valid(text, len);
+  g_strstrip(valid);
+  return ar_redact_truncate(valid, EXCERPT_CHARS);
+}
+
+/* Between rounds, in this order: a stop request, .agent-done, stop_file,
+ * max_rounds. TRUE when the loop stopped. */
+static gboolean
+check_stop_triggers(ArdLoop *loop)
+{
+  if (loop->stop_requested) {
+    loop_exit(loop, ARD_EXIT_OK, "stop requested");
+    return TRUE;
+  }
+  gboolean exists = FALSE;
+  g_autofree char *done_path = g_build_filename(loop->cfg->log_dir, AGENT_DONE_FILE, NULL);
+  g_autofree char *done_reason = read_excerpt(done_path, &exists);
+  if (exists) {
+    ar_emit(loop->emitter, "agent_self_terminated", AR_EV_S("reason", done_reason), NULL);
+    set_stop_reason(loop, ARD_STOP_REASON_DONE);
+    loop_exit(loop, ARD_EXIT_OK, "agent_done");
+    return TRUE;
+  }
+  if (loop->cfg->stop_file) {
+    g_autofree char *content = read_excerpt(loop->cfg->stop_file, &exists);
+    if (exists) {
+      ar_emit(loop->emitter, "stop_file_detected", AR_EV_S("stop_file", loop->cfg->stop_file),
+              AR_EV_S("content", content), AR_EV_I("rounds_completed", loop->status.rounds_completed),
+              NULL);
+      loop_exit(loop, ARD_EXIT_OK, "stop_file");
+      return TRUE;
+    }
+  }
+  if (loop->max_rounds > 0 && loop->status.rounds_completed >= loop->max_rounds) {
+    ar_emit(loop->emitter, "max_rounds_reached",
+            AR_EV_I("rounds_completed", loop->status.rounds_completed),
+            AR_EV_I("max_rounds", loop->max_rounds), NULL);
+    loop_exit(loop, ARD_EXIT_OK, "max_rounds");
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* ---- the startup battery ------------------------------------------- */
+
+static gboolean
+skip_startup_checks(void)
+{
+  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
+  return v && (g_ascii_strcasecmp(v, "1") == 0 || g_ascii_strcasecmp(v, "true") == 0 ||
+               g_ascii_strcasecmp(v, "yes") == 0 || g_ascii_strcasecmp(v, "on") == 0);
+}
+
+/* TRUE when fine. Otherwise smoke_check_failed per failed check, then
+ * config_broken; the caller exits 78. */
+static gboolean
+run_battery(ArdLoop *loop)
+{
+  if (skip_startup_checks())
+    return TRUE;
+  gboolean all_ok = TRUE;
+  g_autoptr(GPtrArray) checks = ar_startup_checks(loop->cfg, NULL, &all_ok);
+  if (all_ok)
+    return TRUE;
+  g_autoptr(GString) names = g_string_new(NULL);
+  for (guint i = 0; i < checks->len; i++) {
+    ArCheck *c = g_ptr_array_index(checks, i);
+    if (c->ok)
+      continue;
+    g_autofree char *reason = g_strdup_printf("%s: %s", c->name, c->detail ? c->detail : "");
+    /* The Python tool's stderr line, kept for people grepping for it. */
+    fprintf(stderr, "STARTUP FAIL: %s | how-to-fix: %s\n", reason, c->hint ? c->hint : "");
+    ar_emit(loop->emitter, "smoke_check_failed", AR_EV_S("reason", reason), NULL);
+    g_string_append_printf(names, "%s%s", names->len ? ", " : "", c->name);
+  }
+  g_autofree char *reason = g_strdup_printf("startup checks failed: %s", names->str);
+  ar_emit(loop->emitter, "config_broken", AR_EV_S("reason", reason), NULL);
+  return FALSE;
+}
+
+static void
+config_broken_exit(ArdLoop *loop)
+{
+  set_stop_reason(loop, ARD_STOP_REASON_CONFIG_BROKEN);
+  loop_exit(loop, ARD_EXIT_CONFIG, "config_broken");
+}
+
+/* ---- after a round ---------------------------------------------------- */
+
+static gboolean
+is_crash(const ArdRoundResult *res)
+{
+  if (res->exit_code == 0 || res->timed_out || res->grace_killed || res->cancelled)
+    return FALSE;
+  if (res->duration_s >= ARD_CRASH_SHORT_S)
+    return FALSE;
+  ArOutcome o = res->classification.outcome;
+  return !ar_outcome_is_transient(o) && o != AR_OUTCOME_AUTH_FAILURE;
+}
+
+/* The crash streak: short failing rounds count; transient/auth failures and
+ * cancelled rounds neither count nor break it; anything else resets it. */
+static void
+update_crash_streak(ArdLoop *loop, const ArdRoundResult *res)
+{
+  ArOutcome o = res->classification.outcome;
+  if (is_crash(res))
+    loop->state->crash_streak++;
+  else if (!res->cancelled && !ar_outcome_is_transient(o) && o != AR_OUTCOME_AUTH_FAILURE)
+    loop->state->crash_streak = 0;
+  loop->status.crash_streak = loop->state->crash_streak;
+}
+
+static char *
+transcript_tail(const char *path)
+{
+  if (!path)
+    return g_strdup("");
+  g_auto(ArFd) fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return g_strdup("");
+  /* Up to 4 bytes per character, so this many bytes hold 2000 of them. */
+  const off_t want = CRASH_TAIL_CHARS * 4;
+  off_t size = lseek(fd, 0, SEEK_END);
+  off_t from = size > want ? size - want : 0;
+  g_autofree char *buf = g_malloc(want + 1);
+  ssize_t n = pread(fd, buf, want, from);
+  if (n <= 0)
+    return g_strdup("");
+  g_autofree char *valid = g_utf8_make_valid(buf, n);
+  glong chars = g_utf8_strlen(valid, -1);
+  const char *start = chars > CRASH_TAIL_CHARS
+                          ? g_utf8_offset_to_pointer(valid, chars - CRASH_TAIL_CHARS)
+                          : valid;
+  /* The emitter redacts free-text fields; redact here too so the text is
+   * clean whatever sink gets it. */
+  return ar_redact(start);
+}
+
+static ArdRoundSummary *
+summarize(const ArdRoundResult *res)
+{
+  ArdRoundSummary *s = g_new0(ArdRoundSummary, 1);
+  s->round_num = res->round_num;
+  s->phase = g_strdup(res->phase);
+  s->exit_code = res->exit_code;
+  s->exit_cause = g_strdup(res->exit_cause);
+  s->outcome = g_strdup(res->outcome);
+  s->duration_s = res->duration_s;
+  s->started_at = ar_utc_iso_ms(res->started_realtime_us);
+  s->ended_at = ar_utc_iso_ms(res->ended_realtime_us);
+  s->timed_out = res->timed_out || res->grace_killed;
+  return s;
+}
+
+typedef enum {
+  NEXT_CONTINUE,
+  NEXT_STOP,
+} NextAction;
+
+typedef struct {
+  NextAction action;
+  ArdRunState wait_state; /* WAITING or BACKING_OFF */
+  guint factor;           /* restart_delay_s multiplier */
+  int exit_code;
+  const char *reason;
+} NextStep;
+
+/* What follows a round. The back-off for transient outcomes and the auth
+ * stop (exit 80) plug in here (later issue); for now every outcome that is
+ * not a crash loop goes on with the restart delay: x1 after a clean round,
+ * x2 after a failed one, x2^n during a crash streak (capped at 1800 s). */
+static NextStep
+ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res)
+{
+  NextStep next = { NEXT_CONTINUE, ARD_RUN_WAITING, 1, ARD_EXIT_OK, NULL };
+  guint streak = loop->state->crash_streak;
+  if (streak >= ARD_CRASH_LOOP_THRESHOLD) {
+    next.action = NEXT_STOP;
+    next.exit_code = ARD_EXIT_CRASH_LOOP;
+    next.reason = "crash_loop";
+    return next;
+  }
+  if (streak > 0)
+    next.factor = 1u << MIN(streak, 11u); /* 2^11 > 1800: the cap applies */
+  else if (res->exit_code != 0 && !res->cancelled)
+    next.factor = 2;
+  return next;
+}
+
+static void
+remember_round(ArdLoop *loop, ArdRoundSummary *summary)
+{
+  g_queue_push_tail(&loop->status.recent, summary);
+  while (g_queue_get_length(&loop->status.recent) > ARD_RECENT_ROUNDS)
+    ard_round_summary_free(g_queue_pop_head(&loop->status.recent));
+}
+
+static int
+on_wait_done(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdLoop *loop = user_data;
+  loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
+  loop->status.next_round_at_us = 0;
+  loop_step(loop);
+  return 0;
+}
+
+static void
+start_wait(ArdLoop *loop, const NextStep *next)
+{
+  loop->wait_factor = next->factor;
+  loop->wait_start_mono_us = now_mono(loop);
+  guint64 usec = wait_usec(loop);
+  loop->status.next_round_at_us = g_get_real_time() + (gint64)usec;
+  set_run_state(loop, next->wait_state);
+  /* Zero delay still goes through the loop, so signals queued meanwhile
+   * are seen before the next round starts. */
+  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
+                            (uint64_t)loop->wait_start_mono_us + usec, 0, on_wait_done, loop);
+  if (r < 0) {
+    g_warning("cannot arm the restart timer: %s", g_strerror(-r));
+    loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
+    return;
+  }
+  (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
+}
+
+/* Process exit code of --round: the agent's, 128+N for a signal. */
+static int
+round_mode_exit_code(const ArdRoundResult *res)
+{
+  if (res->term_signal)
+    return 128 + res->term_signal;
+  return res->exit_code & 0xff;
+}
+
+static void
+on_round_done(ArdRound *round, gpointer user_data)
+{
+  ArdLoop *loop = user_data;
+  g_autoptr(ArdRound) owned = g_steal_pointer(&loop->round);
+  const ArdRoundResult *res = ard_round_get_result(round);
+
+  if (!loop->opts.round_mode)
+    update_crash_streak(loop, res);
+  loop->state->round_running = FALSE;
+  ard_round_summary_free(loop->state->last);
+  loop->state->last = summarize(res);
+  save_state(loop);
+
+  ar_emit(loop->emitter, "round_end", AR_EV_I("round_num", res->round_num),
+          AR_EV_S("outcome", res->outcome), AR_EV_I("exit_code", res->exit_code),
+          AR_EV_D("duration_s", res->duration_s), NULL);
+  ar_emitter_sync(loop->emitter);
+  ar_emitter_set_context(loop->emitter, 0, NULL);
+
+  loop->status.rounds_completed++;
+  loop->status.agent_pid = 0;
+  loop->status.round_started_at_us = 0;
+  remember_round(loop, summarize(res));
+  ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
+  ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
+                             g_get_real_time());
+
+  if (loop->opts.round_mode) {
+    loop_exit(loop, round_mode_exit_code(res), NULL);
+    return;
+  }
+  NextStep next = ard_loop_decide_next(loop, res);
+  if (next.action == NEXT_STOP && next.exit_code == ARD_EXIT_CRASH_LOOP) {
+    g_autofree char *tail = transcript_tail(res->transcript_path);
+    ar_emit(loop->emitter, "crash_loop", AR_EV_I("consecutive", loop->state->crash_streak),
+            AR_EV_I("exit_code", res->exit_code), AR_EV_S("reason", tail), NULL);
+    set_stop_reason(loop, ARD_STOP_REASON_CRASH_LOOP);
+  }
+  if (next.action == NEXT_STOP) {
+    loop_exit(loop, next.exit_code, next.reason);
+    return;
+  }
+  if (loop->opts.once) {
+    loop_exit(loop, ARD_EXIT_OK, "once");
+    return;
+  }
+  /* Triggers right away: no point waiting out a delay before noticing
+   * .agent-done or max_rounds. */
+  if (check_stop_triggers(loop))
+    return;
+  start_wait(loop, &next);
+}
+
+/* ---- before a round --------------------------------------------------- */
+
+static guint
+next_round_num(ArdLoop *loop)
+{
+  /* Above everything remembered: the state, the transcripts, and (when the
+   * state was lost) the events. Never reuse a number: it would overwrite
+   * nothing (transcripts carry a stamp) but break every reader keyed on
+   * round_num. */
+  gboolean fresh = loop->state->round_num == 0 || loop->state_recovered;
+  guint max = ard_state_scan_max_round(loop->cfg->log_dir, fresh);
+  return MAX(max, loop->state->round_num) + 1;
+}
+
+static void
+start_round(ArdLoop *loop)
+{
+  guint num = next_round_num(loop);
+  loop->state_recovered = FALSE;
+  const char *phase = loop->opts.phase ? loop->opts.phase : ar_config_phase_for_round(loop->cfg, num);
+  guint n_phases = loop->cfg->phase_list ? g_strv_length(loop->cfg->phase_list) : 0;
+
+  loop->state->round_num = num;
+  loop->state->round_running = TRUE;
+  loop->state->phase_index = n_phases ? (num - 1) % n_phases : 0;
+  g_free(loop->state->phase);
+  loop->state->phase = g_strdup(phase);
+  /* Not saved here: the transcript rounds/R<N>-*.log created next already
+   * keeps N taken, and one fsync'ed write per round (at its end) is enough. */
+
+  ar_emitter_set_context(loop->emitter, num, phase);
+  loop->status.round_num = num;
+  g_free(loop->status.phase);
+  loop->status.phase = g_strdup(phase);
+  loop->status.round_started_at_us = g_get_real_time();
+
+  ArdRoundParams params = {
+    .event = loop->event,
+    .emitter = loop->emitter,
+    .cfg = loop->cfg,
+    .round_num = num,
+    .phase = phase,
+    .previous = loop->state->last,
+    .base_env = (const char *const *)loop->base_env,
+  };
+  loop->round = ard_round_start(&params, on_round_done, loop);
+  loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
+  set_run_state(loop, loop->stop_requested ? ARD_RUN_STOPPING : ARD_RUN_RUNNING);
+}
+
+/* Between rounds: triggers, battery, then the next round. */
+static void
+loop_step(ArdLoop *loop)
+{
+  if (loop->status.state == ARD_RUN_STOPPED)
+    return;
+  if (!loop->opts.round_mode && check_stop_triggers(loop))
+    return;
+  if (!loop->battery_fresh && !run_battery(loop)) {
+    config_broken_exit(loop);
+    return;
+  }
+  loop->battery_fresh = FALSE;
+  start_round(loop);
+}
+
+static int
+on_first_step(sd_event_source *s, void *user_data)
+{
+  ArdLoop *loop = user_data;
+  loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
+  loop_step(loop);
+  return 0;
+}
+
+/* ---- setup ----------------------------------------------------------- */
+
+static gboolean
+add_signal(ArdLoop *loop, sd_event_source **slot, int sig, sd_event_signal_handler_t handler,
+           GError **error)
+{
+  int r = sd_event_add_signal(loop->event, slot, sig, handler, loop);
+  if (r < 0)
+    return ar_set_error_errno(error, -r, "sd_event_add_signal(%s)", ard_reap_signal_name(sig));
+  return TRUE;
+}
+
+ArdLoop *
+ard_loop_new(const ArdOptions *opts, GError **error)
+{
+  g_autoptr(ArdLoop) loop = g_new0(ArdLoop, 1);
+  loop->opts.config_path = g_strdup(opts->config_path);
+  loop->opts.max_rounds = opts->max_rounds;
+  loop->opts.once = opts->once;
+  loop->opts.round_mode = opts->round_mode;
+  loop->opts.phase = g_strdup(opts->phase);
+  loop->opts.journal = opts->journal;
+  loop->opts.clear_done = opts->clear_done;
+  loop->exit_code = ARD_EXIT_INTERNAL;
+  loop->status.state = ARD_RUN_STARTING;
+  g_queue_init(&loop->status.recent);
+  loop->base_env = g_get_environ();
+
+  g_autofree char *path = opts->config_path ? g_strdup(opts->config_path)
+                                            : ar_config_default_path();
+  g_autoptr(GError) local = NULL;
+  loop->cfg = ar_config_load(path, &local);
+  if (!loop->cfg) {
+    g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
+    return NULL;
+  }
+  if (opts->phase && !(loop->cfg->phase_list &&
+                       g_strv_contains((const char *const *)loop->cfg->phase_list, opts->phase))) {
+    g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("phase \"%s\" is not in [phases] list"),
+                opts->phase);
+    return NULL;
+  }
+  loop->max_rounds = opts->max_rounds ? opts->max_rounds : loop->cfg->max_rounds;
+  if (g_mkdir_with_parents(loop->cfg->log_dir, 0755) < 0) {
+    g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("cannot create log_dir %s: %s"),
+                loop->cfg->log_dir, g_strerror(errno));
+    return NULL;
+  }
+  loop->lock = ard_lock_acquire(loop->cfg->log_dir, error);
+  if (!loop->lock)
+    return NULL;
+
+  /* Everything the agent double-forks re-parents to us, not to init: it
+   * stays countable and killable at round end. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+    g_warning("PR_SET_CHILD_SUBREAPER: %s", g_strerror(errno));
+
+  /* sd-event takes signals through signalfd: they must be blocked. The
+   * child resets its mask before exec. */
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+    ar_set_error_errno(error, errno, "sigprocmask");
+    return NULL;
+  }
+  int r = sd_event_new(&loop->event);
+  if (r < 0) {
+    ar_set_error_errno(error, -r, "sd_event_new");
+    return NULL;
+  }
+  if (!add_signal(loop, &loop->sig_term, SIGTERM, on_stop_signal, error) ||
+      !add_signal(loop, &loop->sig_int, SIGINT, on_stop_signal, error) ||
+      !add_signal(loop, &loop->sig_hup, SIGHUP, on_hup, error) ||
+      !add_signal(loop, &loop->sig_chld, SIGCHLD, on_chld, error))
+    return NULL;
+  /* WATCHDOG_USEC set by systemd: sd-event pings at half the period, and
+   * that is the only timer an idle loop has. */
+  (void)sd_event_set_watchdog(loop->event, TRUE);
+
+  loop->emitter = ar_emitter_new(loop->cfg->log_dir, loop->cfg->project);
+  ar_emitter_set_journal(loop->emitter, opts->journal);
+  ard_console_attach(loop->emitter, FALSE);
+
+  gboolean recovered = FALSE;
+  loop->state = ard_state_load(loop->cfg->log_dir, &recovered, &local);
+  if (!loop->state) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return NULL;
+  }
+  loop->state_recovered = recovered;
+  return g_steal_pointer(&loop);
+}
+
+int
+ard_loop_run(ArdLoop *loop)
+{
+  if (!loop->opts.round_mode)
+  {
+    if (loop->max_rounds)
+      ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
+              AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_I("max_rounds", loop->max_rounds), NULL);
+    else
+      ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
+              AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
+              "max_rounds", AR_EV_NULL, NULL);
+  }
+  if (loop->state_recovered)
+    ar_emit(loop->emitter, "status_recovered", AR_EV_S("reason", "state.json could not be parsed"),
+            NULL);
+  if (loop->opts.clear_done) {
+    /* An explicit start: the agent's "done" and a lasting stop of an
+     * earlier run no longer apply. A plain restart (the unit) keeps them. */
+    g_autofree char *done = g_build_filename(loop->cfg->log_dir, AGENT_DONE_FILE, NULL);
+    (void)unlink(done);
+    g_clear_pointer(&loop->state->stop_reason, g_free);
+    loop->state->crash_streak = 0;
+  }
+  loop->status.crash_streak = loop->state->crash_streak;
+  if (loop->state->last)
+    remember_round(loop, ard_round_summary_copy(loop->state->last));
+  ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
+  ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
+                             g_get_real_time());
+
+  if (!run_battery(loop)) {
+    config_broken_exit(loop);
+    return loop->exit_code;
+  }
+  loop->battery_fresh = TRUE;
+  if (loop->state->stop_reason && !loop->opts.round_mode) {
+    /* Starting again clears a stale lasting-stop note; .agent-done itself
+     * still stops us below if it is there. */
+    g_clear_pointer(&loop->state->stop_reason, g_free);
+    save_state(loop);
+  }
+  ard_notify_ready();
+  set_run_state(loop, ARD_RUN_STARTING);
+  int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
+  if (r < 0) {
+    g_warning("sd_event_add_defer: %s", g_strerror(-r));
+    return ARD_EXIT_INTERNAL;
+  }
+  r = sd_event_loop(loop->event);
+  if (r < 0) {
+    g_warning("event loop: %s", g_strerror(-r));
+    return ARD_EXIT_INTERNAL;
+  }
+  return r;
+}
+
+void
+ard_loop_free(ArdLoop *loop)
+{
+  if (!loop)
+    return;
+  g_clear_pointer(&loop->round, ard_round_free);
+  sd_event_source_disable_unref(loop->sig_term);
+  sd_event_source_disable_unref(loop->sig_int);
+  sd_event_source_disable_unref(loop->sig_hup);
+  sd_event_source_disable_unref(loop->sig_chld);
+  sd_event_source_disable_unref(loop->wait_timer);
+  sd_event_source_disable_unref(loop->step_defer);
+  if (loop->emitter)
+    ar_emitter_sync(loop->emitter);
+  g_clear_pointer(&loop->emitter, ar_emitter_unref);
+  g_clear_pointer(&loop->state, ard_state_free);
+  g_clear_pointer(&loop->lock, ard_lock_release);
+  g_clear_pointer(&loop->cfg, ar_config_unref);
+  g_clear_pointer(&loop->event, sd_event_unref);
+  g_queue_clear_full(&loop->status.recent, (GDestroyNotify)ard_round_summary_free);
+  g_free(loop->status.phase);
+  g_free(loop->status.stop_reason);
+  g_strfreev(loop->base_env);
+  ard_options_clear(&loop->opts);
+  g_free(loop);
+}
+
+sd_event *
+ard_loop_get_event(ArdLoop *loop)
+{
+  return loop->event;
+}
+
+ArEmitter *
+ard_loop_get_emitter(ArdLoop *loop)
+{
+  return loop->emitter;
+}
+
+ArConfig *
+ard_loop_get_config(ArdLoop *loop)
+{
+  return loop->cfg;
+}
+
+const ArdStatus *
+ard_loop_get_status(ArdLoop *loop)
+{
+  return &loop->status;
+}

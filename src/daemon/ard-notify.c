@@ -1,0 +1,61 @@
+#include "config.h"
+
+#include "ard-notify.h"
+
+#include <systemd/sd-daemon.h>
+
+void
+ard_notify_ready(void)
+{
+  (void)sd_notify(0, "READY=1");
+}
+
+void
+ard_notify_reloading(void)
+{
+  /* The unit has no ExecReload of its own yet: READY=1 follows at once. */
+  (void)sd_notify(0, "RELOADING=1");
+}
+
+void
+ard_notify_stopping(void)
+{
+  (void)sd_notify(0, "STOPPING=1");
+}
+
+char *
+ard_notify_format_status(const ArdStatus *st)
+{
+  const ArdRoundSummary *last = g_queue_peek_tail((GQueue *)&st->recent);
+  g_autofree char *tail = last && last->outcome ? g_strdup_printf(", last %s", last->outcome)
+                                                : g_strdup("");
+  switch (st->state) {
+  case ARD_RUN_RUNNING:
+    if (st->phase)
+      return g_strdup_printf("round %u running (phase %s)%s", st->round_num, st->phase, tail);
+    return g_strdup_printf("round %u running%s", st->round_num, tail);
+  case ARD_RUN_WAITING:
+    return g_strdup_printf("waiting before round %u%s", st->round_num + 1, tail);
+  case ARD_RUN_BACKING_OFF:
+    return g_strdup_printf("backing off before round %u%s", st->round_num + 1, tail);
+  case ARD_RUN_STOPPING:
+    return g_strdup_printf("stopping%s", tail);
+  case ARD_RUN_STOPPED:
+    return g_strdup_printf("stopped%s%s%s", st->stop_reason ? ": " : "",
+                           st->stop_reason ? st->stop_reason : "", tail);
+  case ARD_RUN_STARTING:
+  default:
+    return g_strdup("starting");
+  }
+}
+
+void
+ard_notify_status(const ArdStatus *st)
+{
+  /* Cheap without a socket: sd_notify returns before formatting anything
+   * is sent, but skip the formatting too. */
+  if (!g_getenv("NOTIFY_SOCKET"))
+    return;
+  g_autofree char *line = ard_notify_format_status(st);
+  (void)sd_notifyf(0, "STATUS=%s", line);
+}

@@ -1,0 +1,20 @@
+#pragma once
+
+/* sd_notify for the systemd unit (Type=notify): READY=1, a one-line
+ * STATUS=, STOPPING=1, RELOADING=1. Without NOTIFY_SOCKET these do
+ * nothing. */
+
+#include <glib.h>
+
+#include "ard-loop.h"
+
+G_BEGIN_DECLS
+
+void ard_notify_ready(void);
+void ard_notify_reloading(void);
+void ard_notify_stopping(void);
+/* "round 12 running (phase diverge), last ok" and the like. */
+char *ard_notify_format_status(const ArdStatus *st);
+void ard_notify_status(const ArdStatus *st);
+
+G_END_DECLS

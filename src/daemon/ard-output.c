@@ -1,0 +1,310 @@
+#include "config.h"
+
+#include "ard-output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ar-cleanup.h"
+#include "ar-util.h"
+
+/* One read() moves up to this much; a dispatch does a few of them before
+ * going back to the loop so timers and signals are not starved by a
+ * flooding agent. */
+#define READ_CHUNK     (256 * 1024)
+#define READS_PER_WAKE 8
+/* A bigger pipe lets a fast writer fill more per wakeup (fewer epoll
+ * round trips per GiB); failure (pipe-max-size) is harmless. */
+#define PIPE_SIZE (1024 * 1024)
+
+/* ---- line scanner ---------------------------------------------------- */
+
+void
+ard_line_scanner_init(ArdLineScanner *sc)
+{
+  memset(sc, 0, sizeof *sc);
+  sc->buf = g_malloc(ARD_LINE_MAX);
+}
+
+void
+ard_line_scanner_clear(ArdLineScanner *sc)
+{
+  g_clear_pointer(&sc->buf, g_free);
+  sc->len = 0;
+}
+
+void
+ard_line_scanner_feed(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
+                      gpointer user_data)
+{
+  const char *p = data;
+  const char *end = data + len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', end - p);
+    gsize seg = (nl ? nl : end) - p;
+    if (sc->skipping) {
+      /* The rest of a line already passed on truncated: skip to its end. */
+      if (nl)
+        sc->skipping = FALSE;
+    } else if (sc->len == 0 && nl && seg <= ARD_LINE_MAX) {
+      /* Common case: a whole line inside the chunk, no copy. */
+      sc->lines++;
+      func(p, seg, FALSE, user_data);
+    } else if (sc->len + seg > ARD_LINE_MAX) {
+      gsize take = ARD_LINE_MAX - sc->len;
+      memcpy(sc->buf + sc->len, p, take);
+      sc->lines++;
+      sc->truncated_lines++;
+      func(sc->buf, ARD_LINE_MAX, TRUE, user_data);
+      sc->len = 0;
+      sc->skipping = (nl == NULL);
+    } else {
+      memcpy(sc->buf + sc->len, p, seg);
+      sc->len += seg;
+      if (nl) {
+        sc->lines++;
+        func(sc->buf, sc->len, FALSE, user_data);
+        sc->len = 0;
+      }
+    }
+    p = nl ? nl + 1 : end;
+  }
+}
+
+void
+ard_line_scanner_finish(ArdLineScanner *sc, ArdLineFunc func, gpointer user_data)
+{
+  if (sc->len > 0 && !sc->skipping) {
+    sc->lines++;
+    func(sc->buf, sc->len, FALSE, user_data);
+  }
+  sc->len = 0;
+  sc->skipping = FALSE;
+}
+
+/* ---- transcript ------------------------------------------------------ */
+
+static gboolean
+link_current(const char *log_dir, const char *rel_target, GError **error)
+{
+  g_autofree char *link = g_build_filename(log_dir, "round-current.log", NULL);
+  g_autofree char *tmp = g_strdup_printf("%s/.round-current.log.%08x", log_dir, g_random_int());
+  (void)unlink(tmp);
+  if (symlink(rel_target, tmp) < 0)
+    return ar_set_error_errno(error, errno, "symlink %s", tmp);
+  /* rename() replaces the old link in one step: readers never see it
+   * missing. */
+  if (rename(tmp, link) < 0) {
+    int errsv = errno;
+    (void)unlink(tmp);
+    return ar_set_error_errno(error, errsv, "rename %s", link);
+  }
+  return TRUE;
+}
+
+int
+ard_transcript_create(const char *log_dir, guint round_num, gint64 realtime_us, char **path_out,
+                      GError **error)
+{
+  g_autofree char *rounds = g_build_filename(log_dir, "rounds", NULL);
+  if (g_mkdir_with_parents(rounds, 0755) < 0) {
+    ar_set_error_errno(error, errno, "mkdir %s", rounds);
+    return -1;
+  }
+  time_t secs = (time_t)(realtime_us / G_USEC_PER_SEC);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  g_autofree char *name = g_strdup_printf("R%u-%s.log", round_num, stamp);
+  g_autofree char *path = g_build_filename(rounds, name, NULL);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    ar_set_error_errno(error, errno, "create %s", path);
+    return -1;
+  }
+  g_autofree char *rel = g_build_filename("rounds", name, NULL);
+  g_autoptr(GError) link_error = NULL;
+  /* The symlink is a convenience for humans (tail -f): failing to place it
+   * must not cost the round. */
+  if (!link_current(log_dir, rel, &link_error))
+    g_warning("%s", link_error->message);
+  *path_out = g_steal_pointer(&path);
+  return fd;
+}
+
+/* ---- the pipe reader ------------------------------------------------- */
+
+struct ArdOutput {
+  sd_event *event;
+  sd_event_source *source;
+  int pipe_fd;
+  int transcript_fd;
+  gboolean eof;
+  gboolean write_failed;
+  guint64 bytes;
+  gint64 last_write_us;
+  ArdLineScanner scanner;
+  ArdLineFunc on_line;
+  ArdOutputEofFunc on_eof;
+  gpointer user_data;
+  char *buf;
+};
+
+static void
+write_transcript(ArdOutput *out, const char *data, gsize len)
+{
+  if (out->write_failed)
+    return;
+  while (len > 0) {
+    ssize_t n = write(out->transcript_fd, data, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      /* Keep draining the pipe (an agent blocked on a full pipe would hang
+       * the round) but say once that the transcript is incomplete. */
+      g_warning("transcript write failed: %s; the rest of this round's output is dropped",
+                g_strerror(errno));
+      out->write_failed = TRUE;
+      return;
+    }
+    data += n;
+    len -= n;
+  }
+}
+
+static void
+mark_eof(ArdOutput *out)
+{
+  if (out->eof)
+    return;
+  out->eof = TRUE;
+  ard_line_scanner_finish(&out->scanner, out->on_line, out->user_data);
+  out->source = sd_event_source_disable_unref(out->source);
+  if (out->pipe_fd >= 0) {
+    close(out->pipe_fd);
+    out->pipe_fd = -1;
+  }
+  if (out->on_eof)
+    out->on_eof(out, out->user_data);
+}
+
+/* Returns FALSE when the pipe has nothing more right now (EAGAIN) or ended. */
+static gboolean
+read_once(ArdOutput *out)
+{
+  ssize_t n = read(out->pipe_fd, out->buf, READ_CHUNK);
+  if (n < 0 && errno == EINTR)
+    return TRUE;
+  if (n < 0 && errno == EAGAIN)
+    return FALSE;
+  if (n <= 0) {
+    mark_eof(out);
+    return FALSE;
+  }
+  uint64_t now = 0;
+  (void)sd_event_now(out->event, CLOCK_MONOTONIC, &now);
+  out->last_write_us = (gint64)now;
+  out->bytes += (guint64)n;
+  write_transcript(out, out->buf, n);
+  ard_line_scanner_feed(&out->scanner, out->buf, n, out->on_line, out->user_data);
+  return !out->eof;
+}
+
+static int
+on_readable(sd_event_source *s, int fd, uint32_t revents, void *user_data)
+{
+  ArdOutput *out = user_data;
+  for (int i = 0; i < READS_PER_WAKE && !out->eof; i++)
+    if (!read_once(out))
+      break;
+  return 0;
+}
+
+ArdOutput *
+ard_output_new(sd_event *event, int pipe_fd, int transcript_fd, ArdLineFunc on_line,
+               ArdOutputEofFunc on_eof, gpointer user_data, GError **error)
+{
+  g_auto(ArFd) pfd = pipe_fd;
+  g_auto(ArFd) tfd = transcript_fd;
+  int flags = fcntl(pfd, F_GETFL);
+  if (flags < 0 || fcntl(pfd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    ar_set_error_errno(error, errno, "fcntl O_NONBLOCK");
+    return NULL;
+  }
+  (void)fcntl(pfd, F_SETPIPE_SZ, PIPE_SIZE);
+  ArdOutput *out = g_new0(ArdOutput, 1);
+  out->event = sd_event_ref(event);
+  out->pipe_fd = g_steal_fd(&pfd);
+  out->transcript_fd = g_steal_fd(&tfd);
+  out->on_line = on_line;
+  out->on_eof = on_eof;
+  out->user_data = user_data;
+  out->buf = g_malloc(READ_CHUNK);
+  ard_line_scanner_init(&out->scanner);
+  int r = sd_event_add_io(event, &out->source, out->pipe_fd, EPOLLIN, on_readable, out);
+  if (r < 0) {
+    ar_set_error_errno(error, -r, "sd_event_add_io");
+    ard_output_free(out);
+    return NULL;
+  }
+  (void)sd_event_source_set_description(out->source, "agent-output");
+  return out;
+}
+
+void
+ard_output_drain_and_close(ArdOutput *out)
+{
+  if (out->eof)
+    return;
+  /* Bounded: whatever is buffered now, not what a stray writer keeps
+   * producing. */
+  for (int i = 0; i < 64 && !out->eof; i++)
+    if (!read_once(out))
+      break;
+  mark_eof(out);
+}
+
+void
+ard_output_free(ArdOutput *out)
+{
+  if (!out)
+    return;
+  sd_event_source_disable_unref(out->source);
+  if (out->pipe_fd >= 0)
+    close(out->pipe_fd);
+  if (out->transcript_fd >= 0)
+    close(out->transcript_fd);
+  ard_line_scanner_clear(&out->scanner);
+  sd_event_unref(out->event);
+  g_free(out->buf);
+  g_free(out);
+}
+
+gboolean
+ard_output_is_eof(const ArdOutput *out)
+{
+  return out->eof;
+}
+
+guint64
+ard_output_get_bytes(const ArdOutput *out)
+{
+  return out->bytes;
+}
+
+gint64
+ard_output_get_last_write_us(const ArdOutput *out)
+{
+  return out->last_write_us;
+}
+
+const ArdLineScanner *
+ard_output_get_scanner(const ArdOutput *out)
+{
+  return &out->scanner;
+}

@@ -1,0 +1,33 @@
+#pragma once
+
+/* The agent's process tree. The daemon is a subreaper, so everything the
+ * agent starts (double-forked, setsid'ed daemons included) stays in the
+ * daemon's subtree; these helpers find, describe, signal and reap it by
+ * walking /proc PPid links. They run only at round edges (grace check,
+ * timeout, teardown), never on a tick. */
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* Live (non-zombie) descendants of root, root itself excluded. */
+GArray *ard_reap_descendants(pid_t root);
+
+/* /proc/PID/comm without the newline; "?" when gone. */
+char *ard_reap_proc_name(pid_t pid);
+/* /proc/PID/cmdline with NULs turned into spaces; NULL when gone/empty. */
+char *ard_reap_proc_cmdline(pid_t pid);
+
+/* Send sig to every live descendant of root except skip (0 = none).
+ * Returns how many were signalled. */
+guint ard_reap_signal_descendants(pid_t root, pid_t skip, int sig);
+
+/* Reap every zombie child of this process except keep (the agent, which its
+ * own pidfd source reaps with rusage). Returns how many were reaped. */
+guint ard_reap_orphans(pid_t keep);
+
+/* "TERM", "KILL", ... for signal:NAME; "SIG<n>" for unknown numbers. */
+const char *ard_reap_signal_name(int sig);
+
+G_END_DECLS

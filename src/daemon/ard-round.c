@@ -1,0 +1,852 @@
+#include "config.h"
+
+#include "ard-round.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ar-prompt.h"
+#include "ar-util.h"
+#include "ard-output.h"
+#include "ard-reap.h"
+#include "ard-spawn.h"
+
+/* After a KILL pass, how often to look again, and how many passes before
+ * the round is declared over even though something (a process stuck in
+ * uninterruptible sleep) is still there. */
+#define KILL_RETRY_USEC  (1 * G_USEC_PER_SEC)
+#define KILL_MAX_PASSES  10
+/* After the last descendant is gone, how long a pipe writer outside the
+ * tree (an fd passed over a socket) may keep the output open. */
+#define DRAIN_USEC       (2 * G_USEC_PER_SEC)
+/* round_grace_extended lists at most this many processes per list. */
+#define GRACE_LIST_MAX   5
+/* The spawn failure's message in the transcript. */
+#define SPAWN_FAILED_EXIT 127
+
+typedef enum {
+  STAGE_RUNNING,  /* the agent is alive (or not yet reaped) */
+  STAGE_TEARDOWN, /* the agent is reaped; leftovers and output remain */
+  STAGE_FINISHED,
+} Stage;
+
+struct ArdRound {
+  sd_event *event;
+  ArEmitter *emitter;
+  ArConfig *cfg;
+  ArdRoundDoneFunc done;
+  gpointer user_data;
+  ArdRoundResult res;
+  Stage stage;
+
+  pid_t pid; /* the agent; 0 before spawn and after reaping */
+  pid_t pgid;
+  int wait_status;
+  struct rusage ru;
+  gint64 started_mono_us;
+  guint timeout_s;
+
+  ArClassifier *classifier;
+  ArdOutput *output;
+  ArdStdinWriter *stdin_writer;
+  sd_event_source *child_source;
+  sd_event_source *timeout_timer;
+  sd_event_source *grace_timer;
+  sd_event_source *kill_timer;
+  sd_event_source *progress_timer;
+  sd_event_source *drain_timer;
+  sd_event_source *recheck_defer;
+  sd_event_source *finish_defer;
+  GHashTable *watches; /* pid -> sd_event_source* on its pidfd */
+
+  gboolean killing;   /* TERM was sent to the tree */
+  guint kill_passes;  /* KILL passes done */
+  gboolean teardown_done;
+  gboolean grace_armed;
+  gboolean grace_waiting; /* extended: waiting for live workers to go */
+  gboolean grace_extended_emitted;
+  GPtrArray *ignore_regexes; /* GRegex*, grace_kill_ignore_patterns */
+};
+
+static void schedule_recheck(ArdRound *r);
+static void schedule_finish(ArdRound *r);
+
+static gint64
+now_mono(ArdRound *r)
+{
+  uint64_t now = 0;
+  if (sd_event_now(r->event, CLOCK_MONOTONIC, &now) < 0)
+    return g_get_monotonic_time();
+  return (gint64)now;
+}
+
+/* Arm (or re-arm) a one-shot monotonic timer owned by *slot. */
+static void
+arm_timer(ArdRound *r, sd_event_source **slot, uint64_t usec_from_now,
+          sd_event_time_handler_t handler, const char *description)
+{
+  if (*slot) {
+    (void)sd_event_source_set_time_relative(*slot, usec_from_now);
+    (void)sd_event_source_set_enabled(*slot, SD_EVENT_ONESHOT);
+    return;
+  }
+  int r_ = sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now, 0, handler,
+                                      r);
+  if (r_ < 0) {
+    g_warning("cannot arm the %s timer: %s", description, g_strerror(-r_));
+    return;
+  }
+  (void)sd_event_source_set_description(*slot, description);
+}
+
+static void
+disarm(sd_event_source **slot)
+{
+  *slot = sd_event_source_disable_unref(*slot);
+}
+
+/* ---- killing ------------------------------------------------------- */
+
+static void
+signal_tree(ArdRound *r, int sig)
+{
+  /* The group first (the agent and whatever stayed in it), then every
+   * descendant by /proc: setsid'ed and double-forked ones left the group
+   * but, with the daemon a subreaper, not the daemon's subtree. */
+  if (r->pid > 0)
+    (void)kill(-r->pgid, sig);
+  ard_reap_signal_descendants(getpid(), 0, sig);
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *user_data);
+
+static void
+begin_kill(ArdRound *r)
+{
+  if (r->killing)
+    return;
+  r->killing = TRUE;
+  signal_tree(r, SIGTERM);
+  arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
+}
+
+static void teardown_complete(ArdRound *r);
+
+static int
+on_kill_timer(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdRound *r = user_data;
+  r->kill_passes++;
+  signal_tree(r, SIGKILL);
+  if (r->stage == STAGE_TEARDOWN && r->kill_passes >= KILL_MAX_PASSES) {
+    g_warning("round %u: processes survive SIGKILL (uninterruptible sleep?); giving up on them",
+              r->res.round_num);
+    teardown_complete(r);
+    return 0;
+  }
+  /* Look again shortly: the KILLed processes are gone in microseconds,
+   * their pidfds wake the recheck; this only catches stragglers. */
+  arm_timer(r, &r->kill_timer, KILL_RETRY_USEC, on_kill_timer, "round-kill");
+  return 0;
+}
+
+/* ---- watching descendants ------------------------------------------ */
+
+static int
+on_watch_exit(sd_event_source *s, int fd, uint32_t revents, void *user_data)
+{
+  ArdRound *r = user_data;
+  /* Drop this watch (its pidfd stays readable forever), then look again. */
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init(&it, r->watches);
+  while (g_hash_table_iter_next(&it, &key, &value)) {
+    if (value == s) {
+      g_hash_table_iter_remove(&it);
+      break;
+    }
+  }
+  schedule_recheck(r);
+  return 0;
+}
+
+static void
+drop_watch(gpointer source)
+{
+  sd_event_source_disable_unref(source);
+}
+
+static void
+watch_pids(ArdRound *r, GArray *pids)
+{
+  for (guint i = 0; i < pids->len; i++) {
+    pid_t pid = g_array_index(pids, pid_t, i);
+    if (g_hash_table_contains(r->watches, GINT_TO_POINTER(pid)))
+      continue;
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+      /* Gone between the scan and now: look again. */
+      schedule_recheck(r);
+      continue;
+    }
+    sd_event_source *s = NULL;
+    int rc = sd_event_add_io(r->event, &s, fd, EPOLLIN, on_watch_exit, r);
+    if (rc < 0) {
+      close(fd);
+      continue;
+    }
+    (void)sd_event_source_set_io_fd_own(s, TRUE);
+    (void)sd_event_source_set_description(s, "round-descendant");
+    g_hash_table_insert(r->watches, GINT_TO_POINTER(pid), s);
+  }
+}
+
+/* ---- grace after the result ---------------------------------------- */
+
+static const char *
+match_ignore(ArdRound *r, const char *cmdline)
+{
+  if (!cmdline)
+    return NULL;
+  for (guint i = 0; i < r->ignore_regexes->len; i++) {
+    GRegex *re = g_ptr_array_index(r->ignore_regexes, i);
+    if (g_regex_match(re, cmdline, 0, NULL))
+      return g_regex_get_pattern(re);
+  }
+  return NULL;
+}
+
+static void
+add_child(JsonArray *list, pid_t pid, const char *matched)
+{
+  if (json_array_get_length(list) >= GRACE_LIST_MAX)
+    return;
+  g_autofree char *name = ard_reap_proc_name(pid);
+  JsonObject *o = json_object_new();
+  /* Name and pid only, never argv: the Python tool leaked secrets that
+   * way (0.1.40). */
+  json_object_set_string_member(o, "name", name);
+  json_object_set_int_member(o, "pid", pid);
+  if (matched)
+    json_object_set_string_member(o, "matched", matched);
+  json_array_add_object_element(list, o);
+}
+
+static void
+grace_evaluate(ArdRound *r)
+{
+  if (r->stage != STAGE_RUNNING || r->killing)
+    return;
+  g_autoptr(GArray) pids = ard_reap_descendants(getpid());
+  g_autoptr(GArray) live = g_array_new(FALSE, FALSE, sizeof(pid_t));
+  g_autoptr(JsonArray) live_list = json_array_new();
+  g_autoptr(JsonArray) ignored_list = json_array_new();
+  for (guint i = 0; i < pids->len; i++) {
+    pid_t pid = g_array_index(pids, pid_t, i);
+    if (pid == r->pid)
+      continue;
+    g_autofree char *cmdline = ard_reap_proc_cmdline(pid);
+    const char *matched = match_ignore(r, cmdline);
+    if (matched) {
+      add_child(ignored_list, pid, matched);
+    } else {
+      g_array_append_val(live, pid);
+      add_child(live_list, pid, NULL);
+    }
+  }
+  if (live->len == 0) {
+    r->grace_waiting = FALSE;
+    r->res.grace_killed = TRUE;
+    begin_kill(r);
+    return;
+  }
+  if (!r->grace_extended_emitted) {
+    r->grace_extended_emitted = TRUE;
+    g_autoptr(JsonNode) ln = json_node_init_array(json_node_alloc(), live_list);
+    g_autoptr(JsonNode) in = json_node_init_array(json_node_alloc(), ignored_list);
+    ar_emit(r->emitter, "round_grace_extended", AR_EV_I("round_num", r->res.round_num),
+            AR_EV_D("grace_s", r->cfg->max_grace_after_result_s), AR_EV_N("live_children", ln),
+            AR_EV_N("ignored_children", in), NULL);
+  }
+  /* No polling: each live worker's pidfd wakes the next look. */
+  r->grace_waiting = TRUE;
+  watch_pids(r, live);
+}
+
+static int
+on_grace_timer(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  grace_evaluate(user_data);
+  return 0;
+}
+
+static void
+on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
+  if (!r->grace_armed && r->cfg->max_grace_after_result_s > 0 && r->stage == STAGE_RUNNING &&
+      ar_classifier_saw_result(r->classifier)) {
+    r->grace_armed = TRUE;
+    arm_timer(r, &r->grace_timer, (uint64_t)r->cfg->max_grace_after_result_s * G_USEC_PER_SEC,
+              on_grace_timer, "round-grace");
+  }
+}
+
+/* ---- timeout, progress ---------------------------------------------- */
+
+static int
+on_timeout(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->stage != STAGE_RUNNING || r->killing)
+    return 0;
+  r->res.timed_out = TRUE;
+  begin_kill(r);
+  return 0;
+}
+
+static int
+on_progress(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->stage != STAGE_RUNNING)
+    return 0;
+  gint64 now = now_mono(r);
+  double wall = (now - r->started_mono_us) / 1e6;
+  gint64 last = r->output ? ard_output_get_last_write_us(r->output) : 0;
+  double silent = last > 0 ? (now - last) / 1e6 : wall;
+  guint64 bytes = r->output ? ard_output_get_bytes(r->output) : 0;
+  ar_emit(r->emitter, "round_progress", AR_EV_I("round_num", r->res.round_num),
+          AR_EV_I("log_size_kb", bytes / 1024), AR_EV_D("last_write_age_s", silent),
+          AR_EV_D("wall_age_s", wall), NULL);
+  arm_timer(r, &r->progress_timer, (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC,
+            on_progress, "round-progress");
+  return 0;
+}
+
+/* ---- teardown ------------------------------------------------------- */
+
+static int
+on_drain_timer(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->output)
+    ard_output_drain_and_close(r->output);
+  schedule_finish(r);
+  return 0;
+}
+
+static void
+teardown_complete(ArdRound *r)
+{
+  if (r->teardown_done)
+    return;
+  r->teardown_done = TRUE;
+  disarm(&r->kill_timer);
+  g_hash_table_remove_all(r->watches);
+  if (!r->output || ard_output_is_eof(r->output))
+    schedule_finish(r);
+  else
+    arm_timer(r, &r->drain_timer, DRAIN_USEC, on_drain_timer, "round-drain");
+}
+
+/* The agent is gone. Whatever it left behind in the daemon's subtree is
+ * this round's and dies with it: TERM, KILL after the grace. */
+static void
+teardown_evaluate(ArdRound *r)
+{
+  if (r->stage != STAGE_TEARDOWN || r->teardown_done)
+    return;
+  g_autoptr(GArray) pids = ard_reap_descendants(getpid());
+  if (pids->len == 0) {
+    teardown_complete(r);
+    return;
+  }
+  if (!r->killing) {
+    r->killing = TRUE;
+    ard_reap_signal_descendants(getpid(), 0, SIGTERM);
+    arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
+  } else if (r->kill_passes > 0) {
+    ard_reap_signal_descendants(getpid(), 0, SIGKILL);
+  }
+  watch_pids(r, pids);
+}
+
+static int
+on_recheck(sd_event_source *s, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->stage == STAGE_TEARDOWN)
+    teardown_evaluate(r);
+  else if (r->stage == STAGE_RUNNING && r->grace_waiting)
+    grace_evaluate(r);
+  return 0;
+}
+
+static void
+schedule_recheck(ArdRound *r)
+{
+  if (r->recheck_defer) {
+    (void)sd_event_source_set_enabled(r->recheck_defer, SD_EVENT_ONESHOT);
+    return;
+  }
+  if (sd_event_add_defer(r->event, &r->recheck_defer, on_recheck, r) >= 0) {
+    (void)sd_event_source_set_enabled(r->recheck_defer, SD_EVENT_ONESHOT);
+    (void)sd_event_source_set_description(r->recheck_defer, "round-recheck");
+  }
+}
+
+static void
+on_output_eof(ArdOutput *out, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  if (r->teardown_done) {
+    disarm(&r->drain_timer);
+    schedule_finish(r);
+  }
+}
+
+static int
+on_agent_exit(sd_event_source *s, const siginfo_t *si, void *user_data)
+{
+  ArdRound *r = user_data;
+  int status = 0;
+  struct rusage ru = { 0 };
+  /* Reap it here, inside the callback (sd-event reaps after the callback
+   * returns otherwise): wait4() is the one call that returns the rusage of
+   * exactly this child and of the descendants it waited for. */
+  pid_t got = wait4(r->pid, &status, WNOHANG, &ru);
+  if (got == r->pid) {
+    r->wait_status = status;
+    r->ru = ru;
+  } else {
+    /* Reaped elsewhere (should not happen): fall back to the siginfo. */
+    r->wait_status = si->si_code == CLD_EXITED ? W_EXITCODE(si->si_status, 0) : si->si_status;
+  }
+  r->pid = 0;
+  r->stage = STAGE_TEARDOWN;
+  disarm(&r->timeout_timer);
+  disarm(&r->grace_timer);
+  disarm(&r->progress_timer);
+  r->grace_waiting = FALSE;
+  /* Orphans that died while the agent's zombie blocked the reaper. */
+  ard_reap_orphans(0);
+  teardown_evaluate(r);
+  return 0;
+}
+
+/* ---- the end ------------------------------------------------------- */
+
+/* Extension point (later issue): git work-tree check after the agent exit
+ * (dirty_detected, orphan stash or auto-commit per [vcs] dirty_action). It
+ * runs between agent_exit and the kill events, as the Python tool's order
+ * has it. */
+static void
+ard_round_vcs_end_hook(ArdRound *r)
+{
+}
+
+static void
+compute_result(ArdRound *r)
+{
+  ArdRoundResult *res = &r->res;
+  gint64 now = now_mono(r);
+  res->ended_realtime_us = g_get_real_time();
+  res->duration_s = r->started_mono_us ? (now - r->started_mono_us) / 1e6 : 0;
+  int exit_status = 0;
+  if (res->spawn_failed) {
+    res->exit_code = SPAWN_FAILED_EXIT;
+    exit_status = SPAWN_FAILED_EXIT;
+  } else if (WIFSIGNALED(r->wait_status)) {
+    res->term_signal = WTERMSIG(r->wait_status);
+    res->exit_code = -res->term_signal;
+  } else {
+    exit_status = WEXITSTATUS(r->wait_status);
+    res->exit_code = exit_status;
+  }
+  /* Precedence of the Python tool (timeout > signal > clean > error), with
+   * grace-after-result told apart from a timeout. */
+  if (res->grace_killed) {
+    res->exit_cause = "grace";
+  } else if (res->timed_out) {
+    res->exit_cause = "timeout";
+  } else if (res->term_signal) {
+    res->exit_cause_owned = g_strdup_printf("signal:%s", ard_reap_signal_name(res->term_signal));
+    res->exit_cause = res->exit_cause_owned;
+  } else {
+    res->exit_cause = exit_status == 0 ? "clean" : "error";
+  }
+  res->cpu_user_s = r->ru.ru_utime.tv_sec + r->ru.ru_utime.tv_usec / 1e6;
+  res->cpu_sys_s = r->ru.ru_stime.tv_sec + r->ru.ru_stime.tv_usec / 1e6;
+  res->max_rss_kb = r->ru.ru_maxrss; /* Linux: kilobytes */
+  if (r->output) {
+    res->output_bytes = ard_output_get_bytes(r->output);
+    res->truncated_lines = ard_output_get_scanner(r->output)->truncated_lines;
+  }
+  ar_classifier_finish(r->classifier, exit_status, res->term_signal,
+                       res->timed_out || res->grace_killed, FALSE, &res->classification);
+  res->outcome =
+      res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
+}
+
+static int
+on_finish(sd_event_source *s, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->stage == STAGE_FINISHED)
+    return 0;
+  r->stage = STAGE_FINISHED;
+  disarm(&r->drain_timer);
+  disarm(&r->kill_timer);
+  if (r->output && !ard_output_is_eof(r->output))
+    ard_output_drain_and_close(r->output);
+  compute_result(r);
+  ArdRoundResult *res = &r->res;
+  ar_emit(r->emitter, "agent_exit", AR_EV_I("round_num", res->round_num),
+          AR_EV_I("exit_code", res->exit_code), AR_EV_D("duration_s", res->duration_s),
+          AR_EV_B("timed_out", res->timed_out || res->grace_killed),
+          AR_EV_S("exit_cause", res->exit_cause), AR_EV_D("cpu_user_s", res->cpu_user_s),
+          AR_EV_D("cpu_sys_s", res->cpu_sys_s), AR_EV_I("max_rss_kb", res->max_rss_kb), NULL);
+  ard_round_vcs_end_hook(r);
+  if (res->grace_killed) {
+    g_autoptr(JsonNode) empty = json_node_init_array(json_node_alloc(), json_array_new());
+    ar_emit(r->emitter, "round_grace_kill", AR_EV_I("round_num", res->round_num),
+            AR_EV_D("grace_s", r->cfg->max_grace_after_result_s), AR_EV_N("live_children", empty),
+            NULL);
+  } else if (res->timed_out) {
+    g_autofree char *reason = g_strdup_printf("exceeded round_timeout_s=%u", r->timeout_s);
+    ar_emit(r->emitter, "round_timeout_kill", AR_EV_I("round_num", res->round_num),
+            AR_EV_S("reason", reason), NULL);
+  }
+  /* Last: the callee may free the round. */
+  r->done(r, r->user_data);
+  return 0;
+}
+
+static void
+schedule_finish(ArdRound *r)
+{
+  if (r->finish_defer || r->stage == STAGE_FINISHED)
+    return;
+  /* Always from a dispatch of its own: the caller may be the output
+   * reader or a timer whose objects the done callback frees. */
+  if (sd_event_add_defer(r->event, &r->finish_defer, on_finish, r) >= 0) {
+    (void)sd_event_source_set_enabled(r->finish_defer, SD_EVENT_ONESHOT);
+    (void)sd_event_source_set_description(r->finish_defer, "round-finish");
+  } else {
+    g_error("cannot schedule the end of round %u", r->res.round_num);
+  }
+}
+
+/* ---- the start ----------------------------------------------------- */
+
+static char *
+build_context_json(const ArdRoundParams *p, gint64 started_us)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autofree char *started = ar_utc_iso_ms(started_us);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "round_num");
+  json_builder_add_int_value(b, p->round_num);
+  json_builder_set_member_name(b, "started_at");
+  json_builder_add_string_value(b, started);
+  if (p->phase) {
+    json_builder_set_member_name(b, "phase");
+    json_builder_add_string_value(b, p->phase);
+  }
+  if (p->previous) {
+    json_builder_set_member_name(b, "previous");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "exit_code");
+    json_builder_add_int_value(b, p->previous->exit_code);
+    json_builder_set_member_name(b, "duration_s");
+    json_builder_add_double_value(b, p->previous->duration_s);
+    json_builder_set_member_name(b, "ended_at");
+    if (p->previous->ended_at)
+      json_builder_add_string_value(b, p->previous->ended_at);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "outcome");
+    if (p->previous->outcome)
+      json_builder_add_string_value(b, p->previous->outcome);
+    else
+      json_builder_add_null_value(b);
+    json_builder_end_object(b);
+  }
+  /* Extension point (later issue): orphan_stash {ref, message, files}. */
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  json_generator_set_pretty(gen, TRUE);
+  json_generator_set_indent(gen, 2);
+  return json_generator_to_data(gen, NULL);
+}
+
+/* A failure before the agent runs: say it in the transcript (where the
+ * operator looks first) and end the round like an agent that exited 127. */
+static void
+fail_before_spawn(ArdRound *r, int transcript_fd, const char *message)
+{
+  g_warning("round %u: %s", r->res.round_num, message);
+  if (transcript_fd >= 0) {
+    g_autofree char *line = g_strdup_printf("agent-runnerd: %s\n", message);
+    (void)!write(transcript_fd, line, strlen(line));
+  }
+  r->res.spawn_failed = TRUE;
+  r->stage = STAGE_TEARDOWN;
+  r->teardown_done = TRUE;
+  schedule_finish(r);
+}
+
+static void
+compile_ignore_patterns(ArdRound *r)
+{
+  r->ignore_regexes = g_ptr_array_new_with_free_func((GDestroyNotify)g_regex_unref);
+  for (guint i = 0; r->cfg->grace_kill_ignore_patterns && r->cfg->grace_kill_ignore_patterns[i];
+       i++) {
+    g_autoptr(GError) error = NULL;
+    GRegex *re = g_regex_new(r->cfg->grace_kill_ignore_patterns[i], G_REGEX_OPTIMIZE, 0, &error);
+    if (re)
+      g_ptr_array_add(r->ignore_regexes, re);
+    else /* the loader validates them; a failure here is a loader bug */
+      g_warning("grace_kill_ignore_patterns: %s", error->message);
+  }
+}
+
+static ArDialect
+round_dialect(const ArConfig *cfg)
+{
+  ArDialect d = AR_DIALECT_TEXT;
+  if (cfg->output && ar_dialect_from_string(cfg->output, &d))
+    return d;
+  return ar_dialect_guess((const char *const *)cfg->command);
+}
+
+/* Spawn with pipes wired; on success the round owns pid, output, writer. */
+static gboolean
+spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char *prompt,
+            gsize prompt_len, GError **error)
+{
+  g_autofree char *exec_path = ar_config_find_agent(r->cfg, g_getenv("PATH"));
+  if (!exec_path) {
+    g_set_error(error, AR_ERROR, AR_ERROR_NOT_FOUND, _("agent command \"%s\" not found"),
+                r->cfg->command && r->cfg->command[0] ? r->cfg->command[0] : "");
+    return FALSE;
+  }
+  gboolean via_stdin = r->cfg->prompt_delivery == AR_PROMPT_STDIN;
+  g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
+  gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
+  g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
+
+  int out_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) < 0)
+    return ar_set_error_errno(error, errno, "pipe2");
+  g_auto(ArFd) out_r = out_pipe[0];
+  g_auto(ArFd) out_w = out_pipe[1];
+  g_auto(ArFd) in_r = -1;
+  g_auto(ArFd) in_w = -1;
+  if (via_stdin) {
+    int in_pipe[2];
+    if (pipe2(in_pipe, O_CLOEXEC) < 0)
+      return ar_set_error_errno(error, errno, "pipe2");
+    in_r = in_pipe[0];
+    in_w = in_pipe[1];
+  }
+  ArdSpawnParams sp = {
+    .exec_path = exec_path,
+    .argv = (const char *const *)argv,
+    .envp = (const char *const *)envp,
+    .cwd = r->cfg->work_dir,
+    .stdin_fd = in_r,
+    .output_fd = out_w,
+  };
+  pid_t pid = 0;
+  int pidfd = -1;
+  if (!ard_spawn(&sp, &pid, &pidfd, error))
+    return FALSE;
+  r->pid = pid;
+  r->pgid = pid; /* setsid() made it the leader */
+  ar_fd_close(&out_w);
+  ar_fd_close(&in_r);
+
+  int rc = sd_event_add_child_pidfd(r->event, &r->child_source, pidfd, WEXITED, on_agent_exit, r);
+  if (rc < 0) {
+    close(pidfd);
+    /* Without its exit source the round could never end: take it down. */
+    (void)kill(-pid, SIGKILL);
+    (void)waitpid(pid, &r->wait_status, 0);
+    r->pid = 0;
+    return ar_set_error_errno(error, -rc, "sd_event_add_child_pidfd");
+  }
+  (void)sd_event_source_set_child_pidfd_own(r->child_source, TRUE);
+  (void)sd_event_source_set_description(r->child_source, "agent");
+
+  g_autoptr(GError) local = NULL;
+  r->output = ard_output_new(r->event, g_steal_fd(&out_r), dup(transcript_fd), on_line,
+                             on_output_eof, r, &local);
+  if (!r->output)
+    g_warning("round %u: output: %s", p->round_num, local->message);
+  if (via_stdin) {
+    g_autoptr(GBytes) bytes = g_bytes_new(prompt, prompt_len);
+    g_clear_error(&local);
+    r->stdin_writer = ard_stdin_writer_new(r->event, g_steal_fd(&in_w), bytes, &local);
+    if (!r->stdin_writer)
+      g_warning("round %u: stdin: %s", p->round_num, local->message);
+  }
+  return TRUE;
+}
+
+ArdRound *
+ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_data)
+{
+  ArdRound *r = g_new0(ArdRound, 1);
+  r->event = sd_event_ref(p->event);
+  r->emitter = ar_emitter_ref(p->emitter);
+  r->cfg = ar_config_ref(p->cfg);
+  r->done = done;
+  r->user_data = user_data;
+  r->watches = g_hash_table_new_full(NULL, NULL, NULL, drop_watch);
+  r->res.round_num = p->round_num;
+  r->res.phase = g_strdup(p->phase);
+  r->res.started_realtime_us = g_get_real_time();
+  r->started_mono_us = now_mono(r);
+  r->timeout_s = ar_config_round_timeout(r->cfg, p->phase);
+  r->classifier = ar_classifier_new(round_dialect(r->cfg));
+  compile_ignore_patterns(r);
+
+  g_autoptr(GError) error = NULL;
+  g_auto(ArFd) tfd = ard_transcript_create(r->cfg->log_dir, p->round_num,
+                                           r->res.started_realtime_us, &r->res.transcript_path,
+                                           &error);
+  if (tfd < 0) {
+    /* No transcript, no round: the agent's output would go nowhere. */
+    ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num),
+            AR_EV_S("phase", p->phase), NULL);
+    fail_before_spawn(r, -1, error->message);
+    return r;
+  }
+
+  g_autofree char *context = build_context_json(p, r->res.started_realtime_us);
+  if (r->cfg->inject_context && r->cfg->context_injection_mode != AR_CONTEXT_NONE) {
+    g_autofree char *ctx_path = g_build_filename(r->cfg->log_dir, "round-context.json", NULL);
+    g_autofree char *ctx_line = g_strconcat(context, "\n", NULL);
+    if (!ar_write_file_atomic(ctx_path, ctx_line, -1, &error)) {
+      g_warning("round %u: %s", p->round_num, error->message);
+      g_clear_error(&error);
+    }
+  }
+  ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num),
+          AR_EV_S("phase", p->phase), NULL);
+
+  gsize prompt_len = 0;
+  g_autofree char *prompt = ar_prompt_assemble(r->cfg, p->phase, context, &prompt_len, &error);
+  if (!prompt) {
+    fail_before_spawn(r, tfd, error->message);
+    return r;
+  }
+  ar_emit(r->emitter, "agent_spawn", AR_EV_I("round_num", p->round_num),
+          AR_EV_D("timeout_s", r->timeout_s), NULL);
+  if (!spawn_agent(r, p, tfd, prompt, prompt_len, &error)) {
+    fail_before_spawn(r, tfd, error->message);
+    return r;
+  }
+  if (r->timeout_s > 0)
+    arm_timer(r, &r->timeout_timer, (uint64_t)r->timeout_s * G_USEC_PER_SEC, on_timeout,
+              "round-timeout");
+  if (r->cfg->round_progress_interval_s > 0)
+    arm_timer(r, &r->progress_timer,
+              (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC, on_progress,
+              "round-progress");
+  return r;
+}
+
+void
+ard_round_cancel(ArdRound *r)
+{
+  if (r->stage != STAGE_RUNNING || r->res.cancelled)
+    return;
+  r->res.cancelled = TRUE;
+  ar_emit(r->emitter, "round_cancelled", AR_EV_I("round_num", r->res.round_num), NULL);
+  r->grace_waiting = FALSE;
+  begin_kill(r);
+}
+
+void
+ard_round_child_exited(ArdRound *r)
+{
+  if (r->stage == STAGE_TEARDOWN || r->grace_waiting)
+    schedule_recheck(r);
+}
+
+void
+ard_round_free(ArdRound *r)
+{
+  if (!r)
+    return;
+  if (r->pid > 0) {
+    /* Freed while the agent runs (daemon exiting on an internal error):
+     * it must not outlive its supervisor. */
+    (void)kill(-r->pgid, SIGKILL);
+    (void)waitpid(r->pid, NULL, 0);
+  }
+  disarm(&r->child_source);
+  disarm(&r->timeout_timer);
+  disarm(&r->grace_timer);
+  disarm(&r->kill_timer);
+  disarm(&r->progress_timer);
+  disarm(&r->drain_timer);
+  disarm(&r->recheck_defer);
+  disarm(&r->finish_defer);
+  g_clear_pointer(&r->watches, g_hash_table_unref);
+  g_clear_pointer(&r->output, ard_output_free);
+  g_clear_pointer(&r->stdin_writer, ard_stdin_writer_free);
+  g_clear_pointer(&r->classifier, ar_classifier_free);
+  g_clear_pointer(&r->ignore_regexes, g_ptr_array_unref);
+  ar_classification_clear(&r->res.classification);
+  g_free(r->res.phase);
+  g_free(r->res.transcript_path);
+  g_free(r->res.exit_cause_owned);
+  ar_config_unref(r->cfg);
+  ar_emitter_unref(r->emitter);
+  sd_event_unref(r->event);
+  g_free(r);
+}
+
+const ArdRoundResult *
+ard_round_get_result(const ArdRound *r)
+{
+  return &r->res;
+}
+
+pid_t
+ard_round_get_agent_pid(const ArdRound *r)
+{
+  return r->pid;
+}
+
+gint64
+ard_round_get_started_realtime_us(const ArdRound *r)
+{
+  return r->res.started_realtime_us;
+}
+
+const char *
+ard_round_get_transcript_path(const ArdRound *r)
+{
+  return r->res.transcript_path;
+}
+
+gboolean
+ard_round_is_finished(const ArdRound *r)
+{
+  return r->stage == STAGE_FINISHED;
+}

@@ -1,0 +1,301 @@
+#include "config.h"
+
+#include "ard-state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ar-util.h"
+
+#define STATE_SCHEMA_VERSION 1
+
+ArdRoundSummary *
+ard_round_summary_copy(const ArdRoundSummary *s)
+{
+  if (!s)
+    return NULL;
+  ArdRoundSummary *c = g_new0(ArdRoundSummary, 1);
+  *c = *s;
+  c->phase = g_strdup(s->phase);
+  c->exit_cause = g_strdup(s->exit_cause);
+  c->outcome = g_strdup(s->outcome);
+  c->started_at = g_strdup(s->started_at);
+  c->ended_at = g_strdup(s->ended_at);
+  return c;
+}
+
+void
+ard_round_summary_free(ArdRoundSummary *s)
+{
+  if (!s)
+    return;
+  g_free(s->phase);
+  g_free(s->exit_cause);
+  g_free(s->outcome);
+  g_free(s->started_at);
+  g_free(s->ended_at);
+  g_free(s);
+}
+
+static void
+add_str(JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name(b, name);
+  if (value)
+    json_builder_add_string_value(b, value);
+  else
+    json_builder_add_null_value(b);
+}
+
+JsonNode *
+ard_round_summary_to_json(const ArdRoundSummary *s)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "round_num");
+  json_builder_add_int_value(b, s->round_num);
+  add_str(b, "phase", s->phase);
+  json_builder_set_member_name(b, "exit_code");
+  json_builder_add_int_value(b, s->exit_code);
+  add_str(b, "exit_cause", s->exit_cause);
+  add_str(b, "outcome", s->outcome);
+  json_builder_set_member_name(b, "duration_s");
+  json_builder_add_double_value(b, s->duration_s);
+  add_str(b, "started_at", s->started_at);
+  add_str(b, "ended_at", s->ended_at);
+  json_builder_set_member_name(b, "timed_out");
+  json_builder_add_boolean_value(b, s->timed_out);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static char *
+dup_member_string(JsonObject *o, const char *name)
+{
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup(json_node_get_string(n));
+}
+
+static gint64
+member_int(JsonObject *o, const char *name, gint64 def)
+{
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n))
+    return def;
+  GType t = json_node_get_value_type(n);
+  if (t == G_TYPE_INT64)
+    return json_node_get_int(n);
+  if (t == G_TYPE_DOUBLE)
+    return (gint64)json_node_get_double(n);
+  return def;
+}
+
+ArdRoundSummary *
+ard_round_summary_from_json(JsonObject *o)
+{
+  ArdRoundSummary *s = g_new0(ArdRoundSummary, 1);
+  s->round_num = (guint)CLAMP(member_int(o, "round_num", 0), 0, G_MAXUINT);
+  s->phase = dup_member_string(o, "phase");
+  s->exit_code = (int)member_int(o, "exit_code", 0);
+  s->exit_cause = dup_member_string(o, "exit_cause");
+  s->outcome = dup_member_string(o, "outcome");
+  JsonNode *d = json_object_get_member(o, "duration_s");
+  if (d && JSON_NODE_HOLDS_VALUE(d))
+    s->duration_s = json_node_get_double(d);
+  s->started_at = dup_member_string(o, "started_at");
+  s->ended_at = dup_member_string(o, "ended_at");
+  s->timed_out = json_object_get_boolean_member_with_default(o, "timed_out", FALSE);
+  return s;
+}
+
+ArdState *
+ard_state_new(void)
+{
+  return g_new0(ArdState, 1);
+}
+
+void
+ard_state_free(ArdState *state)
+{
+  if (!state)
+    return;
+  g_free(state->phase);
+  g_free(state->stop_reason);
+  ard_round_summary_free(state->last);
+  g_clear_pointer(&state->throttle, json_node_unref);
+  g_clear_pointer(&state->orphan, json_node_unref);
+  g_free(state);
+}
+
+static gboolean
+parse_state(const char *text, gsize len, ArdState *state)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, text, len, NULL))
+    return FALSE;
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+    return FALSE;
+  JsonObject *o = json_node_get_object(root);
+  gint64 round = member_int(o, "round_num", -1);
+  if (round < 0 || round > G_MAXUINT)
+    return FALSE;
+  state->round_num = (guint)round;
+  state->round_running = json_object_get_boolean_member_with_default(o, "round_running", FALSE);
+  state->phase_index = (guint)CLAMP(member_int(o, "phase_index", 0), 0, G_MAXUINT);
+  state->phase = dup_member_string(o, "phase");
+  state->crash_streak = (guint)CLAMP(member_int(o, "crash_streak", 0), 0, G_MAXUINT);
+  state->stop_reason = dup_member_string(o, "stop_reason");
+  JsonNode *last = json_object_get_member(o, "last_round");
+  if (last && JSON_NODE_HOLDS_OBJECT(last))
+    state->last = ard_round_summary_from_json(json_node_get_object(last));
+  JsonNode *n = json_object_get_member(o, "throttle");
+  if (n && !JSON_NODE_HOLDS_NULL(n))
+    state->throttle = json_node_copy(n);
+  n = json_object_get_member(o, "orphan");
+  if (n && !JSON_NODE_HOLDS_NULL(n))
+    state->orphan = json_node_copy(n);
+  return TRUE;
+}
+
+ArdState *
+ard_state_load(const char *log_dir, gboolean *recovered, GError **error)
+{
+  *recovered = FALSE;
+  g_autofree char *path = g_build_filename(log_dir, "state.json", NULL);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  g_autoptr(ArdState) state = ard_state_new();
+  if (!g_file_get_contents(path, &text, &len, &local)) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      return g_steal_pointer(&state);
+    g_propagate_error(error, g_steal_pointer(&local));
+    return NULL;
+  }
+  if (!parse_state(text, len, state)) {
+    *recovered = TRUE;
+    ard_state_free(state);
+    return ard_state_new();
+  }
+  return g_steal_pointer(&state);
+}
+
+gboolean
+ard_state_save(const ArdState *state, const char *log_dir, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "schema_version");
+  json_builder_add_int_value(b, STATE_SCHEMA_VERSION);
+  json_builder_set_member_name(b, "round_num");
+  json_builder_add_int_value(b, state->round_num);
+  json_builder_set_member_name(b, "round_running");
+  json_builder_add_boolean_value(b, state->round_running);
+  json_builder_set_member_name(b, "phase_index");
+  json_builder_add_int_value(b, state->phase_index);
+  add_str(b, "phase", state->phase);
+  json_builder_set_member_name(b, "crash_streak");
+  json_builder_add_int_value(b, state->crash_streak);
+  add_str(b, "stop_reason", state->stop_reason);
+  json_builder_set_member_name(b, "last_round");
+  if (state->last)
+    json_builder_add_value(b, ard_round_summary_to_json(state->last));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "throttle");
+  if (state->throttle)
+    json_builder_add_value(b, json_node_copy(state->throttle));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "orphan");
+  if (state->orphan)
+    json_builder_add_value(b, json_node_copy(state->orphan));
+  else
+    json_builder_add_null_value(b);
+  g_autofree char *now = ar_utc_iso_ms(g_get_real_time());
+  add_str(b, "updated_at", now);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  json_generator_set_pretty(gen, TRUE);
+  gsize len = 0;
+  g_autofree char *text = json_generator_to_data(gen, &len);
+  g_autofree char *withnl = g_strconcat(text, "\n", NULL);
+  g_autofree char *path = g_build_filename(log_dir, "state.json", NULL);
+  return ar_write_file_atomic(path, withnl, -1, error);
+}
+
+guint
+ard_state_round_from_transcript_name(const char *name)
+{
+  if (name[0] != 'R' || !g_ascii_isdigit(name[1]))
+    return 0;
+  char *end = NULL;
+  guint64 n = g_ascii_strtoull(name + 1, &end, 10);
+  if (n == 0 || n > G_MAXUINT || (*end != '-' && *end != '.'))
+    return 0;
+  if (!g_str_has_suffix(end, ".log"))
+    return 0;
+  return (guint)n;
+}
+
+/* Round numbers that events mention. Cheap filter first (substring), JSON
+ * parse only on candidate lines; run only when state.json was lost. */
+static guint
+scan_events_file(const char *path)
+{
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return 0;
+  guint max = 0;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  while ((n = getline(&line, &cap, f)) > 0) {
+    if (!strstr(line, "\"round_num\""))
+      continue;
+    if (!strstr(line, "\"round_start\"") && !strstr(line, "\"round_end\"") &&
+        !strstr(line, "\"agent_spawn\""))
+      continue;
+    if (!json_parser_load_from_data(parser, line, n, NULL))
+      continue;
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+      continue;
+    gint64 r = member_int(json_node_get_object(root), "round_num", 0);
+    if (r > 0 && r <= G_MAXUINT && (guint)r > max)
+      max = (guint)r;
+  }
+  free(line);
+  fclose(f);
+  return max;
+}
+
+guint
+ard_state_scan_max_round(const char *log_dir, gboolean scan_events)
+{
+  guint max = 0;
+  g_autofree char *rounds = g_build_filename(log_dir, "rounds", NULL);
+  g_autoptr(GDir) dir = g_dir_open(rounds, 0, NULL);
+  const char *name;
+  while (dir && (name = g_dir_read_name(dir))) {
+    guint n = ard_state_round_from_transcript_name(name);
+    max = MAX(max, n);
+  }
+  if (!scan_events)
+    return max;
+  g_autoptr(GDir) ldir = g_dir_open(log_dir, 0, NULL);
+  while (ldir && (name = g_dir_read_name(ldir))) {
+    if (!g_str_has_prefix(name, "events-") || !g_str_has_suffix(name, ".jsonl"))
+      continue;
+    g_autofree char *path = g_build_filename(log_dir, name, NULL);
+    max = MAX(max, scan_events_file(path));
+  }
+  return max;
+}
