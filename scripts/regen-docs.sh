@@ -10,3 +10,5 @@ meson compile -C "$B" ar-gen-docs >/dev/null
 
 "$B"/src/common/ar-gen-docs events-md > docs/events.md
 "$B"/src/common/ar-gen-docs catalog > data/catalog/agent-runner.catalog
+"$B"/src/common/ar-gen-docs config-md > docs/configuration.md
+"$B"/src/common/ar-gen-docs config-man > docs/agent-runner.toml.5

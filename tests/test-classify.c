@@ -60,11 +60,10 @@ typedef struct {
 /* Usage numbers are those in the fixtures' final lines. codex reports no
  * duration: the classifier measures first line to turn.completed on the
  * feed clock, which this test advances by 1 s per line (stderr first). */
-#define CLAUDE_OK_USAGE(model_, ms, cost_) \
+#define CLAUDE_OK_USAGE(model_, ms, cost_)                                                         \
   .usage = { TRUE, model_, 12, 3, 0, 0, ms, 0, 1, cost_, TRUE }
-#define CODEX_OK_USAGE(ms) .usage = { TRUE, NULL, 12, 3, 0, 0, ms, 0, 1, 0, FALSE }
-#define GEMINI_OK_USAGE(ms) \
-  .usage = { TRUE, "gemini-3.8-flash", 24, 6, 0, 0, ms, 0, 0, 0, FALSE }
+#define CODEX_OK_USAGE(ms)  .usage = { TRUE, NULL, 12, 3, 0, 0, ms, 0, 1, 0, FALSE }
+#define GEMINI_OK_USAGE(ms) .usage = { TRUE, "gemini-3.8-flash", 24, 6, 0, 0, ms, 0, 0, 0, FALSE }
 
 static const Case cases[] = {
   /* claude 2.1.197, stream-json (and json: *-json) */
@@ -364,8 +363,8 @@ test_fixture_case(gconstpointer data)
   } else {
     g_assert_nonnull(out.evidence);
     if (!g_str_has_prefix(out.evidence, tc->evidence))
-      g_test_fail_printf("%s: evidence \"%s\" does not start with \"%s\"", tc->name,
-                         out.evidence, tc->evidence);
+      g_test_fail_printf("%s: evidence \"%s\" does not start with \"%s\"", tc->name, out.evidence,
+                         tc->evidence);
   }
   assert_evidence_shape(out.evidence);
 
@@ -421,8 +420,8 @@ static void
 test_saw_result_timing(void)
 {
   static const char *const names[] = { "claude-2.1.197-ok", "claude-2.1.197-429",
-                                       "codex-0.171.0-ok", "codex-0.171.0-401",
-                                       "gemini-0.61.0-ok", "gemini-0.61.0-500" };
+                                       "codex-0.171.0-ok",  "codex-0.171.0-401",
+                                       "gemini-0.61.0-ok",  "gemini-0.61.0-500" };
   if (!need_fixtures())
     return;
   for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
@@ -541,6 +540,10 @@ test_garbage(void)
   feed_str(c, "[\"x\", 1, {\"type\":\"user\"}]");
   feed_str(c, "{\"type\":\"assistant\",\"message\":\"not an object\"}");
   feed_str(c, "{\"type\":\"result\",\"usage\":17,\"is_error\":\"yes\"}");
+  /* Bracketed words are not JSON. */
+  feed_str(c, "[Routing] failed: Error: fetch failed sending request");
+  g_assert_true(c->text.set);
+  g_assert_cmpint(c->text.hint, ==, AR_OUTCOME_NETWORK);
   /* A lone "{" that is not a document, then a normal line. */
   feed_str(c, "{");
   feed_str(c, "  \"a\": 1,");
@@ -845,8 +848,15 @@ test_names(void)
   g_assert_cmpint(unchanged, ==, AR_DIALECT_CODEX_JSON);
 
   static const char *const names[AR_OUTCOME_COUNT] = {
-    "ok", "auth_failure", "rate_limit_account", "rate_limit_model", "quota_exhausted",
-    "api_transient_5xx", "api_timeout", "network", "error",
+    "ok",
+    "auth_failure",
+    "rate_limit_account",
+    "rate_limit_model",
+    "quota_exhausted",
+    "api_transient_5xx",
+    "api_timeout",
+    "network",
+    "error",
   };
   static const gboolean transient[AR_OUTCOME_COUNT] = { FALSE, FALSE, TRUE, TRUE, FALSE,
                                                         TRUE,  TRUE,  TRUE, FALSE };
@@ -929,11 +939,54 @@ docs_path(void)
   return g_build_filename(root ? root : ".", "docs", "classifiers.md", NULL);
 }
 
+static void
+append_md_cell(GString *s, const char *text)
+{
+  g_string_append_c(s, ' ');
+  for (const char *p = text; *p; p++) {
+    if (*p == '|' || *p == '`' || *p == '*' || *p == '<')
+      g_string_append_c(s, '\\');
+    g_string_append_c(s, *p);
+  }
+  g_string_append(s, " |");
+}
+
+/* The expectation table, as the page's proof of each fixture's class. */
+static void
+cases_markdown(GString *s)
+{
+  g_string_append(s, "### Every fixture\n\n"
+                     "What test-classify asserts for each captured run. Runs that `timeout`"
+                     " killed (exit 124) are finished as ended by the daemon (SIGTERM,"
+                     " `timed_out`); the *silent* ones also as `stalled`.\n\n"
+                     "| case | outcome | HTTP | reset | result marker | retry loop at end |"
+                     " evidence starts with |\n|---|---|---|---|---|---|---|\n");
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    const Case *tc = &cases[i];
+    g_autofree char *name = g_strdup_printf("%s%s", tc->name, tc->stalled ? " (silent)" : "");
+    g_autofree char *status = tc->status ? g_strdup_printf("%d", tc->status) : g_strdup("-");
+    g_autofree char *reset =
+        tc->reset_at ? g_strdup_printf("%" G_GINT64_FORMAT, tc->reset_at) : g_strdup("-");
+
+    g_string_append(s, "|");
+    append_md_cell(s, name);
+    append_md_cell(s, ar_outcome_to_string(tc->outcome));
+    append_md_cell(s, status);
+    append_md_cell(s, reset);
+    append_md_cell(s, tc->saw_result ? "yes" : "no");
+    append_md_cell(s, tc->retry_loop ? "yes" : "no");
+    append_md_cell(s, tc->evidence ? tc->evidence : "-");
+    g_string_append_c(s, '\n');
+  }
+}
+
 static char *
 generated_docs(void)
 {
   g_autoptr(GString) s = g_string_new(DOCS_BEGIN "\n");
   ar_classify_tables_markdown(s);
+  g_string_append_c(s, '\n');
+  cases_markdown(s);
   g_string_append(s, "\n" DOCS_END);
   return g_string_free(g_steal_pointer(&s), FALSE);
 }
@@ -966,8 +1019,7 @@ test_table_fixtures_exist(void)
   for (guint i = 0; i < names->len; i++) {
     g_autofree char *rc = g_strdup_printf("%s/%s.rc", fixtures_dir, (char *)names->pdata[i]);
     if (!g_file_test(rc, G_FILE_TEST_EXISTS))
-      g_error("a classifier table names fixture %s, which does not exist",
-              (char *)names->pdata[i]);
+      g_error("a classifier table names fixture %s, which does not exist", (char *)names->pdata[i]);
   }
 }
 

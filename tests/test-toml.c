@@ -118,7 +118,8 @@ test_errors(void)
   } cases[] = {
     { "a = 1\n\n[agent]\n    round_timeout_s 60\n",
       "agent-runner.toml:4:21: expected '=' after key \"round_timeout_s\"" },
-    { "x = 1\ny = 2\n  x = 3\n", "agent-runner.toml:3:3: duplicate key \"x\" (first defined at 1:1)" },
+    { "x = 1\ny = 2\n  x = 3\n",
+      "agent-runner.toml:3:3: duplicate key \"x\" (first defined at 1:1)" },
     { "[srv]\nport = 1\nport = 2\n",
       "agent-runner.toml:3:1: duplicate key \"srv.port\" (first defined at 2:1)" },
     { "[[x]]\n[x.y]\nz = {q = [1, {r = 1, r = 2}]}\n",
@@ -126,7 +127,7 @@ test_errors(void)
     { "s = \"a\\qb\"\n", "agent-runner.toml:1:7: invalid escape \"\\q\"" },
     { "s = \"abc\nt = 1\n", "agent-runner.toml:1:5: unterminated string" },
     { "s = '''abc\n", "agent-runner.toml:1:5: unterminated multi-line string" },
-    { "[a]\nb = 1\n[a]\n", "agent-runner.toml:3:1: table \"a\" already defined at 1:2" },
+    { "[a]\nb = 1\n[a]\n", "agent-runner.toml:3:1: table \"a\" already defined at 1:1" },
     { "a.b = 1\n[a]\n", "agent-runner.toml:2:1: table \"a\" already defined at 1:1" },
     { "a = { b = 1 }\na.c = 2\n",
       "agent-runner.toml:2:1: cannot add to inline table \"a\" (defined at 1:1): inline tables "
@@ -142,10 +143,12 @@ test_errors(void)
       "false)" },
     { "a =\n", "agent-runner.toml:1:4: missing value for key \"a\"" },
     { "a = 1 b = 2\n", "agent-runner.toml:1:7: expected end of line after value, found 'b'" },
-    { "[table\n", "agent-runner.toml:1:7: expected ']' after table name \"table\", found end of line" },
+    { "[table\n",
+      "agent-runner.toml:1:7: expected ']' after table name \"table\", found end of line" },
     { "= 1\n", "agent-runner.toml:1:1: expected a key, found '='" },
     { "a. = 1\n", "agent-runner.toml:1:4: expected a key after '.', found '='" },
-    { "a = 1 # \x7f\n", "agent-runner.toml:1:9: control character U+007F is not allowed in a comment" },
+    { "a = 1 # \x7f\n",
+      "agent-runner.toml:1:9: control character U+007F is not allowed in a comment" },
     { "a = 1\rb = 2\n", "agent-runner.toml:1:6: carriage return not followed by a line feed" },
     { "s = \"\\u00e9\\uD800\"\n",
       "agent-runner.toml:1:12: invalid escape \"\\uD800\": not a Unicode scalar value" },
@@ -164,7 +167,7 @@ test_errors(void)
       "(defined at 1:1)" },
     { "[a.b.c]\n[a]\nb.c.d = 1\n",
       "agent-runner.toml:3:3: cannot add to table \"a.b.c\" with dotted keys: it was already "
-      "defined at 1:6" },
+      "defined at 1:1" },
     { "\"a b\".c = 1\n\"a b\".c = 2\n",
       "agent-runner.toml:2:7: duplicate key \"'a b'.c\" (first defined at 1:7)" },
     { "t = 12:30\n",
@@ -351,10 +354,11 @@ test_values(void)
 static void
 test_huge_integers(void)
 {
-  g_autoptr(ArTomlNode) root = parse_ok("max = 9_223_372_036_854_775_807\n"
-                                        "min = -9223372036854775808\n"
-                                        "hex = 0x7FFFFFFFFFFFFFFF\n"
-                                        "bin = 0b0000000000000000000000000000000000000000000000000001\n");
+  g_autoptr(ArTomlNode) root =
+      parse_ok("max = 9_223_372_036_854_775_807\n"
+               "min = -9223372036854775808\n"
+               "hex = 0x7FFFFFFFFFFFFFFF\n"
+               "bin = 0b0000000000000000000000000000000000000000000000000001\n");
 
   g_assert_cmpint(ar_toml_get(root, "max")->v.integer, ==, G_MAXINT64);
   g_assert_cmpint(ar_toml_get(root, "min")->v.integer, ==, G_MININT64);
@@ -525,7 +529,8 @@ test_parse_file(void)
 
   g_autoptr(ArTomlNode) none = ar_toml_parse_file(bad, &error);
   g_assert_null(none);
-  g_autofree char *want = g_strdup_printf("%s:2:1: duplicate key \"x\" (first defined at 1:1)", bad);
+  g_autofree char *want =
+      g_strdup_printf("%s:2:1: duplicate key \"x\" (first defined at 1:1)", bad);
   g_assert_error(error, AR_TOML_ERROR, AR_TOML_ERROR_SYNTAX);
   g_assert_cmpstr(error->message, ==, want);
   g_clear_error(&error);

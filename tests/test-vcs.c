@@ -102,6 +102,13 @@ write_file(const char *dir, const char *rel, const char *text)
   write_bytes(dir, rel, text, strlen(text));
 }
 
+static void
+remove_file(const char *dir, const char *rel)
+{
+  g_autofree char *path = g_build_filename(dir, rel, NULL);
+  g_assert_cmpint(g_unlink(path), ==, 0);
+}
+
 static GBytes *
 read_bytes(const char *dir, const char *rel)
 {
@@ -278,8 +285,8 @@ test_status_excludes(void)
   g_autoptr(ArVcsExcludes) ex_sub = ar_vcs_excludes_new(log_dir, owned_sub);
   g_autoptr(ArVcsStatus) st_sub = ar_vcs_status(sub, ex_sub, &error);
   g_assert_no_error(error);
-  const char *const want_sub[] = { "deep/x.tmp", "keep.txt", "owned.txt", "plugin-data/memo.md",
-                                   "src/c.c", NULL };
+  const char *const want_sub[] = { "deep/x.tmp",          "keep.txt", "owned.txt",
+                                   "plugin-data/memo.md", "src/c.c",  NULL };
   assert_files(st_sub->files, want_sub);
 
   /* A log dir outside the work tree, or ignored, excludes nothing. */
@@ -377,7 +384,7 @@ test_stash_basic(void)
   g_autofree char *repo = make_repo(TRUE);
   g_autofree char *log_dir = g_build_filename(repo, "logs", NULL);
   write_file(repo, "a.txt", "line one\nmodified by the agent\nline three\n");
-  g_assert_cmpint(g_unlink(g_build_filename(repo, "b.txt", NULL)), ==, 0);
+  remove_file(repo, "b.txt");
   write_file(repo, "staged.txt", "staged\n");
   g_free(git(repo, "add", "staged.txt", NULL));
   write_file(repo, "u/x.txt", "untracked content\n");
@@ -470,8 +477,8 @@ test_stash_excluded_tracked(void)
   assert_files(res.files, want);
   g_autofree char *porcelain = git(repo, "status", "--porcelain", NULL);
   g_assert_cmpstr(porcelain, ==, "M  logs/keep.json\n M memos/m.md\n?? memos/new.md\n");
-  g_autofree char *stat = git(repo, "stash", "show", "--name-only", "--include-untracked",
-                              res.sha, NULL);
+  g_autofree char *stat =
+      git(repo, "stash", "show", "--name-only", "--include-untracked", res.sha, NULL);
   g_assert_cmpstr(stat, ==, "a.txt\n");
   g_assert_true(g_regex_match_simple("^ORPHAN R2 ts=", res.message, 0, 0));
 }
@@ -598,7 +605,7 @@ test_auto_commit(void)
 
   write_file(repo, "a.txt", "agent edit\n");
   write_file(repo, "n.txt", "new file\n");
-  g_assert_cmpint(g_unlink(g_build_filename(repo, "b.txt", NULL)), ==, 0);
+  remove_file(repo, "b.txt");
   write_file(repo, "logs/events.jsonl", "{}\n");
   write_file(repo, "owned.txt", "owned\n");
   g_free(git(repo, "add", "owned.txt", NULL)); /* staged, but excluded */
@@ -736,7 +743,7 @@ test_pop_exact(void)
     ubin[i] = (guchar)i;
   write_file(repo, "a.txt", "line one\nline 2 changed\r\nno newline at end");
   write_bytes(repo, "bin.dat", bin, sizeof bin);
-  g_assert_cmpint(g_unlink(g_build_filename(repo, "b.txt", NULL)), ==, 0);
+  remove_file(repo, "b.txt");
   write_file(repo, "u.txt", "untracked\n");
   write_bytes(repo, "dir/sub/u.bin", ubin, sizeof ubin);
   write_file(repo, "s.txt", "staged new\n");
@@ -813,8 +820,22 @@ test_pop_refuses(void)
   g_autofree char *a2 = read_text(repo, "a.txt");
   g_assert_cmpstr(a2, ==, "line one\nline two\nline three\n");
 
+  /* 2b. a file where the stash needs a directory */
+  g_autofree char *repo_d = make_repo(TRUE);
+  write_file(repo_d, "d/inner.txt", "in a new directory\n");
+  g_auto(ArVcsStashResult) res_d = { 0 };
+  g_assert_true(ar_vcs_stash_orphan(repo_d, NULL, 1, NULL, 5, &res_d, &error));
+  g_assert_no_error(error);
+  g_assert_false(exists(repo_d, "d"));
+  write_file(repo_d, "d", "a file named d\n");
+  g_assert_false(ar_vcs_orphan_pop(repo_d, res_d.sha, &error));
+  g_assert_nonnull(strstr(error->message, "d/inner.txt"));
+  g_clear_error(&error);
+  g_autofree char *d_text = read_text(repo_d, "d");
+  g_assert_cmpstr(d_text, ==, "a file named d\n");
+
   /* 3. a commit since then that conflicts with the stash */
-  g_assert_cmpint(g_unlink(g_build_filename(repo, "u.txt", NULL)), ==, 0);
+  remove_file(repo, "u.txt");
   write_file(repo, "a.txt", "line one\ncommitted version\nline three\n");
   g_free(git(repo, "commit", "-q", "-am", "conflicting", NULL));
   g_assert_false(ar_vcs_orphan_pop(repo, res.sha, &error));
@@ -861,6 +882,37 @@ test_orphan_drop(void)
   g_autofree char *list = git(repo, "stash", "list", "--format=%H", NULL);
   g_autofree char *want = g_strdup_printf("%s\n", r1.sha);
   g_assert_cmpstr(list, ==, want);
+}
+
+/* A tracked file replaced by a directory of the same name. */
+static void
+test_file_to_dir(void)
+{
+  g_autofree char *repo = make_repo(TRUE);
+  g_autoptr(GError) error = NULL;
+  remove_file(repo, "b.txt");
+  write_file(repo, "b.txt/inside.txt", "now a directory\n");
+
+  g_auto(ArVcsStashResult) res = { 0 };
+  g_assert_true(ar_vcs_stash_orphan(repo, NULL, 1, NULL, 5, &res, &error));
+  g_assert_no_error(error);
+  const char *const want[] = { "b.txt", "b.txt/inside.txt", NULL };
+  assert_files(res.files, want);
+  g_autofree char *b = read_text(repo, "b.txt");
+  g_assert_cmpstr(b, ==, "bee\n");
+  g_assert_true(ar_vcs_orphan_pop(repo, res.sha, &error));
+  g_assert_no_error(error);
+  g_autofree char *inside = read_text(repo, "b.txt/inside.txt");
+  g_assert_cmpstr(inside, ==, "now a directory\n");
+
+  g_auto(ArVcsCommitResult) commit = { 0 };
+  g_assert_true(ar_vcs_auto_commit(repo, NULL, 2, NULL, &commit, &error));
+  g_assert_no_error(error);
+  g_assert_true(commit.committed);
+  g_autofree char *names = git(repo, "ls-tree", "-r", "--name-only", "HEAD", NULL);
+  g_assert_cmpstr(names, ==, ".gitignore\na.txt\nb.txt/inside.txt\nbin.dat\nsrc/c.c\n");
+  g_autofree char *porcelain = git(repo, "status", "--porcelain", NULL);
+  g_assert_cmpstr(porcelain, ==, "");
 }
 
 /* ---- substrate fingerprint ---------------------------------------------- */
@@ -977,9 +1029,15 @@ main(int argc, char **argv)
   g_setenv("GIT_CONFIG_GLOBAL", gitconfig, TRUE);
   g_setenv("GIT_CONFIG_NOSYSTEM", "1", TRUE);
   g_setenv("GIT_TERMINAL_PROMPT", "0", TRUE);
-  const char *const unset[] = { "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_AUTHOR_NAME",
-                                "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
-                                "EMAIL", NULL };
+  const char *const unset[] = { "GIT_DIR",
+                                "GIT_WORK_TREE",
+                                "GIT_INDEX_FILE",
+                                "GIT_AUTHOR_NAME",
+                                "GIT_AUTHOR_EMAIL",
+                                "GIT_COMMITTER_NAME",
+                                "GIT_COMMITTER_EMAIL",
+                                "EMAIL",
+                                NULL };
   for (const char *const *u = unset; *u; u++)
     g_unsetenv(*u);
 
@@ -1009,6 +1067,7 @@ main(int argc, char **argv)
   g_test_add_func("/vcs/orphans/pop-exact", test_pop_exact);
   g_test_add_func("/vcs/orphans/pop-refuses", test_pop_refuses);
   g_test_add_func("/vcs/orphans/drop", test_orphan_drop);
+  g_test_add_func("/vcs/file-to-dir", test_file_to_dir);
   g_test_add_func("/vcs/paths-hash", test_paths_hash);
   g_test_add_func("/vcs/glob", test_glob);
 

@@ -105,7 +105,7 @@ check_prompt_smoke(const ArConfig *cfg, const char *base_path, char **detail)
       return phase ? g_strdup_printf(_("phase %s: %s"), phase, local->message)
                    : g_strdup(local->message);
     if (phase == NULL)
-      *detail = g_strdup_printf(_("%" G_GSIZE_FORMAT " bytes"), len);
+      *detail = g_strdup_printf(_("%zu bytes"), len);
   }
   return NULL;
 }

@@ -50,16 +50,15 @@ claude_system(ArClassifier *self, JsonObject *obj, gint64 now_us)
 
   g_autofree char *evidence = NULL;
   if (has_status)
-    evidence = g_strdup_printf("API retry %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT ": %s (HTTP %d)",
-                               ar_json_int(obj, "attempt", NULL),
-                               ar_json_int(obj, "max_retries", NULL),
-                               category ? category : "unknown", status);
+    evidence =
+        g_strdup_printf("API retry %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT ": %s (HTTP %d)",
+                        ar_json_int(obj, "attempt", NULL), ar_json_int(obj, "max_retries", NULL),
+                        category ? category : "unknown", status);
   else
-    evidence = g_strdup_printf("API retry %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT
-                               ": %s (no HTTP status)",
-                               ar_json_int(obj, "attempt", NULL),
-                               ar_json_int(obj, "max_retries", NULL),
-                               category ? category : "unknown");
+    evidence =
+        g_strdup_printf("API retry %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT ": %s (no HTTP status)",
+                        ar_json_int(obj, "attempt", NULL), ar_json_int(obj, "max_retries", NULL),
+                        category ? category : "unknown");
   ar_signal_set_evidence(sig, evidence, -1);
 }
 
@@ -171,6 +170,27 @@ result_message(JsonObject *obj)
 }
 
 static void
+result_succeeded(ArClassifier *self)
+{
+  self->result_ok = TRUE;
+  ar_signal_clear(&self->terminal);
+  self->pending_hint = AR_OUTCOME_UNKNOWN;
+}
+
+static void
+result_failed(ArClassifier *self, int status, const char *message)
+{
+  self->result_ok = FALSE;
+  ar_signal_set_message(&self->terminal, self->dialect, status, message, -1);
+  /* The category is the CLI's own classification: it beats the words. */
+  if (self->pending_hint != AR_OUTCOME_UNKNOWN) {
+    self->terminal.hint = self->pending_hint;
+    self->terminal.hint_overrides = self->pending_hint_overrides;
+  }
+  self->pending_hint = AR_OUTCOME_UNKNOWN;
+}
+
+static void
 claude_result(ArClassifier *self, JsonObject *obj)
 {
   self->saw_result = TRUE;
@@ -178,24 +198,13 @@ claude_result(ArClassifier *self, JsonObject *obj)
   add_usage(self, obj);
 
   if (!ar_json_bool(obj, "is_error", FALSE)) {
-    self->result_ok = TRUE;
-    ar_signal_clear(&self->terminal);
-    self->pending_hint = AR_OUTCOME_UNKNOWN;
+    result_succeeded(self);
     return;
   }
 
   gboolean has_status = FALSE;
   int status = (int)ar_json_int(obj, "api_error_status", &has_status);
-
-  self->result_ok = FALSE;
-  ar_signal_set_message(&self->terminal, self->dialect, has_status ? status : 0,
-                        result_message(obj), -1);
-  /* The category is the CLI's own classification: it beats the words. */
-  if (self->pending_hint != AR_OUTCOME_UNKNOWN) {
-    self->terminal.hint = self->pending_hint;
-    self->terminal.hint_overrides = self->pending_hint_overrides;
-  }
-  self->pending_hint = AR_OUTCOME_UNKNOWN;
+  result_failed(self, has_status ? status : 0, result_message(obj));
 }
 
 static void
@@ -221,8 +230,7 @@ claude_feed_object(ArClassifier *self, JsonObject *obj, gint64 now_us)
  * result) are the big ones. Keep the marker, the error fields that come
  * before the long text, and a count of tool_use blocks. */
 static void
-claude_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len,
-                   gint64 now_us)
+claude_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len, gint64 now_us)
 {
   if (g_strcmp0(type, "user") == 0 || g_strcmp0(type, "stream_event") == 0) {
     ar_classifier_note_progress(self);
@@ -244,23 +252,16 @@ claude_feed_broken(ArClassifier *self, const char *type, const char *line, gsize
     self->saw_result = TRUE;
     ar_classifier_note_progress(self);
     if (!ar_line_contains(line, len, "\"is_error\":true")) {
-      self->result_ok = TRUE;
-      ar_signal_clear(&self->terminal);
+      result_succeeded(self);
       return;
     }
     if (s) {
       s += strlen(status_key);
-      for (; s < line + len && g_ascii_isdigit(*s); s++)
+      for (; s < line + len && g_ascii_isdigit(*s) && status < 1000; s++)
         status = status * 10 + (*s - '0');
     }
     ar_json_salvage_string(line, len, "result", text, sizeof(text));
-    self->result_ok = FALSE;
-    ar_signal_set_message(&self->terminal, self->dialect, status, text, -1);
-    if (self->pending_hint != AR_OUTCOME_UNKNOWN) {
-      self->terminal.hint = self->pending_hint;
-      self->terminal.hint_overrides = self->pending_hint_overrides;
-    }
-    self->pending_hint = AR_OUTCOME_UNKNOWN;
+    result_failed(self, status, text);
   }
 }
 

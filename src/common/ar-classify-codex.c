@@ -111,8 +111,7 @@ codex_feed_object(ArClassifier *self, JsonObject *obj, gint64 now_us)
 /* A line cut by the caller: big command outputs (item.*) are the likely
  * ones. */
 static void
-codex_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len,
-                  gint64 now_us)
+codex_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len, gint64 now_us)
 {
   char message[AR_EVIDENCE_RAW_MAX] = "";
 

@@ -164,8 +164,7 @@ gemini_feed_plain(ArClassifier *self, const char *line, gsize len, gint64 now_us
 }
 
 static void
-gemini_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len,
-                   gint64 now_us)
+gemini_feed_broken(ArClassifier *self, const char *type, const char *line, gsize len, gint64 now_us)
 {
   char message[AR_EVIDENCE_RAW_MAX] = "";
 

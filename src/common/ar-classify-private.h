@@ -11,9 +11,9 @@ G_BEGIN_DECLS
 
 /* Raw evidence kept per signal: more than the 200 chars reported so that
  * redaction sees a secret whole before the text is cut. */
-#define AR_EVIDENCE_RAW_MAX 1024
+#define AR_EVIDENCE_RAW_MAX   1024
 #define AR_EVIDENCE_MAX_CHARS 200
-#define AR_MODEL_MAX 128
+#define AR_MODEL_MAX          128
 
 /* "No class known yet" while signals are being resolved; never reported. */
 #define AR_OUTCOME_UNKNOWN ((int)-1)
@@ -24,9 +24,9 @@ G_BEGIN_DECLS
 typedef struct {
   gboolean set;
   int status;
-  int hint;                  /* ArOutcome or AR_OUTCOME_UNKNOWN */
-  gboolean hint_overrides;   /* the hint is more specific than the status */
-  gint64 reset_at_epoch;     /* rate limit reset announced by the CLI, 0 if none */
+  int hint;                /* ArOutcome or AR_OUTCOME_UNKNOWN */
+  gboolean hint_overrides; /* the hint is more specific than the status */
+  gint64 reset_at_epoch;   /* rate limit reset announced by the CLI, 0 if none */
   char evidence[AR_EVIDENCE_RAW_MAX];
 } ArSignal;
 
@@ -64,10 +64,10 @@ struct _ArClassifier {
   const ArDialectOps *ops;
 
   gboolean saw_result;
-  gboolean result_ok; /* the final marker reported success */
-  ArSignal terminal;  /* the final marker reported an error */
-  ArSignal cause;     /* latest error while running (retries, error events); cleared by progress */
-  ArSignal text;      /* latest plain line the message/status tables recognised */
+  gboolean result_ok;  /* the final marker reported success */
+  ArSignal terminal;   /* the final marker reported an error */
+  ArSignal cause;      /* latest error while running (retries, error events); cleared by progress */
+  ArSignal text;       /* latest plain line the message/status tables recognised */
   ArSignal rate_limit; /* claude rate_limit_event status=rejected, until lifted */
 
   /* A class announced by an error event just before the final marker

@@ -78,8 +78,8 @@ static const MessageRow message_table[] = {
     "claude-2.1.197-nocreds, claude-2.1.197-oauth-401" },
   { D_ALL, "Invalid API key|Incorrect API key|invalid x-api-key", AR_OUTCOME_AUTH_FAILURE, TRUE,
     "claude-2.1.197-401, codex-0.171.0-401, codex-0.171.0-provider-401" },
-  { D_GEMINI, "Please set an Auth method|Invalid auth method selected", AR_OUTCOME_AUTH_FAILURE, TRUE,
-    "gemini-0.61.0-nocreds, gemini-0.61.0-gateway-auth" },
+  { D_GEMINI, "Please set an Auth method|Invalid auth method selected", AR_OUTCOME_AUTH_FAILURE,
+    TRUE, "gemini-0.61.0-nocreds, gemini-0.61.0-gateway-auth" },
   { D_TEXT, "\\bunauthori[sz]ed\\b|AuthenticationError|authentication_error",
     AR_OUTCOME_AUTH_FAILURE, FALSE, NULL },
   { D_ALL,
@@ -453,10 +453,11 @@ ar_classify_tables_markdown(GString *out)
     g_string_append_c(out, '\n');
   }
 
-  g_string_append(out, "\n### Claude error categories\n\n"
-                       "`assistant.error` and `system/api_retry` `error`.\n\n"
-                       "| category | in assistant.error | in api_retry | beats status | proven by |\n"
-                       "|---|---|---|---|---|\n");
+  g_string_append(out,
+                  "\n### Claude error categories\n\n"
+                  "`assistant.error` and `system/api_retry` `error`.\n\n"
+                  "| category | in assistant.error | in api_retry | beats status | proven by |\n"
+                  "|---|---|---|---|---|\n");
   for (gsize i = 0; i < G_N_ELEMENTS(claude_category_table); i++) {
     const CategoryRow *row = &claude_category_table[i];
     g_string_append(out, "|");
@@ -468,8 +469,9 @@ ar_classify_tables_markdown(GString *out)
     g_string_append_c(out, '\n');
   }
 
-  g_string_append(out, "\n### Retry loops\n\n"
-                       "| dialect | where | pattern | endless | proven by |\n|---|---|---|---|---|\n");
+  g_string_append(out,
+                  "\n### Retry loops\n\n"
+                  "| dialect | where | pattern | endless | proven by |\n|---|---|---|---|---|\n");
   for (gsize i = 0; i < G_N_ELEMENTS(retry_table); i++) {
     static const char *const where_names[] = { "JSON event type[/subtype]", "JSON message",
                                                "plain line" };

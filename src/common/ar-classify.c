@@ -156,7 +156,7 @@ ar_json_str(JsonObject *obj, const char *member)
 {
   JsonNode *node = member_value(obj, member);
   return node && json_node_get_value_type(node) == G_TYPE_STRING ? json_node_get_string(node)
-                                                                  : NULL;
+                                                                 : NULL;
 }
 
 gint64
@@ -192,7 +192,7 @@ ar_json_bool(JsonObject *obj, const char *member, gboolean dflt)
 {
   JsonNode *node = member_value(obj, member);
   return node && json_node_get_value_type(node) == G_TYPE_BOOLEAN ? json_node_get_boolean(node)
-                                                                   : dflt;
+                                                                  : dflt;
 }
 
 JsonObject *
@@ -387,6 +387,18 @@ feed_block(ArClassifier *self, const char *line, gsize len, gint64 now_us)
   return TRUE;
 }
 
+/* JSON starts with { or [; "[STARTUP] ..." and "[Routing] ..." (gemini's
+ * stderr) are words. */
+static gboolean
+looks_like_json(const char *line, gsize len)
+{
+  if (len == 0)
+    return FALSE;
+  if (line[0] == '{')
+    return TRUE;
+  return line[0] == '[' && !(len > 1 && g_ascii_isalpha(line[1]));
+}
+
 void
 ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len, gint64 now_monotonic_us)
 {
@@ -403,7 +415,7 @@ ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len, gint64 
   }
   if (feed_block(self, line, len, now_monotonic_us))
     return;
-  if (len > 0 && (line[0] == '{' || line[0] == '[')) {
+  if (looks_like_json(line, len)) {
     feed_json_line(self, line, len, now_monotonic_us);
     return;
   }
@@ -429,16 +441,15 @@ signal_outcome(const ArSignal *sig, int exit_status, int *status_out)
 }
 
 static void
-set_result(ArClassifier *self, ArClassification *out, int outcome, int status,
-           const ArSignal *sig, const char *fallback_evidence)
+set_result(ArClassifier *self, ArClassification *out, int outcome, int status, const ArSignal *sig,
+           const char *fallback_evidence)
 {
   out->outcome = outcome == AR_OUTCOME_UNKNOWN ? AR_OUTCOME_ERROR : (ArOutcome)outcome;
   out->http_status = status;
 
   /* A rate limit with the CLI's own reset time is the account's limit
    * (claude's rate_limit_event); without one it is the model's. */
-  gint64 reset = sig && sig->reset_at_epoch ? sig->reset_at_epoch
-                                            : self->rate_limit.reset_at_epoch;
+  gint64 reset = sig && sig->reset_at_epoch ? sig->reset_at_epoch : self->rate_limit.reset_at_epoch;
   if (out->outcome == AR_OUTCOME_RATE_LIMIT_MODEL && reset > 0) {
     out->outcome = AR_OUTCOME_RATE_LIMIT_ACCOUNT;
     out->reset_at_epoch = reset;
@@ -478,8 +489,8 @@ ar_classifier_finish(ArClassifier *self, int exit_code, int term_signal, gboolea
 {
   gboolean exited = term_signal == 0;
   gboolean clean_exit = exited && exit_code == 0 && !timed_out && !stalled;
-  int exit_status = exited && self->ops->status_from_exit ? self->ops->status_from_exit(exit_code)
-                                                          : 0;
+  int exit_status =
+      exited && self->ops->status_from_exit ? self->ops->status_from_exit(exit_code) : 0;
   const char *last_line = self->last_line[0] ? self->last_line : NULL;
   int status = 0;
   int outcome;

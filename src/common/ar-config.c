@@ -218,13 +218,12 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
     gint64 max = key->max ? key->max : G_MAXINT32;
     if (v < key->min || v > max) {
       if (key->min == 1 && !key->max)
-        loader_value_error(ld, node, _("%s %s must be a positive integer, not %" G_GINT64_FORMAT),
-                           section_label, key->name, v);
+        loader_value_error(ld, node, _("%s %s must be a positive integer, not %lld"),
+                           section_label, key->name, (long long)v);
       else
         loader_value_error(ld, node,
-                           _("%s %s must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
-                             ", not %" G_GINT64_FORMAT),
-                           section_label, key->name, key->min, max, v);
+                           _("%s %s must be between %lld and %lld, not %lld"), section_label,
+                           key->name, (long long)key->min, (long long)max, (long long)v);
       return;
     }
     *(guint *)field = (guint)v;

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -123,11 +124,13 @@ append_members(GString *out, JsonObject *object, gboolean leading_comma)
   JsonNode *member;
   json_object_iter_init_ordered(&iter, object);
   while (json_object_iter_next_ordered(&iter, &name, &member)) {
+    /* Python's json.dumps separators, so the events files read the same
+     * as cli-agent-runner's and users' grep pipelines keep working. */
     if (leading_comma)
-      g_string_append_c(out, ',');
+      g_string_append(out, ", ");
     leading_comma = TRUE;
     append_string(out, name);
-    g_string_append_c(out, ':');
+    g_string_append(out, ": ");
     ar_event_json_append(out, member);
   }
 }
@@ -146,7 +149,7 @@ ar_event_json_append(GString *out, JsonNode *node)
     g_string_append_c(out, '[');
     for (guint i = 0; i < json_array_get_length(array); i++) {
       if (i > 0)
-        g_string_append_c(out, ',');
+        g_string_append(out, ", ");
       ar_event_json_append(out, json_array_get_element(array, i));
     }
     g_string_append_c(out, ']');
@@ -256,7 +259,14 @@ static gboolean (*const type_checks[])(JsonNode *) = {
   [AR_FIELD_OBJECT] = check_object,
 };
 
-#ifndef NDEBUG
+/* Field checks help callers during development; release builds built with
+ * NDEBUG skip them. */
+#ifdef NDEBUG
+#define FIELD_CHECKS FALSE
+#else
+#define FIELD_CHECKS TRUE
+#endif
+
 static void
 check_field(const ArEventKind *kind, const ArEventField *field, const char *name, JsonNode *node)
 {
@@ -271,15 +281,13 @@ check_field(const ArEventKind *kind, const ArEventField *field, const char *name
               ar_event_field_type_name(field->type),
               (field->flags & AR_FIELD_NULLABLE) ? " or null" : "");
 }
-#endif
 
 static void
 add_member(JsonObject *out, const ArEventKind *kind, const ArEventField *field, const char *name,
            JsonNode *node)
 {
-#ifndef NDEBUG
-  check_field(kind, field, name, node);
-#endif
+  if (FIELD_CHECKS)
+    check_field(kind, field, name, node);
   if (!check_string(node)) {
     json_object_set_member(out, name, scrub_node(node));
     return;
@@ -308,10 +316,8 @@ prepare_payload(const ArEventKind *kind, JsonObject *in)
       add_member(out, kind, f, f->name, json_object_get_member(in, f->name));
       continue;
     }
-#ifndef NDEBUG
-    if (!(f->flags & AR_FIELD_OPTIONAL))
+    if (FIELD_CHECKS && !(f->flags & AR_FIELD_OPTIONAL))
       g_warning("event %s: required field \"%s\" missing", kind->name, f->name);
-#endif
   }
   if (in == NULL)
     return out;
@@ -345,22 +351,48 @@ fd_is_path(int fd, const char *path)
   return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* A crash in the middle of a write can leave a line without its "\n";
- * appending to it would glue our first line onto the fragment. */
+/* A writer killed in the middle of a write() can leave a line without its
+ * "\n"; appending to it would glue our first line onto the fragment, and
+ * lose both. But while another writer's long line is being copied in, the
+ * file size can already show part of it: the check must not run during
+ * someone else's write. Our writers hold a non-blocking flock around each
+ * write (never blocking: a stopped process must not stall the supervisor),
+ * and the check runs only under it; in the rare case that a writer could
+ * not get the lock and writes meanwhile, the cost is one empty line, which
+ * every reader skips. */
 static void
-terminate_last_line(int fd)
+terminate_fragment(int fd)
 {
   struct stat st;
   char last;
   if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1 &&
       last != '\n')
-    (void)write(fd, "\n", 1);
+    (void)!write(fd, "\n", 1);
+}
+
+static gboolean
+write_line(int fd, const char *line, gsize len)
+{
+  /* One write() per line: with O_APPEND the kernel places each line whole at
+   * the end, even with several writers. Only a full disk or a signal gives a
+   * short write; finishing the line then beats leaving half of it. */
+  gsize done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, line + done, len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return FALSE;
+    done += n;
+  }
+  return TRUE;
 }
 
 static gboolean
 file_sink_write(ArEmitter *self, gint64 now_us, const char *line, gsize len, GError **error)
 {
   g_autofree char *path = ar_events_file_path(self->log_dir, now_us);
+  gboolean opened = FALSE;
   if (self->fd < 0 || g_strcmp0(path, self->path) != 0 || !fd_is_path(self->fd, path)) {
     close_file(self);
     int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
@@ -368,20 +400,17 @@ file_sink_write(ArEmitter *self, gint64 now_us, const char *line, gsize len, GEr
       return ar_set_error_errno(error, errno, _("Cannot open the events file %s"), path);
     self->fd = fd;
     self->path = g_steal_pointer(&path);
-    terminate_last_line(fd);
+    opened = TRUE;
   }
-  /* One write() per line: with O_APPEND the kernel places each line whole at
-   * the end, even with several writers. Only a full disk or a signal gives
-   * a short write; finishing the line then beats leaving half of it. */
-  gsize done = 0;
-  while (done < len) {
-    ssize_t n = write(self->fd, line + done, len - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return ar_set_error_errno(error, errno, _("Cannot write to the events file %s"), self->path);
-    done += n;
-  }
+  gboolean locked = flock(self->fd, LOCK_EX | LOCK_NB) == 0;
+  if (opened && locked)
+    terminate_fragment(self->fd);
+  gboolean ok = write_line(self->fd, line, len);
+  int errsv = errno;
+  if (locked)
+    flock(self->fd, LOCK_UN);
+  if (!ok)
+    return ar_set_error_errno(error, errsv, _("Cannot write to the events file %s"), self->path);
   return TRUE;
 }
 
@@ -563,9 +592,9 @@ ar_emitter_emit(ArEmitter *self, const char *kind_name, JsonObject *payload, GEr
   g_autoptr(JsonObject) clean = prepare_payload(kind, payload);
 
   g_autofree char *ts = ar_utc_iso_ms(now_us);
-  g_autoptr(GString) line = g_string_new("{\"ts\":");
+  g_autoptr(GString) line = g_string_new("{\"ts\": ");
   append_string(line, ts);
-  g_string_append(line, ",\"event\":");
+  g_string_append(line, ", \"event\": ");
   append_string(line, kind->name);
   append_members(line, clean, TRUE);
   g_string_append(line, "}\n");

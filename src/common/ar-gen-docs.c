@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-config-keys.h"
 #include "ar-events.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -22,6 +23,8 @@ typedef void (*GenFunc)(GString *out);
 
 static void gen_events_md(GString *out);
 static void gen_catalog(GString *out);
+static void gen_config_md(GString *out);
+static void gen_config_man(GString *out);
 
 static const struct {
   const char *mode;
@@ -30,7 +33,24 @@ static const struct {
 } modes[] = {
   { "events-md", "docs/events.md", gen_events_md },
   { "catalog", "data/catalog/agent-runner.catalog", gen_catalog },
+  { "config-md", "docs/configuration.md", gen_config_md },
+  { "config-man", "docs/agent-runner.toml.5", gen_config_man },
 };
+
+/* The config reference comes from the key table (ar-config-doc.c). */
+static void
+gen_config_md(GString *out)
+{
+  g_autofree char *text = ar_config_doc_markdown();
+  g_string_append(out, text);
+}
+
+static void
+gen_config_man(GString *out)
+{
+  g_autofree char *text = ar_config_doc_man();
+  g_string_append(out, text);
+}
 
 /* ---- text helpers ---- */
 
@@ -99,26 +119,30 @@ static const char md_intro[] =
     "## The events file\n"
     "\n"
     "- One file per UTC month, `events-YYYY-MM.jsonl`, the month taken when the event is "
-    "emitted. agent-runner never rotates or deletes these files; readers only read files "
+    "emitted. Files are never rotated; they are deleted only when older than "
+    "`[runtime] events_retention_days` (0, the default, keeps them). Readers only read files "
     "named exactly so, so compressing an old month (`events-2026-01.jsonl.gz`) is safe.\n"
     "- One JSON object per line, UTF-8 (non-ASCII characters are not escaped), keys in "
     "this order: `ts`, `event`, then the payload fields in the order of the tables below; "
     "fields this reference does not list follow them.\n"
     "- `ts` is UTC with milliseconds and a `Z`: `2026-05-17T02:13:44.123Z`.\n"
+    "- Separators are those of Python's `json.dumps` (`\", \"` and `\": \"`), non-ASCII "
+    "is written as UTF-8, exactly as cli-agent-runner wrote it, so existing `grep` and `jq` "
+    "pipelines keep working.\n"
     "- Each line is written with one `write()` on a file opened with `O_APPEND`, so the "
     "daemon and the monitor can write the same file without ever mixing two lines. The "
     "file is synced to disk at the end of every round.\n"
     "\n"
     "```json\n"
-    "{\"ts\":\"2026-05-17T02:13:44.123Z\",\"event\":\"round_end\",\"round_num\":12,"
-    "\"outcome\":\"clean\",\"exit_code\":0,\"duration_s\":812.4}\n"
+    "{\"ts\": \"2026-05-17T02:13:44.123Z\", \"event\": \"round_end\", \"round_num\": 12, "
+    "\"outcome\": \"ok\", \"exit_code\": 0, \"duration_s\": 812.4}\n"
     "```\n"
     "\n"
     "`agent-runner events` prints the last lines (`--follow` keeps printing); `jq` does "
     "the rest:\n"
     "\n"
     "```sh\n"
-    "jq -c 'select(.event == \"round_end\" and .outcome != \"clean\")' "
+    "jq -c 'select(.event == \"round_end\" and .outcome != \"ok\")' "
     "LOG_DIR/events-*.jsonl\n"
     "```\n"
     "\n"

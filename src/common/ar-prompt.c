@@ -97,7 +97,7 @@ ar_prompt_smoke(const char *prompt, gsize len, GError **error)
   }
   if (len < AR_PROMPT_MIN_BYTES) {
     g_set_error(error, AR_ERROR, AR_ERROR_CONFIG,
-                _("the prompt is only %" G_GSIZE_FORMAT " bytes (at least %d expected)"), len,
+                _("the prompt is only %zu bytes (at least %d expected)"), len,
                 AR_PROMPT_MIN_BYTES);
     return FALSE;
   }

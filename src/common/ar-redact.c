@@ -111,43 +111,56 @@ longest_first(gconstpointer a, gconstpointer b)
   return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
+static gboolean
+has_secret_locked(const char *value)
+{
+  for (guint i = 0; secrets != NULL && i < secrets->len; i++)
+    if (strcmp(secrets->pdata[i], value) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 void
 ar_redact_add_secret(const char *value)
 {
   if (value == NULL || strlen(value) < AR_REDACT_MIN_SECRET)
     return;
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&secrets_lock);
-  if (secrets == NULL)
-    secrets = g_ptr_array_new_with_free_func(g_free);
-  for (guint i = 0; i < secrets->len; i++)
-    if (strcmp(secrets->pdata[i], value) == 0)
-      return;
-  g_ptr_array_add(secrets, g_strdup(value));
-  g_ptr_array_sort(secrets, longest_first);
+  g_mutex_lock(&secrets_lock);
+  if (!has_secret_locked(value)) {
+    if (secrets == NULL)
+      secrets = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(secrets, g_strdup(value));
+    g_ptr_array_sort(secrets, longest_first);
+  }
+  g_mutex_unlock(&secrets_lock);
 }
 
 void
 ar_redact_clear_secrets(void)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&secrets_lock);
+  g_mutex_lock(&secrets_lock);
   g_clear_pointer(&secrets, g_ptr_array_unref);
+  g_mutex_unlock(&secrets_lock);
 }
 
 gboolean
 ar_redact_have_secrets(void)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&secrets_lock);
-  return secrets != NULL && secrets->len > 0;
+  g_mutex_lock(&secrets_lock);
+  gboolean have = secrets != NULL && secrets->len > 0;
+  g_mutex_unlock(&secrets_lock);
+  return have;
 }
 
 static char *
 replace_literals(const char *text)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&secrets_lock);
-  g_autoptr(GString) out = g_string_new(text);
+  GString *out = g_string_new(text);
+  g_mutex_lock(&secrets_lock);
   for (guint i = 0; secrets != NULL && i < secrets->len; i++)
     g_string_replace(out, secrets->pdata[i], AR_REDACTED, 0);
-  return g_string_free(g_steal_pointer(&out), FALSE);
+  g_mutex_unlock(&secrets_lock);
+  return g_string_free(out, FALSE);
 }
 
 static char *

@@ -90,15 +90,14 @@ lex_escape(ArTomlParser *p, GString *out, GError **error)
     guchar h = ar_toml_peek(p, 2 + i);
     if (!is_hex(h)) {
       g_autofree char *seen = g_strndup(p->data + start, MIN(2 + i, p->len - start));
-      return ar_toml_fail(p, error, start, "invalid escape \"%s\": \\%c needs %u hex digits",
-                          seen, c, ndigits);
+      return ar_toml_fail(p, error, start, "invalid escape \"%s\": \\%c needs %u hex digits", seen,
+                          c, ndigits);
     }
     cp = cp << 4 | (guint32)g_ascii_xdigit_value(h);
   }
   if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
     g_autofree char *seen = g_strndup(p->data + start, 2 + ndigits);
-    return ar_toml_fail(p, error, start, "invalid escape \"%s\": not a Unicode scalar value",
-                        seen);
+    return ar_toml_fail(p, error, start, "invalid escape \"%s\": not a Unicode scalar value", seen);
   }
   append_unichar(out, cp);
   p->pos += 2 + ndigits;
@@ -115,7 +114,8 @@ lex_line_continuation(ArTomlParser *p, GError **error)
 
   while (ar_toml_peek(p, i) == ' ' || ar_toml_peek(p, i) == '\t')
     i++;
-  if (!(ar_toml_peek(p, i) == '\n' || (ar_toml_peek(p, i) == '\r' && ar_toml_peek(p, i + 1) == '\n')))
+  if (!(ar_toml_peek(p, i) == '\n' ||
+        (ar_toml_peek(p, i) == '\r' && ar_toml_peek(p, i + 1) == '\n')))
     return ar_toml_fail(p, error, start,
                         "invalid escape: a backslash followed by whitespace must end the line");
   for (;;) {

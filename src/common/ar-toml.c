@@ -36,7 +36,11 @@ typedef struct {
   guint col;
 } KeyPart;
 
-G_DEFINE_QUARK(ar-toml-error-quark, ar_toml_error)
+GQuark
+ar_toml_error_quark(void)
+{
+  return g_quark_from_static_string("ar-toml-error-quark");
+}
 
 /* ---- positions and errors ---- */
 
@@ -218,23 +222,6 @@ ar_toml_node_new(ArTomlParser *p, ArTomlType type, gsize off)
 
   ar_toml_locate(p, off, &line, &col);
   return node_new(type, line, col);
-}
-
-void
-ar_toml_node_free(ArTomlNode *node)
-{
-  if (node == NULL)
-    return;
-  /* Depth is bounded by AR_TOML_MAX_DEPTH, so recursion (through the items'
-   * free function) is too. */
-  g_clear_pointer(&node->index, g_hash_table_unref);
-  g_clear_pointer(&node->items, g_ptr_array_unref);
-  if (node->type == AR_TOML_STRING)
-    g_free(node->v.str);
-  else if (node->type >= AR_TOML_DATETIME)
-    g_free(node->v.datetime);
-  g_free(node->key);
-  g_free(node);
 }
 
 static ArTomlNode *
@@ -499,8 +486,7 @@ parse_inline_table(ArTomlParser *p, ArTomlNode *parent, const KeyPart *k, guint 
       if (!skip_inline_gap(p, error))
         return NULL;
       if (ar_toml_peek(p, 0) == '}' && p->version < AR_TOML_1_1) {
-        ar_toml_fail(p, error, comma,
-                     "trailing comma in inline table (allowed from TOML 1.1)");
+        ar_toml_fail(p, error, comma, "trailing comma in inline table (allowed from TOML 1.1)");
         return NULL;
       }
     } else if (c != '}') {
@@ -566,7 +552,7 @@ fail_not_table(ArTomlParser *p, GError **error, const ArTomlNode *base, GArray *
     return ar_toml_fail(p, error, k->off,
                         "cannot add to table \"%s\" with dotted keys: it was already defined at "
                         "%u:%u",
-                        name, node->key_line, node->key_col);
+                        name, node->line, node->col);
   if (node->type == AR_TOML_ARRAY && (NODE(node)->flags & NODE_FROZEN))
     return ar_toml_fail(p, error, k->off,
                         "cannot add to array \"%s\" (defined at %u:%u): arrays are complete as "
@@ -690,8 +676,9 @@ parse_header(ArTomlParser *p, ArTomlNode *root, GError **error)
     } else if (node->type != AR_TOML_TABLE || (NODE(node)->flags & (NODE_DEFINED | NODE_FROZEN))) {
       if (node->type == AR_TOML_TABLE && !(NODE(node)->flags & NODE_FROZEN))
         return ar_toml_fail(p, error, open, "table \"%s\" already defined at %u:%u", name,
-                            node->key_line, node->key_col);
-      return ar_toml_fail(p, error, open, "cannot define table \"%s\": it is already %s "
+                            node->line, node->col);
+      return ar_toml_fail(p, error, open,
+                          "cannot define table \"%s\": it is already %s "
                           "(defined at %u:%u)",
                           name, node_kind(node), node->key_line, node->key_col);
     }
@@ -772,7 +759,9 @@ ar_toml_parse_full(const char *data, gssize len, const char *filename, ArTomlVer
   g_autoptr(GPtrArray) pending = g_ptr_array_new();
   ArTomlParser p = {
     .data = data != NULL ? data : "",
-    .len = data == NULL ? 0 : len < 0 ? strlen(data) : (gsize)len,
+    .len = data == NULL ? 0
+           : len < 0    ? strlen(data)
+                        : (gsize)len,
     .filename = filename != NULL ? filename : "<input>",
     .version = version,
     .loc_line = 1,
@@ -812,58 +801,4 @@ ar_toml_parse_file(const char *path, GError **error)
     return NULL;
   }
   return ar_toml_parse(data, (gssize)len, path, error);
-}
-
-/* ---- access ---- */
-
-const ArTomlNode *
-ar_toml_get(const ArTomlNode *table, const char *key)
-{
-  if (table == NULL || table->type != AR_TOML_TABLE || key == NULL)
-    return NULL;
-  return g_hash_table_lookup(table->index, key);
-}
-
-guint
-ar_toml_len(const ArTomlNode *node)
-{
-  if (node == NULL || node->items == NULL)
-    return 0;
-  return node->items->len;
-}
-
-const ArTomlNode *
-ar_toml_at(const ArTomlNode *node, guint i)
-{
-  if (i >= ar_toml_len(node))
-    return NULL;
-  return node->items->pdata[i];
-}
-
-const char *
-ar_toml_type_name(ArTomlType type)
-{
-  switch (type) {
-  case AR_TOML_TABLE:
-    return "table";
-  case AR_TOML_ARRAY:
-    return "array";
-  case AR_TOML_STRING:
-    return "string";
-  case AR_TOML_INTEGER:
-    return "integer";
-  case AR_TOML_FLOAT:
-    return "float";
-  case AR_TOML_BOOL:
-    return "bool";
-  case AR_TOML_DATETIME:
-    return "datetime";
-  case AR_TOML_DATETIME_LOCAL:
-    return "datetime-local";
-  case AR_TOML_DATE_LOCAL:
-    return "date-local";
-  case AR_TOML_TIME_LOCAL:
-    return "time-local";
-  }
-  return "unknown";
 }

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 GQuark ar_toml_error_quark(void);
 
 typedef enum {
-  AR_TOML_ERROR_SYNTAX,  /* malformed document; message has file:line:col */
+  AR_TOML_ERROR_SYNTAX, /* malformed document; message has file:line:col */
   AR_TOML_ERROR_IO,
 } ArTomlError;
 
@@ -53,10 +53,10 @@ struct _ArTomlNode {
    * 0 for array elements and the root. */
   guint key_line;
   guint key_col;
-  char *key; /* name in the parent table, NULL for array elements and root */
+  char *key;     /* name in the parent table, NULL for array elements and root */
   gsize key_len; /* byte length of key: quoted keys may hold U+0000 */
   union {
-    char *str;      /* STRING: decoded UTF-8, NUL-terminated; see str_len */
+    char *str; /* STRING: decoded UTF-8, NUL-terminated; see str_len */
     gint64 integer;
     double fp;
     gboolean boolean;

@@ -263,8 +263,7 @@ stash_load(ArVcsRepo *r, const char *sha, Stash *s, GError **error)
     return ar_set_error_git(error, rc, _("cannot read stash %s"), sha);
   if (git_commit_parentcount(s->commit) >= 3) {
     g_autoptr(git_commit) u = NULL;
-    if ((rc = git_commit_parent(&u, s->commit, 2)) < 0 ||
-        (rc = git_commit_tree(&s->u_tree, u)) < 0)
+    if ((rc = git_commit_parent(&u, s->commit, 2)) < 0 || (rc = git_commit_tree(&s->u_tree, u)) < 0)
       return ar_set_error_git(error, rc, _("cannot read the untracked files of stash %s"), sha);
   }
   return TRUE;
@@ -313,12 +312,26 @@ name_paths(GPtrArray *paths)
   return g_string_free(s, FALSE);
 }
 
+/* Something on disk would be overwritten by writing `path`: a file there,
+ * or a file where one of its parent directories has to go (unless the
+ * stash removes that file: `going`). */
 static gboolean
-exists_on_disk(ArVcsRepo *r, const char *path)
+blocked_on_disk(ArVcsRepo *r, const char *path, GHashTable *going)
 {
   g_autofree char *full = g_build_filename(r->root, path, NULL);
   struct stat st;
-  return lstat(full, &st) == 0;
+  if (lstat(full, &st) == 0)
+    return TRUE;
+  g_autofree char *dir = g_path_get_dirname(path);
+  while (!g_str_equal(dir, ".") && !g_str_equal(dir, "/")) {
+    g_autofree char *dfull = g_build_filename(r->root, dir, NULL);
+    if (lstat(dfull, &st) == 0)
+      return !S_ISDIR(st.st_mode) && !g_hash_table_contains(going, dir);
+    char *up = g_path_get_dirname(dir);
+    g_free(dir);
+    dir = up;
+  }
+  return FALSE;
 }
 
 gboolean
@@ -378,18 +391,26 @@ ar_vcs_orphan_pop(const char *work_dir, const char *sha, GError **error)
   g_autoptr(GHashTable) dirty = g_hash_table_new(g_str_hash, g_str_equal);
   for (guint i = 0; i < local->len; i++)
     g_hash_table_add(dirty, ((ArVcsChange *)g_ptr_array_index(local, i))->path);
+  g_autoptr(GHashTable) going = g_hash_table_new(g_str_hash, g_str_equal);
+  for (guint i = 0; i < tracked->len; i++) {
+    const char *path = g_ptr_array_index(tracked, i);
+    g_autoptr(git_tree_entry) te = NULL;
+    if (git_tree_entry_bypath(&te, s.w_tree, path) < 0)
+      g_hash_table_add(going, (gpointer)path);
+    git_error_clear();
+  }
   g_autoptr(GPtrArray) clashes = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; i < tracked->len; i++) {
     const char *path = g_ptr_array_index(tracked, i);
     g_autoptr(git_tree_entry) te = NULL;
     gboolean in_head = git_tree_entry_bypath(&te, head_tree, path) == 0;
     git_error_clear();
-    if (g_hash_table_contains(dirty, path) || (!in_head && exists_on_disk(r, path)))
+    if (g_hash_table_contains(dirty, path) || (!in_head && blocked_on_disk(r, path, going)))
       g_ptr_array_add(clashes, g_strdup(path));
   }
   for (guint i = 0; i < untracked->len; i++) {
     const char *path = g_ptr_array_index(untracked, i);
-    if (g_hash_table_contains(dirty, path) || exists_on_disk(r, path))
+    if (g_hash_table_contains(dirty, path) || blocked_on_disk(r, path, going))
       g_ptr_array_add(clashes, g_strdup(path));
   }
 
@@ -432,9 +453,8 @@ ar_vcs_orphan_pop(const char *work_dir, const char *sha, GError **error)
   /* Apply: tracked changes as unstaged changes (new files staged, as
    * `git stash apply` does), then the untracked files. */
   git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
-  opts.checkout_strategy =
-      GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH | GIT_CHECKOUT_DONT_UPDATE_INDEX |
-      GIT_CHECKOUT_DONT_WRITE_INDEX;
+  opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH |
+                           GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DONT_WRITE_INDEX;
   if (tracked->len > 0) {
     opts.paths = ar_vcs_strarray(tracked);
     if ((rc = git_checkout_tree(r->repo, (git_object *)target, &opts)) < 0)
@@ -455,8 +475,8 @@ ar_vcs_orphan_pop(const char *work_dir, const char *sha, GError **error)
   if (untracked->len > 0) {
     opts.paths = ar_vcs_strarray(untracked);
     if ((rc = git_checkout_tree(r->repo, (git_object *)s.u_tree, &opts)) < 0)
-      return ar_set_error_git(error, rc, _("cannot restore the untracked files of stash %s (it is kept)"),
-                              sha);
+      return ar_set_error_git(
+          error, rc, _("cannot restore the untracked files of stash %s (it is kept)"), sha);
   }
   return ar_vcs_stash_drop_oid(r->repo, git_commit_id(s.commit), error);
 }

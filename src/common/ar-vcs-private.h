@@ -11,8 +11,8 @@
 G_BEGIN_DECLS
 
 struct _ArVcsExcludes {
-  char *log_dir;     /* as given, NULL if none */
-  GPtrArray *owned;  /* char *, relative to work_dir */
+  char *log_dir;    /* as given, NULL if none */
+  GPtrArray *owned; /* char *, relative to work_dir */
 };
 
 /* An opened work tree. Holds a git_libgit2_init() reference, released
@@ -20,8 +20,8 @@ struct _ArVcsExcludes {
  * of the scope so g_autoptr frees those first. */
 typedef struct {
   git_repository *repo;
-  char *root;   /* real path of the top of the work tree, no trailing '/' */
-  char *prefix; /* work_dir relative to root: "" or "sub/dir/" */
+  char *root;              /* real path of the top of the work tree, no trailing '/' */
+  char *prefix;            /* work_dir relative to root: "" or "sub/dir/" */
   gboolean trust_filemode; /* core.filemode */
 } ArVcsRepo;
 

@@ -179,8 +179,8 @@ make_commit(ArVcsRepo *r, const git_signature *sig, const char *message, git_tre
 {
   git_oid oid;
   git_commit *commit = NULL;
-  int rc = git_commit_create(&oid, r->repo, NULL, sig, sig, NULL, message, tree, n_parents,
-                             parents);
+  int rc =
+      git_commit_create(&oid, r->repo, NULL, sig, sig, NULL, message, tree, n_parents, parents);
   if (rc < 0 || (rc = git_commit_lookup(&commit, r->repo, &oid)) < 0) {
     ar_set_error_git(error, rc, _("cannot create a commit"));
     return NULL;
@@ -335,8 +335,7 @@ rollback_stash(ArVcsRepo *r, git_index *index, gboolean index_written, git_tree 
 
 gboolean
 ar_vcs_stash_orphan(const char *work_dir, const ArVcsExcludes *excludes, guint round_num,
-                    const char *phase, guint idempotency_s, ArVcsStashResult *out,
-                    GError **error)
+                    const char *phase, guint idempotency_s, ArVcsStashResult *out, GError **error)
 {
   g_return_val_if_fail(out != NULL, FALSE);
   ar_vcs_stash_result_clear(out);
@@ -380,8 +379,8 @@ ar_vcs_stash_orphan(const char *work_dir, const ArVcsExcludes *excludes, guint r
   if ((rc = git_commit_tree(&head_tree, head)) < 0)
     return ar_set_error_git(error, rc, _("cannot read the tree of HEAD"));
 
-  g_auto(StashPlan) plan = { g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new(),
-                             g_ptr_array_new() };
+  g_auto(StashPlan)
+      plan = { g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new() };
   for (guint i = 0; i < changes->len; i++) {
     ArVcsChange *c = g_ptr_array_index(changes, i);
     if (g_str_has_suffix(c->path, "/")) /* a nested repository: not ours to stash */
@@ -589,7 +588,7 @@ ar_vcs_auto_commit(const char *work_dir, const ArVcsExcludes *excludes, guint ro
       continue;
     g_autofree char *full = g_build_filename(r->root, c->path, NULL);
     struct stat st;
-    if (lstat(full, &st) == 0)
+    if (lstat(full, &st) == 0 && !S_ISDIR(st.st_mode))
       rc = git_index_add_bypath(index, c->path);
     else
       rc = git_index_get_bypath(index, c->path, 0) ? git_index_remove_bypath(index, c->path) : 0;
@@ -606,8 +605,8 @@ ar_vcs_auto_commit(const char *work_dir, const ArVcsExcludes *excludes, guint ro
   g_autoptr(git_tree) staged = NULL;
   g_autoptr(git_index) tmp = NULL;
   if ((rc = git_index_write_tree(&staged_oid, index)) < 0 ||
-      (rc = git_tree_lookup(&staged, r->repo, &staged_oid)) < 0 ||
-      (rc = git_index_new(&tmp)) < 0 || (rc = git_index_read_tree(tmp, staged)) < 0) {
+      (rc = git_tree_lookup(&staged, r->repo, &staged_oid)) < 0 || (rc = git_index_new(&tmp)) < 0 ||
+      (rc = git_index_read_tree(tmp, staged)) < 0) {
     ar_set_error_git(error, rc, _("cannot write the index as a tree"));
     git_index_read(index, TRUE);
     return FALSE;

@@ -12,7 +12,10 @@
  * the same time. Two concurrent *mutating* calls (stash, auto-commit, pop)
  * on the same work tree are serialized by git's own index.lock: the second
  * one fails cleanly. An ArVcsExcludes may be shared between threads once
- * built; do not add paths to it while another thread uses it.
+ * built; do not add paths to it while another thread uses it. Each call
+ * takes and drops a git_libgit2_init() reference; a long-lived program
+ * should hold one of its own for its lifetime, so that libgit2 is set up
+ * once rather than per call.
  *
  * Paths: files are reported relative to the top of the work tree, like
  * `git status --porcelain`. work_dir may be a subdirectory of the work
@@ -63,9 +66,9 @@ typedef struct {
 /* Dirty files: staged and unstaged changes and untracked files (untracked
  * directories are listed file by file; a rename is reported by its new
  * path), minus ignored files and the exclusions (excludes may be NULL).
- * Reads only: the index is not refreshed or written. Safe on a worker
- * thread; on a 100k-file tree it takes tens of milliseconds (see
- * docs/performance.md). */
+ * Reads only: the index is not refreshed or written. Costs about what
+ * `git status` costs: ~0.5 s of CPU on a 100k-file tree on a small VM (see
+ * docs/performance.md), so call it from a worker thread. */
 ArVcsStatus *ar_vcs_status(const char *work_dir, const ArVcsExcludes *excludes, GError **error);
 void ar_vcs_status_free(ArVcsStatus *status);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArVcsStatus, ar_vcs_status_free)
@@ -94,7 +97,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ArVcsStashResult, ar_vcs_stash_result_clear)
  * Errors (nothing to stash, unborn branch, unresolved conflicts, I/O)
  * leave the tree as it was. The identity is the repository's user.name /
  * user.email, or "agent-runner" when none is configured (a stash must not
- * fail for want of one). out is cleared first. */
+ * fail for want of one). out must be zero-initialised (or a result of an
+ * earlier call): it is cleared first. */
 gboolean ar_vcs_stash_orphan(const char *work_dir, const ArVcsExcludes *excludes, guint round_num,
                              const char *phase, guint idempotency_s, ArVcsStashResult *out,
                              GError **error);
@@ -115,8 +119,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ArVcsCommitResult, ar_vcs_commit_result_clear)
  * first commit on an unborn branch) with the repository's configured
  * identity. Never GPG-signs; git hooks are not run (libgit2 has none).
  * Excluded paths are neither staged nor committed; whatever the agent had
- * staged there stays staged. Refuses during a merge/rebase. out is cleared
- * first. */
+ * staged there stays staged. Refuses during a merge/rebase. out: as for
+ * ar_vcs_stash_orphan(). */
 gboolean ar_vcs_auto_commit(const char *work_dir, const ArVcsExcludes *excludes, guint round_num,
                             const char *phase, ArVcsCommitResult *out, GError **error);
 

@@ -59,6 +59,9 @@ struct ArdLoop {
   /* The current wait: restart_delay_s times factor, from wait_start. */
   gint64 wait_start_mono_us;
   guint wait_factor;
+
+  ArdStatusHook status_hook;
+  gpointer status_hook_data;
 };
 
 static void loop_step(ArdLoop *loop);
@@ -93,6 +96,8 @@ set_run_state(ArdLoop *loop, ArdRunState st)
 {
   loop->status.state = st;
   ard_notify_status(&loop->status);
+  if (loop->status_hook)
+    loop->status_hook(loop, loop->status_hook_data);
 }
 
 static void
@@ -835,4 +840,23 @@ const ArdStatus *
 ard_loop_get_status(ArdLoop *loop)
 {
   return &loop->status;
+}
+
+void
+ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data)
+{
+  loop->status_hook = hook;
+  loop->status_hook_data = user_data;
+}
+
+void
+ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds)
+{
+  loop->max_rounds = max_rounds ? max_rounds : loop->cfg->max_rounds;
+}
+
+gboolean
+ard_loop_stop_requested(ArdLoop *loop)
+{
+  return loop->stop_requested;
 }

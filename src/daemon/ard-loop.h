@@ -98,4 +98,14 @@ ArEmitter *ard_loop_get_emitter(ArdLoop *loop);
 ArConfig *ard_loop_get_config(ArdLoop *loop);
 const ArdStatus *ard_loop_get_status(ArdLoop *loop);
 
+/* Called after every change of the status' run state (and so of the
+ * round, phase and agent pid that change with it): the bus turns it into
+ * PropertiesChanged. One hook; NULL removes it. */
+typedef void (*ArdStatusHook)(ArdLoop *loop, gpointer user_data);
+void ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data);
+/* Serve(max_rounds): a new bound for this invocation (0: the config's). */
+void ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds);
+/* TRUE once a stop was asked for (signal, Stop, trigger). */
+gboolean ard_loop_stop_requested(ArdLoop *loop);
+
 G_END_DECLS

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "ar-util.h"
+#include "ard-bus.h"
 #include "ard-loop.h"
 
 /* The agent's stdio and our pipes must never land on fds 0-2 by accident:
@@ -140,6 +141,12 @@ main(int argc, char **argv)
   };
   g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
   if (!loop) {
+    fprintf(stderr, "agent-runnerd: %s\n", error->message);
+    return exit_code_for(error);
+  }
+  /* The bus name is owned before ard_loop_run() says READY=1. */
+  g_autoptr(ArdBus) bus = ard_bus_new(loop, system_mode, &error);
+  if (!bus) {
     fprintf(stderr, "agent-runnerd: %s\n", error->message);
     return exit_code_for(error);
   }

@@ -178,7 +178,6 @@ ard_state_load(const char *log_dir, gboolean *recovered, GError **error)
   }
   if (!parse_state(text, len, state)) {
     *recovered = TRUE;
-    ard_state_free(state);
     return ard_state_new();
   }
   return g_steal_pointer(&state);

@@ -14,8 +14,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   for (ArTomlVersion v = AR_TOML_1_0; v <= AR_TOML_1_1; v++) {
     g_autoptr(GError) error = NULL;
-    g_autoptr(ArTomlNode) root = ar_toml_parse_full((const char *)data, (gssize)size, "fuzz", v,
-                                                    &error);
+    g_autoptr(ArTomlNode) root =
+        ar_toml_parse_full((const char *)data, (gssize)size, "fuzz", v, &error);
     g_assert((root == NULL) != (error == NULL));
     if (root != NULL) {
       g_autofree char *json = ar_toml_to_tagged_json(root);

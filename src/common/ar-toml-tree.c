@@ -5,8 +5,84 @@
 
 #include "ar-toml.h"
 
-/* toml-test's "tagged JSON": tables become objects, arrays arrays, and every
- * scalar {"type": "...", "value": "..."} with the value always as text. */
+/* What one does with a parsed tree: look things up, print it as toml-test's
+ * tagged JSON, free it. Building it is ar-toml.c's business. */
+
+void
+ar_toml_node_free(ArTomlNode *node)
+{
+  if (node == NULL)
+    return;
+  /* Depth is bounded by AR_TOML_MAX_DEPTH, so recursion (through the items'
+   * free function) is too. */
+  g_clear_pointer(&node->index, g_hash_table_unref);
+  g_clear_pointer(&node->items, g_ptr_array_unref);
+  if (node->type == AR_TOML_STRING)
+    g_free(node->v.str);
+  else if (node->type >= AR_TOML_DATETIME)
+    g_free(node->v.datetime);
+  g_free(node->key);
+  g_free(node);
+}
+
+/* ---- access ---- */
+
+const ArTomlNode *
+ar_toml_get(const ArTomlNode *table, const char *key)
+{
+  if (table == NULL || table->type != AR_TOML_TABLE || key == NULL)
+    return NULL;
+  return g_hash_table_lookup(table->index, key);
+}
+
+guint
+ar_toml_len(const ArTomlNode *node)
+{
+  if (node == NULL || node->items == NULL)
+    return 0;
+  return node->items->len;
+}
+
+const ArTomlNode *
+ar_toml_at(const ArTomlNode *node, guint i)
+{
+  if (i >= ar_toml_len(node))
+    return NULL;
+  return node->items->pdata[i];
+}
+
+const char *
+ar_toml_type_name(ArTomlType type)
+{
+  switch (type) {
+  case AR_TOML_TABLE:
+    return "table";
+  case AR_TOML_ARRAY:
+    return "array";
+  case AR_TOML_STRING:
+    return "string";
+  case AR_TOML_INTEGER:
+    return "integer";
+  case AR_TOML_FLOAT:
+    return "float";
+  case AR_TOML_BOOL:
+    return "bool";
+  case AR_TOML_DATETIME:
+    return "datetime";
+  case AR_TOML_DATETIME_LOCAL:
+    return "datetime-local";
+  case AR_TOML_DATE_LOCAL:
+    return "date-local";
+  case AR_TOML_TIME_LOCAL:
+    return "time-local";
+  }
+  return "unknown";
+}
+
+/* ---- tagged JSON ---- */
+
+/* toml-test's format: tables become objects, arrays arrays, and every scalar
+ * {"type": "...", "value": "..."} with the value always as text. */
 
 static void
 append_json_string(GString *out, const char *s, gsize len)

@@ -1,0 +1,511 @@
+#include "config.h"
+
+#include "ard-peek.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ar-util.h"
+
+struct ArdPeek {
+  ArdLoop *loop;
+  char *mode;
+  gint64 started_mono_us;
+  GQueue events; /* char *json_line, oldest first, <= ARD_PEEK_EVENTS */
+};
+
+/* ---- the defenses table ---------------------------------------------- */
+
+typedef char *(*DefenseValue)(const ArConfig *cfg);
+typedef const char *(*DefenseState)(const ArConfig *cfg);
+
+typedef struct {
+  const char *name;
+  DefenseValue value;
+  const char *prevents;
+  DefenseState state;
+} Defense;
+
+static char *
+v_round_timeout(const ArConfig *c)
+{
+  return g_strdup_printf("%u", c->round_timeout_s);
+}
+static char *
+v_crash_loop(const ArConfig *c)
+{
+  return g_strdup_printf("stop after %d consecutive failing rounds shorter than %.0fs",
+                         ARD_CRASH_LOOP_THRESHOLD, ARD_CRASH_SHORT_S);
+}
+static char *
+v_pgroup(const ArConfig *c)
+{
+  return g_strdup("own session and process group per round; subreaper");
+}
+static char *
+v_lock(const ArConfig *c)
+{
+  return g_build_filename(c->log_dir, "agent-runner.lock", NULL);
+}
+static char *
+v_smoke(const ArConfig *c)
+{
+  return g_strdup("config, log_dir, agent CLI, git, prompt files");
+}
+static char *
+v_grace(const ArConfig *c)
+{
+  return g_strdup_printf("%u", c->max_grace_after_result_s);
+}
+static char *
+v_idle(const ArConfig *c)
+{
+  return g_strdup_printf("%u", c->idle_timeout_s);
+}
+static char *
+v_atomic(const ArConfig *c)
+{
+  return g_strdup("tmp + fsync + rename");
+}
+static char *
+v_redaction(const ArConfig *c)
+{
+  return g_strdup("secrets and free-text fields redacted before every sink");
+}
+static char *
+v_retention(const ArConfig *c)
+{
+  return g_strdup_printf("%u transcripts, %u days of events", c->round_log_retention,
+                         c->events_retention_days);
+}
+static char *
+v_stop_intent(const ArConfig *c)
+{
+  return g_strdup(".agent-done and config_broken stay stopped across restarts");
+}
+
+static const char *
+s_active(const ArConfig *c)
+{
+  return "active";
+}
+static const char *
+s_timeout(const ArConfig *c)
+{
+  return c->round_timeout_s ? "active" : "off";
+}
+static const char *
+s_grace(const ArConfig *c)
+{
+  return c->max_grace_after_result_s ? "active" : "off";
+}
+static const char *
+s_idle(const ArConfig *c)
+{
+  return c->idle_timeout_s ? "active" : "off";
+}
+static const char *
+s_smoke(const ArConfig *c)
+{
+  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
+  return v && *v && g_strcmp0(v, "0") != 0 ? "off" : "active";
+}
+
+static const Defense defenses[] = {
+  { "round_timeout_s", v_round_timeout, "a stuck round running forever", s_timeout },
+  { "crash_loop_breaker", v_crash_loop, "hundreds of empty rounds respawned by a crashing agent",
+    s_active },
+  { "process_group_isolation", v_pgroup, "descendants of the agent outliving its round", s_active },
+  { "single_supervisor_lock", v_lock, "two supervisors corrupting one project", s_active },
+  { "startup_smoke_check", v_smoke, "hours of silent rounds with a broken config or prompt",
+    s_smoke },
+  { "max_grace_after_result_s", v_grace, "an agent lingering after it reported its result",
+    s_grace },
+  { "idle_timeout_s", v_idle, "a round that produces no output for too long", s_idle },
+  { "atomic_state_writes", v_atomic, "a crash leaving a half-written state file", s_active },
+  { "secret_redaction", v_redaction, "secrets reaching a log, the journal or the bus", s_active },
+  { "log_retention", v_retention, "logs filling the disk", s_active },
+  { "deliberate_stop_sticks", v_stop_intent, "the unit resurrecting a deliberate stop", s_active },
+};
+
+/* ---- ring buffer of events -------------------------------------------- */
+
+static void
+peek_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer user_data)
+{
+  ArdPeek *peek = user_data;
+  g_queue_push_tail(&peek->events, g_strdup(json_line));
+  while (g_queue_get_length(&peek->events) > ARD_PEEK_EVENTS)
+    g_free(g_queue_pop_head(&peek->events));
+}
+
+ArdPeek *
+ard_peek_new(ArdLoop *loop, const char *mode)
+{
+  ArdPeek *peek = g_new0(ArdPeek, 1);
+  peek->loop = loop;
+  peek->mode = g_strdup(mode);
+  peek->started_mono_us = g_get_monotonic_time();
+  g_queue_init(&peek->events);
+  ar_emitter_add_sink(ard_loop_get_emitter(loop), peek_sink, peek);
+  return peek;
+}
+
+void
+ard_peek_free(ArdPeek *peek)
+{
+  if (!peek)
+    return;
+  ar_emitter_remove_sink(ard_loop_get_emitter(peek->loop), peek_sink, peek);
+  g_queue_clear_full(&peek->events, g_free);
+  g_free(peek->mode);
+  g_free(peek);
+}
+
+/* x rounded to 1/scale (no libm for this). */
+static double
+round_to(double x, double scale)
+{
+  return (double)(gint64)(x * scale + (x >= 0 ? 0.5 : -0.5)) / scale;
+}
+
+/* ---- files and the system --------------------------------------------- */
+
+GPtrArray *
+ard_peek_file_tail(const char *path, guint n, gsize max_bytes)
+{
+  g_auto(ArFd) fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return NULL;
+  gsize len = MIN((gsize)st.st_size, max_bytes);
+  off_t from = st.st_size - (off_t)len;
+  g_autofree char *buf = g_malloc(len + 1);
+  gsize got = 0;
+  while (got < len) {
+    ssize_t r = pread(fd, buf + got, len - got, from + (off_t)got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += (gsize)r;
+  }
+  buf[got] = '\0';
+  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  char *end = buf + got;
+  if (end > buf && end[-1] == '\n')
+    end--;
+  /* Walk back n line starts; a line cut by the byte bound is dropped
+   * unless the read began at the start of the file. */
+  while (lines->len < n && end > buf) {
+    char *start = end;
+    while (start > buf && start[-1] != '\n')
+      start--;
+    if (start == buf && from > 0)
+      break;
+    g_autofree char *raw = g_strndup(start, (gsize)(end - start));
+    g_ptr_array_insert(lines, 0, g_utf8_make_valid(raw, -1));
+    end = start > buf ? start - 1 : buf;
+  }
+  return lines;
+}
+
+static char *
+transcript_for_round(const char *log_dir, guint round_num)
+{
+  g_autofree char *dir = g_build_filename(log_dir, "rounds", NULL);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  if (!d)
+    return NULL;
+  g_autofree char *prefix = g_strdup_printf("R%u-", round_num);
+  g_autofree char *best = NULL;
+  for (const char *name; (name = g_dir_read_name(d));) {
+    if (g_str_has_prefix(name, prefix) && g_str_has_suffix(name, ".log") &&
+        (!best || strcmp(name, best) > 0)) {
+      g_free(best);
+      best = g_strdup(name);
+    }
+  }
+  return best ? g_build_filename(dir, best, NULL) : NULL;
+}
+
+static gint64
+meminfo_kb(const char *text, const char *key)
+{
+  const char *p = text ? strstr(text, key) : NULL;
+  if (!p)
+    return -1;
+  return g_ascii_strtoll(p + strlen(key), NULL, 10);
+}
+
+static void
+add_system(JsonBuilder *b, const char *log_dir)
+{
+  json_builder_set_member_name(b, "system");
+  json_builder_begin_object(b);
+  g_autofree char *mem = NULL;
+  (void)g_file_get_contents("/proc/meminfo", &mem, NULL, NULL);
+  gint64 total = meminfo_kb(mem, "MemTotal:");
+  gint64 avail = meminfo_kb(mem, "MemAvailable:");
+  json_builder_set_member_name(b, "mem_total_mb");
+  if (total >= 0)
+    json_builder_add_int_value(b, total / 1024);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "mem_available_mb");
+  if (avail >= 0)
+    json_builder_add_int_value(b, avail / 1024);
+  else
+    json_builder_add_null_value(b);
+  struct statvfs vfs;
+  gboolean have_vfs = statvfs(log_dir, &vfs) == 0 && vfs.f_blocks > 0;
+  json_builder_set_member_name(b, "disk_used_pct");
+  if (have_vfs)
+    json_builder_add_double_value(
+        b, round_to(100.0 * (double)(vfs.f_blocks - vfs.f_bfree) / (double)vfs.f_blocks, 10.0));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "disk_free_gb");
+  if (have_vfs)
+    json_builder_add_double_value(
+        b, round_to((double)vfs.f_bavail * (double)vfs.f_frsize / 1e9, 100.0));
+  else
+    json_builder_add_null_value(b);
+  double load[3] = { 0 };
+  gboolean have_load = getloadavg(load, 3) == 3;
+  const char *names[] = { "load_1m", "load_5m", "load_15m" };
+  for (int i = 0; i < 3; i++) {
+    json_builder_set_member_name(b, names[i]);
+    if (have_load)
+      json_builder_add_double_value(b, load[i]);
+    else
+      json_builder_add_null_value(b);
+  }
+  json_builder_end_object(b);
+}
+
+/* ---- the document ------------------------------------------------------ */
+
+static void
+member_str(JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name(b, name);
+  if (value)
+    json_builder_add_string_value(b, value);
+  else
+    json_builder_add_null_value(b);
+}
+
+static void
+member_int(JsonBuilder *b, const char *name, gint64 value)
+{
+  json_builder_set_member_name(b, name);
+  json_builder_add_int_value(b, value);
+}
+
+static void
+member_time(JsonBuilder *b, const char *name, gint64 realtime_us)
+{
+  g_autofree char *iso = realtime_us > 0 ? ar_utc_iso_ms(realtime_us) : NULL;
+  member_str(b, name, iso);
+}
+
+static void
+add_log(JsonBuilder *b, const char *log_path, guint log_tail)
+{
+  member_str(b, "log_path", log_path);
+  json_builder_set_member_name(b, "log_tail");
+  g_autoptr(GPtrArray) tail =
+      log_tail && log_path ? ard_peek_file_tail(log_path, MIN(log_tail, ARD_PEEK_MAX_LOG_TAIL),
+                                                ARD_PEEK_TAIL_MAX_BYTES)
+                           : NULL;
+  if (!tail) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  json_builder_begin_array(b);
+  for (guint i = 0; i < tail->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(tail, i));
+  json_builder_end_array(b);
+}
+
+static void
+add_summary(JsonBuilder *b, const ArdRoundSummary *s)
+{
+  json_builder_begin_object(b);
+  member_int(b, "round_num", s->round_num);
+  member_str(b, "phase", s->phase);
+  member_str(b, "outcome", s->outcome);
+  member_int(b, "exit_code", s->exit_code);
+  json_builder_set_member_name(b, "duration_s");
+  json_builder_add_double_value(b, s->duration_s);
+  member_str(b, "started_at", s->started_at);
+  member_str(b, "ended_at", s->ended_at);
+  json_builder_end_object(b);
+}
+
+static const ArdRoundSummary *
+find_summary(const ArdStatus *st, guint round_num)
+{
+  for (GList *l = st->recent.head; l; l = l->next) {
+    const ArdRoundSummary *s = l->data;
+    if (s->round_num == round_num)
+      return s;
+  }
+  return NULL;
+}
+
+static void
+add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
+{
+  const ArdStatus *st = ard_loop_get_status(peek->loop);
+  const ArConfig *cfg = ard_loop_get_config(peek->loop);
+  json_builder_set_member_name(b, "current_round");
+  gboolean running = st->round_started_at_us > 0;
+  if (opts->round && !(running && opts->round == st->round_num)) {
+    /* A finished round from memory (the last ARD_RECENT_ROUNDS). */
+    const ArdRoundSummary *s = find_summary(st, opts->round);
+    g_autofree char *path = transcript_for_round(cfg->log_dir, opts->round);
+    if (!s && !path) {
+      json_builder_add_null_value(b);
+      return;
+    }
+    json_builder_begin_object(b);
+    member_int(b, "round_num", opts->round);
+    member_str(b, "phase", s ? s->phase : NULL);
+    member_str(b, "started_at", s ? s->started_at : NULL);
+    json_builder_set_member_name(b, "agent_pid");
+    json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "elapsed_s");
+    json_builder_add_double_value(b, s ? s->duration_s : 0.0);
+    json_builder_set_member_name(b, "running");
+    json_builder_add_boolean_value(b, FALSE);
+    member_str(b, "outcome", s ? s->outcome : NULL);
+    add_log(b, path, opts->log_tail);
+    json_builder_end_object(b);
+    return;
+  }
+  if (!running) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  g_autofree char *path = transcript_for_round(cfg->log_dir, st->round_num);
+  json_builder_begin_object(b);
+  member_int(b, "round_num", st->round_num);
+  member_str(b, "phase", st->phase);
+  member_time(b, "started_at", st->round_started_at_us);
+  json_builder_set_member_name(b, "agent_pid");
+  if (st->agent_pid > 0)
+    json_builder_add_int_value(b, st->agent_pid);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "elapsed_s");
+  json_builder_add_double_value(
+      b, round_to((double)(g_get_real_time() - st->round_started_at_us) / 1e6, 10.0));
+  json_builder_set_member_name(b, "running");
+  json_builder_add_boolean_value(b, TRUE);
+  member_str(b, "outcome", NULL);
+  add_log(b, path, opts->log_tail);
+  json_builder_end_object(b);
+}
+
+static void
+add_defenses(JsonBuilder *b, const ArConfig *cfg)
+{
+  json_builder_set_member_name(b, "defenses");
+  json_builder_begin_array(b);
+  for (gsize i = 0; i < G_N_ELEMENTS(defenses); i++) {
+    g_autofree char *value = defenses[i].value(cfg);
+    json_builder_begin_object(b);
+    member_str(b, "name", defenses[i].name);
+    member_str(b, "value", value);
+    member_str(b, "prevents", defenses[i].prevents);
+    member_str(b, "state", defenses[i].state(cfg));
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+}
+
+static void
+add_recent_events(ArdPeek *peek, JsonBuilder *b, guint n)
+{
+  json_builder_set_member_name(b, "recent_events");
+  json_builder_begin_array(b);
+  guint len = g_queue_get_length(&peek->events);
+  guint skip = n < len ? len - n : 0;
+  guint i = 0;
+  for (GList *l = peek->events.head; l; l = l->next, i++) {
+    if (i < skip)
+      continue;
+    JsonNode *node = json_from_string(l->data, NULL);
+    if (node)
+      json_builder_add_value(b, node);
+  }
+  json_builder_end_array(b);
+}
+
+char *
+ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
+{
+  const ArdStatus *st = ard_loop_get_status(peek->loop);
+  const ArConfig *cfg = ard_loop_get_config(peek->loop);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  member_str(b, "schema_version", ARD_PEEK_SCHEMA_VERSION);
+  member_str(b, "project", cfg->project);
+
+  json_builder_set_member_name(b, "service");
+  json_builder_begin_object(b);
+  member_str(b, "state", ard_run_state_to_string(st->state));
+  member_int(b, "pid", getpid());
+  member_int(b, "uptime_s", (g_get_monotonic_time() - peek->started_mono_us) / G_USEC_PER_SEC);
+  member_str(b, "config_path", cfg->config_path);
+  member_str(b, "work_dir", cfg->work_dir);
+  member_str(b, "log_dir", cfg->log_dir);
+  member_str(b, "mode", peek->mode);
+  member_str(b, "version", PACKAGE_VERSION);
+  member_int(b, "rounds_completed", st->rounds_completed);
+  member_int(b, "crash_streak", st->crash_streak);
+  member_time(b, "next_round_at", st->next_round_at_us);
+  member_str(b, "stop_reason", st->stop_reason);
+  json_builder_end_object(b);
+
+  add_current_round(peek, b, opts);
+
+  json_builder_set_member_name(b, "last_rounds");
+  json_builder_begin_array(b);
+  for (GList *l = st->recent.tail; l; l = l->prev)
+    add_summary(b, l->data);
+  json_builder_end_array(b);
+
+  add_defenses(b, cfg);
+
+  json_builder_set_member_name(b, "throttle");
+  if (st->throttled_until_us > 0) {
+    json_builder_begin_object(b);
+    member_time(b, "throttled_until", st->throttled_until_us);
+    json_builder_end_object(b);
+  } else {
+    json_builder_add_null_value(b);
+  }
+  json_builder_set_member_name(b, "orphan");
+  json_builder_add_null_value(b);
+
+  add_system(b, cfg->log_dir);
+  add_recent_events(peek, b, opts->events);
+
+  json_builder_set_member_name(b, "plugins");
+  json_builder_begin_object(b);
+  json_builder_end_object(b);
+  json_builder_end_object(b);
+
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(GString) out = g_string_new(NULL);
+  ar_event_json_append(out, root);
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
