@@ -284,6 +284,56 @@ test_check_reports_bad_config(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(err2, "config not found"));
 }
 
+static void
+test_orphans_verb(Fixture *f, gconstpointer data)
+{
+  git_init_with_commit(f);
+  g_assert_cmpint(run(f, f->repo, NULL, NULL, "init", "--preset", "claude", NULL), ==, 0);
+  /* A round's leftovers: a modified tracked file and an untracked one,
+   * stashed the way the daemon does (message "ORPHAN R<N> ..."). */
+  g_autofree char *readme = g_build_filename(f->repo, "README", NULL);
+  g_autofree char *newf = g_build_filename(f->repo, "new.txt", NULL);
+  g_file_set_contents(readme, "changed by round 7\n", -1, NULL);
+  g_file_set_contents(newf, "untracked work\n", -1, NULL);
+  g_free(git(f, "stash push -u -q -m 'ORPHAN R7 phase=build ts=2026-11-28T07:00:00'"));
+  g_autofree char *sha = git(f, "rev-parse stash@{0}");
+  /* Someone else stashes on top: lookups are by SHA, not by position. */
+  g_file_set_contents(readme, "user edit\n", -1, NULL);
+  g_free(git(f, "stash push -q -m user-stash"));
+
+  g_autofree char *out = NULL;
+  g_assert_cmpint(run(f, f->repo, &out, NULL, "--json", "orphans", NULL), ==, 0);
+  g_autoptr(JsonNode) root = json_from_string(out, NULL);
+  JsonArray *arr = json_node_get_array(root);
+  g_assert_cmpuint(json_array_get_length(arr), ==, 1);
+  JsonObject *o = json_array_get_object_element(arr, 0);
+  g_assert_cmpstr(json_object_get_string_member(o, "sha"), ==, sha);
+  g_assert_cmpint(json_object_get_int_member(o, "round_num"), ==, 7);
+  g_assert_cmpstr(json_object_get_string_member(o, "phase"), ==, "build");
+
+  g_autofree char *human = NULL;
+  g_assert_cmpint(run(f, f->repo, &human, NULL, "orphans", NULL), ==, 0);
+  g_autofree char *short_sha = g_strndup(sha, 12);
+  g_assert_nonnull(strstr(human, short_sha));
+
+  g_autofree char *diff = NULL;
+  g_assert_cmpint(run(f, f->repo, &diff, NULL, "orphans", "show", sha, NULL), ==, 0);
+  g_assert_nonnull(strstr(diff, "+changed by round 7"));
+  g_assert_nonnull(strstr(diff, "+untracked work"));
+
+  g_autofree char *err = NULL;
+  g_assert_cmpint(run(f, f->repo, NULL, &err, "orphans", "pop", sha, NULL), ==, 0);
+  g_autofree char *text = NULL;
+  g_file_get_contents(newf, &text, NULL, NULL);
+  g_assert_cmpstr(text, ==, "untracked work\n");
+  g_autofree char *list = git(f, "stash list --format=%s");
+  g_assert_cmpstr(list, ==, "On main: user-stash");
+
+  g_autofree char *err2 = NULL;
+  g_assert_cmpint(run(f, f->repo, NULL, &err2, "orphans", "pop", sha, NULL), ==, 1);
+  g_assert_cmpint(run(f, f->repo, NULL, NULL, "orphans", "frob", NULL), ==, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -300,5 +350,6 @@ main(int argc, char **argv)
   ADD("/client/init-ignores-inside-log-dir", test_init_ignores_inside_log_dir);
   ADD("/client/presets-pass-check", test_presets_pass_check);
   ADD("/client/check-reports-bad-config", test_check_reports_bad_config);
+  ADD("/client/orphans-verb", test_orphans_verb);
   return g_test_run();
 }

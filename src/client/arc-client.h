@@ -13,6 +13,8 @@ G_BEGIN_DECLS
 #define ARC_EXIT_OK 0
 #define ARC_EXIT_FAILURE 1
 #define ARC_EXIT_USAGE 2
+#define ARC_EXIT_NOT_RUNNING 3 /* the project's service is not on the bus */
+#define ARC_EXIT_ACCESS_DENIED 4 /* the service (polkit) refused */
 #define ARC_EXIT_CONFIG 78
 
 /* Options every verb understands, before or after the verb. */
@@ -51,8 +53,27 @@ int arc_verb_init(ArcGlobal *global, int argc, char **argv);
 int arc_verb_config(ArcGlobal *global, int argc, char **argv);
 int arc_verb_serve(ArcGlobal *global, int argc, char **argv);
 int arc_verb_round(ArcGlobal *global, int argc, char **argv);
+/* Bus verbs: arc-status.c, arc-control.c, arc-events.c */
+int arc_verb_status(ArcGlobal *global, int argc, char **argv);
+int arc_verb_peek(ArcGlobal *global, int argc, char **argv);
+int arc_verb_list(ArcGlobal *global, int argc, char **argv);
+int arc_verb_watch(ArcGlobal *global, int argc, char **argv);
+int arc_verb_stop(ArcGlobal *global, int argc, char **argv);
+int arc_verb_kill(ArcGlobal *global, int argc, char **argv);
+int arc_verb_cancel(ArcGlobal *global, int argc, char **argv);
+int arc_verb_reload(ArcGlobal *global, int argc, char **argv);
+int arc_verb_start(ArcGlobal *global, int argc, char **argv);
+int arc_verb_restart(ArcGlobal *global, int argc, char **argv);
+int arc_verb_events(ArcGlobal *global, int argc, char **argv);
+/* systemd integration: arc-install.c, arc-doctor.c (helpers in arc-systemd.h) */
+int arc_verb_install(ArcGlobal *global, int argc, char **argv);
+int arc_verb_uninstall(ArcGlobal *global, int argc, char **argv);
+int arc_verb_doctor(ArcGlobal *global, int argc, char **argv);
+/* The row of a verb in arc_verbs (for arc_parse_options). */
+const ArcVerb *arc_verb_lookup(const char *name);
 
 /* The verb table (arc-main.c). */
 extern const ArcVerb arc_verbs[];
+int arc_verb_orphans(ArcGlobal *global, int argc, char **argv);
 
 G_END_DECLS

@@ -82,7 +82,7 @@ config_check(ArcGlobal *global)
 int
 arc_verb_config(ArcGlobal *global, int argc, char **argv)
 {
-  const ArcVerb *verb = &arc_verbs[1];
+  const ArcVerb *verb = arc_verb_lookup("config");
   if (!arc_parse_options(verb, NULL, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc < 2 || !g_str_equal(argv[1], "check") || argc > 2) {

@@ -167,7 +167,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     { "no-commit", 0, 0, G_OPTION_ARG_NONE, &no_commit, N_("Do not commit the new files"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(&arc_verbs[0], entries, &argc, &argv))
+  if (!arc_parse_options(arc_verb_lookup("init"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner init: unexpected argument '%s'\n"), argv[1]);

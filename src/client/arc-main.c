@@ -17,6 +17,29 @@ const ArcVerb arc_verbs[] = {
     N_("Run the loop in the foreground, round after round") },
   { "round", arc_verb_round, "[--phase P]",
     N_("Run exactly one round in the foreground; exit code is the agent's") },
+  { "status", arc_verb_status, "[--json]", N_("Show the service's state on one screen") },
+  { "peek", arc_verb_peek, "[--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
+    N_("Print the service's state document (schema in docs/peek.md)") },
+  { "list", arc_verb_list, "[--json]", N_("List the projects served on the bus") },
+  { "watch", arc_verb_watch, "[--interval S]", N_("Redraw the status as it changes") },
+  { "start", arc_verb_start, "[--max-rounds N]",
+    N_("Start the service in the background (or resume a running one)") },
+  { "stop", arc_verb_stop, "[--now]",
+    N_("Stop after the current round (--now: end the round too)") },
+  { "kill", arc_verb_kill, "", N_("End the current round and stop (= stop --now)") },
+  { "restart", arc_verb_restart, "[--now]", N_("Stop, then start again") },
+  { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving") },
+  { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round") },
+  { "events", arc_verb_events, "[--kind K,..] [--window N] [--follow] [--json]",
+    N_("Print the last events, or follow them") },
+  { "install", arc_verb_install, "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",
+    N_("Run the project as a systemd service (agent-runner@PROJECT.service)") },
+  { "uninstall", arc_verb_uninstall, "[--system] [--dry-run]",
+    N_("Stop, disable and remove what install wrote") },
+  { "doctor", arc_verb_doctor, "[--system] [--json]",
+    N_("Check config, agent PATH, systemd, linger, unit, bus and journal, with fixes") },
+  { "orphans", arc_verb_orphans, "[list|show SHA|pop SHA] [--json]",
+    N_("Uncommitted work rounds left behind, stashed by SHA") },
   { NULL },
 };
 
@@ -27,7 +50,7 @@ print_help(FILE *out)
   fprintf(out, _("Keeps an autonomous coding CLI working round after round, unattended.\n\n"));
   fprintf(out, _("Verbs:\n"));
   for (const ArcVerb *v = arc_verbs; v->name; v++)
-    fprintf(out, "  %-8s %s\n", v->name, _(v->summary));
+    fprintf(out, "  %-10s %s\n", v->name, _(v->summary));
   fprintf(out, _("\nGlobal options:\n"
                  "  --config F     the config file (default ./agent-runner.toml)\n"
                  "  --json         machine-readable output\n"

@@ -34,7 +34,7 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
     { "once", 0, 0, G_OPTION_ARG_NONE, &once, N_("Run one round, then stop"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(&arc_verbs[2], entries, &argc, &argv))
+  if (!arc_parse_options(arc_verb_lookup("serve"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc > 1 || max_rounds < 0) {
     fprintf(stderr, _("agent-runner serve: bad arguments (see 'agent-runner serve --help')\n"));
@@ -64,7 +64,7 @@ arc_verb_round(ArcGlobal *global, int argc, char **argv)
       N_("Run this phase (must be in [phases] list); the rotation does not move"), "P" },
     { NULL },
   };
-  if (!arc_parse_options(&arc_verbs[3], entries, &argc, &argv))
+  if (!arc_parse_options(arc_verb_lookup("round"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner round: unexpected argument '%s'\n"), argv[1]);

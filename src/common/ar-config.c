@@ -514,6 +514,17 @@ ArConfig *
 ar_config_load(const char *path, GError **error)
 {
   g_autofree char *abs = g_canonicalize_filename(path, NULL);
+  /* A symlinked config (agent-runner install links
+   * ~/.config/agent-runner/projects/PROJECT.toml to it) behaves as the
+   * file itself: relative paths resolve next to the real file. */
+  {
+    char *real = realpath(abs, NULL);
+    if (real) {
+      g_free(abs);
+      abs = g_strdup(real);
+      free(real);
+    }
+  }
   g_autofree char *data = NULL;
   gsize len = 0;
   g_autoptr(GError) local = NULL;

@@ -1,7 +1,7 @@
 #include "config.h"
 
 /* The `orphans` verb: list, show, pop and drop orphan stashes, always by
- * commit SHA. An index such as stash@{2} is never used: the operator (or
+ * commit SHA, never by position in the stash list: the operator (or
  * the next round) may push or drop a stash between listing and popping,
  * which would shift it onto somebody else's work. */
 

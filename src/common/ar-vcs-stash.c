@@ -400,7 +400,7 @@ ar_vcs_stash_orphan(const char *work_dir, const ArVcsExcludes *excludes, guint r
   }
   if (plan.tracked->len == 0 && plan.untracked->len == 0) {
     g_set_error(error, AR_ERROR, AR_ERROR_GIT,
-                _("nothing to stash in %s: every change is in an excluded path"), r->root);
+                _("nothing to stash in %s: no changes outside the excluded paths"), r->root);
     return FALSE;
   }
 

@@ -21,7 +21,7 @@
  * `git status --porcelain`. work_dir may be a subdirectory of the work
  * tree; plugin-owned paths and fingerprint globs are relative to work_dir.
  *
- * Stashes are identified by commit SHA, never by stash@{N}: an index shifts
+ * Stashes are identified by commit SHA, never by position: a position shifts
  * when someone pushes or drops a stash in between. */
 
 #include <glib.h>

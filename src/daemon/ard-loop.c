@@ -717,7 +717,11 @@ ard_loop_new(const ArdOptions *opts, GError **error)
     return NULL;
   /* WATCHDOG_USEC set by systemd: sd-event pings at half the period, and
    * that is the only timer an idle loop has. */
-  (void)sd_event_set_watchdog(loop->event, TRUE);
+  /* AGENT_RUNNER_TEST_NO_WATCHDOG=1 is a test-only fault switch: never
+   * ping, so tests/units can watch systemd kill and restart a stuck
+   * daemon. */
+  if (g_strcmp0(g_getenv("AGENT_RUNNER_TEST_NO_WATCHDOG"), "1") != 0)
+    (void)sd_event_set_watchdog(loop->event, TRUE);
 
   loop->emitter = ar_emitter_new(loop->cfg->log_dir, loop->cfg->project);
   ar_emitter_set_journal(loop->emitter, opts->journal);

@@ -1,0 +1,327 @@
+#include "config.h"
+
+#include "arc-bus.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ar-cleanup.h"
+#include "ar-names.h"
+#include "ar-util.h"
+
+const ArcVerb *
+arc_verb_lookup(const char *name)
+{
+  for (const ArcVerb *v = arc_verbs; v->name; v++)
+    if (g_str_equal(v->name, name))
+      return v;
+  g_assert_not_reached();
+}
+
+int
+arc_bus_open(gboolean system, sd_bus **ret)
+{
+  return system ? sd_bus_open_system(ret) : sd_bus_open_user(ret);
+}
+
+static const char *
+bus_label(gboolean system)
+{
+  return system ? _("the system bus") : _("the user bus");
+}
+
+int
+arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
+{
+  memset(conn, 0, sizeof *conn);
+  conn->system = global->system;
+  if (global->project) {
+    conn->project = g_strdup(global->project);
+    if (need_config || global->config_path) {
+      conn->cfg = arc_load_config(global);
+      if (!conn->cfg)
+        return ARC_EXIT_CONFIG;
+    }
+  } else {
+    conn->cfg = arc_load_config(global);
+    if (!conn->cfg) {
+      fprintf(stderr, _("agent-runner: name the project with --project NAME, or run this in "
+                        "the project's directory\n"));
+      return ARC_EXIT_CONFIG;
+    }
+    conn->project = g_strdup(conn->cfg->project);
+  }
+  conn->name = ar_bus_name_for_project(conn->project);
+  if (!conn->name) {
+    fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
+            conn->project);
+    return ARC_EXIT_USAGE;
+  }
+  int r = arc_bus_open(conn->system, &conn->bus);
+  if (r < 0) {
+    conn->bus = sd_bus_unref(conn->bus);
+    conn->bus_error = g_strdup(g_strerror(-r));
+  }
+  return ARC_EXIT_OK;
+}
+
+void
+arc_conn_clear(ArcConn *conn)
+{
+  conn->bus = sd_bus_flush_close_unref(conn->bus);
+  g_clear_pointer(&conn->bus_error, g_free);
+  g_clear_pointer(&conn->project, g_free);
+  g_clear_pointer(&conn->name, g_free);
+  g_clear_pointer(&conn->cfg, ar_config_unref);
+}
+
+static gboolean
+name_has_owner(sd_bus *bus, const char *name)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  int has = 0;
+  if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                         "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s", name) < 0 ||
+      sd_bus_message_read(reply, "b", &has) < 0)
+    return FALSE;
+  return has;
+}
+
+gboolean
+arc_conn_is_running(ArcConn *conn)
+{
+  return conn->bus && name_has_owner(conn->bus, conn->name);
+}
+
+int
+arc_conn_not_running(ArcConn *conn)
+{
+  if (!conn->bus)
+    fprintf(stderr,
+            _("agent-runner: project %s is not running (%s cannot be reached: %s); start it "
+              "with 'agent-runner serve'\n"),
+            conn->project, bus_label(conn->system), conn->bus_error);
+  else
+    fprintf(stderr,
+            _("agent-runner: project %s is not running (no %s on %s); start it with "
+              "'agent-runner serve' or 'agent-runner start'\n"),
+            conn->project, conn->name, bus_label(conn->system));
+  return ARC_EXIT_NOT_RUNNING;
+}
+
+static int
+exit_code_for(const GError *error)
+{
+  if (error->domain != AR_ERROR)
+    return ARC_EXIT_FAILURE;
+  switch (error->code) {
+  case AR_ERROR_NOT_RUNNING:
+    return ARC_EXIT_NOT_RUNNING;
+  case AR_ERROR_ACCESS_DENIED:
+    return ARC_EXIT_ACCESS_DENIED;
+  case AR_ERROR_INVALID_ARGS:
+    return ARC_EXIT_USAGE;
+  case AR_ERROR_CONFIG:
+    return ARC_EXIT_CONFIG;
+  default:
+    return ARC_EXIT_FAILURE;
+  }
+}
+
+int
+arc_conn_call(ArcConn *conn, const char *verb, const char *method, sd_bus_message **reply,
+              const char *types, ...)
+{
+  if (!arc_conn_is_running(conn))
+    return arc_conn_not_running(conn);
+  g_autoptr(sd_bus_message) m = NULL;
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  int r = sd_bus_message_new_method_call(conn->bus, &m, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                         method);
+  /* polkit may ask the person at the terminal for a password. */
+  if (r >= 0)
+    r = sd_bus_message_set_allow_interactive_authorization(m, isatty(STDIN_FILENO));
+  if (r >= 0 && types) {
+    va_list ap;
+    va_start(ap, types);
+    r = sd_bus_message_appendv(m, types, ap);
+    va_end(ap);
+  }
+  if (r < 0) {
+    fprintf(stderr, "agent-runner %s: %s\n", verb, g_strerror(-r));
+    return ARC_EXIT_FAILURE;
+  }
+  r = sd_bus_call(conn->bus, m, 0, &e, reply);
+  if (r < 0) {
+    if (g_strcmp0(e.name, SD_BUS_ERROR_SERVICE_UNKNOWN) == 0 ||
+        g_strcmp0(e.name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) == 0)
+      return arc_conn_not_running(conn);
+    g_autoptr(GError) error = NULL;
+    if (sd_bus_error_is_set(&e))
+      ar_bus_error_to_gerror(&e, &error);
+    else
+      error = g_error_new_literal(AR_ERROR, AR_ERROR_FAILED, g_strerror(-r));
+    fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
+    return exit_code_for(error);
+  }
+  return ARC_EXIT_OK;
+}
+
+int
+arc_conn_peek(ArcConn *conn, const char *verb, JsonNode **out, ...)
+{
+  if (!arc_conn_is_running(conn))
+    return arc_conn_not_running(conn);
+  /* Build the a{sv} by hand: arc_conn_call takes a fixed signature. */
+  g_autoptr(sd_bus_message) m = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  int r = sd_bus_message_new_method_call(conn->bus, &m, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                         "Peek");
+  if (r >= 0)
+    r = sd_bus_message_open_container(m, 'a', "{sv}");
+  va_list ap;
+  va_start(ap, out);
+  for (const char *key; r >= 0 && (key = va_arg(ap, const char *));) {
+    guint32 value = va_arg(ap, guint32);
+    if (value)
+      r = sd_bus_message_append(m, "{sv}", key, "u", value);
+  }
+  va_end(ap);
+  if (r >= 0)
+    r = sd_bus_message_close_container(m);
+  if (r >= 0)
+    r = sd_bus_call(conn->bus, m, 0, &e, &reply);
+  const char *json = NULL;
+  if (r >= 0)
+    r = sd_bus_message_read(reply, "s", &json);
+  if (r < 0) {
+    fprintf(stderr, "agent-runner %s: %s\n", verb, e.message ? e.message : g_strerror(-r));
+    return ARC_EXIT_FAILURE;
+  }
+  g_autoptr(GError) error = NULL;
+  *out = json_from_string(json, &error);
+  if (!*out) {
+    fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
+    return ARC_EXIT_FAILURE;
+  }
+  return ARC_EXIT_OK;
+}
+
+char *
+arc_conn_get_string(ArcConn *conn, const char *property)
+{
+  char *value = NULL;
+  if (!conn->bus || sd_bus_get_property_string(conn->bus, conn->name, AR_BUS_PATH,
+                                               AR_BUS_INTERFACE, property, NULL, &value) < 0)
+    return g_strdup("");
+  /* sd-bus allocates with malloc. */
+  char *copy = g_strdup(value);
+  free(value);
+  return copy;
+}
+
+guint32
+arc_conn_get_u32(ArcConn *conn, const char *property)
+{
+  guint32 value = 0;
+  if (conn->bus)
+    (void)sd_bus_get_property_trivial(conn->bus, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                      property, NULL, 'u', &value);
+  return value;
+}
+
+typedef struct {
+  gboolean present;
+  gboolean done;
+} NameWait;
+
+static int
+on_name_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
+{
+  NameWait *w = user_data;
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+  if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+    return 0;
+  if ((*new_owner != '\0') == w->present)
+    w->done = TRUE;
+  return 0;
+}
+
+gboolean
+arc_conn_wait_name(ArcConn *conn, gboolean present, guint64 timeout_usec, pid_t pid,
+                   int *child_status)
+{
+  if (!conn->bus)
+    return !present;
+  NameWait w = { present, FALSE };
+  g_autoptr(sd_bus_slot) slot = NULL;
+  g_autofree char *rule = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',"
+                                          "interface='org.freedesktop.DBus',"
+                                          "member='NameOwnerChanged',arg0='%s'",
+                                          conn->name);
+  if (sd_bus_add_match(conn->bus, &slot, rule, on_name_owner_changed, &w) < 0)
+    return FALSE;
+  /* The match is in place: a change from now on is seen. */
+  if (name_has_owner(conn->bus, conn->name) == present)
+    return TRUE;
+  guint64 deadline = timeout_usec ? (guint64)g_get_monotonic_time() + timeout_usec : 0;
+  while (!w.done) {
+    if (pid > 0) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        if (child_status)
+          *child_status = status;
+        return name_has_owner(conn->bus, conn->name) == present;
+      }
+    }
+    int r = sd_bus_process(conn->bus, NULL);
+    if (r < 0)
+      return !present; /* the bus went away: so did the name */
+    if (r > 0)
+      continue;
+    guint64 now = (guint64)g_get_monotonic_time();
+    if (deadline && now >= deadline)
+      return FALSE;
+    /* With a child to watch, wake up now and then to reap it. */
+    guint64 wait = deadline ? deadline - now : UINT64_MAX;
+    if (pid > 0)
+      wait = MIN(wait, 100 * 1000);
+    r = sd_bus_wait(conn->bus, wait);
+    if (r < 0 && r != -EINTR)
+      return !present;
+  }
+  return TRUE;
+}
+
+static int
+compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+GPtrArray *
+arc_bus_list_names(sd_bus *bus, GError **error)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  int r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "ListNames", &e, &reply, NULL);
+  if (r < 0) {
+    g_set_error(error, AR_ERROR, AR_ERROR_FAILED, "ListNames: %s",
+                e.message ? e.message : g_strerror(-r));
+    return NULL;
+  }
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  if (sd_bus_message_enter_container(reply, 'a', "s") < 0)
+    return g_steal_pointer(&names);
+  const char *name;
+  while (sd_bus_message_read(reply, "s", &name) > 0)
+    if (g_str_has_prefix(name, AR_BUS_NAME_PREFIX))
+      g_ptr_array_add(names, g_strdup(name));
+  g_ptr_array_sort(names, compare_names);
+  return g_steal_pointer(&names);
+}

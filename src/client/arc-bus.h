@@ -1,0 +1,58 @@
+#pragma once
+
+/* The client's side of the bus: find a project's agent-runnerd
+ * (org.agentrunner.Runner1.<project> on the user or system bus), call it,
+ * wait for its name to come or go, and say clearly when it is not
+ * running. */
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <systemd/sd-bus.h>
+
+#include "ar-config.h"
+#include "arc-client.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  sd_bus *bus;     /* NULL when no bus could be reached */
+  char *bus_error; /* why not */
+  gboolean system;
+  char *project;
+  char *name;    /* org.agentrunner.Runner1.<escaped project> */
+  ArConfig *cfg; /* NULL when only --project was given and no config loads */
+} ArcConn;
+
+/* Resolve the project (--project, else the config's) and connect.
+ * need_config: the config must load (its errors are printed). Returns an
+ * exit code: ARC_EXIT_OK, or the code to exit with (message printed). */
+int arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config);
+void arc_conn_clear(ArcConn *conn);
+
+gboolean arc_conn_is_running(ArcConn *conn);
+/* "agent-runner: project X is not running (...)" on stderr; returns
+ * ARC_EXIT_NOT_RUNNING. */
+int arc_conn_not_running(ArcConn *conn);
+
+/* Call a method of the service; on failure prints
+ * "agent-runner VERB: <message>" and returns the exit code for the error
+ * (NotRunning 3, AccessDenied 4, InvalidArgs 2, Config 78, others 1). */
+int arc_conn_call(ArcConn *conn, const char *verb, const char *method, sd_bus_message **reply,
+                  const char *types, ...);
+/* Peek with the given u options (NULL-terminated name, value pairs). */
+int arc_conn_peek(ArcConn *conn, const char *verb, JsonNode **out, ...) G_GNUC_NULL_TERMINATED;
+/* A property as a string ("" on failure). */
+char *arc_conn_get_string(ArcConn *conn, const char *property);
+guint32 arc_conn_get_u32(ArcConn *conn, const char *property);
+
+/* Wait until the name is present / gone, at most timeout_usec (0:
+ * forever). pid > 0: also stop waiting (FALSE) when that child exits. */
+gboolean arc_conn_wait_name(ArcConn *conn, gboolean present, guint64 timeout_usec, pid_t pid,
+                            int *child_status);
+
+/* The bus names of every project on the bus, sorted. */
+GPtrArray *arc_bus_list_names(sd_bus *bus, GError **error);
+/* Open the user or system bus for a client. */
+int arc_bus_open(gboolean system, sd_bus **ret);
+
+G_END_DECLS

@@ -1,0 +1,463 @@
+#include "config.h"
+
+/* Read-only bus verbs: status, peek, list, watch. */
+
+#include <glib/gi18n.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "ar-cleanup.h"
+#include "ar-events.h"
+#include "ar-names.h"
+#include "ar-util.h"
+#include "arc-bus.h"
+
+#define BOLD  "\033[1m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define RED   "\033[31m"
+#define DIM   "\033[2m"
+#define RESET "\033[0m"
+
+static const char *
+state_color(const char *state)
+{
+  if (g_strcmp0(state, "running") == 0)
+    return GREEN;
+  if (g_strcmp0(state, "waiting") == 0 || g_strcmp0(state, "starting") == 0)
+    return "";
+  if (g_strcmp0(state, "stopped") == 0)
+    return RED;
+  return YELLOW;
+}
+
+static const char *
+obj_str(JsonObject *o, const char *key)
+{
+  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+             ? json_node_get_string(n)
+             : NULL;
+}
+
+static gint64
+obj_int(JsonObject *o, const char *key)
+{
+  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
+}
+
+static double
+obj_num(JsonObject *o, const char *key)
+{
+  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_double(n) : 0.0;
+}
+
+static JsonObject *
+obj_obj(JsonObject *o, const char *key)
+{
+  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+/* "3m ago" from a UTC ISO timestamp. */
+static char *
+ago(const char *iso)
+{
+  if (!iso)
+    return g_strdup("");
+  g_autoptr(GDateTime) t = g_date_time_new_from_iso8601(iso, NULL);
+  if (!t)
+    return g_strdup("");
+  gint64 secs = (g_get_real_time() - g_date_time_to_unix(t) * G_USEC_PER_SEC) / G_USEC_PER_SEC;
+  g_autofree char *d = ar_format_duration(MAX(secs, 0));
+  return g_strdup_printf(_("%s ago"), d);
+}
+
+static char *
+until(const char *iso)
+{
+  g_autoptr(GDateTime) t = iso ? g_date_time_new_from_iso8601(iso, NULL) : NULL;
+  if (!t)
+    return g_strdup(iso ? iso : "");
+  gint64 secs = g_date_time_to_unix(t) - g_get_real_time() / G_USEC_PER_SEC;
+  g_autofree char *d = ar_format_duration(MAX(secs, 0));
+  return g_strdup_printf(_("in %s"), d);
+}
+
+static void
+row(const char *label, const char *value)
+{
+  printf("  %s%-9s%s %s\n", arc_color(DIM), label, arc_color(RESET), value);
+}
+
+/* One screen from a Peek document. */
+static void
+render_status(JsonObject *doc)
+{
+  JsonObject *svc = obj_obj(doc, "service");
+  JsonObject *cur = obj_obj(doc, "current_round");
+  const char *state = obj_str(svc, "state");
+  printf("%s%s%s  %s%s%s\n", arc_color(BOLD), obj_str(doc, "project"), arc_color(RESET),
+         arc_color(state_color(state)), state ? state : "?", arc_color(RESET));
+  if (cur) {
+    g_autofree char *el = ar_format_duration((gint64)obj_num(cur, "elapsed_s"));
+    const char *phase = obj_str(cur, "phase");
+    g_autofree char *line = g_strdup_printf(
+        _("%" G_GINT64_FORMAT "%s%s%s, running for %s, agent pid %" G_GINT64_FORMAT),
+        obj_int(cur, "round_num"), phase ? _(" (phase ") : "", phase ? phase : "",
+        phase ? ")" : "", el, obj_int(cur, "agent_pid"));
+    row(_("round"), line);
+  } else if (obj_str(svc, "next_round_at")) {
+    g_autofree char *when = until(obj_str(svc, "next_round_at"));
+    g_autofree char *line = g_strdup_printf(_("next round %s"), when);
+    row(_("round"), line);
+  }
+  JsonNode *lr = json_object_get_member(doc, "last_rounds");
+  JsonArray *last = lr && JSON_NODE_HOLDS_ARRAY(lr) ? json_node_get_array(lr) : NULL;
+  if (last && json_array_get_length(last) > 0) {
+    JsonObject *l = json_array_get_object_element(last, 0);
+    g_autofree char *dur = ar_format_duration((gint64)obj_num(l, "duration_s"));
+    g_autofree char *when = ago(obj_str(l, "ended_at"));
+    const char *outcome = obj_str(l, "outcome");
+    gint64 code = obj_int(l, "exit_code");
+    g_autofree char *line = g_strdup_printf(
+        _("round %" G_GINT64_FORMAT ": %s%s%s (exit %" G_GINT64_FORMAT ", %s), %s"),
+        obj_int(l, "round_num"), arc_color(code == 0 ? GREEN : RED), outcome ? outcome : "?",
+        arc_color(RESET), code, dur, when);
+    row(_("last"), line);
+  } else {
+    row(_("last"), _("no round finished yet"));
+  }
+  JsonObject *thr = obj_obj(doc, "throttle");
+  if (thr) {
+    g_autofree char *when = until(obj_str(thr, "throttled_until"));
+    g_autofree char *line = g_strdup_printf(_("throttled, next try %s"), when);
+    row(_("throttle"), line);
+  }
+  g_autofree char *up = ar_format_duration(obj_int(svc, "uptime_s"));
+  g_autofree char *svc_line = g_strdup_printf(
+      _("pid %" G_GINT64_FORMAT ", up %s, %s bus, %" G_GINT64_FORMAT " rounds this run"),
+      obj_int(svc, "pid"), up, obj_str(svc, "mode"), obj_int(svc, "rounds_completed"));
+  row(_("service"), svc_line);
+  if (obj_str(svc, "stop_reason"))
+    row(_("stopping"), obj_str(svc, "stop_reason"));
+  row(_("config"), obj_str(svc, "config_path"));
+}
+
+static JsonNode *
+status_json(ArcConn *conn, JsonObject *doc)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  JsonObject *svc = obj_obj(doc, "service");
+  JsonObject *cur = obj_obj(doc, "current_round");
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "project");
+  json_builder_add_string_value(b, conn->project);
+  json_builder_set_member_name(b, "running");
+  json_builder_add_boolean_value(b, doc != NULL);
+  json_builder_set_member_name(b, "state");
+  json_builder_add_string_value(b, svc ? obj_str(svc, "state") : "stopped");
+  if (doc) {
+    const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed", NULL };
+    for (int i = 0; keys[i]; i++) {
+      json_builder_set_member_name(b, keys[i]);
+      json_builder_add_value(b, json_node_copy(json_object_get_member(svc, keys[i])));
+    }
+    json_builder_set_member_name(b, "current_round");
+    json_builder_add_value(b, json_node_copy(json_object_get_member(doc, "current_round")));
+    JsonArray *last = json_object_get_array_member(doc, "last_rounds");
+    json_builder_set_member_name(b, "last_round");
+    if (last && json_array_get_length(last) > 0)
+      json_builder_add_value(b, json_node_copy(json_array_get_element(last, 0)));
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "throttle");
+    json_builder_add_value(b, json_node_copy(json_object_get_member(doc, "throttle")));
+  }
+  (void)cur;
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+int
+arc_verb_status(ArcGlobal *global, int argc, char **argv)
+{
+  if (!arc_parse_options(arc_verb_lookup("status"), NULL, &argc, &argv))
+    return ARC_EXIT_USAGE;
+  ArcConn conn;
+  int rc = arc_conn_open(global, &conn, FALSE);
+  if (rc == ARC_EXIT_OK) {
+    g_autoptr(JsonNode) doc = NULL;
+    if (!arc_conn_is_running(&conn)) {
+      if (global->json) {
+        g_autoptr(JsonNode) j = status_json(&conn, NULL);
+        arc_print_json(j);
+      }
+      rc = arc_conn_not_running(&conn);
+    } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == ARC_EXIT_OK) {
+      if (global->json) {
+        g_autoptr(JsonNode) j = status_json(&conn, json_node_get_object(doc));
+        arc_print_json(j);
+      } else {
+        render_status(json_node_get_object(doc));
+      }
+    }
+  }
+  arc_conn_clear(&conn);
+  return rc;
+}
+
+/* ---- peek ---------------------------------------------------------------- */
+
+static JsonNode *
+select_path(JsonNode *root, const char *path, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit(path, ".", -1);
+  JsonNode *n = root;
+  for (char **p = parts; *p; p++) {
+    if (JSON_NODE_HOLDS_OBJECT(n) && json_object_has_member(json_node_get_object(n), *p)) {
+      n = json_object_get_member(json_node_get_object(n), *p);
+      continue;
+    }
+    char *end = NULL;
+    guint64 i = g_ascii_strtoull(*p, &end, 10);
+    if (JSON_NODE_HOLDS_ARRAY(n) && **p && end && !*end &&
+        i < json_array_get_length(json_node_get_array(n))) {
+      n = json_array_get_element(json_node_get_array(n), (guint)i);
+      continue;
+    }
+    g_set_error(error, AR_ERROR, AR_ERROR_NOT_FOUND,
+                _("path segment '%s' not found in select path '%s'"), *p, path);
+    return NULL;
+  }
+  return n;
+}
+
+int
+arc_verb_peek(ArcGlobal *global, int argc, char **argv)
+{
+  g_autofree char *round = NULL;
+  g_autofree char *select = NULL;
+  gboolean log = FALSE;
+  int events = 0;
+  GOptionEntry entries[] = {
+    { "round", 0, 0, G_OPTION_ARG_STRING, &round, N_("Describe round N (or 'latest')"),
+      "N|latest" },
+    { "log", 0, 0, G_OPTION_ARG_NONE, &log, N_("Include the last 50 lines of the transcript"),
+      NULL },
+    { "events", 0, 0, G_OPTION_ARG_INT, &events, N_("Include the last N events"), "N" },
+    { "select", 0, 0, G_OPTION_ARG_STRING, &select, N_("Print only this part (a.b.0.c)"),
+      "PATH" },
+    { NULL },
+  };
+  if (!arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv))
+    return ARC_EXIT_USAGE;
+  guint64 round_num = 0;
+  if (argc > 1 || events < 0 ||
+      (round && !g_str_equal(round, "latest") &&
+       !g_ascii_string_to_unsigned(round, 10, 1, G_MAXUINT32, &round_num, NULL))) {
+    fprintf(stderr, _("agent-runner peek: bad arguments (see 'agent-runner peek --help')\n"));
+    return ARC_EXIT_USAGE;
+  }
+  ArcConn conn;
+  int rc = arc_conn_open(global, &conn, FALSE);
+  if (rc != ARC_EXIT_OK) {
+    arc_conn_clear(&conn);
+    return rc;
+  }
+  if (round && g_str_equal(round, "latest"))
+    round_num = arc_conn_get_u32(&conn, "RoundNum");
+  g_autoptr(JsonNode) doc = NULL;
+  rc = arc_conn_peek(&conn, "peek", &doc, "round", (guint32)round_num, "log_tail",
+                     (guint32)(log ? 50 : 0), "events", (guint32)events, NULL);
+  if (rc == ARC_EXIT_OK && round_num && round && !g_str_equal(round, "latest") &&
+      JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(doc), "current_round"))) {
+    fprintf(stderr, _("agent-runner peek: round %s not found (the daemon remembers the last "
+                      "%d rounds and the transcripts on disk)\n"),
+            round, 10);
+    rc = ARC_EXIT_FAILURE;
+  }
+  if (rc == ARC_EXIT_OK) {
+    JsonNode *out = doc;
+    g_autoptr(GError) error = NULL;
+    if (select && !(out = select_path(doc, select, &error))) {
+      fprintf(stderr, "agent-runner peek: %s\n", error->message);
+      rc = ARC_EXIT_FAILURE;
+    } else if (!global->json && JSON_NODE_HOLDS_VALUE(out)) {
+      if (json_node_get_value_type(out) == G_TYPE_STRING)
+        printf("%s\n", json_node_get_string(out));
+      else {
+        g_autoptr(GString) s = g_string_new(NULL);
+        ar_event_json_append(s, out);
+        printf("%s\n", s->str);
+      }
+    } else {
+      arc_print_json(out);
+    }
+  }
+  arc_conn_clear(&conn);
+  return rc;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+int
+arc_verb_list(ArcGlobal *global, int argc, char **argv)
+{
+  if (!arc_parse_options(arc_verb_lookup("list"), NULL, &argc, &argv))
+    return ARC_EXIT_USAGE;
+  g_autoptr(sd_bus) bus = NULL;
+  int r = arc_bus_open(global->system, &bus);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) names = r >= 0 ? arc_bus_list_names(bus, &error) : NULL;
+  if (!names) {
+    fprintf(stderr, _("agent-runner list: %s\n"), error ? error->message : g_strerror(-r));
+    return ARC_EXIT_FAILURE;
+  }
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_array(b);
+  if (!global->json && names->len == 0)
+    printf(_("no agent-runner service on the %s bus\n"), global->system ? "system" : "user");
+  else if (!global->json)
+    printf("%s%-24s %-12s %s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
+           arc_color(RESET));
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    g_autofree char *project = ar_project_from_bus_name(name);
+    char *state = NULL;
+    guint32 round_num = 0;
+    (void)sd_bus_get_property_string(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "State", NULL,
+                                     &state);
+    (void)sd_bus_get_property_trivial(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundNum", NULL,
+                                      'u', &round_num);
+    if (global->json) {
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "project");
+      json_builder_add_string_value(b, project);
+      json_builder_set_member_name(b, "bus_name");
+      json_builder_add_string_value(b, name);
+      json_builder_set_member_name(b, "state");
+      json_builder_add_string_value(b, state ? state : "unknown");
+      json_builder_set_member_name(b, "round_num");
+      json_builder_add_int_value(b, round_num);
+      json_builder_end_object(b);
+    } else {
+      printf("%-24s %s%-12s%s %u\n", project ? project : name, arc_color(state_color(state)),
+             state ? state : "?", arc_color(RESET), round_num);
+    }
+    free(state);
+  }
+  json_builder_end_array(b);
+  if (global->json) {
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    arc_print_json(root);
+  }
+  return ARC_EXIT_OK;
+}
+
+/* ---- watch --------------------------------------------------------------- */
+
+typedef struct {
+  ArcConn *conn;
+  gboolean json;
+  uint64_t period;
+} Watch;
+
+static void
+redraw(Watch *w)
+{
+  if (arc_use_color())
+    printf("\033[H\033[2J");
+  if (!arc_conn_is_running(w->conn)) {
+    printf(_("%s  not running\n"), w->conn->project);
+  } else {
+    g_autoptr(JsonNode) doc = NULL;
+    if (arc_conn_peek(w->conn, "watch", &doc, NULL) == ARC_EXIT_OK) {
+      if (w->json)
+        arc_print_json(doc);
+      else
+        render_status(json_node_get_object(doc));
+    }
+  }
+  if (!arc_use_color())
+    printf("\n");
+  fflush(stdout);
+}
+
+static int
+on_change(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
+{
+  redraw(user_data);
+  return 0;
+}
+
+static int
+on_tick(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  Watch *w = user_data;
+  redraw(w);
+  (void)sd_event_source_set_time_relative(s, w->period);
+  return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+int
+arc_verb_watch(ArcGlobal *global, int argc, char **argv)
+{
+  double interval = 2.0;
+  GOptionEntry entries[] = {
+    { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &interval, N_("Redraw at least every S seconds"),
+      "S" },
+    { NULL },
+  };
+  if (!arc_parse_options(arc_verb_lookup("watch"), entries, &argc, &argv))
+    return ARC_EXIT_USAGE;
+  if (argc > 1 || interval <= 0) {
+    fprintf(stderr, _("agent-runner watch: bad arguments\n"));
+    return ARC_EXIT_USAGE;
+  }
+  ArcConn conn;
+  int rc = arc_conn_open(global, &conn, FALSE);
+  if (rc != ARC_EXIT_OK || !conn.bus) {
+    rc = rc != ARC_EXIT_OK ? rc : arc_conn_not_running(&conn);
+    arc_conn_clear(&conn);
+    return rc;
+  }
+  uint64_t period = (uint64_t)(interval * G_USEC_PER_SEC);
+  Watch w = { &conn, global->json, period };
+  g_autoptr(sd_event) event = NULL;
+  g_autoptr(sd_event_source) tick = NULL;
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  /* Changes of any project's properties wake us; Peek is cheap, and the
+   * name may change owner across restarts. */
+  g_autofree char *owner_rule = g_strdup_printf(
+      "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+      conn.name);
+  if (sd_event_default(&event) < 0 || sd_bus_attach_event(conn.bus, event, 0) < 0 ||
+      sd_bus_match_signal(conn.bus, NULL, NULL, AR_BUS_PATH, "org.freedesktop.DBus.Properties",
+                          "PropertiesChanged", on_change, &w) < 0 ||
+      sd_bus_match_signal(conn.bus, NULL, NULL, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished",
+                          on_change, &w) < 0 ||
+      sd_bus_add_match(conn.bus, NULL, owner_rule, on_change, &w) < 0 ||
+      sd_event_add_signal(event, NULL, SIGINT, NULL, NULL) < 0 ||
+      sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL) < 0 ||
+      sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, period, period, on_tick, &w) <
+          0) {
+    fprintf(stderr, _("agent-runner watch: cannot set up the event loop\n"));
+    arc_conn_clear(&conn);
+    return ARC_EXIT_FAILURE;
+  }
+  redraw(&w);
+  (void)sd_event_loop(event);
+  (void)sd_bus_detach_event(conn.bus);
+  arc_conn_clear(&conn);
+  return ARC_EXIT_OK;
+}

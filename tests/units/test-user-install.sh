@@ -1,0 +1,171 @@
+#!/bin/bash
+# agent-runner install/uninstall against a REAL `systemd --user` manager
+# (scripts/user-session-harness.sh: private mount namespace, private
+# journald, no systemd PID 1 needed), for a throwaway user.
+#
+# The unit template comes from the build tree (data/systemd/user), with
+# ExecStart= pointed at the build tree's agent-runnerd, installed into the
+# user's ~/.local/share/systemd/user (where a --prefix=$HOME/.local install
+# would put it). Everything else is what the product does: install writes
+# the config link and the drop-in and talks to the manager over D-Bus.
+#
+# Cases (one project = one unit each, so start limits never interfere):
+#   run    install -> active + bus name owned; stop is graceful (the round
+#          finishes, exit 0, inactive not failed); doctor; uninstall leaves
+#          nothing behind
+#   done   the agent writes .agent-done -> inactive, not restarted
+#   broken the config breaks after install -> exit 78, failed, not restarted
+#   wd     the daemon stops pinging the watchdog -> killed and restarted
+#   refuse install refuses a config whose startup checks fail
+#
+# Needs root, unshare and runuser; exits 77 (skip) without them.
+set -eu
+SRC=${AR_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${AR_BUILD_ROOT:-$SRC/build}
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (namespaces, a throwaway user, cgroups)"
+command -v unshare >/dev/null && command -v runuser >/dev/null || skip "needs unshare and runuser"
+[ -x /lib/systemd/systemd ] && [ -x /lib/systemd/systemd-journald ] || skip "needs systemd installed"
+[ -d /usr/lib/systemd/user ] && [ -e /usr/lib/systemd/user/dbus.socket ] || skip "needs dbus-user-session"
+unshare --mount true 2>/dev/null || skip "unshare --mount not permitted here"
+for f in src/client/agent-runner src/daemon/agent-runnerd data/systemd/user/agent-runner@.service; do
+  [ -e "$BUILD/$f" ] || { echo "missing $BUILD/$f"; exit 1; }
+done
+# The throwaway user must be able to reach the build tree.
+if ! runuser -u nobody -- test -x "$BUILD/src/daemon/agent-runnerd"; then
+  skip "the build tree is not executable by other users"
+fi
+
+U=arunits$$
+useradd -m -s /bin/bash "$U"
+usermod -aG systemd-journal "$U"
+H=$(getent passwd "$U" | cut -d: -f6)
+cleanup() { userdel -r "$U" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+# The template, pointed at the build tree.
+install -d -o "$U" -g "$U" "$H/.local" "$H/.local/share" "$H/.local/share/systemd" \
+  "$H/.local/share/systemd/user"
+sed "s|^ExecStart=[^ ]*/agent-runnerd |ExecStart=$BUILD/src/daemon/agent-runnerd |" \
+  "$BUILD/data/systemd/user/agent-runner@.service" >"$H/.local/share/systemd/user/agent-runner@.service"
+chown -R "$U": "$H/.local"
+
+cat >"$H/test.sh" <<'EOS'
+set -eu
+AR="$BUILD/src/client/agent-runner"
+AGENTS="$SRC/tests/fake-agents"
+fail() { echo "FAIL: $*"; for u in $(systemctl --user list-units --all --plain --no-legend 'agent-runner@*' | awk '{print $1}'); do systemctl --user status --no-pager "$u" || true; journalctl --no-pager -n 30 --user-unit "$u" || true; done; exit 1; }
+prop() { systemctl --user show -P "$2" "agent-runner@$1.service"; }
+# wait_for SECONDS 'condition' : generous "it happens at all" bounds
+wait_for() { local n=$(( $1 * 10 )); shift; for _ in $(seq $n); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+
+project() { # project NAME AGENT [extra toml]
+  local d=$HOME/$1
+  mkdir -p "$d"; git init -q "$d"
+  python3 -c "print('You are a fake agent under test. ' * 40)" >"$d/prompt.md"
+  cat >"$d/agent-runner.toml" <<EOF
+[agent]
+command = ["$AGENTS/$2"]
+prompt_arg_template = []
+prompt_delivery = "stdin"
+${3:-}
+[runtime]
+work_dir = "."
+log_dir = "logs"
+round_timeout_s = 300
+restart_delay_s = 0
+[prompt]
+file = "prompt.md"
+EOF
+}
+# test-only drop-in: fast restarts (RestartSec=10s in the product unit)
+fast() {
+  local dd=$HOME/.config/systemd/user/agent-runner@$1.service.d
+  mkdir -p "$dd"; printf '[Service]\nRestartSec=1s\n%s\n' "${2:-}" >"$dd/60-test.conf"
+}
+
+echo "== refuse: install refuses failing startup checks"
+project refuse sleep
+rm "$HOME/refuse/prompt.md"
+rc=0; (cd "$HOME/refuse" && "$AR" install) >out.txt 2>&1 || rc=$?
+[ $rc = 78 ] || fail "install of a broken config: rc=$rc, want 78"
+grep -q prompt_file_exists out.txt || fail "refusal does not name the failing check: $(cat out.txt)"
+[ ! -e "$HOME/.config/agent-runner/projects/refuse.toml" ] || fail "refused install wrote the link"
+
+echo "== run: install -> active, bus name owned"
+project run sleep "$(printf '[agent.env]\nFAKE_SLEEP = "2"')"
+(cd "$HOME/run" && "$AR" install) || fail "install failed"
+[ -L "$HOME/.config/agent-runner/projects/run.toml" ] || fail "no config link"
+grep -q '^Environment="PATH=/usr/local/bin:/usr/bin:/bin"$' \
+  "$HOME/.config/systemd/user/agent-runner@run.service.d/50-agent-runner.conf" || fail "drop-in PATH"
+[ "$(prop run ActiveState)" = active ] || fail "not active after install: $(prop run ActiveState)"
+[ "$(systemctl --user is-enabled agent-runner@run.service)" = enabled ] || fail "not enabled"
+wait_for 30 'busctl --user list --no-legend | grep -q "^org.agentrunner.Runner1.run "' \
+  || fail "bus name org.agentrunner.Runner1.run not owned"
+wait_for 30 '[ -n "$(ls "$HOME/run/logs/rounds" 2>/dev/null)" ]' || fail "no round started"
+(cd "$HOME/run" && "$AR" doctor) >doctor.txt 2>&1 || { cat doctor.txt; fail "doctor reports a failure"; }
+(cd "$HOME/run" && "$AR" doctor --json) | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+st = {c["name"]: c["status"] for c in d["checks"]}
+assert st["unit_active"] == "ok" and st["bus_name"] == "ok" and st["unit_enabled"] == "ok", st
+' || fail "doctor --json"
+
+echo "== run: stop is graceful"
+systemctl --user stop agent-runner@run.service
+[ "$(prop run ActiveState)" = inactive ] || fail "after stop: $(prop run ActiveState)"
+[ "$(prop run Result)" = success ] || fail "stop result: $(prop run Result)"
+[ "$(prop run ExecMainStatus)" = 0 ] || fail "stop exit status: $(prop run ExecMainStatus)"
+grep -h '"event":"round_end"' "$HOME"/run/logs/events-*.jsonl | tail -1 | grep -q '"exit_code":0' \
+  || fail "the last round did not end cleanly: $(grep -h round_end "$HOME"/run/logs/events-*.jsonl | tail -1)"
+
+echo "== run: uninstall leaves nothing behind"
+(cd "$HOME/run" && "$AR" uninstall) || fail "uninstall failed"
+left=$(find "$HOME/.config" \( -name '*agent-runner*' -o -name 'run.toml' \) 2>/dev/null)
+[ -z "$left" ] || fail "left behind: $left"
+[ -z "$(systemctl --user list-units --all --plain --no-legend 'agent-runner@run.service')" ] \
+  || fail "unit still loaded: $(systemctl --user list-units --all 'agent-runner@run.service')"
+
+echo "== done: .agent-done -> inactive, not restarted"
+project done agent-done
+fast done
+(cd "$HOME/done" && "$AR" install) || fail "install failed"
+wait_for 60 '[ "$(prop done ActiveState)" = inactive ]' || fail "still $(prop done ActiveState)"
+[ -e "$HOME/done/logs/.agent-done" ] || fail "no .agent-done"
+sleep 3 # > RestartSec=1s
+[ "$(prop done ActiveState)" = inactive ] || fail "resurrected: $(prop done ActiveState)"
+[ "$(prop done NRestarts)" = 0 ] || fail "restarted $(prop done NRestarts) times"
+(cd "$HOME/done" && "$AR" uninstall) >/dev/null || fail "uninstall done"
+
+echo "== broken: exit 78, failed, not restarted"
+project broken sleep
+fast broken
+(cd "$HOME/broken" && "$AR" install --no-start) || fail "install failed"
+rm "$HOME/broken/prompt.md"
+systemctl --user start agent-runner@broken.service 2>/dev/null && fail "start of a broken config succeeded"
+wait_for 30 '[ "$(prop broken ActiveState)" = failed ]' || fail "not failed: $(prop broken ActiveState)"
+[ "$(prop broken ExecMainStatus)" = 78 ] || fail "exit status $(prop broken ExecMainStatus), want 78"
+sleep 3
+[ "$(prop broken ActiveState)" = failed ] || fail "restarted: $(prop broken ActiveState)"
+[ "$(prop broken NRestarts)" = 0 ] || fail "NRestarts=$(prop broken NRestarts)"
+(cd "$HOME/broken" && "$AR" doctor) >doctor.txt 2>&1 && fail "doctor passes a failed unit"
+grep -q 'unit_active' doctor.txt || fail "doctor does not show the unit state"
+(cd "$HOME/broken" && "$AR" uninstall) >/dev/null || fail "uninstall broken"
+
+echo "== wd: a daemon that stops pinging is killed and restarted"
+project wd sleep
+fast wd "$(printf 'WatchdogSec=2s\nEnvironment=AGENT_RUNNER_TEST_NO_WATCHDOG=1')"
+(cd "$HOME/wd" && "$AR" install) || fail "install failed"
+wait_for 60 '[ "$(prop wd NRestarts)" -ge 1 ]' || fail "no restart after the watchdog: $(prop wd NRestarts)"
+journalctl --no-pager --user-unit agent-runner@wd.service -o cat 2>/dev/null | grep -qi watchdog \
+  || journalctl --no-pager -o cat 2>/dev/null | grep -i 'agent-runner@wd.service' | grep -qi watchdog \
+  || echo "note: the watchdog message is not in the readable journal"
+(cd "$HOME/wd" && "$AR" uninstall) >/dev/null || fail "uninstall wd"
+
+left=$(find "$HOME/.config" -name '*agent-runner*' 2>/dev/null)
+[ -z "$left" ] || fail "left behind: $left"
+echo "all cases passed"
+EOS
+chown "$U": "$H/test.sh"
+
+HARNESS_ENV="SRC=$SRC BUILD=$BUILD" "$SRC/scripts/user-session-harness.sh" "$U" "cd && bash ./test.sh"
