@@ -3,7 +3,7 @@
 DURATION seconds (default 60): context switches (/proc/PID/status), the
 syscalls strace sees (when strace is installed), and the watchdog pings it
 sends to a NOTIFY_SOCKET we own, with WATCHDOG_USEC = WATCHDOG seconds
-(default 20). Usage: idle-wakeups.py [DURATION=60] [WATCHDOG=20]"""
+(default 20; 0 = no watchdog). Usage: idle-wakeups.py [DURATION=60] [WATCHDOG=20]"""
 
 import os
 import shutil
@@ -35,7 +35,9 @@ sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sock.bind(sock_path)
 sock.setblocking(False)
 try:
-    env = {"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": str(int(watchdog * 1e6))}
+    env = {"NOTIFY_SOCKET": sock_path}
+    if watchdog > 0:  # 0: no watchdog at all
+        env["WATCHDOG_USEC"] = str(int(watchdog * 1e6))
     proc = subprocess.Popen([DAEMON, "--config", p.config_path, "--no-journal"],
                             env=p.env(env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -73,7 +75,11 @@ try:
     print(f"idle-wakeups: agent sleeping, {duration:.0f} s window, WATCHDOG_USEC={watchdog:.0f} s")
     print(f"  context switches  {c1 - c0}  (includes strace's attach/detach)" if tracer else
           f"  context switches  {c1 - c0}")
-    print(f"  watchdog pings    {pings}  ({pings / (duration / watchdog):.2f} per watchdog period)")
+    if watchdog > 0:
+        print(f"  watchdog pings    {pings}  "
+              f"({pings / (duration / watchdog):.2f} per watchdog period)")
+    else:
+        print(f"  watchdog pings    {pings}  (no watchdog)")
     if tracer:
         print("  syscalls (strace -c -p):")
         for ln in report.splitlines():

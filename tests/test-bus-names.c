@@ -13,12 +13,9 @@ test_escape(void)
   static const struct {
     const char *project, *name;
   } cases[] = {
-    { "work", AR_BUS_NAME_PREFIX "work" },
-    { "my_app.v2", AR_BUS_NAME_PREFIX "my_5fapp_2ev2" },
-    { "2048", AR_BUS_NAME_PREFIX "_32048" },
-    { "a-b", AR_BUS_NAME_PREFIX "a-b" },
-    { ".", AR_BUS_NAME_PREFIX "_2e" },
-    { "_", AR_BUS_NAME_PREFIX "_5f" },
+    { "work", AR_BUS_NAME_PREFIX "work" },   { "my_app.v2", AR_BUS_NAME_PREFIX "my_5fapp_2ev2" },
+    { "2048", AR_BUS_NAME_PREFIX "_32048" }, { "a-b", AR_BUS_NAME_PREFIX "a-b" },
+    { ".", AR_BUS_NAME_PREFIX "_2e" },       { "_", AR_BUS_NAME_PREFIX "_5f" },
     { "A9", AR_BUS_NAME_PREFIX "A9" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {

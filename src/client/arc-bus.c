@@ -215,8 +215,8 @@ char *
 arc_conn_get_string(ArcConn *conn, const char *property)
 {
   char *value = NULL;
-  if (!conn->bus || sd_bus_get_property_string(conn->bus, conn->name, AR_BUS_PATH,
-                                               AR_BUS_INTERFACE, property, NULL, &value) < 0)
+  if (!conn->bus || sd_bus_get_property_string(conn->bus, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                               property, NULL, &value) < 0)
     return g_strdup("");
   /* sd-bus allocates with malloc. */
   char *copy = g_strdup(value);

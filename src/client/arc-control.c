@@ -41,14 +41,15 @@ stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
   if (rc != ARC_EXIT_OK)
     return rc;
   if (!global->json)
-    fprintf(stderr, now ? _("agent-runner: stopping %s now…\n")
-                        : _("agent-runner: stopping %s (after the current round)…\n"),
+    fprintf(stderr,
+            now ? _("agent-runner: stopping %s now…\n")
+                : _("agent-runner: stopping %s (after the current round)…\n"),
             conn->project);
   guint64 limit = now ? STOP_NOW_WAIT_S : (conn->cfg ? conn->cfg->round_timeout_s + 60 : 0);
   if (!arc_conn_wait_name(conn, FALSE, limit * G_USEC_PER_SEC, 0, NULL)) {
     fprintf(stderr,
-            _("agent-runner %s: %s is still stopping after %us; see 'agent-runner status'\n"),
-            verb, conn->project, (guint)limit);
+            _("agent-runner %s: %s is still stopping after %us; see 'agent-runner status'\n"), verb,
+            conn->project, (guint)limit);
     return ARC_EXIT_FAILURE;
   }
   if (!global->json)
@@ -193,7 +194,7 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
       fprintf(stderr, _("agent-runner start: %s did not appear within %ds\n"), conn->name,
               START_WAIT_S);
     return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 78 ? ARC_EXIT_CONFIG
-                                                                           : ARC_EXIT_FAILURE;
+                                                                          : ARC_EXIT_FAILURE;
   }
   if (!global->json)
     fprintf(stderr, _("agent-runner: started %s (pid %d)\n"), conn->project, (int)pid);

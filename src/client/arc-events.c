@@ -103,14 +103,12 @@ follow_file(Follow *f)
     return TRUE;
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0 || inotify_add_watch(fd, f->log_dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
-    fprintf(stderr, _("agent-runner events: cannot watch %s: %s\n"), f->log_dir,
-            g_strerror(errno));
+    fprintf(stderr, _("agent-runner events: cannot watch %s: %s\n"), f->log_dir, g_strerror(errno));
     if (fd >= 0)
       close(fd);
     return FALSE;
   }
-  f->follower =
-      ar_events_follower_new(f->log_dir, (const char *const *)f->kinds, TRUE);
+  f->follower = ar_events_follower_new(f->log_dir, (const char *const *)f->kinds, TRUE);
   if (sd_event_add_io(f->event, &f->inotify, fd, EPOLLIN, on_inotify, f) < 0) {
     close(fd);
     return FALSE;
@@ -159,7 +157,8 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
   sigprocmask(SIG_BLOCK, &mask, NULL);
-  if (sd_event_default(&f->event) < 0 || sd_event_add_signal(f->event, NULL, SIGINT, NULL, NULL) < 0 ||
+  if (sd_event_default(&f->event) < 0 ||
+      sd_event_add_signal(f->event, NULL, SIGINT, NULL, NULL) < 0 ||
       sd_event_add_signal(f->event, NULL, SIGTERM, NULL, NULL) < 0)
     return ARC_EXIT_FAILURE;
   gboolean running = arc_conn_is_running(conn);
@@ -174,8 +173,7 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
       r = sd_bus_add_match(conn->bus, &f->owner_slot, owner_rule, on_owner_changed, f);
     if (r >= 0)
       r = sd_bus_call_method(conn->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                             "org.freedesktop.DBus", "GetNameOwner", NULL, &reply, "s",
-                             conn->name);
+                             "org.freedesktop.DBus", "GetNameOwner", NULL, &reply, "s", conn->name);
     if (r >= 0)
       r = sd_bus_message_read(reply, "s", &owner);
     /* The unique owner, not the well-known name: exact sender matching. */
@@ -208,8 +206,7 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
       "K,..." },
     { "window", 0, 0, G_OPTION_ARG_INT, &window, N_("The last N matching events (default 10)"),
       "N" },
-    { "follow", 'f', 0, G_OPTION_ARG_NONE, &follow_opt, N_("Print new events as they come"),
-      NULL },
+    { "follow", 'f', 0, G_OPTION_ARG_NONE, &follow_opt, N_("Print new events as they come"), NULL },
     { "tail", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &follow_opt, NULL, NULL },
     { NULL },
   };

@@ -46,19 +46,19 @@ const ArcVerb arc_verbs[] = {
 static void
 print_help(FILE *out)
 {
-  fprintf(out, _("Usage: agent-runner [--config F] [--json] VERB [OPTIONS]\n\n"));
-  fprintf(out, _("Keeps an autonomous coding CLI working round after round, unattended.\n\n"));
-  fprintf(out, _("Verbs:\n"));
+  fputs(_("Usage: agent-runner [--config F] [--json] VERB [OPTIONS]\n\n"), out);
+  fputs(_("Keeps an autonomous coding CLI working round after round, unattended.\n\n"), out);
+  fputs(_("Verbs:\n"), out);
   for (const ArcVerb *v = arc_verbs; v->name; v++)
     fprintf(out, "  %-10s %s\n", v->name, _(v->summary));
-  fprintf(out, _("\nGlobal options:\n"
+  fputs(_("\nGlobal options:\n"
                  "  --config F     the config file (default ./agent-runner.toml)\n"
                  "  --json         machine-readable output\n"
                  "  --user         the user's service (default)\n"
                  "  --system       the system service\n"
                  "  --project NAME the project, instead of reading --config\n"
                  "  --version      print the version\n"
-                 "  -h, --help     this help; 'agent-runner VERB --help' for a verb\n"));
+                 "  -h, --help     this help; 'agent-runner VERB --help' for a verb\n"), out);
 }
 
 /* Global options may stand before or after the verb, as in the Python

@@ -15,12 +15,12 @@
 #include "ar-util.h"
 #include "arc-bus.h"
 
-#define BOLD  "\033[1m"
-#define GREEN "\033[32m"
+#define BOLD   "\033[1m"
+#define GREEN  "\033[32m"
 #define YELLOW "\033[33m"
-#define RED   "\033[31m"
-#define DIM   "\033[2m"
-#define RESET "\033[0m"
+#define RED    "\033[31m"
+#define DIM    "\033[2m"
+#define RESET  "\033[0m"
 
 static const char *
 state_color(const char *state)
@@ -109,8 +109,8 @@ render_status(JsonObject *doc)
     const char *phase = obj_str(cur, "phase");
     g_autofree char *line = g_strdup_printf(
         _("%" G_GINT64_FORMAT "%s%s%s, running for %s, agent pid %" G_GINT64_FORMAT),
-        obj_int(cur, "round_num"), phase ? _(" (phase ") : "", phase ? phase : "",
-        phase ? ")" : "", el, obj_int(cur, "agent_pid"));
+        obj_int(cur, "round_num"), phase ? _(" (phase ") : "", phase ? phase : "", phase ? ")" : "",
+        el, obj_int(cur, "agent_pid"));
     row(_("round"), line);
   } else if (obj_str(svc, "next_round_at")) {
     g_autofree char *when = until(obj_str(svc, "next_round_at"));
@@ -125,10 +125,10 @@ render_status(JsonObject *doc)
     g_autofree char *when = ago(obj_str(l, "ended_at"));
     const char *outcome = obj_str(l, "outcome");
     gint64 code = obj_int(l, "exit_code");
-    g_autofree char *line = g_strdup_printf(
-        _("round %" G_GINT64_FORMAT ": %s%s%s (exit %" G_GINT64_FORMAT ", %s), %s"),
-        obj_int(l, "round_num"), arc_color(code == 0 ? GREEN : RED), outcome ? outcome : "?",
-        arc_color(RESET), code, dur, when);
+    g_autofree char *line =
+        g_strdup_printf(_("round %" G_GINT64_FORMAT ": %s%s%s (exit %" G_GINT64_FORMAT ", %s), %s"),
+                        obj_int(l, "round_num"), arc_color(code == 0 ? GREEN : RED),
+                        outcome ? outcome : "?", arc_color(RESET), code, dur, when);
     row(_("last"), line);
   } else {
     row(_("last"), _("no round finished yet"));
@@ -251,8 +251,7 @@ arc_verb_peek(ArcGlobal *global, int argc, char **argv)
     { "log", 0, 0, G_OPTION_ARG_NONE, &log, N_("Include the last 50 lines of the transcript"),
       NULL },
     { "events", 0, 0, G_OPTION_ARG_INT, &events, N_("Include the last N events"), "N" },
-    { "select", 0, 0, G_OPTION_ARG_STRING, &select, N_("Print only this part (a.b.0.c)"),
-      "PATH" },
+    { "select", 0, 0, G_OPTION_ARG_STRING, &select, N_("Print only this part (a.b.0.c)"), "PATH" },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv))
@@ -277,8 +276,9 @@ arc_verb_peek(ArcGlobal *global, int argc, char **argv)
                      (guint32)(log ? 50 : 0), "events", (guint32)events, NULL);
   if (rc == ARC_EXIT_OK && round_num && round && !g_str_equal(round, "latest") &&
       JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(doc), "current_round"))) {
-    fprintf(stderr, _("agent-runner peek: round %s not found (the daemon remembers the last "
-                      "%d rounds and the transcripts on disk)\n"),
+    fprintf(stderr,
+            _("agent-runner peek: round %s not found (the daemon remembers the last "
+              "%d rounds and the transcripts on disk)\n"),
             round, 10);
     rc = ARC_EXIT_FAILURE;
   }
@@ -439,8 +439,7 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
   /* Changes of any project's properties wake us; Peek is cheap, and the
    * name may change owner across restarts. */
   g_autofree char *owner_rule = g_strdup_printf(
-      "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
-      conn.name);
+      "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", conn.name);
   if (sd_event_default(&event) < 0 || sd_bus_attach_event(conn.bus, event, 0) < 0 ||
       sd_bus_match_signal(conn.bus, NULL, NULL, AR_BUS_PATH, "org.freedesktop.DBus.Properties",
                           "PropertiesChanged", on_change, &w) < 0 ||
@@ -449,8 +448,7 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
       sd_bus_add_match(conn.bus, NULL, owner_rule, on_change, &w) < 0 ||
       sd_event_add_signal(event, NULL, SIGINT, NULL, NULL) < 0 ||
       sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL) < 0 ||
-      sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, period, period, on_tick, &w) <
-          0) {
+      sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, period, period, on_tick, &w) < 0) {
     fprintf(stderr, _("agent-runner watch: cannot set up the event loop\n"));
     arc_conn_clear(&conn);
     return ARC_EXIT_FAILURE;

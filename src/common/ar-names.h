@@ -17,9 +17,9 @@
 
 G_BEGIN_DECLS
 
-#define AR_BUS_NAME_PREFIX "org.agentrunner.Runner1."
-#define AR_BUS_PATH        "/org/agentrunner/Runner1"
-#define AR_BUS_INTERFACE   "org.agentrunner.Runner1"
+#define AR_BUS_NAME_PREFIX  "org.agentrunner.Runner1."
+#define AR_BUS_PATH         "/org/agentrunner/Runner1"
+#define AR_BUS_INTERFACE    "org.agentrunner.Runner1"
 #define AR_BUS_ERROR_PREFIX "org.agentrunner.Error."
 
 /* NULL when project is not a valid project name. */

@@ -176,11 +176,10 @@ bus_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gp
   } else if (r >= 0 && g_str_equal(kind->name, "round_end")) {
     JsonNode *d = json_object_get_member(payload, "duration_s");
     double secs = d && JSON_NODE_HOLDS_VALUE(d) ? json_node_get_double(d) : 0.0;
-    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usit",
-                           (guint32)payload_int(payload, "round_num"),
-                           payload_str(payload, "outcome"),
-                           (gint32)payload_int(payload, "exit_code"),
-                           (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC));
+    r = sd_bus_emit_signal(
+        self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usit",
+        (guint32)payload_int(payload, "round_num"), payload_str(payload, "outcome"),
+        (gint32)payload_int(payload, "exit_code"), (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC));
   }
   if (r < 0)
     g_debug("signal for %s: %s", kind->name, g_strerror(-r));
@@ -303,8 +302,8 @@ apply_reload(ArdBus *self, sd_bus_message *m)
 static int
 apply_upgrade(ArdBus *self, sd_bus_message *m)
 {
-  g_autoptr(GError) error = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                                _("Upgrade is not supported yet"));
+  g_autoptr(GError) error =
+      g_error_new_literal(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, _("Upgrade is not supported yet"));
   return reply_gerror(m, error);
 }
 
@@ -390,8 +389,7 @@ method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
   return sd_bus_reply_method_return(m, "s", json);
 }
 
-#define CONST_PROP(name, sig)                                                                      \
-  SD_BUS_PROPERTY(name, sig, prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST)
+#define CONST_PROP(name, sig) SD_BUS_PROPERTY(name, sig, prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST)
 #define CHANGING_PROP(name, sig)                                                                   \
   SD_BUS_PROPERTY(name, sig, prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
 
@@ -424,8 +422,7 @@ static const sd_bus_vtable runner_vtable[] = {
                           method_upgrade, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase), 0),
   SD_BUS_SIGNAL_WITH_ARGS("RoundFinished",
-                          SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t",
-                                      duration_usec),
+                          SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec),
                           0),
   SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", kind, "s", payload_json), 0),
   SD_BUS_VTABLE_END,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <git2.h>
 #include <glib/gi18n.h>
 #include <math.h>
 #include <signal.h>
@@ -54,6 +55,7 @@ struct ArdLoop {
 
   gboolean stop_requested;
   gboolean stopping_emitted;
+  gboolean libgit2_ref; /* a git_libgit2_init() reference held for our lifetime */
   int exit_code;
 
   /* The current wait: restart_delay_s times factor, from wait_start. */
@@ -362,7 +364,8 @@ config_broken_exit(ArdLoop *loop)
 static gboolean
 is_crash(const ArdRoundResult *res)
 {
-  if (res->exit_code == 0 || res->timed_out || res->grace_killed || res->cancelled)
+  if (res->exit_code == 0 || res->timed_out || res->grace_killed || res->stalled ||
+      res->cancelled)
     return FALSE;
   if (res->duration_s >= ARD_CRASH_SHORT_S)
     return FALSE;
@@ -421,7 +424,7 @@ summarize(const ArdRoundResult *res)
   s->duration_s = res->duration_s;
   s->started_at = ar_utc_iso_ms(res->started_realtime_us);
   s->ended_at = ar_utc_iso_ms(res->ended_realtime_us);
-  s->timed_out = res->timed_out || res->grace_killed;
+  s->timed_out = res->timed_out || res->grace_killed || res->stalled;
   return s;
 }
 
@@ -488,8 +491,12 @@ start_wait(ArdLoop *loop, const NextStep *next)
   set_run_state(loop, next->wait_state);
   /* Zero delay still goes through the loop, so signals queued meanwhile
    * are seen before the next round starts. */
+  /* Accuracy 0 would mean sd-event's default slack of 250 ms: fine for
+   * long waits (wakeups coalesce), but restart_delay_s = 0 must mean now. */
+  uint64_t accuracy = usec < G_USEC_PER_SEC ? 1000 : 0;
   int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
-                            (uint64_t)loop->wait_start_mono_us + usec, 0, on_wait_done, loop);
+                            (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done,
+                            loop);
   if (r < 0) {
     g_warning("cannot arm the restart timer: %s", g_strerror(-r));
     loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
@@ -688,6 +695,13 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   if (!loop->lock)
     return NULL;
 
+  /* The vcs code brackets every call with git_libgit2_init/shutdown; a
+   * reference held for the daemon's lifetime keeps libgit2's global state
+   * (its TLS setup parses the whole CA bundle: ~15 ms of CPU) from being
+   * torn down and rebuilt at every round's startup check. */
+  git_libgit2_init();
+  loop->libgit2_ref = TRUE;
+
   /* Everything the agent double-forks re-parents to us, not to init: it
    * stays countable and killable at round end. */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -812,6 +826,8 @@ ard_loop_free(ArdLoop *loop)
   g_clear_pointer(&loop->emitter, ar_emitter_unref);
   g_clear_pointer(&loop->state, ard_state_free);
   g_clear_pointer(&loop->lock, ard_lock_release);
+  if (loop->libgit2_ref)
+    git_libgit2_shutdown();
   g_clear_pointer(&loop->cfg, ar_config_unref);
   g_clear_pointer(&loop->event, sd_event_unref);
   g_queue_clear_full(&loop->status.recent, (GDestroyNotify)ard_round_summary_free);
@@ -856,6 +872,9 @@ ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data)
 void
 ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds)
 {
+  /* Kept as the override, so a later reload does not put the config's
+   * bound back. */
+  loop->opts.max_rounds = max_rounds;
   loop->max_rounds = max_rounds ? max_rounds : loop->cfg->max_rounds;
 }
 

@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 /* Events kept in memory for recent_events. */
 #define ARD_PEEK_EVENTS 200
 /* Upper bounds of the options. */
-#define ARD_PEEK_MAX_LOG_TAIL 1000
+#define ARD_PEEK_MAX_LOG_TAIL   1000
 #define ARD_PEEK_TAIL_MAX_BYTES (256 * 1024)
 
 typedef struct ArdPeek ArdPeek;

@@ -38,8 +38,8 @@ on_reply(sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
   pending->answered = TRUE;
   const sd_bus_error *e = sd_bus_message_get_error(reply);
   if (e) {
-    g_autofree char *msg =
-        g_strdup_printf(_("cannot ask polkit for authorization: %s"), e->message ? e->message : e->name);
+    g_autofree char *msg = g_strdup_printf(_("cannot ask polkit for authorization: %s"),
+                                           e->message ? e->message : e->name);
     sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, msg);
     pending->done(pending->m, FALSE, &error, pending->user_data);
     return 0;
@@ -79,9 +79,8 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
     return 1;
 
   sd_bus *bus = sd_bus_message_get_bus(m);
-  uint32_t flags = sd_bus_message_get_allow_interactive_authorization(m) > 0
-                       ? POLKIT_ALLOW_INTERACTION
-                       : 0;
+  uint32_t flags =
+      sd_bus_message_get_allow_interactive_authorization(m) > 0 ? POLKIT_ALLOW_INTERACTION : 0;
   g_autoptr(sd_bus_message) call = NULL;
   r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
                                      "/org/freedesktop/PolicyKit1/Authority",
@@ -97,8 +96,7 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
   pending->user_data = user_data;
   g_autoptr(sd_bus_slot) slot = NULL;
   /* Interactive authentication can take as long as a person needs. */
-  r = sd_bus_call_async(bus, &slot, call, on_reply, pending,
-                        flags ? 300 * G_USEC_PER_SEC : 0);
+  r = sd_bus_call_async(bus, &slot, call, on_reply, pending, flags ? 300 * G_USEC_PER_SEC : 0);
   if (r < 0) {
     pending_free(pending);
     return sd_bus_error_set_errnof(ret_error, -r, "cannot ask polkit: %m");

@@ -21,7 +21,7 @@ typedef void (*ArdPolkitDone)(sd_bus_message *m, gboolean allowed, const sd_bus_
 /* 1: allowed now (same uid), the caller goes on synchronously; 0: a check
  * is pending and done will be called (the handler returns 1); < 0: error,
  * ret_error set. */
-int ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done,
-                     gpointer user_data, sd_bus_error *ret_error);
+int ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpointer user_data,
+                     sd_bus_error *ret_error);
 
 G_END_DECLS

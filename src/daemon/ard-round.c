@@ -59,6 +59,8 @@ struct ArdRound {
   sd_event_source *child_source;
   sd_event_source *timeout_timer;
   sd_event_source *grace_timer;
+  sd_event_source *idle_timer;
+  sd_event_source *retry_timer;
   sd_event_source *kill_timer;
   sd_event_source *progress_timer;
   sd_event_source *drain_timer;
@@ -287,17 +289,88 @@ on_grace_timer(sd_event_source *s, uint64_t usec, void *user_data)
   return 0;
 }
 
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data);
+
 static void
 on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
 {
   ArdRound *r = user_data;
   ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
+  gint64 since = 0;
+  if (!r->retry_timer && r->cfg->retry_loop_timeout_s > 0 && r->stage == STAGE_RUNNING &&
+      ar_classifier_retry_loop(r->classifier, &since)) {
+    gint64 deadline = since + (gint64)r->cfg->retry_loop_timeout_s * G_USEC_PER_SEC;
+    arm_timer(r, &r->retry_timer, (uint64_t)MAX(deadline - now_mono(r), 0), on_retry_timer,
+              "round-retry-loop");
+  }
   if (!r->grace_armed && r->cfg->max_grace_after_result_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_saw_result(r->classifier)) {
     r->grace_armed = TRUE;
     arm_timer(r, &r->grace_timer, (uint64_t)r->cfg->max_grace_after_result_s * G_USEC_PER_SEC,
               on_grace_timer, "round-grace");
   }
+}
+
+/* ---- stalls: silence, the CLI's own retry loop ----------------------- */
+
+static void
+stall(ArdRound *r, const char *reason, double silent_s)
+{
+  if (r->stage != STAGE_RUNNING || r->killing)
+    return;
+  r->res.stalled = TRUE;
+  ar_emit(r->emitter, "round_stalled", AR_EV_I("round_num", r->res.round_num),
+          AR_EV_S("reason", reason), AR_EV_D("silent_s", silent_s), NULL);
+  begin_kill(r);
+}
+
+/* Fires idle_timeout_s after the last output it knows of; output since
+ * then only moves the deadline (re-armed here, never per read). */
+static int
+on_idle_timer(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->stage != STAGE_RUNNING)
+    return 0;
+  gint64 now = now_mono(r);
+  gint64 last = r->output ? ard_output_get_last_write_us(r->output) : 0;
+  if (last < r->started_mono_us)
+    last = r->started_mono_us;
+  gint64 limit = (gint64)r->cfg->idle_timeout_s * G_USEC_PER_SEC;
+  if (now - last >= limit) {
+    g_autofree char *reason =
+        g_strdup_printf("no output for idle_timeout_s=%u", r->cfg->idle_timeout_s);
+    stall(r, reason, (now - last) / 1e6);
+    return 0;
+  }
+  arm_timer(r, &r->idle_timer, (uint64_t)(last + limit - now), on_idle_timer, "round-idle");
+  return 0;
+}
+
+static int
+on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdRound *r = user_data;
+  if (r->stage != STAGE_RUNNING)
+    return 0;
+  gint64 since = 0;
+  gint64 now = now_mono(r);
+  gint64 limit = (gint64)r->cfg->retry_loop_timeout_s * G_USEC_PER_SEC;
+  if (!ar_classifier_retry_loop(r->classifier, &since)) {
+    /* The loop ended (progress): the next retry line arms us again. */
+    disarm(&r->retry_timer);
+    return 0;
+  }
+  if (now - since >= limit) {
+    g_autofree char *reason = g_strdup_printf("agent retry loop longer than retry_loop_timeout_s=%u",
+                                              r->cfg->retry_loop_timeout_s);
+    stall(r, reason, (now - since) / 1e6);
+    return 0;
+  }
+  /* A new loop began since we were armed. */
+  arm_timer(r, &r->retry_timer, (uint64_t)(since + limit - now), on_retry_timer,
+            "round-retry-loop");
+  return 0;
 }
 
 /* ---- timeout, progress ---------------------------------------------- */
@@ -436,6 +509,8 @@ on_agent_exit(sd_event_source *s, const siginfo_t *si, void *user_data)
   disarm(&r->timeout_timer);
   disarm(&r->grace_timer);
   disarm(&r->progress_timer);
+  disarm(&r->idle_timer);
+  disarm(&r->retry_timer);
   r->grace_waiting = FALSE;
   /* Orphans that died while the agent's zombie blocked the reaper. */
   ard_reap_orphans(0);
@@ -476,7 +551,8 @@ compute_result(ArdRound *r)
    * grace-after-result told apart from a timeout. */
   if (res->grace_killed) {
     res->exit_cause = "grace";
-  } else if (res->timed_out) {
+  } else if (res->timed_out || res->stalled) {
+    /* A stall ends the round like a timeout; round_stalled says why. */
     res->exit_cause = "timeout";
   } else if (res->term_signal) {
     res->exit_cause_owned = g_strdup_printf("signal:%s", ard_reap_signal_name(res->term_signal));
@@ -492,7 +568,8 @@ compute_result(ArdRound *r)
     res->truncated_lines = ard_output_get_scanner(r->output)->truncated_lines;
   }
   ar_classifier_finish(r->classifier, exit_status, res->term_signal,
-                       res->timed_out || res->grace_killed, FALSE, &res->classification);
+                       res->timed_out || res->grace_killed || res->stalled, res->stalled,
+                       &res->classification);
   res->outcome =
       res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
 }
@@ -512,7 +589,7 @@ on_finish(sd_event_source *s, void *user_data)
   ArdRoundResult *res = &r->res;
   ar_emit(r->emitter, "agent_exit", AR_EV_I("round_num", res->round_num),
           AR_EV_I("exit_code", res->exit_code), AR_EV_D("duration_s", res->duration_s),
-          AR_EV_B("timed_out", res->timed_out || res->grace_killed),
+          AR_EV_B("timed_out", res->timed_out || res->grace_killed || res->stalled),
           AR_EV_S("exit_cause", res->exit_cause), AR_EV_D("cpu_user_s", res->cpu_user_s),
           AR_EV_D("cpu_sys_s", res->cpu_sys_s), AR_EV_I("max_rss_kb", res->max_rss_kb), NULL);
   ard_round_vcs_end_hook(r);
@@ -739,7 +816,8 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   if (r->cfg->inject_context && r->cfg->context_injection_mode != AR_CONTEXT_NONE) {
     g_autofree char *ctx_path = g_build_filename(r->cfg->log_dir, "round-context.json", NULL);
     g_autofree char *ctx_line = g_strconcat(context, "\n", NULL);
-    if (!ar_write_file_atomic(ctx_path, ctx_line, -1, &error)) {
+    /* Atomic for readers; no fsync: it is rewritten every round. */
+    if (!ard_write_file_replace(ctx_path, ctx_line, -1, &error)) {
       g_warning("round %u: %s", p->round_num, error->message);
       g_clear_error(&error);
     }
@@ -762,6 +840,9 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   if (r->timeout_s > 0)
     arm_timer(r, &r->timeout_timer, (uint64_t)r->timeout_s * G_USEC_PER_SEC, on_timeout,
               "round-timeout");
+  if (r->cfg->idle_timeout_s > 0)
+    arm_timer(r, &r->idle_timer, (uint64_t)r->cfg->idle_timeout_s * G_USEC_PER_SEC,
+              on_idle_timer, "round-idle");
   if (r->cfg->round_progress_interval_s > 0)
     arm_timer(r, &r->progress_timer,
               (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC, on_progress,
@@ -801,6 +882,8 @@ ard_round_free(ArdRound *r)
   disarm(&r->child_source);
   disarm(&r->timeout_timer);
   disarm(&r->grace_timer);
+  disarm(&r->idle_timer);
+  disarm(&r->retry_timer);
   disarm(&r->kill_timer);
   disarm(&r->progress_timer);
   disarm(&r->drain_timer);

@@ -41,6 +41,7 @@ typedef struct {
   int term_signal; /* 0 when the agent exited */
   gboolean timed_out;
   gboolean grace_killed;
+  gboolean stalled; /* idle_timeout_s or retry_loop_timeout_s ended it */
   gboolean cancelled;
   gboolean spawn_failed; /* nothing ran: exec failure, prompt unreadable */
   const char *exit_cause; /* clean, error, signal:NAME, timeout, grace (static or owned below) */

@@ -3,8 +3,10 @@
 #include "ard-state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ar-util.h"
 
@@ -297,4 +299,33 @@ ard_state_scan_max_round(const char *log_dir, gboolean scan_events)
     max = MAX(max, scan_events_file(path));
   }
   return max;
+}
+
+gboolean
+ard_write_file_replace(const char *path, const char *data, gssize len, GError **error)
+{
+  if (len < 0)
+    len = strlen(data);
+  g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
+  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0)
+    return ar_set_error_errno(error, errno, "create %s", tmp);
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int errsv = errno;
+      (void)unlink(tmp);
+      return ar_set_error_errno(error, errsv, "write %s", tmp);
+    }
+    data += n;
+    len -= n;
+  }
+  if (rename(tmp, path) < 0) {
+    int errsv = errno;
+    (void)unlink(tmp);
+    return ar_set_error_errno(error, errsv, "rename %s", path);
+  }
+  return TRUE;
 }

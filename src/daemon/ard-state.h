@@ -62,6 +62,12 @@ gboolean ard_state_save(const ArdState *state, const char *log_dir, GError **err
  * the events files (read only when state.json could not be trusted). */
 guint ard_state_scan_max_round(const char *log_dir, gboolean scan_events);
 
+/* Replace a file so readers see the old or the new content (temporary
+ * file + rename), without the fsyncs of ar_write_file_atomic: for files
+ * rewritten every round whose loss in a power cut costs nothing
+ * (round-context.json). */
+gboolean ard_write_file_replace(const char *path, const char *data, gssize len, GError **error);
+
 /* Parse N out of "R<N>-<stamp>.log"; 0 when the name does not match. */
 guint ard_state_round_from_transcript_name(const char *name);
 

@@ -99,9 +99,13 @@ class PrivateBus:
 
     def monitor(self, name):
         """busctl monitor of one service, JSON lines on stdout."""
-        return subprocess.Popen(["busctl", "--address=" + self.address, "--json=short",
-                                 "monitor", name], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+        mon = subprocess.Popen(["busctl", "--address=" + self.address, "--json=short",
+                                "monitor", name], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+        # busctl says nothing when its BecomeMonitor call has been
+        # answered; give it time so the first signals are not missed.
+        time.sleep(1.0)
+        return mon
 
 
 class BusTestCase(DaemonTestCase):

@@ -118,7 +118,7 @@ class ServiceTest(BusTestCase):
         self.assertIn("PropertiesChanged", members)
         finished = [d for mbr, d in seen if mbr == "RoundFinished"]
         self.assertEqual([d[0] for d in finished], [1, 2])
-        self.assertEqual(finished[0][1], "ok" if finished[0][1] == "ok" else finished[0][1])
+        self.assertEqual(finished[0][1], "ok")
         self.assertEqual(finished[0][2], 0)
         events = [d for mbr, d in seen if mbr == "Event"]
         kinds = [e[0] for e in events]

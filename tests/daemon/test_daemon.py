@@ -176,6 +176,31 @@ class DefenseTest(DaemonTestCase):
         self.assertEqual(ex["exit_cause"], "timeout")
         self.assertEqual(ex["exit_code"], -signal.SIGKILL)
 
+    def test_idle_stall(self):
+        p = self.project("stall", idle_timeout_s=1, agent={"output": "claude-stream-json"})
+        rc, _, err = p.run("--once")
+        self.assertEqual(rc, 0, err)
+        st = p.events("round_stalled")
+        self.assertEqual(len(st), 1, p.kinds())
+        self.assertEqual(st[0]["reason"], "no output for idle_timeout_s=1")
+        self.assertGreaterEqual(st[0]["silent_s"], 1.0)
+        ex = p.events("agent_exit")[0]
+        self.assertEqual(ex["exit_cause"], "timeout")
+        self.assertTrue(ex["timed_out"])
+        self.assertEqual(p.events("round_timeout_kill"), [])
+        self.assertEqual(p.state()["crash_streak"], 0)
+
+    def test_retry_loop_stall(self):
+        # Output keeps flowing (idle never fires), the retry loop does not end.
+        p = self.project("stall", retry_loop_timeout_s=1, idle_timeout_s=30,
+                         agent={"output": "claude-stream-json"}, agent_env={"FAKE_MODE": "retry"})
+        rc, _, err = p.run("--once")
+        self.assertEqual(rc, 0, err)
+        st = p.events("round_stalled")
+        self.assertEqual(len(st), 1, p.kinds())
+        self.assertIn("retry_loop_timeout_s=1", st[0]["reason"])
+        self.assertSubsequence(p.kinds(), ["round_stalled", "agent_exit", "round_end"])
+
     def test_double_fork_escapee_killed(self):
         p = self.project("double-fork")
         pidfile = os.path.join(p.dir, "escapee.pid")

@@ -84,7 +84,7 @@ fast() {
   mkdir -p "$dd"; printf '[Service]\nRestartSec=1s\n%s\n' "${2:-}" >"$dd/60-test.conf"
 }
 
-echo "== refuse: install refuses failing startup checks"
+echo "[$(date +%T)] == refuse: install refuses failing startup checks"
 project refuse sleep
 rm "$HOME/refuse/prompt.md"
 rc=0; (cd "$HOME/refuse" && "$AR" install) >out.txt 2>&1 || rc=$?
@@ -92,8 +92,8 @@ rc=0; (cd "$HOME/refuse" && "$AR" install) >out.txt 2>&1 || rc=$?
 grep -q prompt_file_exists out.txt || fail "refusal does not name the failing check: $(cat out.txt)"
 [ ! -e "$HOME/.config/agent-runner/projects/refuse.toml" ] || fail "refused install wrote the link"
 
-echo "== run: install -> active, bus name owned"
-project run sleep "$(printf '[agent.env]\nFAKE_SLEEP = "2"')"
+echo "[$(date +%T)] == run: install -> active, bus name owned"
+project run sleep "$(printf '[agent.env]\nFAKE_SLEEP = "3"')"
 (cd "$HOME/run" && "$AR" install) || fail "install failed"
 [ -L "$HOME/.config/agent-runner/projects/run.toml" ] || fail "no config link"
 grep -q '^Environment="PATH=/usr/local/bin:/usr/bin:/bin"$' \
@@ -111,22 +111,28 @@ st = {c["name"]: c["status"] for c in d["checks"]}
 assert st["unit_active"] == "ok" and st["bus_name"] == "ok" and st["unit_enabled"] == "ok", st
 ' || fail "doctor --json"
 
-echo "== run: stop is graceful"
+echo "[$(date +%T)] == run: stop is graceful"
 systemctl --user stop agent-runner@run.service
 [ "$(prop run ActiveState)" = inactive ] || fail "after stop: $(prop run ActiveState)"
 [ "$(prop run Result)" = success ] || fail "stop result: $(prop run Result)"
 [ "$(prop run ExecMainStatus)" = 0 ] || fail "stop exit status: $(prop run ExecMainStatus)"
-grep -h '"event":"round_end"' "$HOME"/run/logs/events-*.jsonl | tail -1 | grep -q '"exit_code":0' \
-  || fail "the last round did not end cleanly: $(grep -h round_end "$HOME"/run/logs/events-*.jsonl | tail -1)"
+cat "$HOME"/run/logs/events-*.jsonl | python3 -c '
+import json, sys
+ev = [json.loads(l) for l in sys.stdin if l.strip()]
+starts = [e for e in ev if e["event"] == "round_start"]
+ends = [e for e in ev if e["event"] == "round_end"]
+assert starts and len(starts) == len(ends), ("a round was abandoned", len(starts), len(ends))
+assert ends[-1]["outcome"] == "ok" and ends[-1]["exit_code"] == 0, ends[-1]
+' || fail "the stop was not graceful"
 
-echo "== run: uninstall leaves nothing behind"
+echo "[$(date +%T)] == run: uninstall leaves nothing behind"
 (cd "$HOME/run" && "$AR" uninstall) || fail "uninstall failed"
 left=$(find "$HOME/.config" \( -name '*agent-runner*' -o -name 'run.toml' \) 2>/dev/null)
 [ -z "$left" ] || fail "left behind: $left"
 [ -z "$(systemctl --user list-units --all --plain --no-legend 'agent-runner@run.service')" ] \
   || fail "unit still loaded: $(systemctl --user list-units --all 'agent-runner@run.service')"
 
-echo "== done: .agent-done -> inactive, not restarted"
+echo "[$(date +%T)] == done: .agent-done -> inactive, not restarted"
 project done agent-done
 fast done
 (cd "$HOME/done" && "$AR" install) || fail "install failed"
@@ -135,10 +141,11 @@ wait_for 60 '[ "$(prop done ActiveState)" = inactive ]' || fail "still $(prop do
 sleep 3 # > RestartSec=1s
 [ "$(prop done ActiveState)" = inactive ] || fail "resurrected: $(prop done ActiveState)"
 [ "$(prop done NRestarts)" = 0 ] || fail "restarted $(prop done NRestarts) times"
+rm -f "$HOME"/.config/systemd/user/agent-runner@done.service.d/60-test.conf
 (cd "$HOME/done" && "$AR" uninstall) >/dev/null || fail "uninstall done"
 
-echo "== broken: exit 78, failed, not restarted"
-project broken sleep
+echo "[$(date +%T)] == broken: exit 78, failed, not restarted"
+project broken sleep "$(printf '[agent.env]\nFAKE_SLEEP = "1"')"
 fast broken
 (cd "$HOME/broken" && "$AR" install --no-start) || fail "install failed"
 rm "$HOME/broken/prompt.md"
@@ -150,16 +157,18 @@ sleep 3
 [ "$(prop broken NRestarts)" = 0 ] || fail "NRestarts=$(prop broken NRestarts)"
 (cd "$HOME/broken" && "$AR" doctor) >doctor.txt 2>&1 && fail "doctor passes a failed unit"
 grep -q 'unit_active' doctor.txt || fail "doctor does not show the unit state"
+rm -f "$HOME"/.config/systemd/user/agent-runner@broken.service.d/60-test.conf
 (cd "$HOME/broken" && "$AR" uninstall) >/dev/null || fail "uninstall broken"
 
-echo "== wd: a daemon that stops pinging is killed and restarted"
-project wd sleep
+echo "[$(date +%T)] == wd: a daemon that stops pinging is killed and restarted"
+project wd sleep "$(printf '[agent.env]\nFAKE_SLEEP = "1"')"
 fast wd "$(printf 'WatchdogSec=2s\nEnvironment=AGENT_RUNNER_TEST_NO_WATCHDOG=1')"
 (cd "$HOME/wd" && "$AR" install) || fail "install failed"
 wait_for 60 '[ "$(prop wd NRestarts)" -ge 1 ]' || fail "no restart after the watchdog: $(prop wd NRestarts)"
 journalctl --no-pager --user-unit agent-runner@wd.service -o cat 2>/dev/null | grep -qi watchdog \
   || journalctl --no-pager -o cat 2>/dev/null | grep -i 'agent-runner@wd.service' | grep -qi watchdog \
   || echo "note: the watchdog message is not in the readable journal"
+rm -f "$HOME"/.config/systemd/user/agent-runner@wd.service.d/60-test.conf
 (cd "$HOME/wd" && "$AR" uninstall) >/dev/null || fail "uninstall wd"
 
 left=$(find "$HOME/.config" -name '*agent-runner*' 2>/dev/null)
