@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Idle wakeups: while the agent sleeps, count what the daemon does in
-DURATION seconds (default 60): context switches (/proc/PID/status), the
-syscalls strace sees (when strace is installed), and the watchdog pings it
-sends to a NOTIFY_SOCKET we own, with WATCHDOG_USEC = WATCHDOG seconds
+DURATION seconds (default 60): context switches (/proc/PID/status) and
+watchdog pings in one window, then the syscalls strace sees (when strace is
+installed) in a second window of the same length. The watchdog pings go
+to a NOTIFY_SOCKET we own, with WATCHDOG_USEC = WATCHDOG seconds
 (default 20; 0 = no watchdog). Usage: idle-wakeups.py [DURATION=60] [WATCHDOG=20]"""
 
 import os
@@ -48,17 +49,9 @@ try:
             sock.recv(4096)
         except BlockingIOError:
             break
-    strace = shutil.which("strace")
+    # Window 1: context switches only (nothing attached to the daemon).
     c0 = ctxt(proc.pid)
-    tracer = None
-    if strace:
-        tracer = subprocess.Popen([strace, "-c", "-p", str(proc.pid)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.5)
     time.sleep(duration)
-    if tracer:
-        tracer.send_signal(signal.SIGINT)
-        report = tracer.communicate()[1].decode()
     c1 = ctxt(proc.pid)
     pings = 0
     while True:
@@ -67,21 +60,29 @@ try:
                 pings += 1
         except BlockingIOError:
             break
+    # Window 2, same length: the syscalls, seen by strace.
+    strace = shutil.which("strace")
+    tracer = None
+    if strace:
+        tracer = subprocess.Popen([strace, "-c", "-p", str(proc.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(duration)
+        tracer.send_signal(signal.SIGINT)
+        report = tracer.communicate()[1].decode()
     # First TERM: stop after the round; second: end the round now.
     proc.send_signal(signal.SIGTERM)
     p.wait_event("serve_stopping", proc=proc)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     print(f"idle-wakeups: agent sleeping, {duration:.0f} s window, WATCHDOG_USEC={watchdog:.0f} s")
-    print(f"  context switches  {c1 - c0}  (includes strace's attach/detach)" if tracer else
-          f"  context switches  {c1 - c0}")
+    print(f"  context switches  {c1 - c0}")
     if watchdog > 0:
         print(f"  watchdog pings    {pings}  "
               f"({pings / (duration / watchdog):.2f} per watchdog period)")
     else:
         print(f"  watchdog pings    {pings}  (no watchdog)")
     if tracer:
-        print("  syscalls (strace -c -p):")
+        print(f"  syscalls in a second {duration:.0f} s window (strace -c -p):")
         for ln in report.splitlines():
             if ln.strip():
                 print("    " + ln)

@@ -12,6 +12,7 @@
 #include "ar-cleanup.h"
 #include "ar-util.h"
 #include "arc-bus.h"
+#include "arc-systemd.h"
 
 /* How long `stop` waits for the name to go: a graceful stop waits for the
  * round (up to its timeout), "now" only for the kill grace. */
@@ -165,6 +166,15 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
     if (rc == ARC_EXIT_OK && !global->json)
       fprintf(stderr, _("agent-runner: %s is already running\n"), conn->project);
     return rc;
+  }
+  if (conn->project && arc_systemd_unit_installed(global->system, conn->project)) {
+    /* Installed as a unit: systemd starts it (arc-systemd.c). */
+    int urc = arc_systemd_start_installed(global->system, conn->project,
+                                          conn->cfg ? conn->cfg->log_dir : NULL, global->json);
+    if (urc == ARC_EXIT_OK && max_rounds > 0 && conn->bus)
+      urc = arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds", "u",
+                          (guint32)max_rounds);
+    return urc;
   }
   if (!conn->bus) {
     arc_conn_not_running(conn);

@@ -594,3 +594,34 @@ arc_bus_name_has_owner(gboolean system, const char *name, gboolean *owned, GErro
   *owned = has != 0;
   return TRUE;
 }
+
+/* ---- for the bus verbs ----------------------------------------------------- */
+
+int
+arc_systemd_start_installed(gboolean system, const char *project, const char *log_dir,
+                            gboolean quiet)
+{
+  /* An explicit start clears the agent's "done", as --clear-done does for
+   * a daemon started by hand; the unit itself never passes it, so a plain
+   * restart by systemd keeps a finished project stopped. */
+  if (log_dir) {
+    g_autofree char *done = g_build_filename(log_dir, ".agent-done", NULL);
+    if (unlink(done) == 0 && !quiet)
+      fprintf(stderr, _("agent-runner: cleared %s\n"), done);
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ArcSystemd) sd = arc_systemd_new(system, FALSE, &error);
+  g_autofree char *unit = arc_systemd_unit_name(project);
+  if (sd)
+    arc_systemd_reset_failed(sd, unit);
+  if (!sd || !arc_systemd_start_unit(sd, unit, 120, &error)) {
+    fprintf(stderr, "agent-runner start: %s\n", error->message);
+    g_auto(ArcUnitState) st = { 0 };
+    if (sd && arc_systemd_get_unit_state(sd, unit, &st, NULL) && st.exec_main_status == 78)
+      return 78;
+    return 1;
+  }
+  if (!quiet)
+    fprintf(stderr, _("agent-runner: started %s (%s)\n"), project, unit);
+  return 0;
+}

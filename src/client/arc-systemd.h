@@ -92,6 +92,13 @@ gboolean arc_logind_get_linger(guint uid, gboolean *linger, GError **error);
 /* Is a name owned on the user (system=FALSE) or system bus? */
 gboolean arc_bus_name_has_owner(gboolean system, const char *name, gboolean *owned, GError **error);
 
+/* `agent-runner start` of an installed project: clear log_dir/.agent-done
+ * (an explicit start), reset a failed state, StartUnit and wait for
+ * READY=1. Returns the client exit code (0, 78 when the daemon exited
+ * with 78, else 1); messages on stderr. */
+int arc_systemd_start_installed(gboolean system, const char *project, const char *log_dir,
+                                gboolean quiet);
+
 /* The distribution note of docs/install.md for this host (arc-install.c):
  * "Debian (Debian GNU/Linux 12 (bookworm)): linger required: ...".
  * supported: FALSE without systemd as init (Alpine/OpenRC, ...). */

@@ -141,6 +141,11 @@ wait_for 60 '[ "$(prop done ActiveState)" = inactive ]' || fail "still $(prop do
 sleep 3 # > RestartSec=1s
 [ "$(prop done ActiveState)" = inactive ] || fail "resurrected: $(prop done ActiveState)"
 [ "$(prop done NRestarts)" = 0 ] || fail "restarted $(prop done NRestarts) times"
+# an explicit `agent-runner start` of the installed unit clears .agent-done
+(cd "$HOME/done" && "$AR" start) || fail "agent-runner start of the installed unit"
+wait_for 60 '[ "$(grep -hc round_start "$HOME"/done/logs/events-*.jsonl | awk "{s+=\$1} END {print s+0}")" -ge 2 ]' \
+  || fail "start did not run a new round"
+wait_for 60 '[ "$(prop done ActiveState)" = inactive ]' || fail "still $(prop done ActiveState)"
 rm -f "$HOME"/.config/systemd/user/agent-runner@done.service.d/60-test.conf
 (cd "$HOME/done" && "$AR" uninstall) >/dev/null || fail "uninstall done"
 
