@@ -135,8 +135,17 @@ render_status(JsonObject *doc)
   }
   JsonObject *thr = obj_obj(doc, "throttle");
   if (thr) {
-    g_autofree char *when = until(obj_str(thr, "throttled_until"));
-    g_autofree char *line = g_strdup_printf(_("throttled, next try %s"), when);
+    /* "waiting for rate limit until 14:05 (in 23 min)", local time. */
+    const char *iso = obj_str(thr, "until") ? obj_str(thr, "until") : obj_str(thr, "throttled_until");
+    g_autoptr(GDateTime) t = iso ? g_date_time_new_from_iso8601(iso, NULL) : NULL;
+    g_autoptr(GDateTime) local = t ? g_date_time_to_local(t) : NULL;
+    g_autofree char *hhmm = local ? g_date_time_format(local, "%H:%M") : g_strdup("?");
+    g_autofree char *in = until(iso);
+    const char *cls = obj_str(thr, "classification");
+    g_autofree char *line =
+        cls && !g_str_has_prefix(cls, "rate_limit") && g_strcmp0(cls, "quota_exhausted") != 0
+            ? g_strdup_printf(_("backing off after %s until %s (%s)"), cls, hhmm, in)
+            : g_strdup_printf(_("waiting for rate limit until %s (%s)"), hhmm, in);
     row(_("throttle"), line);
   }
   g_autofree char *up = ar_format_duration(obj_int(svc, "uptime_s"));

@@ -296,13 +296,20 @@ static const ArEventKind kinds[] = {
     "The agent hit a transient API error",
     "Round %{round_num}: transient error %{classification} from %{agent}",
     "The agent's output shows a transient failure of its API. classification is one of "
-    "rate_limit_account, rate_limit_model, api_transient_5xx, api_timeout; "
-    "reset_at_epoch (seconds since the epoch, null when unknown) is when the limit "
-    "lifts; raw is the matched excerpt.\n\n"
-    "The supervisor backs off until the reset time; no action needed unless it "
-    "persists.",
+    "rate_limit_account, rate_limit_model, api_transient_5xx, api_timeout, network; "
+    "reset_at_epoch (seconds since the epoch) is when the limit lifts: the CLI's own "
+    "reset time for rate_limit_account, else the estimate of the first back-off step; "
+    "raw is the CLI's message; action is transient_error_action; throttled_until_epoch "
+    "is when the back-off ends (the reset plus a 5-30 s jitter, capped; null unless "
+    "action is back_off).\n\n"
+    "What follows is [runtime] transient_error_action: back_off waits (state "
+    "backing_off, ThrottledUntil) until the reset, exponentially longer for repeated "
+    "estimated errors, then transient_error_recovered; skip starts the next round as "
+    "usual; stop ends the service (agent_self_terminated, exit 0). A stop request ends "
+    "the wait at once; a restart keeps waiting until the same time. No action needed "
+    "unless it persists.",
     { F_STR("classification"), F_STR("agent"), F_INT_NULL("reset_at_epoch"), F_INT("round_num"),
-      F_STR_MAX("raw", EXCERPT) } },
+      F_STR_MAX("raw", EXCERPT), F_STR("action"), F_INT_NULL("throttled_until_epoch") } },
 
   { "agent_usage_recorded",
     "41f9dc3b1b5c4cd5abcc284b43694f51",
@@ -375,8 +382,8 @@ static const ArEventKind kinds[] = {
     "The agent asked to stop",
     "Stopped at the agent's request: %{reason}",
     "The agent wrote the .agent-done file into the log directory (reason is its "
-    "content), or the transient error action is stop (reason is rate_limit). The "
-    "service stays stopped across restarts.\n\n"
+    "content), or a transient error met [runtime] transient_error_action = stop (reason "
+    "is transient_error). The service exits 0 and stays stopped across restarts.\n\n"
     "Review the agent's work; run agent-runner start to continue.",
     { F_STR_MAX("reason", EXCERPT) } },
 
@@ -591,8 +598,9 @@ static const ArEventKind kinds[] = {
     "The agent could not authenticate",
     "Round %{round_num}: %{agent} authentication failed: %{hint}",
     "The agent's output shows that its credentials were rejected (raw is the matched "
-    "excerpt). Retrying cannot help, so the service stops and the unit does not restart "
-    "it.\n\n"
+    "excerpt). After [monitor] auth_fail_threshold such rounds in a row retrying cannot "
+    "help: no further round starts, the stop reason auth_failed is kept in state.json, "
+    "the service exits 80 and the unit does not restart it.\n\n"
     "Follow hint: log the agent in again or update its key (agent-runner secret set), "
     "then run agent-runner start.",
     { F_INT("round_num"), F_STR("agent"), F_STR_MAX("raw", EXCERPT), F_STR("hint") } },
@@ -603,12 +611,16 @@ static const ArEventKind kinds[] = {
     "daemon",
     "The agent's usage quota is exhausted",
     "Round %{round_num}: %{agent} quota exhausted until %{reset_at_epoch}",
-    "The agent's plan or account quota is used up (raw is the matched excerpt). The "
-    "supervisor waits until reset_at_epoch (seconds since the epoch; null when unknown, "
-    "then a capped back-off applies).\n\n"
-    "Wait, or raise the quota.",
+    "The agent's plan or account quota is used up (raw is the matched excerpt). When "
+    "the CLI said when it resets (reset_at_epoch, seconds since the epoch) the "
+    "supervisor treats it like an account rate limit and waits until then (per "
+    "transient_error_action; throttled_until_epoch is the end of that wait). Without a "
+    "reset time (null) retrying cannot help: the "
+    "service stops with exit 0 and the stop reason quota_exhausted, so the unit does not "
+    "restart it.\n\n"
+    "Raise the quota or wait for it to renew, then run agent-runner start.",
     { F_INT("round_num"), F_STR("agent"), F_STR_MAX("raw", EXCERPT),
-      F_INT_NULL("reset_at_epoch") } },
+      F_INT_NULL("reset_at_epoch"), F_INT_NULL("throttled_until_epoch") } },
 
   { "round_cancelled",
     "d8f194f016804d60824e8170fc78caa8",

@@ -17,12 +17,14 @@
 #include "ar-prompt.h"
 #include "ar-redact.h"
 #include "ar-util.h"
+#include "ard-backoff.h"
 #include "ard-console.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
 #include "ard-reap.h"
 #include "ard-retention.h"
 #include "ard-round.h"
+#include "ard-vcs.h"
 
 /* The sentinel an agent writes into its log dir to say "I am done". */
 #define AGENT_DONE_FILE ".agent-done"
@@ -50,7 +52,7 @@ struct ArdLoop {
   sd_event_source *step_defer;
 
   ArdRound *round;
-  guint max_rounds;      /* effective: --max-rounds, else config */
+  guint max_rounds;       /* effective: --max-rounds, else config */
   gboolean battery_fresh; /* the start-up battery just ran: skip it once */
 
   gboolean stop_requested;
@@ -64,6 +66,15 @@ struct ArdLoop {
 
   ArdStatusHook status_hook;
   gpointer status_hook_data;
+
+  /* Back-off, auth and quota (ard-backoff.h): the persisted counters and
+   * wait, the plan of the round that just ended, Peek's usage. */
+  ArdThrottle throttle;
+  gboolean have_plan;
+  ArdBackoffPlan plan;
+  JsonNode *usage;
+  double backoff_scale;        /* AGENT_RUNNER_TEST_BACKOFF_SCALE, else 1 */
+  sd_event_source *extend_timer; /* EXTEND_TIMEOUT_USEC while a stop waits */
 };
 
 static void loop_step(ArdLoop *loop);
@@ -132,7 +143,11 @@ loop_exit(ArdLoop *loop, int code, const char *reason)
     emit_stopping(loop, reason);
   loop->exit_code = code;
   loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
+  loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
   loop->status.next_round_at_us = 0;
+  /* A back-off cut short stays in state.json; the next start waits on. */
+  loop->status.throttled_until_us = 0;
+  loop->status.throttle_classification = NULL;
   set_run_state(loop, ARD_RUN_STOPPED);
   ard_notify_stopping();
   (void)sd_event_exit(loop->event, code);
@@ -148,6 +163,51 @@ set_stop_reason(ArdLoop *loop, const char *reason)
   g_free(loop->status.stop_reason);
   loop->status.stop_reason = g_strdup(reason);
   save_state(loop);
+}
+
+/* EXTEND_TIMEOUT_USEC: systemd's TimeoutStopSec counts from the SIGTERM,
+ * but a graceful stop lets the round finish. Ask for what the round may
+ * still take (its wall-clock limit, the kill grace, teardown), and keep
+ * asking while it lasts: the extension counts from each message. */
+#define EXTEND_MARGIN_USEC (15 * G_USEC_PER_SEC)
+#define EXTEND_REPEAT_USEC (30 * G_USEC_PER_SEC)
+
+static int
+on_extend_timer(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdLoop *loop = user_data;
+  if (!loop->round) {
+    loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
+    return 0;
+  }
+  ard_notify_extend_timeout(EXTEND_REPEAT_USEC + EXTEND_MARGIN_USEC);
+  (void)sd_event_source_set_time(s, usec + EXTEND_REPEAT_USEC);
+  (void)sd_event_source_set_enabled(s, SD_EVENT_ON);
+  return 0;
+}
+
+static void
+extend_stop_timeout(ArdLoop *loop, gboolean ending)
+{
+  if (!loop->round || !g_getenv("NOTIFY_SOCKET"))
+    return;
+  guint64 usec = 2 * ARD_KILL_GRACE_USEC + EXTEND_MARGIN_USEC;
+  if (!ending) {
+    gint64 deadline = ard_round_get_started_realtime_us(loop->round) +
+                      (gint64)ar_config_round_timeout(loop->cfg, loop->status.phase) *
+                          G_USEC_PER_SEC;
+    usec += (guint64)MAX(deadline - g_get_real_time(), 0);
+  }
+  ard_notify_extend_timeout(usec);
+  /* Re-send shortly before this extension runs out. */
+  uint64_t when = (uint64_t)now_mono(loop) + usec - EXTEND_MARGIN_USEC;
+  if (loop->extend_timer) {
+    (void)sd_event_source_set_time(loop->extend_timer, when);
+    (void)sd_event_source_set_enabled(loop->extend_timer, SD_EVENT_ON);
+  } else if (sd_event_add_time(loop->event, &loop->extend_timer, CLOCK_MONOTONIC, when, 0,
+                               on_extend_timer, loop) >= 0) {
+    (void)sd_event_source_set_description(loop->extend_timer, "extend-timeout");
+  }
 }
 
 static void
@@ -167,6 +227,7 @@ request_stop(ArdLoop *loop, gboolean now, const char *reason)
   /* A second request, or an explicit "now", ends the round itself. */
   if (now || again)
     ard_round_cancel(loop->round);
+  extend_stop_timeout(loop, now || again);
 }
 
 void
@@ -224,8 +285,7 @@ ard_loop_reload(ArdLoop *loop, GError **error)
   if (loop->wait_timer && loop->status.state == ARD_RUN_WAITING) {
     guint64 deadline = (guint64)loop->wait_start_mono_us + wait_usec(loop);
     (void)sd_event_source_set_time(loop->wait_timer, deadline);
-    loop->status.next_round_at_us =
-        g_get_real_time() + ((gint64)deadline - now_mono(loop));
+    loop->status.next_round_at_us = g_get_real_time() + ((gint64)deadline - now_mono(loop));
   }
   return TRUE;
 }
@@ -299,8 +359,8 @@ check_stop_triggers(ArdLoop *loop)
     g_autofree char *content = read_excerpt(loop->cfg->stop_file, &exists);
     if (exists) {
       ar_emit(loop->emitter, "stop_file_detected", AR_EV_S("stop_file", loop->cfg->stop_file),
-              AR_EV_S("content", content), AR_EV_I("rounds_completed", loop->status.rounds_completed),
-              NULL);
+              AR_EV_S("content", content),
+              AR_EV_I("rounds_completed", loop->status.rounds_completed), NULL);
       loop_exit(loop, ARD_EXIT_OK, "stop_file");
       return TRUE;
     }
@@ -364,8 +424,7 @@ config_broken_exit(ArdLoop *loop)
 static gboolean
 is_crash(const ArdRoundResult *res)
 {
-  if (res->exit_code == 0 || res->timed_out || res->grace_killed || res->stalled ||
-      res->cancelled)
+  if (res->exit_code == 0 || res->timed_out || res->grace_killed || res->stalled || res->cancelled)
     return FALSE;
   if (res->duration_s >= ARD_CRASH_SHORT_S)
     return FALSE;
@@ -404,9 +463,8 @@ transcript_tail(const char *path)
     return g_strdup("");
   g_autofree char *valid = g_utf8_make_valid(buf, n);
   glong chars = g_utf8_strlen(valid, -1);
-  const char *start = chars > CRASH_TAIL_CHARS
-                          ? g_utf8_offset_to_pointer(valid, chars - CRASH_TAIL_CHARS)
-                          : valid;
+  const char *start =
+      chars > CRASH_TAIL_CHARS ? g_utf8_offset_to_pointer(valid, chars - CRASH_TAIL_CHARS) : valid;
   /* The emitter redacts free-text fields; redact here too so the text is
    * clean whatever sink gets it. */
   return ar_redact(start);
@@ -441,10 +499,253 @@ typedef struct {
   const char *reason;
 } NextStep;
 
-/* What follows a round. The back-off for transient outcomes and the auth
- * stop (exit 80) plug in here (later issue); for now every outcome that is
- * not a crash loop goes on with the restart delay: x1 after a clean round,
- * x2 after a failed one, x2^n during a crash streak (capped at 1800 s). */
+/* ---- why the round failed: usage, back-off, auth, quota ------------- */
+
+static JsonNode *
+int_or_null(gint64 v, gboolean present)
+{
+  return present ? json_node_init_int(json_node_alloc(), v) : NULL;
+}
+
+static void
+save_throttle(ArdLoop *loop)
+{
+  JsonNode *node = ard_throttle_to_json(&loop->throttle);
+  JsonNode *old = loop->state->throttle;
+  /* Most rounds change nothing here: spare them a second fsync. */
+  if ((!node && !old) || (node && old && json_node_equal(node, old))) {
+    g_clear_pointer(&node, json_node_unref);
+    return;
+  }
+  g_clear_pointer(&loop->state->throttle, json_node_unref);
+  loop->state->throttle = node;
+  save_state(loop);
+}
+
+/* agent_usage_recorded, and Peek's usage either way. */
+static void
+record_usage(ArdLoop *loop, const ArdRoundResult *res, const char *agent)
+{
+  const ArClassification *c = &res->classification;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "recorded");
+  json_builder_add_boolean_value(b, c->has_usage);
+  json_builder_set_member_name(b, "round_num");
+  json_builder_add_int_value(b, res->round_num);
+  if (!c->has_usage) {
+    /* Say why, so "no usage" is not mistaken for "no cost". */
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, ard_backoff_dialect(loop->cfg) == AR_DIALECT_TEXT
+                                         ? "text output has no usage"
+                                         : "the agent reported no usage");
+    json_builder_end_object(b);
+    g_clear_pointer(&loop->usage, json_node_unref);
+    loop->usage = json_builder_get_root(b);
+    return;
+  }
+  gboolean success = res->exit_code == 0 && !res->timed_out && !res->grace_killed &&
+                     !res->stalled && !res->cancelled;
+  g_autoptr(JsonNode) cost = c->has_cost ? json_node_init_double(json_node_alloc(), c->cost_usd)
+                                         : NULL;
+  ar_emit(loop->emitter, "agent_usage_recorded", AR_EV_S("agent", agent), AR_EV_S("model", c->model),
+          AR_EV_I("round_num", res->round_num), AR_EV_I("input_tokens", c->input_tokens),
+          AR_EV_I("output_tokens", c->output_tokens), AR_EV_I("cached_tokens", c->cached_tokens),
+          AR_EV_N("cost_usd", cost), AR_EV_I("duration_ms", c->duration_ms),
+          AR_EV_N("models_breakdown", NULL),
+          AR_EV_I("cache_creation_tokens", c->cache_creation_tokens),
+          AR_EV_I("tool_call_count", c->tool_call_count), AR_EV_S("phase", res->phase),
+          AR_EV_B("success", success), NULL);
+  const struct {
+    const char *name;
+    gint64 value;
+  } ints[] = {
+    { "input_tokens", c->input_tokens },   { "output_tokens", c->output_tokens },
+    { "cached_tokens", c->cached_tokens }, { "cache_creation_tokens", c->cache_creation_tokens },
+    { "duration_ms", c->duration_ms },     { "tool_call_count", c->tool_call_count },
+  };
+  json_builder_set_member_name(b, "agent");
+  json_builder_add_string_value(b, agent);
+  json_builder_set_member_name(b, "model");
+  if (c->model)
+    json_builder_add_string_value(b, c->model);
+  else
+    json_builder_add_null_value(b);
+  for (gsize i = 0; i < G_N_ELEMENTS(ints); i++) {
+    json_builder_set_member_name(b, ints[i].name);
+    json_builder_add_int_value(b, ints[i].value);
+  }
+  json_builder_set_member_name(b, "cost_usd");
+  if (c->has_cost)
+    json_builder_add_double_value(b, c->cost_usd);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "success");
+  json_builder_add_boolean_value(b, success);
+  json_builder_end_object(b);
+  g_clear_pointer(&loop->usage, json_node_unref);
+  loop->usage = json_builder_get_root(b);
+}
+
+/* Right after round_end (the Python tool's post-round events): update the
+ * counters, plan the back-off, say what the output showed. What to do
+ * about it is ard_loop_decide_next's. */
+static void
+record_outcome(ArdLoop *loop, const ArdRoundResult *res)
+{
+  g_autofree char *agent = ard_backoff_agent_name(loop->cfg);
+  const ArClassification *c = &res->classification;
+  loop->have_plan = FALSE;
+  if (loop->opts.round_mode || res->cancelled) {
+    /* A cancelled round says nothing about the API; --round is a one-off
+     * that leaves the serve loop's counters alone. */
+    record_usage(loop, res, agent);
+    return;
+  }
+  ArOutcome o = c->outcome;
+  ArdReaction reaction = ard_backoff_reaction(o);
+  ArdThrottle *t = &loop->throttle;
+  if (reaction == ARD_REACT_EXPONENTIAL) {
+    t->consecutive[o]++;
+  } else if (reaction == ARD_REACT_AUTH) {
+    t->auth_streak++;
+  } else if (reaction == ARD_REACT_NONE) {
+    /* A round that got through (or failed for its own reasons) ends every
+     * streak: the next rate limit starts from the base again. */
+    memset(t->consecutive, 0, sizeof t->consecutive);
+    t->auth_streak = 0;
+  }
+  const char *raw = c->evidence ? c->evidence : "";
+  if (reaction == ARD_REACT_RESET || reaction == ARD_REACT_EXPONENTIAL ||
+      reaction == ARD_REACT_QUOTA) {
+    ArdBackoffInput in = {
+      .outcome = o,
+      .now_epoch = g_get_real_time() / G_USEC_PER_SEC,
+      .reset_at_epoch = c->reset_at_epoch,
+      .consecutive = MAX(t->consecutive[o], 1u),
+      .jitter_s = ard_backoff_jitter_s(g_random_int()),
+    };
+    ard_backoff_plan(&in, &loop->plan);
+    loop->have_plan = loop->plan.wait;
+  }
+  gboolean backing_off =
+      loop->have_plan && loop->cfg->transient_error_action == AR_TRANSIENT_BACK_OFF;
+  if (backing_off) {
+    /* Whole seconds: until is the CLI's reset plus the jitter, exactly. */
+    gint64 now_epoch = g_get_real_time() / G_USEC_PER_SEC;
+    t->until_us = (now_epoch + (gint64)loop->plan.applied_sleep_s) * G_USEC_PER_SEC;
+  }
+  g_autoptr(JsonNode) until = int_or_null(t->until_us / G_USEC_PER_SEC, backing_off);
+  if (ar_outcome_is_transient(o)) {
+    static const char *const action_names[] = {
+      [AR_TRANSIENT_BACK_OFF] = "back_off",
+      [AR_TRANSIENT_SKIP] = "skip",
+      [AR_TRANSIENT_STOP] = "stop",
+    };
+    g_autoptr(JsonNode) reset = int_or_null(loop->plan.original_reset_at, loop->have_plan);
+    ar_emit(loop->emitter, "transient_error_detected",
+            AR_EV_S("classification", ar_outcome_to_string(o)), AR_EV_S("agent", agent),
+            AR_EV_N("reset_at_epoch", reset), AR_EV_I("round_num", res->round_num),
+            AR_EV_S("raw", raw),
+            AR_EV_S("action", action_names[loop->cfg->transient_error_action]),
+            AR_EV_N("throttled_until_epoch", until), NULL);
+  } else if (reaction == ARD_REACT_QUOTA) {
+    g_autoptr(JsonNode) reset = int_or_null(c->reset_at_epoch, c->reset_at_epoch > 0);
+    ar_emit(loop->emitter, "quota_exhausted", AR_EV_I("round_num", res->round_num),
+            AR_EV_S("agent", agent), AR_EV_S("raw", raw), AR_EV_N("reset_at_epoch", reset),
+            AR_EV_N("throttled_until_epoch", until), NULL);
+  }
+  if (backing_off) {
+    g_free(t->classification);
+    t->classification = g_strdup(ar_outcome_to_string(o));
+    g_free(t->agent);
+    t->agent = g_strdup(agent);
+    g_free(t->reason);
+    t->reason = g_strdup(raw);
+    t->since_round = res->round_num;
+    t->started_us = g_get_real_time();
+  }
+  /* Counters and the wait go to state.json now: a crash or a restart
+   * before the next round must not retry early nor forget the streak. */
+  save_throttle(loop);
+  record_usage(loop, res, agent);
+}
+
+/* The stops and the back-off that ard_loop_decide_next plugs in. TRUE when
+ * *next is decided. */
+static gboolean
+decide_reaction(ArdLoop *loop, const ArdRoundResult *res, NextStep *next)
+{
+  if (res->cancelled)
+    return FALSE;
+  const ArClassification *c = &res->classification;
+  ArdReaction reaction = ard_backoff_reaction(c->outcome);
+  ArdThrottle *t = &loop->throttle;
+  g_autofree char *agent = ard_backoff_agent_name(loop->cfg);
+
+  if (reaction == ARD_REACT_AUTH) {
+    if (t->auth_streak < MAX(loop->cfg->auth_fail_threshold, 1u))
+      return FALSE; /* below the threshold: an ordinary failed round */
+    ar_emit(loop->emitter, "auth_failed", AR_EV_I("round_num", res->round_num),
+            AR_EV_S("agent", agent), AR_EV_S("raw", c->evidence ? c->evidence : ""),
+            AR_EV_S("hint", ard_backoff_auth_hint(loop->cfg, ard_backoff_dialect(loop->cfg))),
+            NULL);
+    set_stop_reason(loop, ARD_STOP_REASON_AUTH);
+    next->action = NEXT_STOP;
+    next->exit_code = ARD_EXIT_AUTH;
+    next->reason = "auth_failed";
+    return TRUE;
+  }
+  if (reaction == ARD_REACT_QUOTA && !loop->have_plan) {
+    /* No reset time: only a human (or the billing cycle) brings it back.
+     * Exit 0: the unit must not restart into the same wall; the stop
+     * reason says why. */
+    set_stop_reason(loop, ARD_STOP_REASON_QUOTA);
+    next->action = NEXT_STOP;
+    next->reason = "quota_exhausted";
+    return TRUE;
+  }
+  if (!loop->have_plan)
+    return FALSE;
+  switch (loop->cfg->transient_error_action) {
+  case AR_TRANSIENT_SKIP:
+    return FALSE;
+  case AR_TRANSIENT_STOP: {
+    gboolean quota = reaction == ARD_REACT_QUOTA;
+    ar_emit(loop->emitter, "agent_self_terminated",
+            AR_EV_S("reason", quota ? ARD_STOP_REASON_QUOTA : ARD_STOP_REASON_TRANSIENT), NULL);
+    set_stop_reason(loop, quota ? ARD_STOP_REASON_QUOTA : ARD_STOP_REASON_TRANSIENT);
+    next->action = NEXT_STOP;
+    next->reason = quota ? ARD_STOP_REASON_QUOTA : ARD_STOP_REASON_TRANSIENT;
+    return TRUE;
+  }
+  case AR_TRANSIENT_BACK_OFF:
+  default:
+    break;
+  }
+  const ArdBackoffPlan *plan = &loop->plan;
+  const char *cls = ar_outcome_to_string(c->outcome);
+  if (plan->report_capped && plan->exponential)
+    ar_emit(loop->emitter, "transient_error_backoff_capped", AR_EV_S("classification", cls),
+            AR_EV_S("agent", agent), AR_EV_D("requested_sleep_s", plan->requested_sleep_s),
+            AR_EV_D("applied_sleep_s", plan->applied_sleep_s),
+            AR_EV_I("original_reset_at_epoch", plan->original_reset_at),
+            AR_EV_I("applied_reset_at_epoch", plan->applied_reset_at),
+            AR_EV_I("consecutive_count", t->consecutive[c->outcome]),
+            AR_EV_B("capped_by_absolute_max", plan->capped_by_absolute_max), NULL);
+  else if (plan->report_capped)
+    ar_emit(loop->emitter, "transient_error_backoff_capped", AR_EV_S("classification", cls),
+            AR_EV_S("agent", agent), AR_EV_D("requested_sleep_s", plan->requested_sleep_s),
+            AR_EV_D("applied_sleep_s", plan->applied_sleep_s), NULL);
+  next->wait_state = ARD_RUN_BACKING_OFF;
+  return TRUE;
+}
+
+/* What follows a round: a crash loop stops (79); an auth failure past the
+ * threshold stops (80); a quota without reset time stops (0); a transient
+ * error backs off, is skipped or stops per transient_error_action; every
+ * other outcome goes on with the restart delay: x1 after a clean round, x2
+ * after a failed one, x2^n during a crash streak (capped at 1800 s). */
 static NextStep
 ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res)
 {
@@ -456,6 +757,8 @@ ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res)
     next.reason = "crash_loop";
     return next;
   }
+  if (decide_reaction(loop, res, &next))
+    return next;
   if (streak > 0)
     next.factor = 1u << MIN(streak, 11u); /* 2^11 > 1800: the cap applies */
   else if (res->exit_code != 0 && !res->cancelled)
@@ -494,15 +797,64 @@ start_wait(ArdLoop *loop, const NextStep *next)
   /* Accuracy 0 would mean sd-event's default slack of 250 ms: fine for
    * long waits (wakeups coalesce), but restart_delay_s = 0 must mean now. */
   uint64_t accuracy = usec < G_USEC_PER_SEC ? 1000 : 0;
-  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
-                            (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done,
-                            loop);
+  int r =
+      sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
+                        (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done, loop);
   if (r < 0) {
     g_warning("cannot arm the restart timer: %s", g_strerror(-r));
     loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
     return;
   }
   (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
+}
+
+static int
+on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  ArdLoop *loop = user_data;
+  loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
+  ArdThrottle *t = &loop->throttle;
+  double for_s = MAX(g_get_real_time() - t->started_us, 0) / (double)G_USEC_PER_SEC;
+  ar_emit(loop->emitter, "transient_error_recovered",
+          AR_EV_S("classification", t->classification), AR_EV_S("agent", t->agent),
+          AR_EV_D("throttled_for_s", for_s), NULL);
+  ard_throttle_end_wait(t);
+  save_throttle(loop);
+  loop->status.throttled_until_us = 0;
+  loop->status.throttle_classification = NULL;
+  loop->status.next_round_at_us = 0;
+  loop_step(loop);
+  return 0;
+}
+
+/* Wait until the throttle's end: after the round that hit the limit, or
+ * after a restart during the wait (same end: a restart never retries
+ * early). A realtime timer, so a suspend or a clock step still ends it at
+ * the reset time the CLI named. */
+static void
+start_backoff(ArdLoop *loop)
+{
+  ArdThrottle *t = &loop->throttle;
+  ArOutcome o = AR_OUTCOME_ERROR;
+  (void)ar_outcome_from_string(t->classification, &o);
+  gint64 now = g_get_real_time();
+  /* Test hook only: shrinks the timer, never the reported times. */
+  gint64 wait = (gint64)(MAX(t->until_us - now, 0) * loop->backoff_scale);
+  loop->status.throttled_until_us = t->until_us;
+  loop->status.throttle_classification = ar_outcome_to_string(o);
+  loop->status.next_round_at_us = t->until_us;
+  /* Hours may pass: the start-up checks run again before the next round. */
+  loop->battery_fresh = FALSE;
+  set_run_state(loop, ARD_RUN_BACKING_OFF);
+  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_REALTIME,
+                            (uint64_t)(now + wait), wait < G_USEC_PER_SEC ? 1000 : 0,
+                            on_backoff_done, loop);
+  if (r < 0) {
+    g_warning("cannot arm the back-off timer: %s", g_strerror(-r));
+    loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
+    return;
+  }
+  (void)sd_event_source_set_description(loop->wait_timer, "back-off");
 }
 
 /* Process exit code of --round: the agent's, 128+N for a signal. */
@@ -526,11 +878,22 @@ on_round_done(ArdRound *round, gpointer user_data)
   loop->state->round_running = FALSE;
   ard_round_summary_free(loop->state->last);
   loop->state->last = summarize(res);
+  ArdVcsJob *vcs = ard_round_get_vcs_job(round);
+  JsonNode *orphan = NULL;
+  if (vcs && ard_vcs_job_orphan_update(vcs, &orphan)) {
+    /* A new stash replaces the remembered one; a clean tree clears it. */
+    g_clear_pointer(&loop->state->orphan, json_node_unref);
+    loop->state->orphan = orphan;
+  }
   save_state(loop);
 
   ar_emit(loop->emitter, "round_end", AR_EV_I("round_num", res->round_num),
           AR_EV_S("outcome", res->outcome), AR_EV_I("exit_code", res->exit_code),
           AR_EV_D("duration_s", res->duration_s), NULL);
+  loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
+  record_outcome(loop, res);
+  if (vcs)
+    ard_vcs_job_emit_substrate_after(vcs, loop->emitter);
   ar_emitter_sync(loop->emitter);
   ar_emitter_set_context(loop->emitter, 0, NULL);
 
@@ -565,7 +928,10 @@ on_round_done(ArdRound *round, gpointer user_data)
    * .agent-done or max_rounds. */
   if (check_stop_triggers(loop))
     return;
-  start_wait(loop, &next);
+  if (next.wait_state == ARD_RUN_BACKING_OFF)
+    start_backoff(loop);
+  else
+    start_wait(loop, &next);
 }
 
 /* ---- before a round --------------------------------------------------- */
@@ -587,7 +953,8 @@ start_round(ArdLoop *loop)
 {
   guint num = next_round_num(loop);
   loop->state_recovered = FALSE;
-  const char *phase = loop->opts.phase ? loop->opts.phase : ar_config_phase_for_round(loop->cfg, num);
+  const char *phase =
+      loop->opts.phase ? loop->opts.phase : ar_config_phase_for_round(loop->cfg, num);
   guint n_phases = loop->cfg->phase_list ? g_strv_length(loop->cfg->phase_list) : 0;
 
   loop->state->round_num = num;
@@ -604,7 +971,9 @@ start_round(ArdLoop *loop)
   loop->status.phase = g_strdup(phase);
   loop->status.round_started_at_us = g_get_real_time();
 
+  ard_vcs_emit_substrate_before(loop->emitter, loop->cfg, num);
   ArdRoundParams params = {
+    .orphan = loop->state->orphan,
     .event = loop->event,
     .emitter = loop->emitter,
     .cfg = loop->cfg,
@@ -626,6 +995,11 @@ loop_step(ArdLoop *loop)
     return;
   if (!loop->opts.round_mode && check_stop_triggers(loop))
     return;
+  if (!loop->opts.round_mode && loop->throttle.until_us > 0) {
+    /* Restarted during a back-off: wait out the rest. */
+    start_backoff(loop);
+    return;
+  }
   if (!loop->battery_fresh && !run_battery(loop)) {
     config_broken_exit(loop);
     return;
@@ -671,8 +1045,8 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   g_queue_init(&loop->status.recent);
   loop->base_env = g_get_environ();
 
-  g_autofree char *path = opts->config_path ? g_strdup(opts->config_path)
-                                            : ar_config_default_path();
+  g_autofree char *path =
+      opts->config_path ? g_strdup(opts->config_path) : ar_config_default_path();
   g_autoptr(GError) local = NULL;
   loop->cfg = ar_config_load(path, &local);
   if (!loop->cfg) {
@@ -748,14 +1122,24 @@ ard_loop_new(const ArdOptions *opts, GError **error)
     return NULL;
   }
   loop->state_recovered = recovered;
+  ard_throttle_from_json(&loop->throttle, loop->state->throttle);
+  loop->backoff_scale = 1.0;
+  /* AGENT_RUNNER_TEST_BACKOFF_SCALE (0..1] is a test-only switch: back-off
+   * timers run that much faster; events, state and ThrottledUntil keep the
+   * real times, so what tests assert is what production computes. */
+  const char *scale = g_getenv("AGENT_RUNNER_TEST_BACKOFF_SCALE");
+  if (scale) {
+    double v = g_ascii_strtod(scale, NULL);
+    if (v > 0 && v <= 1)
+      loop->backoff_scale = v;
+  }
   return g_steal_pointer(&loop);
 }
 
 int
 ard_loop_run(ArdLoop *loop)
 {
-  if (!loop->opts.round_mode)
-  {
+  if (!loop->opts.round_mode) {
     if (loop->max_rounds)
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
               AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
@@ -821,6 +1205,9 @@ ard_loop_free(ArdLoop *loop)
   sd_event_source_disable_unref(loop->sig_chld);
   sd_event_source_disable_unref(loop->wait_timer);
   sd_event_source_disable_unref(loop->step_defer);
+  sd_event_source_disable_unref(loop->extend_timer);
+  ard_throttle_clear(&loop->throttle);
+  g_clear_pointer(&loop->usage, json_node_unref);
   if (loop->emitter)
     ar_emitter_sync(loop->emitter);
   g_clear_pointer(&loop->emitter, ar_emitter_unref);
@@ -882,4 +1269,45 @@ gboolean
 ard_loop_stop_requested(ArdLoop *loop)
 {
   return loop->stop_requested;
+}
+
+JsonNode *
+ard_loop_get_orphan(ArdLoop *loop)
+{
+  return loop->state->orphan;
+}
+
+JsonNode *
+ard_loop_get_throttle(ArdLoop *loop)
+{
+  const ArdThrottle *t = &loop->throttle;
+  if (t->until_us <= 0)
+    return NULL;
+  g_autofree char *until = ar_utc_iso_ms(t->until_us);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  /* throttled_until is the schema 2.0 name, kept for older clients. */
+  const char *names[] = { "until", "throttled_until" };
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+    json_builder_set_member_name(b, names[i]);
+    json_builder_add_string_value(b, until);
+  }
+  json_builder_set_member_name(b, "until_epoch");
+  json_builder_add_int_value(b, t->until_us / G_USEC_PER_SEC);
+  json_builder_set_member_name(b, "classification");
+  json_builder_add_string_value(b, t->classification);
+  json_builder_set_member_name(b, "agent");
+  json_builder_add_string_value(b, t->agent ? t->agent : "");
+  json_builder_set_member_name(b, "since_round");
+  json_builder_add_int_value(b, t->since_round);
+  json_builder_set_member_name(b, "reason");
+  json_builder_add_string_value(b, t->reason ? t->reason : "");
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+JsonNode *
+ard_loop_get_usage(ArdLoop *loop)
+{
+  return loop->usage;
 }

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 #define ARD_EXIT_LOCKED     75 /* EX_TEMPFAIL: another supervisor holds the project */
 #define ARD_EXIT_CONFIG     78 /* EX_CONFIG: config broken / startup checks failed */
 #define ARD_EXIT_CRASH_LOOP 79 /* the agent keeps crashing */
-#define ARD_EXIT_AUTH       80 /* the agent cannot authenticate (later issue) */
+#define ARD_EXIT_AUTH       80 /* the agent cannot authenticate (auth_failed) */
 
 /* Consecutive short failing rounds that stop the service. */
 #define ARD_CRASH_LOOP_THRESHOLD 5
@@ -67,7 +67,8 @@ typedef struct {
   guint rounds_completed;     /* in this invocation */
   GQueue recent;              /* ArdRoundSummary*, oldest first, <= ARD_RECENT_ROUNDS */
   gint64 next_round_at_us;    /* realtime of the end of the current wait; 0 */
-  gint64 throttled_until_us;  /* later issue (back-off) */
+  gint64 throttled_until_us;  /* realtime end of a back-off; 0 when none */
+  const char *throttle_classification; /* its outcome name (static), NULL when none */
   guint crash_streak;
   char *stop_reason;
 } ArdStatus;
@@ -97,6 +98,16 @@ sd_event *ard_loop_get_event(ArdLoop *loop);
 ArEmitter *ard_loop_get_emitter(ArdLoop *loop);
 ArConfig *ard_loop_get_config(ArdLoop *loop);
 const ArdStatus *ard_loop_get_status(ArdLoop *loop);
+/* The orphan stash state.json remembers ({round_num, phase, ref, message,
+ * files, stashed_at}), NULL when the tree was clean after the last round. */
+JsonNode *ard_loop_get_orphan(ArdLoop *loop);
+/* Peek's throttle ({until, throttled_until, classification, agent,
+ * since_round, reason}) as a new node, NULL when no back-off runs. */
+JsonNode *ard_loop_get_throttle(ArdLoop *loop);
+/* Peek's usage: the last round's agent_usage_recorded figures
+ * ({recorded: true, ...}) or why there are none ({recorded: false,
+ * reason}); NULL before the first round of this process. */
+JsonNode *ard_loop_get_usage(ArdLoop *loop);
 
 /* Called after every change of the status' run state (and so of the
  * round, phase and agent pid that change with it): the bus turns it into

@@ -23,12 +23,18 @@ ard_notify_stopping(void)
   (void)sd_notify(0, "STOPPING=1");
 }
 
+void
+ard_notify_extend_timeout(guint64 usec)
+{
+  (void)sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%" G_GUINT64_FORMAT, usec);
+}
+
 char *
 ard_notify_format_status(const ArdStatus *st)
 {
   const ArdRoundSummary *last = g_queue_peek_tail((GQueue *)&st->recent);
-  g_autofree char *tail = last && last->outcome ? g_strdup_printf(", last %s", last->outcome)
-                                                : g_strdup("");
+  g_autofree char *tail =
+      last && last->outcome ? g_strdup_printf(", last %s", last->outcome) : g_strdup("");
   switch (st->state) {
   case ARD_RUN_RUNNING:
     if (st->phase)
@@ -36,8 +42,17 @@ ard_notify_format_status(const ArdStatus *st)
     return g_strdup_printf("round %u running%s", st->round_num, tail);
   case ARD_RUN_WAITING:
     return g_strdup_printf("waiting before round %u%s", st->round_num + 1, tail);
-  case ARD_RUN_BACKING_OFF:
-    return g_strdup_printf("backing off before round %u%s", st->round_num + 1, tail);
+  case ARD_RUN_BACKING_OFF: {
+    if (st->throttled_until_us <= 0)
+      return g_strdup_printf("backing off before round %u%s", st->round_num + 1, tail);
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(st->throttled_until_us / G_USEC_PER_SEC);
+    g_autofree char *hhmm = dt ? g_date_time_format(dt, "%H:%M") : g_strdup("?");
+    const char *c = st->throttle_classification ? st->throttle_classification : "";
+    /* The operator's word for the common case; the bucket otherwise. */
+    if (g_str_has_prefix(c, "rate_limit") || g_str_equal(c, "quota_exhausted"))
+      return g_strdup_printf("waiting for rate limit until %s%s", hhmm, tail);
+    return g_strdup_printf("backing off after %s until %s%s", c, hhmm, tail);
+  }
   case ARD_RUN_STOPPING:
     return g_strdup_printf("stopping%s", tail);
   case ARD_RUN_STOPPED:

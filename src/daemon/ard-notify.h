@@ -13,6 +13,9 @@ G_BEGIN_DECLS
 void ard_notify_ready(void);
 void ard_notify_reloading(void);
 void ard_notify_stopping(void);
+/* Ask systemd for usec more before it kills us (a graceful stop waiting
+ * for the round): counted from now, so repeat it before it runs out. */
+void ard_notify_extend_timeout(guint64 usec);
 /* "round 12 running (phase diverge), last ok" and the like. */
 char *ard_notify_format_status(const ArdStatus *st);
 void ard_notify_status(const ArdStatus *st);

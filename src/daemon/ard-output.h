@@ -36,8 +36,8 @@ void ard_line_scanner_finish(ArdLineScanner *sc, ArdLineFunc func, gpointer user
 /* Create log_dir/rounds/R<N>-<UTC %Y%m%dT%H%M%S>.log (O_APPEND) and point
  * log_dir/round-current.log at it (relative symlink, replaced atomically).
  * Returns the fd; *path_out gets the absolute path. */
-int ard_transcript_create(const char *log_dir, guint round_num, gint64 realtime_us,
-                          char **path_out, GError **error);
+int ard_transcript_create(const char *log_dir, guint round_num, gint64 realtime_us, char **path_out,
+                          GError **error);
 
 typedef struct ArdOutput ArdOutput;
 typedef void (*ArdOutputEofFunc)(ArdOutput *out, gpointer user_data);

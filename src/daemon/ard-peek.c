@@ -486,15 +486,23 @@ ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
   add_defenses(b, cfg);
 
   json_builder_set_member_name(b, "throttle");
-  if (st->throttled_until_us > 0) {
-    json_builder_begin_object(b);
-    member_time(b, "throttled_until", st->throttled_until_us);
-    json_builder_end_object(b);
-  } else {
+  JsonNode *throttle = ard_loop_get_throttle(peek->loop);
+  if (throttle)
+    json_builder_add_value(b, throttle);
+  else
     json_builder_add_null_value(b);
-  }
+  json_builder_set_member_name(b, "usage");
+  JsonNode *usage = ard_loop_get_usage(peek->loop);
+  if (usage)
+    json_builder_add_value(b, json_node_copy(usage));
+  else
+    json_builder_add_null_value(b);
   json_builder_set_member_name(b, "orphan");
-  json_builder_add_null_value(b);
+  JsonNode *orphan = ard_loop_get_orphan(peek->loop);
+  if (orphan)
+    json_builder_add_value(b, json_node_copy(orphan));
+  else
+    json_builder_add_null_value(b);
 
   add_system(b, cfg->log_dir);
   add_recent_events(peek, b, opts->events);

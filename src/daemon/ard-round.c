@@ -16,19 +16,21 @@
 #include "ar-util.h"
 #include "ard-output.h"
 #include "ard-reap.h"
+#include "ard-vcs.h"
 #include "ard-spawn.h"
 
 /* After a KILL pass, how often to look again, and how many passes before
  * the round is declared over even though something (a process stuck in
  * uninterruptible sleep) is still there. */
-#define KILL_RETRY_USEC  (1 * G_USEC_PER_SEC)
-#define KILL_MAX_PASSES  10
+#define KILL_RETRY_USEC (1 * G_USEC_PER_SEC)
+#define KILL_MAX_PASSES 10
 /* After the last descendant is gone, how long a pipe writer outside the
  * tree (an fd passed over a socket) may keep the output open. */
-#define DRAIN_USEC       (2 * G_USEC_PER_SEC)
+#define DRAIN_USEC (2 * G_USEC_PER_SEC)
 /* round_grace_extended lists at most this many processes per list. */
-#define GRACE_LIST_MAX   5
-/* The spawn failure's message in the transcript. */
+#define GRACE_LIST_MAX 5
+/* The exit code of a round whose agent could not be started (the shell's
+ * "command not found" convention). */
 #define SPAWN_FAILED_EXIT 127
 
 typedef enum {
@@ -39,6 +41,7 @@ typedef enum {
 
 struct ArdRound {
   sd_event *event;
+  ArdVcsJob *vcs_job; /* the git work after the agent exit, in a thread */
   ArEmitter *emitter;
   ArConfig *cfg;
   ArdRoundDoneFunc done;
@@ -68,8 +71,8 @@ struct ArdRound {
   sd_event_source *finish_defer;
   GHashTable *watches; /* pid -> sd_event_source* on its pidfd */
 
-  gboolean killing;   /* TERM was sent to the tree */
-  guint kill_passes;  /* KILL passes done */
+  gboolean killing;  /* TERM was sent to the tree */
+  guint kill_passes; /* KILL passes done */
   gboolean teardown_done;
   gboolean grace_armed;
   gboolean grace_waiting; /* extended: waiting for live workers to go */
@@ -99,8 +102,8 @@ arm_timer(ArdRound *r, sd_event_source **slot, uint64_t usec_from_now,
     (void)sd_event_source_set_enabled(*slot, SD_EVENT_ONESHOT);
     return;
   }
-  int r_ = sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now, 0, handler,
-                                      r);
+  int r_ =
+      sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now, 0, handler, r);
   if (r_ < 0) {
     g_warning("cannot arm the %s timer: %s", description, g_strerror(-r_));
     return;
@@ -362,8 +365,8 @@ on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data)
     return 0;
   }
   if (now - since >= limit) {
-    g_autofree char *reason = g_strdup_printf("agent retry loop longer than retry_loop_timeout_s=%u",
-                                              r->cfg->retry_loop_timeout_s);
+    g_autofree char *reason = g_strdup_printf(
+        "agent retry loop longer than retry_loop_timeout_s=%u", r->cfg->retry_loop_timeout_s);
     stall(r, reason, (now - since) / 1e6);
     return 0;
   }
@@ -520,14 +523,11 @@ on_agent_exit(sd_event_source *s, const siginfo_t *si, void *user_data)
 
 /* ---- the end ------------------------------------------------------- */
 
-/* Extension point (later issue): git work-tree check after the agent exit
- * (dirty_detected, orphan stash or auto-commit per [vcs] dirty_action). It
- * runs between agent_exit and the kill events, as the Python tool's order
- * has it. */
-static void
-ard_round_vcs_end_hook(ArdRound *r)
-{
-}
+/* The git work-tree check after the agent exit (dirty_detected, orphan
+ * stash or auto-commit per [vcs] dirty_action) runs in a thread
+ * (ard-vcs.c); its events come between agent_exit and the kill events, as
+ * the Python tool's order has it. */
+static void finish_after_vcs(ArdVcsJob *job, gpointer user_data);
 
 static void
 compute_result(ArdRound *r)
@@ -570,8 +570,26 @@ compute_result(ArdRound *r)
   ar_classifier_finish(r->classifier, exit_status, res->term_signal,
                        res->timed_out || res->grace_killed || res->stalled, res->stalled,
                        &res->classification);
-  res->outcome =
-      res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
+  res->outcome = res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
+}
+
+/* agent_network_blip (right after agent_exit, as the Python tool has it):
+ * a network outcome of an agent that failed or that the daemon ended; not
+ * when something else killed it (a signal death says nothing about the
+ * network, whatever the output held before). */
+static void
+emit_network_blip(ArdRound *r)
+{
+  ArdRoundResult *res = &r->res;
+  gboolean ended_by_us = res->timed_out || res->grace_killed || res->stalled;
+  if (res->cancelled || res->classification.outcome != AR_OUTCOME_NETWORK ||
+      (res->term_signal && !ended_by_us))
+    return;
+  ar_emit(r->emitter, "agent_network_blip", AR_EV_I("round_num", res->round_num),
+          AR_EV_S("phase", res->phase),
+          AR_EV_S("matched", res->classification.evidence ? res->classification.evidence : ""),
+          AR_EV_D("round_duration_s", res->duration_s), AR_EV_I("exit_code", res->exit_code),
+          AR_EV_B("timed_out", ended_by_us), NULL);
 }
 
 static int
@@ -592,7 +610,22 @@ on_finish(sd_event_source *s, void *user_data)
           AR_EV_B("timed_out", res->timed_out || res->grace_killed || res->stalled),
           AR_EV_S("exit_cause", res->exit_cause), AR_EV_D("cpu_user_s", res->cpu_user_s),
           AR_EV_D("cpu_sys_s", res->cpu_sys_s), AR_EV_I("max_rss_kb", res->max_rss_kb), NULL);
-  ard_round_vcs_end_hook(r);
+  emit_network_blip(r);
+  /* A clean exit is the only one whose dirty tree gets the dirty action:
+   * after a crash or a kill the tree is reported and left as it is. */
+  gboolean clean = !res->spawn_failed && !res->cancelled && res->exit_code == 0 &&
+                   !res->timed_out && !res->grace_killed && !res->stalled;
+  r->vcs_job =
+      ard_vcs_job_start(r->event, r->cfg, res->round_num, res->phase, clean, finish_after_vcs, r);
+  return 0;
+}
+
+static void
+finish_after_vcs(ArdVcsJob *job, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  ArdRoundResult *res = &r->res;
+  ard_vcs_job_emit(job, r->emitter);
   if (res->grace_killed) {
     g_autoptr(JsonNode) empty = json_node_init_array(json_node_alloc(), json_array_new());
     ar_emit(r->emitter, "round_grace_kill", AR_EV_I("round_num", res->round_num),
@@ -605,7 +638,6 @@ on_finish(sd_event_source *s, void *user_data)
   }
   /* Last: the callee may free the round. */
   r->done(r, r->user_data);
-  return 0;
 }
 
 static void
@@ -658,7 +690,11 @@ build_context_json(const ArdRoundParams *p, gint64 started_us)
       json_builder_add_null_value(b);
     json_builder_end_object(b);
   }
-  /* Extension point (later issue): orphan_stash {ref, message, files}. */
+  JsonNode *orphan = ard_vcs_orphan_context(p->orphan);
+  if (orphan) {
+    json_builder_set_member_name(b, "orphan_stash");
+    json_builder_add_value(b, orphan);
+  }
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -801,9 +837,8 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   compile_ignore_patterns(r);
 
   g_autoptr(GError) error = NULL;
-  g_auto(ArFd) tfd = ard_transcript_create(r->cfg->log_dir, p->round_num,
-                                           r->res.started_realtime_us, &r->res.transcript_path,
-                                           &error);
+  g_auto(ArFd) tfd = ard_transcript_create(
+      r->cfg->log_dir, p->round_num, r->res.started_realtime_us, &r->res.transcript_path, &error);
   if (tfd < 0) {
     /* No transcript, no round: the agent's output would go nowhere. */
     ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num),
@@ -822,8 +857,8 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
       g_clear_error(&error);
     }
   }
-  ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num),
-          AR_EV_S("phase", p->phase), NULL);
+  ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num), AR_EV_S("phase", p->phase),
+          NULL);
 
   gsize prompt_len = 0;
   g_autofree char *prompt = ar_prompt_assemble(r->cfg, p->phase, context, &prompt_len, &error);
@@ -841,12 +876,11 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
     arm_timer(r, &r->timeout_timer, (uint64_t)r->timeout_s * G_USEC_PER_SEC, on_timeout,
               "round-timeout");
   if (r->cfg->idle_timeout_s > 0)
-    arm_timer(r, &r->idle_timer, (uint64_t)r->cfg->idle_timeout_s * G_USEC_PER_SEC,
-              on_idle_timer, "round-idle");
+    arm_timer(r, &r->idle_timer, (uint64_t)r->cfg->idle_timeout_s * G_USEC_PER_SEC, on_idle_timer,
+              "round-idle");
   if (r->cfg->round_progress_interval_s > 0)
-    arm_timer(r, &r->progress_timer,
-              (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC, on_progress,
-              "round-progress");
+    arm_timer(r, &r->progress_timer, (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC,
+              on_progress, "round-progress");
   return r;
 }
 
@@ -893,6 +927,7 @@ ard_round_free(ArdRound *r)
   g_clear_pointer(&r->output, ard_output_free);
   g_clear_pointer(&r->stdin_writer, ard_stdin_writer_free);
   g_clear_pointer(&r->classifier, ar_classifier_free);
+  g_clear_pointer(&r->vcs_job, ard_vcs_job_free);
   g_clear_pointer(&r->ignore_regexes, g_ptr_array_unref);
   ar_classification_clear(&r->res.classification);
   g_free(r->res.phase);
@@ -902,6 +937,12 @@ ard_round_free(ArdRound *r)
   ar_emitter_unref(r->emitter);
   sd_event_unref(r->event);
   g_free(r);
+}
+
+ArdVcsJob *
+ard_round_get_vcs_job(const ArdRound *r)
+{
+  return r->vcs_job;
 }
 
 const ArdRoundResult *

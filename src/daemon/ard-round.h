@@ -7,6 +7,7 @@
  * what follows belong to the loop (ard-loop.c), which persists state first. */
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -25,9 +26,10 @@ typedef struct {
   ArEmitter *emitter;
   ArConfig *cfg;
   guint round_num;
-  const char *phase;                /* NULL without phases */
-  const ArdRoundSummary *previous;  /* for the context block; may be NULL */
-  const char *const *base_env;      /* the daemon's environment */
+  const char *phase;               /* NULL without phases */
+  const ArdRoundSummary *previous; /* for the context block; may be NULL */
+  const char *const *base_env;     /* the daemon's environment */
+  JsonNode *orphan;                /* state.json's orphan stash, for the context; may be NULL */
 } ArdRoundParams;
 
 typedef struct {
@@ -43,7 +45,7 @@ typedef struct {
   gboolean grace_killed;
   gboolean stalled; /* idle_timeout_s or retry_loop_timeout_s ended it */
   gboolean cancelled;
-  gboolean spawn_failed; /* nothing ran: exec failure, prompt unreadable */
+  gboolean spawn_failed;  /* nothing ran: exec failure, prompt unreadable */
   const char *exit_cause; /* clean, error, signal:NAME, timeout, grace (static or owned below) */
   char *exit_cause_owned;
   ArClassification classification;
@@ -77,6 +79,8 @@ void ard_round_cancel(ArdRound *round);
 void ard_round_child_exited(ArdRound *round);
 
 const ArdRoundResult *ard_round_get_result(const ArdRound *round);
+/* The git work of the round's end; set once the agent has exited. */
+struct ArdVcsJob *ard_round_get_vcs_job(const ArdRound *round);
 /* The agent's pid while it is unreaped (the orphan reaper must leave it to
  * its pidfd source), else 0. */
 pid_t ard_round_get_agent_pid(const ArdRound *round);

@@ -34,9 +34,12 @@ ArdRoundSummary *ard_round_summary_from_json(JsonObject *o);
 #define ARD_STOP_REASON_DONE          "done"
 #define ARD_STOP_REASON_CONFIG_BROKEN "config_broken"
 #define ARD_STOP_REASON_CRASH_LOOP    "crash_loop"
+#define ARD_STOP_REASON_AUTH          "auth_failed"
+#define ARD_STOP_REASON_QUOTA         "quota_exhausted"
+#define ARD_STOP_REASON_TRANSIENT     "transient_error"
 
 typedef struct {
-  guint round_num; /* the last round number handed out */
+  guint round_num;        /* the last round number handed out */
   gboolean round_running; /* that round had started and never finished */
   guint phase_index;
   char *phase;
