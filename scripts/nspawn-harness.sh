@@ -41,11 +41,16 @@ if [ -z "${IN_NSPAWN_HARNESS_NS:-}" ]; then
   created_dir=""
   [ -d /run/systemd/nspawn ] || { mkdir -p /run/systemd/nspawn && created_dir=1; }
   rc=0
+  sig=""
+  trap 'sig=1' TERM INT HUP # flock dies with us; the inner part tears down
   # A shared lock for our lifetime: the last harness out removes the empty
   # mount point it created on the host.
   flock -s "$LOCK" unshare --mount --propagation private env IN_NSPAWN_HARNESS_NS=1 "$0" "$@" || rc=$?
   if [ -n "$created_dir" ]; then
-    flock -n -x "$LOCK" rmdir /run/systemd/nspawn 2>/dev/null || true
+    # after a signal, wait (bounded) for the inner teardown to let go
+    wait_opt=--nonblock
+    [ -n "$sig" ] && wait_opt=--timeout=45
+    flock $wait_opt -x "$LOCK" rmdir /run/systemd/nspawn 2>/dev/null || true
   fi
   exit $rc
 fi
@@ -80,7 +85,7 @@ teardown() {
   fi
   for h in $HIER; do
     echo $$ >"$h/cgroup.procs"
-    find "$h/$CG" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+    find "$h/$CG" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null # pids
   done
   sleep 0.1
   for h in $HIER; do find "$h/$CG" -depth -type d -exec rmdir {} \; 2>/dev/null; done
@@ -88,6 +93,7 @@ teardown() {
   rm -rf "$W"
 }
 trap teardown EXIT
+trap 'exit 143' TERM INT HUP
 
 mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn
 mkdir "$W/upper" "$W/work" "$W/root"

@@ -175,8 +175,7 @@ test_init_commits_only_its_files(Fixture *f, gconstpointer data)
   g_free(git(f, "add staged.txt"));
 
   g_autofree char *out = NULL;
-  g_assert_cmpint(run(f, f->repo, &out, NULL, "--json", "init", "--preset", "codex", NULL), ==,
-                  0);
+  g_assert_cmpint(run(f, f->repo, &out, NULL, "--json", "init", "--preset", "codex", NULL), ==, 0);
   g_autoptr(JsonNode) root = json_from_string(out, NULL);
   g_assert_nonnull(root);
   JsonObject *o = json_node_get_object(root);
@@ -200,9 +199,9 @@ test_init_commits_only_its_files(Fixture *f, gconstpointer data)
   g_autofree char *err = NULL;
   g_assert_cmpint(run(f, f->repo, NULL, &err, "init", NULL), ==, 1);
   g_assert_nonnull(strstr(err, "--force"));
-  g_assert_cmpint(run(f, f->repo, NULL, NULL, "init", "--force", "--no-commit", "--preset",
-                      "gemini", NULL),
-                  ==, 0);
+  g_assert_cmpint(
+      run(f, f->repo, NULL, NULL, "init", "--force", "--no-commit", "--preset", "gemini", NULL), ==,
+      0);
   g_autofree char *count = git(f, "rev-list --count HEAD");
   g_assert_cmpstr(count, ==, "2");
 }
@@ -243,7 +242,7 @@ static void
 test_presets_pass_check(Fixture *f, gconstpointer data)
 {
   static const char *const presets[][2] = {
-    { "claude", "claude" }, { "codex", "codex" }, { "gemini", "gemini" }, { "aider", "aider" },
+    { "claude", "claude" }, { "codex", "codex" }, { "gemini", "gemini" },   { "aider", "aider" },
     { "kimi", "kimi" },     { "pi", "pi" },       { "custom", "my-agent" },
   };
   git_init_with_commit(f);

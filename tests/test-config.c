@@ -133,13 +133,12 @@ test_unknown_section(Fixture *f, gconstpointer data)
 static void
 test_wrong_type(Fixture *f, gconstpointer data)
 {
-  g_autofree char *text =
-      g_strdup_printf("%s[vcs]\nstash_idempotency_s = \"5\"\n", minimal_head);
-  expect_error(f, text, ":10:23: [vcs] stash_idempotency_s must be an integer, not a string",
-               NULL);
+  g_autofree char *text = g_strdup_printf("%s[vcs]\nstash_idempotency_s = \"5\"\n", minimal_head);
+  expect_error(f, text, ":10:23: [vcs] stash_idempotency_s must be an integer, not a string", NULL);
   g_autofree char *t2 = g_strdup_printf("%s[runtime.x]\n", minimal_head);
   (void)t2;
-  g_autofree char *t3 = g_strdup_printf("%s[monitor]\nauto_stop_on = \"oauth_fail\"\n", minimal_head);
+  g_autofree char *t3 =
+      g_strdup_printf("%s[monitor]\nauto_stop_on = \"oauth_fail\"\n", minimal_head);
   expect_error(f, t3, "[monitor] auto_stop_on must be a list of names", NULL);
   g_autofree char *t4 =
       g_strdup_printf("%s[monitor.host_health]\ndisk_warning_pct = true\n", minimal_head);
@@ -326,8 +325,8 @@ test_phases(Fixture *f, gconstpointer data)
 
   g_autofree char *typo = g_strdup_printf(
       "%s[phases]\nlist = [\"build\"]\n[phases.biuld]\nround_timeout_s = 60\n", minimal_head);
-  expect_error(f, typo, ":11:9: [phases.biuld] is not in [phases] list",
-               "did you mean \"build\"", NULL);
+  expect_error(f, typo, ":11:9: [phases.biuld] is not in [phases] list", "did you mean \"build\"",
+               NULL);
   g_autofree char *badkey = g_strdup_printf(
       "%s[phases]\nlist = [\"build\"]\n[phases.build]\nround_timeout = 60\n", minimal_head);
   expect_error(f, badkey, ":12:1: unknown key \"round_timeout\" in [phases.build]",
@@ -361,7 +360,8 @@ test_prompt_assembly(Fixture *f, gconstpointer data)
   g_assert_no_error(error);
   g_assert_cmpstr(prompt, ==, "Hello\n--\nWorld");
   g_autofree char *with_ctx = ar_prompt_assemble(cfg, NULL, "{\"round_num\": 3}", &len, &error);
-  g_assert_true(g_str_has_prefix(with_ctx, "```json round-context\n{\"round_num\": 3}\n```\n\nHello"));
+  g_assert_true(
+      g_str_has_prefix(with_ctx, "```json round-context\n{\"round_num\": 3}\n```\n\nHello"));
   g_assert_false(ar_prompt_smoke(prompt, strlen(prompt), NULL));
   g_autofree char *dash = g_strdup_printf("-%0600d", 0);
   g_assert_false(ar_prompt_smoke(dash, strlen(dash), NULL));

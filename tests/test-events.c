@@ -211,7 +211,9 @@ test_table_append_only(void)
     { "round_end", "round_num outcome exit_code duration_s" },
     { "serve_started", "pid version config_path max_rounds" },
     { "auth_failed", "round_num agent raw hint" },
-    { "quota_exhausted", "round_num agent raw reset_at_epoch" },
+    { "quota_exhausted", "round_num agent raw reset_at_epoch throttled_until_epoch" },
+    { "transient_error_detected",
+      "classification agent reset_at_epoch round_num raw action throttled_until_epoch" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
     const ArEventKind *k = ar_event_kind_lookup(expected[i].kind);

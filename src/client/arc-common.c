@@ -39,8 +39,8 @@ arc_load_config(ArcGlobal *global)
   g_autofree char *path = arc_config_path(global);
   g_autoptr(GError) error = NULL;
   /* Messages name the file as the user gave it. */
-  ArConfig *cfg = ar_config_load(global->config_path ? global->config_path : "agent-runner.toml",
-                                 &error);
+  ArConfig *cfg =
+      ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
   if (cfg == NULL)
     fprintf(stderr, "%s\n", error->message);
   return cfg;

@@ -44,8 +44,7 @@ preset_names(void)
   g_autoptr(GDir) dir = g_dir_open(ar_presets_dir(), 0, NULL);
   const char *name;
   while (dir && (name = g_dir_read_name(dir)))
-    if (g_str_has_suffix(name, ".toml"))
-      {
+    if (g_str_has_suffix(name, ".toml")) {
       g_autofree char *n = g_strndup(name, strlen(name) - 5);
       g_strv_builder_add(b, n);
     }
@@ -112,8 +111,7 @@ commit_paths(git_repository *repo, GPtrArray *paths, GError **error)
   }
   const git_commit *parents[] = { parent };
   if (git_commit_create(&commit_id, repo, "HEAD", sig, sig, NULL,
-                        "chore: agent-runner initial config\n", tree, parent ? 1 : 0,
-                        parents) < 0)
+                        "chore: agent-runner initial config\n", tree, parent ? 1 : 0, parents) < 0)
     return git_fail(error, _("commit"));
   return TRUE;
 }
@@ -148,9 +146,8 @@ ensure_ignored(const char *work_dir, const char *log_dir, gboolean *changed, GEr
     if (g_str_equal(l, entry) || g_str_equal(l, entry + 1) || g_str_equal(l, bare))
       return TRUE;
   }
-  g_autofree char *updated = g_strdup_printf("%s%s%s\n", text,
-                                             *text && !g_str_has_suffix(text, "\n") ? "\n" : "",
-                                             entry);
+  g_autofree char *updated =
+      g_strdup_printf("%s%s%s\n", text, *text && !g_str_has_suffix(text, "\n") ? "\n" : "", entry);
   *changed = TRUE;
   return ar_write_file_atomic(path, updated, -1, error);
 }
@@ -210,8 +207,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_FAILURE;
   }
 
-  g_autofree char *preset_file =
-      g_strdup_printf("%s/%s.toml", ar_presets_dir(), preset);
+  g_autofree char *preset_file = g_strdup_printf("%s/%s.toml", ar_presets_dir(), preset);
   g_autofree char *text = NULL;
   g_autoptr(GError) error = NULL;
   if (!g_file_get_contents(preset_file, &text, NULL, &error)) {

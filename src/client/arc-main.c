@@ -11,8 +11,7 @@
 const ArcVerb arc_verbs[] = {
   { "init", arc_verb_init, "[--preset NAME] [--force] [--no-commit]",
     N_("Scaffold agent-runner.toml and prompts/main.md in this git work tree") },
-  { "config", arc_verb_config, "check [--json]",
-    N_("Load the config and run the startup checks") },
+  { "config", arc_verb_config, "check [--json]", N_("Load the config and run the startup checks") },
   { "serve", arc_verb_serve, "[--max-rounds N] [--once]",
     N_("Run the loop in the foreground, round after round") },
   { "round", arc_verb_round, "[--phase P]",
@@ -52,20 +51,20 @@ print_help(FILE *out)
   for (const ArcVerb *v = arc_verbs; v->name; v++)
     fprintf(out, "  %-10s %s\n", v->name, _(v->summary));
   fputs(_("\nGlobal options:\n"
-                 "  --config F     the config file (default ./agent-runner.toml)\n"
-                 "  --json         machine-readable output\n"
-                 "  --user         the user's service (default)\n"
-                 "  --system       the system service\n"
-                 "  --project NAME the project, instead of reading --config\n"
-                 "  --version      print the version\n"
-                 "  -h, --help     this help; 'agent-runner VERB --help' for a verb\n"), out);
+          "  --config F     the config file (default ./agent-runner.toml)\n"
+          "  --json         machine-readable output\n"
+          "  --user         the user's service (default)\n"
+          "  --system       the system service\n"
+          "  --project NAME the project, instead of reading --config\n"
+          "  --version      print the version\n"
+          "  -h, --help     this help; 'agent-runner VERB --help' for a verb\n"),
+        out);
 }
 
 /* Global options may stand before or after the verb, as in the Python
  * tool; they are taken out of argv so each verb sees only its own. */
 static gboolean
-take_global(ArcGlobal *g, int *argc, char **argv, gboolean *version, gboolean *help,
-            GError **error)
+take_global(ArcGlobal *g, int *argc, char **argv, gboolean *version, gboolean *help, GError **error)
 {
   int out = 1;
   gboolean seen_verb = FALSE;

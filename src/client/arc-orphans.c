@@ -64,7 +64,8 @@ print_list(GPtrArray *orphans)
     printf("%s%.12s%s %6u  %-10s %8s  %s\n", arc_color("\033[33m"), o->sha, arc_color("\033[0m"),
            o->round_num, o->phase ? o->phase : "-", age, files->str);
   }
-  printf(_("\nshow one: agent-runner orphans show SHA; restore it: agent-runner orphans pop SHA\n"));
+  printf(
+      _("\nshow one: agent-runner orphans show SHA; restore it: agent-runner orphans pop SHA\n"));
 }
 
 int

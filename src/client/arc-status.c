@@ -136,7 +136,8 @@ render_status(JsonObject *doc)
   JsonObject *thr = obj_obj(doc, "throttle");
   if (thr) {
     /* "waiting for rate limit until 14:05 (in 23 min)", local time. */
-    const char *iso = obj_str(thr, "until") ? obj_str(thr, "until") : obj_str(thr, "throttled_until");
+    const char *iso =
+        obj_str(thr, "until") ? obj_str(thr, "until") : obj_str(thr, "throttled_until");
     g_autoptr(GDateTime) t = iso ? g_date_time_new_from_iso8601(iso, NULL) : NULL;
     g_autoptr(GDateTime) local = t ? g_date_time_to_local(t) : NULL;
     g_autofree char *hhmm = local ? g_date_time_format(local, "%H:%M") : g_strdup("?");

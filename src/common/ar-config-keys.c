@@ -7,7 +7,7 @@
 
 #include "ar-config.h"
 
-#define OFF(field) offsetof(ArConfig, field)
+#define OFF(field)       offsetof(ArConfig, field)
 #define PHASE_OFF(field) offsetof(ArPhase, field)
 
 static const char *const prompt_delivery_choices[] = { "argv", "stdin", NULL };
@@ -20,25 +20,28 @@ static const char *const dirty_choices[] = { "stash", "ignore", "auto_commit", N
 /* The detectors of the monitor (python-tool-reference §4.2); auto_stop_on
  * may only name these. */
 const char *const ar_known_detectors[] = {
-  "timeout_rate", "hung",          "orphan_chain",      "disk_warning",
-  "disk_critical", "mem_pressure", "oauth_fail",        "network_fail",
-  "rate_limit_active", "anomaly_repetitive_active", "supervisor_stale", NULL,
+  "timeout_rate",      "hung",
+  "orphan_chain",      "disk_warning",
+  "disk_critical",     "mem_pressure",
+  "oauth_fail",        "network_fail",
+  "rate_limit_active", "anomaly_repetitive_active",
+  "supervisor_stale",  NULL,
 };
 
 /* Built-in pieces that [plugins] disable can switch off. The names are the
  * Python tool's, so an existing file keeps loading. */
 const char *const ar_known_plugins[] = {
-  "claude_error_detector", "gemini_error_detector", "codex_error_detector",
+  "claude_error_detector",    "gemini_error_detector", "codex_error_detector",
   "codewhale_error_detector", "default_dirty_handler", NULL,
 };
 
 const char *const ar_config_sections[] = {
-  "agent", "agent.env", "runtime", "prompt", "vcs", "monitor", "monitor.host_health",
-  "phases", "plugins", NULL,
+  "agent",   "agent.env",           "runtime", "prompt",  "vcs",
+  "monitor", "monitor.host_health", "phases",  "plugins", NULL,
 };
 
-#define AUTH_FAIL_DEFAULT                                                                         \
-  "['\\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|"        \
+#define AUTH_FAIL_DEFAULT                                                                          \
+  "['\\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|"         \
   "session.*expired)\\b']"
 
 /* clang-format off */

@@ -8,18 +8,18 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  AR_KEY_STRING,        /* with choices: one of them, kept as the string */
-  AR_KEY_PATH,          /* string; ~, {project} expanded; relative to the config dir */
-  AR_KEY_STRV,          /* list of strings */
-  AR_KEY_PATHV,         /* list of paths */
-  AR_KEY_REGEXV,        /* list of regular expressions, each must compile */
-  AR_KEY_NAMES,         /* list of names from key->choices */
-  AR_KEY_UINT,          /* integer >= min (0 or 1) and <= max (0: no max) */
+  AR_KEY_STRING, /* with choices: one of them, kept as the string */
+  AR_KEY_PATH,   /* string; ~, {project} expanded; relative to the config dir */
+  AR_KEY_STRV,   /* list of strings */
+  AR_KEY_PATHV,  /* list of paths */
+  AR_KEY_REGEXV, /* list of regular expressions, each must compile */
+  AR_KEY_NAMES,  /* list of names from key->choices */
+  AR_KEY_UINT,   /* integer >= min (0 or 1) and <= max (0: no max) */
   AR_KEY_BOOL,
-  AR_KEY_ENUM,          /* one string of key->choices, stored as its index (int) */
-  AR_KEY_PERCENT,       /* number 0..100 (integer or float; not NaN, not bool) */
-  AR_KEY_ENV,           /* table of string -> string */
-  AR_KEY_PHASE_LIST,    /* [phases] list */
+  AR_KEY_ENUM,       /* one string of key->choices, stored as its index (int) */
+  AR_KEY_PERCENT,    /* number 0..100 (integer or float; not NaN, not bool) */
+  AR_KEY_ENV,        /* table of string -> string */
+  AR_KEY_PHASE_LIST, /* [phases] list */
 } ArKeyType;
 
 typedef struct {

@@ -18,8 +18,7 @@ typedef struct {
   guint n_errors;
 } Loader;
 
-static void G_GNUC_PRINTF(3, 4)
-    loader_error(Loader *ld, const ArTomlNode *at, const char *fmt, ...)
+static void G_GNUC_PRINTF(3, 4) loader_error(Loader *ld, const ArTomlNode *at, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -155,8 +154,8 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
       return;
     }
     g_free(*(char **)field);
-    *(char **)field = key->type == AR_KEY_PATH ? expand_path(ld->cfg, node->v.str)
-                                               : g_strdup(node->v.str);
+    *(char **)field =
+        key->type == AR_KEY_PATH ? expand_path(ld->cfg, node->v.str) : g_strdup(node->v.str);
     return;
   case AR_KEY_ENUM: {
     if (node->type != AR_TOML_STRING || !g_strv_contains(key->choices, node->v.str)) {
@@ -218,12 +217,12 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
     gint64 max = key->max ? key->max : G_MAXINT32;
     if (v < key->min || v > max) {
       if (key->min == 1 && !key->max)
-        loader_value_error(ld, node, _("%s %s must be a positive integer, not %lld"),
-                           section_label, key->name, (long long)v);
+        loader_value_error(ld, node, _("%s %s must be a positive integer, not %lld"), section_label,
+                           key->name, (long long)v);
       else
-        loader_value_error(ld, node,
-                           _("%s %s must be between %lld and %lld, not %lld"), section_label,
-                           key->name, (long long)key->min, (long long)max, (long long)v);
+        loader_value_error(ld, node, _("%s %s must be between %lld and %lld, not %lld"),
+                           section_label, key->name, (long long)key->min, (long long)max,
+                           (long long)v);
       return;
     }
     *(guint *)field = (guint)v;
@@ -250,8 +249,7 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
       return;
     }
     if (!(v >= 0.0 && v <= 100.0)) { /* also rejects NaN */
-      loader_value_error(ld, node, _("%s %s must be between 0 and 100"), section_label,
-                         key->name);
+      loader_value_error(ld, node, _("%s %s must be between 0 and 100"), section_label, key->name);
       return;
     }
     *(double *)field = v;
@@ -319,7 +317,8 @@ load_phase_table(Loader *ld, const ArTomlNode *table)
         const ArTomlNode *p = ar_toml_at(item, j);
         const ArConfigKey *key = ar_config_key_lookup("phases.NAME.prompt", p->key);
         if (key == NULL) {
-          loader_error(ld, p, _("unknown key \"%s\" in [phases.%s.prompt]; only \"files\" is allowed"),
+          loader_error(ld, p,
+                       _("unknown key \"%s\" in [phases.%s.prompt]; only \"files\" is allowed"),
                        p->key, table->key);
           continue;
         }
@@ -383,8 +382,9 @@ load_key(Loader *ld, const char *section, const ArTomlNode *item)
     as_list.offset = offsetof(ArConfig, prompt_files);
     if (key->type == AR_KEY_PATH) {
       if (item->type != AR_TOML_STRING) {
-        loader_value_error(ld, item, _("[prompt] file must be a string (one path); use files = "
-                                       "[...] for several"));
+        loader_value_error(ld, item,
+                           _("[prompt] file must be a string (one path); use files = "
+                             "[...] for several"));
         return;
       }
       g_strfreev(ld->cfg->prompt_files);
@@ -429,8 +429,8 @@ cross_check(Loader *ld, const ArTomlNode *root)
       continue;
     const ArTomlNode *sec = ar_toml_get(root, key->section);
     if (sec == NULL || sec->type != AR_TOML_TABLE || ar_toml_get(sec, key->name) == NULL)
-      loader_error(ld, sec && sec->type == AR_TOML_TABLE ? sec : NULL,
-                   _("[%s] %s is required: %s"), key->section, key->name, key->doc);
+      loader_error(ld, sec && sec->type == AR_TOML_TABLE ? sec : NULL, _("[%s] %s is required: %s"),
+                   key->section, key->name, key->doc);
   }
 
   if (cfg->command && cfg->command[0] == NULL)
@@ -441,9 +441,10 @@ cross_check(Loader *ld, const ArTomlNode *root)
     const ArTomlNode *tpl = ar_toml_get(agent, "prompt_arg_template");
     gboolean has = strv_has_substring(cfg->prompt_arg_template, "{prompt}");
     if (cfg->prompt_delivery == AR_PROMPT_ARGV && !has)
-      loader_value_error(ld, tpl,
-                         _("[agent] prompt_arg_template has no {prompt}: in argv mode the prompt "
-                           "would be dropped; add \"{prompt}\" or set prompt_delivery = \"stdin\""));
+      loader_value_error(
+          ld, tpl,
+          _("[agent] prompt_arg_template has no {prompt}: in argv mode the prompt "
+            "would be dropped; add \"{prompt}\" or set prompt_delivery = \"stdin\""));
     if (cfg->prompt_delivery == AR_PROMPT_STDIN && has)
       loader_value_error(ld, tpl,
                          _("[agent] prompt_arg_template contains {prompt} but prompt_delivery is "
@@ -451,10 +452,13 @@ cross_check(Loader *ld, const ArTomlNode *root)
   }
 
   if (cfg->output == NULL && cfg->command)
-    cfg->output = g_strdup(ar_dialect_to_string(ar_dialect_guess((const char *const *)cfg->command)));
+    cfg->output =
+        g_strdup(ar_dialect_to_string(ar_dialect_guess((const char *const *)cfg->command)));
 
-  const ArTomlNode *pfile = prompt && prompt->type == AR_TOML_TABLE ? ar_toml_get(prompt, "file") : NULL;
-  const ArTomlNode *pfiles = prompt && prompt->type == AR_TOML_TABLE ? ar_toml_get(prompt, "files") : NULL;
+  const ArTomlNode *pfile =
+      prompt && prompt->type == AR_TOML_TABLE ? ar_toml_get(prompt, "file") : NULL;
+  const ArTomlNode *pfiles =
+      prompt && prompt->type == AR_TOML_TABLE ? ar_toml_get(prompt, "files") : NULL;
   if (pfile && pfiles)
     loader_error(ld, pfiles, _("[prompt] has both file and files: keep one"));
   else if (!pfile && !pfiles)
@@ -479,15 +483,18 @@ cross_check(Loader *ld, const ArTomlNode *root)
     ArPhase *ph = g_ptr_array_index(cfg->phases, i);
     if (cfg->phase_list && g_strv_contains((const char *const *)cfg->phase_list, ph->name))
       continue;
-    g_autofree char *dym =
-        cfg->phase_list ? did_you_mean(ph->name, (const char *const *)cfg->phase_list) : g_strdup("");
-    loader_error(ld, ar_toml_get(phases, ph->name),
-                 _("[phases.%s] is not in [phases] list%s"), ph->name, dym);
+    g_autofree char *dym = cfg->phase_list
+                               ? did_you_mean(ph->name, (const char *const *)cfg->phase_list)
+                               : g_strdup("");
+    loader_error(ld, ar_toml_get(phases, ph->name), _("[phases.%s] is not in [phases] list%s"),
+                 ph->name, dym);
   }
 
   if (cfg->disk_warning_pct > cfg->disk_critical_pct)
-    loader_error(ld, NULL, _("[monitor.host_health] disk_warning_pct (%.1f) is above disk_critical_pct (%.1f)"),
-                 cfg->disk_warning_pct, cfg->disk_critical_pct);
+    loader_error(
+        ld, NULL,
+        _("[monitor.host_health] disk_warning_pct (%.1f) is above disk_critical_pct (%.1f)"),
+        cfg->disk_warning_pct, cfg->disk_critical_pct);
 }
 
 static void
@@ -550,7 +557,8 @@ ar_config_load(const char *path, GError **error)
 
   /* work_dir first: its basename is the {project} of every other path. */
   const ArTomlNode *runtime = ar_toml_get(root, "runtime");
-  const ArTomlNode *wd = runtime && runtime->type == AR_TOML_TABLE ? ar_toml_get(runtime, "work_dir") : NULL;
+  const ArTomlNode *wd =
+      runtime && runtime->type == AR_TOML_TABLE ? ar_toml_get(runtime, "work_dir") : NULL;
   if (wd && wd->type == AR_TOML_STRING) {
     cfg->work_dir = expand_path(cfg, wd->v.str);
     cfg->project = g_path_get_basename(cfg->work_dir);

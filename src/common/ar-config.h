@@ -40,9 +40,9 @@ typedef enum {
 /* [phases.NAME]: each field may be unset, then the global value applies. */
 typedef struct {
   char *name;
-  guint round_timeout_s; /* 0 = unset */
+  guint round_timeout_s;       /* 0 = unset */
   int disable_pre_round_hooks; /* -1 = unset */
-  GStrv prompt_files; /* NULL = unset; absolute paths */
+  GStrv prompt_files;          /* NULL = unset; absolute paths */
 } ArPhase;
 
 typedef struct {

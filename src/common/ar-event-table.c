@@ -207,7 +207,8 @@ static const ArEventKind kinds[] = {
     "The uncommitted changes left by the agent were saved in a git stash (ref is the "
     "stash commit) and the tree was cleaned for the next round, which is told about the "
     "stash in its context. files lists the stashed paths (at most 20).\n\n"
-    "Recover with git stash apply <ref> if the work is wanted.",
+    "agent-runner orphans lists the stashes; agent-runner orphans pop <ref> restores one "
+    "(by SHA, refusing on conflicts).",
     { F_INT("round_num"), F_STR("ref"), F_STR("reason"), F_STRV("files") } },
 
   { "orphan_idempotent_skip",

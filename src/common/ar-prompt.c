@@ -39,8 +39,8 @@ ar_prompt_strip_frontmatter(const char *text)
 }
 
 char *
-ar_prompt_assemble(const ArConfig *cfg, const char *phase, const char *context_json,
-                   gsize *len_out, GError **error)
+ar_prompt_assemble(const ArConfig *cfg, const char *phase, const char *context_json, gsize *len_out,
+                   GError **error)
 {
   const char *const *files = ar_config_prompt_files(cfg, phase);
   if (files == NULL || files[0] == NULL) {
@@ -97,8 +97,7 @@ ar_prompt_smoke(const char *prompt, gsize len, GError **error)
   }
   if (len < AR_PROMPT_MIN_BYTES) {
     g_set_error(error, AR_ERROR, AR_ERROR_CONFIG,
-                _("the prompt is only %zu bytes (at least %d expected)"), len,
-                AR_PROMPT_MIN_BYTES);
+                _("the prompt is only %zu bytes (at least %d expected)"), len, AR_PROMPT_MIN_BYTES);
     return FALSE;
   }
   return TRUE;

@@ -32,8 +32,7 @@ ar_set_error_errno(GError **error, int errsv, const char *fmt, ...)
   va_start(ap, fmt);
   g_autofree char *prefix = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", prefix,
-              g_strerror(errsv));
+  g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", prefix, g_strerror(errsv));
   return FALSE;
 }
 

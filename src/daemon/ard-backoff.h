@@ -51,16 +51,16 @@ typedef struct {
 } ArdBackoffInput;
 
 typedef struct {
-  gboolean wait;             /* FALSE: no back-off applies (no reset time for a quota) */
-  gboolean exponential;      /* the estimated path */
-  gint64 original_reset_at;  /* the CLI's reset, or now + base for an estimate (epoch s) */
-  gint64 applied_reset_at;   /* after the multiplier and the 30-min cap (epoch s) */
-  double requested_sleep_s;  /* original_reset_at - now + jitter */
-  double applied_sleep_s;    /* what the timer waits: applied_reset_at - now + jitter, <= 8 h */
-  guint multiplier;          /* 2^(consecutive-1), 1 for a verbatim reset */
-  gboolean capped;           /* the 30-min cap of the estimated path applied */
+  gboolean wait;            /* FALSE: no back-off applies (no reset time for a quota) */
+  gboolean exponential;     /* the estimated path */
+  gint64 original_reset_at; /* the CLI's reset, or now + base for an estimate (epoch s) */
+  gint64 applied_reset_at;  /* after the multiplier and the 30-min cap (epoch s) */
+  double requested_sleep_s; /* original_reset_at - now + jitter */
+  double applied_sleep_s;   /* what the timer waits: applied_reset_at - now + jitter, <= 8 h */
+  guint multiplier;         /* 2^(consecutive-1), 1 for a verbatim reset */
+  gboolean capped;          /* the 30-min cap of the estimated path applied */
   gboolean capped_by_absolute_max;
-  gboolean report_capped;    /* emit transient_error_backoff_capped */
+  gboolean report_capped; /* emit transient_error_backoff_capped */
 } ArdBackoffPlan;
 
 void ard_backoff_plan(const ArdBackoffInput *in, ArdBackoffPlan *out);
@@ -68,14 +68,14 @@ void ard_backoff_plan(const ArdBackoffInput *in, ArdBackoffPlan *out);
 /* What survives a restart: the wait in progress (until_us > 0) and the
  * counters the next decision needs. */
 typedef struct {
-  gint64 until_us;    /* realtime end of the wait; 0 = no wait */
-  gint64 started_us;  /* realtime start of the wait */
+  gint64 until_us;   /* realtime end of the wait; 0 = no wait */
+  gint64 started_us; /* realtime start of the wait */
   char *classification;
   char *agent;
-  char *reason;       /* the CLI's words (redacted evidence) */
-  guint since_round;  /* the round that caused it */
+  char *reason;                        /* the CLI's words (redacted evidence) */
+  guint since_round;                   /* the round that caused it */
   guint consecutive[AR_OUTCOME_COUNT]; /* per bucket, in a row */
-  guint auth_streak;  /* consecutive auth failures */
+  guint auth_streak;                   /* consecutive auth failures */
 } ArdThrottle;
 
 void ard_throttle_clear(ArdThrottle *t);

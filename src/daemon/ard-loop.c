@@ -73,7 +73,7 @@ struct ArdLoop {
   gboolean have_plan;
   ArdBackoffPlan plan;
   JsonNode *usage;
-  double backoff_scale;        /* AGENT_RUNNER_TEST_BACKOFF_SCALE, else 1 */
+  double backoff_scale;          /* AGENT_RUNNER_TEST_BACKOFF_SCALE, else 1 */
   sd_event_source *extend_timer; /* EXTEND_TIMEOUT_USEC while a stop waits */
 };
 
@@ -193,9 +193,9 @@ extend_stop_timeout(ArdLoop *loop, gboolean ending)
     return;
   guint64 usec = 2 * ARD_KILL_GRACE_USEC + EXTEND_MARGIN_USEC;
   if (!ending) {
-    gint64 deadline = ard_round_get_started_realtime_us(loop->round) +
-                      (gint64)ar_config_round_timeout(loop->cfg, loop->status.phase) *
-                          G_USEC_PER_SEC;
+    gint64 deadline =
+        ard_round_get_started_realtime_us(loop->round) +
+        (gint64)ar_config_round_timeout(loop->cfg, loop->status.phase) * G_USEC_PER_SEC;
     usec += (guint64)MAX(deadline - g_get_real_time(), 0);
   }
   ard_notify_extend_timeout(usec);
@@ -428,19 +428,21 @@ is_crash(const ArdRoundResult *res)
     return FALSE;
   if (res->duration_s >= ARD_CRASH_SHORT_S)
     return FALSE;
-  ArOutcome o = res->classification.outcome;
-  return !ar_outcome_is_transient(o) && o != AR_OUTCOME_AUTH_FAILURE;
+  /* A failure the output explains (transient, auth, quota) has its own
+   * reaction (ard-backoff.h); only unexplained ones are crashes. */
+  return ard_backoff_reaction(res->classification.outcome) == ARD_REACT_NONE;
 }
 
-/* The crash streak: short failing rounds count; transient/auth failures and
- * cancelled rounds neither count nor break it; anything else resets it. */
+/* The crash streak: short failing rounds count; transient/auth/quota
+ * failures and cancelled rounds neither count nor break it; anything else
+ * resets it. */
 static void
 update_crash_streak(ArdLoop *loop, const ArdRoundResult *res)
 {
   ArOutcome o = res->classification.outcome;
   if (is_crash(res))
     loop->state->crash_streak++;
-  else if (!res->cancelled && !ar_outcome_is_transient(o) && o != AR_OUTCOME_AUTH_FAILURE)
+  else if (!res->cancelled && ard_backoff_reaction(o) == ARD_REACT_NONE)
     loop->state->crash_streak = 0;
   loop->status.crash_streak = loop->state->crash_streak;
 }
@@ -546,13 +548,13 @@ record_usage(ArdLoop *loop, const ArdRoundResult *res, const char *agent)
   }
   gboolean success = res->exit_code == 0 && !res->timed_out && !res->grace_killed &&
                      !res->stalled && !res->cancelled;
-  g_autoptr(JsonNode) cost = c->has_cost ? json_node_init_double(json_node_alloc(), c->cost_usd)
-                                         : NULL;
-  ar_emit(loop->emitter, "agent_usage_recorded", AR_EV_S("agent", agent), AR_EV_S("model", c->model),
-          AR_EV_I("round_num", res->round_num), AR_EV_I("input_tokens", c->input_tokens),
-          AR_EV_I("output_tokens", c->output_tokens), AR_EV_I("cached_tokens", c->cached_tokens),
-          AR_EV_N("cost_usd", cost), AR_EV_I("duration_ms", c->duration_ms),
-          AR_EV_N("models_breakdown", NULL),
+  g_autoptr(JsonNode) cost =
+      c->has_cost ? json_node_init_double(json_node_alloc(), c->cost_usd) : NULL;
+  ar_emit(loop->emitter, "agent_usage_recorded", AR_EV_S("agent", agent),
+          AR_EV_S("model", c->model), AR_EV_I("round_num", res->round_num),
+          AR_EV_I("input_tokens", c->input_tokens), AR_EV_I("output_tokens", c->output_tokens),
+          AR_EV_I("cached_tokens", c->cached_tokens), AR_EV_N("cost_usd", cost),
+          AR_EV_I("duration_ms", c->duration_ms), AR_EV_N("models_breakdown", NULL),
           AR_EV_I("cache_creation_tokens", c->cache_creation_tokens),
           AR_EV_I("tool_call_count", c->tool_call_count), AR_EV_S("phase", res->phase),
           AR_EV_B("success", success), NULL);
@@ -646,8 +648,7 @@ record_outcome(ArdLoop *loop, const ArdRoundResult *res)
     ar_emit(loop->emitter, "transient_error_detected",
             AR_EV_S("classification", ar_outcome_to_string(o)), AR_EV_S("agent", agent),
             AR_EV_N("reset_at_epoch", reset), AR_EV_I("round_num", res->round_num),
-            AR_EV_S("raw", raw),
-            AR_EV_S("action", action_names[loop->cfg->transient_error_action]),
+            AR_EV_S("raw", raw), AR_EV_S("action", action_names[loop->cfg->transient_error_action]),
             AR_EV_N("throttled_until_epoch", until), NULL);
   } else if (reaction == ARD_REACT_QUOTA) {
     g_autoptr(JsonNode) reset = int_or_null(c->reset_at_epoch, c->reset_at_epoch > 0);
@@ -815,9 +816,8 @@ on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
   loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
   ArdThrottle *t = &loop->throttle;
   double for_s = MAX(g_get_real_time() - t->started_us, 0) / (double)G_USEC_PER_SEC;
-  ar_emit(loop->emitter, "transient_error_recovered",
-          AR_EV_S("classification", t->classification), AR_EV_S("agent", t->agent),
-          AR_EV_D("throttled_for_s", for_s), NULL);
+  ar_emit(loop->emitter, "transient_error_recovered", AR_EV_S("classification", t->classification),
+          AR_EV_S("agent", t->agent), AR_EV_D("throttled_for_s", for_s), NULL);
   ard_throttle_end_wait(t);
   save_throttle(loop);
   loop->status.throttled_until_us = 0;
@@ -846,9 +846,8 @@ start_backoff(ArdLoop *loop)
   /* Hours may pass: the start-up checks run again before the next round. */
   loop->battery_fresh = FALSE;
   set_run_state(loop, ARD_RUN_BACKING_OFF);
-  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_REALTIME,
-                            (uint64_t)(now + wait), wait < G_USEC_PER_SEC ? 1000 : 0,
-                            on_backoff_done, loop);
+  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_REALTIME, (uint64_t)(now + wait),
+                            wait < G_USEC_PER_SEC ? 1000 : 0, on_backoff_done, loop);
   if (r < 0) {
     g_warning("cannot arm the back-off timer: %s", g_strerror(-r));
     loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");

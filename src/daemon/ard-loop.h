@@ -62,12 +62,12 @@ typedef struct {
   ArdRunState state;
   guint round_num; /* current or last round */
   char *phase;
-  pid_t agent_pid;            /* 0 when no agent runs */
-  gint64 round_started_at_us; /* realtime; 0 when no round runs */
-  guint rounds_completed;     /* in this invocation */
-  GQueue recent;              /* ArdRoundSummary*, oldest first, <= ARD_RECENT_ROUNDS */
-  gint64 next_round_at_us;    /* realtime of the end of the current wait; 0 */
-  gint64 throttled_until_us;  /* realtime end of a back-off; 0 when none */
+  pid_t agent_pid;                     /* 0 when no agent runs */
+  gint64 round_started_at_us;          /* realtime; 0 when no round runs */
+  guint rounds_completed;              /* in this invocation */
+  GQueue recent;                       /* ArdRoundSummary*, oldest first, <= ARD_RECENT_ROUNDS */
+  gint64 next_round_at_us;             /* realtime of the end of the current wait; 0 */
+  gint64 throttled_until_us;           /* realtime end of a back-off; 0 when none */
   const char *throttle_classification; /* its outcome name (static), NULL when none */
   guint crash_streak;
   char *stop_reason;

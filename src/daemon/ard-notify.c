@@ -45,7 +45,8 @@ ard_notify_format_status(const ArdStatus *st)
   case ARD_RUN_BACKING_OFF: {
     if (st->throttled_until_us <= 0)
       return g_strdup_printf("backing off before round %u%s", st->round_num + 1, tail);
-    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(st->throttled_until_us / G_USEC_PER_SEC);
+    g_autoptr(GDateTime) dt =
+        g_date_time_new_from_unix_local(st->throttled_until_us / G_USEC_PER_SEC);
     g_autofree char *hhmm = dt ? g_date_time_format(dt, "%H:%M") : g_strdup("?");
     const char *c = st->throttle_classification ? st->throttle_classification : "";
     /* The operator's word for the common case; the bucket otherwise. */

@@ -61,8 +61,8 @@ job_thread(gpointer data)
     ar_vcs_excludes_add_owned(excludes, cfg->config_path + strlen(prefix));
 
   job->git_head = ar_vcs_head_sha(cfg->work_dir);
-  job->paths_hash = ar_vcs_paths_hash(
-      cfg->work_dir, (const char *const *)cfg->substrate_fingerprint_paths, NULL);
+  job->paths_hash =
+      ar_vcs_paths_hash(cfg->work_dir, (const char *const *)cfg->substrate_fingerprint_paths, NULL);
 
   job->status = ar_vcs_status(cfg->work_dir, excludes, &error);
   if (job->status == NULL) {
@@ -232,8 +232,8 @@ void
 ard_vcs_emit_substrate_before(ArEmitter *emitter, const ArConfig *cfg, guint round_num)
 {
   g_autofree char *head = ar_vcs_head_sha(cfg->work_dir);
-  g_autofree char *hash = ar_vcs_paths_hash(
-      cfg->work_dir, (const char *const *)cfg->substrate_fingerprint_paths, NULL);
+  g_autofree char *hash =
+      ar_vcs_paths_hash(cfg->work_dir, (const char *const *)cfg->substrate_fingerprint_paths, NULL);
   ar_emit(emitter, "round_substrate_before", AR_EV_I("round_num", round_num),
           AR_EV_S("git_head", head), AR_EV_S("paths_hash", hash), NULL);
 }

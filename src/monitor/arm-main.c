@@ -12,6 +12,7 @@ main(int argc, char **argv)
   setlocale(LC_ALL, "");
   bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
   textdomain(GETTEXT_PACKAGE);
-  fprintf(stderr, _("agent-runner-monitor %s: the monitor is not part of this release yet\n"), PACKAGE_VERSION);
+  fprintf(stderr, _("agent-runner-monitor %s: the monitor is not part of this release yet\n"),
+          PACKAGE_VERSION);
   return 2;
 }

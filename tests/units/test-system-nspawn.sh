@@ -49,6 +49,7 @@ echo "[$(($(date +%s) - t0)) s] rootfs ready"
 
 L=$(mktemp -d /var/tmp/ar-nspawn-layer.XXXXXX)
 trap 'rm -rf "$L"' EXIT
+trap 'exit 143' TERM INT HUP
 meson install -C "$BUILD" --no-rebuild --quiet --destdir "$L" >"$L.install.log" 2>&1 ||
   { cat "$L.install.log"; rm -f "$L.install.log"; echo "FAIL: meson install"; exit 1; }
 rm -f "$L.install.log"
