@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "ar-test-util.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -91,25 +93,11 @@ fixture_setup(Fixture *f, gconstpointer data)
   g_file_set_contents(gitconfig, "[user]\n\tname = Test\n\temail = test@example.com\n", -1, NULL);
 }
 
-static void
-rm_rf(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-  while (dir && (name = g_dir_read_name(dir))) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-      rm_rf(child);
-    else
-      g_unlink(child);
-  }
-  g_rmdir(path);
-}
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-  rm_rf(f->root);
+  ar_test_rm_rf(f->root);
   g_free(f->root);
   g_free(f->home);
   g_free(f->bin);

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "ar-test-util.h"
+
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -33,25 +35,11 @@ fixture_setup(Fixture *f, gconstpointer data)
   g_mkdir(prompts, 0755);
 }
 
-static void
-rm_rf(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-  while (dir && (name = g_dir_read_name(dir))) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-      rm_rf(child);
-    else
-      g_unlink(child);
-  }
-  g_rmdir(path);
-}
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-  rm_rf(f->dir);
+  ar_test_rm_rf(f->dir);
   g_free(f->dir);
   g_free(f->path);
 }

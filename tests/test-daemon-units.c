@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "ar-test-util.h"
+
 /* Unit tests of the daemon's building blocks (src/daemon): the bounded line
  * scanner, state.json and round numbering, retention, the project lock and
  * the process-tree walk. The end-to-end behaviour is in daemon/test_daemon.py. */
@@ -106,12 +108,6 @@ make_tmpdir(void)
   return dir;
 }
 
-static void
-rm_rf(const char *path)
-{
-  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", path);
-  g_assert_cmpint(system(cmd), ==, 0);
-}
 
 static void
 write_file(const char *dir, const char *name, const char *text)
@@ -159,7 +155,7 @@ test_state_roundtrip(void)
   g_assert_no_error(error);
   g_assert_true(recovered);
   g_assert_cmpuint(broken->round_num, ==, 0);
-  rm_rf(dir);
+  ar_test_rm_rf(dir);
 }
 
 static void
@@ -179,7 +175,7 @@ test_scan_max_round(void)
              "garbage line\n");
   g_assert_cmpuint(ard_state_scan_max_round(dir, FALSE), ==, 12);
   g_assert_cmpuint(ard_state_scan_max_round(dir, TRUE), ==, 31);
-  rm_rf(dir);
+  ar_test_rm_rf(dir);
 }
 
 static void
@@ -204,7 +200,7 @@ test_retention_transcripts(void)
     n++;
   }
   g_assert_cmpuint(n, ==, 4);
-  rm_rf(dir);
+  ar_test_rm_rf(dir);
 }
 
 static void
@@ -229,7 +225,7 @@ test_retention_events(void)
   g_assert_cmpuint(ard_retention_prune_events(dir, 1, now_us), ==, 1);
   g_autofree char *mar = g_build_filename(dir, "events-2026-03.jsonl", NULL);
   g_assert_true(g_file_test(mar, G_FILE_TEST_EXISTS));
-  rm_rf(dir);
+  ar_test_rm_rf(dir);
 }
 
 static void
@@ -250,7 +246,7 @@ test_lock_exclusive(void)
   lock = ard_lock_acquire(dir, &error);
   g_assert_no_error(error);
   ard_lock_release(lock);
-  rm_rf(dir);
+  ar_test_rm_rf(dir);
 }
 
 /* A child with a grandchild: the walk finds both; killing them leaves none. */

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "ar-test-util.h"
+
 #include "ar-events.h"
 #include "ar-redact.h"
 
@@ -33,19 +35,6 @@ utc_us(int y, int mo, int d, int h, int mi, double s)
   return g_date_time_to_unix(dt) * G_USEC_PER_SEC + g_date_time_get_microsecond(dt);
 }
 
-static void
-rm_rf(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  for (const char *n = dir ? g_dir_read_name(dir) : NULL; n != NULL; n = g_dir_read_name(dir)) {
-    g_autofree char *child = g_build_filename(path, n, NULL);
-    if (g_file_test(child, G_FILE_TEST_IS_DIR))
-      rm_rf(child);
-    else
-      g_unlink(child);
-  }
-  g_rmdir(path);
-}
 
 typedef struct {
   char *dir;
@@ -67,7 +56,7 @@ static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
   g_clear_pointer(&f->em, ar_emitter_unref);
-  rm_rf(f->dir);
+  ar_test_rm_rf(f->dir);
   g_free(f->dir);
   ar_redact_clear_secrets();
 }

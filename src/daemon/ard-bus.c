@@ -32,6 +32,8 @@ struct ArdBus {
   sd_bus_slot *vtable_slot;
   char *name;
   gboolean system;
+  char *action_manage; /* polkit action ids (ard_polkit_actions_for) */
+  char *action_upgrade;
   ArdPeek *peek;
   Props announced;
 };
@@ -343,31 +345,36 @@ authorize_then(ArdBus *self, sd_bus_message *m, const char *action, ApplyFunc ap
 static int
 method_serve(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return authorize_then(userdata, m, ARD_POLKIT_ACTION_MANAGE, apply_serve, error);
+  ArdBus *self = userdata;
+  return authorize_then(self, m, self->action_manage, apply_serve, error);
 }
 
 static int
 method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return authorize_then(userdata, m, ARD_POLKIT_ACTION_MANAGE, apply_stop, error);
+  ArdBus *self = userdata;
+  return authorize_then(self, m, self->action_manage, apply_stop, error);
 }
 
 static int
 method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return authorize_then(userdata, m, ARD_POLKIT_ACTION_MANAGE, apply_cancel, error);
+  ArdBus *self = userdata;
+  return authorize_then(self, m, self->action_manage, apply_cancel, error);
 }
 
 static int
 method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return authorize_then(userdata, m, ARD_POLKIT_ACTION_MANAGE, apply_reload, error);
+  ArdBus *self = userdata;
+  return authorize_then(self, m, self->action_manage, apply_reload, error);
 }
 
 static int
 method_upgrade(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return authorize_then(userdata, m, ARD_POLKIT_ACTION_UPGRADE, apply_upgrade, error);
+  ArdBus *self = userdata;
+  return authorize_then(self, m, self->action_upgrade, apply_upgrade, error);
 }
 
 static int
@@ -467,6 +474,8 @@ ard_bus_new(ArdLoop *loop, gboolean system, GError **error)
   g_autoptr(ArdBus) self = g_new0(ArdBus, 1);
   self->loop = loop;
   self->system = system;
+  ard_polkit_actions_for(ard_loop_get_config(loop)->project, system, &self->action_manage,
+                         &self->action_upgrade);
   g_autoptr(GError) local = NULL;
   if (!connect_bus(self, &local)) {
     if (system || g_error_matches(local, AR_ERROR, AR_ERROR_LOCKED) ||
@@ -509,6 +518,8 @@ ard_bus_free(ArdBus *self)
   sd_bus_slot_unref(self->vtable_slot);
   sd_bus_flush_close_unref(self->bus);
   props_clear(&self->announced);
+  g_free(self->action_manage);
+  g_free(self->action_upgrade);
   g_free(self->name);
   g_free(self);
 }

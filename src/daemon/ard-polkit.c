@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <glib/gi18n.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ar-cleanup.h"
+#include "ar-names.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_creds, sd_bus_creds_unref)
 
@@ -75,7 +77,9 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
     r = sd_bus_creds_get_euid(creds, &uid);
   if (r < 0)
     return sd_bus_error_set_errnof(ret_error, -r, "cannot get the caller's credentials: %m");
-  if (uid == geteuid())
+  /* root may stop any service anyway (systemctl, kill), and polkit would
+   * not be asked about root by a non-root daemon without an action owner. */
+  if (uid == geteuid() || uid == 0)
     return 1;
 
   sd_bus *bus = sd_bus_message_get_bus(m);
@@ -104,4 +108,35 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
   (void)sd_bus_slot_set_destroy_callback(slot, pending_free);
   (void)sd_bus_slot_set_floating(slot, 1);
   return 0;
+}
+
+void
+ard_polkit_actions_for(const char *project, gboolean system, char **manage, char **upgrade)
+{
+  *manage = g_strdup(ARD_POLKIT_ACTION_MANAGE);
+  *upgrade = g_strdup(ARD_POLKIT_ACTION_UPGRADE);
+  g_autofree char *bus_name = ar_bus_name_for_project(project);
+  if (!system || !bus_name)
+    return;
+  /* The same escaping as the bus name, so one project maps to one action
+   * file; install --system writes it (arc-install.c). */
+  const char *escaped = bus_name + strlen(AR_BUS_NAME_PREFIX);
+  g_autofree char *prefix = g_strconcat(ARD_POLKIT_ACTION_PREFIX, escaped, NULL);
+  g_autofree char *file = g_strconcat(prefix, ".policy", NULL);
+  g_autofree char *path = g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
+  if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+    /* polkit answers a non-root daemon about other users only for actions
+     * that name it as owner: without the file only root and our own uid
+     * can mutate. */
+    if (geteuid() != 0)
+      g_message(_("%s is missing (written by 'agent-runner install --system'); polkit will not "
+                  "answer about other users, so only root and this service's user can stop, "
+                  "cancel, reload or upgrade it"),
+                path);
+    return;
+  }
+  g_free(*manage);
+  g_free(*upgrade);
+  *manage = g_strconcat(prefix, ".manage", NULL);
+  *upgrade = g_strconcat(prefix, ".upgrade", NULL);
 }

@@ -1,7 +1,7 @@
 #pragma once
 
 /* Authorization of mutating bus calls: callers with the daemon's own uid
- * pass at once; anyone else is asked about to polkit asynchronously
+ * or uid 0 pass at once; anyone else is asked about to polkit asynchronously
  * (org.freedesktop.PolicyKit1.Authority.CheckAuthorization, subject
  * system-bus-name), and the call is answered when polkit has answered. */
 
@@ -10,8 +10,17 @@
 
 G_BEGIN_DECLS
 
-#define ARD_POLKIT_ACTION_MANAGE  "org.agentrunner.runner.manage"
-#define ARD_POLKIT_ACTION_UPGRADE "org.agentrunner.runner.upgrade"
+#define ARD_POLKIT_ACTION_PREFIX  "org.agentrunner.runner."
+#define ARD_POLKIT_ACTION_MANAGE  ARD_POLKIT_ACTION_PREFIX "manage"
+#define ARD_POLKIT_ACTION_UPGRADE ARD_POLKIT_ACTION_PREFIX "upgrade"
+
+/* The action ids to ask about (free both). System mode with
+ * POLKIT_ACTIONS_DIR/org.agentrunner.runner.<escaped project>.policy
+ * present (install --system writes it, naming the service's user as the
+ * actions' owner): org.agentrunner.runner.<escaped>.manage / .upgrade.
+ * Otherwise the generic ARD_POLKIT_ACTION_MANAGE / _UPGRADE. Checked once,
+ * at startup. */
+void ard_polkit_actions_for(const char *project, gboolean system, char **manage, char **upgrade);
 
 /* allowed FALSE: error is set (AccessDenied, or why polkit could not be
  * asked). The callback answers m itself. */

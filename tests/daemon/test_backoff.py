@@ -314,12 +314,30 @@ class ReactionTest(FixtureMixin, DaemonTestCase):
 
 
 class StopTest(FixtureMixin, DaemonTestCase):
+    def notify_socket(self):
+        d = tempfile.mkdtemp(prefix="ar-notify-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(path)
+        sock.settimeout(ENDS_WITHIN)
+        return sock, path
+
+    def notified(self, sock, prefix):
+        while True:
+            for field in sock.recv(4096).decode().split("\n"):
+                if field.startswith(prefix):
+                    return field[len(prefix):]
+
     def test_sigterm_during_8h_backoff(self):
         reset = int(time.time()) + 20 * 3600
         fx = future_fixture("claude-2.1.197-oauth-429", reset)
         self.addCleanup(shutil.rmtree, fx, True)
         p = self.fixture_project("claude-2.1.197-oauth-429", fixtures=fx)
-        proc = p.start()
+        sock, path = self.notify_socket()
+        proc = p.start(env={"NOTIFY_SOCKET": path})
+        status = self.notified(sock, "STATUS=waiting for rate limit until ")
         cap = p.wait_event("transient_error_backoff_capped", proc=proc)
         # The 8 h safety bound, in the short form of a verbatim reset.
         self.assertEqual(cap["applied_sleep_s"], 28800)
@@ -329,6 +347,8 @@ class StopTest(FixtureMixin, DaemonTestCase):
         self.assertEqual(det["reset_at_epoch"], reset)
         self.assertAlmostEqual(det["throttled_until_epoch"],
                                epoch(p.events("round_end")[0]["ts"]) + 28800, delta=2)
+        self.assertTrue(status.startswith(
+            time.strftime("%H:%M", time.localtime(det["throttled_until_epoch"]))), status)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=ENDS_WITHIN)
@@ -341,21 +361,12 @@ class StopTest(FixtureMixin, DaemonTestCase):
 
     def test_extend_timeout_on_graceful_stop(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, round_timeout_s=300)
-        d = tempfile.mkdtemp(prefix="ar-notify-")
-        self.addCleanup(shutil.rmtree, d, True)
-        path = os.path.join(d, "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.addCleanup(sock.close)
-        sock.bind(path)
-        sock.settimeout(ENDS_WITHIN)
+        sock, path = self.notify_socket()
         proc = p.start(env={"NOTIFY_SOCKET": path})
         p.wait_event("agent_spawn", proc=proc)
 
         def extension():
-            while True:
-                for field in sock.recv(4096).decode().split("\n"):
-                    if field.startswith("EXTEND_TIMEOUT_USEC="):
-                        return int(field.split("=", 1)[1])
+            return int(self.notified(sock, "EXTEND_TIMEOUT_USEC="))
 
         proc.send_signal(signal.SIGTERM)
         # The round may run its full 300 s: ask for that, plus the kill grace.

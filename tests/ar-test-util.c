@@ -1,0 +1,20 @@
+#include "config.h"
+
+#include "ar-test-util.h"
+
+#include <glib/gstdio.h>
+
+void
+ar_test_rm_rf(const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+  const char *name;
+  while (dir && (name = g_dir_read_name(dir))) {
+    g_autofree char *child = g_build_filename(path, name, NULL);
+    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+      ar_test_rm_rf(child);
+    else
+      g_unlink(child);
+  }
+  g_rmdir(path);
+}
