@@ -12,10 +12,21 @@
  *       Environment=PATH= of the installing shell, TimeoutStopSec= from the
  *       config, User=/Group= in system mode
  *
+ * System mode also, because the unit runs as a user and not as root:
+ *
+ *   DBUS_SYSTEM_CONF_DIR/org.agentrunner.Runner1.<escaped>.conf
+ *       lets that user own the project's bus name (then ReloadConfig)
+ *   POLKIT_ACTIONS_DIR/org.agentrunner.runner.<escaped>.policy
+ *       the project's own polkit actions, owned by that user, so polkit
+ *       answers the service about other callers
+ *
+ * and the log dir created owned by that user, with a probe as that user.
+ *
  * then Reload, EnableUnitFiles and (user mode) StartUnit over D-Bus
  * (arc-systemd.c). Also the linger and distribution advice. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <grp.h>
@@ -23,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ar-names.h"
@@ -222,6 +234,8 @@ typedef struct {
   char *path;
   char *run_as;
   char *run_group;
+  uid_t run_uid;
+  gid_t run_gid;
 } InstallOpts;
 
 static char *
@@ -355,9 +369,228 @@ resolve_run_as(InstallOpts *o, GError **error)
     g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS, _("no such user: %s"), o->run_as);
     return FALSE;
   }
+  o->run_uid = pw->pw_uid;
+  o->run_gid = pw->pw_gid;
   struct group *gr = getgrgid(pw->pw_gid);
   o->run_group = g_strdup(gr ? gr->gr_name : o->run_as);
   return TRUE;
+}
+
+/* ---- system mode: the service user's rights --------------------------------- */
+
+/* The bus name's escaping, reused so that one project maps to one policy
+ * file and one set of polkit actions (docs/design.md, Bus API). */
+static char *
+escaped_project(const char *project)
+{
+  g_autofree char *name = ar_bus_name_for_project(project);
+  return g_strdup(name + strlen(AR_BUS_NAME_PREFIX));
+}
+
+static char *
+bus_policy_path(const char *project)
+{
+  g_autofree char *esc = escaped_project(project);
+  g_autofree char *file = g_strconcat(AR_BUS_NAME_PREFIX, esc, ".conf", NULL);
+  return g_build_filename(DBUS_SYSTEM_CONF_DIR, file, NULL);
+}
+
+static char *
+polkit_action_path(const char *project)
+{
+  g_autofree char *esc = escaped_project(project);
+  g_autofree char *file = g_strconcat("org.agentrunner.runner.", esc, ".policy", NULL);
+  return g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
+}
+
+/* No "--" in these XML comments: expat (dbus-daemon, polkitd) rejects it. */
+static char *
+bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
+{
+  g_autofree char *name = ar_bus_name_for_project(cfg->project);
+  g_autofree char *user = g_markup_escape_text(o->run_as, -1);
+  return g_strdup_printf(
+      "<?xml version=\"1.0\"?>\n"
+      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<!-- Written by 'agent-runner install' (system mode) for project %s; 'agent-runner\n"
+      "     uninstall' removes it. The service runs as %s and owns its name. -->\n"
+      "<busconfig>\n"
+      "  <policy user=\"%s\">\n"
+      "    <allow own=\"%s\"/>\n"
+      "  </policy>\n"
+      "</busconfig>\n",
+      cfg->project, user, user, name);
+}
+
+static void
+append_action(GString *s, const char *id, const char *description, const char *message,
+              const char *user)
+{
+  g_string_append_printf(
+      s,
+      "  <action id=\"%s\">\n"
+      "    <description>%s</description>\n"
+      "    <message>%s</message>\n"
+      "    <defaults>\n"
+      "      <allow_any>auth_admin_keep</allow_any>\n"
+      "      <allow_inactive>auth_admin_keep</allow_inactive>\n"
+      "      <allow_active>auth_admin_keep</allow_active>\n"
+      "    </defaults>\n"
+      "    <annotate key=\"org.freedesktop.policykit.owner\">unix-user:%s</annotate>\n"
+      "  </action>\n",
+      id, description, message, user);
+}
+
+/* The generic actions' defaults (data/polkit), per project, with the
+ * service's user as owner: polkit answers CheckAuthorization about another
+ * user's subject only to root or an action owner. */
+static char *
+polkit_action_content(const InstallOpts *o, const ArConfig *cfg)
+{
+  g_autofree char *esc = escaped_project(cfg->project);
+  g_autofree char *user = g_markup_escape_text(o->run_as, -1);
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(
+      s,
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<!DOCTYPE policyconfig PUBLIC\n"
+      " \"-//freedesktop//DTD PolicyKit Policy Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/PolicyKit/1/policyconfig.dtd\">\n"
+      "<!-- Written by 'agent-runner install' (system mode) for project %s; 'agent-runner\n"
+      "     uninstall' removes it. The owner annotation lets the service (running as\n"
+      "     %s) ask polkit about other users. -->\n"
+      "<policyconfig>\n"
+      "  <vendor>agent-runner</vendor>\n",
+      cfg->project, user);
+  g_autofree char *manage = g_strdup_printf("org.agentrunner.runner.%s.manage", esc);
+  g_autofree char *upgrade = g_strdup_printf("org.agentrunner.runner.%s.upgrade", esc);
+  g_autofree char *mdesc =
+      g_strdup_printf("Manage the agent-runner service of project %s", cfg->project);
+  g_autofree char *mmsg = g_strdup_printf(
+      "Authentication is required to start, stop, cancel or reload the agent-runner service of "
+      "project %s",
+      cfg->project);
+  g_autofree char *udesc =
+      g_strdup_printf("Upgrade the agent-runner service of project %s", cfg->project);
+  g_autofree char *umsg = g_strdup_printf(
+      "Authentication is required to upgrade the agent-runner service of project %s", cfg->project);
+  append_action(s, manage, mdesc, mmsg, user);
+  append_action(s, upgrade, udesc, umsg, user);
+  g_string_append(s, "</policyconfig>\n");
+  return g_string_free(s, FALSE);
+}
+
+/* install runs as root, the service as o->run_as: every directory of
+ * log_dir that does not exist yet is made now and given to that user, or
+ * the startup checks (run as root) would make it root's and the service
+ * could not take its lock there. */
+static gboolean
+prepare_log_dir(const InstallOpts *o, const ArConfig *cfg, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *dir = g_strdup(cfg->log_dir);
+  while (!g_file_test(dir, G_FILE_TEST_EXISTS)) {
+    g_autofree char *parent = g_path_get_dirname(dir);
+    if (g_str_equal(parent, dir))
+      break;
+    g_ptr_array_add(missing, g_steal_pointer(&dir));
+    dir = g_steal_pointer(&parent);
+  }
+  for (guint i = missing->len; i-- > 0;) {
+    const char *d = g_ptr_array_index(missing, i);
+    if (o->dry_run) {
+      printf(_("would create %s owned by %s\n"), d, o->run_as);
+      continue;
+    }
+    if (mkdir(d, 0755) < 0 && errno != EEXIST)
+      return ar_set_error_errno(error, errno, "mkdir %s", d);
+    if (chown(d, o->run_uid, o->run_gid) < 0)
+      return ar_set_error_errno(error, errno, "chown %s", d);
+    printf(_("created %s (owner %s)\n"), d, o->run_as);
+  }
+  return TRUE;
+}
+
+/* What probe_as_user's child found; the parent words it (no gettext or
+ * allocation in the child). */
+typedef enum {
+  PROBE_OK,
+  PROBE_SWITCH,
+  PROBE_WORK_DIR,
+  PROBE_CONFIG,
+  PROBE_LOG_DIR,
+} ProbeWhat;
+
+/* Tried as the service's user in a child that drops to its groups, gid and
+ * uid: root's own access proves nothing. NULL when fine, else what fails
+ * and how to fix it. */
+static char *
+probe_as_user(const InstallOpts *o, const ArConfig *cfg)
+{
+  g_autofree char *probe = g_build_filename(cfg->log_dir, ".install-probe-XXXXXX", NULL);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0)
+    return g_strdup_printf("pipe: %s", g_strerror(errno));
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return g_strdup_printf("fork: %s", g_strerror(e));
+  }
+  if (pid == 0) {
+    int res[2] = { PROBE_OK, 0 };
+    if (initgroups(o->run_as, o->run_gid) < 0 || setgid(o->run_gid) < 0 || setuid(o->run_uid) < 0) {
+      res[0] = PROBE_SWITCH;
+    } else if (access(cfg->work_dir, R_OK | W_OK | X_OK) < 0) {
+      res[0] = PROBE_WORK_DIR;
+    } else if (access(cfg->config_path, R_OK) < 0) {
+      res[0] = PROBE_CONFIG;
+    } else {
+      int fd = mkstemp(probe);
+      if (fd < 0) {
+        res[0] = PROBE_LOG_DIR;
+      } else {
+        close(fd);
+        unlink(probe);
+      }
+    }
+    res[1] = errno;
+    _exit(write(fds[1], res, sizeof res) == sizeof res ? 0 : 1);
+  }
+  close(fds[1]);
+  int res[2] = { -1, 0 };
+  ssize_t got;
+  while ((got = read(fds[0], res, sizeof res)) < 0 && errno == EINTR)
+    ;
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (got != sizeof res || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return g_strdup_printf(_("the check as user %s failed"), o->run_as);
+  const char *why = g_strerror(res[1]);
+  switch (res[0]) {
+  case PROBE_OK:
+    return NULL;
+  case PROBE_SWITCH:
+    return g_strdup_printf(_("cannot switch to user %s: %s"), o->run_as, why);
+  case PROBE_WORK_DIR:
+    return g_strdup_printf(_("the service's user %s cannot read and write work_dir %s: %s\n"
+                             "  fix: sudo chown -R %s: %s"),
+                           o->run_as, cfg->work_dir, why, o->run_as, cfg->work_dir);
+  case PROBE_CONFIG:
+    return g_strdup_printf(_("the service's user %s cannot read the config %s: %s\n"
+                             "  fix: sudo chown %s: %s"),
+                           o->run_as, cfg->config_path, why, o->run_as, cfg->config_path);
+  default:
+    return g_strdup_printf(_("the service's user %s cannot write log_dir %s: %s\n"
+                             "  fix: sudo chown -R %s: %s"),
+                           o->run_as, cfg->log_dir, why, o->run_as, cfg->log_dir);
+  }
 }
 
 static void
@@ -426,6 +659,11 @@ do_install(InstallOpts *o, ArConfig *cfg)
                         "agent-runner install --system (sudo resets PATH)\n"));
       return ARC_EXIT_FAILURE;
     }
+    /* Before the checks: they would create log_dir as root. */
+    if (!prepare_log_dir(o, cfg, &error)) {
+      fprintf(stderr, "agent-runner install: %s\n", error->message);
+      return ARC_EXIT_FAILURE;
+    }
   }
 
   /* The unit runs the same battery before every round, with this PATH:
@@ -435,6 +673,14 @@ do_install(InstallOpts *o, ArConfig *cfg)
   if (!ok) {
     print_failed_checks(checks);
     return ARC_EXIT_CONFIG;
+  }
+  /* The checks ran as root; the service runs as run_as. */
+  if (o->system && geteuid() == 0 && o->run_uid != 0 && !o->dry_run) {
+    g_autofree char *problem = probe_as_user(o, cfg);
+    if (problem) {
+      fprintf(stderr, _("agent-runner install --system: %s\nnot installing\n"), problem);
+      return ARC_EXIT_CONFIG;
+    }
   }
 
   g_autofree char *unit = arc_systemd_unit_name(project);
@@ -451,6 +697,19 @@ do_install(InstallOpts *o, ArConfig *cfg)
       (o->monitor && !write_dropin(o, mdropin, mcontent, &error))) {
     fprintf(stderr, "agent-runner install: %s\n", error->message);
     return ARC_EXIT_FAILURE;
+  }
+  if (o->system) {
+    /* The service runs as run_as: it needs its own right to the bus name,
+     * and polkit actions it owns to ask about other callers. */
+    g_autofree char *policy = bus_policy_path(project);
+    g_autofree char *pcontent = bus_policy_content(o, cfg);
+    g_autofree char *action = polkit_action_path(project);
+    g_autofree char *acontent = polkit_action_content(o, cfg);
+    if (!write_dropin(o, policy, pcontent, &error) || !write_dropin(o, action, acontent, &error) ||
+        !arc_dbus_reload_config(o->dry_run, &error)) {
+      fprintf(stderr, "agent-runner install: %s\n", error->message);
+      return ARC_EXIT_FAILURE;
+    }
   }
 
   g_autoptr(ArcSystemd) sd = arc_systemd_new(o->system, o->dry_run, &error);
@@ -634,6 +893,18 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     fprintf(stderr, _("agent-runner uninstall: %s is not a symlink; left alone\n"), link);
   else
     remove_written(dry_run, link, FALSE);
+  if (system) {
+    g_autofree char *policy = bus_policy_path(project);
+    g_autofree char *action = polkit_action_path(project);
+    gboolean had_policy = g_file_test(policy, G_FILE_TEST_EXISTS);
+    remove_written(dry_run, policy, FALSE);
+    remove_written(dry_run, action, FALSE);
+    if ((had_policy || dry_run) && !arc_dbus_reload_config(dry_run, &error)) {
+      /* The stale rule only lets that user own a name nobody serves. */
+      fprintf(stderr, "agent-runner uninstall: %s\n", error->message);
+      g_clear_error(&error);
+    }
+  }
   if (!dry_run) {
     /* Leave no empty directories of ours behind. */
     g_autofree char *projects = g_path_get_dirname(link);

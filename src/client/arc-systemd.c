@@ -595,6 +595,30 @@ arc_bus_name_has_owner(gboolean system, const char *name, gboolean *owned, GErro
   return TRUE;
 }
 
+gboolean
+arc_dbus_reload_config(gboolean dry_run, GError **error)
+{
+  if (dry_run) {
+    printf(_("would call (D-Bus, system bus): org.freedesktop.DBus.ReloadConfig()\n"));
+    return TRUE;
+  }
+  g_autoptr(sd_bus) bus = NULL;
+  int r = sd_bus_open_system(&bus);
+  if (r < 0) {
+    g_set_error(error, AR_ERROR, AR_ERROR_NOT_RUNNING, _("cannot reach the system bus: %s"),
+                g_strerror(-r));
+    return FALSE;
+  }
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  /* dbus-daemon answers after it re-read its policy, so the service may
+   * own its name as soon as this returns. */
+  r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                         "org.freedesktop.DBus", "ReloadConfig", &e, NULL, "");
+  if (r < 0)
+    return set_bus_error(error, &e, r, "ReloadConfig");
+  return TRUE;
+}
+
 /* ---- for the bus verbs ----------------------------------------------------- */
 
 int

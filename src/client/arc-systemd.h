@@ -92,6 +92,11 @@ gboolean arc_logind_get_linger(guint uid, gboolean *linger, GError **error);
 /* Is a name owned on the user (system=FALSE) or system bus? */
 gboolean arc_bus_name_has_owner(gboolean system, const char *name, gboolean *owned, GError **error);
 
+/* Ask the system bus to re-read its policy
+ * (org.freedesktop.DBus.ReloadConfig), after install/uninstall --system
+ * wrote or removed a per-project policy. dry_run: print the call. */
+gboolean arc_dbus_reload_config(gboolean dry_run, GError **error);
+
 /* `agent-runner start` of an installed project: clear log_dir/.agent-done
  * (an explicit start), reset a failed state, StartUnit and wait for
  * READY=1. Returns the client exit code (0, 78 when the daemon exited

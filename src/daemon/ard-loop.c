@@ -691,6 +691,9 @@ decide_reaction(ArdLoop *loop, const ArdRoundResult *res, NextStep *next)
             AR_EV_S("agent", agent), AR_EV_S("raw", c->evidence ? c->evidence : ""),
             AR_EV_S("hint", ard_backoff_auth_hint(loop->cfg, ard_backoff_dialect(loop->cfg))),
             NULL);
+    /* The stop answers this streak; after a fix and a start, count anew. */
+    t->auth_streak = 0;
+    save_throttle(loop);
     set_stop_reason(loop, ARD_STOP_REASON_AUTH);
     next->action = NEXT_STOP;
     next->exit_code = ARD_EXIT_AUTH;

@@ -89,6 +89,28 @@ v_stop_intent(const ArConfig *c)
   return g_strdup(".agent-done and config_broken stay stopped across restarts");
 }
 
+static char *
+v_backoff(const ArConfig *c)
+{
+  static const char *const actions[] = { "back_off", "skip", "stop" };
+  return g_strdup_printf("transient_error_action=%s; reset time verbatim, else 60/30 s x2^n "
+                         "capped at 30 min, jitter 5-30 s, at most 8 h",
+                         actions[c->transient_error_action]);
+}
+
+static char *
+v_auth_stop(const ArConfig *c)
+{
+  return g_strdup_printf("stop (exit 80) after %u auth failure(s) in a row",
+                         MAX(c->auth_fail_threshold, 1u));
+}
+
+static const char *
+s_backoff(const ArConfig *c)
+{
+  return c->transient_error_action == AR_TRANSIENT_SKIP ? "off" : "active";
+}
+
 static const char *
 s_active(const ArConfig *c)
 {
@@ -131,6 +153,8 @@ static const Defense defenses[] = {
   { "secret_redaction", v_redaction, "secrets reaching a log, the journal or the bus", s_active },
   { "log_retention", v_retention, "logs filling the disk", s_active },
   { "deliberate_stop_sticks", v_stop_intent, "the unit resurrecting a deliberate stop", s_active },
+  { "transient_backoff", v_backoff, "retrying into a rate limit or an outage", s_backoff },
+  { "auth_failure_stop", v_auth_stop, "burning rounds on rejected credentials", s_active },
 };
 
 /* ---- ring buffer of events -------------------------------------------- */

@@ -13,6 +13,9 @@ fail() { echo "FAIL: $*"; fails=1; }
 expect() { # expect FILE 'exact line'
   grep -qxF -- "$2" "$1" || fail "missing line in $(basename "$1"): $2"
 }
+expect_re() { # expect_re FILE 'extended regex of a whole line'
+  grep -qxE -- "$2" "$1" || fail "no line in $(basename "$1") matches: $2"
+}
 
 P=$T/work/dry.proj
 mkdir -p "$P" "$T/config" "$T/home"
@@ -67,12 +70,29 @@ expect $O "    Group=$G"
 expect $O "would call (D-Bus, system manager): org.freedesktop.systemd1.Manager.Reload()"
 expect $O 'would call (D-Bus, system manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner@dry.proj.service"], runtime=false, force=true)'
 expect $O "  sudo systemctl start agent-runner@dry.proj.service"
+# the service runs as nobody: its own bus policy (the name escaped:
+# dry.proj -> dry_2eproj) and polkit actions owned by it
+expect_re $O "would write /.*/dbus-1/system.d/org\.agentrunner\.Runner1\.dry_2eproj\.conf:"
+expect $O '      <policy user="nobody">'
+expect $O '        <allow own="org.agentrunner.Runner1.dry_2eproj"/>'
+expect_re $O "would write /.*/polkit-1/actions/org\.agentrunner\.runner\.dry_2eproj\.policy:"
+expect $O '      <action id="org.agentrunner.runner.dry_2eproj.manage">'
+expect $O '      <action id="org.agentrunner.runner.dry_2eproj.upgrade">'
+[ "$(grep -cxF '        <annotate key="org.freedesktop.policykit.owner">unix-user:nobody</annotate>' $O)" = 2 ] ||
+  fail "polkit actions without the owner annotation"
+[ "$(grep -cxF '          <allow_any>auth_admin_keep</allow_any>' $O)" = 2 ] || fail "polkit defaults"
+grep -q -- '--' <(sed -n '/<!--/,/-->/p' $O | sed 's/<!--//; s/-->//') && fail "'--' inside an XML comment"
+expect $O "would call (D-Bus, system bus): org.freedesktop.DBus.ReloadConfig()"
 grep -q 'StartUnit' $O && fail "system mode must not start the unit"
 
 # --- uninstall
 run uninstall --dry-run >"$T/un.out" 2>&1 || { cat "$T/un.out"; fail "uninstall dry-run rc"; }
 expect $T/un.out 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StopUnit("agent-runner@dry.proj.service", "replace")'
 expect $T/un.out 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.DisableUnitFiles(["agent-runner@dry.proj.service"], runtime=false)'
+grep -q ReloadConfig $T/un.out && fail "user-mode uninstall reloads the system bus"
+run uninstall --system --dry-run >"$T/sysun.out" 2>&1 || { cat "$T/sysun.out"; fail "system uninstall dry-run rc"; }
+expect $T/sysun.out "would call (D-Bus, system bus): org.freedesktop.DBus.ReloadConfig()"
+expect $T/sysun.out 'would call (D-Bus, system manager): org.freedesktop.systemd1.Manager.DisableUnitFiles(["agent-runner@dry.proj.service"], runtime=false)'
 
 # --- a broken config is refused, also in a dry run
 rm "$P/prompt.md"
