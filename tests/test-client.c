@@ -52,10 +52,15 @@ run(Fixture *f, const char *cwd, char **out, char **err, ...)
   g_assert_no_error(error);
   if (g_test_verbose())
     g_printerr("$ %s\n%s%s", (char *)argv->pdata[1], o, e);
-  if (out)
+  /* Callers reuse their out/err variables across runs. */
+  if (out) {
+    g_free(*out);
     *out = g_steal_pointer(&o);
-  if (err)
+  }
+  if (err) {
+    g_free(*err);
     *err = g_steal_pointer(&e);
+  }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -208,9 +213,10 @@ test_init_ignores_inside_log_dir(Fixture *f, gconstpointer data)
                       "\"logs\"\n[prompt]\nfile = \"./prompts/main.md\"\n",
                       -1, NULL);
   g_setenv("AGENT_RUNNER_PRESETS_DIR", presets, TRUE);
+  g_autofree char *client = client_path();
   g_autofree char *cmd = g_strdup_printf("env AGENT_RUNNER_PRESETS_DIR=%s HOME=%s %s init "
                                          "--preset inside",
-                                         presets, f->home, client_path());
+                                         presets, f->home, client);
   int status = 0;
   g_autofree char *old = g_get_current_dir();
   g_chdir(f->repo);

@@ -96,13 +96,22 @@ class ClientTest(BusTestCase):
         # fails (no round), Reload emits config_reloaded.
         deadline = time.monotonic() + ENDS_WITHIN
         lines = []
+        pending = [b""]
         os.set_blocking(fol.stdout.fileno(), False)
+
+        def read_lines():
+            # A non-blocking read may end in the middle of a line: keep the
+            # tail for the next read.
+            chunk = fol.stdout.read()
+            if chunk:
+                data = pending[0] + chunk
+                *whole, pending[0] = data.split(b"\n")
+                lines.extend(w.decode() for w in whole if w)
+
         while time.monotonic() < deadline and not any("config_reloaded" in l for l in lines):
             self.bus.call(NAME, "Reload")
             time.sleep(0.1)
-            chunk = fol.stdout.read()
-            if chunk:
-                lines += chunk.decode().splitlines()
+            read_lines()
         self.assertTrue(any(json.loads(l)["event"] == "config_reloaded" for l in lines), lines)
         self.stop_daemon(proc)
         # Now from the file: a second daemon run appends.
@@ -110,9 +119,7 @@ class ClientTest(BusTestCase):
         deadline = time.monotonic() + ENDS_WITHIN
         while time.monotonic() < deadline and not any("serve_stopping" in l for l in lines[-20:]):
             time.sleep(0.05)
-            chunk = fol.stdout.read()
-            if chunk:
-                lines += chunk.decode().splitlines()
+            read_lines()
         kinds = [json.loads(l)["event"] for l in lines]
         self.assertGreaterEqual(kinds.count("serve_started"), 1, kinds)
         self.assertIn("serve_stopping", kinds)
