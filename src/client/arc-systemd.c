@@ -632,6 +632,11 @@ arc_systemd_start_installed(gboolean system, const char *project, const char *lo
     g_autofree char *done = g_build_filename(log_dir, ".agent-done", NULL);
     if (unlink(done) == 0 && !quiet)
       fprintf(stderr, _("agent-runner: cleared %s\n"), done);
+    /* The daemon started by the unit sees this once and forgets the crash
+     * streak and the lasting stop reason of the earlier run, as a daemon
+     * started with --clear-done does. */
+    g_autofree char *marker = g_build_filename(log_dir, ".start-requested", NULL);
+    (void)g_file_set_contents(marker, "", 0, NULL);
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(ArcSystemd) sd = arc_systemd_new(system, FALSE, &error);

@@ -1154,6 +1154,11 @@ ard_loop_run(ArdLoop *loop)
   if (loop->state_recovered)
     ar_emit(loop->emitter, "status_recovered", AR_EV_S("reason", "state.json could not be parsed"),
             NULL);
+  /* `agent-runner start` of an installed unit cannot pass --clear-done
+   * through systemd; it leaves this marker instead, honoured once. */
+  g_autofree char *start_marker = g_build_filename(loop->cfg->log_dir, ".start-requested", NULL);
+  if (unlink(start_marker) == 0)
+    loop->opts.clear_done = TRUE;
   if (loop->opts.clear_done) {
     /* An explicit start: the agent's "done" and a lasting stop of an
      * earlier run no longer apply. A plain restart (the unit) keeps them. */

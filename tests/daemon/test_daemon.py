@@ -295,6 +295,14 @@ class StopTest(DaemonTestCase):
         rc, _, err = p.run("--clear-done")
         self.assertEqual(rc, 0, err)
         self.assertEqual([e["round_num"] for e in p.events("round_start")], [1, 2])
+        # `agent-runner start` of an installed unit cannot pass --clear-done
+        # through systemd: it leaves .start-requested, honoured once.
+        with open(os.path.join(p.log_dir, ".start-requested"), "w"):
+            pass
+        rc, _, err = p.run()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([e["round_num"] for e in p.events("round_start")], [1, 2, 3])
+        self.assertFalse(os.path.exists(os.path.join(p.log_dir, ".start-requested")))
 
     def test_stop_file(self):
         stop = "STOP"
