@@ -98,7 +98,6 @@ fixture_setup(Fixture *f, gconstpointer data)
   g_file_set_contents(gitconfig, "[user]\n\tname = Test\n\temail = test@example.com\n", -1, NULL);
 }
 
-
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {

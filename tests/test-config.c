@@ -35,7 +35,6 @@ fixture_setup(Fixture *f, gconstpointer data)
   g_mkdir(prompts, 0755);
 }
 
-
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {

@@ -108,7 +108,6 @@ make_tmpdir(void)
   return dir;
 }
 
-
 static void
 write_file(const char *dir, const char *name, const char *text)
 {

@@ -35,7 +35,6 @@ utc_us(int y, int mo, int d, int h, int mi, double s)
   return g_date_time_to_unix(dt) * G_USEC_PER_SEC + g_date_time_get_microsecond(dt);
 }
 
-
 typedef struct {
   char *dir;
   ArEmitter *em;
@@ -229,11 +228,12 @@ test_line_format(Fixture *f, gconstpointer data)
   g_assert_true(
       ar_emit(f->em, "round_start", AR_EV_I("round_num", 4), AR_EV_S("phase", NULL), NULL));
   g_autofree char *text = read_events(f, "2026-05");
-  g_assert_cmpstr(text, ==,
-                  "{\"ts\": \"2026-05-17T02:13:44.123Z\", \"event\": \"round_end\", \"round_num\": 3, "
-                  "\"outcome\": \"clean\", \"exit_code\": 0, \"duration_s\": 812.4}\n"
-                  "{\"ts\": \"2026-05-17T02:13:44.124Z\", \"event\": \"round_start\", \"round_num\": 4, "
-                  "\"phase\": null}\n");
+  g_assert_cmpstr(
+      text, ==,
+      "{\"ts\": \"2026-05-17T02:13:44.123Z\", \"event\": \"round_end\", \"round_num\": 3, "
+      "\"outcome\": \"clean\", \"exit_code\": 0, \"duration_s\": 812.4}\n"
+      "{\"ts\": \"2026-05-17T02:13:44.124Z\", \"event\": \"round_start\", \"round_num\": 4, "
+      "\"phase\": null}\n");
   g_autofree char *expected_path = g_build_filename(f->dir, "events-2026-05.jsonl", NULL);
   g_assert_cmpstr(ar_emitter_get_path(f->em), ==, expected_path);
   ar_emitter_sync(f->em);
@@ -384,7 +384,8 @@ test_field_checks(Fixture *f, gconstpointer data)
 
   /* Unknown fields are still written, after the known ones. */
   g_autofree char *text = read_events(f, "2026-05");
-  g_assert_nonnull(strstr(text, "\"event\": \"round_cancelled\", \"round_num\": 1, \"bogus\": \"x\"}"));
+  g_assert_nonnull(
+      strstr(text, "\"event\": \"round_cancelled\", \"round_num\": 1, \"bogus\": \"x\"}"));
   g_assert_nonnull(strstr(text, "\"files\": null,"));
 }
 
@@ -449,8 +450,9 @@ test_fragment_terminated(Fixture *f, gconstpointer data)
   g_assert_true(g_file_set_contents(path, "{\"ts\":\"x\",\"event\":\"round_st", -1, NULL));
   g_assert_true(ar_emit(f->em, "round_cancelled", AR_EV_I("round_num", 1), NULL));
   g_autofree char *text = read_events(f, "2026-05");
-  g_assert_true(g_str_has_suffix(text, "round_st\n{\"ts\": \"2026-05-17T02:13:44.123Z\", \"event\": "
-                                       "\"round_cancelled\", \"round_num\": 1}\n"));
+  g_assert_true(g_str_has_suffix(text,
+                                 "round_st\n{\"ts\": \"2026-05-17T02:13:44.123Z\", \"event\": "
+                                 "\"round_cancelled\", \"round_num\": 1}\n"));
 }
 
 typedef struct {

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <inttypes.h>
+
 /* Read-only bus verbs: status, peek, list, watch. */
 
 #include <glib/gi18n.h>
@@ -107,10 +109,10 @@ render_status(JsonObject *doc)
   if (cur) {
     g_autofree char *el = ar_format_duration((gint64)obj_num(cur, "elapsed_s"));
     const char *phase = obj_str(cur, "phase");
-    g_autofree char *line = g_strdup_printf(
-        _("%" G_GINT64_FORMAT "%s%s%s, running for %s, agent pid %" G_GINT64_FORMAT),
-        obj_int(cur, "round_num"), phase ? _(" (phase ") : "", phase ? phase : "", phase ? ")" : "",
-        el, obj_int(cur, "agent_pid"));
+    g_autofree char *line =
+        g_strdup_printf(_("%" PRId64 "%s%s%s, running for %s, agent pid %" PRId64),
+                        obj_int(cur, "round_num"), phase ? _(" (phase ") : "", phase ? phase : "",
+                        phase ? ")" : "", el, obj_int(cur, "agent_pid"));
     row(_("round"), line);
   } else if (obj_str(svc, "next_round_at")) {
     g_autofree char *when = until(obj_str(svc, "next_round_at"));
@@ -126,7 +128,7 @@ render_status(JsonObject *doc)
     const char *outcome = obj_str(l, "outcome");
     gint64 code = obj_int(l, "exit_code");
     g_autofree char *line =
-        g_strdup_printf(_("round %" G_GINT64_FORMAT ": %s%s%s (exit %" G_GINT64_FORMAT ", %s), %s"),
+        g_strdup_printf(_("round %" PRId64 ": %s%s%s (exit %" PRId64 ", %s), %s"),
                         obj_int(l, "round_num"), arc_color(code == 0 ? GREEN : RED),
                         outcome ? outcome : "?", arc_color(RESET), code, dur, when);
     row(_("last"), line);
@@ -151,8 +153,8 @@ render_status(JsonObject *doc)
   }
   g_autofree char *up = ar_format_duration(obj_int(svc, "uptime_s"));
   g_autofree char *svc_line = g_strdup_printf(
-      _("pid %" G_GINT64_FORMAT ", up %s, %s bus, %" G_GINT64_FORMAT " rounds this run"),
-      obj_int(svc, "pid"), up, obj_str(svc, "mode"), obj_int(svc, "rounds_completed"));
+      _("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"), obj_int(svc, "pid"), up,
+      obj_str(svc, "mode"), obj_int(svc, "rounds_completed"));
   row(_("service"), svc_line);
   if (obj_str(svc, "stop_reason"))
     row(_("stopping"), obj_str(svc, "stop_reason"));

@@ -620,8 +620,8 @@ static const ArEventKind kinds[] = {
     "service stops with exit 0 and the stop reason quota_exhausted, so the unit does not "
     "restart it.\n\n"
     "Raise the quota or wait for it to renew, then run agent-runner start.",
-    { F_INT("round_num"), F_STR("agent"), F_STR_MAX("raw", EXCERPT),
-      F_INT_NULL("reset_at_epoch"), F_INT_NULL("throttled_until_epoch") } },
+    { F_INT("round_num"), F_STR("agent"), F_STR_MAX("raw", EXCERPT), F_INT_NULL("reset_at_epoch"),
+      F_INT_NULL("throttled_until_epoch") } },
 
   { "round_cancelled",
     "d8f194f016804d60824e8170fc78caa8",

@@ -151,7 +151,8 @@ tail_file(Tail *t, const char *path, GError **error)
     g_autofree char *buf = g_malloc(total);
     if (!read_at(fd, buf, want, pos, path, error))
       return FALSE;
-    memcpy(buf + want, carry->data, carry->len);
+    if (carry->len > 0) /* an empty GByteArray has no data pointer */
+      memcpy(buf + want, carry->data, carry->len);
 
     gsize line_end = total;
     for (gssize i = (gssize)want - 1; i >= 0 && t->found->len < t->n; i--) {

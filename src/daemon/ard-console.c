@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <inttypes.h>
+
 #include "ard-console.h"
 
 #include <glib/gi18n.h>
@@ -50,20 +52,18 @@ console_sink(const ArEventKind *kind, JsonObject *p, const char *json_line, gpoi
   g_autofree char *text = NULL;
   if (g_str_equal(k, "round_start")) {
     const char *phase = get_str(p, "phase");
-    text = phase
-               ? g_strdup_printf(_("round %" G_GINT64_FORMAT " started (phase %s)"),
-                                 get_int(p, "round_num"), phase)
-               : g_strdup_printf(_("round %" G_GINT64_FORMAT " started"), get_int(p, "round_num"));
+    text = phase ? g_strdup_printf(_("round %" PRId64 " started (phase %s)"),
+                                   get_int(p, "round_num"), phase)
+                 : g_strdup_printf(_("round %" PRId64 " started"), get_int(p, "round_num"));
   } else if (g_str_equal(k, "round_progress")) {
     g_autofree char *age = ar_format_duration((gint64)get_double(p, "wall_age_s"));
-    text = g_strdup_printf(
-        _("round %" G_GINT64_FORMAT " running for %s, %" G_GINT64_FORMAT " KB of output"),
-        get_int(p, "round_num"), age, get_int(p, "log_size_kb"));
+    text = g_strdup_printf(_("round %" PRId64 " running for %s, %" PRId64 " KB of output"),
+                           get_int(p, "round_num"), age, get_int(p, "log_size_kb"));
   } else if (g_str_equal(k, "round_end")) {
     g_autofree char *dur = ar_format_duration((gint64)(get_double(p, "duration_s") + 0.5));
-    text = g_strdup_printf(
-        _("round %" G_GINT64_FORMAT " ended: %s (exit %" G_GINT64_FORMAT ") after %s"),
-        get_int(p, "round_num"), get_str(p, "outcome"), get_int(p, "exit_code"), dur);
+    text = g_strdup_printf(_("round %" PRId64 " ended: %s (exit %" PRId64 ") after %s"),
+                           get_int(p, "round_num"), get_str(p, "outcome"), get_int(p, "exit_code"),
+                           dur);
   } else if (g_str_equal(k, "serve_started") || g_str_equal(k, "serve_stopping") ||
              g_str_equal(k, "smoke_check_failed") || g_str_equal(k, "config_broken") ||
              g_str_equal(k, "crash_loop") || g_str_equal(k, "agent_self_terminated") ||

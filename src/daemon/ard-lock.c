@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <inttypes.h>
+
 #include "ard-lock.h"
 
 #include <errno.h>
@@ -75,7 +77,7 @@ describe_holder(const char *holder_path)
   gint64 pid = json_object_get_int_member_with_default(o, "pid", 0);
   const char *since = json_object_get_string_member_with_default(o, "started_at", "?");
   const char *cmd = json_object_get_string_member_with_default(o, "cmdline", "?");
-  return g_strdup_printf(_("held by pid %" G_GINT64_FORMAT ", since %s, cmd: %s"), pid, since, cmd);
+  return g_strdup_printf(_("held by pid %" PRId64 ", since %s, cmd: %s"), pid, since, cmd);
 }
 
 ArdLock *
