@@ -127,6 +127,42 @@ class ServiceTest(BusTestCase):
         first = json.loads(events[0][1])
         self.assertEqual(first, p.events()[0])
 
+    def test_graceful_stop_lets_the_round_finish(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "2"})
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        _, err = self.bus.call(NAME, "Stop", "s", "graceful")
+        self.assertIsNone(err)
+        self.assertEqual(self.bus.get(NAME, "State"), "stopping")
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 0, err)
+        ends = p.events("round_end")
+        self.assertEqual([(e["round_num"], e["outcome"], e["exit_code"]) for e in ends],
+                         [(1, "ok", 0)])
+
+    def test_reload_applies_next_round_and_rejects_broken(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "0"}, restart_delay_s=600)
+        proc = self.serve(p)
+        p.wait_event("round_end", proc=proc)
+        good = open(p.config_path).read()
+        with open(p.config_path, "w") as f:
+            f.write(good + "\n[runtime.bogus]\n")
+        _, err = self.bus.call(NAME, "Reload", check=False)
+        self.assertIn("agent-runner.toml", err)
+        self.assertIn("unknown key", err)
+        self.assertEqual(len(p.events("config_reload_failed")), 1)
+        self.assertIn(self.bus.get(NAME, "State"), ("waiting", "running"))
+        # The old config still serves; a fixed file with a shorter delay
+        # re-times the wait in progress and applies to the next round.
+        with open(p.config_path, "w") as f:
+            f.write(good.replace("restart_delay_s = 600", "restart_delay_s = 0"))
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        p.wait_event("round_start", count=2, proc=proc)
+        self.bus.call(NAME, "Stop", "s", "now")
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 0, err)
+
     def test_name_taken_exits_75(self):
         a = self.project()
         b = self.project()

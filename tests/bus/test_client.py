@@ -20,8 +20,11 @@ class ClientTest(BusTestCase):
         self.assertIn("project work is not running", err)
         self.assertIn(NAME, err)
         self.assertIn("agent-runner start", err)
-        rc, _, err = self.client("--project", "nosuch", "stop")
-        self.assertEqual(rc, 3)
+        for verb in (["stop"], ["stop", "--now"], ["kill"], ["cancel"], ["reload"],
+                     ["peek"]):
+            rc, _, err = self.client("--project", "nosuch", *verb)
+            self.assertEqual(rc, 3, (verb, err))
+            self.assertIn("not running", err)
         rc, out, _ = self.client("--project", "work", "status", "--json")
         self.assertEqual(rc, 3)
         self.assertFalse(json.loads(out)["running"])
