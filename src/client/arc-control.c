@@ -59,13 +59,51 @@ stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
   return ARC_EXIT_OK;
 }
 
+/* An installed project also gets a StopUnit once its daemon is gone: a
+ * unit waiting to restart after a crash (auto-restart) must not come back
+ * after the operator said stop. */
+static int
+stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
+               gboolean quiet_if_stopped)
+{
+  gboolean running = arc_conn_is_running(conn);
+  int rc = running ? stop_and_wait(global, conn, verb, now, quiet_if_stopped) : ARC_EXIT_OK;
+  if (rc != ARC_EXIT_OK)
+    return rc;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ArcSystemd) sd = arc_systemd_new(global->system, FALSE, &error);
+  g_autofree char *unit = arc_systemd_unit_name(conn->project);
+  guint limit = conn->cfg ? conn->cfg->round_timeout_s + 60 : 120;
+  /* Only a unit that is (re)starting needs the manager: StopUnit of the
+   * system manager asks polkit for manage-units, which the service's own
+   * user usually lacks, while its bus Stop above is enough. */
+  g_auto(ArcUnitState) st = { 0 };
+  if (sd && arc_systemd_get_unit_state(sd, unit, &st, NULL) &&
+      (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
+    return ARC_EXIT_OK;
+  if (!sd || !arc_systemd_stop_unit(sd, unit, limit, &error)) {
+    fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
+    return ARC_EXIT_FAILURE;
+  }
+  if (!running && !global->json)
+    fprintf(stderr, _("agent-runner: %s was not running; %s is stopped\n"), conn->project, unit);
+  return ARC_EXIT_OK;
+}
+
+static gboolean
+installed(ArcGlobal *global, ArcConn *conn)
+{
+  return conn->project && arc_systemd_unit_installed(global->system, conn->project);
+}
+
 static int
 stop_verb(ArcGlobal *global, const char *verb, gboolean now, int argc, char **argv)
 {
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
   if (rc == ARC_EXIT_OK)
-    rc = stop_and_wait(global, &conn, verb, now, FALSE);
+    rc = installed(global, &conn) ? stop_installed(global, &conn, verb, now, FALSE)
+                                  : stop_and_wait(global, &conn, verb, now, FALSE);
   arc_conn_clear(&conn);
   return rc;
 }
@@ -242,7 +280,8 @@ arc_verb_restart(ArcGlobal *global, int argc, char **argv)
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, TRUE);
   if (rc == ARC_EXIT_OK)
-    rc = stop_and_wait(global, &conn, "restart", now, TRUE);
+    rc = installed(global, &conn) ? stop_installed(global, &conn, "restart", now, TRUE)
+                                  : stop_and_wait(global, &conn, "restart", now, TRUE);
   if (rc == ARC_EXIT_OK)
     rc = start_verb(global, &conn, 0);
   arc_conn_clear(&conn);

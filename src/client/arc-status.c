@@ -16,6 +16,7 @@
 #include "ar-names.h"
 #include "ar-util.h"
 #include "arc-bus.h"
+#include "arc-systemd.h"
 
 #define BOLD   "\033[1m"
 #define GREEN  "\033[32m"
@@ -196,6 +197,60 @@ status_json(ArcConn *conn, JsonObject *doc)
   return json_builder_get_root(b);
 }
 
+/* An installed project: the unit's state is part of the answer, running
+ * or not (a failed unit is exactly what the operator must see). */
+static gboolean
+query_unit(ArcGlobal *global, ArcConn *conn, ArcUnitState *st)
+{
+  if (!conn->project || !arc_systemd_unit_installed(global->system, conn->project))
+    return FALSE;
+  return arc_systemd_query_project(global->system, conn->project, st, NULL);
+}
+
+static JsonNode *
+unit_json(const char *project, const ArcUnitState *st)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autofree char *unit = arc_systemd_unit_name(project);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "name");
+  json_builder_add_string_value(b, unit);
+  json_builder_set_member_name(b, "active_state");
+  json_builder_add_string_value(b, st->active_state);
+  json_builder_set_member_name(b, "sub_state");
+  json_builder_add_string_value(b, st->sub_state);
+  json_builder_set_member_name(b, "unit_file_state");
+  json_builder_add_string_value(b, st->unit_file_state);
+  json_builder_set_member_name(b, "result");
+  json_builder_add_string_value(b, st->result);
+  json_builder_set_member_name(b, "since_us");
+  json_builder_add_int_value(b, (gint64)st->state_since_us);
+  json_builder_set_member_name(b, "restarts");
+  json_builder_add_int_value(b, st->n_restarts);
+  json_builder_set_member_name(b, "exit_status");
+  json_builder_add_int_value(b, st->exec_main_status);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static void
+render_unit(const char *project, const ArcUnitState *st)
+{
+  g_autofree char *unit = arc_systemd_unit_name(project);
+  gint64 now = g_get_real_time();
+  g_autofree char *ago =
+      st->state_since_us ? ar_format_duration((now - (gint64)st->state_since_us) / G_USEC_PER_SEC)
+                         : g_strdup("?");
+  gboolean failed = g_strcmp0(st->active_state, "failed") == 0;
+  printf("%-10s %s%s (%s)%s %s, %s %s, %u %s",
+         _("unit"), arc_color(failed ? "\033[31m" : ""), st->active_state, st->sub_state,
+         arc_color(failed ? "\033[0m" : ""), unit, _("since"), ago, st->n_restarts,
+         _("restarts"));
+  if (failed || (st->exec_main_status && g_strcmp0(st->active_state, "active") != 0))
+    printf(", %s %s, %s %d", _("result"), st->result, _("exit"), st->exec_main_status);
+  printf("\n");
+}
+
 int
 arc_verb_status(ArcGlobal *global, int argc, char **argv)
 {
@@ -205,18 +260,28 @@ arc_verb_status(ArcGlobal *global, int argc, char **argv)
   int rc = arc_conn_open(global, &conn, FALSE);
   if (rc == ARC_EXIT_OK) {
     g_autoptr(JsonNode) doc = NULL;
+    g_auto(ArcUnitState) unit = { 0 };
+    gboolean installed = query_unit(global, &conn, &unit);
     if (!arc_conn_is_running(&conn)) {
       if (global->json) {
         g_autoptr(JsonNode) j = status_json(&conn, NULL);
+        if (installed)
+          json_object_set_member(json_node_get_object(j), "unit", unit_json(conn.project, &unit));
         arc_print_json(j);
+      } else if (installed) {
+        render_unit(conn.project, &unit);
       }
       rc = arc_conn_not_running(&conn);
     } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == ARC_EXIT_OK) {
       if (global->json) {
         g_autoptr(JsonNode) j = status_json(&conn, json_node_get_object(doc));
+        if (installed)
+          json_object_set_member(json_node_get_object(j), "unit", unit_json(conn.project, &unit));
         arc_print_json(j);
       } else {
         render_status(json_node_get_object(doc));
+        if (installed)
+          render_unit(conn.project, &unit);
       }
     }
   }

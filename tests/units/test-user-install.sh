@@ -111,8 +111,18 @@ st = {c["name"]: c["status"] for c in d["checks"]}
 assert st["unit_active"] == "ok" and st["bus_name"] == "ok" and st["unit_enabled"] == "ok", st
 ' || fail "doctor --json"
 
+echo "[$(date +%T)] == run: status shows the unit"
+(cd "$HOME/run" && "$AR" status) >status.txt 2>&1 || { cat status.txt; fail "status failed"; }
+grep -q 'active (running) agent-runner@run.service' status.txt || { cat status.txt; fail "status lacks the unit"; }
+(cd "$HOME/run" && "$AR" status --json) | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["running"] and d["unit"]["active_state"] == "active", d
+assert d["unit"]["name"] == "agent-runner@run.service" and d["unit"]["restarts"] == 0, d
+' || fail "status --json lacks the unit"
+
 echo "[$(date +%T)] == run: stop is graceful"
-systemctl --user stop agent-runner@run.service
+(cd "$HOME/run" && "$AR" stop) || fail "agent-runner stop failed"
 [ "$(prop run ActiveState)" = inactive ] || fail "after stop: $(prop run ActiveState)"
 [ "$(prop run Result)" = success ] || fail "stop result: $(prop run Result)"
 [ "$(prop run ExecMainStatus)" = 0 ] || fail "stop exit status: $(prop run ExecMainStatus)"
