@@ -39,10 +39,21 @@ else
   echo "fuzz.sh: no toml-test data at $shared/toml-test; starting from an empty corpus" >&2
 fi
 
-exec "$builddir/tests/fuzz/fuzz-toml" \
+# libFuzzer reports every new input; keep that in a log and show the end.
+log="$builddir/fuzz.log"
+rc=0
+"$builddir/tests/fuzz/fuzz-toml" \
   -max_total_time="$seconds" \
   -max_len=65536 \
   -timeout=10 \
   -artifact_prefix="$builddir/artifacts/" \
   -print_final_stats=1 \
-  "$corpus"
+  "$corpus" >"$log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ]; then
+  grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$log" | tail -n 80
+  echo "fuzz.sh: the fuzzer found a problem (exit $rc); crash inputs in $builddir/artifacts/" >&2
+else
+  grep -E '^(Done|stat::)' "$log" || true
+  echo "fuzz.sh: ${seconds}s of fuzzing the TOML parser found nothing (log: $log)"
+fi
+exit "$rc"
