@@ -242,10 +242,9 @@ render_unit(const char *project, const ArcUnitState *st)
       st->state_since_us ? ar_format_duration((now - (gint64)st->state_since_us) / G_USEC_PER_SEC)
                          : g_strdup("?");
   gboolean failed = g_strcmp0(st->active_state, "failed") == 0;
-  printf("%-10s %s%s (%s)%s %s, %s %s, %u %s",
-         _("unit"), arc_color(failed ? "\033[31m" : ""), st->active_state, st->sub_state,
-         arc_color(failed ? "\033[0m" : ""), unit, _("since"), ago, st->n_restarts,
-         _("restarts"));
+  printf("%-10s %s%s (%s)%s %s, %s %s, %u %s", _("unit"), arc_color(failed ? "\033[31m" : ""),
+         st->active_state, st->sub_state, arc_color(failed ? "\033[0m" : ""), unit, _("since"), ago,
+         st->n_restarts, _("restarts"));
   if (failed || (st->exec_main_status && g_strcmp0(st->active_state, "active") != 0))
     printf(", %s %s, %s %d", _("result"), st->result, _("exit"), st->exec_main_status);
   printf("\n");

@@ -8,7 +8,7 @@
 #include "ar-util.h"
 
 /* A prompt shorter than this is almost certainly a mistake (an empty file,
- * a stub): the Python tool burned 123 rounds on one (incident R721). */
+ * a placeholder): the Python tool burned 123 rounds on one (incident R721). */
 #define AR_PROMPT_MIN_BYTES 500
 
 char *
