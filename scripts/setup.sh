@@ -13,7 +13,7 @@ PKGS=(
   git dbus-daemon dbus-user-session polkitd pkexec systemd systemd-container
   gnome-keyring libsecret-tools openssh-server openssh-client python3
   jq util-linux procps libglib2.0-bin libclang-rt-14-dev
-  debootstrap passwd
+  debootstrap passwd strace
 )
 
 missing=()
