@@ -77,10 +77,21 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
   /* Only a unit that is (re)starting needs the manager: StopUnit of the
    * system manager asks polkit for manage-units, which the service's own
    * user usually lacks, while its bus Stop above is enough. */
-  g_auto(ArcUnitState) st = { 0 };
-  if (sd && arc_systemd_get_unit_state(sd, unit, &st, NULL) &&
-      (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
-    return ARC_EXIT_OK;
+  /* The daemon is gone, but the manager may not have seen it exit yet:
+   * let the unit settle (bounded) before deciding it still needs a stop. */
+  gint64 settle_until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (sd) {
+    g_auto(ArcUnitState) st = { 0 };
+    if (!arc_systemd_get_unit_state(sd, unit, &st, NULL))
+      break;
+    if (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0)
+      return ARC_EXIT_OK;
+    gboolean settling = g_strcmp0(st.active_state, "deactivating") == 0 ||
+                        (running && g_strcmp0(st.active_state, "active") == 0);
+    if (!settling || g_get_monotonic_time() > settle_until)
+      break;
+    g_usleep(50 * 1000);
+  }
   if (!sd || !arc_systemd_stop_unit(sd, unit, limit, &error)) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
     return ARC_EXIT_FAILURE;

@@ -171,12 +171,9 @@ ar_vcs_check_work_tree(const char *work_dir, GError **error)
   return head != NULL || unborn;
 }
 
-char *
-ar_vcs_head_sha(const char *work_dir)
+static char *
+head_sha(ArVcsRepo *r)
 {
-  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, NULL);
-  if (r == NULL)
-    return NULL;
   gboolean unborn;
   g_autoptr(git_commit) head = ar_vcs_head_commit(r, &unborn, NULL);
   if (head == NULL)
@@ -184,6 +181,15 @@ ar_vcs_head_sha(const char *work_dir)
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, git_commit_id(head));
   return g_strdup(hex);
+}
+
+char *
+ar_vcs_head_sha(const char *work_dir)
+{
+  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, NULL);
+  if (r == NULL)
+    return NULL;
+  return head_sha(r);
 }
 
 /* Fail early, before creating anything, when another git process holds
@@ -550,13 +556,31 @@ ar_vcs_changes_collect(ArVcsRepo *r, const ArVcsExcludeSet *set, gboolean for_re
   return changes;
 }
 
-ArVcsStatus *
-ar_vcs_status(const char *work_dir, const ArVcsExcludes *excludes, GError **error)
+/* Ignore rules only skip untracked paths, and status drops everything
+ * below the log dir anyway (tracked files there too, by the exclusion
+ * match after the walk), so an in-memory rule for it changes no result:
+ * it only spares libgit2 a walk over every transcript, which grows by one
+ * file a round. The rule lives in this git_repository only, never on
+ * disk; call it after anything else that lists untracked files (the
+ * paths hash) on the same repository. Names with gitignore syntax in
+ * them are left to the walk rather than escaped. */
+static void
+ignore_log_dir(ArVcsRepo *r, const ArVcsExcludeSet *set)
 {
-  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, error);
-  if (r == NULL)
-    return NULL;
+  const char *rel = set->log_rel;
+  if (rel == NULL || *rel == '\0' || strpbrk(rel, "*?[]\\!#\n\r") != NULL ||
+      g_ascii_isspace(rel[0]) || g_ascii_isspace(rel[strlen(rel) - 1]))
+    return;
+  g_autofree char *rule = g_strconcat("/", rel, "/", NULL);
+  if (git_ignore_add_rule(r->repo, rule) < 0)
+    git_error_clear(); /* the walk is only slower */
+}
+
+static ArVcsStatus *
+status_collect(ArVcsRepo *r, const ArVcsExcludes *excludes, GError **error)
+{
   g_autoptr(ArVcsExcludeSet) set = ar_vcs_exclude_set_new(r, excludes);
+  ignore_log_dir(r, set);
   g_autoptr(GPtrArray) changes = ar_vcs_changes_collect(r, set, TRUE, error);
   if (changes == NULL)
     return NULL;
@@ -572,6 +596,15 @@ ar_vcs_status(const char *work_dir, const ArVcsExcludes *excludes, GError **erro
   ar_vcs_sort_unique(status->files);
   status->count = status->files->len;
   return status;
+}
+
+ArVcsStatus *
+ar_vcs_status(const char *work_dir, const ArVcsExcludes *excludes, GError **error)
+{
+  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, error);
+  if (r == NULL)
+    return NULL;
+  return status_collect(r, excludes, error);
 }
 
 void
@@ -698,15 +731,9 @@ hash_file(const char *full)
   return g_strdup(g_checksum_get_string(sum));
 }
 
-char *
-ar_vcs_paths_hash(const char *work_dir, const char *const *globs, GError **error)
+static char *
+paths_hash(ArVcsRepo *r, const char *const *globs, GError **error)
 {
-  if (globs == NULL || globs[0] == NULL)
-    return NULL;
-  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, error);
-  if (r == NULL)
-    return NULL;
-
   gsize plen = strlen(r->prefix);
   g_autoptr(GPtrArray) rels = g_ptr_array_new_with_free_func(g_free);
 
@@ -774,4 +801,51 @@ ar_vcs_paths_hash(const char *work_dir, const char *const *globs, GError **error
     g_checksum_update(chain, (const guchar *)"\n", 1);
   }
   return g_strdup(g_checksum_get_string(chain));
+}
+
+char *
+ar_vcs_paths_hash(const char *work_dir, const char *const *globs, GError **error)
+{
+  if (globs == NULL || globs[0] == NULL)
+    return NULL;
+  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, error);
+  if (r == NULL)
+    return NULL;
+  return paths_hash(r, globs, error);
+}
+
+/* ---- Snapshot -------------------------------------------------------- */
+
+void
+ar_vcs_snapshot_clear(ArVcsSnapshot *snap)
+{
+  g_clear_pointer(&snap->git_head, g_free);
+  g_clear_pointer(&snap->paths_hash, g_free);
+  g_clear_pointer(&snap->status, ar_vcs_status_free);
+  g_clear_pointer(&snap->status_error, g_free);
+}
+
+gboolean
+ar_vcs_snapshot(const char *work_dir, const ArVcsExcludes *excludes, const char *const *globs,
+                ArVcsSnapshotFlags what, ArVcsSnapshot *out, GError **error)
+{
+  ar_vcs_snapshot_clear(out);
+  /* Opening costs more than HEAD and a small status together (config
+   * files, refs): one open for all three is the point of this call. */
+  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, error);
+  if (r == NULL)
+    return FALSE;
+  if (what & AR_VCS_SNAPSHOT_HEAD)
+    out->git_head = head_sha(r);
+  /* Before the status: its ignore rule for the log dir would hide
+   * untracked files there from the hash. */
+  if ((what & AR_VCS_SNAPSHOT_PATHS_HASH) && globs != NULL && globs[0] != NULL)
+    out->paths_hash = paths_hash(r, globs, NULL);
+  if (what & AR_VCS_SNAPSHOT_STATUS) {
+    g_autoptr(GError) local = NULL;
+    out->status = status_collect(r, excludes, &local);
+    if (out->status == NULL)
+      out->status_error = g_strdup(local->message);
+  }
+  return TRUE;
 }

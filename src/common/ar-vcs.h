@@ -138,6 +138,36 @@ char *ar_vcs_head_sha(const char *work_dir);
  * NULL or empty. */
 char *ar_vcs_paths_hash(const char *work_dir, const char *const *globs, GError **error);
 
+/* ---- Snapshot ------------------------------------------------------ */
+
+typedef enum {
+  AR_VCS_SNAPSHOT_HEAD = 1 << 0,
+  AR_VCS_SNAPSHOT_PATHS_HASH = 1 << 1,
+  AR_VCS_SNAPSHOT_STATUS = 1 << 2,
+} ArVcsSnapshotFlags;
+
+typedef struct {
+  char *git_head;      /* as ar_vcs_head_sha(): NULL when unborn or unreadable */
+  char *paths_hash;    /* as ar_vcs_paths_hash(): NULL without globs or on error */
+  ArVcsStatus *status; /* as ar_vcs_status(); NULL when not asked for or failed */
+  char *status_error;  /* why status is NULL when it was asked for */
+} ArVcsSnapshot;
+
+void ar_vcs_snapshot_clear(ArVcsSnapshot *snap);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ArVcsSnapshot, ar_vcs_snapshot_clear)
+
+/* What ar_vcs_head_sha(), ar_vcs_paths_hash() and ar_vcs_status() return,
+ * the parts named in `what`, from one repository open instead of one each
+ * (a round's end wants all three). The results are those of the three
+ * calls made one after the other. FALSE with an error, and everything
+ * NULL, only when the work tree cannot be opened at all (the error
+ * ar_vcs_status() would give); a failure of one part leaves only that
+ * part NULL. out must be zero-initialised or a result of an earlier call:
+ * it is cleared first. */
+gboolean ar_vcs_snapshot(const char *work_dir, const ArVcsExcludes *excludes,
+                         const char *const *globs, ArVcsSnapshotFlags what, ArVcsSnapshot *out,
+                         GError **error);
+
 /* ---- Orphans (the client's `orphans` verb) ------------------------- */
 
 typedef struct {

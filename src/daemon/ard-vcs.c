@@ -60,13 +60,22 @@ job_thread(gpointer data)
   if (g_str_has_prefix(cfg->config_path, prefix))
     ar_vcs_excludes_add_owned(excludes, cfg->config_path + strlen(prefix));
 
-  job->git_head = ar_vcs_head_sha(cfg->work_dir);
-  job->paths_hash =
-      ar_vcs_paths_hash(cfg->work_dir, (const char *const *)cfg->substrate_fingerprint_paths, NULL);
+  /* One repository open for the three (each open re-reads the git config
+   * files and HEAD); the dirty action below opens its own, as it writes. */
+  g_auto(ArVcsSnapshot) snap = { 0 };
+  if (!ar_vcs_snapshot(cfg->work_dir, excludes,
+                       (const char *const *)cfg->substrate_fingerprint_paths,
+                       AR_VCS_SNAPSHOT_HEAD | AR_VCS_SNAPSHOT_PATHS_HASH | AR_VCS_SNAPSHOT_STATUS,
+                       &snap, &error)) {
+    snap.status_error = g_strdup(error->message);
+    g_clear_error(&error);
+  }
+  job->git_head = g_steal_pointer(&snap.git_head);
+  job->paths_hash = g_steal_pointer(&snap.paths_hash);
+  job->status = g_steal_pointer(&snap.status);
 
-  job->status = ar_vcs_status(cfg->work_dir, excludes, &error);
   if (job->status == NULL) {
-    job->status_error = g_strdup(error->message);
+    job->status_error = g_steal_pointer(&snap.status_error);
   } else if (job->status->count > 0 && job->clean_exit && !handler_disabled(cfg)) {
     switch (cfg->dirty_action) {
     case AR_DIRTY_STASH:
@@ -231,11 +240,13 @@ ard_vcs_job_emit_substrate_after(ArdVcsJob *job, ArEmitter *emitter)
 void
 ard_vcs_emit_substrate_before(ArEmitter *emitter, const ArConfig *cfg, guint round_num)
 {
-  g_autofree char *head = ar_vcs_head_sha(cfg->work_dir);
-  g_autofree char *hash =
-      ar_vcs_paths_hash(cfg->work_dir, (const char *const *)cfg->substrate_fingerprint_paths, NULL);
+  /* HEAD and the hash from one repository open; a work tree that cannot
+   * be opened leaves both NULL, as the two separate calls did. */
+  g_auto(ArVcsSnapshot) snap = { 0 };
+  (void)ar_vcs_snapshot(cfg->work_dir, NULL, (const char *const *)cfg->substrate_fingerprint_paths,
+                        AR_VCS_SNAPSHOT_HEAD | AR_VCS_SNAPSHOT_PATHS_HASH, &snap, NULL);
   ar_emit(emitter, "round_substrate_before", AR_EV_I("round_num", round_num),
-          AR_EV_S("git_head", head), AR_EV_S("paths_hash", hash), NULL);
+          AR_EV_S("git_head", snap.git_head), AR_EV_S("paths_hash", snap.paths_hash), NULL);
 }
 
 JsonNode *
