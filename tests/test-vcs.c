@@ -987,6 +987,76 @@ test_paths_hash(void)
   g_assert_no_error(error);
 }
 
+/* One open for HEAD, hash and status gives what the three calls give,
+ * also with the log dir inside the tree: its files count for the hash
+ * (the status' ignore rule for the log dir must not leak into it) but
+ * not for the status, tracked or not. */
+static void
+test_snapshot(void)
+{
+  g_autofree char *repo = make_repo(TRUE);
+  g_autofree char *log_dir = g_build_filename(repo, "logs", NULL);
+  write_file(repo, "logs/tracked.c", "tracked\n");
+  g_free(git(repo, "add", "-A", NULL));
+  g_free(git(repo, "commit", "-q", "-m", "logs", NULL));
+  write_file(repo, "logs/tracked.c", "tracked, changed\n");
+  write_file(repo, "logs/rounds/R1.c", "untracked\n");
+  write_file(repo, "src/untracked.c", "untracked\n");
+  write_file(repo, "a.txt", "changed\n");
+
+  g_autoptr(ArVcsExcludes) ex = ar_vcs_excludes_new(log_dir, NULL);
+  const char *const globs[] = { "**/*.c", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *head = ar_vcs_head_sha(repo);
+  g_autofree char *hash = ar_vcs_paths_hash(repo, globs, &error);
+  g_assert_no_error(error);
+  g_autoptr(ArVcsStatus) st = ar_vcs_status(repo, ex, &error);
+  g_assert_no_error(error);
+
+  g_auto(ArVcsSnapshot) snap = { 0 };
+  g_assert_true(ar_vcs_snapshot(
+      repo, ex, globs, AR_VCS_SNAPSHOT_HEAD | AR_VCS_SNAPSHOT_PATHS_HASH | AR_VCS_SNAPSHOT_STATUS,
+      &snap, &error));
+  g_assert_no_error(error);
+  g_assert_nonnull(head);
+  g_assert_cmpstr(snap.git_head, ==, head);
+  g_assert_cmpstr(snap.paths_hash, ==, hash);
+  const char *const matched[] = { "logs/rounds/R1.c", "logs/tracked.c", "src/c.c",
+                                  "src/untracked.c", NULL };
+  g_autofree char *want_hash = expected_hash(repo, matched);
+  g_assert_cmpstr(snap.paths_hash, ==, want_hash);
+  const char *const want[] = { "a.txt", "src/untracked.c", NULL };
+  assert_files(st->files, want);
+  assert_files(snap.status->files, want);
+  g_assert_null(snap.status_error);
+
+  /* core.ignorecase: "LOGS/" is not the log dir for the exclusion, so the
+   * status must still list it. */
+  g_free(git(repo, "config", "core.ignorecase", "true", NULL));
+  write_file(repo, "LOGS/other.txt", "other\n");
+  g_assert_true(ar_vcs_snapshot(repo, ex, NULL, AR_VCS_SNAPSHOT_STATUS, &snap, &error));
+  const char *const want_icase[] = { "LOGS/other.txt", "a.txt", "src/untracked.c", NULL };
+  assert_files(snap.status->files, want_icase);
+  g_free(git(repo, "config", "core.ignorecase", "false", NULL));
+
+  /* Only the parts asked for; a second call reuses the struct. */
+  g_assert_true(ar_vcs_snapshot(repo, NULL, NULL, AR_VCS_SNAPSHOT_HEAD, &snap, &error));
+  g_assert_cmpstr(snap.git_head, ==, head);
+  g_assert_null(snap.paths_hash);
+  g_assert_null(snap.status);
+
+  /* Not a work tree: the error ar_vcs_status() gives, nothing else. */
+  g_autofree char *outside = g_build_filename(tmp_root, "not-a-repo", NULL);
+  g_assert_cmpint(g_mkdir_with_parents(outside, 0755), ==, 0);
+  g_autoptr(GError) want_error = NULL;
+  g_assert_null(ar_vcs_status(outside, NULL, &want_error));
+  g_assert_false(ar_vcs_snapshot(outside, NULL, globs, AR_VCS_SNAPSHOT_STATUS, &snap, &error));
+  g_assert_nonnull(error);
+  g_assert_cmpstr(error->message, ==, want_error->message);
+  g_assert_null(snap.git_head);
+  g_assert_null(snap.status);
+}
+
 static void
 test_glob(void)
 {
@@ -1069,6 +1139,7 @@ main(int argc, char **argv)
   g_test_add_func("/vcs/orphans/drop", test_orphan_drop);
   g_test_add_func("/vcs/file-to-dir", test_file_to_dir);
   g_test_add_func("/vcs/paths-hash", test_paths_hash);
+  g_test_add_func("/vcs/snapshot", test_snapshot);
   g_test_add_func("/vcs/glob", test_glob);
 
   int rc = g_test_run();

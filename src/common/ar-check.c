@@ -1,10 +1,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ar-cleanup.h"
 #include "ar-prompt.h"
 #include "ar-util.h"
 #include "ar-vcs.h"
@@ -28,6 +31,29 @@ check_log_dir_writable(const ArConfig *cfg, const char *base_path, char **detail
   *detail = g_strdup(cfg->log_dir);
   if (g_mkdir_with_parents(cfg->log_dir, 0755) < 0)
     return g_strdup_printf(_("cannot create %s: %s"), cfg->log_dir, g_strerror(errno));
+  /* An unnamed file (O_TMPFILE) meets the same permission, read-only,
+   * quota and space checks as a named one, without adding, renaming and
+   * removing a directory entry on every round. The named probe stays for
+   * file systems without O_TMPFILE. */
+  g_auto(ArFd) fd = open(cfg->log_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    /* Like g_file_set_contents(): reserve the bytes first, so a full disk
+     * shows here and not as a short write. */
+    int err = 0;
+    if (fallocate(fd, 0, 0, 2) < 0 && errno == ENOSPC) {
+      err = ENOSPC;
+    } else {
+      ssize_t n = write(fd, "ok", 2);
+      if (n != 2)
+        err = n < 0 ? errno : ENOSPC; /* a short write of 2 bytes: no room */
+    }
+    if (err != 0)
+      return g_strdup_printf(_("cannot write a file in %s: %s"), cfg->log_dir, g_strerror(err));
+    return NULL;
+  }
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    return g_strdup_printf(_("cannot create a file in %s: %s"), cfg->log_dir, g_strerror(errno));
+
   g_autofree char *probe = g_build_filename(cfg->log_dir, ".write_probe", NULL);
   g_autoptr(GError) local = NULL;
   if (!g_file_set_contents(probe, "ok", 2, &local))

@@ -23,6 +23,7 @@ typedef struct {
   char *root;              /* real path of the top of the work tree, no trailing '/' */
   char *prefix;            /* work_dir relative to root: "" or "sub/dir/" */
   gboolean trust_filemode; /* core.filemode */
+  gboolean ignore_case;    /* core.ignorecase */
 } ArVcsRepo;
 
 ArVcsRepo *ar_vcs_repo_open(const char *work_dir, GError **error);

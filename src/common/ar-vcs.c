@@ -118,6 +118,12 @@ ar_vcs_repo_open(const char *work_dir, GError **error)
     trust = 1;
   }
   r->trust_filemode = trust != 0;
+  int icase = 0;
+  if (cfg == NULL || git_config_get_bool(&icase, cfg, "core.ignorecase") < 0) {
+    git_error_clear();
+    icase = 0;
+  }
+  r->ignore_case = icase != 0;
 
   if (g_str_equal(real_work, r->root)) {
     r->prefix = g_strdup("");
@@ -563,12 +569,14 @@ ar_vcs_changes_collect(ArVcsRepo *r, const ArVcsExcludeSet *set, gboolean for_re
  * file a round. The rule lives in this git_repository only, never on
  * disk; call it after anything else that lists untracked files (the
  * paths hash) on the same repository. Names with gitignore syntax in
- * them are left to the walk rather than escaped. */
+ * them are left to the walk rather than escaped, and so is everything
+ * under core.ignorecase, where the rule would also hide "LOGS/" that the
+ * (case-sensitive) exclusion keeps. */
 static void
 ignore_log_dir(ArVcsRepo *r, const ArVcsExcludeSet *set)
 {
   const char *rel = set->log_rel;
-  if (rel == NULL || *rel == '\0' || strpbrk(rel, "*?[]\\!#\n\r") != NULL ||
+  if (rel == NULL || r->ignore_case || *rel == '\0' || strpbrk(rel, "*?[]\\!#\n\r") != NULL ||
       g_ascii_isspace(rel[0]) || g_ascii_isspace(rel[strlen(rel) - 1]))
     return;
   g_autofree char *rule = g_strconcat("/", rel, "/", NULL);
