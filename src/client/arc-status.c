@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "ar-json.h"
 #include "ar-cleanup.h"
 #include "ar-events.h"
 #include "ar-names.h"
@@ -35,29 +36,6 @@ state_color(const char *state)
   if (g_strcmp0(state, "stopped") == 0)
     return RED;
   return YELLOW;
-}
-
-static const char *
-obj_str(JsonObject *o, const char *key)
-{
-  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-             ? json_node_get_string(n)
-             : NULL;
-}
-
-static gint64
-obj_int(JsonObject *o, const char *key)
-{
-  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
-}
-
-static double
-obj_num(JsonObject *o, const char *key)
-{
-  JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_double(n) : 0.0;
 }
 
 static JsonObject *
@@ -104,19 +82,19 @@ render_status(JsonObject *doc)
 {
   JsonObject *svc = obj_obj(doc, "service");
   JsonObject *cur = obj_obj(doc, "current_round");
-  const char *state = obj_str(svc, "state");
-  printf("%s%s%s  %s%s%s\n", arc_color(BOLD), obj_str(doc, "project"), arc_color(RESET),
+  const char *state = ar_json_str(svc, "state");
+  printf("%s%s%s  %s%s%s\n", arc_color(BOLD), ar_json_str(doc, "project"), arc_color(RESET),
          arc_color(state_color(state)), state ? state : "?", arc_color(RESET));
   if (cur) {
-    g_autofree char *el = ar_format_duration((gint64)obj_num(cur, "elapsed_s"));
-    const char *phase = obj_str(cur, "phase");
-    g_autofree char *line =
-        g_strdup_printf(_("%" PRId64 "%s%s%s, running for %s, agent pid %" PRId64),
-                        obj_int(cur, "round_num"), phase ? _(" (phase ") : "", phase ? phase : "",
-                        phase ? ")" : "", el, obj_int(cur, "agent_pid"));
+    g_autofree char *el = ar_format_duration((gint64)ar_json_double(cur, "elapsed_s", NULL));
+    const char *phase = ar_json_str(cur, "phase");
+    g_autofree char *line = g_strdup_printf(
+        _("%" PRId64 "%s%s%s, running for %s, agent pid %" PRId64),
+        ar_json_int(cur, "round_num", NULL), phase ? _(" (phase ") : "", phase ? phase : "",
+        phase ? ")" : "", el, ar_json_int(cur, "agent_pid", NULL));
     row(_("round"), line);
-  } else if (obj_str(svc, "next_round_at")) {
-    g_autofree char *when = until(obj_str(svc, "next_round_at"));
+  } else if (ar_json_str(svc, "next_round_at")) {
+    g_autofree char *when = until(ar_json_str(svc, "next_round_at"));
     g_autofree char *line = g_strdup_printf(_("next round %s"), when);
     row(_("round"), line);
   }
@@ -124,13 +102,13 @@ render_status(JsonObject *doc)
   JsonArray *last = lr && JSON_NODE_HOLDS_ARRAY(lr) ? json_node_get_array(lr) : NULL;
   if (last && json_array_get_length(last) > 0) {
     JsonObject *l = json_array_get_object_element(last, 0);
-    g_autofree char *dur = ar_format_duration((gint64)obj_num(l, "duration_s"));
-    g_autofree char *when = ago(obj_str(l, "ended_at"));
-    const char *outcome = obj_str(l, "outcome");
-    gint64 code = obj_int(l, "exit_code");
+    g_autofree char *dur = ar_format_duration((gint64)ar_json_double(l, "duration_s", NULL));
+    g_autofree char *when = ago(ar_json_str(l, "ended_at"));
+    const char *outcome = ar_json_str(l, "outcome");
+    gint64 code = ar_json_int(l, "exit_code", NULL);
     g_autofree char *line =
         g_strdup_printf(_("round %" PRId64 ": %s%s%s (exit %" PRId64 ", %s), %s"),
-                        obj_int(l, "round_num"), arc_color(code == 0 ? GREEN : RED),
+                        ar_json_int(l, "round_num", NULL), arc_color(code == 0 ? GREEN : RED),
                         outcome ? outcome : "?", arc_color(RESET), code, dur, when);
     row(_("last"), line);
   } else {
@@ -140,26 +118,27 @@ render_status(JsonObject *doc)
   if (thr) {
     /* "waiting for rate limit until 14:05 (in 23 min)", local time. */
     const char *iso =
-        obj_str(thr, "until") ? obj_str(thr, "until") : obj_str(thr, "throttled_until");
+        ar_json_str(thr, "until") ? ar_json_str(thr, "until") : ar_json_str(thr, "throttled_until");
     g_autoptr(GDateTime) t = iso ? g_date_time_new_from_iso8601(iso, NULL) : NULL;
     g_autoptr(GDateTime) local = t ? g_date_time_to_local(t) : NULL;
     g_autofree char *hhmm = local ? g_date_time_format(local, "%H:%M") : g_strdup("?");
     g_autofree char *in = until(iso);
-    const char *cls = obj_str(thr, "classification");
+    const char *cls = ar_json_str(thr, "classification");
     g_autofree char *line =
         cls && !g_str_has_prefix(cls, "rate_limit") && g_strcmp0(cls, "quota_exhausted") != 0
             ? g_strdup_printf(_("backing off after %s until %s (%s)"), cls, hhmm, in)
             : g_strdup_printf(_("waiting for rate limit until %s (%s)"), hhmm, in);
     row(_("throttle"), line);
   }
-  g_autofree char *up = ar_format_duration(obj_int(svc, "uptime_s"));
-  g_autofree char *svc_line = g_strdup_printf(
-      _("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"), obj_int(svc, "pid"), up,
-      obj_str(svc, "mode"), obj_int(svc, "rounds_completed"));
+  g_autofree char *up = ar_format_duration(ar_json_int(svc, "uptime_s", NULL));
+  g_autofree char *svc_line =
+      g_strdup_printf(_("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"),
+                      ar_json_int(svc, "pid", NULL), up, ar_json_str(svc, "mode"),
+                      ar_json_int(svc, "rounds_completed", NULL));
   row(_("service"), svc_line);
-  if (obj_str(svc, "stop_reason"))
-    row(_("stopping"), obj_str(svc, "stop_reason"));
-  row(_("config"), obj_str(svc, "config_path"));
+  if (ar_json_str(svc, "stop_reason"))
+    row(_("stopping"), ar_json_str(svc, "stop_reason"));
+  row(_("config"), ar_json_str(svc, "config_path"));
 }
 
 static JsonNode *
@@ -174,7 +153,7 @@ status_json(ArcConn *conn, JsonObject *doc)
   json_builder_set_member_name(b, "running");
   json_builder_add_boolean_value(b, doc != NULL);
   json_builder_set_member_name(b, "state");
-  json_builder_add_string_value(b, svc ? obj_str(svc, "state") : "stopped");
+  json_builder_add_string_value(b, svc ? ar_json_str(svc, "state") : "stopped");
   if (doc) {
     const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed", NULL };
     for (int i = 0; keys[i]; i++) {

@@ -175,13 +175,8 @@ void ar_copy_bounded(char *buf, gsize max, const char *text, gssize len);
 
 void ar_model_name_set(ArModelName *m, const char *name);
 
-/* JSON accessors that tolerate missing members and wrong types. */
-const char *ar_json_str(JsonObject *obj, const char *member);
-gint64 ar_json_int(JsonObject *obj, const char *member, gboolean *present);
-double ar_json_double(JsonObject *obj, const char *member, gboolean *present);
-gboolean ar_json_bool(JsonObject *obj, const char *member, gboolean dflt);
-JsonObject *ar_json_obj(JsonObject *obj, const char *member);
-JsonArray *ar_json_array(JsonObject *obj, const char *member);
+/* JSON accessors that tolerate missing members and wrong types: ar-json.h */
+#include "ar-json.h"
 
 /* From a JSON line that does not parse (cut short): the raw, still escaped
  * text of the first string member named member, up to its closing quote or

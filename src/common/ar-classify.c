@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ar-classify-private.h"
+#include "ar-json.h"
 
 /* ---- names ---- */
 
@@ -140,73 +141,6 @@ ar_dialect_guess(const char *const *command)
                                       is_json_format(option_value(command, "-o"))))
     return AR_DIALECT_GEMINI_STREAM_JSON;
   return AR_DIALECT_TEXT;
-}
-
-/* ---- JSON accessors ---- */
-
-static JsonNode *
-member_value(JsonObject *obj, const char *member)
-{
-  JsonNode *node = obj ? json_object_get_member(obj, member) : NULL;
-  return node && JSON_NODE_HOLDS_VALUE(node) ? node : NULL;
-}
-
-const char *
-ar_json_str(JsonObject *obj, const char *member)
-{
-  JsonNode *node = member_value(obj, member);
-  return node && json_node_get_value_type(node) == G_TYPE_STRING ? json_node_get_string(node)
-                                                                 : NULL;
-}
-
-gint64
-ar_json_int(JsonObject *obj, const char *member, gboolean *present)
-{
-  JsonNode *node = member_value(obj, member);
-  GType t = node ? json_node_get_value_type(node) : G_TYPE_INVALID;
-  gboolean ok = t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
-
-  if (present)
-    *present = ok;
-  if (!ok)
-    return 0;
-  return t == G_TYPE_INT64 ? json_node_get_int(node) : (gint64)json_node_get_double(node);
-}
-
-double
-ar_json_double(JsonObject *obj, const char *member, gboolean *present)
-{
-  JsonNode *node = member_value(obj, member);
-  GType t = node ? json_node_get_value_type(node) : G_TYPE_INVALID;
-  gboolean ok = t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
-
-  if (present)
-    *present = ok;
-  if (!ok)
-    return 0;
-  return t == G_TYPE_DOUBLE ? json_node_get_double(node) : (double)json_node_get_int(node);
-}
-
-gboolean
-ar_json_bool(JsonObject *obj, const char *member, gboolean dflt)
-{
-  JsonNode *node = member_value(obj, member);
-  return node && json_node_get_value_type(node) == G_TYPE_BOOLEAN ? json_node_get_boolean(node)
-                                                                  : dflt;
-}
-
-JsonObject *
-ar_json_obj(JsonObject *obj, const char *member)
-{
-  JsonNode *node = obj ? json_object_get_member(obj, member) : NULL;
-  return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
-}
-
-JsonArray *
-ar_json_array(JsonObject *obj, const char *member)
-{
-  JsonNode *node = obj ? json_object_get_member(obj, member) : NULL;
-  return node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
 }
 
 gboolean

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-json.h"
 #include "ard-backoff.h"
 
 #include <glib/gi18n.h>
@@ -130,23 +131,6 @@ counters_zero(const ArdThrottle *t)
   return t->auth_streak == 0;
 }
 
-static void
-add_str(JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name(b, name);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
-static void
-add_int(JsonBuilder *b, const char *name, gint64 value)
-{
-  json_builder_set_member_name(b, name);
-  json_builder_add_int_value(b, value);
-}
-
 JsonNode *
 ard_throttle_to_json(const ArdThrottle *t)
 {
@@ -154,39 +138,21 @@ ard_throttle_to_json(const ArdThrottle *t)
     return NULL;
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  add_int(b, "until_us", t->until_us);
-  add_int(b, "started_us", t->started_us);
-  add_str(b, "classification", t->classification);
-  add_str(b, "agent", t->agent);
-  add_str(b, "reason", t->reason);
-  add_int(b, "since_round", t->since_round);
+  ar_json_add_int(b, "until_us", t->until_us);
+  ar_json_add_int(b, "started_us", t->started_us);
+  ar_json_add_str(b, "classification", t->classification);
+  ar_json_add_str(b, "agent", t->agent);
+  ar_json_add_str(b, "reason", t->reason);
+  ar_json_add_int(b, "since_round", t->since_round);
   json_builder_set_member_name(b, "consecutive");
   json_builder_begin_object(b);
   for (guint i = 0; i < AR_OUTCOME_COUNT; i++)
     if (t->consecutive[i])
-      add_int(b, ar_outcome_to_string(i), t->consecutive[i]);
+      ar_json_add_int(b, ar_outcome_to_string(i), t->consecutive[i]);
   json_builder_end_object(b);
-  add_int(b, "auth_streak", t->auth_streak);
+  ar_json_add_int(b, "auth_streak", t->auth_streak);
   json_builder_end_object(b);
   return json_builder_get_root(b);
-}
-
-static gint64
-get_int(JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
-    return 0;
-  return json_node_get_int(n);
-}
-
-static char *
-get_str(JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return g_strdup(json_node_get_string(n));
 }
 
 static guint
@@ -202,18 +168,18 @@ ard_throttle_from_json(ArdThrottle *t, JsonNode *node)
   if (!node || !JSON_NODE_HOLDS_OBJECT(node))
     return;
   JsonObject *o = json_node_get_object(node);
-  t->until_us = MAX(get_int(o, "until_us"), 0);
-  t->started_us = MAX(get_int(o, "started_us"), 0);
-  t->classification = get_str(o, "classification");
-  t->agent = get_str(o, "agent");
-  t->reason = get_str(o, "reason");
-  t->since_round = clamp_count(get_int(o, "since_round"));
-  t->auth_streak = clamp_count(get_int(o, "auth_streak"));
+  t->until_us = MAX(ar_json_int(o, "until_us", NULL), 0);
+  t->started_us = MAX(ar_json_int(o, "started_us", NULL), 0);
+  t->classification = g_strdup(ar_json_str(o, "classification"));
+  t->agent = g_strdup(ar_json_str(o, "agent"));
+  t->reason = g_strdup(ar_json_str(o, "reason"));
+  t->since_round = clamp_count(ar_json_int(o, "since_round", NULL));
+  t->auth_streak = clamp_count(ar_json_int(o, "auth_streak", NULL));
   JsonNode *c = json_object_get_member(o, "consecutive");
   if (c && JSON_NODE_HOLDS_OBJECT(c)) {
     JsonObject *co = json_node_get_object(c);
     for (guint i = 0; i < AR_OUTCOME_COUNT; i++)
-      t->consecutive[i] = clamp_count(get_int(co, ar_outcome_to_string(i)));
+      t->consecutive[i] = clamp_count(ar_json_int(co, ar_outcome_to_string(i), NULL));
   }
   /* A wait without its classification cannot be reported: drop it rather
    * than wait blind. */

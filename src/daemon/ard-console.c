@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 
+#include "ar-json.h"
 #include "ard-console.h"
 
 #include <glib/gi18n.h>
@@ -10,29 +11,6 @@
 #include <unistd.h>
 
 #include "ar-util.h"
-
-static gint64
-get_int(JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
-}
-
-static double
-get_double(JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_double(n) : 0;
-}
-
-static const char *
-get_str(JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string(n);
-}
 
 static void
 print_line(const char *text)
@@ -51,19 +29,22 @@ console_sink(const ArEventKind *kind, JsonObject *p, const char *json_line, gpoi
   const char *k = kind->name;
   g_autofree char *text = NULL;
   if (g_str_equal(k, "round_start")) {
-    const char *phase = get_str(p, "phase");
-    text = phase ? g_strdup_printf(_("round %" PRId64 " started (phase %s)"),
-                                   get_int(p, "round_num"), phase)
-                 : g_strdup_printf(_("round %" PRId64 " started"), get_int(p, "round_num"));
+    const char *phase = ar_json_str(p, "phase");
+    text = phase
+               ? g_strdup_printf(_("round %" PRId64 " started (phase %s)"),
+                                 ar_json_int(p, "round_num", NULL), phase)
+               : g_strdup_printf(_("round %" PRId64 " started"), ar_json_int(p, "round_num", NULL));
   } else if (g_str_equal(k, "round_progress")) {
-    g_autofree char *age = ar_format_duration((gint64)get_double(p, "wall_age_s"));
+    g_autofree char *age = ar_format_duration((gint64)ar_json_double(p, "wall_age_s", NULL));
     text = g_strdup_printf(_("round %" PRId64 " running for %s, %" PRId64 " KB of output"),
-                           get_int(p, "round_num"), age, get_int(p, "log_size_kb"));
+                           ar_json_int(p, "round_num", NULL), age,
+                           ar_json_int(p, "log_size_kb", NULL));
   } else if (g_str_equal(k, "round_end")) {
-    g_autofree char *dur = ar_format_duration((gint64)(get_double(p, "duration_s") + 0.5));
+    g_autofree char *dur =
+        ar_format_duration((gint64)(ar_json_double(p, "duration_s", NULL) + 0.5));
     text = g_strdup_printf(_("round %" PRId64 " ended: %s (exit %" PRId64 ") after %s"),
-                           get_int(p, "round_num"), get_str(p, "outcome"), get_int(p, "exit_code"),
-                           dur);
+                           ar_json_int(p, "round_num", NULL), ar_json_str(p, "outcome"),
+                           ar_json_int(p, "exit_code", NULL), dur);
   } else if (g_str_equal(k, "serve_started") || g_str_equal(k, "serve_stopping") ||
              g_str_equal(k, "smoke_check_failed") || g_str_equal(k, "config_broken") ||
              g_str_equal(k, "crash_loop") || g_str_equal(k, "agent_self_terminated") ||

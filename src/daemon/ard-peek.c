@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-json.h"
 #include "ard-peek.h"
 
 #include <errno.h>
@@ -316,33 +317,16 @@ add_system(JsonBuilder *b, const char *log_dir)
 /* ---- the document ------------------------------------------------------ */
 
 static void
-member_str(JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name(b, name);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
-static void
-member_int(JsonBuilder *b, const char *name, gint64 value)
-{
-  json_builder_set_member_name(b, name);
-  json_builder_add_int_value(b, value);
-}
-
-static void
 member_time(JsonBuilder *b, const char *name, gint64 realtime_us)
 {
   g_autofree char *iso = realtime_us > 0 ? ar_utc_iso_ms(realtime_us) : NULL;
-  member_str(b, name, iso);
+  ar_json_add_str(b, name, iso);
 }
 
 static void
 add_log(JsonBuilder *b, const char *log_path, guint log_tail)
 {
-  member_str(b, "log_path", log_path);
+  ar_json_add_str(b, "log_path", log_path);
   json_builder_set_member_name(b, "log_tail");
   g_autoptr(GPtrArray) tail =
       log_tail && log_path ? ard_peek_file_tail(log_path, MIN(log_tail, ARD_PEEK_MAX_LOG_TAIL),
@@ -362,14 +346,14 @@ static void
 add_summary(JsonBuilder *b, const ArdRoundSummary *s)
 {
   json_builder_begin_object(b);
-  member_int(b, "round_num", s->round_num);
-  member_str(b, "phase", s->phase);
-  member_str(b, "outcome", s->outcome);
-  member_int(b, "exit_code", s->exit_code);
+  ar_json_add_int(b, "round_num", s->round_num);
+  ar_json_add_str(b, "phase", s->phase);
+  ar_json_add_str(b, "outcome", s->outcome);
+  ar_json_add_int(b, "exit_code", s->exit_code);
   json_builder_set_member_name(b, "duration_s");
   json_builder_add_double_value(b, s->duration_s);
-  member_str(b, "started_at", s->started_at);
-  member_str(b, "ended_at", s->ended_at);
+  ar_json_add_str(b, "started_at", s->started_at);
+  ar_json_add_str(b, "ended_at", s->ended_at);
   json_builder_end_object(b);
 }
 
@@ -400,16 +384,16 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
       return;
     }
     json_builder_begin_object(b);
-    member_int(b, "round_num", opts->round);
-    member_str(b, "phase", s ? s->phase : NULL);
-    member_str(b, "started_at", s ? s->started_at : NULL);
+    ar_json_add_int(b, "round_num", opts->round);
+    ar_json_add_str(b, "phase", s ? s->phase : NULL);
+    ar_json_add_str(b, "started_at", s ? s->started_at : NULL);
     json_builder_set_member_name(b, "agent_pid");
     json_builder_add_null_value(b);
     json_builder_set_member_name(b, "elapsed_s");
     json_builder_add_double_value(b, s ? s->duration_s : 0.0);
     json_builder_set_member_name(b, "running");
     json_builder_add_boolean_value(b, FALSE);
-    member_str(b, "outcome", s ? s->outcome : NULL);
+    ar_json_add_str(b, "outcome", s ? s->outcome : NULL);
     add_log(b, path, opts->log_tail);
     json_builder_end_object(b);
     return;
@@ -420,8 +404,8 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
   }
   g_autofree char *path = transcript_for_round(cfg->log_dir, st->round_num);
   json_builder_begin_object(b);
-  member_int(b, "round_num", st->round_num);
-  member_str(b, "phase", st->phase);
+  ar_json_add_int(b, "round_num", st->round_num);
+  ar_json_add_str(b, "phase", st->phase);
   member_time(b, "started_at", st->round_started_at_us);
   json_builder_set_member_name(b, "agent_pid");
   if (st->agent_pid > 0)
@@ -433,7 +417,7 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
       b, round_to((double)(g_get_real_time() - st->round_started_at_us) / 1e6, 10.0));
   json_builder_set_member_name(b, "running");
   json_builder_add_boolean_value(b, TRUE);
-  member_str(b, "outcome", NULL);
+  ar_json_add_str(b, "outcome", NULL);
   add_log(b, path, opts->log_tail);
   json_builder_end_object(b);
 }
@@ -446,10 +430,10 @@ add_defenses(JsonBuilder *b, const ArConfig *cfg)
   for (gsize i = 0; i < G_N_ELEMENTS(defenses); i++) {
     g_autofree char *value = defenses[i].value(cfg);
     json_builder_begin_object(b);
-    member_str(b, "name", defenses[i].name);
-    member_str(b, "value", value);
-    member_str(b, "prevents", defenses[i].prevents);
-    member_str(b, "state", defenses[i].state(cfg));
+    ar_json_add_str(b, "name", defenses[i].name);
+    ar_json_add_str(b, "value", value);
+    ar_json_add_str(b, "prevents", defenses[i].prevents);
+    ar_json_add_str(b, "state", defenses[i].state(cfg));
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -480,23 +464,23 @@ ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
   const ArConfig *cfg = ard_loop_get_config(peek->loop);
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  member_str(b, "schema_version", ARD_PEEK_SCHEMA_VERSION);
-  member_str(b, "project", cfg->project);
+  ar_json_add_str(b, "schema_version", ARD_PEEK_SCHEMA_VERSION);
+  ar_json_add_str(b, "project", cfg->project);
 
   json_builder_set_member_name(b, "service");
   json_builder_begin_object(b);
-  member_str(b, "state", ard_run_state_to_string(st->state));
-  member_int(b, "pid", getpid());
-  member_int(b, "uptime_s", (g_get_monotonic_time() - peek->started_mono_us) / G_USEC_PER_SEC);
-  member_str(b, "config_path", cfg->config_path);
-  member_str(b, "work_dir", cfg->work_dir);
-  member_str(b, "log_dir", cfg->log_dir);
-  member_str(b, "mode", peek->mode);
-  member_str(b, "version", PACKAGE_VERSION);
-  member_int(b, "rounds_completed", st->rounds_completed);
-  member_int(b, "crash_streak", st->crash_streak);
+  ar_json_add_str(b, "state", ard_run_state_to_string(st->state));
+  ar_json_add_int(b, "pid", getpid());
+  ar_json_add_int(b, "uptime_s", (g_get_monotonic_time() - peek->started_mono_us) / G_USEC_PER_SEC);
+  ar_json_add_str(b, "config_path", cfg->config_path);
+  ar_json_add_str(b, "work_dir", cfg->work_dir);
+  ar_json_add_str(b, "log_dir", cfg->log_dir);
+  ar_json_add_str(b, "mode", peek->mode);
+  ar_json_add_str(b, "version", PACKAGE_VERSION);
+  ar_json_add_int(b, "rounds_completed", st->rounds_completed);
+  ar_json_add_int(b, "crash_streak", st->crash_streak);
   member_time(b, "next_round_at", st->next_round_at_us);
-  member_str(b, "stop_reason", st->stop_reason);
+  ar_json_add_str(b, "stop_reason", st->stop_reason);
   json_builder_end_object(b);
 
   add_current_round(peek, b, opts);

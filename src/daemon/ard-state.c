@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-json.h"
 #include "ard-state.h"
 
 #include <errno.h>
@@ -40,16 +41,6 @@ ard_round_summary_free(ArdRoundSummary *s)
   g_free(s);
 }
 
-static void
-add_str(JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name(b, name);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
 JsonNode *
 ard_round_summary_to_json(const ArdRoundSummary *s)
 {
@@ -57,58 +48,35 @@ ard_round_summary_to_json(const ArdRoundSummary *s)
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "round_num");
   json_builder_add_int_value(b, s->round_num);
-  add_str(b, "phase", s->phase);
+  ar_json_add_str(b, "phase", s->phase);
   json_builder_set_member_name(b, "exit_code");
   json_builder_add_int_value(b, s->exit_code);
-  add_str(b, "exit_cause", s->exit_cause);
-  add_str(b, "outcome", s->outcome);
+  ar_json_add_str(b, "exit_cause", s->exit_cause);
+  ar_json_add_str(b, "outcome", s->outcome);
   json_builder_set_member_name(b, "duration_s");
   json_builder_add_double_value(b, s->duration_s);
-  add_str(b, "started_at", s->started_at);
-  add_str(b, "ended_at", s->ended_at);
+  ar_json_add_str(b, "started_at", s->started_at);
+  ar_json_add_str(b, "ended_at", s->ended_at);
   json_builder_set_member_name(b, "timed_out");
   json_builder_add_boolean_value(b, s->timed_out);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
 
-static char *
-dup_member_string(JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return g_strdup(json_node_get_string(n));
-}
-
-static gint64
-member_int(JsonObject *o, const char *name, gint64 def)
-{
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n))
-    return def;
-  GType t = json_node_get_value_type(n);
-  if (t == G_TYPE_INT64)
-    return json_node_get_int(n);
-  if (t == G_TYPE_DOUBLE)
-    return (gint64)json_node_get_double(n);
-  return def;
-}
-
 ArdRoundSummary *
 ard_round_summary_from_json(JsonObject *o)
 {
   ArdRoundSummary *s = g_new0(ArdRoundSummary, 1);
-  s->round_num = (guint)CLAMP(member_int(o, "round_num", 0), 0, G_MAXUINT);
-  s->phase = dup_member_string(o, "phase");
-  s->exit_code = (int)member_int(o, "exit_code", 0);
-  s->exit_cause = dup_member_string(o, "exit_cause");
-  s->outcome = dup_member_string(o, "outcome");
+  s->round_num = (guint)CLAMP(ar_json_int(o, "round_num", NULL), 0, G_MAXUINT);
+  s->phase = g_strdup(ar_json_str(o, "phase"));
+  s->exit_code = (int)ar_json_int(o, "exit_code", NULL);
+  s->exit_cause = g_strdup(ar_json_str(o, "exit_cause"));
+  s->outcome = g_strdup(ar_json_str(o, "outcome"));
   JsonNode *d = json_object_get_member(o, "duration_s");
   if (d && JSON_NODE_HOLDS_VALUE(d))
     s->duration_s = json_node_get_double(d);
-  s->started_at = dup_member_string(o, "started_at");
-  s->ended_at = dup_member_string(o, "ended_at");
+  s->started_at = g_strdup(ar_json_str(o, "started_at"));
+  s->ended_at = g_strdup(ar_json_str(o, "ended_at"));
   s->timed_out = json_object_get_boolean_member_with_default(o, "timed_out", FALSE);
   return s;
 }
@@ -142,15 +110,16 @@ parse_state(const char *text, gsize len, ArdState *state)
   if (!root || !JSON_NODE_HOLDS_OBJECT(root))
     return FALSE;
   JsonObject *o = json_node_get_object(root);
-  gint64 round = member_int(o, "round_num", -1);
-  if (round < 0 || round > G_MAXUINT)
+  gboolean has_round = FALSE;
+  gint64 round = ar_json_int(o, "round_num", &has_round);
+  if (!has_round || round < 0 || round > G_MAXUINT)
     return FALSE;
   state->round_num = (guint)round;
   state->round_running = json_object_get_boolean_member_with_default(o, "round_running", FALSE);
-  state->phase_index = (guint)CLAMP(member_int(o, "phase_index", 0), 0, G_MAXUINT);
-  state->phase = dup_member_string(o, "phase");
-  state->crash_streak = (guint)CLAMP(member_int(o, "crash_streak", 0), 0, G_MAXUINT);
-  state->stop_reason = dup_member_string(o, "stop_reason");
+  state->phase_index = (guint)CLAMP(ar_json_int(o, "phase_index", NULL), 0, G_MAXUINT);
+  state->phase = g_strdup(ar_json_str(o, "phase"));
+  state->crash_streak = (guint)CLAMP(ar_json_int(o, "crash_streak", NULL), 0, G_MAXUINT);
+  state->stop_reason = g_strdup(ar_json_str(o, "stop_reason"));
   JsonNode *last = json_object_get_member(o, "last_round");
   if (last && JSON_NODE_HOLDS_OBJECT(last))
     state->last = ard_round_summary_from_json(json_node_get_object(last));
@@ -198,10 +167,10 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   json_builder_add_boolean_value(b, state->round_running);
   json_builder_set_member_name(b, "phase_index");
   json_builder_add_int_value(b, state->phase_index);
-  add_str(b, "phase", state->phase);
+  ar_json_add_str(b, "phase", state->phase);
   json_builder_set_member_name(b, "crash_streak");
   json_builder_add_int_value(b, state->crash_streak);
-  add_str(b, "stop_reason", state->stop_reason);
+  ar_json_add_str(b, "stop_reason", state->stop_reason);
   json_builder_set_member_name(b, "last_round");
   if (state->last)
     json_builder_add_value(b, ard_round_summary_to_json(state->last));
@@ -218,7 +187,7 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   else
     json_builder_add_null_value(b);
   g_autofree char *now = ar_utc_iso_ms(g_get_real_time());
-  add_str(b, "updated_at", now);
+  ar_json_add_str(b, "updated_at", now);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -269,7 +238,7 @@ scan_events_file(const char *path)
     JsonNode *root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
       continue;
-    gint64 r = member_int(json_node_get_object(root), "round_num", 0);
+    gint64 r = ar_json_int(json_node_get_object(root), "round_num", NULL);
     if (r > 0 && r <= G_MAXUINT && (guint)r > max)
       max = (guint)r;
   }
