@@ -10,6 +10,7 @@
 #include "ar-cleanup.h"
 #include "ar-config.h"
 #include "ar-util.h"
+#include "ar-vcs.h"
 #include "arc-client.h"
 
 /* The starting prompt. It passes the smoke check (>= 500 bytes) so that
@@ -51,69 +52,6 @@ preset_names(void)
   GStrv names = g_strv_builder_end(b);
   qsort(names, g_strv_length(names), sizeof(char *), (GCompareFunc)g_strcmp0);
   return names;
-}
-
-static gboolean
-git_fail(GError **error, const char *what)
-{
-  const git_error *e = git_error_last();
-  g_set_error(error, AR_ERROR, AR_ERROR_GIT, "%s: %s", what, e ? e->message : _("unknown error"));
-  return FALSE;
-}
-
-/* Commit exactly the scaffolded files, whatever else is staged or dirty:
- * the Python tool's `git add .` swept the user's unrelated work in. */
-static gboolean
-commit_paths(git_repository *repo, GPtrArray *paths, GError **error)
-{
-  g_autoptr(git_index) index = NULL;
-  if (git_repository_index(&index, repo) < 0)
-    return git_fail(error, _("open index"));
-
-  /* Build the commit from HEAD's tree plus our files only, through a
-   * scratch index, so the user's staged changes stay staged, uncommitted. */
-  g_autoptr(git_commit) parent = NULL;
-  g_autoptr(git_object) head = NULL;
-  if (git_revparse_single(&head, repo, "HEAD^{commit}") == 0)
-    parent = (git_commit *)g_steal_pointer(&head);
-
-  g_autoptr(git_index) scratch = NULL;
-  if (git_index_new(&scratch) < 0)
-    return git_fail(error, _("create index"));
-  if (parent) {
-    g_autoptr(git_tree) tree = NULL;
-    if (git_commit_tree(&tree, parent) < 0 || git_index_read_tree(scratch, tree) < 0)
-      return git_fail(error, _("read HEAD"));
-  }
-  for (guint i = 0; i < paths->len; i++) {
-    const char *rel = g_ptr_array_index(paths, i);
-    if (git_index_add_bypath(index, rel) < 0)
-      return git_fail(error, rel);
-    const git_index_entry *e = git_index_get_bypath(index, rel, 0);
-    if (e == NULL || git_index_add(scratch, e) < 0)
-      return git_fail(error, rel);
-  }
-  if (git_index_write(index) < 0)
-    return git_fail(error, _("write index"));
-
-  git_oid tree_id, commit_id;
-  if (git_index_write_tree_to(&tree_id, scratch, repo) < 0)
-    return git_fail(error, _("write tree"));
-  g_autoptr(git_tree) tree = NULL;
-  if (git_tree_lookup(&tree, repo, &tree_id) < 0)
-    return git_fail(error, _("write tree"));
-  g_autoptr(git_signature) sig = NULL;
-  if (git_signature_default(&sig, repo) < 0) {
-    g_set_error(error, AR_ERROR, AR_ERROR_GIT,
-                _("no git identity: run git config user.name \"Your Name\" and "
-                  "git config user.email you@example.com, then commit the files"));
-    return FALSE;
-  }
-  const git_commit *parents[] = { parent };
-  if (git_commit_create(&commit_id, repo, "HEAD", sig, sig, NULL,
-                        "chore: agent-runner initial config\n", tree, parent ? 1 : 0, parents) < 0)
-    return git_fail(error, _("commit"));
-  return TRUE;
 }
 
 static gboolean
@@ -265,7 +203,10 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
       const char *p = g_ptr_array_index(written, i);
       g_ptr_array_add(rel, g_strdup(g_str_has_prefix(p, prefix) ? p + strlen(prefix) : p));
     }
-    committed = commit_paths(repo, rel, &error);
+    g_ptr_array_add(rel, NULL);
+    g_auto(ArVcsCommitResult) commit = { 0 };
+    committed = ar_vcs_commit_paths(top, (const char *const *)rel->pdata,
+                                    "chore: agent-runner initial config\n", &commit, &error);
     if (!committed)
       commit_problem = g_strdup(error->message);
   }

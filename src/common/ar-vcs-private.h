@@ -36,6 +36,7 @@ git_commit *ar_vcs_head_commit(ArVcsRepo *r, gboolean *unborn, GError **error);
 /* FALSE with an error naming `what` when .git/index.lock exists: another
  * git process is at work, and writing the index would fail. */
 gboolean ar_vcs_check_index_unlocked(ArVcsRepo *r, const char *what, GError **error);
+git_index *ar_vcs_open_clean_index(ArVcsRepo *r, const char *what, GError **error);
 
 /* Exclusions resolved against one opened repository: root-relative. */
 typedef struct {

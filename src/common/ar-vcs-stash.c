@@ -173,6 +173,23 @@ tree_of_index(ArVcsRepo *r, git_index *idx, GError **error)
   return tree;
 }
 
+/* A commit made for the user carries their identity; without one it is
+ * refused with the fix (a stash, being ours, falls back instead). */
+static git_signature *
+required_signature(ArVcsRepo *r, const char *what, GError **error)
+{
+  git_signature *sig = NULL;
+  if (git_signature_default(&sig, r->repo) == 0)
+    return sig;
+  git_error_clear();
+  g_set_error(error, AR_ERROR, AR_ERROR_GIT,
+              _("cannot %s in %s: no git identity is configured. How to fix: run "
+                "`git config user.name \"Your Name\"` and `git config user.email "
+                "\"you@example.com\"` in %s (or with --global)"),
+              what, r->root, r->root);
+  return NULL;
+}
+
 static git_commit *
 make_commit(ArVcsRepo *r, const git_signature *sig, const char *message, git_tree *tree,
             gsize n_parents, const git_commit **parents, GError **error)
@@ -359,17 +376,10 @@ ar_vcs_stash_orphan(const char *work_dir, const ArVcsExcludes *excludes, guint r
   if (!ar_vcs_check_index_unlocked(r, _("stash"), error))
     return FALSE;
 
-  g_autoptr(git_index) index = NULL;
-  int rc = git_repository_index(&index, r->repo);
-  if (rc < 0)
-    return ar_set_error_git(error, rc, _("cannot read the git index of %s"), r->root);
-  if (git_index_has_conflicts(index)) {
-    g_set_error(error, AR_ERROR, AR_ERROR_GIT,
-                _("cannot stash in %s: the index has unresolved merge conflicts. How to fix: "
-                  "resolve them (`git status`), then commit"),
-                r->root);
+  int rc;
+  g_autoptr(git_index) index = ar_vcs_open_clean_index(r, _("stash"), error);
+  if (index == NULL)
     return FALSE;
-  }
 
   g_autoptr(ArVcsExcludeSet) set = ar_vcs_exclude_set_new(r, excludes);
   g_autoptr(GPtrArray) changes = ar_vcs_changes_collect(r, set, FALSE, error);
@@ -547,17 +557,10 @@ ar_vcs_auto_commit(const char *work_dir, const ArVcsExcludes *excludes, guint ro
   }
   if (!ar_vcs_check_index_unlocked(r, _("auto-commit"), error))
     return FALSE;
-  g_autoptr(git_signature) sig = NULL;
-  int rc = git_signature_default(&sig, r->repo);
-  if (rc < 0) {
-    git_error_clear();
-    g_set_error(error, AR_ERROR, AR_ERROR_GIT,
-                _("cannot auto-commit in %s: no git identity is configured. How to fix: run "
-                  "`git config user.name \"Your Name\"` and `git config user.email "
-                  "\"you@example.com\"` in %s (or with --global)"),
-                r->root, r->root);
+  int rc;
+  g_autoptr(git_signature) sig = required_signature(r, _("auto-commit"), error);
+  if (sig == NULL)
     return FALSE;
-  }
   gboolean unborn;
   g_autoptr(git_commit) head = ar_vcs_head_commit(r, &unborn, error);
   if (head == NULL && !unborn)
@@ -566,16 +569,9 @@ ar_vcs_auto_commit(const char *work_dir, const ArVcsExcludes *excludes, guint ro
   if (head != NULL && (rc = git_commit_tree(&head_tree, head)) < 0)
     return ar_set_error_git(error, rc, _("cannot read the tree of HEAD"));
 
-  g_autoptr(git_index) index = NULL;
-  if ((rc = git_repository_index(&index, r->repo)) < 0)
-    return ar_set_error_git(error, rc, _("cannot read the git index of %s"), r->root);
-  if (git_index_has_conflicts(index)) {
-    g_set_error(error, AR_ERROR, AR_ERROR_GIT,
-                _("cannot auto-commit in %s: the index has unresolved merge conflicts. How to "
-                  "fix: resolve them (`git status`), then commit"),
-                r->root);
+  g_autoptr(git_index) index = ar_vcs_open_clean_index(r, _("auto-commit"), error);
+  if (index == NULL)
     return FALSE;
-  }
 
   /* `git add -A`, path by path, leaving the excluded ones alone. */
   g_autoptr(ArVcsExcludeSet) set = ar_vcs_exclude_set_new(r, excludes);
@@ -649,5 +645,64 @@ ar_vcs_auto_commit(const char *work_dir, const ArVcsExcludes *excludes, guint ro
   if (!ar_vcs_tree_diff_paths(r->repo, head_tree, tree, out->files, NULL))
     g_ptr_array_set_size(out->files, 0);
   ar_vcs_sort_unique(out->files);
+  return TRUE;
+}
+
+gboolean
+ar_vcs_commit_paths(const char *work_dir, const char *const *paths, const char *message,
+                    ArVcsCommitResult *out, GError **error)
+{
+  g_return_val_if_fail(out != NULL, FALSE);
+  ar_vcs_commit_result_clear(out);
+  g_autoptr(ArVcsRepo) r = ar_vcs_repo_open(work_dir, error);
+  if (r == NULL || !ar_vcs_check_index_unlocked(r, _("commit"), error))
+    return FALSE;
+  g_autoptr(git_signature) sig = required_signature(r, _("commit"), error);
+  if (sig == NULL)
+    return FALSE;
+  gboolean unborn;
+  g_autoptr(git_commit) head = ar_vcs_head_commit(r, &unborn, error);
+  if (head == NULL && !unborn)
+    return FALSE;
+  g_autoptr(git_index) index = ar_vcs_open_clean_index(r, _("commit"), error);
+  if (index == NULL)
+    return FALSE;
+
+  /* HEAD's tree plus these paths, through a scratch index: whatever else
+   * the user has staged stays staged and out of this commit. */
+  g_autoptr(git_index) scratch = NULL;
+  g_autoptr(git_tree) head_tree = NULL;
+  int rc = git_index_new(&scratch);
+  if (rc == 0 && head != NULL && (rc = git_commit_tree(&head_tree, head)) == 0)
+    rc = git_index_read_tree(scratch, head_tree);
+  if (rc < 0)
+    return ar_set_error_git(error, rc, _("cannot read the tree of HEAD"));
+  for (const char *const *p = paths; p && *p; p++) {
+    const git_index_entry *e = NULL;
+    if ((rc = git_index_add_bypath(index, *p)) < 0 ||
+        (e = git_index_get_bypath(index, *p, 0)) == NULL || (rc = git_index_add(scratch, e)) < 0) {
+      git_index_read(index, TRUE);
+      return ar_set_error_git(error, rc, _("cannot stage %s"), *p);
+    }
+  }
+  g_autoptr(git_tree) tree = tree_of_index(r, scratch, error);
+  if (tree == NULL) {
+    git_index_read(index, TRUE);
+    return FALSE;
+  }
+  const git_commit *parents[] = { head };
+  git_oid oid;
+  if ((rc = git_commit_create(&oid, r->repo, "HEAD", sig, sig, NULL, message, tree, head ? 1 : 0,
+                              parents)) < 0) {
+    git_index_read(index, TRUE);
+    return ar_set_error_git(error, rc, _("cannot commit in %s"), r->root);
+  }
+  if ((rc = git_index_write(index)) < 0)
+    return ar_set_error_git(error, rc, _("cannot write the git index of %s"), r->root);
+  out->committed = TRUE;
+  out->sha = oid_hex(&oid);
+  out->files = g_ptr_array_new_with_free_func(g_free);
+  for (const char *const *p = paths; p && *p; p++)
+    g_ptr_array_add(out->files, g_strdup(*p));
   return TRUE;
 }

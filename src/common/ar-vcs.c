@@ -214,6 +214,27 @@ ar_vcs_check_index_unlocked(ArVcsRepo *r, const char *what, GError **error)
   return FALSE;
 }
 
+/* The index, or an error when it holds unresolved merge conflicts: no
+ * stash or commit can be built on top of those. */
+git_index *
+ar_vcs_open_clean_index(ArVcsRepo *r, const char *what, GError **error)
+{
+  g_autoptr(git_index) index = NULL;
+  int rc = git_repository_index(&index, r->repo);
+  if (rc < 0) {
+    ar_set_error_git(error, rc, _("cannot read the git index of %s"), r->root);
+    return NULL;
+  }
+  if (git_index_has_conflicts(index)) {
+    g_set_error(error, AR_ERROR, AR_ERROR_GIT,
+                _("cannot %s in %s: the index has unresolved merge conflicts. How to fix: "
+                  "resolve them (`git status`), then commit"),
+                what, r->root);
+    return NULL;
+  }
+  return g_steal_pointer(&index);
+}
+
 /* ---- Exclusions ------------------------------------------------------ */
 
 ArVcsExcludes *

@@ -114,6 +114,13 @@ typedef struct {
 void ar_vcs_commit_result_clear(ArVcsCommitResult *result);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ArVcsCommitResult, ar_vcs_commit_result_clear)
 
+/* Commit exactly these paths (relative to the work tree) on top of HEAD
+ * with message and the configured identity (an error with the fix when
+ * there is none); anything else staged stays staged, uncommitted. Used by
+ * `init`, which must not sweep the user's work into its commit. */
+gboolean ar_vcs_commit_paths(const char *work_dir, const char *const *paths, const char *message,
+                             ArVcsCommitResult *out, GError **error);
+
 /* `git add -A` minus the excluded paths, then a commit
  * "agent-runner auto-commit: R<N>[ <phase>]" on the current branch (the
  * first commit on an unborn branch) with the repository's configured
