@@ -100,8 +100,6 @@ test_minimal_defaults(Fixture *f, gconstpointer data)
 static void
 test_unknown_key_position(Fixture *f, gconstpointer data)
 {
-  g_autofree char *text = g_strdup_printf("%s\n[runtime]\n", minimal_head);
-  (void)text;
   expect_error(f,
                "[agent]\ncommand = [\"true\"]\nprompt_arg_template = [\"{prompt}\"]\n"
                "[runtime]\nwork_dir = \".\"\nlog_dir = \"logs\"\n    round_timout_s = 5\n"
@@ -122,8 +120,9 @@ test_wrong_type(Fixture *f, gconstpointer data)
 {
   g_autofree char *text = g_strdup_printf("%s[vcs]\nstash_idempotency_s = \"5\"\n", minimal_head);
   expect_error(f, text, ":10:23: [vcs] stash_idempotency_s must be an integer, not a string", NULL);
+  /* A sub-table where a key belongs is an unknown key of that section. */
   g_autofree char *t2 = g_strdup_printf("%s[runtime.x]\n", minimal_head);
-  (void)t2;
+  expect_error(f, t2, ":9:10: unknown key \"x\" in [runtime]", NULL);
   g_autofree char *t3 =
       g_strdup_printf("%s[monitor]\nauto_stop_on = \"oauth_fail\"\n", minimal_head);
   expect_error(f, t3, "[monitor] auto_stop_on must be a list of names", NULL);
@@ -191,7 +190,7 @@ test_enum_and_names(Fixture *f, gconstpointer data)
   g_autofree char *t3 = g_strdup_printf("%s[plugins]\ndisable = [\"nope\"]\n", minimal_head);
   expect_error(f, t3, "[plugins] disable: unknown name \"nope\"", NULL);
   g_autofree char *t4 = g_strdup_printf("%s[agent.x]\n", minimal_head);
-  (void)t4;
+  expect_error(f, t4, "unknown key \"x\" in [agent]", NULL);
 }
 
 static void

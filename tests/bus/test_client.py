@@ -33,7 +33,6 @@ class ClientTest(BusTestCase):
         p = self.project(agent_env={"FAKE_SLEEP": "600"})
         rc, _, err = self.client("start", cwd=p.work)
         self.assertEqual(rc, 0, err)
-        pid = self.bus.get(NAME, "RoundNum") and None
         p.wait_event("agent_spawn")
         daemon_pid = self.bus.peek()["service"]["pid"]
         self.addCleanup(lambda: pid_alive(daemon_pid) and os.kill(daemon_pid, signal.SIGKILL))
