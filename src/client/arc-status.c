@@ -88,10 +88,13 @@ render_status(JsonObject *doc)
   if (cur) {
     g_autofree char *el = ar_format_duration((gint64)ar_json_double(cur, "elapsed_s", NULL));
     const char *phase = ar_json_str(cur, "phase");
-    g_autofree char *line = g_strdup_printf(
-        _("%" PRId64 "%s%s%s, running for %s, agent pid %" PRId64),
-        ar_json_int(cur, "round_num", NULL), phase ? _(" (phase ") : "", phase ? phase : "",
-        phase ? ")" : "", el, ar_json_int(cur, "agent_pid", NULL));
+    gint64 num = ar_json_int(cur, "round_num", NULL);
+    gint64 pid = ar_json_int(cur, "agent_pid", NULL);
+    /* Whole sentences, so a translation can order them its own way. */
+    g_autofree char *line =
+        phase ? g_strdup_printf(_("%" PRId64 " (phase %s), running for %s, agent pid %" PRId64),
+                                num, phase, el, pid)
+              : g_strdup_printf(_("%" PRId64 ", running for %s, agent pid %" PRId64), num, el, pid);
     row(_("round"), line);
   } else if (ar_json_str(svc, "next_round_at")) {
     g_autofree char *when = until(ar_json_str(svc, "next_round_at"));
