@@ -71,8 +71,10 @@ command -v git >/dev/null || skip "git missing (to make the project repository)"
 git init -q "$L/opt/ar-test/repo"
 chmod -R a+rX "$L/opt/ar-test"
 
+cp "$SRC/tests/units/project-config.sh" "$L/opt/ar-test/"
 cat >"$L/opt/ar-test/test.sh" <<'EOS'
 set -eu
+. /opt/ar-test/project-config.sh
 A=aralice B=arbob C=arcarol
 P=/home/$A/proj D=/home/$A/done
 fail() {
@@ -109,20 +111,7 @@ mv /etc/polkit-1/rules.d/.49-ar-test.tmp /etc/polkit-1/rules.d/49-ar-test.rules
 project() { # project DIR AGENT [extra toml]
   as $A cp -r /opt/ar-test/repo "$1"
   as $A sh -c "yes 'You are a fake agent under test.' | head -40 >'$1/prompt.md'"
-  as $A tee "$1/agent-runner.toml" >/dev/null <<EOF
-[agent]
-command = ["/opt/ar-test/fake-agents/$2"]
-prompt_arg_template = []
-prompt_delivery = "stdin"
-${3:-}
-[runtime]
-work_dir = "."
-log_dir = "logs"
-round_timeout_s = 300
-restart_delay_s = 0
-[prompt]
-file = "prompt.md"
-EOF
+  project_config "/opt/ar-test/fake-agents/$2" "${3:-}" | as $A tee "$1/agent-runner.toml" >/dev/null
 }
 # install --system runs as root but the service as $A: the log dir it
 # creates must be $A's

@@ -54,6 +54,7 @@ cat >"$H/test.sh" <<'EOS'
 set -eu
 AR="$BUILD/src/client/agent-runner"
 AGENTS="$SRC/tests/fake-agents"
+. "$SRC/tests/units/project-config.sh"
 fail() { echo "FAIL: $*"; for u in $(systemctl --user list-units --all --plain --no-legend 'agent-runner@*' | awk '{print $1}'); do systemctl --user status --no-pager "$u" || true; journalctl --no-pager -n 30 --user-unit "$u" || true; done; exit 1; }
 prop() { systemctl --user show -P "$2" "agent-runner@$1.service"; }
 # wait_for SECONDS 'condition' : generous "it happens at all" bounds
@@ -63,20 +64,7 @@ project() { # project NAME AGENT [extra toml]
   local d=$HOME/$1
   mkdir -p "$d"; git init -q "$d"
   python3 -c "print('You are a fake agent under test. ' * 40)" >"$d/prompt.md"
-  cat >"$d/agent-runner.toml" <<EOF
-[agent]
-command = ["$AGENTS/$2"]
-prompt_arg_template = []
-prompt_delivery = "stdin"
-${3:-}
-[runtime]
-work_dir = "."
-log_dir = "logs"
-round_timeout_s = 300
-restart_delay_s = 0
-[prompt]
-file = "prompt.md"
-EOF
+  project_config "$AGENTS/$2" "${3:-}" >"$d/agent-runner.toml"
 }
 # test-only drop-in: fast restarts (RestartSec=10s in the product unit)
 fast() {
