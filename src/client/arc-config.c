@@ -3,6 +3,7 @@
 #include <glib/gi18n.h>
 #include <stdio.h>
 
+#include "ar-json.h"
 #include "ar-prompt.h"
 #include "arc-client.h"
 
@@ -11,27 +12,22 @@ print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "config_path");
-  json_builder_add_string_value(b, config_path);
+  ar_json_add_str(b, "config_path", config_path);
   json_builder_set_member_name(b, "ok");
   json_builder_add_boolean_value(b, ok);
   if (error) {
-    json_builder_set_member_name(b, "error");
-    json_builder_add_string_value(b, error);
+    ar_json_add_str(b, "error", error);
   }
   json_builder_set_member_name(b, "checks");
   json_builder_begin_array(b);
   for (guint i = 0; checks && i < checks->len; i++) {
     ArCheck *c = g_ptr_array_index(checks, i);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, c->name);
+    ar_json_add_str(b, "name", c->name);
     json_builder_set_member_name(b, "ok");
     json_builder_add_boolean_value(b, c->ok);
-    json_builder_set_member_name(b, "detail");
-    json_builder_add_string_value(b, c->detail);
-    json_builder_set_member_name(b, "hint");
-    json_builder_add_string_value(b, c->hint);
+    ar_json_add_str(b, "detail", c->detail);
+    ar_json_add_str(b, "hint", c->hint);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

@@ -18,6 +18,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "ar-json.h"
 #include "ar-names.h"
 #include "ar-prompt.h"
 #include "ar-util.h"
@@ -305,12 +306,9 @@ print_json(const Doctor *d, GPtrArray *checks, gboolean ok)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "project");
-  json_builder_add_string_value(b, d->project);
-  json_builder_set_member_name(b, "mode");
-  json_builder_add_string_value(b, d->system ? "system" : "user");
-  json_builder_set_member_name(b, "unit");
-  json_builder_add_string_value(b, d->unit);
+  ar_json_add_str(b, "project", d->project);
+  ar_json_add_str(b, "mode", d->system ? "system" : "user");
+  ar_json_add_str(b, "unit", d->unit);
   json_builder_set_member_name(b, "ok");
   json_builder_add_boolean_value(b, ok);
   json_builder_set_member_name(b, "checks");
@@ -318,14 +316,10 @@ print_json(const Doctor *d, GPtrArray *checks, gboolean ok)
   for (guint i = 0; i < checks->len; i++) {
     DoctorCheck *c = g_ptr_array_index(checks, i);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, c->name);
-    json_builder_set_member_name(b, "status");
-    json_builder_add_string_value(b, status_names[c->status]);
-    json_builder_set_member_name(b, "detail");
-    json_builder_add_string_value(b, c->detail);
-    json_builder_set_member_name(b, "fix");
-    json_builder_add_string_value(b, c->fix);
+    ar_json_add_str(b, "name", c->name);
+    ar_json_add_str(b, "status", status_names[c->status]);
+    ar_json_add_str(b, "detail", c->detail);
+    ar_json_add_str(b, "fix", c->fix);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

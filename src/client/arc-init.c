@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ar-json.h"
 #include "ar-cleanup.h"
 #include "ar-config.h"
 #include "ar-util.h"
@@ -216,8 +217,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
   if (global->json) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "work_dir");
-    json_builder_add_string_value(b, work_dir);
+    ar_json_add_str(b, "work_dir", work_dir);
     json_builder_set_member_name(b, "files_created");
     json_builder_begin_array(b);
     for (guint i = 0; i < written->len; i++)
@@ -225,8 +225,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     json_builder_end_array(b);
     json_builder_set_member_name(b, "committed");
     json_builder_add_boolean_value(b, committed);
-    json_builder_set_member_name(b, "preset");
-    json_builder_add_string_value(b, preset);
+    ar_json_add_str(b, "preset", preset);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     arc_print_json(root);

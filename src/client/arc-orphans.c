@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <stdio.h>
 
+#include "ar-json.h"
 #include "ar-util.h"
 #include "ar-vcs.h"
 #include "arc-client.h"
@@ -19,19 +20,15 @@ print_list_json(GPtrArray *orphans)
   for (guint i = 0; i < orphans->len; i++) {
     ArVcsOrphan *o = g_ptr_array_index(orphans, i);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "sha");
-    json_builder_add_string_value(b, o->sha);
-    json_builder_set_member_name(b, "round_num");
-    json_builder_add_int_value(b, o->round_num);
+    ar_json_add_str(b, "sha", o->sha);
+    ar_json_add_int(b, "round_num", o->round_num);
     json_builder_set_member_name(b, "phase");
     if (o->phase)
       json_builder_add_string_value(b, o->phase);
     else
       json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "created");
-    json_builder_add_int_value(b, o->created);
-    json_builder_set_member_name(b, "message");
-    json_builder_add_string_value(b, o->message);
+    ar_json_add_int(b, "created", o->created);
+    ar_json_add_str(b, "message", o->message);
     json_builder_set_member_name(b, "files");
     json_builder_begin_array(b);
     for (guint j = 0; j < o->files->len; j++)

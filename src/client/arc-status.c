@@ -151,12 +151,10 @@ status_json(ArcConn *conn, JsonObject *doc)
   JsonObject *svc = obj_obj(doc, "service");
   JsonObject *cur = obj_obj(doc, "current_round");
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "project");
-  json_builder_add_string_value(b, conn->project);
+  ar_json_add_str(b, "project", conn->project);
   json_builder_set_member_name(b, "running");
   json_builder_add_boolean_value(b, doc != NULL);
-  json_builder_set_member_name(b, "state");
-  json_builder_add_string_value(b, svc ? ar_json_str(svc, "state") : "stopped");
+  ar_json_add_str(b, "state", svc ? ar_json_str(svc, "state") : "stopped");
   if (doc) {
     const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed", NULL };
     for (int i = 0; keys[i]; i++) {
@@ -195,22 +193,14 @@ unit_json(const char *project, const ArcUnitState *st)
   g_autoptr(JsonBuilder) b = json_builder_new();
   g_autofree char *unit = arc_systemd_unit_name(project);
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, unit);
-  json_builder_set_member_name(b, "active_state");
-  json_builder_add_string_value(b, st->active_state);
-  json_builder_set_member_name(b, "sub_state");
-  json_builder_add_string_value(b, st->sub_state);
-  json_builder_set_member_name(b, "unit_file_state");
-  json_builder_add_string_value(b, st->unit_file_state);
-  json_builder_set_member_name(b, "result");
-  json_builder_add_string_value(b, st->result);
-  json_builder_set_member_name(b, "since_us");
-  json_builder_add_int_value(b, (gint64)st->state_since_us);
-  json_builder_set_member_name(b, "restarts");
-  json_builder_add_int_value(b, st->n_restarts);
-  json_builder_set_member_name(b, "exit_status");
-  json_builder_add_int_value(b, st->exec_main_status);
+  ar_json_add_str(b, "name", unit);
+  ar_json_add_str(b, "active_state", st->active_state);
+  ar_json_add_str(b, "sub_state", st->sub_state);
+  ar_json_add_str(b, "unit_file_state", st->unit_file_state);
+  ar_json_add_str(b, "result", st->result);
+  ar_json_add_int(b, "since_us", (gint64)st->state_since_us);
+  ar_json_add_int(b, "restarts", st->n_restarts);
+  ar_json_add_int(b, "exit_status", st->exec_main_status);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -395,14 +385,10 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
                                       'u', &round_num);
     if (global->json) {
       json_builder_begin_object(b);
-      json_builder_set_member_name(b, "project");
-      json_builder_add_string_value(b, project);
-      json_builder_set_member_name(b, "bus_name");
-      json_builder_add_string_value(b, name);
-      json_builder_set_member_name(b, "state");
-      json_builder_add_string_value(b, state ? state : "unknown");
-      json_builder_set_member_name(b, "round_num");
-      json_builder_add_int_value(b, round_num);
+      ar_json_add_str(b, "project", project);
+      ar_json_add_str(b, "bus_name", name);
+      ar_json_add_str(b, "state", state ? state : "unknown");
+      ar_json_add_int(b, "round_num", round_num);
       json_builder_end_object(b);
     } else {
       printf("%-24s %s%-12s%s %u\n", project ? project : name, arc_color(state_color(state)),

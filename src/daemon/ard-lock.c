@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 
+#include "ar-json.h"
 #include "ard-lock.h"
 
 #include <errno.h>
@@ -44,12 +45,9 @@ write_holder(ArdLock *lock)
   g_autofree char *started = ar_utc_iso_ms(g_get_real_time());
   g_autofree char *cmdline = read_own_cmdline();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "pid");
-  json_builder_add_int_value(b, getpid());
-  json_builder_set_member_name(b, "started_at");
-  json_builder_add_string_value(b, started);
-  json_builder_set_member_name(b, "cmdline");
-  json_builder_add_string_value(b, cmdline);
+  ar_json_add_int(b, "pid", getpid());
+  ar_json_add_str(b, "started_at", started);
+  ar_json_add_str(b, "cmdline", cmdline);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autofree char *text = json_to_string(root, FALSE);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-json.h"
 #include "ard-loop.h"
 #include "ard-loop-private.h"
 
@@ -945,19 +946,13 @@ ard_loop_get_throttle(ArdLoop *loop)
   /* throttled_until is the schema 2.0 name, kept for older clients. */
   const char *names[] = { "until", "throttled_until" };
   for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-    json_builder_set_member_name(b, names[i]);
-    json_builder_add_string_value(b, until);
+    ar_json_add_str(b, names[i], until);
   }
-  json_builder_set_member_name(b, "until_epoch");
-  json_builder_add_int_value(b, t->until_us / G_USEC_PER_SEC);
-  json_builder_set_member_name(b, "classification");
-  json_builder_add_string_value(b, t->classification);
-  json_builder_set_member_name(b, "agent");
-  json_builder_add_string_value(b, t->agent ? t->agent : "");
-  json_builder_set_member_name(b, "since_round");
-  json_builder_add_int_value(b, t->since_round);
-  json_builder_set_member_name(b, "reason");
-  json_builder_add_string_value(b, t->reason ? t->reason : "");
+  ar_json_add_int(b, "until_epoch", t->until_us / G_USEC_PER_SEC);
+  ar_json_add_str(b, "classification", t->classification);
+  ar_json_add_str(b, "agent", t->agent ? t->agent : "");
+  ar_json_add_int(b, "since_round", t->since_round);
+  ar_json_add_str(b, "reason", t->reason ? t->reason : "");
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ar-json.h"
 #include "ar-classify.h"
 #include "ar-redact.h"
 #include "ar-util.h"
@@ -72,14 +73,13 @@ record_usage(ArdLoop *loop, const ArdRoundResult *res, const char *agent)
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "recorded");
   json_builder_add_boolean_value(b, c->has_usage);
-  json_builder_set_member_name(b, "round_num");
-  json_builder_add_int_value(b, res->round_num);
+  ar_json_add_int(b, "round_num", res->round_num);
   if (!c->has_usage) {
     /* Say why, so "no usage" is not mistaken for "no cost". */
-    json_builder_set_member_name(b, "reason");
-    json_builder_add_string_value(b, ard_backoff_dialect(loop->cfg) == AR_DIALECT_TEXT
-                                         ? "text output has no usage"
-                                         : "the agent reported no usage");
+    ar_json_add_str(b, "reason",
+                    ard_backoff_dialect(loop->cfg) == AR_DIALECT_TEXT
+                        ? "text output has no usage"
+                        : "the agent reported no usage");
     json_builder_end_object(b);
     g_clear_pointer(&loop->usage, json_node_unref);
     loop->usage = json_builder_get_root(b);
@@ -105,16 +105,14 @@ record_usage(ArdLoop *loop, const ArdRoundResult *res, const char *agent)
     { "cached_tokens", c->cached_tokens }, { "cache_creation_tokens", c->cache_creation_tokens },
     { "duration_ms", c->duration_ms },     { "tool_call_count", c->tool_call_count },
   };
-  json_builder_set_member_name(b, "agent");
-  json_builder_add_string_value(b, agent);
+  ar_json_add_str(b, "agent", agent);
   json_builder_set_member_name(b, "model");
   if (c->model)
     json_builder_add_string_value(b, c->model);
   else
     json_builder_add_null_value(b);
   for (gsize i = 0; i < G_N_ELEMENTS(ints); i++) {
-    json_builder_set_member_name(b, ints[i].name);
-    json_builder_add_int_value(b, ints[i].value);
+    ar_json_add_int(b, ints[i].name, ints[i].value);
   }
   json_builder_set_member_name(b, "cost_usd");
   if (c->has_cost)

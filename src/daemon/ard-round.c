@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-json.h"
 #include "ard-round.h"
 
 #include <errno.h>
@@ -663,19 +664,15 @@ build_context_json(const ArdRoundParams *p, gint64 started_us)
   g_autoptr(JsonBuilder) b = json_builder_new();
   g_autofree char *started = ar_utc_iso_ms(started_us);
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "round_num");
-  json_builder_add_int_value(b, p->round_num);
-  json_builder_set_member_name(b, "started_at");
-  json_builder_add_string_value(b, started);
+  ar_json_add_int(b, "round_num", p->round_num);
+  ar_json_add_str(b, "started_at", started);
   if (p->phase) {
-    json_builder_set_member_name(b, "phase");
-    json_builder_add_string_value(b, p->phase);
+    ar_json_add_str(b, "phase", p->phase);
   }
   if (p->previous) {
     json_builder_set_member_name(b, "previous");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "exit_code");
-    json_builder_add_int_value(b, p->previous->exit_code);
+    ar_json_add_int(b, "exit_code", p->previous->exit_code);
     json_builder_set_member_name(b, "duration_s");
     json_builder_add_double_value(b, p->previous->duration_s);
     json_builder_set_member_name(b, "ended_at");

@@ -46,11 +46,9 @@ ard_round_summary_to_json(const ArdRoundSummary *s)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "round_num");
-  json_builder_add_int_value(b, s->round_num);
+  ar_json_add_int(b, "round_num", s->round_num);
   ar_json_add_str(b, "phase", s->phase);
-  json_builder_set_member_name(b, "exit_code");
-  json_builder_add_int_value(b, s->exit_code);
+  ar_json_add_int(b, "exit_code", s->exit_code);
   ar_json_add_str(b, "exit_cause", s->exit_cause);
   ar_json_add_str(b, "outcome", s->outcome);
   json_builder_set_member_name(b, "duration_s");
@@ -159,17 +157,13 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "schema_version");
-  json_builder_add_int_value(b, STATE_SCHEMA_VERSION);
-  json_builder_set_member_name(b, "round_num");
-  json_builder_add_int_value(b, state->round_num);
+  ar_json_add_int(b, "schema_version", STATE_SCHEMA_VERSION);
+  ar_json_add_int(b, "round_num", state->round_num);
   json_builder_set_member_name(b, "round_running");
   json_builder_add_boolean_value(b, state->round_running);
-  json_builder_set_member_name(b, "phase_index");
-  json_builder_add_int_value(b, state->phase_index);
+  ar_json_add_int(b, "phase_index", state->phase_index);
   ar_json_add_str(b, "phase", state->phase);
-  json_builder_set_member_name(b, "crash_streak");
-  json_builder_add_int_value(b, state->crash_streak);
+  ar_json_add_int(b, "crash_streak", state->crash_streak);
   ar_json_add_str(b, "stop_reason", state->stop_reason);
   json_builder_set_member_name(b, "last_round");
   if (state->last)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-json.h"
 #include "ard-vcs.h"
 
 #include <errno.h>
@@ -209,17 +210,14 @@ ard_vcs_job_orphan_update(ArdVcsJob *job, JsonNode **orphan)
     return FALSE;
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "round_num");
-  json_builder_add_int_value(b, job->round_num);
+  ar_json_add_int(b, "round_num", job->round_num);
   json_builder_set_member_name(b, "phase");
   if (job->phase)
     json_builder_add_string_value(b, job->phase);
   else
     json_builder_add_null_value(b);
-  json_builder_set_member_name(b, "ref");
-  json_builder_add_string_value(b, job->stash.sha);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, job->stash.message);
+  ar_json_add_str(b, "ref", job->stash.sha);
+  ar_json_add_str(b, "message", job->stash.message);
   json_builder_set_member_name(b, "files");
   json_builder_add_value(b, files_node(job->stash.files));
   json_builder_set_member_name(b, "stashed_at");
