@@ -82,7 +82,7 @@ ArdLock *
 ard_lock_acquire(const char *log_dir, GError **error)
 {
   g_autofree char *path = g_build_filename(log_dir, "agent-runner.lock", NULL);
-  g_auto(ArFd) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  g_auto(ArFd) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
     ar_set_error_errno(error, errno, "open %s", path);
     return NULL;

@@ -270,7 +270,7 @@ ard_write_file_replace(const char *path, const char *data, gssize len, GError **
   if (len < 0)
     len = strlen(data);
   g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
-  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0)
     return ar_set_error_errno(error, errno, "create %s", tmp);
   while (len > 0) {
