@@ -41,6 +41,7 @@
 #include "ar-prompt.h"
 #include "ar-util.h"
 #include "arc-client.h"
+#include "arc-secret.h"
 #include "arc-systemd.h"
 
 /* Jobs: a start waits for READY=1 (config checks + bus name); a stop may
@@ -255,6 +256,8 @@ dropin_content(const InstallOpts *o, const ArConfig *cfg, gboolean supervisor)
     g_string_append_printf(s, "TimeoutStopSec=%us\n", stop_timeout_s(cfg));
   if (o->system)
     g_string_append_printf(s, "User=%s\nGroup=%s\n", o->run_as, o->run_group);
+  if (o->system && supervisor)
+    arc_secret_unit_lines(s, cfg);
   return g_string_free(s, FALSE);
 }
 

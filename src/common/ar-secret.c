@@ -54,8 +54,7 @@ ar_secret_value_valid(const char *value, gsize len, GError **error)
   }
   if (len > AR_SECRET_MAX_VALUE) {
     g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS,
-                _("the value is %zu bytes; at most %d are accepted; nothing was stored"), len,
-                AR_SECRET_MAX_VALUE);
+                _("the value is longer than %d bytes; nothing was stored"), AR_SECRET_MAX_VALUE);
     return FALSE;
   }
   if (memchr(value, '\0', len)) {
