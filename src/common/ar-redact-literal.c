@@ -192,19 +192,16 @@ typedef struct {
   gsize start, end; /* [start, end) */
 } Range;
 
-char *
-ar_redact_literals_len(const char *text, gsize len)
+/* The merged ranges covered by occurrences of values in text[0..len), and
+ * the depth of the final state (how many trailing bytes could begin a
+ * value). Called with the lock held and the automaton built. */
+static GArray *
+scan(const char *text, gsize len, gsize *final_depth)
 {
-  g_mutex_lock(&lock);
-  ensure_built();
-  if (states == NULL) {
-    g_mutex_unlock(&lock);
-    return g_strndup(text, len);
-  }
   /* Matches come in increasing end order; a new one may reach back over
    * earlier ranges (a long value ending after a short one), so merge on a
    * stack: each range is pushed and popped at most once. */
-  g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(Range));
+  GArray *ranges = g_array_new(FALSE, FALSE, sizeof(Range));
   guint32 s = 0;
   for (gsize i = 0; i < len; i++) {
     s = step(s, (guint8)text[i]);
@@ -221,6 +218,21 @@ ar_redact_literals_len(const char *text, gsize len)
     }
     g_array_append_val(ranges, r);
   }
+  if (final_depth)
+    *final_depth = g_array_index(states, AcState, s).depth;
+  return ranges;
+}
+
+char *
+ar_redact_literals_len(const char *text, gsize len)
+{
+  g_mutex_lock(&lock);
+  ensure_built();
+  if (states == NULL) {
+    g_mutex_unlock(&lock);
+    return g_strndup(text, len);
+  }
+  g_autoptr(GArray) ranges = scan(text, len, NULL);
   g_mutex_unlock(&lock);
 
   GString *out = g_string_sized_new(len + 1);
@@ -240,10 +252,23 @@ ar_redact_partial_tail(const char *text, gsize len)
 {
   g_mutex_lock(&lock);
   ensure_built();
-  guint32 s = 0;
-  for (gsize i = 0; states != NULL && i < len; i++)
-    s = step(s, (guint8)text[i]);
-  gsize depth = states != NULL ? g_array_index(states, AcState, s).depth : 0;
+  if (states == NULL) {
+    g_mutex_unlock(&lock);
+    return 0;
+  }
+  gsize depth = 0;
+  g_autoptr(GArray) ranges = scan(text, len, &depth);
   g_mutex_unlock(&lock);
-  return depth;
+  /* Cut before a value that may continue past the end, and never inside
+   * a whole occurrence that ends near it (a cut there would show its
+   * first half). Ranges are disjoint: one step back is enough. */
+  gsize keep = len - depth;
+  for (guint i = ranges->len; i > 0; i--) {
+    const Range *r = &g_array_index(ranges, Range, i - 1);
+    if (r->end <= keep)
+      break;
+    if (r->start < keep)
+      keep = r->start;
+  }
+  return len - keep;
 }
