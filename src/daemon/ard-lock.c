@@ -55,7 +55,7 @@ write_holder(ArdLock *lock)
   g_autoptr(GError) error = NULL;
   /* The sidecar is diagnostics only: failing to write it must not stop the
    * supervisor that does hold the lock. */
-  if (!ar_write_file_atomic(lock->holder_path, line, -1, &error))
+  if (!ar_write_file_atomic_mode(lock->holder_path, line, -1, 0600, &error))
     g_warning("%s", error->message);
 }
 

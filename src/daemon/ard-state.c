@@ -191,7 +191,7 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   g_autofree char *text = json_generator_to_data(gen, &len);
   g_autofree char *withnl = g_strconcat(text, "\n", NULL);
   g_autofree char *path = g_build_filename(log_dir, "state.json", NULL);
-  return ar_write_file_atomic(path, withnl, -1, error);
+  return ar_write_file_atomic_mode(path, withnl, -1, 0600, error);
 }
 
 guint
