@@ -426,8 +426,8 @@ bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
       cfg->project, user, user, name);
 }
 
-static void
-append_action(GString *s, const char *id, const char *description, const char *message,
+void
+arc_install_append_action(GString *s, const char *id, const char *description, const char *message,
               const char *user)
 {
   g_string_append_printf(
@@ -478,8 +478,9 @@ polkit_action_content(const InstallOpts *o, const ArConfig *cfg)
       g_strdup_printf("Upgrade the agent-runner service of project %s", cfg->project);
   g_autofree char *umsg = g_strdup_printf(
       "Authentication is required to upgrade the agent-runner service of project %s", cfg->project);
-  append_action(s, manage, mdesc, mmsg, user);
-  append_action(s, upgrade, udesc, umsg, user);
+  arc_install_append_action(s, manage, mdesc, mmsg, user);
+  arc_install_append_action(s, upgrade, udesc, umsg, user);
+  arc_secret_append_read_action(s, esc, cfg->project, user);
   g_string_append(s, "</policyconfig>\n");
   return g_string_free(s, FALSE);
 }

@@ -331,9 +331,15 @@ member_time(JsonBuilder *b, const char *name, gint64 realtime_us)
 }
 
 static void
-add_log(JsonBuilder *b, const char *log_path, guint log_tail)
+add_log(JsonBuilder *b, const char *log_path, guint log_tail, gboolean withheld)
 {
   ar_json_add_str(b, "log_path", log_path);
+  if (withheld) {
+    /* Said, not silently empty: the caller knows to ask for access. */
+    json_builder_set_member_name(b, "log_withheld");
+    json_builder_add_boolean_value(b, TRUE);
+    log_tail = 0;
+  }
   json_builder_set_member_name(b, "log_tail");
   g_autoptr(GPtrArray) tail =
       log_tail && log_path ? ard_peek_file_tail(log_path, MIN(log_tail, ARD_PEEK_MAX_LOG_TAIL),
@@ -401,7 +407,7 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
     json_builder_set_member_name(b, "running");
     json_builder_add_boolean_value(b, FALSE);
     ar_json_add_str(b, "outcome", s ? s->outcome : NULL);
-    add_log(b, path, opts->log_tail);
+    add_log(b, path, opts->log_tail, opts->log_withheld);
     json_builder_end_object(b);
     return;
   }
@@ -425,7 +431,7 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
   json_builder_set_member_name(b, "running");
   json_builder_add_boolean_value(b, TRUE);
   ar_json_add_str(b, "outcome", NULL);
-  add_log(b, path, opts->log_tail);
+  add_log(b, path, opts->log_tail, opts->log_withheld);
   json_builder_end_object(b);
 }
 
