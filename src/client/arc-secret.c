@@ -21,22 +21,10 @@
  * credentials that `install --system` loads into the unit. A value is read
  * from stdin only, never from argv (ps and shell history show argv). */
 
-#define CREDSTORE_DIR "/etc/credstore.encrypted"
-
-static const char *
-credstore_dir(void)
-{
-  /* For tests of a build that is not installed; the unit reads the same. */
-  const char *d = g_getenv("AGENT_RUNNER_CREDSTORE");
-  return d && *d ? d : CREDSTORE_DIR;
-}
-
 char *
 arc_secret_credential_path(const char *project, const char *name)
 {
-  g_autofree char *file = project ? g_strdup_printf("agent-runner.%s.%s", project, name)
-                                  : g_strdup_printf("agent-runner.%s", name);
-  return g_build_filename(credstore_dir(), file, NULL);
+  return ar_secret_credstore_path(project, name);
 }
 
 void
@@ -280,7 +268,9 @@ static GPtrArray *
 list_credentials(void)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ar_secret_entry_free);
-  g_autoptr(GDir) d = g_dir_open(credstore_dir(), 0, NULL);
+  g_autofree char *probe = ar_secret_credstore_path(NULL, "X");
+  g_autofree char *dir = g_path_get_dirname(probe);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   for (const char *f; d && (f = g_dir_read_name(d));) {
     if (!g_str_has_prefix(f, "agent-runner.") || strstr(f, ".tmp."))
       continue;
@@ -315,8 +305,9 @@ secret_list(ArcGlobal *g)
     return ARC_EXIT_OK;
   }
   if (entries->len == 0) {
-    printf(g->system ? _("no secrets in %s\n") : _("no secrets in the Secret Service\n"),
-           credstore_dir());
+    g_autofree char *probe = ar_secret_credstore_path(NULL, "X");
+    g_autofree char *dir = g_path_get_dirname(probe);
+    printf(g->system ? _("no secrets in %s\n") : _("no secrets in the Secret Service\n"), dir);
     return ARC_EXIT_OK;
   }
   for (guint i = 0; i < entries->len; i++) {
@@ -342,7 +333,11 @@ secret_check(ArcGlobal *g)
     g_autofree char *value = NULL;
     const char *source = NULL;
     g_autoptr(GError) error = NULL;
-    ArSecretStatus st = ar_secret_lookup(cfg->project, name, &value, &source, &error);
+    g_autofree char *cred = g->system ? ar_secret_credstore_find(cfg->project, name) : NULL;
+    ArSecretStatus st =
+        cred ? AR_SECRET_FOUND : ar_secret_lookup(cfg->project, name, &value, &source, &error);
+    if (cred)
+      source = cred;
     if (value)
       explicit_bzero(value, strlen(value));
     g_autofree char *fix = ar_secret_set_command(cfg->project, name, g->system);

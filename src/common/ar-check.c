@@ -143,13 +143,23 @@ static char *
 check_secrets(const ArConfig *cfg, const char *base_path, char **detail)
 {
   g_autoptr(GString) found = g_string_new(NULL);
-  gboolean system = g_getenv("CREDENTIALS_DIRECTORY") != NULL;
+  /* The service has credentials, or root without a session (sudo for
+   * install --system) checks: the fix is the --system command. */
+  gboolean in_unit = g_getenv("CREDENTIALS_DIRECTORY") != NULL;
+  gboolean system = in_unit || (geteuid() == 0 && !g_getenv("DBUS_SESSION_BUS_ADDRESS"));
   for (guint i = 0; cfg->secrets && cfg->secrets[i]; i++) {
     const char *name = cfg->secrets[i];
     g_autofree char *value = NULL;
     const char *source = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *cmd = ar_secret_set_command(cfg->project, name, system);
+    /* install --system checks as root, before systemd hands the
+     * credential over: the encrypted file is what the unit will load. */
+    g_autofree char *cred = in_unit ? NULL : ar_secret_credstore_find(cfg->project, name);
+    if (cred) {
+      g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name, cred);
+      continue;
+    }
     switch (ar_secret_lookup(cfg->project, name, &value, &source, &local)) {
     case AR_SECRET_FOUND:
       g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name, source);

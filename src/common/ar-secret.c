@@ -329,3 +329,24 @@ ar_secret_set_command(const char *project, const char *name, gboolean system)
     return g_strdup_printf("agent-runner secret set %s --project %s", name, project);
   return g_strdup_printf("agent-runner secret set %s", name);
 }
+
+char *
+ar_secret_credstore_path(const char *project, const char *name)
+{
+  const char *dir = g_getenv("AGENT_RUNNER_CREDSTORE");
+  g_autofree char *file = project ? g_strdup_printf("agent-runner.%s.%s", project, name)
+                                  : g_strdup_printf("agent-runner.%s", name);
+  return g_build_filename(dir && *dir ? dir : "/etc/credstore.encrypted", file, NULL);
+}
+
+char *
+ar_secret_credstore_find(const char *project, const char *name)
+{
+  g_autofree char *own = ar_secret_credstore_path(project, name);
+  if (g_file_test(own, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer(&own);
+  g_autofree char *every = ar_secret_credstore_path(NULL, name);
+  if (g_file_test(every, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer(&every);
+  return NULL;
+}

@@ -51,6 +51,15 @@ GPtrArray *ar_secret_list(GError **error);
 ArSecretStatus ar_secret_lookup(const char *project, const char *name, char **value,
                                 const char **source, GError **error);
 
+/* Where `secret set --system` keeps a credential:
+ * $AGENT_RUNNER_CREDSTORE (tests) or /etc/credstore.encrypted, file
+ * agent-runner.PROJECT.NAME, or agent-runner.NAME for every project. */
+char *ar_secret_credstore_path(const char *project, const char *name);
+/* The credential install --system would load for project (its own, else
+ * the one for every project), or NULL when neither exists (or, not being
+ * root, we cannot see into the credstore). */
+char *ar_secret_credstore_find(const char *project, const char *name);
+
 /* Register with the redactor every [agent.env] value whose name looks like
  * a credential. */
 void ar_secret_register_env(const ArConfig *cfg);

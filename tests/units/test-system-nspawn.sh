@@ -241,6 +241,10 @@ tr '\0' '\n' </proc/$(prop sec MainPID)/environ | grep -q "$SECRET_VALUE" && fai
 
 step "transcript access: $B may Peek but not read log_tail; $C (polkit YES) may"
 SNAME=org.agentrunner.Runner1.sec
+if command -v pkaction >/dev/null; then
+  wait_for 5 'pkaction --action-id org.agentrunner.runner.sec.read-transcript >/dev/null 2>&1' ||
+    fail "polkitd does not list org.agentrunner.runner.sec.read-transcript"
+fi
 as $B busctl --system call $SNAME /org/agentrunner/Runner1 org.agentrunner.Runner1 Peek 'a{sv}' 0 >peek-b.out 2>&1 ||
   { cat peek-b.out; fail "Peek without log_tail as $B"; }
 grep -q 'log_withheld' peek-b.out || fail "Peek for $B does not say the log was withheld: $(cat peek-b.out)"
