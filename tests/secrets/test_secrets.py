@@ -19,8 +19,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
-from bustest import (BUILD_ROOT, CLIENT, ENDS_WITHIN, BusTestCase,  # noqa: E402
+from bustest import (BUILD_ROOT, CLIENT, DAEMON, ENDS_WITHIN, BusTestCase,  # noqa: E402
                      bus_name)
+from test_system import can_unshare  # noqa: E402
 
 UNLOCK = os.path.join(BUILD_ROOT, "tests", "keyring-unlock")
 PASSWORD = "test-keyring-password"
@@ -238,17 +239,14 @@ class RedactTest(KeyringCase):
         self.assertIn("<redacted>", reason)
         # A name that does not look like a credential is left alone.
         self.assertIn("debug-verbose", reason)
-        for where, text in (("events", self.all_output(p)), ("signals", signals),
-                            ("peek/status", served)):
-            self.assertNotIn(value, text, where)
-            self.assertNotIn(json.dumps(value)[1:-1], text, where)
+        self.assertNoLeak([value], (("events", self.all_output(p)), ("signals", signals),
+                                    ("peek/status", served)))
 
-    def test_property_1000_values(self):
+    def property_project(self):
         """1,000 random values (regex metacharacters, UTF-8, 4 to 4,096
         bytes, prefixes of each other) in credential-named [agent.env]
-        entries, printed by the agent in random places, across the 64 KiB
-        line limit too: none shows in events, signals, Peek (log_tail),
-        status or crash_loop.reason."""
+        entries of a project whose agent prints them in random places,
+        across the 64 KiB line limit too, and fails."""
         rng = random.Random(int(os.environ.get("AR_SEED", "12")))
         pieces = list(".*+?()[]{}^$|\\") + ["é", "日本", "🚀", "\\1", "%s", "'", "`"]
         values = []
@@ -264,26 +262,51 @@ class RedactTest(KeyringCase):
                 v = v[:-1]
             if len(v.encode()) >= 4 and v not in values:
                 values.append(v)
-        env = {f"SECRET_{i}": v for i, v in enumerate(values)}
         p = self.project()
         p.write_config(agent={
             "command": [sys.executable, "-c", PROPERTY_AGENT, str(rng.randint(0, 1 << 30))]})
-        # TOML basic strings take UTF-8 as is (json's \ud83d surrogates not).
+        # TOML basic strings take UTF-8 as is (json's \\ud83d surrogates not).
         with open(p.config_path, "a", encoding="utf-8") as f:
             f.write("[agent.env]\n")
-            for k, v in env.items():
-                f.write(f"{k} = {json.dumps(v, ensure_ascii=False)}\n")
-        signals, served = self.crash_loop(p, {})
-        self.assertTrue(p.events("crash_loop"))
-        transcript = p.read(p.transcript(1))
-        self.assertIn(values[0], transcript)
-        leaks = []
-        for where, text in (("events", self.all_output(p)), ("signals", signals),
-                            ("peek/status", served)):
             for i, v in enumerate(values):
-                if v in text or json.dumps(v)[1:-1] in text:
+                f.write(f"SECRET_{i} = {json.dumps(v, ensure_ascii=False)}\n")
+        return p, values
+
+    def assertNoLeak(self, values, sinks):
+        leaks = []
+        for where, text in sinks:
+            for i, v in enumerate(values):
+                # As is, and as JSON escapes it (ASCII-only or UTF-8).
+                forms = (v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1])
+                if any(f in text for f in forms):
                     leaks.append((where, i, v[:40]))
         self.assertEqual(leaks, [])
+
+    def test_property_1000_values(self):
+        """None of the values shows in events, signals, Peek (log_tail),
+        status or crash_loop.reason."""
+        p, values = self.property_project()
+        signals, served = self.crash_loop(p, {})
+        self.assertTrue(p.events("crash_loop"))
+        self.assertIn(values[0], p.read(p.transcript(1)))
+        self.assertNoLeak(values, (("events", self.all_output(p)), ("signals", signals),
+                                   ("peek/status", served)))
+
+    def test_property_journal(self):
+        """The same in a private journald (every field of every entry)."""
+        if not can_unshare():
+            sys.exit(77)
+        p, values = self.property_project()
+        env = dict(os.environ, DAEMON=DAEMON, CONFIG=p.config_path)
+        env.update(self.env())
+        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, timeout=ENDS_WITHIN * 2)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        journal = out.stdout.decode(errors="replace")
+        self.assertIn("AGENT_RUNNER_EVENT=crash_loop", journal)
+        self.assertIn("<redacted>", journal)
+        self.assertNoLeak(values, (("journal", journal),))
 
     def test_modes_tightened(self):
         p = self.project("succeed")
@@ -305,6 +328,25 @@ class RedactTest(KeyringCase):
             if os.path.isfile(path) and not os.path.islink(path):
                 self.assertEqual(stat.S_IMODE(os.stat(path).st_mode) & 0o077, 0, name)
 
+
+# A private journald in a mount namespace (real-components.md §3); the
+# daemon serves until the crash-loop breaker stops it; the whole journal
+# of the project comes out in export format (every field).
+JOURNAL_SCRIPT = r"""
+set -eu
+mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run/log
+install -d -m 2755 -g systemd-journal /run/log/journal
+printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
+mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
+SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
+JPID=$!
+trap 'kill $JPID; wait $JPID 2>/dev/null || true' EXIT
+for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
+"$DAEMON" --config "$CONFIG" >/dev/null 2>&1 || true
+journalctl --sync
+journalctl -o export --no-pager AGENT_RUNNER_PROJECT=work
+"""
 
 # The property test's agent: prints every SECRET_n value of its environment
 # at a random place in random noise, some inside one line longer than the
