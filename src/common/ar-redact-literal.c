@@ -37,6 +37,67 @@ static GArray *states;    /* AcState; NULL when it must be rebuilt */
 static GArray *edges;     /* AcEdge */
 static guint32 root_next[256];
 static gsize max_len;
+/* The edges again, for matching: open addressing keyed by state and byte
+ * (one or two probes per lookup instead of a walk along the siblings). */
+static guint64 *edge_keys; /* (state << 8 | byte) + 1; 0: empty */
+static guint32 *edge_targets;
+static gsize edge_mask;
+
+static inline gsize
+edge_slot(guint64 key)
+{
+  return (gsize)((key * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> 20) & edge_mask;
+}
+
+static void
+index_edges(void)
+{
+  gsize size = 16;
+  while (size < (gsize)edges->len * 2)
+    size <<= 1;
+  edge_mask = size - 1;
+  edge_keys = g_new0(guint64, size);
+  edge_targets = g_new(guint32, size);
+  for (guint32 s = 1; s < states->len; s++)
+    for (guint32 e = g_array_index(states, AcState, s).first_edge; e != NONE;
+         e = g_array_index(edges, AcEdge, e).next) {
+      const AcEdge *edge = &g_array_index(edges, AcEdge, e);
+      guint64 key = ((guint64)s << 8 | edge->byte) + 1;
+      gsize i = edge_slot(key);
+      while (edge_keys[i] != 0)
+        i = (i + 1) & edge_mask;
+      edge_keys[i] = key;
+      edge_targets[i] = edge->target;
+    }
+}
+
+/* The matching loop's transition: root table, else the hash. */
+static inline guint32
+fast_child(guint32 s, guint8 c)
+{
+  if (s == 0)
+    return root_next[c];
+  guint64 key = ((guint64)s << 8 | c) + 1;
+  for (gsize i = edge_slot(key);; i = (i + 1) & edge_mask) {
+    if (edge_keys[i] == key)
+      return edge_targets[i];
+    if (edge_keys[i] == 0)
+      return NONE;
+  }
+}
+
+static inline guint32
+fast_step(const AcState *st, guint32 s, guint8 c)
+{
+  for (;;) {
+    guint32 t = fast_child(s, c);
+    if (t != NONE)
+      return t;
+    if (s == 0)
+      return 0;
+    s = st[s].fail;
+  }
+}
 
 static guint32
 child(guint32 s, guint8 c)
@@ -132,6 +193,7 @@ ensure_built(void)
   for (guint i = 0; i < values->len; i++)
     insert(values->pdata[i]);
   link_failures();
+  index_edges();
 }
 
 static void
@@ -139,6 +201,8 @@ drop_automaton(void)
 {
   g_clear_pointer(&states, g_array_unref);
   g_clear_pointer(&edges, g_array_unref);
+  g_clear_pointer(&edge_keys, g_free);
+  g_clear_pointer(&edge_targets, g_free);
 }
 
 void
@@ -202,11 +266,20 @@ scan(const char *text, gsize len, gsize *final_depth)
    * earlier ranges (a long value ending after a short one), so merge on a
    * stack: each range is pushed and popped at most once. */
   GArray *ranges = g_array_new(FALSE, FALSE, sizeof(Range));
+  const AcState *st = (const AcState *)states->data;
   guint32 s = 0;
   for (gsize i = 0; i < len; i++) {
-    s = step(s, (guint8)text[i]);
-    guint32 out = g_array_index(states, AcState, s).out_len;
-    if (out == 0)
+    /* At the root, bytes that start no value leave it there: skip them in
+     * a tight loop (most text, with a few values registered). */
+    if (s == 0) {
+      while (i < len && root_next[(guint8)text[i]] == NONE)
+        i++;
+      if (i == len)
+        break;
+    }
+    s = fast_step(st, s, (guint8)text[i]);
+    guint32 out = st[s].out_len;
+    if (G_LIKELY(out == 0))
       continue;
     Range r = { i + 1 - out, i + 1 };
     while (ranges->len > 0) {
@@ -219,7 +292,7 @@ scan(const char *text, gsize len, gsize *final_depth)
     g_array_append_val(ranges, r);
   }
   if (final_depth)
-    *final_depth = g_array_index(states, AcState, s).depth;
+    *final_depth = st[s].depth;
   return ranges;
 }
 
