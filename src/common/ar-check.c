@@ -160,7 +160,11 @@ check_secrets(const ArConfig *cfg, const char *base_path, char **detail)
       g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name, cred);
       continue;
     }
-    switch (ar_secret_lookup(cfg->project, name, &value, &source, &local)) {
+    ArSecretStatus st = ar_secret_lookup(cfg->project, name, &value, &source, &local);
+    /* Only whether it resolves matters here; the value goes at once. */
+    if (value)
+      explicit_bzero(value, strlen(value));
+    switch (st) {
     case AR_SECRET_FOUND:
       g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name, source);
       break;
