@@ -428,7 +428,7 @@ bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
 
 void
 arc_install_append_action(GString *s, const char *id, const char *description, const char *message,
-              const char *user)
+                          const char *user)
 {
   g_string_append_printf(
       s,
@@ -507,7 +507,8 @@ prepare_log_dir(const InstallOpts *o, const ArConfig *cfg, GError **error)
       printf(_("would create %s owned by %s\n"), d, o->run_as);
       continue;
     }
-    if (mkdir(d, 0755) < 0 && errno != EEXIST)
+    /* log_dir itself (missing[0]) is the service's user's only. */
+    if (mkdir(d, i == 0 ? 0700 : 0755) < 0 && errno != EEXIST)
       return ar_set_error_errno(error, errno, "mkdir %s", d);
     if (chown(d, o->run_uid, o->run_gid) < 0)
       return ar_set_error_errno(error, errno, "chown %s", d);

@@ -146,15 +146,41 @@ ar_secret_store(const char *project, const char *name, const char *value, GError
   g_autoptr(SecretService) svc = service(error);
   if (!svc)
     return FALSE;
+  g_autoptr(GError) local = NULL;
+  GList *items = search(svc, name, &local);
+  if (local) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  g_autoptr(SecretValue) v = secret_value_new(value, -1, "text/plain");
+  /* The exact entry is updated in place. Not CreateItem's "replace": it
+   * matches on a subset of the attributes, so storing the entry for every
+   * project could overwrite a project's own one. */
+  SecretItem *item = pick(items, project);
+  if (item) {
+    gboolean ok = secret_item_set_secret_sync(item, v, NULL, &local);
+    free_items(items);
+    if (!ok)
+      g_set_error(error, AR_ERROR, AR_ERROR_FAILED, _("cannot store %s in the Secret Service: %s"),
+                  name, local->message);
+    return ok;
+  }
+  free_items(items);
+  g_autoptr(SecretCollection) coll = secret_collection_for_alias_sync(
+      svc, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE, NULL, &local);
+  if (!coll) {
+    g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
+                _("cannot store %s: the Secret Service has no default keyring (%s)"), name,
+                local ? local->message : _("create one, e.g. by logging in to the desktop once"));
+    return FALSE;
+  }
   g_autoptr(GHashTable) attrs = attributes(project, name);
   g_autofree char *label = project ? g_strdup_printf("agent-runner %s (project %s)", name, project)
                                    : g_strdup_printf("agent-runner %s (every project)", name);
-  g_autoptr(SecretValue) v = secret_value_new(value, -1, "text/plain");
-  g_autoptr(GError) local = NULL;
-  /* CreateItem with replace: an existing entry with the same attributes is
-   * overwritten in one step, never left half-written. */
-  if (!secret_service_store_sync(svc, schema(), attrs, SECRET_COLLECTION_DEFAULT, label, v, NULL,
-                                 &local)) {
+  /* One CreateItem: the item exists with its value, or not at all. */
+  g_autoptr(SecretItem) created = secret_item_create_sync(coll, schema(), attrs, label, v,
+                                                          SECRET_ITEM_CREATE_NONE, NULL, &local);
+  if (!created) {
     g_set_error(error, AR_ERROR, AR_ERROR_FAILED, _("cannot store %s in the Secret Service: %s"),
                 name, local->message);
     return FALSE;

@@ -105,6 +105,14 @@ class KeyringTest(KeyringCase):
         rc, out, err = self.secret("set", "MY_API_KEY", value=b"second-value")
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(json.loads(self.secret("list", "--json")[1])), 2)
+        # ...and the project's own entry kept its value.
+        if shutil.which("secret-tool"):
+            e = dict(os.environ)
+            e.update(self.env())
+            got = subprocess.run(["secret-tool", "lookup", "xdg:schema", "org.agentrunner.Secret",
+                                  "name", "MY_API_KEY", "project", "work"], env=e,
+                                 stdout=subprocess.PIPE, timeout=ENDS_WITHIN).stdout
+            self.assertEqual(got, b"value-for-work")
         rc, out, err = self.secret("rm", "MY_API_KEY", "--project", "work")
         self.assertEqual(rc, 0, err)
         entries = json.loads(self.secret("list", "--json")[1])
