@@ -160,3 +160,23 @@ ar_redact_name_is_credential(const char *name)
       return TRUE;
   return FALSE;
 }
+
+GLogWriterOutput
+ar_redact_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                     gpointer user_data)
+{
+  /* GLib's own messages (g_warning with an error text, a path) reach
+   * stderr and so the journal: the registered values must not. */
+  if (!ar_redact_have_secrets())
+    return g_log_writer_default(level, fields, n_fields, user_data);
+  GLogField *copy = g_newa(GLogField, n_fields);
+  g_autofree char *clean = NULL;
+  for (gsize i = 0; i < n_fields; i++) {
+    copy[i] = fields[i];
+    if (clean == NULL && g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0) {
+      clean = ar_redact_known_secrets(fields[i].value);
+      copy[i].value = clean;
+    }
+  }
+  return g_log_writer_default(level, copy, n_fields, user_data);
+}

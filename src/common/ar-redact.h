@@ -63,4 +63,9 @@ gboolean ar_redact_name_is_credential(const char *name);
  * the Python tool cut its excerpt fields to 200. */
 char *ar_redact_truncate(const char *text, gsize max_chars);
 
+/* A GLib log writer that removes the registered values from MESSAGE,
+ * then writes as g_log_writer_default would (g_log_set_writer_func). */
+GLogWriterOutput ar_redact_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                      gpointer user_data);
+
 G_END_DECLS

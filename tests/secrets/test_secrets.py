@@ -227,9 +227,14 @@ class RedactTest(KeyringCase):
         """Serve until the crash-loop breaker stops it; return the
         Event signals seen on the bus and a Peek taken on the way."""
         mon = self.bus.monitor(NAME)
-        proc = self.serve(p, env=env)
-        p.wait_event("round_end", proc=proc)
+        proc = self.serve(p, env=dict(env, FAKE_SLEEP_FIRST="3"))
+        # Round 1 lingers after printing: Peek and status see it running.
+        p.wait_event("agent_spawn", proc=proc)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while "Error" not in p.read(p.transcript(1)) and time.monotonic() < deadline:
+            time.sleep(0.02)
         peek = self.bus.peek(NAME, log_tail=200)
+        self.assertIn("<redacted>", json.dumps(peek["current_round"]["log_tail"]))
         rc, status, err = self.client("status", "--project", "work")
         proc.communicate(timeout=ENDS_WITHIN * 2)
         mon.terminate()
@@ -376,6 +381,10 @@ for v in vals[301:]:
 out.write("Error: giving up\n")
 out.flush()
 sys.stderr.write("fatal: " + vals[-1] + "\n")
+sys.stderr.flush()
+if os.environ["AGENT_RUNNER_ROUND_NUM"] == "1":
+    import time
+    time.sleep(float(os.environ.get("FAKE_SLEEP_FIRST", "0")))
 sys.exit(1)
 """
 
