@@ -75,5 +75,6 @@ const ArcVerb *arc_verb_lookup(const char *name);
 /* The verb table (arc-main.c). */
 extern const ArcVerb arc_verbs[];
 int arc_verb_orphans(ArcGlobal *global, int argc, char **argv);
+int arc_verb_secret(ArcGlobal *global, int argc, char **argv); /* arc-secret.c */
 
 G_END_DECLS
