@@ -776,7 +776,7 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
   g_autofree char *run_as = NULL;
   GOptionEntry entries[] = {
     { "monitor", 0, 0, G_OPTION_ARG_NONE, &o.monitor,
-      N_("Also install agent-runner-monitor@PROJECT.service"), NULL },
+      N_("Also install agent-runner-monitor@PROJECT.service (not available yet)"), NULL },
     { "no-start", 0, 0, G_OPTION_ARG_NONE, &o.no_start, N_("Enable, but do not start"), NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &o.dry_run,
       N_("Print every file and every D-Bus call; change nothing"), NULL },
@@ -792,6 +792,13 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
+    return ARC_EXIT_USAGE;
+  }
+  if (o.monitor) {
+    /* Until agent-runner-monitor exists, its unit would only fail. */
+    fprintf(stderr, _("agent-runner install: --monitor is not available yet: "
+                      "agent-runner-monitor is not part of this release, so its unit could not "
+                      "run; install without --monitor\n"));
     return ARC_EXIT_USAGE;
   }
   o.system = global->system;
@@ -845,6 +852,18 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   }
   gboolean system = global->system;
+  if (!dry_run) {
+    /* Nothing of ours there (neither the config link nor the drop-in):
+     * say so plainly instead of relaying systemd's "unit not found". */
+    g_autofree char *link = arc_systemd_config_link_path(system, project);
+    g_autofree char *unit = arc_systemd_unit_name(project);
+    g_autofree char *dropin = arc_systemd_dropin_path(system, unit);
+    struct stat lst;
+    if (lstat(link, &lst) != 0 && !g_file_test(dropin, G_FILE_TEST_EXISTS)) {
+      printf(_("%s is not installed (no %s): nothing to uninstall\n"), unit, link);
+      return ARC_EXIT_OK;
+    }
+  }
   if (system && geteuid() != 0 && !dry_run) {
     fprintf(stderr, _("agent-runner uninstall --system: needs root (sudo)\n"));
     return ARC_EXIT_FAILURE;

@@ -11,12 +11,14 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "ar-history.h"
 #include "ar-json.h"
 #include "ar-cleanup.h"
 #include "ar-events.h"
 #include "ar-names.h"
 #include "ar-util.h"
 #include "arc-bus.h"
+#include "arc-offline.h"
 #include "arc-systemd.h"
 
 #define BOLD   "\033[1m"
@@ -33,8 +35,10 @@ state_color(const char *state)
     return GREEN;
   if (g_strcmp0(state, "waiting") == 0 || g_strcmp0(state, "starting") == 0)
     return "";
-  if (g_strcmp0(state, "stopped") == 0)
+  if (g_strcmp0(state, "stopped") == 0 || g_strcmp0(state, "failed") == 0)
     return RED;
+  if (g_strcmp0(state, "inactive") == 0)
+    return "";
   return YELLOW;
 }
 
@@ -74,6 +78,121 @@ static void
 row(const char *label, const char *value)
 {
   printf("  %s%-9s%s %s\n", arc_color(DIM), label, arc_color(RESET), value);
+}
+
+/* ---- usage and cost ---------------------------------------------------- */
+
+typedef struct {
+  gint64 in, out, cached;
+  double cost;
+  gboolean have_cost;
+  guint rounds;
+} UsageSum;
+
+static void
+usage_add(UsageSum *u, JsonObject *ev)
+{
+  u->in += ar_json_int(ev, "input_tokens", NULL);
+  u->out += ar_json_int(ev, "output_tokens", NULL);
+  u->cached += ar_json_int(ev, "cached_tokens", NULL);
+  gboolean have = FALSE;
+  double c = ar_json_double(ev, "cost_usd", &have);
+  if (have) {
+    u->cost += c;
+    u->have_cost = TRUE;
+  }
+  u->rounds++;
+}
+
+static char *
+usage_text(const UsageSum *u)
+{
+  g_autofree char *cost = u->have_cost ? g_strdup_printf(", $%.2f", u->cost) : g_strdup("");
+  return g_strdup_printf(_("%" PRId64 " in, %" PRId64 " out, %" PRId64 " cached tokens%s"), u->in,
+                         u->out, u->cached, cost);
+}
+
+/* Totals of this run (since the last serve_started) and of today (local
+ * time), from the agent_usage_recorded events: read backwards, at most a
+ * day's worth of them. */
+#define USAGE_EVENTS_MAX 2000
+
+static void
+usage_totals(const char *log_dir, UsageSum *run, UsageSum *today)
+{
+  const char *kinds[] = { "agent_usage_recorded", "serve_started", NULL };
+  g_autoptr(JsonArray) evs = ar_history_events(log_dir, kinds, USAGE_EVENTS_MAX);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autoptr(GDateTime) midnight =
+      g_date_time_new_local(g_date_time_get_year(now), g_date_time_get_month(now),
+                            g_date_time_get_day_of_month(now), 0, 0, 0);
+  gboolean in_run = TRUE;
+  for (guint i = json_array_get_length(evs); i-- > 0;) {
+    JsonObject *ev = json_array_get_object_element(evs, i);
+    if (g_strcmp0(ar_json_str(ev, "event"), "serve_started") == 0) {
+      in_run = FALSE;
+      continue;
+    }
+    const char *ts = ar_json_str(ev, "ts");
+    g_autoptr(GDateTime) t = ts ? g_date_time_new_from_iso8601(ts, NULL) : NULL;
+    if (in_run)
+      usage_add(run, ev);
+    if (t && g_date_time_compare(t, midnight) >= 0)
+      usage_add(today, ev);
+    else if (!in_run)
+      break;
+  }
+}
+
+static void
+render_usage(JsonObject *doc)
+{
+  JsonObject *usage = obj_obj(doc, "usage");
+  if (usage && ar_json_bool(usage, "recorded", FALSE)) {
+    UsageSum last = { 0 };
+    usage_add(&last, usage);
+    g_autofree char *text = usage_text(&last);
+    const char *model = ar_json_str(usage, "model");
+    g_autofree char *line =
+        model ? g_strdup_printf(_("round %" PRId64 ": %s (%s)"), ar_json_int(usage, "round_num", NULL),
+                                text, model)
+              : g_strdup_printf(_("round %" PRId64 ": %s"), ar_json_int(usage, "round_num", NULL),
+                                text);
+    row(_("usage"), line);
+  }
+  const char *log_dir = ar_json_str(obj_obj(doc, "service"), "log_dir");
+  if (!log_dir)
+    return;
+  UsageSum run = { 0 }, today = { 0 };
+  usage_totals(log_dir, &run, &today);
+  if (run.rounds) {
+    g_autofree char *text = usage_text(&run);
+    g_autofree char *line = g_strdup_printf(_("%s over %u rounds"), text, run.rounds);
+    row(_("this run"), line);
+  }
+  if (today.rounds) {
+    g_autofree char *text = usage_text(&today);
+    g_autofree char *line = g_strdup_printf(_("%s over %u rounds"), text, today.rounds);
+    row(_("today"), line);
+  }
+}
+
+static JsonNode *
+usage_sum_json(const UsageSum *u)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  ar_json_add_int(b, "rounds", u->rounds);
+  ar_json_add_int(b, "input_tokens", u->in);
+  ar_json_add_int(b, "output_tokens", u->out);
+  ar_json_add_int(b, "cached_tokens", u->cached);
+  json_builder_set_member_name(b, "cost_usd");
+  if (u->have_cost)
+    json_builder_add_double_value(b, u->cost);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
 }
 
 /* One screen from a Peek document. */
@@ -133,14 +252,42 @@ render_status(JsonObject *doc)
             : g_strdup_printf(_("waiting for rate limit until %s (%s)"), hhmm, in);
     row(_("throttle"), line);
   }
-  g_autofree char *up = ar_format_duration(ar_json_int(svc, "uptime_s", NULL));
-  g_autofree char *svc_line =
-      g_strdup_printf(_("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"),
-                      ar_json_int(svc, "pid", NULL), up, ar_json_str(svc, "mode"),
-                      ar_json_int(svc, "rounds_completed", NULL));
-  row(_("service"), svc_line);
-  if (ar_json_str(svc, "stop_reason"))
-    row(_("stopping"), ar_json_str(svc, "stop_reason"));
+  render_usage(doc);
+  JsonObject *orphan = obj_obj(doc, "orphan");
+  if (orphan) {
+    const char *ref = ar_json_str(orphan, "ref");
+    g_autofree char *short_ref = g_strndup(ref ? ref : "?", 12);
+    g_autofree char *line = g_strdup_printf(
+        _("round %" PRId64 " left uncommitted work, stashed as %s ('agent-runner orphans show %s')"),
+        ar_json_int(orphan, "round_num", NULL), short_ref, short_ref);
+    row(_("orphan"), line);
+  }
+  if (g_strcmp0(ar_json_str(doc, "source"), "files") == 0) {
+    /* No daemon: what the files say about how it ended. */
+    const char *at = ar_json_str(svc, "stopped_at");
+    g_autofree char *when = at ? ago(at) : NULL;
+    g_autofree char *svc_line = when ? g_strdup_printf(_("not running, stopped %s"), when)
+                                     : g_strdup(_("not running"));
+    row(_("service"), svc_line);
+    if (ar_json_str(svc, "stop_reason")) {
+      const char *detail = ar_json_str(svc, "stop_detail");
+      g_autofree char *why = detail && *detail
+                                 ? g_strdup_printf("%s: %s", ar_json_str(svc, "stop_reason"), detail)
+                                 : g_strdup(ar_json_str(svc, "stop_reason"));
+      row(_("stopped"), why);
+    }
+    if (ar_json_str(svc, "stop_fix"))
+      row(_("fix"), ar_json_str(svc, "stop_fix"));
+  } else {
+    g_autofree char *up = ar_format_duration(ar_json_int(svc, "uptime_s", NULL));
+    g_autofree char *svc_line =
+        g_strdup_printf(_("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"),
+                        ar_json_int(svc, "pid", NULL), up, ar_json_str(svc, "mode"),
+                        ar_json_int(svc, "rounds_completed", NULL));
+    row(_("service"), svc_line);
+    if (ar_json_str(svc, "stop_reason"))
+      row(_("stopping"), ar_json_str(svc, "stop_reason"));
+  }
   row(_("config"), ar_json_str(svc, "config_path"));
 }
 
@@ -149,30 +296,43 @@ status_json(ArcConn *conn, JsonObject *doc)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   JsonObject *svc = obj_obj(doc, "service");
-  JsonObject *cur = obj_obj(doc, "current_round");
+  gboolean running = doc && g_strcmp0(ar_json_str(doc, "source"), "files") != 0;
   json_builder_begin_object(b);
   ar_json_add_str(b, "project", conn->project);
   json_builder_set_member_name(b, "running");
-  json_builder_add_boolean_value(b, doc != NULL);
+  json_builder_add_boolean_value(b, running);
   ar_json_add_str(b, "state", svc ? ar_json_str(svc, "state") : "stopped");
   if (doc) {
-    const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed", NULL };
+    const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed",
+                           "stop_reason", "stop_fix", "stop_detail", "stopped_at", NULL };
     for (int i = 0; keys[i]; i++) {
+      JsonNode *n = json_object_get_member(svc, keys[i]);
+      if (!n && !running)
+        continue;
       json_builder_set_member_name(b, keys[i]);
-      json_builder_add_value(b, json_node_copy(json_object_get_member(svc, keys[i])));
+      json_builder_add_value(b, n ? json_node_copy(n) : json_node_new(JSON_NODE_NULL));
     }
-    json_builder_set_member_name(b, "current_round");
-    json_builder_add_value(b, json_node_copy(json_object_get_member(doc, "current_round")));
-    JsonArray *last = json_object_get_array_member(doc, "last_rounds");
+    const char *members[] = { "current_round", "throttle", "usage", "orphan", NULL };
+    for (int i = 0; members[i]; i++) {
+      JsonNode *n = json_object_get_member(doc, members[i]);
+      json_builder_set_member_name(b, members[i]);
+      json_builder_add_value(b, n ? json_node_copy(n) : json_node_new(JSON_NODE_NULL));
+    }
+    JsonArray *last = ar_json_array(doc, "last_rounds");
     json_builder_set_member_name(b, "last_round");
     if (last && json_array_get_length(last) > 0)
       json_builder_add_value(b, json_node_copy(json_array_get_element(last, 0)));
     else
       json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "throttle");
-    json_builder_add_value(b, json_node_copy(json_object_get_member(doc, "throttle")));
+    const char *log_dir = ar_json_str(svc, "log_dir");
+    UsageSum run = { 0 }, today = { 0 };
+    if (log_dir)
+      usage_totals(log_dir, &run, &today);
+    json_builder_set_member_name(b, "usage_this_run");
+    json_builder_add_value(b, usage_sum_json(&run));
+    json_builder_set_member_name(b, "usage_today");
+    json_builder_add_value(b, usage_sum_json(&today));
   }
-  (void)cur;
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -234,13 +394,19 @@ arc_verb_status(ArcGlobal *global, int argc, char **argv)
     g_auto(ArcUnitState) unit = { 0 };
     gboolean installed = query_unit(global, &conn, &unit);
     if (!arc_conn_is_running(&conn)) {
+      /* Stopped: the files tell why (exit 3 like systemctl status). */
+      g_autoptr(JsonNode) off = conn.cfg ? arc_offline_doc(conn.cfg, global->system, 0, 0) : NULL;
+      JsonObject *offo = off ? json_node_get_object(off) : NULL;
       if (global->json) {
-        g_autoptr(JsonNode) j = status_json(&conn, NULL);
+        g_autoptr(JsonNode) j = status_json(&conn, offo);
         if (installed)
           json_object_set_member(json_node_get_object(j), "unit", unit_json(conn.project, &unit));
         arc_print_json(j);
-      } else if (installed) {
-        render_unit(conn.project, &unit);
+      } else {
+        if (offo)
+          render_status(offo);
+        if (installed)
+          render_unit(conn.project, &unit);
       }
       rc = arc_conn_not_running(&conn);
     } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == ARC_EXIT_OK) {
@@ -317,11 +483,24 @@ arc_verb_peek(ArcGlobal *global, int argc, char **argv)
     arc_conn_clear(&conn);
     return rc;
   }
-  if (round && g_str_equal(round, "latest"))
-    round_num = arc_conn_get_u32(&conn, "RoundNum");
   g_autoptr(JsonNode) doc = NULL;
-  rc = arc_conn_peek(&conn, "peek", &doc, "round", (guint32)round_num, "log_tail",
-                     (guint32)(log ? 50 : 0), "events", (guint32)events, NULL);
+  if (!arc_conn_is_running(&conn) && conn.cfg) {
+    /* Stopped: the same document from the files, as the Python tool's
+     * peek answers. */
+    if (round && g_str_equal(round, "latest")) {
+      g_autoptr(JsonArray) last = ar_history_last_rounds(conn.cfg->log_dir, 1);
+      round_num = json_array_get_length(last)
+                      ? (guint64)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL)
+                      : 0;
+    }
+    doc = arc_offline_doc(conn.cfg, global->system, (guint)round_num, (guint)events);
+    rc = doc ? ARC_EXIT_OK : arc_conn_not_running(&conn);
+  } else {
+    if (round && g_str_equal(round, "latest"))
+      round_num = arc_conn_get_u32(&conn, "RoundNum");
+    rc = arc_conn_peek(&conn, "peek", &doc, "round", (guint32)round_num, "log_tail",
+                       (guint32)(log ? 50 : 0), "events", (guint32)events, NULL);
+  }
   if (rc == ARC_EXIT_OK && round_num && round && !g_str_equal(round, "latest") &&
       JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(doc), "current_round"))) {
     fprintf(stderr,
@@ -364,7 +543,17 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) names = r >= 0 ? arc_bus_list_names(bus, &error) : NULL;
   if (!names) {
-    fprintf(stderr, _("agent-runner list: %s\n"), error ? error->message : g_strerror(-r));
+    if (r < 0)
+      fprintf(stderr,
+              global->system
+                  ? _("agent-runner list: cannot reach the system bus (%s): is dbus running "
+                      "('systemctl status dbus')? Without it no system service can run either\n")
+                  : _("agent-runner list: cannot reach the user bus (%s): is this a login "
+                      "session (DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR)? Try 'agent-runner "
+                      "doctor'\n"),
+              g_strerror(-r));
+    else
+      fprintf(stderr, _("agent-runner list: %s\n"), error->message);
     return ARC_EXIT_FAILURE;
   }
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -412,23 +601,41 @@ typedef struct {
   uint64_t period;
 } Watch;
 
+/* --json watch: one compact JSON document per line and update, for jq
+ * and scripts (no screen clearing). */
+static void
+print_json_line(JsonNode *doc)
+{
+  g_autoptr(GString) s = g_string_new(NULL);
+  ar_event_json_append(s, doc);
+  printf("%s\n", s->str);
+}
+
 static void
 redraw(Watch *w)
 {
-  if (arc_use_color())
+  if (arc_use_color() && !w->json)
     printf("\033[H\033[2J");
   if (!arc_conn_is_running(w->conn)) {
-    printf(_("%s  not running\n"), w->conn->project);
+    /* The last state stays on screen, from the files. */
+    g_autoptr(JsonNode) off =
+        w->conn->cfg ? arc_offline_doc(w->conn->cfg, w->conn->system, 0, 0) : NULL;
+    if (off && w->json)
+      print_json_line(off);
+    else if (off)
+      render_status(json_node_get_object(off));
+    else
+      printf(_("%s  not running\n"), w->conn->project);
   } else {
     g_autoptr(JsonNode) doc = NULL;
     if (arc_conn_peek(w->conn, "watch", &doc, NULL) == ARC_EXIT_OK) {
       if (w->json)
-        arc_print_json(doc);
+        print_json_line(doc);
       else
         render_status(json_node_get_object(doc));
     }
   }
-  if (!arc_use_color())
+  if (!arc_use_color() && !w->json)
     printf("\n");
   fflush(stdout);
 }

@@ -1,0 +1,229 @@
+"""The operator's client and bus (issue 14): a stopped project still
+answers, start says what happened, Serve counts from the call and ends a
+back-off, signals name their project, options take any integer type, and
+every error says what to do. Real daemon, real client, private bus."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+from bustest import CLIENT, ENDS_WITHIN, IFACE, PATH, BusTestCase
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from test_backoff import FixtureMixin, future_fixture  # noqa: E402
+
+NAME = "org.agentrunner.Runner1.work"
+
+
+class OperatorTest(FixtureMixin, BusTestCase):
+    def wait_gone(self, proc):
+        proc.communicate(timeout=ENDS_WITHIN)
+        return proc.returncode
+
+    # ---- max_rounds counts from the call ----------------------------------
+
+    def test_start_max_rounds_counts_from_the_call(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        for n in (1, 2):
+            p.wait_event("agent_spawn", count=n, proc=proc)
+            self.bus.call(NAME, "Cancel")
+        p.wait_event("agent_spawn", count=3, proc=proc)
+        # 2 rounds done, round 3 runs: 2 more means rounds 3 and 4.
+        rc, _, err = self.client("--project", "work", "start", "--max-rounds", "2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("stops after 2 more rounds", err)
+        self.bus.call(NAME, "Cancel")
+        p.wait_event("agent_spawn", count=4, proc=proc)
+        self.assertIn(NAME, self.bus.names())
+        self.bus.call(NAME, "Cancel")
+        self.assertEqual(self.wait_gone(proc), 0)
+        reached = p.events("max_rounds_reached")
+        self.assertEqual(len(reached), 1)
+        self.assertEqual(reached[0]["rounds_completed"], 4)
+
+    # ---- a stopped project answers from its files -------------------------
+
+    def test_stopped_project_answers_from_the_files(self):
+        p = self.fixture_project("codex-0.171.0-401", monitor={"auth_fail_threshold": 1,
+                                                               "auth_fail_hint": "codex login"})
+        rc, _, err = p.run()
+        self.assertEqual(rc, 80, err)
+        rc, out, err = self.client("--config", p.config_path, "status")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("stopped", out)
+        self.assertIn("auth_failed: codex login", out)
+        self.assertIn("agent-runner start", out)  # the fix
+        self.assertIn("round 1: auth_failure", out)
+        rc, out, _ = self.client("--config", p.config_path, "status", "--json")
+        st = json.loads(out)
+        self.assertFalse(st["running"])
+        self.assertEqual(st["stop_reason"], "auth_failed")
+        self.assertEqual(st["stop_detail"], "codex login")
+        self.assertEqual(st["last_round"]["outcome"], "auth_failure")
+        rc, out, err = self.client("--config", p.config_path, "peek", "--events", "3", "--json")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["source"], "files")
+        self.assertEqual(doc["service"]["state"], "stopped")
+        self.assertEqual(doc["service"]["stop_reason"], "auth_failed")
+        self.assertTrue(doc["service"]["stop_fix"])
+        self.assertEqual([r["round_num"] for r in doc["last_rounds"]], [1])
+        self.assertEqual(len(doc["recent_events"]), 3)
+        rc, out, _ = self.client("--config", p.config_path, "peek", "--round", "latest",
+                                 "--select", "current_round.outcome")
+        self.assertEqual(out.strip(), "auth_failure")
+        # watch keeps showing the last state: one JSON line per update.
+        w = subprocess.Popen([CLIENT, "--config", p.config_path, "--json", "watch",
+                              "--interval", "0.2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=dict(os.environ, **self.env()))
+        self.addCleanup(lambda: w.poll() is None and (w.kill(), w.wait()))
+        lines = [w.stdout.readline(), w.stdout.readline()]
+        w.send_signal(signal.SIGINT)
+        self.assertEqual(w.wait(timeout=ENDS_WITHIN), 0)
+        for line in lines:
+            self.assertEqual(json.loads(line)["service"]["stop_reason"], "auth_failed")
+        # A project that never ran says "not running" and exits 3.
+        rc, _, err = self.client("--project", "nosuch", "peek")
+        self.assertEqual(rc, 3)
+
+    # ---- start says what happened ------------------------------------------
+
+    def test_start_waits_for_the_first_round(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        rc, _, err = self.client("start", cwd=p.work)
+        self.assertEqual(rc, 0, err)
+        pid = self.bus.peek()["service"]["pid"]
+        self.addCleanup(lambda: os.path.exists(f"/proc/{pid}") and os.kill(pid, signal.SIGKILL))
+        self.assertIn("round 1 is running", err)
+        rc, _, err = self.client("--project", "work", "stop", "--now")
+        self.assertEqual(rc, 0, err)
+
+    def test_start_says_why_the_daemon_stopped(self):
+        p = self.project(agent={"command": ["/nonexistent/agent-cli"]})
+        rc, _, err = self.client("start", cwd=p.work)
+        self.assertEqual(rc, 78, err)
+        self.assertIn("stopped before its first round: config_broken", err)
+        self.assertIn("fix:", err)
+        self.assertIn("config check", err)
+
+    # ---- Serve ends a back-off ---------------------------------------------
+
+    def test_start_ends_a_backoff_early(self):
+        reset = int(time.time()) + 20 * 3600
+        fx = future_fixture("claude-2.1.197-oauth-429", reset)
+        self.addCleanup(shutil.rmtree, fx, True)
+        p = self.fixture_project("claude-2.1.197-oauth-429", fixtures=fx)
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        p.wait_event("transient_error_detected", proc=proc)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while self.bus.get(NAME, "State") != "backing_off" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rc, _, err = self.client("--project", "work", "start")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("the next round starts now", err)
+        ev = p.wait_event("backoff_ended_early", proc=proc)
+        self.assertEqual(ev["requested_by"], "serve")
+        self.assertEqual(ev["classification"], "rate_limit_account")
+        p.wait_event("round_start", count=2, proc=proc)
+
+    # ---- the bus surface ---------------------------------------------------
+
+    def test_signals_name_the_project_and_options_take_any_integer(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        mon = self.bus.monitor(NAME)
+        self.addCleanup(lambda: (mon.kill(), mon.wait()))
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        p.wait_event("agent_spawn", proc=proc)
+        for sig in ("i", "x", "t", "q", "u"):
+            _, err = self.bus.call(NAME, "Serve", "a{sv}", 1, "max_rounds", sig, 50)
+            self.assertIsNone(err, sig)
+        _, err = self.bus.call(NAME, "Serve", "a{sv}", 1, "max_rounds", "s", "5", check=False)
+        self.assertIn("must be an integer", err)
+        _, err = self.bus.call(NAME, "Serve", "a{sv}", 1, "max_rounds", "t", 2**33,
+                               check=False)
+        self.assertIn("between 0 and", err)
+        data, err = self.bus.call(NAME, "Peek", "a{sv}", 1, "events", "i", 2)
+        self.assertEqual(len(json.loads(data[0])["recent_events"]), 2)
+        self.bus.call(NAME, "Cancel")
+        p.wait_event("agent_spawn", count=2, proc=proc)
+        self.stop_daemon(proc)
+        mon.terminate()
+        out = mon.communicate(timeout=ENDS_WITHIN)[0].decode()
+        seen = {}
+        for line in out.splitlines():
+            m = json.loads(line)
+            if m.get("type") == "signal" and m.get("interface") == IFACE:
+                seen.setdefault(m["member"], m["payload"]["data"])
+        self.assertEqual(seen["RoundStarted"][-1], "work")
+        self.assertEqual(seen["RoundFinished"][-1], "work")
+        self.assertEqual(seen["Event"][-1], "work")
+
+    def test_peek_a_round_of_an_earlier_run(self):
+        p = self.project("succeed")
+        proc = self.serve(p, "--max-rounds", "2")
+        self.assertEqual(self.wait_gone(proc), 0)
+        p.write_config(restart_delay_s=600)
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        p.wait_event("round_end", count=3, proc=proc)
+        doc = self.bus.peek(round=1)
+        cur = doc["current_round"]
+        self.assertEqual(cur["round_num"], 1)
+        self.assertEqual(cur["outcome"], "ok")
+        self.assertEqual(cur["exit_code"], 0)
+        self.assertTrue(cur["started_at"].endswith("Z"))
+        self.assertTrue(cur["ended_at"].endswith("Z"))
+        self.assertIsInstance(cur["elapsed_s"], (int, float))
+
+    # ---- errors name what happened and what to do --------------------------
+
+    def test_errors_say_what_to_do(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        p.wait_event("agent_spawn", proc=proc)
+        good = open(p.config_path).read()
+        with open(p.config_path, "a") as f:
+            f.write("[runtime]\nbogus = 1\n")
+        # The daemon serving this config is found through its ConfigPath.
+        rc, _, err = self.client("reload", cwd=p.work)
+        self.assertEqual(rc, 78, err)
+        self.assertNotIn("run this in the project's directory", err)
+        self.assertIn("keeps running with the config it had", err)
+        self.assertIn("agent-runner.toml:14:1", err)  # the daemon's own file:line
+        rc, out, err = self.client("status", cwd=p.work)
+        self.assertEqual(rc, 0, err)
+        self.stop_daemon(proc)
+        rc, _, err = self.client("reload", cwd=p.work)
+        self.assertEqual(rc, 78)
+        self.assertIn("config check", err)
+        self.assertNotIn("run this in the project's directory", err)
+        with open(p.config_path, "w") as f:
+            f.write(good)
+        empty = os.path.join(p.dir, "empty")
+        os.makedirs(empty)
+        rc, _, err = self.client("status", cwd=empty)
+        self.assertEqual(rc, 78)
+        self.assertIn("--project NAME", err)
+        rc, _, err = self.client("--system", "list",
+                                 env={"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + empty + "/nobus"})
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot reach the system bus", err)
+        home = os.path.join(p.dir, "home")
+        rc, out, err = self.client("uninstall", cwd=p.work,
+                                   env={"HOME": home, "XDG_CONFIG_HOME": home + "/.config"})
+        self.assertEqual(rc, 0, err)
+        self.assertIn("is not installed", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
