@@ -107,7 +107,10 @@ usage_add(UsageSum *u, JsonObject *ev)
 static char *
 usage_text(const UsageSum *u)
 {
-  g_autofree char *cost = u->have_cost ? g_strdup_printf(", $%.2f", u->cost) : g_strdup("");
+  /* Cents hide the cost of small rounds. */
+  g_autofree char *cost = !u->have_cost     ? g_strdup("")
+                          : u->cost >= 0.1 ? g_strdup_printf(", $%.2f", u->cost)
+                                           : g_strdup_printf(", $%.4f", u->cost);
   return g_strdup_printf(_("%" PRId64 " in, %" PRId64 " out, %" PRId64 " cached tokens%s"), u->in,
                          u->out, u->cached, cost);
 }
@@ -533,16 +536,93 @@ arc_verb_peek(ArcGlobal *global, int argc, char **argv)
 
 /* ---- list ---------------------------------------------------------------- */
 
+typedef struct {
+  char *project;
+  char *bus_name; /* NULL: not on the bus */
+  char *state;
+  guint32 round_num;
+  gboolean installed;
+  char *unit_state; /* "failed (exit-code)", NULL when not installed or unknown */
+  char *stop_reason;
+} ListRow;
+
+static void
+list_row_free(ListRow *r)
+{
+  g_free(r->project);
+  g_free(r->bus_name);
+  g_free(r->state);
+  g_free(r->unit_state);
+  g_free(r->stop_reason);
+  g_free(r);
+}
+
+static int
+compare_rows(gconstpointer a, gconstpointer b)
+{
+  return strcmp((*(ListRow *const *)a)->project, (*(ListRow *const *)b)->project);
+}
+
+/* The projects `install` set up in this mode: one config link each. */
+static GPtrArray *
+installed_projects(gboolean system)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *any = arc_systemd_config_link_path(system, "x");
+  g_autofree char *dir = g_path_get_dirname(any);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  for (const char *name; d && (name = g_dir_read_name(d));) {
+    if (!g_str_has_suffix(name, ".toml"))
+      continue;
+    g_autofree char *project = g_strndup(name, strlen(name) - strlen(".toml"));
+    if (arc_systemd_unit_installed(system, project))
+      g_ptr_array_add(out, g_steal_pointer(&project));
+  }
+  return out;
+}
+
+/* An installed project that is not on the bus: the unit's state, and the
+ * files' word on why it stopped. */
+static void
+fill_installed(ListRow *row, gboolean system)
+{
+  row->installed = TRUE;
+  g_auto(ArcUnitState) st = { 0 };
+  if (arc_systemd_query_project(system, row->project, &st, NULL)) {
+    row->unit_state = g_strdup_printf("%s (%s)", st.active_state, st.sub_state);
+    if (!row->bus_name)
+      row->state = g_strdup(st.active_state);
+  }
+  if (row->bus_name)
+    return;
+  g_autofree char *link = arc_systemd_config_link_path(system, row->project);
+  g_autoptr(ArConfig) cfg = ar_config_load(link, NULL);
+  g_autoptr(JsonNode) off = cfg ? arc_offline_doc(cfg, system, 0, 0) : NULL;
+  JsonObject *svc = off ? obj_obj(json_node_get_object(off), "service") : NULL;
+  row->stop_reason = g_strdup(ar_json_str(svc, "stop_reason"));
+  JsonArray *last = off ? ar_json_array(json_node_get_object(off), "last_rounds") : NULL;
+  if (last && json_array_get_length(last))
+    row->round_num = (guint32)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL);
+  if (!row->state)
+    row->state = g_strdup("stopped");
+}
+
 int
 arc_verb_list(ArcGlobal *global, int argc, char **argv)
 {
-  if (!arc_parse_options(arc_verb_lookup("list"), NULL, &argc, &argv))
+  gboolean all = FALSE;
+  GOptionEntry entries[] = {
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all,
+      N_("Also installed projects that are not running (stopped or failed units)"), NULL },
+    { NULL },
+  };
+  if (!arc_parse_options(arc_verb_lookup("list"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   g_autoptr(sd_bus) bus = NULL;
   int r = arc_bus_open(global->system, &bus);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) names = r >= 0 ? arc_bus_list_names(bus, &error) : NULL;
-  if (!names) {
+  if (!names && !all) {
     if (r < 0)
       fprintf(stderr,
               global->system
@@ -556,39 +636,79 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
       fprintf(stderr, _("agent-runner list: %s\n"), error->message);
     return ARC_EXIT_FAILURE;
   }
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_array(b);
-  if (!global->json && names->len == 0)
-    printf(_("no agent-runner service on the %s bus\n"), global->system ? "system" : "user");
-  else if (!global->json)
-    printf("%s%-24s %-12s %s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
-           arc_color(RESET));
-  for (guint i = 0; i < names->len; i++) {
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)list_row_free);
+  g_autoptr(GHashTable) by_project = g_hash_table_new(g_str_hash, g_str_equal);
+  for (guint i = 0; names && i < names->len; i++) {
     const char *name = g_ptr_array_index(names, i);
-    g_autofree char *project = ar_project_from_bus_name(name);
+    ListRow *row = g_new0(ListRow, 1);
+    row->bus_name = g_strdup(name);
+    row->project = ar_project_from_bus_name(name);
+    if (!row->project)
+      row->project = g_strdup(name);
     char *state = NULL;
-    guint32 round_num = 0;
     (void)sd_bus_get_property_string(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "State", NULL,
                                      &state);
-    (void)sd_bus_get_property_trivial(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundNum", NULL,
-                                      'u', &round_num);
-    if (global->json) {
-      json_builder_begin_object(b);
-      ar_json_add_str(b, "project", project);
-      ar_json_add_str(b, "bus_name", name);
-      ar_json_add_str(b, "state", state ? state : "unknown");
-      ar_json_add_int(b, "round_num", round_num);
-      json_builder_end_object(b);
-    } else {
-      printf("%-24s %s%-12s%s %u\n", project ? project : name, arc_color(state_color(state)),
-             state ? state : "?", arc_color(RESET), round_num);
-    }
+    row->state = g_strdup(state ? state : "unknown");
     free(state);
+    (void)sd_bus_get_property_trivial(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundNum", NULL,
+                                      'u', &row->round_num);
+    g_ptr_array_add(rows, row);
+    g_hash_table_insert(by_project, row->project, row);
   }
-  json_builder_end_array(b);
+  if (all) {
+    g_autoptr(GPtrArray) inst = installed_projects(global->system);
+    for (guint i = 0; i < inst->len; i++) {
+      const char *project = g_ptr_array_index(inst, i);
+      ListRow *row = g_hash_table_lookup(by_project, project);
+      if (!row) {
+        row = g_new0(ListRow, 1);
+        row->project = g_strdup(project);
+        g_ptr_array_add(rows, row);
+      }
+      fill_installed(row, global->system);
+    }
+    g_ptr_array_sort(rows, compare_rows);
+  }
   if (global->json) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (guint i = 0; i < rows->len; i++) {
+      ListRow *row = g_ptr_array_index(rows, i);
+      json_builder_begin_object(b);
+      ar_json_add_str(b, "project", row->project);
+      ar_json_add_str(b, "bus_name", row->bus_name);
+      ar_json_add_str(b, "state", row->state);
+      ar_json_add_int(b, "round_num", row->round_num);
+      if (all) {
+        json_builder_set_member_name(b, "installed");
+        json_builder_add_boolean_value(b, row->installed);
+        ar_json_add_str(b, "unit_state", row->unit_state);
+        ar_json_add_str(b, "stop_reason", row->stop_reason);
+      }
+      json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     arc_print_json(root);
+    return ARC_EXIT_OK;
+  }
+  if (rows->len == 0) {
+    printf(all ? _("no agent-runner project is running or installed (%s)\n")
+               : _("no agent-runner service on the %s bus ('agent-runner list --all' also shows "
+                   "installed ones that are stopped)\n"),
+           global->system ? "system" : "user");
+    return ARC_EXIT_OK;
+  }
+  printf("%s%-24s %-12s %-6s%s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
+         all ? _(" UNIT / STOP REASON") : "", arc_color(RESET));
+  for (guint i = 0; i < rows->len; i++) {
+    ListRow *row = g_ptr_array_index(rows, i);
+    printf("%-24s %s%-12s%s %-6u", row->project, arc_color(state_color(row->state)), row->state,
+           arc_color(RESET), row->round_num);
+    if (all)
+      printf(" %s%s%s", row->unit_state ? row->unit_state : "-", row->stop_reason ? ", " : "",
+             row->stop_reason ? row->stop_reason : "");
+    printf("\n");
   }
   return ARC_EXIT_OK;
 }

@@ -224,6 +224,97 @@ class OperatorTest(FixtureMixin, BusTestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("is not installed", out)
 
+    # ---- help, arguments, events, list --all, usage ------------------------
+
+    def test_help_and_stray_arguments(self):
+        rc, out, _ = self.client("help")
+        self.assertEqual(rc, 0)
+        self.assertIn("Verbs:", out)
+        rc, out, _ = self.client("help", "stop")
+        self.assertEqual(rc, 0)
+        self.assertEqual(out.count("agent-runner stop [OPTION…]"), 1, out)
+        self.assertNotIn("stop [OPTION…] stop", out)
+        self.assertIn("--now", out)
+        self.assertIn("--project", out)  # the global options too
+        rc, out2, _ = self.client("stop", "--help")
+        self.assertEqual((rc, out2), (0, out))
+        rc, out, _ = self.client("orphans", "--help")
+        self.assertIn("agent-runner orphans [OPTION…] [list|show SHA|pop SHA]", out)
+        for verb in (["status", "work"], ["list", "x"], ["reload", "now"], ["cancel", "1"]):
+            rc, _, err = self.client(*verb)
+            self.assertEqual(rc, 2, verb)
+            self.assertIn(f"unexpected argument '{verb[1]}'", err)
+        rc, _, err = self.client("help", "nope")
+        self.assertEqual(rc, 2)
+        rc, _, err = self.client("stauts")
+        self.assertEqual(rc, 2)
+        self.assertIn("did you mean 'status'", err)
+
+    def test_events_n_and_follow_shows_the_last_lines_first(self):
+        p = self.project("succeed", restart_delay_s=0)
+        self.assertEqual(p.run("--max-rounds", "3")[0], 0)
+        rc, out, _ = self.client("--config", p.config_path, "events", "-n", "2", "--json")
+        self.assertEqual(rc, 0)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 2)
+        self.assertEqual(json.loads(lines[-1])["event"], "serve_stopping")
+        total = len(p.events())
+        self.assertGreater(total, 10)
+        fol = subprocess.Popen([CLIENT, "--config", p.config_path, "events", "-f", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=dict(os.environ, **self.env()))
+        self.addCleanup(lambda: fol.poll() is None and (fol.kill(), fol.wait()))
+        first = [json.loads(fol.stdout.readline()) for _ in range(10)]
+        self.assertEqual(first, p.events()[-10:])
+        fol.send_signal(signal.SIGINT)
+        self.assertEqual(fol.wait(timeout=ENDS_WITHIN), 0)
+
+    def test_list_all_shows_installed_stopped_projects(self):
+        p = self.fixture_project("codex-0.171.0-401", monitor={"auth_fail_threshold": 1})
+        self.assertEqual(p.run()[0], 80)
+        # What `install` leaves (tests/units checks install itself against a
+        # real systemd --user): the config link and the unit's drop-in.
+        cfg = os.path.join(p.dir, "config")
+        os.makedirs(os.path.join(cfg, "agent-runner", "projects"))
+        os.symlink(p.config_path, os.path.join(cfg, "agent-runner", "projects", "work.toml"))
+        dropin = os.path.join(cfg, "systemd", "user", "agent-runner@work.service.d")
+        os.makedirs(dropin)
+        with open(os.path.join(dropin, "50-agent-runner.conf"), "w") as f:
+            f.write("[Service]\n")
+        env = {"XDG_CONFIG_HOME": cfg}
+        rc, out, _ = self.client("list", "--json", env=env)
+        self.assertEqual(json.loads(out), [])
+        rc, out, err = self.client("list", "--all", "--json", env=env)
+        self.assertEqual(rc, 0, err)
+        rows = json.loads(out)
+        self.assertEqual([(r["project"], r["state"], r["installed"], r["stop_reason"])
+                          for r in rows], [("work", "stopped", True, "auth_failed")])
+        self.assertEqual(rows[0]["round_num"], 1)
+        rc, out, _ = self.client("list", "--all", env=env)
+        self.assertIn("auth_failed", out)
+        # and `status --project` finds the installed config by itself
+        rc, out, _ = self.client("--project", "work", "status", env=env)
+        self.assertEqual(rc, 3)
+        self.assertIn("auth_failed", out)
+
+    def test_status_shows_usage_and_cost(self):
+        p = self.fixture_project("claude-2.1.197-ok")
+        self.assertEqual(p.run("--max-rounds", "2")[0], 0)
+        usage = p.events("agent_usage_recorded")
+        self.assertEqual(len(usage), 2)
+        rc, out, _ = self.client("--config", p.config_path, "status")
+        self.assertIn("usage", out)
+        self.assertIn("this run", out)
+        self.assertIn("today", out)
+        self.assertIn("over 2 rounds", out)
+        rc, out, _ = self.client("--config", p.config_path, "status", "--json")
+        st = json.loads(out)
+        self.assertEqual(st["usage"]["round_num"], 2)
+        self.assertEqual(st["usage_this_run"]["rounds"], 2)
+        self.assertEqual(st["usage_this_run"]["output_tokens"],
+                         sum(u["output_tokens"] for u in usage))
+        self.assertEqual(st["usage_today"]["rounds"], 2)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
