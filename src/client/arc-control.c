@@ -7,6 +7,8 @@
 #include <glib/gi18n.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "ar-cleanup.h"
@@ -178,8 +180,27 @@ arc_verb_reload(ArcGlobal *global, int argc, char **argv)
   return rc;
 }
 
+/* Where a daemon started outside systemd writes its stderr: a journal
+ * stream (identifier agent-runnerd) when journald runs, else
+ * log_dir/agent-runnerd.log (*file_path set). -1 when neither opens. */
+static int
+daemon_output_fd(const ArConfig *cfg, char **file_path)
+{
+  int fd = sd_journal_stream_fd("agent-runnerd", LOG_INFO, 0);
+  if (fd >= 0)
+    return fd;
+  if (g_mkdir_with_parents(cfg->log_dir, 0700) < 0)
+    return -1;
+  *file_path = g_build_filename(cfg->log_dir, "agent-runnerd.log", NULL);
+  fd = open(*file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    g_clear_pointer(file_path, g_free);
+  return fd;
+}
+
 /* The daemon in the background, detached from this terminal: its own
- * session, stdio on /dev/null, its events in the journal and log_dir. */
+ * session, its events in the journal and log_dir, its stderr in the
+ * journal or log_dir/agent-runnerd.log. */
 static pid_t
 spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
 {
@@ -194,15 +215,26 @@ spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
   if (global->system)
     g_ptr_array_add(args, g_strdup("--system"));
   g_ptr_array_add(args, NULL);
+  /* Its stdout/stderr (start-up errors, warnings) must land somewhere an
+   * operator looks: the journal when there is one, else a file in
+   * log_dir. Opened before the fork, so a failure can still be told. */
+  g_autofree char *log_path = NULL;
+  int out = daemon_output_fd(conn->cfg, &log_path);
   pid_t pid = fork();
-  if (pid != 0)
+  if (pid != 0) {
+    if (out >= 0)
+      close(out);
+    if (pid > 0 && log_path && !global->json)
+      fprintf(stderr, _("agent-runner: the service's own messages go to %s\n"), log_path);
     return pid;
+  }
   setsid();
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null >= 0) {
+  if (null >= 0)
     dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
+  if (out >= 0 || null >= 0) {
+    dup2(out >= 0 ? out : null, 1);
+    dup2(out >= 0 ? out : null, 2);
   }
   if (chdir(conn->cfg->work_dir) < 0)
     _exit(127);

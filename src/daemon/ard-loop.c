@@ -714,6 +714,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.phase = g_strdup(opts->phase);
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
+  loop->opts.console = opts->console;
   loop->exit_code = ARD_EXIT_INTERNAL;
   loop->status.state = ARD_RUN_STARTING;
   g_queue_init(&loop->status.recent);
@@ -787,7 +788,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
 
   loop->emitter = ar_emitter_new(loop->cfg->log_dir, loop->cfg->project);
   ar_emitter_set_journal(loop->emitter, opts->journal);
-  ard_console_attach(loop->emitter, FALSE);
+  ard_console_attach(loop->emitter, (ArdConsoleMode)loop->opts.console);
 
   gboolean recovered = FALSE;
   loop->state = ard_state_load(loop->cfg->log_dir, &recovered, &local);

@@ -52,6 +52,7 @@ typedef struct {
   char *phase;         /* --phase with --round */
   gboolean journal;
   gboolean clear_done; /* explicit start: forget .agent-done and a lasting stop */
+  int console;         /* ArdConsoleMode: stderr narration (ard-console.h) */
 } ArdOptions;
 
 void ard_options_clear(ArdOptions *opts);

@@ -315,6 +315,52 @@ class OperatorTest(FixtureMixin, BusTestCase):
                          sum(u["output_tokens"] for u in usage))
         self.assertEqual(st["usage_today"]["rounds"], 2)
 
+    # ---- the foreground narrates on stderr ---------------------------------
+
+    def test_serve_narrates_on_stderr_unless_quiet(self):
+        reset = int(time.time()) + 20 * 3600
+        fx = future_fixture("claude-2.1.197-oauth-429", reset)
+        self.addCleanup(shutil.rmtree, fx, True)
+        p = self.fixture_project("claude-2.1.197-oauth-429", fixtures=fx)
+        env = dict(os.environ, **self.env())
+        srv = subprocess.Popen([CLIENT, "serve"], cwd=p.work, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+        self.addCleanup(lambda: srv.poll() is None and (srv.kill(), srv.wait()))
+        seen = []
+        deadline = time.monotonic() + ENDS_WITHIN
+        while time.monotonic() < deadline:
+            line = srv.stderr.readline().decode()
+            seen.append(line)
+            if "waiting for the rate limit until" in line or not line:
+                break
+        text = "".join(seen)
+        self.assertIn("round 1 started", text)
+        self.assertIn("round 1 ended: rate_limit_account", text)
+        self.assertRegex(text, r"waiting for the rate limit until \d\d:\d\d \(")
+        self.assertNotIn("\033[", text)  # no colour off a terminal
+        self.bus.call(NAME, "Stop", "s", "now")
+        self.assertEqual(srv.wait(timeout=ENDS_WITHIN), 0)
+        q = self.project("succeed")
+        rc, _, err = self.client("round", "--quiet", cwd=q.work)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "")
+        rc, _, err = self.client("round", cwd=q.work)
+        self.assertIn("round 2 started", err)
+        self.assertIn("round 2 ended: ok", err)
+
+    def test_start_outside_systemd_logs_somewhere(self):
+        if os.path.exists("/run/systemd/journal/socket"):
+            self.skipTest("journald runs here: the daemon's stderr goes to the journal")
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        rc, _, err = self.client("start", cwd=p.work)
+        self.assertEqual(rc, 0, err)
+        pid = self.bus.peek()["service"]["pid"]
+        self.addCleanup(lambda: os.path.exists(f"/proc/{pid}") and os.kill(pid, signal.SIGKILL))
+        log = os.path.join(p.log_dir, "agent-runnerd.log")
+        self.assertIn(log, err)
+        self.assertEqual(os.readlink(f"/proc/{pid}/fd/2"), log)
+        self.client("--project", "work", "stop", "--now")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
