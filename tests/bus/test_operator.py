@@ -361,6 +361,53 @@ class OperatorTest(FixtureMixin, BusTestCase):
         self.assertEqual(os.readlink(f"/proc/{pid}/fd/2"), log)
         self.client("--project", "work", "stop", "--now")
 
+    # ---- D-Bus activation ----------------------------------------------------
+
+    def test_dbus_activation_file_starts_the_project(self):
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        home = os.path.join(p.dir, "home")
+        env = {"XDG_DATA_HOME": home + "/data", "XDG_CONFIG_HOME": home + "/config"}
+        rc, out, err = self.client("install", "--dry-run", cwd=p.work, env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("    BusName=org.agentrunner.Runner1.work", out)
+        path = home + "/data/dbus-1/services/org.agentrunner.Runner1.work.service"
+        self.assertIn(f"would write {path}:", out)
+        # The file as install writes it; the link it names.
+        body = out.split(f"would write {path}:\n", 1)[1]
+        lines = []
+        for line in body.splitlines():
+            if not line.startswith("    "):
+                break
+            lines.append(line[4:])
+        self.assertIn("SystemdService=agent-runner@work.service", lines)
+        os.makedirs(os.path.dirname(path))
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        link = home + "/config/agent-runner/projects/work.toml"
+        os.makedirs(os.path.dirname(link))
+        os.symlink(p.config_path, link)
+        # A bus whose session service dirs include that XDG_DATA_HOME (this
+        # dbus-daemon has no systemd: it runs Exec=, as a bus without
+        # systemd activation does).
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            bus = type(self.bus)()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.addCleanup(bus.stop)
+        self.assertNotIn(NAME, bus.names())
+        data, err = bus.call(NAME, "Peek", "a{sv}", 0)
+        self.assertIsNone(err)
+        doc = json.loads(data[0])
+        self.assertEqual(doc["project"], "work")
+        pid = doc["service"]["pid"]
+        self.addCleanup(lambda: os.path.exists(f"/proc/{pid}") and os.kill(pid, signal.SIGKILL))
+        self.assertIn(NAME, bus.names())
+        p.wait_event("agent_spawn")
+        bus.call(NAME, "Stop", "s", "now")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

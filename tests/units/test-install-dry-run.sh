@@ -53,6 +53,11 @@ expect $O "    [Service]"
 expect $O '    Environment="PATH=/opt/my bin/%%x:/usr/bin:/bin"'
 # longest round timeout (phase a: 2000) + grace + margin
 expect $O "    TimeoutStopSec=2120s"
+# D-Bus activation: the drop-in names the bus name, a service file maps it
+# to the unit (the name escaped: dry.proj -> dry_2eproj)
+expect $O "    BusName=org.agentrunner.Runner1.dry_2eproj"
+expect_re $O "would write /.*/dbus-1/services/org\.agentrunner\.Runner1\.dry_2eproj\.service:"
+expect $O "    SystemdService=agent-runner@dry.proj.service"
 expect $O "would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.Reload()"
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner@dry.proj.service"], runtime=false, force=true)'
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner@dry.proj.service", "replace")'
