@@ -54,9 +54,15 @@ arc_verb_positionals(const ArcVerb *verb)
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
+ArcOptionsHook arc_options_hook;
+
 gboolean
 arc_parse_options(const ArcVerb *verb, GOptionEntry *entries, int *argc, char ***argv)
 {
+  if (arc_options_hook) {
+    arc_options_hook(verb, entries);
+    return FALSE;
+  }
   g_autofree char *param = arc_verb_positionals(verb);
   /* "agent-runner stop [OPTION…]" once, not the verb twice. */
   g_autofree char *prgname = g_strdup_printf("agent-runner %s", verb->name);

@@ -8,6 +8,7 @@
 
 #include "ar-util.h"
 #include "arc-client.h"
+#include "arc-completion.h"
 
 const ArcVerb arc_verbs[] = {
   { "init", arc_verb_init, "[--preset NAME] [--force] [--no-commit]",
@@ -182,6 +183,8 @@ main(int argc, char **argv)
     print_help(stderr);
     return ARC_EXIT_USAGE;
   }
+  if (g_str_equal(argv[1], "__complete"))
+    return arc_completion_main(&global, argc - 1, argv + 1);
   if (argv[1][0] == '-') {
     fprintf(stderr, _("agent-runner: unknown option %s (see 'agent-runner --help')\n"), argv[1]);
     return ARC_EXIT_USAGE;
