@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "arc-client.h"
+#include "ar-events.h"
 #include "ar-util.h"
 
 /* The global options, for the help of every verb only: main() takes them
@@ -133,9 +134,6 @@ arc_color(const char *sgr)
 void
 arc_print_json(JsonNode *node)
 {
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_root(gen, node);
-  g_autofree char *text = json_generator_to_data(gen, NULL);
+  g_autofree char *text = ar_json_pretty(node);
   printf("%s\n", text);
 }

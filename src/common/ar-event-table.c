@@ -435,17 +435,6 @@ static const ArEventKind kinds[] = {
     "needed.",
     { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s") } },
 
-  { "backoff_ended_early",
-    "21817a4fc9474e4bbbbd132ce433bf4a",
-    LOG_NOTICE,
-    "daemon",
-    "An operator ended the back-off early",
-    "Back-off for %{classification} ended early by %{requested_by} after %{throttled_for_s}s",
-    "Serve was called (agent-runner start) while the service waited out a transient "
-    "error, so the next round starts now instead of at the reset time. If the limit "
-    "still holds, the round fails the same way and the back-off starts again.",
-    { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s"), F_STR("requested_by") } },
-
   { "serve_startup_hook_failed",
     "d98221bd5a534fd2ae9c83555611e732",
     LOG_ERR,
@@ -664,6 +653,17 @@ static const ArEventKind kinds[] = {
     "one.\n\n"
     "Fix the file (agent-runner status shows the error too) and reload again.",
     { F_STR("config_path"), F_STR("reason") } },
+
+  { "backoff_ended_early",
+    "21817a4fc9474e4bbbbd132ce433bf4a",
+    LOG_NOTICE,
+    "daemon",
+    "An operator ended the back-off early",
+    "Back-off for %{classification} ended early by %{requested_by} after %{throttled_for_s}s",
+    "Serve was called (agent-runner start) while the service waited out a transient "
+    "error, so the next round starts now instead of at the reset time. If the limit "
+    "still holds, the round fails the same way and the back-off starts again.",
+    { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s"), F_STR("requested_by") } },
 };
 
 /* Fields whose strings come from outside the supervisor (agent output,

@@ -408,6 +408,73 @@ class OperatorTest(FixtureMixin, BusTestCase):
         p.wait_event("agent_spawn")
         bus.call(NAME, "Stop", "s", "now")
 
+    # ---- output formats --------------------------------------------------
+
+    # The Python tool's fields of the kinds a plain run produces, in order,
+    # with their JSON types (python-tool-reference.md §3.2; None = null).
+    PY_FIELDS = {
+        "round_substrate_before": [("round_num", int), ("git_head", (str, None)),
+                                   ("paths_hash", (str, None))],
+        "round_start": [("round_num", int), ("phase", (str, None))],
+        "agent_spawn": [("round_num", int), ("timeout_s", int)],
+        "agent_exit": [("round_num", int), ("exit_code", int), ("duration_s", float),
+                       ("timed_out", bool), ("exit_cause", str)],
+        "round_end": [("round_num", int)],
+        "agent_usage_recorded": [("agent", str), ("model", (str, None)), ("round_num", int),
+                                 ("input_tokens", int), ("output_tokens", int),
+                                 ("cached_tokens", int), ("cost_usd", (float, None)),
+                                 ("duration_ms", int), ("models_breakdown", (dict, None)),
+                                 ("cache_creation_tokens", int), ("tool_call_count", int),
+                                 ("phase", str), ("success", bool)],
+        "round_substrate_after": [("round_num", int), ("git_head", (str, None)),
+                                  ("paths_hash", (str, None))],
+        "max_rounds_reached": [("rounds_completed", int), ("max_rounds", int)],
+    }
+
+    def assertPyType(self, kind, name, value, want):
+        wants = want if isinstance(want, tuple) else (want,)
+        ok = any((value is None) if w is None else
+                 (type(value) is w) for w in wants)  # bool is not an int here
+        self.assertTrue(ok, f"{kind}.{name} = {value!r}: want {want}")
+
+    def test_events_match_the_python_tool_kind_by_kind(self):
+        p = self.fixture_project("claude-2.1.197-ok")
+        self.assertEqual(p.run("--max-rounds", "2")[0], 0)
+        seen = set()
+        for ev in p.events():
+            fields = self.PY_FIELDS.get(ev["event"])
+            if fields is None:
+                continue
+            seen.add(ev["event"])
+            keys = [k for k in ev if k not in ("ts", "event")]
+            self.assertEqual(list(ev)[:2], ["ts", "event"])
+            # the Python tool's fields lead, in its order; ours may follow
+            self.assertEqual(keys[:len(fields)], [f for f, _ in fields], ev["event"])
+            for name, want in fields:
+                self.assertPyType(ev["event"], name, ev[name], want)
+        self.assertEqual(seen, set(self.PY_FIELDS))
+        self.assertEqual(p.events("agent_usage_recorded")[0]["phase"], "")
+        self.assertEqual(p.events("agent_spawn")[0]["timeout_s"], 600)
+
+    def test_numbers_are_shortest_round_trip(self):
+        import re
+        p = self.project("succeed")
+        self.assertEqual(p.run("--max-rounds", "2")[0], 0)
+        long_float = re.compile(r"\d\.\d{12,}")
+        for name in os.listdir(p.log_dir):
+            if name.endswith(".jsonl") or name == "state.json":
+                text = open(os.path.join(p.log_dir, name)).read()
+                self.assertIsNone(long_float.search(text), (name, long_float.search(text)))
+        st = p.state()
+        self.assertIsInstance(st["round_num"], int)
+        self.assertIsInstance(st["last_round"]["duration_s"], float)
+        # the client's --json: the same numbers the files hold
+        rc, out, _ = self.client("--config", p.config_path, "peek", "--json")
+        self.assertIsNone(long_float.search(out))
+        last = json.loads(out)["last_rounds"][0]
+        self.assertEqual(last["duration_s"], p.events("round_end")[-1]["duration_s"])
+        self.assertIn(f'"duration_s": {last["duration_s"]!r}', out)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
