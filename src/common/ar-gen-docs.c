@@ -254,8 +254,10 @@ gen_catalog(GString *out)
   const ArEventKind *kinds = ar_event_kinds(&n_kinds);
   for (gsize i = 0; i < n_kinds; i++) {
     const ArEventKind *k = &kinds[i];
-    g_string_append_printf(out, "\n-- %s\nSubject: %s\nDefined-By: agent-runner\n\n", k->message_id,
-                           k->summary);
+    g_string_append_printf(out,
+                           "\n-- %s\nSubject: %s\nDefined-By: agent-runner\n"
+                           "Documentation: man:agent-runnerd(8) man:agent-runner(1)\n\n",
+                           k->message_id, k->summary);
     append_wrapped(out, k->description, 72);
     g_string_append_printf(out, "\nEvent kind: %s (AGENT_RUNNER_EVENT=%s).\n", k->name, k->name);
   }
