@@ -468,6 +468,8 @@ arc_verb_restart(ArcGlobal *global, int argc, char **argv)
   gboolean now = FALSE;
   GOptionEntry entries[] = {
     { "now", 0, 0, G_OPTION_ARG_NONE, &now, N_("Do not wait for the current round"), NULL },
+    /* The Python tool's name for it (kill instead of stop). */
+    { "force", 0, 0, G_OPTION_ARG_NONE, &now, N_("The same as --now (kill, then start)"), NULL },
     { NULL },
   };
   if (!no_args("restart", entries, &argc, &argv))

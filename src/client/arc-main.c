@@ -11,7 +11,7 @@
 #include "arc-completion.h"
 
 const ArcVerb arc_verbs[] = {
-  { "init", arc_verb_init, "[--preset NAME] [--force] [--no-commit]",
+  { "init", arc_verb_init, "[--preset NAME] [--force] [--commit|--no-commit]",
     N_("Scaffold agent-runner.toml and prompts/main.md in this git work tree") },
   { "config", arc_verb_config, "check [--json]", N_("Load the config and run the startup checks") },
   { "serve", arc_verb_serve, "[--max-rounds N] [--once] [--quiet]",
@@ -23,13 +23,15 @@ const ArcVerb arc_verbs[] = {
     N_("Print the service's state document (schema in docs/peek.md)") },
   { "list", arc_verb_list, "[--all] [--json]",
     N_("List the projects served on the bus (--all: installed ones too)") },
-  { "watch", arc_verb_watch, "[--interval S] [--json]", N_("Redraw the status as it changes") },
+  { "watch", arc_verb_watch,
+    "[--interval S] [--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
+    N_("Redraw the status (or peek's selection) as it changes") },
   { "start", arc_verb_start, "[--max-rounds N]",
     N_("Start the service in the background (or resume a running one)") },
   { "stop", arc_verb_stop, "[--now]",
     N_("Stop after the current round (--now: end the round too)") },
   { "kill", arc_verb_kill, "", N_("End the current round and stop (= stop --now)") },
-  { "restart", arc_verb_restart, "[--now]", N_("Stop, then start again") },
+  { "restart", arc_verb_restart, "[--now|--force]", N_("Stop, then start again") },
   { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving") },
   { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round") },
   { "events", arc_verb_events, "[--kind K,..] [-n N] [--follow] [--json]",

@@ -455,82 +455,126 @@ select_path(JsonNode *root, const char *path, GError **error)
   return n;
 }
 
-int
-arc_verb_peek(ArcGlobal *global, int argc, char **argv)
+/* peek's selectors, shared with watch (the Python tool's watch takes
+ * peek's options). */
+typedef struct {
+  char *round; /* "N" or "latest", NULL: the current round */
+  char *select;
+  gboolean log;
+  int events;
+  guint64 round_num;
+} PeekSel;
+
+static void
+peek_entries(PeekSel *sel, GOptionEntry *entries)
 {
-  g_autofree char *round = NULL;
-  g_autofree char *select = NULL;
-  gboolean log = FALSE;
-  int events = 0;
-  GOptionEntry entries[] = {
-    { "round", 0, 0, G_OPTION_ARG_STRING, &round, N_("Describe round N (or 'latest')"),
+  GOptionEntry e[] = {
+    { "round", 0, 0, G_OPTION_ARG_STRING, &sel->round, N_("Describe round N (or 'latest')"),
       "N|latest" },
-    { "log", 0, 0, G_OPTION_ARG_NONE, &log, N_("Include the last 50 lines of the transcript"),
+    { "log", 0, 0, G_OPTION_ARG_NONE, &sel->log, N_("Include the last 50 lines of the transcript"),
       NULL },
-    { "events", 0, 0, G_OPTION_ARG_INT, &events, N_("Include the last N events"), "N" },
-    { "select", 0, 0, G_OPTION_ARG_STRING, &select, N_("Print only this part (a.b.0.c)"), "PATH" },
-    { NULL },
+    { "events", 0, 0, G_OPTION_ARG_INT, &sel->events, N_("Include the last N events"), "N" },
+    { "select", 0, 0, G_OPTION_ARG_STRING, &sel->select, N_("Print only this part (a.b.0.c)"),
+      "PATH" },
   };
-  if (!arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
-  guint64 round_num = 0;
-  if (argc > 1 || events < 0 ||
-      (round && !g_str_equal(round, "latest") &&
-       !g_ascii_string_to_unsigned(round, 10, 1, G_MAXUINT32, &round_num, NULL))) {
-    fprintf(stderr, _("agent-runner peek: bad arguments (see 'agent-runner peek --help')\n"));
-    return ARC_EXIT_USAGE;
-  }
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc != ARC_EXIT_OK) {
-    arc_conn_clear(&conn);
-    return rc;
-  }
-  g_autoptr(JsonNode) doc = NULL;
-  if (!arc_conn_is_running(&conn) && conn.cfg) {
+  memcpy(entries, e, sizeof e);
+}
+#define PEEK_N_ENTRIES 4
+
+static gboolean
+peek_sel_valid(PeekSel *sel)
+{
+  return sel->events >= 0 &&
+         (!sel->round || g_str_equal(sel->round, "latest") ||
+          g_ascii_string_to_unsigned(sel->round, 10, 1, G_MAXUINT32, &sel->round_num, NULL));
+}
+
+static gboolean
+peek_sel_any(const PeekSel *sel)
+{
+  return sel->round || sel->select || sel->log || sel->events;
+}
+
+/* The document, from the daemon or (stopped) from the files. */
+static int
+peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
+{
+  guint64 round_num = sel->round_num;
+  int rc;
+  if (!arc_conn_is_running(conn) && conn->cfg) {
     /* Stopped: the same document from the files, as the Python tool's
      * peek answers. */
-    if (round && g_str_equal(round, "latest")) {
-      g_autoptr(JsonArray) last = ar_history_last_rounds(conn.cfg->log_dir, 1);
+    if (sel->round && g_str_equal(sel->round, "latest")) {
+      g_autoptr(JsonArray) last = ar_history_last_rounds(conn->cfg->log_dir, 1);
       round_num = json_array_get_length(last)
                       ? (guint64)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL)
                       : 0;
     }
-    doc = arc_offline_doc(conn.cfg, global->system, (guint)round_num, (guint)events);
-    rc = doc ? ARC_EXIT_OK : arc_conn_not_running(&conn);
+    *doc = arc_offline_doc(conn->cfg, conn->system, (guint)round_num, (guint)sel->events);
+    rc = *doc ? ARC_EXIT_OK : arc_conn_not_running(conn);
   } else {
-    if (round && g_str_equal(round, "latest"))
-      round_num = arc_conn_get_u32(&conn, "RoundNum");
-    rc = arc_conn_peek(&conn, "peek", &doc, "round", (guint32)round_num, "log_tail",
-                       (guint32)(log ? 50 : 0), "events", (guint32)events, NULL);
+    if (sel->round && g_str_equal(sel->round, "latest"))
+      round_num = arc_conn_get_u32(conn, "RoundNum");
+    rc = arc_conn_peek(conn, verb, doc, "round", (guint32)round_num, "log_tail",
+                       (guint32)(sel->log ? 50 : 0), "events", (guint32)sel->events, NULL);
   }
-  if (rc == ARC_EXIT_OK && round_num && round && !g_str_equal(round, "latest") &&
-      JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(doc), "current_round"))) {
+  if (rc == ARC_EXIT_OK && round_num && sel->round && !g_str_equal(sel->round, "latest") &&
+      JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(*doc), "current_round"))) {
     fprintf(stderr,
-            _("agent-runner peek: round %s not found (the daemon remembers the last "
-              "%d rounds and the transcripts on disk)\n"),
-            round, 10);
+            _("agent-runner %s: round %s not found (neither in memory, nor in the events, nor a "
+              "transcript on disk)\n"),
+            verb, sel->round);
     rc = ARC_EXIT_FAILURE;
   }
-  if (rc == ARC_EXIT_OK) {
-    JsonNode *out = doc;
-    g_autoptr(GError) error = NULL;
-    if (select && !(out = select_path(doc, select, &error))) {
-      fprintf(stderr, "agent-runner peek: %s\n", error->message);
-      rc = ARC_EXIT_FAILURE;
-    } else if (!global->json && JSON_NODE_HOLDS_VALUE(out)) {
-      if (json_node_get_value_type(out) == G_TYPE_STRING)
-        printf("%s\n", json_node_get_string(out));
-      else {
-        g_autoptr(GString) s = g_string_new(NULL);
-        ar_event_json_append(s, out);
-        printf("%s\n", s->str);
-      }
-    } else {
-      arc_print_json(out);
-    }
+  return rc;
+}
+
+/* The selected part: a scalar as plain text, else JSON (one line with
+ * one_line, for watch --json). */
+static int
+print_selection(const char *verb, JsonNode *doc, const PeekSel *sel, gboolean json,
+                gboolean one_line)
+{
+  JsonNode *out = doc;
+  g_autoptr(GError) error = NULL;
+  if (sel->select && !(out = select_path(doc, sel->select, &error))) {
+    fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
+    return ARC_EXIT_FAILURE;
   }
-  arc_conn_clear(&conn);
+  if (!json && JSON_NODE_HOLDS_VALUE(out) && json_node_get_value_type(out) == G_TYPE_STRING) {
+    printf("%s\n", json_node_get_string(out));
+  } else if (one_line || (!json && JSON_NODE_HOLDS_VALUE(out))) {
+    g_autoptr(GString) s = g_string_new(NULL);
+    ar_event_json_append(s, out);
+    printf("%s\n", s->str);
+  } else {
+    arc_print_json(out);
+  }
+  return ARC_EXIT_OK;
+}
+
+int
+arc_verb_peek(ArcGlobal *global, int argc, char **argv)
+{
+  PeekSel sel = { 0 };
+  GOptionEntry entries[PEEK_N_ENTRIES + 1] = { { 0 } };
+  peek_entries(&sel, entries);
+  gboolean ok = arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv);
+  int rc = ARC_EXIT_USAGE;
+  if (ok && !peek_sel_valid(&sel))
+    fprintf(stderr, _("agent-runner peek: bad arguments (see 'agent-runner peek --help')\n"));
+  else if (ok) {
+    ArcConn conn;
+    rc = arc_conn_open(global, &conn, FALSE);
+    g_autoptr(JsonNode) doc = NULL;
+    if (rc == ARC_EXIT_OK)
+      rc = peek_document(&conn, "peek", &sel, &doc);
+    if (rc == ARC_EXIT_OK)
+      rc = print_selection("peek", doc, &sel, global->json, FALSE);
+    arc_conn_clear(&conn);
+  }
+  g_free(sel.round);
+  g_free(sel.select);
   return rc;
 }
 
@@ -719,6 +763,7 @@ typedef struct {
   ArcConn *conn;
   gboolean json;
   uint64_t period;
+  PeekSel *sel; /* peek's selectors: print peek's document, not the status */
 } Watch;
 
 /* --json watch: one compact JSON document per line and update, for jq
@@ -736,7 +781,11 @@ redraw(Watch *w)
 {
   if (arc_use_color() && !w->json)
     printf("\033[H\033[2J");
-  if (!arc_conn_is_running(w->conn)) {
+  if (peek_sel_any(w->sel)) {
+    g_autoptr(JsonNode) doc = NULL;
+    if (peek_document(w->conn, "watch", w->sel, &doc) == ARC_EXIT_OK)
+      (void)print_selection("watch", doc, w->sel, w->json, w->json);
+  } else if (!arc_conn_is_running(w->conn)) {
     /* The last state stays on screen, from the files. */
     g_autoptr(JsonNode) off =
         w->conn->cfg ? arc_offline_doc(w->conn->cfg, w->conn->system, 0, 0) : NULL;
@@ -780,15 +829,19 @@ int
 arc_verb_watch(ArcGlobal *global, int argc, char **argv)
 {
   double interval = 2.0;
-  GOptionEntry entries[] = {
+  g_autofree PeekSel *sel = g_new0(PeekSel, 1);
+  GOptionEntry entries[PEEK_N_ENTRIES + 2] = {
     { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &interval, N_("Redraw at least every S seconds"),
       "S" },
-    { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("watch"), entries, &argc, &argv))
+  peek_entries(sel, entries + 1);
+  gboolean ok = arc_parse_options(arc_verb_lookup("watch"), entries, &argc, &argv);
+  g_autofree char *round_arg = sel->round;
+  g_autofree char *select_arg = sel->select;
+  if (!ok)
     return ARC_EXIT_USAGE;
-  if (argc > 1 || interval <= 0) {
-    fprintf(stderr, _("agent-runner watch: bad arguments\n"));
+  if (argc > 1 || interval <= 0 || !peek_sel_valid(sel)) {
+    fprintf(stderr, _("agent-runner watch: bad arguments (see 'agent-runner watch --help')\n"));
     return ARC_EXIT_USAGE;
   }
   ArcConn conn;
@@ -799,7 +852,7 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
     return rc;
   }
   uint64_t period = (uint64_t)(interval * G_USEC_PER_SEC);
-  Watch w = { &conn, global->json, period };
+  Watch w = { &conn, global->json, period, sel };
   g_autoptr(sd_event) event = NULL;
   g_autoptr(sd_event_source) tick = NULL;
   sigset_t mask;

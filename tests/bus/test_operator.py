@@ -475,6 +475,44 @@ class OperatorTest(FixtureMixin, BusTestCase):
         self.assertEqual(last["duration_s"], p.events("round_end")[-1]["duration_s"])
         self.assertIn(f'"duration_s": {last["duration_s"]!r}', out)
 
+    # ---- parity with the Python tool's verbs --------------------------------
+
+    def test_init_commit_restart_force_watch_selectors(self):
+        repo = os.path.join(self.project().dir, "fresh")
+        subprocess.run(["git", "init", "-q", repo], check=True)
+        for k, v in (("user.name", "T"), ("user.email", "t@example.org")):
+            subprocess.run(["git", "-C", repo, "config", k, v], check=True)
+        rc, _, err = self.client("init", "--commit", "--no-commit", cwd=repo)
+        self.assertEqual(rc, 2)
+        self.assertIn("exclude each other", err)
+        rc, _, err = self.client("init", "--commit", "--preset", "codex", cwd=repo)
+        self.assertEqual(rc, 0, err)
+        log = subprocess.run(["git", "-C", repo, "log", "--oneline"], stdout=subprocess.PIPE,
+                             check=True).stdout.decode()
+        self.assertEqual(len(log.splitlines()), 1, log)
+        # restart --force: kill, then start
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        rc, _, err = self.client("start", cwd=p.work)
+        self.assertEqual(rc, 0, err)
+        first = self.bus.peek()["service"]["pid"]
+        self.addCleanup(lambda: os.path.exists(f"/proc/{first}") and os.kill(first, 9))
+        rc, _, err = self.client("restart", "--force", cwd=p.work)
+        self.assertEqual(rc, 0, err)
+        second = self.bus.peek()["service"]["pid"]
+        self.addCleanup(lambda: os.path.exists(f"/proc/{second}") and os.kill(second, 9))
+        self.assertNotEqual(first, second)
+        self.assertEqual(p.events("round_end")[0]["outcome"], "cancelled")
+        # watch with peek's selectors: the selection, one JSON line per update
+        w = subprocess.Popen([CLIENT, "--project", "work", "--json", "watch", "--interval", "0.2",
+                              "--select", "service.pid"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=dict(os.environ, **self.env()))
+        self.addCleanup(lambda: w.poll() is None and (w.kill(), w.wait()))
+        self.assertEqual(json.loads(w.stdout.readline()), second)
+        self.assertEqual(json.loads(w.stdout.readline()), second)
+        w.send_signal(signal.SIGINT)
+        self.assertEqual(w.wait(timeout=ENDS_WITHIN), 0)
+        self.client("--project", "work", "stop", "--now")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
