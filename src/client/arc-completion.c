@@ -510,6 +510,79 @@ gen_fish(FILE *out, GPtrArray *verbs)
   }
 }
 
+/* ---- the man page's VERBS section ---------------------------------------- */
+
+/* roff-escaped: "-" is "\-", a leading "." or "'" is protected. */
+static void
+roff(FILE *out, const char *text)
+{
+  if (*text == '.' || *text == '\'')
+    fputs("\\&", out);
+  for (const char *p = text; *p; p++) {
+    if (*p == '-')
+      fputs("\\-", out);
+    else if (*p == '\\')
+      fputs("\\e", out);
+    else
+      fputc(*p, out);
+  }
+}
+
+static void
+gen_man_verbs(FILE *out, GPtrArray *verbs)
+{
+  for (guint i = 0; i < verbs->len; i++) {
+    VerbInfo *v = g_ptr_array_index(verbs, i);
+    fputs(".TP\n.B ", out);
+    roff(out, v->verb->name);
+    if (v->verb->args && *v->verb->args) {
+      fputs(" \\fR", out);
+      roff(out, v->verb->args);
+    }
+    fputs("\n", out);
+    roff(out, _(v->verb->summary));
+    fputs(".\n", out);
+    if (!v->opts->len)
+      continue;
+    fputs(".RS\n", out);
+    for (guint j = 0; j < v->opts->len; j++) {
+      Opt *o = g_ptr_array_index(v->opts, j);
+      fputs(".TP\n.B ", out);
+      if (o->short_name)
+        fprintf(out, "\\-%c\\fR, \\fB", o->short_name);
+      fputs("\\-\\-", out);
+      roff(out, o->long_name);
+      fputs("\n", out);
+      roff(out, o->description);
+      fputs("\n", out);
+    }
+    fputs(".RE\n", out);
+  }
+}
+
+/* The page: the template with @VERBS@ replaced (scripts/regen-docs.sh;
+ * the man-drift test compares it with docs/agent-runner.1). */
+static int
+gen_man(const char *template_path)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!g_file_get_contents(template_path, &text, NULL, &error)) {
+    fprintf(stderr, "agent-runner __complete man: %s\n", error->message);
+    return ARC_EXIT_FAILURE;
+  }
+  char *at = strstr(text, "@VERBS@\n");
+  if (!at) {
+    fprintf(stderr, "agent-runner __complete man: no @VERBS@ line in %s\n", template_path);
+    return ARC_EXIT_FAILURE;
+  }
+  fwrite(text, 1, at - text, stdout);
+  g_autoptr(GPtrArray) verbs = collect();
+  gen_man_verbs(stdout, verbs);
+  fputs(at + strlen("@VERBS@\n"), stdout);
+  return ARC_EXIT_OK;
+}
+
 /* ---- the hidden verb ---------------------------------------------------- */
 
 /* Projects on the bus and installed ones, one per line, for the scripts. */
@@ -545,6 +618,8 @@ arc_completion_main(ArcGlobal *global, int argc, char **argv)
     print_projects(global->system);
     return ARC_EXIT_OK;
   }
+  if (argc == 3 && g_str_equal(argv[1], "man"))
+    return gen_man(argv[2]);
   if (argc == 3 && g_str_equal(argv[1], "script")) {
     static const struct {
       const char *shell;
@@ -558,6 +633,7 @@ arc_completion_main(ArcGlobal *global, int argc, char **argv)
       return ARC_EXIT_OK;
     }
   }
-  fprintf(stderr, "usage: agent-runner __complete projects | script bash|zsh|fish\n");
+  fprintf(stderr,
+          "usage: agent-runner __complete projects | script bash|zsh|fish | man TEMPLATE\n");
   return ARC_EXIT_USAGE;
 }
