@@ -513,6 +513,19 @@ class OperatorTest(FixtureMixin, BusTestCase):
         self.assertEqual(w.wait(timeout=ENDS_WITHIN), 0)
         self.client("--project", "work", "stop", "--now")
 
+    def test_docs_list_exactly_the_defenses_reported(self):
+        import re
+        with open(os.path.join(os.environ.get("AR_SOURCE_ROOT", os.path.join(
+                os.path.dirname(__file__), "..", "..")), "docs", "peek.md")) as f:
+            text = f.read()
+        block = text.split("<!-- defenses -->", 1)[1].split("<!-- /defenses -->", 1)[0]
+        documented = re.findall(r"`([a-z_]+)`", block)
+        p = self.project(agent_env={"FAKE_SLEEP": "600"})
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        live = [d["name"] for d in self.bus.peek()["defenses"]]
+        self.assertEqual(documented, live)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
