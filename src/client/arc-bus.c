@@ -98,10 +98,9 @@ arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
                     "or name the project with --project NAME\n"),
                   path);
         else
-          fprintf(stderr,
-                  _("agent-runner: no agent-runner.toml here: run this in the project's "
-                    "directory, name the config with --config F, or the project with "
-                    "--project NAME ('agent-runner list --all' lists them)\n"));
+          fprintf(stderr, _("agent-runner: no agent-runner.toml here: run this in the project's "
+                            "directory, name the config with --config F, or the project with "
+                            "--project NAME ('agent-runner list --all' lists them)\n"));
         return ARC_EXIT_CONFIG;
       }
     } else {

@@ -19,8 +19,7 @@ static GOptionEntry global_entries[] = {
   { "project", 0, 0, G_OPTION_ARG_STRING, &global_dummy_str,
     N_("The project, instead of reading --config"), N_("NAME") },
   { "json", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("Machine-readable output"), NULL },
-  { "user", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("The user's service (default)"),
-    NULL },
+  { "user", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("The user's service (default)"), NULL },
   { "system", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("The system service"), NULL },
   { NULL },
 };
@@ -86,8 +85,7 @@ arc_parse_options(const ArcVerb *verb, GOptionEntry *entries, int *argc, char **
    * project name where --project was meant, a typo), not something to
    * ignore. */
   if (!*param && *argc > 1) {
-    fprintf(stderr,
-            _("agent-runner %s: unexpected argument '%s' (see 'agent-runner %s --help')\n"),
+    fprintf(stderr, _("agent-runner %s: unexpected argument '%s' (see 'agent-runner %s --help')\n"),
             verb->name, (*argv)[1], verb->name);
     return FALSE;
   }

@@ -120,8 +120,8 @@ static const struct {
   const char *option;
   ValueKind kind;
 } value_kinds[] = {
-  { "config", VALUE_FILE },   { "project", VALUE_PROJECT }, { "preset", VALUE_PRESET },
-  { "kind", VALUE_KIND },     { "round", VALUE_ROUND },     { "path", VALUE_DIR },
+  { "config", VALUE_FILE }, { "project", VALUE_PROJECT }, { "preset", VALUE_PRESET },
+  { "kind", VALUE_KIND },   { "round", VALUE_ROUND },     { "path", VALUE_DIR },
 };
 
 static ValueKind
@@ -267,9 +267,9 @@ gen_bash(FILE *out, GPtrArray *verbs)
       if (!o->takes_value || g_hash_table_contains(seen, o->long_name))
         continue;
       g_hash_table_add(seen, o->long_name);
-      g_autofree char *pat =
-          o->short_name ? g_strdup_printf("--%s|-%c", o->long_name, o->short_name)
-                        : g_strdup_printf("--%s", o->long_name);
+      g_autofree char *pat = o->short_name
+                                 ? g_strdup_printf("--%s|-%c", o->long_name, o->short_name)
+                                 : g_strdup_printf("--%s", o->long_name);
       bash_value_case(out, pat, value_kind(o->long_name), kinds, presets);
     }
   }
@@ -378,8 +378,8 @@ gen_zsh(FILE *out, GPtrArray *verbs)
   fputs("  )\n  _arguments -C \\\n", out);
   zsh_spec(out, "config", 0, TRUE, _("The config file (default ./agent-runner.toml)"), VALUE_FILE,
            kinds, presets);
-  zsh_spec(out, "project", 0, TRUE, _("The project, instead of reading --config"),
-           VALUE_PROJECT, kinds, presets);
+  zsh_spec(out, "project", 0, TRUE, _("The project, instead of reading --config"), VALUE_PROJECT,
+           kinds, presets);
   zsh_spec(out, "json", 0, FALSE, _("Machine-readable output"), VALUE_NONE, kinds, presets);
   zsh_spec(out, "user", 0, FALSE, _("The user's service (default)"), VALUE_NONE, kinds, presets);
   zsh_spec(out, "system", 0, FALSE, _("The system service"), VALUE_NONE, kinds, presets);

@@ -83,19 +83,13 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
    * system manager asks polkit for manage-units, which the service's own
    * user usually lacks, while its bus Stop above is enough. */
   /* The daemon is gone, but the manager may not have seen it exit yet:
-   * let the unit settle (bounded) before deciding it still needs a stop. */
-  gint64 settle_until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-  while (sd) {
+   * let the unit settle (bounded, woken by its PropertiesChanged) before
+   * deciding it still needs a stop. */
+  if (sd) {
     g_auto(ArcUnitState) st = { 0 };
-    if (!arc_systemd_get_unit_state(sd, unit, &st, NULL))
-      break;
-    if (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0)
+    if (arc_systemd_wait_unit_settled(sd, unit, running, 5 * G_USEC_PER_SEC, &st, NULL) &&
+        (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
       return ARC_EXIT_OK;
-    gboolean settling = g_strcmp0(st.active_state, "deactivating") == 0 ||
-                        (running && g_strcmp0(st.active_state, "active") == 0);
-    if (!settling || g_get_monotonic_time() > settle_until)
-      break;
-    g_usleep(50 * 1000);
   }
   if (!sd || !arc_systemd_stop_unit(sd, unit, limit, &error)) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
@@ -172,8 +166,8 @@ arc_verb_reload(ArcGlobal *global, int argc, char **argv)
 {
   if (!no_args("reload", NULL, &argc, &argv))
     return ARC_EXIT_USAGE;
-  int rc = simple_call(global, "reload", "Reload",
-                       _("config reloaded; it applies from the next round"));
+  int rc =
+      simple_call(global, "reload", "Reload", _("config reloaded; it applies from the next round"));
   if (rc == ARC_EXIT_CONFIG)
     fprintf(stderr, _("agent-runner reload: the service keeps running with the config it had; "
                       "fix the file, then run 'agent-runner reload' again\n"));
@@ -292,10 +286,12 @@ report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status)
   const char *reason = ar_json_str(svc, "stop_reason");
   const char *detail = ar_json_str(svc, "stop_detail");
   const char *fix = ar_json_str(svc, "stop_fix");
-  g_autofree char *code =
-      exit_status >= 0 ? g_strdup_printf(_("exit code %d"), exit_status) : NULL;
+  g_autofree char *code = exit_status >= 0 ? g_strdup_printf(_("exit code %d"), exit_status) : NULL;
   fprintf(stderr, _("agent-runner start: %s stopped before its first round: %s%s%s\n"),
-          conn->project, reason ? reason : code ? code : _("no reason recorded"),
+          conn->project,
+          reason ? reason
+          : code ? code
+                 : _("no reason recorded"),
           detail && *detail ? ": " : "", detail && *detail ? detail : "");
   if (fix)
     fprintf(stderr, _("  fix: %s\n"), fix);
@@ -380,8 +376,8 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
   start_realtime_s = g_get_real_time() / G_USEC_PER_SEC;
   if (arc_conn_is_running(conn)) {
     g_autofree char *state = arc_conn_get_string(conn, "State");
-    int rc = max_rounds > 0 ? arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1,
-                                            "max_rounds", "u", (guint32)max_rounds)
+    int rc = max_rounds > 0 ? arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds",
+                                            "u", (guint32)max_rounds)
                             : arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 0);
     if (rc != ARC_EXIT_OK || global->json)
       return rc;

@@ -29,8 +29,8 @@ typedef struct {
   sd_bus_slot *owner_slot;
   ArEventsFollower *follower;
   sd_event_source *inotify;
-  guint window;       /* -f: the last N printed first, like journalctl -f */
-  GHashTable *shown;  /* those lines: a signal repeating one is not printed twice */
+  guint window;      /* -f: the last N printed first, like journalctl -f */
+  GHashTable *shown; /* those lines: a signal repeating one is not printed twice */
 } Follow;
 
 /* One line: raw JSON with --json (the events file's own line), else

@@ -201,7 +201,8 @@ main(int argc, char **argv)
   }
   const char *close = closest_verb(argv[1]);
   if (close)
-    fprintf(stderr, _("agent-runner: unknown verb '%s'; did you mean '%s'? (see 'agent-runner help')\n"),
+    fprintf(stderr,
+            _("agent-runner: unknown verb '%s'; did you mean '%s'? (see 'agent-runner help')\n"),
             argv[1], close);
   else
     fprintf(stderr, _("agent-runner: unknown verb '%s' (see 'agent-runner help')\n"), argv[1]);

@@ -43,10 +43,10 @@ static const StopFix stop_fixes[] = {
     N_("raise the agent's quota or wait for it to renew, then 'agent-runner start'") },
   { "transient_error", FALSE,
     N_("the agent's service kept failing; check it, then 'agent-runner start'") },
-  { "max_rounds", FALSE,
-    N_("it ran the rounds it was asked for; 'agent-runner start' runs more") },
+  { "max_rounds", FALSE, N_("it ran the rounds it was asked for; 'agent-runner start' runs more") },
   { "once", FALSE, N_("it ran the one round it was asked for; 'agent-runner start' runs more") },
-  { "stop_file", FALSE, N_("remove the stop file ([runtime] stop_file), then 'agent-runner start'") },
+  { "stop_file", FALSE,
+    N_("remove the stop file ([runtime] stop_file), then 'agent-runner start'") },
   { "stop requested", FALSE, N_("an operator stopped it; 'agent-runner start' resumes") },
   { "signal:", TRUE, N_("it was stopped by a signal; 'agent-runner start' resumes") },
 };
@@ -220,9 +220,8 @@ arc_offline_doc(const ArConfig *cfg, gboolean system, guint round, guint events)
   else
     json_object_set_null_member(doc, "usage");
   set_copy(doc, "orphan", state, "orphan");
-  json_object_set_array_member(doc, "recent_events",
-                               events ? ar_history_events(log_dir, NULL, events)
-                                      : json_array_new());
+  json_object_set_array_member(
+      doc, "recent_events", events ? ar_history_events(log_dir, NULL, events) : json_array_new());
   JsonNode *root = json_node_new(JSON_NODE_OBJECT);
   json_node_take_object(root, doc);
   return root;

@@ -34,8 +34,7 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
       N_("Stop after N rounds (overrides [runtime] max_rounds)"), "N" },
     { "once", 0, 0, G_OPTION_ARG_NONE, &once, N_("Run one round, then stop"), NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
-      N_("No progress lines on stderr (the events file and journal still get everything)"),
-      NULL },
+      N_("No progress lines on stderr (the events file and journal still get everything)"), NULL },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("serve"), entries, &argc, &argv))
@@ -70,8 +69,7 @@ arc_verb_round(ArcGlobal *global, int argc, char **argv)
     { "phase", 0, 0, G_OPTION_ARG_STRING, &phase,
       N_("Run this phase (must be in [phases] list); the rotation does not move"), "P" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
-      N_("No progress lines on stderr (the events file and journal still get everything)"),
-      NULL },
+      N_("No progress lines on stderr (the events file and journal still get everything)"), NULL },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("round"), entries, &argc, &argv))

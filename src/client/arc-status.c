@@ -108,7 +108,7 @@ static char *
 usage_text(const UsageSum *u)
 {
   /* Cents hide the cost of small rounds. */
-  g_autofree char *cost = !u->have_cost     ? g_strdup("")
+  g_autofree char *cost = !u->have_cost    ? g_strdup("")
                           : u->cost >= 0.1 ? g_strdup_printf(", $%.2f", u->cost)
                                            : g_strdup_printf(", $%.4f", u->cost);
   return g_strdup_printf(_("%" PRId64 " in, %" PRId64 " out, %" PRId64 " cached tokens%s"), u->in,
@@ -157,8 +157,8 @@ render_usage(JsonObject *doc)
     g_autofree char *text = usage_text(&last);
     const char *model = ar_json_str(usage, "model");
     g_autofree char *line =
-        model ? g_strdup_printf(_("round %" PRId64 ": %s (%s)"), ar_json_int(usage, "round_num", NULL),
-                                text, model)
+        model ? g_strdup_printf(_("round %" PRId64 ": %s (%s)"),
+                                ar_json_int(usage, "round_num", NULL), text, model)
               : g_strdup_printf(_("round %" PRId64 ": %s"), ar_json_int(usage, "round_num", NULL),
                                 text);
     row(_("usage"), line);
@@ -260,23 +260,24 @@ render_status(JsonObject *doc)
   if (orphan) {
     const char *ref = ar_json_str(orphan, "ref");
     g_autofree char *short_ref = g_strndup(ref ? ref : "?", 12);
-    g_autofree char *line = g_strdup_printf(
-        _("round %" PRId64 " left uncommitted work, stashed as %s ('agent-runner orphans show %s')"),
-        ar_json_int(orphan, "round_num", NULL), short_ref, short_ref);
+    g_autofree char *line =
+        g_strdup_printf(_("round %" PRId64
+                          " left uncommitted work, stashed as %s ('agent-runner orphans show %s')"),
+                        ar_json_int(orphan, "round_num", NULL), short_ref, short_ref);
     row(_("orphan"), line);
   }
   if (g_strcmp0(ar_json_str(doc, "source"), "files") == 0) {
     /* No daemon: what the files say about how it ended. */
     const char *at = ar_json_str(svc, "stopped_at");
     g_autofree char *when = at ? ago(at) : NULL;
-    g_autofree char *svc_line = when ? g_strdup_printf(_("not running, stopped %s"), when)
-                                     : g_strdup(_("not running"));
+    g_autofree char *svc_line =
+        when ? g_strdup_printf(_("not running, stopped %s"), when) : g_strdup(_("not running"));
     row(_("service"), svc_line);
     if (ar_json_str(svc, "stop_reason")) {
       const char *detail = ar_json_str(svc, "stop_detail");
-      g_autofree char *why = detail && *detail
-                                 ? g_strdup_printf("%s: %s", ar_json_str(svc, "stop_reason"), detail)
-                                 : g_strdup(ar_json_str(svc, "stop_reason"));
+      g_autofree char *why =
+          detail && *detail ? g_strdup_printf("%s: %s", ar_json_str(svc, "stop_reason"), detail)
+                            : g_strdup(ar_json_str(svc, "stop_reason"));
       row(_("stopped"), why);
     }
     if (ar_json_str(svc, "stop_fix"))
@@ -306,8 +307,10 @@ status_json(ArcConn *conn, JsonObject *doc)
   json_builder_add_boolean_value(b, running);
   ar_json_add_str(b, "state", svc ? ar_json_str(svc, "state") : "stopped");
   if (doc) {
-    const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed",
-                           "stop_reason", "stop_fix", "stop_detail", "stopped_at", NULL };
+    const char *keys[] = { "pid",         "uptime_s",         "mode",
+                           "config_path", "rounds_completed", "stop_reason",
+                           "stop_fix",    "stop_detail",      "stopped_at",
+                           NULL };
     for (int i = 0; keys[i]; i++) {
       JsonNode *n = json_object_get_member(svc, keys[i]);
       if (!n && !running)
@@ -506,9 +509,10 @@ peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
      * peek answers. */
     if (sel->round && g_str_equal(sel->round, "latest")) {
       g_autoptr(JsonArray) last = ar_history_last_rounds(conn->cfg->log_dir, 1);
-      round_num = json_array_get_length(last)
-                      ? (guint64)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL)
-                      : 0;
+      round_num =
+          json_array_get_length(last)
+              ? (guint64)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL)
+              : 0;
     }
     *doc = arc_offline_doc(conn->cfg, conn->system, (guint)round_num, (guint)sel->events);
     rc = *doc ? ARC_EXIT_OK : arc_conn_not_running(conn);
@@ -646,7 +650,8 @@ fill_installed(ListRow *row, gboolean system)
   row->stop_reason = g_strdup(ar_json_str(svc, "stop_reason"));
   JsonArray *last = off ? ar_json_array(json_node_get_object(off), "last_rounds") : NULL;
   if (last && json_array_get_length(last))
-    row->round_num = (guint32)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL);
+    row->round_num =
+        (guint32)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL);
   if (!row->state)
     row->state = g_strdup("stopped");
 }

@@ -480,8 +480,13 @@ journal_field_name(const char *name)
 /* round_num feeds AGENT_RUNNER_ROUND: one round field to match on, not
  * both AGENT_RUNNER_ROUND and AGENT_RUNNER_ROUND_NUM. */
 static const char *const journal_reserved[] = {
-  "AGENT_RUNNER_EVENT", "AGENT_RUNNER_PROJECT", "AGENT_RUNNER_ROUND", "AGENT_RUNNER_ROUND_NUM",
-  "AGENT_RUNNER_PHASE", "AGENT_RUNNER_PAYLOAD", NULL,
+  "AGENT_RUNNER_EVENT",
+  "AGENT_RUNNER_PROJECT",
+  "AGENT_RUNNER_ROUND",
+  "AGENT_RUNNER_ROUND_NUM",
+  "AGENT_RUNNER_PHASE",
+  "AGENT_RUNNER_PAYLOAD",
+  NULL,
 };
 
 static void

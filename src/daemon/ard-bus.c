@@ -181,11 +181,11 @@ bus_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gp
   } else if (r >= 0 && g_str_equal(kind->name, "round_end")) {
     JsonNode *d = json_object_get_member(payload, "duration_s");
     double secs = d && JSON_NODE_HOLDS_VALUE(d) ? json_node_get_double(d) : 0.0;
-    r = sd_bus_emit_signal(
-        self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usits",
-        (guint32)payload_int(payload, "round_num"), payload_str(payload, "outcome"),
-        (gint32)payload_int(payload, "exit_code"), (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC),
-        project);
+    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usits",
+                           (guint32)payload_int(payload, "round_num"),
+                           payload_str(payload, "outcome"),
+                           (gint32)payload_int(payload, "exit_code"),
+                           (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC), project);
   }
   if (r < 0)
     g_debug("signal for %s: %s", kind->name, g_strerror(-r));
@@ -230,12 +230,24 @@ read_uint_value(sd_bus_message *m, const char *key, guint32 *out, sd_bus_error *
   gint64 value = 0;
   gboolean too_big = FALSE;
   switch (contents[0]) {
-  case 'y': value = v.y; break;
-  case 'n': value = v.n; break;
-  case 'q': value = v.q; break;
-  case 'i': value = v.i; break;
-  case 'u': value = v.u; break;
-  case 'x': value = v.x; break;
+  case 'y':
+    value = v.y;
+    break;
+  case 'n':
+    value = v.n;
+    break;
+  case 'q':
+    value = v.q;
+    break;
+  case 'i':
+    value = v.i;
+    break;
+  case 'u':
+    value = v.u;
+    break;
+  case 'x':
+    value = v.x;
+    break;
   default:
     too_big = v.t > G_MAXUINT32;
     value = too_big ? 0 : (gint64)v.t;
@@ -481,10 +493,9 @@ static const sd_bus_vtable runner_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS("Upgrade", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
                           method_upgrade, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase, "s", project), 0),
-  SD_BUS_SIGNAL_WITH_ARGS("RoundFinished",
-                          SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec,
-                                      "s", project),
-                          0),
+  SD_BUS_SIGNAL_WITH_ARGS(
+      "RoundFinished",
+      SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec, "s", project), 0),
   SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", kind, "s", payload_json, "s", project), 0),
   SD_BUS_VTABLE_END,
 };

@@ -145,7 +145,9 @@ main(int argc, char **argv)
     .phase = phase,
     .journal = !no_journal,
     .clear_done = clear_done,
-    .console = quiet ? ARD_CONSOLE_NEVER : console ? ARD_CONSOLE_ALWAYS : ARD_CONSOLE_AUTO,
+    .console = quiet     ? ARD_CONSOLE_NEVER
+               : console ? ARD_CONSOLE_ALWAYS
+                         : ARD_CONSOLE_AUTO,
   };
   g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
   if (!loop) {

@@ -97,8 +97,7 @@ record_usage(ArdLoop *loop, const ArdRoundResult *res, const char *agent)
           AR_EV_I("cache_creation_tokens", c->cache_creation_tokens),
           AR_EV_I("tool_call_count", c->tool_call_count),
           /* "" without a phase, as the Python tool writes it. */
-          AR_EV_S("phase", res->phase ? res->phase : ""),
-          AR_EV_B("success", success), NULL);
+          AR_EV_S("phase", res->phase ? res->phase : ""), AR_EV_B("success", success), NULL);
   const struct {
     const char *name;
     gint64 value;
