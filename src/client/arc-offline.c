@@ -226,3 +226,51 @@ arc_offline_doc(const ArConfig *cfg, gboolean system, guint round, guint events)
   json_node_take_object(root, doc);
   return root;
 }
+
+/* The newest transcript of round n: rounds/R<n>-<stamp>.log. */
+static char *
+transcript_of(const char *log_dir, gint64 n)
+{
+  g_autofree char *dir = g_build_filename(log_dir, "rounds", NULL);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  g_autofree char *prefix = g_strdup_printf("R%" G_GINT64_FORMAT "-", n);
+  g_autofree char *best = NULL;
+  for (const char *name; d && (name = g_dir_read_name(d));) {
+    if (g_str_has_prefix(name, prefix) && g_str_has_suffix(name, ".log") &&
+        (!best || strcmp(name, best) > 0)) {
+      g_free(best);
+      best = g_strdup(name);
+    }
+  }
+  return best ? g_build_filename(dir, best, NULL) : NULL;
+}
+
+/* At most this much of a transcript's end is read for its tail. */
+#define TAIL_MAX_BYTES (256 * 1024)
+
+void
+arc_offline_add_log(JsonNode *doc, const char *log_dir, guint lines)
+{
+  JsonObject *cur = ar_json_obj(json_node_get_object(doc), "current_round");
+  if (!cur)
+    return;
+  g_autofree char *path = transcript_of(log_dir, ar_json_int(cur, "round_num", NULL));
+  set_str(cur, "log_path", path);
+  g_autoptr(GMappedFile) map = path ? g_mapped_file_new(path, FALSE, NULL) : NULL;
+  if (!map) {
+    json_object_set_null_member(cur, "log_tail");
+    return;
+  }
+  gsize len = g_mapped_file_get_length(map);
+  const char *data = g_mapped_file_get_contents(map);
+  gsize from = len > TAIL_MAX_BYTES ? len - TAIL_MAX_BYTES : 0;
+  g_autofree char *text = g_utf8_make_valid(data ? data + from : "", data ? len - from : 0);
+  g_auto(GStrv) all = g_strsplit(text, "\n", -1);
+  guint n = g_strv_length(all);
+  if (n > 0 && all[n - 1][0] == '\0')
+    n--; /* the text ends with a newline */
+  JsonArray *tail = json_array_new();
+  for (guint i = n > lines ? n - lines : 0; i < n; i++)
+    json_array_add_string_element(tail, all[i]);
+  json_object_set_array_member(cur, "log_tail", tail);
+}

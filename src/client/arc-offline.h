@@ -15,6 +15,9 @@ G_BEGIN_DECLS
  * fills current_round from that round's events; events > 0 the last
  * events. NULL when the project never ran with this log_dir. */
 JsonNode *arc_offline_doc(const ArConfig *cfg, gboolean system, guint round, guint events);
+/* current_round's log_path and log_tail (its last `lines` lines), as
+ * Peek's log_tail gives them. */
+void arc_offline_add_log(JsonNode *doc, const char *log_dir, guint lines);
 /* What to do about a stop reason ("auth_failed", "max_rounds", ...),
  * translated; NULL for an unknown reason. */
 const char *arc_stop_fix(const char *reason);

@@ -516,6 +516,9 @@ peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
     }
     *doc = arc_offline_doc(conn->cfg, conn->system, (guint)round_num, (guint)sel->events);
     rc = *doc ? ARC_EXIT_OK : arc_conn_not_running(conn);
+    /* "Why did it die": peek --round latest --log works on a stopped one. */
+    if (*doc && sel->log)
+      arc_offline_add_log(*doc, conn->cfg->log_dir, 50);
   } else {
     if (sel->round && g_str_equal(sel->round, "latest"))
       round_num = arc_conn_get_u32(conn, "RoundNum");

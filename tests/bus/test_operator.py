@@ -79,6 +79,13 @@ class OperatorTest(FixtureMixin, BusTestCase):
         rc, out, _ = self.client("--config", p.config_path, "peek", "--round", "latest",
                                  "--select", "current_round.outcome")
         self.assertEqual(out.strip(), "auth_failure")
+        # "why did it die": the transcript's tail, from the files
+        rc, out, err = self.client("--config", p.config_path, "peek", "--round", "latest",
+                                   "--log", "--json")
+        self.assertEqual(rc, 0, err)
+        cur = json.loads(out)["current_round"]
+        self.assertTrue(cur["log_path"].startswith(os.path.join(p.log_dir, "rounds", "R1-")))
+        self.assertTrue(any("401" in line for line in cur["log_tail"]), cur["log_tail"])
         # watch keeps showing the last state: one JSON line per update.
         w = subprocess.Popen([CLIENT, "--config", p.config_path, "--json", "watch",
                               "--interval", "0.2"], stdout=subprocess.PIPE,
