@@ -533,6 +533,26 @@ class OperatorTest(FixtureMixin, BusTestCase):
         live = [d["name"] for d in self.bus.peek()["defenses"]]
         self.assertEqual(documented, live)
 
+    def test_docs_subscriber_example_runs(self):
+        """docs/bus.md's Python Gio subscriber, as a reader would run it."""
+        py = "/usr/bin/python3"
+        if subprocess.run([py, "-c", "from gi.repository import Gio"],
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("no python3-gi")
+        root = os.environ.get("AR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+        text = open(os.path.join(root, "docs", "bus.md")).read()
+        code = text.split("```python\n", 1)[1].split("```", 1)[0]
+        sub = subprocess.Popen([py, "-u", "-c", code], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=dict(os.environ, **self.env()))
+        self.addCleanup(lambda: sub.poll() is None and (sub.kill(), sub.wait()))
+        time.sleep(1.0)  # its match is on the bus once the loop runs
+        p = self.project("succeed")
+        proc = self.serve(p, "--max-rounds", "2")
+        self.assertEqual(self.wait_gone(proc), 0)
+        lines = [sub.stdout.readline().decode(), sub.stdout.readline().decode()]
+        self.assertRegex(lines[0], r"^work: round 1 ok \(exit 0, \d+\.\d s\)$")
+        self.assertRegex(lines[1], r"^work: round 2 ok ")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
