@@ -553,6 +553,55 @@ class OperatorTest(FixtureMixin, BusTestCase):
         self.assertRegex(lines[0], r"^work: round 1 ok \(exit 0, \d+\.\d s\)$")
         self.assertRegex(lines[1], r"^work: round 2 ok ")
 
+    def test_start_logs_to_the_journal_and_messages_read_as_sentences(self):
+        from test_system import can_unshare
+        if not can_unshare():
+            self.skipTest("needs root and a private mount namespace for journald")
+        script = r"""
+set -eu
+mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run/log
+install -d -m 2755 -g systemd-journal /run/log/journal
+printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
+mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
+SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
+JPID=$!
+trap 'kill $JPID; wait $JPID 2>/dev/null || true' EXIT
+for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
+cd "$BROKEN" && "$CLIENT" start >/dev/null 2>&1 || true
+"$DAEMON" --config "$CONFIG" --once >/dev/null 2>&1
+journalctl --sync
+echo '--- stderr'
+journalctl -o json --no-pager SYSLOG_IDENTIFIER=agent-runnerd _TRANSPORT=stdout
+echo '--- round_end'
+journalctl -o json --no-pager AGENT_RUNNER_EVENT=round_end
+echo '--- round_start'
+journalctl -o json --no-pager AGENT_RUNNER_EVENT=round_start
+"""
+        broken = self.project(agent={"command": ["/nonexistent/agent-cli"]})
+        p = self.project("succeed")
+        env = dict(os.environ, DAEMON=os.path.join(os.path.dirname(CLIENT), "..", "daemon",
+                                                   "agent-runnerd"),
+                   CLIENT=CLIENT, CONFIG=p.config_path, BROKEN=broken.work,
+                   DBUS_SESSION_BUS_ADDRESS=self.bus.address)
+        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                              script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, timeout=ENDS_WITHIN)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        parts = {}
+        for chunk in out.stdout.decode().split("--- ")[1:]:
+            name, _, body = chunk.partition("\n")
+            parts[name] = [json.loads(l) for l in body.splitlines() if l.strip()]
+        # the daemon start ran outside systemd: its stderr is in the journal
+        self.assertTrue(any("STARTUP FAIL" in e["MESSAGE"] for e in parts["stderr"]),
+                        parts["stderr"])
+        self.assertFalse(os.path.exists(os.path.join(broken.log_dir, "agent-runnerd.log")))
+        end = parts["round_end"][-1]
+        self.assertRegex(end["MESSAGE"], r"^Round 1 ended: ok after \d+\.\d+ s$")
+        self.assertEqual(end["AGENT_RUNNER_ROUND"], "1")
+        self.assertNotIn("AGENT_RUNNER_ROUND_NUM", end)
+        self.assertEqual(parts["round_start"][-1]["MESSAGE"], "Round 1 started")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
