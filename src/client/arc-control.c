@@ -238,9 +238,6 @@ spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
 
 /* ---- start: wait for the first round, or the reason there is none ---- */
 
-/* When this start began (seconds since the epoch). */
-static gint64 start_realtime_s;
-
 typedef struct {
   gboolean gone;
 } StartWait;
@@ -273,15 +270,16 @@ when_text(guint64 until_us)
 }
 
 /* The daemon went away before its first round: say why, from its files. */
+/* since_s: when this start began (seconds since the epoch). */
 static int
-report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status)
+report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status, gint64 since_s)
 {
   g_autoptr(JsonNode) off = conn->cfg ? arc_offline_doc(conn->cfg, global->system, 0, 0) : NULL;
   JsonObject *svc = off ? ar_json_obj(json_node_get_object(off), "service") : NULL;
   /* Only what this run wrote: an older stop says nothing about this one. */
   const char *at = ar_json_str(svc, "stopped_at");
   g_autoptr(GDateTime) t = at ? g_date_time_new_from_iso8601(at, NULL) : NULL;
-  if (!t || g_date_time_to_unix(t) < start_realtime_s - 1)
+  if (!t || g_date_time_to_unix(t) < since_s - 1)
     svc = NULL;
   const char *reason = ar_json_str(svc, "stop_reason");
   const char *detail = ar_json_str(svc, "stop_detail");
@@ -309,7 +307,7 @@ report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status)
  * before it began) or the daemon stopped, and say which. pid > 0: the
  * daemon is our child (its exit status completes the story). */
 static int
-report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how)
+report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint64 since_s)
 {
   StartWait w = { FALSE };
   g_autoptr(sd_bus_slot) owner_slot = NULL;
@@ -367,13 +365,13 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how)
   int status = -1;
   if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
     status = WEXITSTATUS(status);
-  return report_early_stop(global, conn, status);
+  return report_early_stop(global, conn, status, since_s);
 }
 
 static int
 start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
 {
-  start_realtime_s = g_get_real_time() / G_USEC_PER_SEC;
+  gint64 since_s = g_get_real_time() / G_USEC_PER_SEC;
   if (arc_conn_is_running(conn)) {
     g_autofree char *state = arc_conn_get_string(conn, "State");
     int rc = max_rounds > 0 ? arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds",
@@ -405,7 +403,7 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
                           (guint32)max_rounds);
     if (urc == ARC_EXIT_OK && conn->bus) {
       g_autofree char *unit = arc_systemd_unit_name(conn->project);
-      urc = report_start(global, conn, 0, unit);
+      urc = report_start(global, conn, 0, unit, since_s);
     }
     return urc;
   }
@@ -429,7 +427,7 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
   gboolean up = arc_conn_wait_name(conn, TRUE, START_WAIT_S * G_USEC_PER_SEC, pid, &status);
   if (!up) {
     if (status != -1 && WIFEXITED(status))
-      return report_early_stop(global, conn, WEXITSTATUS(status));
+      return report_early_stop(global, conn, WEXITSTATUS(status), since_s);
     else
       fprintf(stderr, _("agent-runner start: %s did not appear within %ds\n"), conn->name,
               START_WAIT_S);
@@ -437,7 +435,7 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
                                                                           : ARC_EXIT_FAILURE;
   }
   g_autofree char *how = g_strdup_printf(_("pid %d"), (int)pid);
-  return report_start(global, conn, pid, how);
+  return report_start(global, conn, pid, how, since_s);
 }
 
 int
