@@ -252,8 +252,12 @@ dropin_content(const InstallOpts *o, const ArConfig *cfg, gboolean supervisor)
                          o->system ? " --system" : "");
   g_autofree char *path = unit_escape(o->path);
   g_string_append_printf(s, "Environment=\"PATH=%s\"\n", path);
-  if (supervisor)
+  if (supervisor) {
     g_string_append_printf(s, "TimeoutStopSec=%us\n", stop_timeout_s(cfg));
+    /* The unit behind the D-Bus activation file's SystemdService=. */
+    g_autofree char *bus_name = ar_bus_name_for_project(cfg->project);
+    g_string_append_printf(s, "BusName=%s\n", bus_name);
+  }
   if (o->system)
     g_string_append_printf(s, "User=%s\nGroup=%s\n", o->run_as, o->run_group);
   if (o->system && supervisor)
@@ -404,6 +408,44 @@ polkit_action_path(const char *project)
   g_autofree char *esc = escaped_project(project);
   g_autofree char *file = g_strconcat("org.agentrunner.runner.", esc, ".policy", NULL);
   return g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
+}
+
+/* D-Bus activation: a call to the project's name (busctl, gdbus, the
+ * monitor) starts its unit when it is not running. User mode: the session
+ * bus's service dir under $XDG_DATA_HOME; system mode: system-services
+ * next to the policy dir. */
+static char *
+activation_path(gboolean system, const char *project)
+{
+  g_autofree char *name = ar_bus_name_for_project(project);
+  g_autofree char *file = g_strconcat(name, ".service", NULL);
+  if (system) {
+    g_autofree char *dbus_dir = g_path_get_dirname(DBUS_SYSTEM_CONF_DIR);
+    return g_build_filename(dbus_dir, "system-services", file, NULL);
+  }
+  return g_build_filename(g_get_user_data_dir(), "dbus-1", "services", file, NULL);
+}
+
+static char *
+activation_content(const InstallOpts *o, const ArConfig *cfg)
+{
+  g_autofree char *name = ar_bus_name_for_project(cfg->project);
+  g_autofree char *unit = arc_systemd_unit_name(cfg->project);
+  g_autofree char *link = arc_systemd_config_link_path(o->system, cfg->project);
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s,
+                         "# Written by 'agent-runner install%s' for project %s: a call to\n"
+                         "# %s starts %s. Exec= is for a bus\n"
+                         "# without systemd activation only.\n"
+                         "[D-BUS Service]\n"
+                         "Name=%s\n"
+                         "Exec=%s --config %s%s\n"
+                         "SystemdService=%s\n",
+                         o->system ? " --system" : "", cfg->project, name, unit, name,
+                         ar_daemon_path(), link, o->system ? " --system" : "", unit);
+  if (o->system)
+    g_string_append_printf(s, "User=%s\n", o->run_as);
+  return g_string_free(s, FALSE);
 }
 
 /* No "--" in these XML comments: expat (dbus-daemon, polkitd) rejects it. */
@@ -698,8 +740,11 @@ do_install(InstallOpts *o, ArConfig *cfg)
 
   if (o->dry_run)
     printf(_("dry run: nothing is written and nothing is called\n"));
+  g_autofree char *activation = activation_path(o->system, project);
+  g_autofree char *acontent_bus = activation_content(o, cfg);
   if (!write_link(o, link, cfg->config_path, &error) || !write_dropin(o, dropin, content, &error) ||
-      (o->monitor && !write_dropin(o, mdropin, mcontent, &error))) {
+      (o->monitor && !write_dropin(o, mdropin, mcontent, &error)) ||
+      !write_dropin(o, activation, acontent_bus, &error)) {
     fprintf(stderr, "agent-runner install: %s\n", error->message);
     return ARC_EXIT_FAILURE;
   }
@@ -781,7 +826,7 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
   g_autofree char *run_as = NULL;
   GOptionEntry entries[] = {
     { "monitor", 0, 0, G_OPTION_ARG_NONE, &o.monitor,
-      N_("Also install agent-runner-monitor@PROJECT.service"), NULL },
+      N_("Also install agent-runner-monitor@PROJECT.service (not available yet)"), NULL },
     { "no-start", 0, 0, G_OPTION_ARG_NONE, &o.no_start, N_("Enable, but do not start"), NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &o.dry_run,
       N_("Print every file and every D-Bus call; change nothing"), NULL },
@@ -797,6 +842,13 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
+    return ARC_EXIT_USAGE;
+  }
+  if (o.monitor) {
+    /* Until agent-runner-monitor exists, its unit would only fail. */
+    fprintf(stderr, _("agent-runner install: --monitor is not available yet: "
+                      "agent-runner-monitor is not part of this release, so its unit could not "
+                      "run; install without --monitor\n"));
     return ARC_EXIT_USAGE;
   }
   o.system = global->system;
@@ -850,6 +902,18 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   }
   gboolean system = global->system;
+  if (!dry_run) {
+    /* Nothing of ours there (neither the config link nor the drop-in):
+     * say so plainly instead of relaying systemd's "unit not found". */
+    g_autofree char *link = arc_systemd_config_link_path(system, project);
+    g_autofree char *unit = arc_systemd_unit_name(project);
+    g_autofree char *dropin = arc_systemd_dropin_path(system, unit);
+    struct stat lst;
+    if (lstat(link, &lst) != 0 && !g_file_test(dropin, G_FILE_TEST_EXISTS)) {
+      printf(_("%s is not installed (no %s): nothing to uninstall\n"), unit, link);
+      return ARC_EXIT_OK;
+    }
+  }
   if (system && geteuid() != 0 && !dry_run) {
     fprintf(stderr, _("agent-runner uninstall --system: needs root (sudo)\n"));
     return ARC_EXIT_FAILURE;
@@ -892,6 +956,8 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     g_autofree char *dropin = arc_systemd_dropin_path(system, units[i]);
     remove_written(dry_run, dropin, TRUE);
   }
+  g_autofree char *activation = activation_path(system, project);
+  remove_written(dry_run, activation, FALSE);
   g_autofree char *link = arc_systemd_config_link_path(system, project);
   struct stat st;
   if (lstat(link, &st) == 0 && !S_ISLNK(st.st_mode))

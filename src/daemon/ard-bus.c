@@ -170,19 +170,23 @@ static void
 bus_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer user_data)
 {
   ArdBus *self = user_data;
-  int r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "Event", "ss", kind->name,
-                             json_line);
+  /* Each signal names its project, so one subscriber to every
+   * org.agentrunner.Runner1.* name needs no Get per signal. */
+  const char *project = ard_loop_get_config(self->loop)->project;
+  int r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "Event", "sss", kind->name,
+                             json_line, project);
   if (r >= 0 && g_str_equal(kind->name, "round_start")) {
-    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundStarted", "us",
+    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundStarted", "uss",
                            (guint32)payload_int(payload, "round_num"),
-                           payload_str(payload, "phase"));
+                           payload_str(payload, "phase"), project);
   } else if (r >= 0 && g_str_equal(kind->name, "round_end")) {
     JsonNode *d = json_object_get_member(payload, "duration_s");
     double secs = d && JSON_NODE_HOLDS_VALUE(d) ? json_node_get_double(d) : 0.0;
-    r = sd_bus_emit_signal(
-        self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usit",
-        (guint32)payload_int(payload, "round_num"), payload_str(payload, "outcome"),
-        (gint32)payload_int(payload, "exit_code"), (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC));
+    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usits",
+                           (guint32)payload_int(payload, "round_num"),
+                           payload_str(payload, "outcome"),
+                           (gint32)payload_int(payload, "exit_code"),
+                           (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC), project);
   }
   if (r < 0)
     g_debug("signal for %s: %s", kind->name, g_strerror(-r));
@@ -196,8 +200,67 @@ typedef struct {
   guint32 *value;
 } UintOption;
 
-/* a{sv} whose values are all "u"; unknown keys and other types are
- * InvalidArgs. */
+/* a{sv} of unsigned integers. A gdbus or busctl user writes <2> (int32)
+ * or <uint64 2> as readily as <uint32 2>: every integer type is taken when
+ * its value fits in a uint32; unknown keys, other types and negative or
+ * too large values are InvalidArgs. */
+static int
+read_uint_value(sd_bus_message *m, const char *key, guint32 *out, sd_bus_error *error)
+{
+  char type = 0;
+  const char *contents = NULL;
+  int r = sd_bus_message_peek_type(m, &type, &contents);
+  if (r < 0)
+    return r;
+  if (!contents || strlen(contents) != 1 || !strchr("ynqiuxt", contents[0]))
+    return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs",
+                             _("option \"%s\" must be an integer, not of type %s"), key,
+                             contents ? contents : "?");
+  union {
+    guint8 y;
+    gint16 n;
+    guint16 q;
+    gint32 i;
+    guint32 u;
+    gint64 x;
+    guint64 t;
+  } v = { 0 };
+  r = sd_bus_message_read(m, "v", contents, &v);
+  if (r < 0)
+    return r;
+  gint64 value = 0;
+  gboolean too_big = FALSE;
+  switch (contents[0]) {
+  case 'y':
+    value = v.y;
+    break;
+  case 'n':
+    value = v.n;
+    break;
+  case 'q':
+    value = v.q;
+    break;
+  case 'i':
+    value = v.i;
+    break;
+  case 'u':
+    value = v.u;
+    break;
+  case 'x':
+    value = v.x;
+    break;
+  default:
+    too_big = v.t > G_MAXUINT32;
+    value = too_big ? 0 : (gint64)v.t;
+    break;
+  }
+  if (too_big || value < 0 || value > G_MAXUINT32)
+    return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs",
+                             _("option \"%s\" must be between 0 and %u"), key, G_MAXUINT32);
+  *out = (guint32)value;
+  return 0;
+}
+
 static int
 read_uint_options(sd_bus_message *m, UintOption *opts, sd_bus_error *error)
 {
@@ -215,10 +278,9 @@ read_uint_options(sd_bus_message *m, UintOption *opts, sd_bus_error *error)
     if (!o->key)
       return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs", _("unknown option \"%s\""),
                                key);
-    r = sd_bus_message_read(m, "v", "u", o->value);
+    r = read_uint_value(m, key, o->value, error);
     if (r < 0)
-      return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs",
-                               _("option \"%s\" must be of type u"), key);
+      return r;
     r = sd_bus_message_exit_container(m);
     if (r < 0)
       return r;
@@ -262,7 +324,10 @@ apply_serve(ArdBus *self, sd_bus_message *m)
                           _("the service is stopping; start it again when it has stopped"));
   if (max_rounds > 0)
     ard_loop_set_max_rounds(self->loop, max_rounds);
-  return sd_bus_reply_method_return(m, NULL);
+  /* Reply first: ending a back-off starts the round within this call. */
+  r = sd_bus_reply_method_return(m, NULL);
+  ard_loop_resume_now(self->loop, "serve");
+  return r;
 }
 
 static int
@@ -466,11 +531,11 @@ static const sd_bus_vtable runner_vtable[] = {
                           method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS("Upgrade", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
                           method_upgrade, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase), 0),
-  SD_BUS_SIGNAL_WITH_ARGS("RoundFinished",
-                          SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec),
-                          0),
-  SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", kind, "s", payload_json), 0),
+  SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase, "s", project), 0),
+  SD_BUS_SIGNAL_WITH_ARGS(
+      "RoundFinished",
+      SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec, "s", project), 0),
+  SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", kind, "s", payload_json, "s", project), 0),
   SD_BUS_VTABLE_END,
 };
 

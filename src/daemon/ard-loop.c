@@ -479,22 +479,44 @@ start_wait(ArdLoop *loop, const NextStep *next)
   (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
 }
 
-static int
-on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
+/* The back-off is over (its timer fired, or requested_by ended it early):
+ * the next round starts now. */
+static void
+end_backoff(ArdLoop *loop, const char *requested_by)
 {
-  ArdLoop *loop = user_data;
   loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
   ArdThrottle *t = &loop->throttle;
   double for_s = MAX(g_get_real_time() - t->started_us, 0) / (double)G_USEC_PER_SEC;
-  ar_emit(loop->emitter, "transient_error_recovered", AR_EV_S("classification", t->classification),
-          AR_EV_S("agent", t->agent), AR_EV_D("throttled_for_s", for_s), NULL);
+  if (requested_by)
+    ar_emit(loop->emitter, "backoff_ended_early", AR_EV_S("classification", t->classification),
+            AR_EV_S("agent", t->agent), AR_EV_D("throttled_for_s", for_s),
+            AR_EV_S("requested_by", requested_by), NULL);
+  else
+    ar_emit(loop->emitter, "transient_error_recovered",
+            AR_EV_S("classification", t->classification), AR_EV_S("agent", t->agent),
+            AR_EV_D("throttled_for_s", for_s), NULL);
   ard_throttle_end_wait(t);
   ard_loop_save_throttle(loop);
   loop->status.throttled_until_us = 0;
   loop->status.throttle_classification = NULL;
   loop->status.next_round_at_us = 0;
   loop_step(loop);
+}
+
+static int
+on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  end_backoff(user_data, NULL);
   return 0;
+}
+
+gboolean
+ard_loop_resume_now(ArdLoop *loop, const char *requested_by)
+{
+  if (loop->status.state != ARD_RUN_BACKING_OFF || !loop->wait_timer || loop->stop_requested)
+    return FALSE;
+  end_backoff(loop, requested_by);
+  return TRUE;
 }
 
 /* Wait until the throttle's end: after the round that hit the limit, or
@@ -720,6 +742,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.phase = g_strdup(opts->phase);
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
+  loop->opts.console = opts->console;
   loop->exit_code = ARD_EXIT_INTERNAL;
   loop->status.state = ARD_RUN_STARTING;
   g_queue_init(&loop->status.recent);
@@ -794,7 +817,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
 
   loop->emitter = ar_emitter_new(loop->cfg->log_dir, loop->cfg->project);
   ar_emitter_set_journal(loop->emitter, opts->journal);
-  ard_console_attach(loop->emitter, FALSE);
+  ard_console_attach(loop->emitter, (ArdConsoleMode)loop->opts.console);
 
   gboolean recovered = FALSE;
   loop->state = ard_state_load(loop->cfg->log_dir, &recovered, &local);
@@ -947,10 +970,10 @@ ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data)
 void
 ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds)
 {
-  /* Kept as the override, so a later reload does not put the config's
-   * bound back. */
-  loop->opts.max_rounds = max_rounds;
-  loop->max_rounds = max_rounds ? max_rounds : loop->cfg->max_rounds;
+  /* N more rounds from this call (the one running now counts), kept as
+   * the override so a later reload does not put the config's bound back. */
+  loop->opts.max_rounds = max_rounds ? loop->status.rounds_completed + max_rounds : 0;
+  loop->max_rounds = loop->opts.max_rounds ? loop->opts.max_rounds : loop->cfg->max_rounds;
 }
 
 gboolean

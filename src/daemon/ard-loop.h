@@ -53,6 +53,7 @@ typedef struct {
   char *phase;         /* --phase with --round */
   gboolean journal;
   gboolean clear_done; /* explicit start: forget .agent-done and a lasting stop */
+  int console;         /* ArdConsoleMode: stderr narration (ard-console.h) */
 } ArdOptions;
 
 void ard_options_clear(ArdOptions *opts);
@@ -116,8 +117,13 @@ JsonNode *ard_loop_get_usage(ArdLoop *loop);
  * PropertiesChanged. One hook; NULL removes it. */
 typedef void (*ArdStatusHook)(ArdLoop *loop, gpointer user_data);
 void ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data);
-/* Serve(max_rounds): a new bound for this invocation (0: the config's). */
+/* Serve(max_rounds): stop after max_rounds more rounds, counted from this
+ * call (0: the config's bound). */
 void ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds);
+/* Serve during a back-off: end it now and start the next round, with a
+ * backoff_ended_early event naming requested_by. FALSE when not backing
+ * off. */
+gboolean ard_loop_resume_now(ArdLoop *loop, const char *requested_by);
 /* TRUE once a stop was asked for (signal, Stop, trigger). */
 gboolean ard_loop_stop_requested(ArdLoop *loop);
 

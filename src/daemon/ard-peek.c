@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-history.h"
 #include "ar-json.h"
 #include "ard-peek.h"
 #include "ar-redact.h"
@@ -392,21 +393,38 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
     /* A finished round from memory (the last ARD_RECENT_ROUNDS). */
     const ArdRoundSummary *s = find_summary(st, opts->round);
     g_autofree char *path = transcript_for_round(cfg->log_dir, opts->round);
-    if (!s && !path) {
+    /* A round of an earlier run: its events tell what memory cannot
+     * (read backwards, bounded by how far back the round is). */
+    g_autoptr(JsonObject) h =
+        s ? NULL : ar_history_round(cfg->log_dir, opts->round, MAX(st->round_num, opts->round));
+    if (!s && !path && !h) {
       json_builder_add_null_value(b);
       return;
     }
     json_builder_begin_object(b);
     ar_json_add_int(b, "round_num", opts->round);
-    ar_json_add_str(b, "phase", s ? s->phase : NULL);
-    ar_json_add_str(b, "started_at", s ? s->started_at : NULL);
+    ar_json_add_str(b, "phase", s ? s->phase : ar_json_str(h, "phase"));
+    ar_json_add_str(b, "started_at", s ? s->started_at : ar_json_str(h, "started_at"));
+    ar_json_add_str(b, "ended_at", s ? s->ended_at : ar_json_str(h, "ended_at"));
     json_builder_set_member_name(b, "agent_pid");
     json_builder_add_null_value(b);
     json_builder_set_member_name(b, "elapsed_s");
-    json_builder_add_double_value(b, s ? s->duration_s : 0.0);
+    gboolean have_d = FALSE;
+    double hd = ar_json_double(h, "duration_s", &have_d);
+    if (s || have_d)
+      json_builder_add_double_value(b, s ? s->duration_s : hd);
+    else
+      json_builder_add_null_value(b);
     json_builder_set_member_name(b, "running");
     json_builder_add_boolean_value(b, FALSE);
-    ar_json_add_str(b, "outcome", s ? s->outcome : NULL);
+    ar_json_add_str(b, "outcome", s ? s->outcome : ar_json_str(h, "outcome"));
+    json_builder_set_member_name(b, "exit_code");
+    gboolean have_x = FALSE;
+    gint64 hx = ar_json_int(h, "exit_code", &have_x);
+    if (s || have_x)
+      json_builder_add_int_value(b, s ? s->exit_code : hx);
+    else
+      json_builder_add_null_value(b);
     add_log(b, path, opts->log_tail, opts->log_withheld);
     json_builder_end_object(b);
     return;

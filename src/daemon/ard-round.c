@@ -694,11 +694,7 @@ build_context_json(const ArdRoundParams *p, gint64 started_us)
   }
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_indent(gen, 2);
-  return json_generator_to_data(gen, NULL);
+  return ar_json_pretty(root);
 }
 
 /* A failure before the agent runs: say it in the transcript (where the
@@ -869,8 +865,9 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
     fail_before_spawn(r, tfd, error->message);
     return r;
   }
+  /* An integer, as the Python tool writes it (30, not 30.0). */
   ar_emit(r->emitter, "agent_spawn", AR_EV_I("round_num", p->round_num),
-          AR_EV_D("timeout_s", r->timeout_s), NULL);
+          AR_EV_I("timeout_s", r->timeout_s), NULL);
   if (!spawn_agent(r, p, tfd, prompt, prompt_len, &error)) {
     fail_before_spawn(r, tfd, error->message);
     return r;
