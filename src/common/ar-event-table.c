@@ -93,10 +93,13 @@ static const ArEventKind kinds[] = {
     "A pre-round hook, context enricher, post-round hook or dirty-tree handler failed. "
     "The failure is isolated: the round goes on without that hook's contribution. "
     "hook_kind is one of pre_round, context_enricher, post_round, dirty_handler; "
-    "traceback holds the head and tail (1 KB each) of the diagnostic output.\n\n"
+    "error_type is spawn, exit, signal, timeout ([hooks] timeout_s), output_limit "
+    "(more than 1 MiB on stdout) or bad_output (an answer that is not a JSON object); "
+    "traceback holds the head and tail (1 KB each) of the hook's stderr; exit_code "
+    "(null unless it exited) and signal (null unless a signal ended it).\n\n"
     "Fix or disable the hook named in hook_name.",
     { F_STR("hook_name"), F_STR("hook_kind"), F_STR("error_type"), F_STR("error_message"),
-      F_STR("traceback") } },
+      F_STR("traceback"), F_INT_NULL("exit_code"), F_STR_NULL("signal") } },
 
   { "prompt_overwritten",
     "9b207ad5710c45668b4b6164f76713ea",

@@ -19,6 +19,8 @@ typedef struct {
   const char *cwd;
   int stdin_fd;  /* read end of the prompt pipe, or -1 for /dev/null */
   int output_fd; /* write end of the output pipe: stdout and stderr */
+  gboolean split_stderr; /* stderr to stderr_fd instead (hooks: stdout is their answer) */
+  int stderr_fd;
 } ArdSpawnParams;
 
 /* Fork and exec. On success *pid and *pidfd (CLOEXEC) are set. An exec
