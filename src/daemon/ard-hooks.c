@@ -77,8 +77,8 @@ GStrv
 ard_hooks_build_env(const ArConfig *cfg, const char *const *base_env, guint round_num,
                     const char *phase, ArHookKind kind, const char *name)
 {
-  gboolean fresh = cfg->fresh_eyes_every_n > 0 && round_num > 0 &&
-                   round_num % cfg->fresh_eyes_every_n == 0;
+  gboolean fresh =
+      cfg->fresh_eyes_every_n > 0 && round_num > 0 && round_num % cfg->fresh_eyes_every_n == 0;
   GStrv env = ard_spawn_build_env(cfg, base_env, round_num, phase, fresh);
   env = g_environ_setenv(env, "AGENT_RUNNER_HOOK_KIND", ar_hook_kind_name(kind), TRUE);
   env = g_environ_setenv(env, "AGENT_RUNNER_HOOK_NAME", name, TRUE);
@@ -312,9 +312,9 @@ run_one(const ArConfig *cfg, ArdHookResult *res, const char *const *envp, const 
          g_strdup_printf(_("killed by signal %s"), ard_reap_signal_name(si.si_status)));
   }
   if (err_head->len) {
-    res->stderr_excerpt = io.err_cut ? g_strdup_printf("%s\n... [truncated] ...\n%s",
-                                                       err_head->str, err_tail->str)
-                                     : g_strconcat(err_head->str, err_tail->str, NULL);
+    res->stderr_excerpt =
+        io.err_cut ? g_strdup_printf("%s\n... [truncated] ...\n%s", err_head->str, err_tail->str)
+                   : g_strconcat(err_head->str, err_tail->str, NULL);
   }
   if (res->error_type)
     return;
@@ -357,8 +357,7 @@ ard_hooks_run_sync(const ArConfig *cfg, ArHookKind kind, GPtrArray *hooks,
     run_one(cfg, res, (const char *const *)envp, doc);
     if (prompt_path)
       res->prompt_new_hash = file_hash(prompt_path);
-    if (stop_at_claim && res->answer && json_object_has_member(res->answer, "claimed") &&
-        json_object_get_boolean_member(res->answer, "claimed"))
+    if (stop_at_claim && res->answer && ar_json_bool(res->answer, "claimed", FALSE))
       break;
   }
   return results;
@@ -408,9 +407,8 @@ on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *user_data)
 
 ArdHookBatch *
 ard_hooks_start(sd_event *event, ArConfig *cfg, ArHookKind kind, GPtrArray *hooks,
-                const char *const *base_env, guint round_num, const char *phase,
-                JsonObject *input, const char *prompt_path, ArdHookBatchDone done,
-                gpointer user_data)
+                const char *const *base_env, guint round_num, const char *phase, JsonObject *input,
+                const char *prompt_path, ArdHookBatchDone done, gpointer user_data)
 {
   ArdHookBatch *b = g_new0(ArdHookBatch, 1);
   b->cfg = ar_config_ref(cfg);
