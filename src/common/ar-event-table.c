@@ -99,7 +99,9 @@ static const ArEventKind kinds[] = {
     "(null unless it exited) and signal (null unless a signal ended it).\n\n"
     "Fix or disable the hook named in hook_name.",
     { F_STR("hook_name"), F_STR("hook_kind"), F_STR("error_type"), F_STR("error_message"),
-      F_STR("traceback"), F_INT_NULL("exit_code"), F_STR_NULL("signal") } },
+      F_STR("traceback"),
+      FIELD("exit_code", AR_FIELD_INT, AR_FIELD_NULLABLE | AR_FIELD_OPTIONAL, 0),
+      FIELD("signal", AR_FIELD_STRING, AR_FIELD_NULLABLE | AR_FIELD_OPTIONAL, 0) } },
 
   { "prompt_overwritten",
     "9b207ad5710c45668b4b6164f76713ea",
