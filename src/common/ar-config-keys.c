@@ -37,7 +37,7 @@ const char *const ar_known_plugins[] = {
 
 const char *const ar_config_sections[] = {
   "agent",   "agent.env",           "runtime", "prompt",  "vcs",
-  "monitor", "monitor.host_health", "phases",  "plugins", "hooks", NULL,
+  "monitor", "monitor.host_health", "phases",  "plugins", "hooks", "events", NULL,
 };
 
 /* Keys read but not acted on yet (DESIGN.md §12): what `config check`
@@ -197,6 +197,10 @@ const ArConfigKey ar_config_keys[] = {
     "the monitor that runs detectors is not built yet" },
   { "hooks", "timeout_s", AR_KEY_UINT, "60", OFF(hook_timeout_s), 1, 0, NULL, FALSE, TRUE,
     "Each hook's process group is killed after this many seconds (hook_failed, error_type timeout)." },
+
+  /* [events] */
+  { "events", "kinds", AR_KEY_STRV, "[]", OFF(event_kinds), 0, 0, NULL, FALSE, FALSE,
+    "Event kinds hooks may emit ({\"events\": [{\"event\": KIND, ...}]} on stdout), written like the built-ins to the events file, the journal and the bus. Names: [a-z][a-z0-9_]*, not a built-in kind." },
 
   /* [plugins] */
   { "plugins", "disable", AR_KEY_NAMES, "[]", OFF(plugins_disable), 0, 0, ar_known_plugins, FALSE, FALSE,

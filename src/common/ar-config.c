@@ -7,6 +7,7 @@
 
 #include "ar-classify.h"
 #include "ar-config-keys.h"
+#include "ar-events.h"
 #include "ar-util.h"
 
 /* Loading collects every problem of the file instead of stopping at the
@@ -508,6 +509,26 @@ check_plugins_disable(Loader *ld, const ArTomlNode *root)
   }
 }
 
+/* [events] kinds: names a journal field and a jq filter can carry, and
+ * never a built-in kind (a hook must not forge round_end). */
+static void
+check_event_kinds(Loader *ld, const ArTomlNode *root)
+{
+  const ArTomlNode *sec = ar_toml_get(root, "events");
+  const ArTomlNode *list = sec && sec->type == AR_TOML_TABLE ? ar_toml_get(sec, "kinds") : NULL;
+  for (guint i = 0; ld->cfg->event_kinds && ld->cfg->event_kinds[i]; i++) {
+    const char *name = ld->cfg->event_kinds[i];
+    const ArTomlNode *at = list ? ar_toml_at(list, i) : NULL;
+    const ArEventKind *known = ar_event_kind_lookup(name);
+    if (!g_regex_match_simple("^[a-z][a-z0-9_]{0,63}$", name, 0, 0))
+      loader_error(ld, at, _("[events] kinds: \"%s\" is not a valid kind name ([a-z][a-z0-9_]*)"),
+                   name);
+    else if (known && !g_str_equal(known->origin, AR_EVENT_ORIGIN_HOOK))
+      loader_error(ld, at,
+                   _("[events] kinds: \"%s\" is a built-in event kind; choose another name"), name);
+  }
+}
+
 /* Checks that involve more than one key. */
 static void
 cross_check(Loader *ld, const ArTomlNode *root)
@@ -585,6 +606,7 @@ cross_check(Loader *ld, const ArTomlNode *root)
   }
 
   check_plugins_disable(ld, root);
+  check_event_kinds(ld, root);
 
   if (cfg->disk_warning_pct > cfg->disk_critical_pct)
     loader_error(

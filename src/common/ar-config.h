@@ -126,6 +126,7 @@ typedef struct {
    * when it names a path) */
   GPtrArray *hooks[AR_HOOK_N_KINDS];
   guint hook_timeout_s;
+  GStrv event_kinds; /* [events] kinds */
 
   /* [plugins] */
   GStrv plugins_disable;

@@ -2,6 +2,8 @@
 
 #include "ar-events.h"
 
+#include "ar-util.h"
+
 #include <string.h>
 
 /* The one list of event kinds. docs/events.md and the journal catalog
@@ -695,6 +697,32 @@ kind_index(void)
     g_once_init_leave(&once, 1);
   }
   return index;
+}
+
+gboolean
+ar_event_kind_register_custom(const char *name, GError **error)
+{
+  const ArEventKind *known = ar_event_kind_lookup(name);
+  if (known && g_str_equal(known->origin, AR_EVENT_ORIGIN_HOOK))
+    return TRUE; /* a reload declares it again */
+  if (known) {
+    g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS, "\"%s\" is a built-in event kind", name);
+    return FALSE;
+  }
+  /* Lives as long as the process: a kind once declared stays valid for
+   * the events already written and for readers. */
+  ArEventKind *kind = g_new0(ArEventKind, 1);
+  kind->name = g_strdup(name);
+  /* A fixed id per name, so journalctl MESSAGE_ID= finds it across runs. */
+  kind->message_id = g_compute_checksum_for_string(G_CHECKSUM_MD5, name, -1);
+  kind->priority = LOG_INFO;
+  kind->origin = AR_EVENT_ORIGIN_HOOK;
+  kind->summary = "An event of a hook";
+  kind->message = g_strdup_printf("Hook event %s", name);
+  kind->description = "Declared in [events] kinds and emitted by a hook; its payload is the "
+                      "hook's.";
+  g_hash_table_insert(kind_index(), (gpointer)kind->name, kind);
+  return TRUE;
 }
 
 const ArEventKind *

@@ -457,13 +457,44 @@ ard_hook_batch_free(ArdHookBatch *b)
 
 /* ---- events ------------------------------------------------------------ */
 
+/* {"events": [{"event": KIND, ...payload}]}: each through the one emitter.
+ * A kind not declared in [events] kinds fails the hook (bad_output). */
+static void
+emit_custom_events(ArEmitter *emitter, const ArConfig *cfg, ArdHookResult *res)
+{
+  JsonArray *events = res->answer ? ar_json_array(res->answer, "events") : NULL;
+  for (guint i = 0; events && i < json_array_get_length(events); i++) {
+    JsonNode *node = json_array_get_element(events, i);
+    JsonObject *ev = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+    const char *kind = ev ? ar_json_str(ev, "event") : NULL;
+    g_autoptr(GError) error = NULL;
+    if (kind == NULL || cfg->event_kinds == NULL ||
+        !g_strv_contains((const char *const *)cfg->event_kinds, kind) ||
+        !ar_event_kind_register_custom(kind, &error)) {
+      fail(res, "bad_output",
+           g_strdup_printf(_("event \"%s\" is not declared in [events] kinds"), kind ? kind : "?"));
+      continue;
+    }
+    g_autoptr(JsonObject) payload = json_object_new();
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *member;
+    json_object_iter_init_ordered(&iter, ev);
+    while (json_object_iter_next_ordered(&iter, &name, &member))
+      if (!g_str_equal(name, "event") && !g_str_equal(name, "ts"))
+        json_object_set_member(payload, name, json_node_copy(member));
+    ar_emitter_emit(emitter, kind, payload, NULL);
+  }
+}
+
 char *
-ard_hooks_emit(ArEmitter *emitter, GPtrArray *results, guint round_num, const char *phase,
-               const char *prompt_path)
+ard_hooks_emit(ArEmitter *emitter, const ArConfig *cfg, GPtrArray *results, guint round_num,
+               const char *phase, const char *prompt_path)
 {
   char *first = NULL;
   for (guint i = 0; results && i < results->len; i++) {
     ArdHookResult *res = g_ptr_array_index(results, i);
+    emit_custom_events(emitter, cfg, res);
     if (res->prompt_old_hash && res->prompt_new_hash &&
         !g_str_equal(res->prompt_old_hash, res->prompt_new_hash))
       ar_emit(emitter, "prompt_overwritten", AR_EV_I("round_num", round_num),

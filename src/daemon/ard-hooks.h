@@ -77,10 +77,12 @@ void ard_hook_batch_free(ArdHookBatch *batch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdHookBatch, ard_hook_batch_free)
 
 /* hook_failed for each failure (serve_startup_hook_failed for startup
- * hooks), prompt_overwritten where a pre-round hook changed the prompt.
- * Returns the first failure as a sentence (caller frees), NULL if none. */
-char *ard_hooks_emit(ArEmitter *emitter, GPtrArray *results, guint round_num, const char *phase,
-                     const char *prompt_path);
+ * hooks), prompt_overwritten where a pre-round hook changed the prompt,
+ * and the events a hook asked for ({"events": [...]}, kinds of [events]
+ * kinds only). Returns the first failure as a sentence (caller frees),
+ * NULL if none. */
+char *ard_hooks_emit(ArEmitter *emitter, const ArConfig *cfg, GPtrArray *results, guint round_num,
+                     const char *phase, const char *prompt_path);
 
 /* The primary prompt file of a phase (whose rewrite prompt_overwritten
  * reports). */

@@ -669,7 +669,7 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
   ArdLoop *loop = user_data;
   g_autoptr(ArdHookBatch) owned = g_steal_pointer(&loop->startup_hooks);
   g_autofree char *failure =
-      ard_hooks_emit(loop->emitter, ard_hook_batch_get_results(owned), 0, NULL, NULL);
+      ard_hooks_emit(loop->emitter, loop->cfg, ard_hook_batch_get_results(owned), 0, NULL, NULL);
   if (failure) {
     g_printerr(_("agent-runnerd: %s; fix or disable the hook ([plugins] disable), then start "
                  "again\n"),

@@ -634,7 +634,7 @@ on_post_hooks_done(ArdHookBatch *batch, gpointer user_data)
 {
   ArdRound *r = user_data;
   g_autoptr(ArdHookBatch) owned = g_steal_pointer(&r->hooks);
-  g_free(ard_hooks_emit(r->emitter, ard_hook_batch_get_results(owned), r->res.round_num,
+  g_free(ard_hooks_emit(r->emitter, r->cfg, ard_hook_batch_get_results(owned), r->res.round_num,
                         r->res.phase, NULL));
   /* Last: the callee may free the round. */
   r->done(r, r->user_data);
@@ -891,7 +891,7 @@ on_start_hooks_done(ArdHookBatch *batch, gpointer user_data)
   GPtrArray *results = ard_hook_batch_get_results(owned);
   if (results && results->len)
     kind = ((ArdHookResult *)g_ptr_array_index(results, 0))->kind;
-  g_free(ard_hooks_emit(r->emitter, results, r->res.round_num, r->res.phase,
+  g_free(ard_hooks_emit(r->emitter, r->cfg, results, r->res.round_num, r->res.phase,
                         ard_hooks_prompt_path(r->cfg, r->res.phase)));
   for (guint i = 0; kind == AR_HOOK_CONTEXT_ENRICHER && results && i < results->len; i++) {
     /* Each enricher's object under its own name, as the Python tool's

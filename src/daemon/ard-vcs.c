@@ -218,7 +218,7 @@ ard_vcs_job_emit(ArdVcsJob *job, ArEmitter *emitter)
   g_autoptr(JsonNode) files = files_node(job->status->files);
   ar_emit(emitter, "dirty_detected", AR_EV_I("round_num", job->round_num), AR_EV_N("files", files),
           AR_EV_I("count", job->status->count), NULL);
-  g_free(ard_hooks_emit(emitter, job->hook_results, job->round_num, job->phase, NULL));
+  g_free(ard_hooks_emit(emitter, job->cfg, job->hook_results, job->round_num, job->phase, NULL));
   if (!job->attempted)
     return;
 

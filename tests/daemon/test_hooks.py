@@ -172,6 +172,25 @@ class HooksTest(DaemonTestCase):
         err = self.run_daemon(p, expect_rc=78)
         self.assertIn('unknown name "fial"; did you mean "fail"?', err)
 
+    def test_custom_event_kinds(self):
+        p = self.project("succeed")
+        p.write_config(max_rounds=1, sections={
+            "hooks": {"post_round": [hook("emit-event.sh")]},
+            "events": {"kinds": ["notes_refreshed"]}})
+        self.run_daemon(p)
+        ev = p.events("notes_refreshed")
+        self.assertEqual(len(ev), 1)
+        self.assertEqual(ev[0]["files"], 3)
+        self.assertNotIn("sk-ant-api03", ev[0]["note"])  # redacted like any outside text
+        failed = p.events("hook_failed")
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["error_type"], "bad_output")
+        self.assertIn("undeclared_kind", failed[0]["error_message"])
+        # A built-in kind cannot be declared (a hook must not forge it).
+        p.write_config(max_rounds=1, sections={"events": {"kinds": ["round_end"]}})
+        err = self.run_daemon(p, expect_rc=78)
+        self.assertIn('"round_end" is a built-in event kind', err)
+
     def test_fresh_eyes(self):
         p = self.project("succeed")
         p.write_config(max_rounds=2, fresh_eyes_every_n=2)
