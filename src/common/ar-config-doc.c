@@ -24,6 +24,7 @@ static const struct {
   { "phases.NAME.hooks", "The hooks of one phase: each key given replaces that key of [hooks]." },
   { "hooks", "Executables run at the stages of a round (docs/hooks.md): JSON in on stdin, JSON "
              "out, under the agent's containment." },
+  { "events", "Event kinds of your own, for hooks." },
   { "plugins",
     "Switches for built-in pieces and hooks; [plugins.NAME] tables pass through unchecked." },
 };
