@@ -129,8 +129,7 @@ const ArConfigKey ar_config_keys[] = {
 
   /* [monitor] */
   { "monitor", "auth_fail_patterns", AR_KEY_REGEXV, AUTH_FAIL_DEFAULT, OFF(auth_fail_patterns), 0, 0, NULL, FALSE, FALSE,
-    "Case-insensitive regular expressions that mark a short failed round as an authentication failure (text output).",
-    "text CLIs' short failed rounds are not matched against it yet" },
+    "Case-insensitive regular expressions that mark a failed round of a text CLI (output = \"text\") shorter than 60 s as an authentication failure when the end of its transcript matches (auth_failed after auth_fail_threshold such rounds)." },
   { "monitor", "auth_fail_hint", AR_KEY_STRING, "\"\"", OFF(auth_fail_hint), 0, 0, NULL, FALSE, FALSE,
     "How to fix an authentication failure; shown in the auth_failed event. Presets set it per CLI." },
   { "monitor", "auth_fail_threshold", AR_KEY_UINT, "1", OFF(auth_fail_threshold), 1, 0, NULL, FALSE, TRUE,
@@ -142,11 +141,9 @@ const ArConfigKey ar_config_keys[] = {
     "How long monitor --host tolerates ssh failures before giving up (0..3600).",
     NO_EFFECT_MONITOR },
   { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, "0", OFF(anomaly_repetitive_window), 0, 0, NULL, FALSE, FALSE,
-    "Tool-call window of the repetitive-tool detector (0: off).",
-    "anomaly_repetitive_tool is not emitted yet" },
+    "Tool-call window of the repetitive-tool detector on claude output (0: off)." },
   { "monitor", "anomaly_repetitive_threshold", AR_KEY_UINT, "0", OFF(anomaly_repetitive_threshold), 0, 0, NULL, FALSE, FALSE,
-    "Repetitions within the window that raise anomaly_repetitive_tool (0: off).",
-    "anomaly_repetitive_tool is not emitted yet" },
+    "Repetitions within the window that raise anomaly_repetitive_tool (0: off)." },
   { "monitor", "round_progress_interval_s", AR_KEY_UINT, "0", OFF(round_progress_interval_s), 0, 0, NULL, FALSE, FALSE,
     "Emit round_progress every N seconds while a round runs (0: off)." },
   { "monitor", "supervisor_stale_threshold_s", AR_KEY_UINT, NULL, OFF(supervisor_stale_threshold_s), 0, 0, NULL, FALSE, FALSE,

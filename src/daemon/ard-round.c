@@ -15,6 +15,7 @@
 
 #include "ar-prompt.h"
 #include "ar-util.h"
+#include "ard-detect.h"
 #include "ard-hooks.h"
 #include "ard-output.h"
 #include "ard-reap.h"
@@ -59,6 +60,7 @@ struct ArdRound {
   guint timeout_s;
 
   ArClassifier *classifier;
+  ArdRepetition *repetition; /* anomaly_repetitive_tool; NULL when off */
   ArdOutput *output;
   ArdStdinWriter *stdin_writer;
   sd_event_source *child_source;
@@ -91,6 +93,7 @@ struct ArdRound {
 
 static void schedule_recheck(ArdRound *r);
 static void schedule_finish(ArdRound *r);
+static ArDialect round_dialect(const ArConfig *cfg);
 
 static gint64
 now_mono(ArdRound *r)
@@ -308,6 +311,7 @@ on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
 {
   ArdRound *r = user_data;
   ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
+  ard_repetition_feed(r->repetition, r->emitter, line, len);
   gint64 since = 0;
   if (!r->retry_timer && r->cfg->retry_loop_timeout_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_retry_loop(r->classifier, &since)) {
@@ -579,6 +583,9 @@ compute_result(ArdRound *r)
   ar_classifier_finish(r->classifier, exit_status, res->term_signal,
                        res->timed_out || res->grace_killed || res->stalled, res->stalled,
                        &res->classification);
+  ard_detect_auth_patterns(r->cfg, round_dialect(r->cfg), res->transcript_path, exit_status,
+                           res->timed_out || res->grace_killed || res->stalled || res->term_signal,
+                           res->duration_s, &res->classification);
   res->outcome = res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
 }
 
@@ -947,6 +954,7 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   r->started_mono_us = now_mono(r);
   r->timeout_s = ar_config_round_timeout(r->cfg, p->phase);
   r->classifier = ar_classifier_new(round_dialect(r->cfg));
+  r->repetition = ard_repetition_new(r->cfg, round_dialect(r->cfg), p->round_num);
   r->transcript_fd = -1;
   compile_ignore_patterns(r);
   if (r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0)
@@ -1096,6 +1104,7 @@ ard_round_free(ArdRound *r)
   g_clear_pointer(&r->output, ard_output_free);
   g_clear_pointer(&r->stdin_writer, ard_stdin_writer_free);
   g_clear_pointer(&r->classifier, ar_classifier_free);
+  g_clear_pointer(&r->repetition, ard_repetition_free);
   g_clear_pointer(&r->vcs_job, ard_vcs_job_free);
   g_clear_pointer(&r->ignore_regexes, g_ptr_array_unref);
   g_clear_pointer(&r->hooks, ard_hook_batch_free);
