@@ -440,8 +440,12 @@ ard_hook_batch_free(ArdHookBatch *b)
 {
   if (b == NULL)
     return;
-  if (b->thread)
+  if (b->thread) {
+    /* Freed while its hooks run (the daemon is going away): end them
+     * rather than wait out their timeout. */
+    ard_reap_signal_descendants(getpid(), 0, SIGKILL);
     g_thread_join(b->thread);
+  }
   sd_event_source_disable_unref(b->io);
   if (b->efd >= 0)
     close(b->efd);
