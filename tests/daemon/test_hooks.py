@@ -5,13 +5,14 @@ documented schema (docs/hooks.md), what they answer against its effect."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import SOURCE_ROOT, DaemonTestCase, pid_alive  # noqa: E402
+from daemontest import ENDS_WITHIN, SOURCE_ROOT, DaemonTestCase, pid_alive  # noqa: E402
 
 HOOKS = os.path.join(SOURCE_ROOT, "tests", "hooks")
 
@@ -160,6 +161,17 @@ class HooksTest(DaemonTestCase):
         self.assertEqual(ev[0]["hook"], "fail")
         self.assertEqual(p.events("round_start"), [])
         self.assertIn("serve_startup hook fail failed", err)
+
+    def test_sigterm_ends_a_hanging_startup_hook(self):
+        p = self.project("succeed")
+        p.write_config(sections={"hooks": {"timeout_s": 3600,
+                                           "serve_startup": [hook("hang.sh")]}})
+        proc = p.start(env={"HOOK_DIR": self.hook_dir})
+        p.wait_event("serve_started", proc=proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=ENDS_WITHIN)  # not the hook's hour
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(p.events("round_start"), [])
 
     def test_plugins_disable_names_hooks(self):
         p = self.project("succeed")
