@@ -36,8 +36,8 @@ const char *const ar_known_plugins[] = {
 };
 
 const char *const ar_config_sections[] = {
-  "agent",   "agent.env",           "runtime", "prompt",  "vcs",
-  "monitor", "monitor.host_health", "phases",  "plugins", "hooks", "events", NULL,
+  "agent",  "agent.env", "runtime", "prompt", "vcs", "monitor", "monitor.host_health",
+  "phases", "plugins",   "hooks",   "events", NULL,
 };
 
 /* Keys read but not acted on yet (DESIGN.md §12): what `config check`
