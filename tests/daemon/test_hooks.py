@@ -100,11 +100,20 @@ class HooksTest(DaemonTestCase):
                                        "dirty_detected", "round_end"])
 
     def test_failures_are_contained(self):
-        p = self.project("succeed")
+        # One runner for every stage; each stage's failures are its own.
+        for kind in ("pre_round", "context_enricher", "dirty_handler", "post_round"):
+            with self.subTest(kind=kind):
+                self.check_failures(kind)
+
+    def check_failures(self, kind):
+        p = self.project("dirty")
+        pidfile = os.path.join(self.hook_dir, "escapee.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
         p.write_config(max_rounds=1, sections={"hooks": {
             "timeout_s": 3,
-            "pre_round": [hook("fail.sh"), hook("hang.sh"), hook("flood.sh"),
-                          hook("double-fork.sh")]}})
+            kind: [hook("fail.sh"), hook("hang.sh"), hook("flood.sh"), hook("double-fork.sh")]}})
+        self.committed(p)
         self.run_daemon(p)
         failed = {e["hook_name"]: e for e in p.events("hook_failed")}
         self.assertEqual(set(failed), {"fail", "hang", "flood"})
@@ -115,9 +124,9 @@ class HooksTest(DaemonTestCase):
         self.assertEqual(failed["hang"]["error_type"], "timeout")
         self.assertEqual(failed["flood"]["error_type"], "output_limit")
         for e in failed.values():
-            self.assertEqual(e["hook_kind"], "pre_round")
+            self.assertEqual(e["hook_kind"], kind)
         # The double-forked daemon died with its hook; the round ran anyway.
-        with open(os.path.join(self.hook_dir, "escapee.pid")) as f:
+        with open(pidfile) as f:
             self.assertFalse(pid_alive(int(f.read())))
         self.assertEqual(p.events("round_end")[0]["outcome"], "ok")
 
