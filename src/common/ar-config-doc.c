@@ -26,7 +26,7 @@ static const struct {
              "out, under the agent's containment." },
   { "events", "Event kinds of your own, for hooks." },
   { "plugins",
-    "Switches for built-in pieces and hooks; [plugins.NAME] tables pass through unchecked." },
+    "Switches for built-in pieces and hooks; [plugins.NAME] is the settings of the hook NAME." },
 };
 
 static const char *

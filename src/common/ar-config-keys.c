@@ -201,7 +201,7 @@ const ArConfigKey ar_config_keys[] = {
 
   /* [plugins] */
   { "plugins", "disable", AR_KEY_NAMES, "[]", OFF(plugins_disable), 0, 0, ar_known_plugins, FALSE, FALSE,
-    "Built-in detectors or handlers, or hooks by name, to switch off. Other [plugins.NAME] tables pass through to plugins unchecked." },
+    "Built-in detectors or handlers, or hooks by name, to switch off. A [plugins.NAME] table is not checked: the hook named NAME gets it as plugin_config in its input." },
 };
 /* clang-format on */
 

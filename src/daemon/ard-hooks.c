@@ -178,8 +178,10 @@ kill_leftovers(pid_t pgid)
 static void
 fail(ArdHookResult *res, const char *type, char *message)
 {
-  if (res->error_type)
-    return g_free(message); /* the first reason stands */
+  if (res->error_type) {
+    g_free(message); /* the first reason stands */
+    return;
+  }
   res->error_type = g_strdup(type);
   res->error_message = message;
 }
@@ -193,16 +195,22 @@ run_one(const ArConfig *cfg, ArdHookResult *res, const char *const *envp, const 
     return;
   }
   int in_p[2], out_p[2], err_p[2];
-  if (pipe2(in_p, O_CLOEXEC) < 0)
-    return fail(res, "spawn", g_strdup(g_strerror(errno)));
+  if (pipe2(in_p, O_CLOEXEC) < 0) {
+    fail(res, "spawn", g_strdup(g_strerror(errno)));
+    return;
+  }
   g_auto(ArFd) in_r = in_p[0];
   g_auto(ArFd) in_w = in_p[1];
-  if (pipe2(out_p, O_CLOEXEC) < 0)
-    return fail(res, "spawn", g_strdup(g_strerror(errno)));
+  if (pipe2(out_p, O_CLOEXEC) < 0) {
+    fail(res, "spawn", g_strdup(g_strerror(errno)));
+    return;
+  }
   g_auto(ArFd) out_r = out_p[0];
   g_auto(ArFd) out_w = out_p[1];
-  if (pipe2(err_p, O_CLOEXEC) < 0)
-    return fail(res, "spawn", g_strdup(g_strerror(errno)));
+  if (pipe2(err_p, O_CLOEXEC) < 0) {
+    fail(res, "spawn", g_strdup(g_strerror(errno)));
+    return;
+  }
   g_auto(ArFd) err_r = err_p[0];
   g_auto(ArFd) err_w = err_p[1];
 
@@ -224,8 +232,10 @@ run_one(const ArConfig *cfg, ArdHookResult *res, const char *const *envp, const 
   if (ok)
     ard_reap_keep(pid);
   ard_reap_release();
-  if (!ok)
-    return fail(res, "spawn", g_strdup(error->message));
+  if (!ok) {
+    fail(res, "spawn", g_strdup(error->message));
+    return;
+  }
   g_auto(ArFd) pidfd = pidfd_raw;
   ar_fd_close(&in_r);
   ar_fd_close(&out_w);
@@ -335,6 +345,52 @@ run_one(const ArConfig *cfg, ArdHookResult *res, const char *const *envp, const 
   res->answer = json_object_ref(json_node_get_object(json_parser_get_root(parser)));
 }
 
+/* [plugins.NAME] as JSON: the hook's own settings (cli-agent-runner's
+ * cfg.plugins.raw, which only in-process plugins could read). */
+static JsonNode *
+toml_to_json(const ArTomlNode *n)
+{
+  JsonNode *out = json_node_alloc();
+  switch (n->type) {
+  case AR_TOML_TABLE: {
+    JsonObject *o = json_object_new();
+    for (guint i = 0; i < ar_toml_len(n); i++) {
+      const ArTomlNode *c = ar_toml_at(n, i);
+      json_object_set_member(o, c->key, toml_to_json(c));
+    }
+    return json_node_init_object(out, o);
+  }
+  case AR_TOML_ARRAY: {
+    JsonArray *a = json_array_new();
+    for (guint i = 0; i < ar_toml_len(n); i++)
+      json_array_add_element(a, toml_to_json(ar_toml_at(n, i)));
+    return json_node_init_array(out, a);
+  }
+  case AR_TOML_STRING:
+    return json_node_init_string(out, n->v.str);
+  case AR_TOML_INTEGER:
+    return json_node_init_int(out, n->v.integer);
+  case AR_TOML_FLOAT:
+    return json_node_init_double(out, n->v.fp);
+  case AR_TOML_BOOL:
+    return json_node_init_boolean(out, n->v.boolean);
+  default: /* dates and times: their RFC 3339 text */
+    return json_node_init_string(out, n->v.datetime);
+  }
+}
+
+static void
+set_plugin_config(JsonObject *input, const ArConfig *cfg, const char *name)
+{
+  const ArTomlNode *plugins = cfg->toml ? ar_toml_get(cfg->toml, "plugins") : NULL;
+  const ArTomlNode *mine =
+      plugins && plugins->type == AR_TOML_TABLE && name ? ar_toml_get(plugins, name) : NULL;
+  if (mine && mine->type == AR_TOML_TABLE)
+    json_object_set_member(input, "plugin_config", toml_to_json(mine));
+  else
+    json_object_set_null_member(input, "plugin_config");
+}
+
 GPtrArray *
 ard_hooks_run_sync(const ArConfig *cfg, ArHookKind kind, GPtrArray *hooks,
                    const char *const *base_env, guint round_num, const char *phase,
@@ -349,6 +405,7 @@ ard_hooks_run_sync(const ArConfig *cfg, ArHookKind kind, GPtrArray *hooks,
     res->name = ar_hook_name((const char *const *)res->argv);
     res->exit_code = -1;
     json_object_set_string_member(input, "hook_name", res->name);
+    set_plugin_config(input, cfg, res->name);
     g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), input);
     g_autofree char *doc = json_to_string(root, FALSE);
     g_auto(GStrv) envp = ard_hooks_build_env(cfg, base_env, round_num, phase, kind, res->name);

@@ -71,7 +71,8 @@ class HooksTest(DaemonTestCase):
         rec = os.path.relpath(hook("record-input.py"), p.work)  # relative to the config
         p.write_config(max_rounds=1, dry_run=True,
                        sections={"hooks": {k: [rec] for k in STAGE},
-                                 "vcs": {"dirty_action": "ignore"}})
+                                 "vcs": {"dirty_action": "ignore"},
+                                 "plugins.record-input": {"greeting": "hi", "n": 2}})
         self.committed(p)
         self.run_daemon(p)
         for kind, extra in STAGE.items():
@@ -83,6 +84,7 @@ class HooksTest(DaemonTestCase):
             self.assertEqual(doc["hook_kind"], kind)
             self.assertEqual(doc["hook_name"], "record-input")
             self.assertTrue(doc["dry_run"])
+            self.assertEqual(doc["plugin_config"], {"greeting": "hi", "n": 2})
             self.assertEqual(got["env"]["AGENT_RUNNER_DRY_RUN"], "1")
             self.assertEqual(got["env"]["AGENT_RUNNER_HOOK_KIND"], kind)
             self.assertEqual(os.path.realpath(got["cwd"]), os.path.realpath(p.work))
