@@ -7,6 +7,7 @@
 
 #include "ar-classify.h"
 #include "ar-config-keys.h"
+#include "ar-events.h"
 #include "ar-util.h"
 
 /* Loading collects every problem of the file instead of stopping at the
@@ -193,7 +194,9 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
         if (re == NULL)
           loader_value_error(ld, item, _("%s %s: invalid regular expression: %s"), section_label,
                              key->name, rerr->message);
-      } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i])) {
+      } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i]) &&
+                 key->offset != offsetof(ArConfig, plugins_disable)) {
+        /* plugins_disable is checked in cross_check: hook names count. */
         g_autofree char *list = g_strjoinv(", ", (GStrv)key->choices);
         g_autofree char *dym = did_you_mean(v[i], key->choices);
         loader_value_error(ld, item, _("%s %s: unknown name \"%s\"%s (known: %s)"), section_label,
@@ -253,6 +256,43 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
       return;
     }
     *(double *)field = v;
+    return;
+  }
+  case AR_KEY_HOOKS: {
+    /* ["./hooks/a.sh", ["python3", "hooks/b.py", "--flag"]]: a string is
+     * one path; a list is an argv whose first element, when it holds a
+     * slash, is a path too. Paths resolve against the config's directory. */
+    if (node->type != AR_TOML_ARRAY) {
+      loader_value_error(ld, node, _("%s %s must be a list of commands, e.g. [\"./hooks/x.sh\"]"),
+                         section_label, key->name);
+      return;
+    }
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+    for (guint i = 0; i < ar_toml_len(node); i++) {
+      const ArTomlNode *item = ar_toml_at(node, i);
+      GStrv argv = NULL;
+      if (item->type == AR_TOML_STRING && *item->v.str) {
+        argv = g_new0(char *, 2);
+        argv[0] = expand_path(ld->cfg, item->v.str);
+      } else if (node_is_string_list(item) && ar_toml_len(item) > 0 &&
+                 *ar_toml_at(item, 0)->v.str) {
+        argv = node_strv(item);
+        if (strchr(argv[0], '/')) {
+          char *abs = expand_path(ld->cfg, argv[0]);
+          g_free(argv[0]);
+          argv[0] = abs;
+        }
+      } else {
+        loader_value_error(ld, item,
+                           _("%s %s: each command is a path string or a non-empty list of "
+                             "strings (argv)"),
+                           section_label, key->name);
+        continue;
+      }
+      g_ptr_array_add(list, argv);
+    }
+    g_clear_pointer((GPtrArray **)field, g_ptr_array_unref);
+    *(GPtrArray **)field = list;
     return;
   }
   case AR_KEY_ENV: {
@@ -326,12 +366,29 @@ load_phase_table(Loader *ld, const ArTomlNode *table)
       }
       continue;
     }
+    if (g_str_equal(item->key, "hooks") && item->type == AR_TOML_TABLE) {
+      g_auto(GStrv) hook_keys = section_key_names("phases.NAME.hooks");
+      g_autofree char *hlabel = g_strdup_printf("[phases.%s.hooks]", table->key);
+      for (guint j = 0; j < ar_toml_len(item); j++) {
+        const ArTomlNode *h = ar_toml_at(item, j);
+        const ArConfigKey *key = ar_config_key_lookup("phases.NAME.hooks", h->key);
+        if (key == NULL) {
+          g_autofree char *list = g_strjoinv(", ", hook_keys);
+          g_autofree char *dym = did_you_mean(h->key, (const char *const *)hook_keys);
+          loader_error(ld, h, _("unknown key \"%s\" in %s%s (allowed: %s)"), h->key, hlabel, dym,
+                       list);
+          continue;
+        }
+        apply_value(ld, key, h, phase, hlabel);
+      }
+      continue;
+    }
     const ArConfigKey *key = ar_config_key_lookup("phases.NAME", item->key);
     if (key == NULL) {
       g_autofree char *list = g_strjoinv(", ", allowed);
       g_autofree char *dym = did_you_mean(item->key, (const char *const *)allowed);
-      loader_error(ld, item, _("unknown key \"%s\" in %s%s (allowed: %s, prompt.files)"), item->key,
-                   label, dym, list);
+      loader_error(ld, item, _("unknown key \"%s\" in %s%s (allowed: %s, prompt.files, hooks)"),
+                   item->key, label, dym, list);
       continue;
     }
     apply_value(ld, key, item, phase, label);
@@ -414,6 +471,64 @@ strv_has_substring(GStrv v, const char *needle)
   return FALSE;
 }
 
+/* Every hook name of the file, [hooks] and [phases.NAME.hooks]. */
+static void
+add_hook_names(GPtrArray *names, GPtrArray *const *hooks)
+{
+  for (int k = 0; k < AR_HOOK_N_KINDS; k++)
+    for (guint i = 0; hooks[k] && i < hooks[k]->len; i++)
+      g_ptr_array_add(names, ar_hook_name(g_ptr_array_index(hooks[k], i)));
+}
+
+/* [plugins] disable names built-ins and hooks alike; a name that is
+ * neither is a typo that would silently disable nothing. */
+static void
+check_plugins_disable(Loader *ld, const ArTomlNode *root)
+{
+  ArConfig *cfg = ld->cfg;
+  if (cfg->plugins_disable == NULL || cfg->plugins_disable[0] == NULL)
+    return;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; ar_known_plugins[i]; i++)
+    g_ptr_array_add(names, g_strdup(ar_known_plugins[i]));
+  add_hook_names(names, cfg->hooks);
+  for (guint i = 0; cfg->phases && i < cfg->phases->len; i++)
+    add_hook_names(names, ((ArPhase *)g_ptr_array_index(cfg->phases, i))->hooks);
+  g_ptr_array_add(names, NULL);
+  const char *const *known = (const char *const *)names->pdata;
+  const ArTomlNode *plugins = ar_toml_get(root, "plugins");
+  const ArTomlNode *list = plugins ? ar_toml_get(plugins, "disable") : NULL;
+  for (guint i = 0; cfg->plugins_disable[i]; i++) {
+    if (g_strv_contains(known, cfg->plugins_disable[i]))
+      continue;
+    g_autofree char *joined = g_strjoinv(", ", (GStrv)known);
+    g_autofree char *dym = did_you_mean(cfg->plugins_disable[i], known);
+    loader_error(ld, list ? ar_toml_at(list, i) : NULL,
+                 _("[plugins] disable: unknown name \"%s\"%s (known: %s)"), cfg->plugins_disable[i],
+                 dym, joined);
+  }
+}
+
+/* [events] kinds: names a journal field and a jq filter can carry, and
+ * never a built-in kind (a hook must not forge round_end). */
+static void
+check_event_kinds(Loader *ld, const ArTomlNode *root)
+{
+  const ArTomlNode *sec = ar_toml_get(root, "events");
+  const ArTomlNode *list = sec && sec->type == AR_TOML_TABLE ? ar_toml_get(sec, "kinds") : NULL;
+  for (guint i = 0; ld->cfg->event_kinds && ld->cfg->event_kinds[i]; i++) {
+    const char *name = ld->cfg->event_kinds[i];
+    const ArTomlNode *at = list ? ar_toml_at(list, i) : NULL;
+    const ArEventKind *known = ar_event_kind_lookup(name);
+    if (!g_regex_match_simple("^[a-z][a-z0-9_]{0,63}$", name, 0, 0))
+      loader_error(ld, at, _("[events] kinds: \"%s\" is not a valid kind name ([a-z][a-z0-9_]*)"),
+                   name);
+    else if (known && !g_str_equal(known->origin, AR_EVENT_ORIGIN_HOOK))
+      loader_error(ld, at,
+                   _("[events] kinds: \"%s\" is a built-in event kind; choose another name"), name);
+  }
+}
+
 /* Checks that involve more than one key. */
 static void
 cross_check(Loader *ld, const ArTomlNode *root)
@@ -490,6 +605,9 @@ cross_check(Loader *ld, const ArTomlNode *root)
                  ph->name, dym);
   }
 
+  check_plugins_disable(ld, root);
+  check_event_kinds(ld, root);
+
   if (cfg->disk_warning_pct > cfg->disk_critical_pct)
     loader_error(
         ld, NULL,
@@ -503,6 +621,8 @@ phase_free(gpointer p)
   ArPhase *phase = p;
   g_free(phase->name);
   g_strfreev(phase->prompt_files);
+  for (int k = 0; k < AR_HOOK_N_KINDS; k++)
+    g_clear_pointer(&phase->hooks[k], g_ptr_array_unref);
   g_free(phase);
 }
 
@@ -621,6 +741,9 @@ ar_config_unref(ArConfig *cfg)
     case AR_KEY_ENV:
       g_clear_pointer((GStrv *)field, g_strfreev);
       break;
+    case AR_KEY_HOOKS:
+      g_clear_pointer((GPtrArray **)field, g_ptr_array_unref);
+      break;
     default:
       break;
     }
@@ -725,4 +848,81 @@ ar_config_find_agent(const ArConfig *cfg, const char *base_path)
       return g_steal_pointer(&cand);
   }
   return NULL;
+}
+
+const char *
+ar_hook_kind_name(ArHookKind kind)
+{
+  static const char *const names[] = {
+    [AR_HOOK_SERVE_STARTUP] = "serve_startup",       [AR_HOOK_PRE_ROUND] = "pre_round",
+    [AR_HOOK_CONTEXT_ENRICHER] = "context_enricher", [AR_HOOK_POST_ROUND] = "post_round",
+    [AR_HOOK_DIRTY_HANDLER] = "dirty_handler",       [AR_HOOK_DETECTOR] = "detector",
+  };
+  return names[kind];
+}
+
+char *
+ar_hook_name(const char *const *argv)
+{
+  /* ["python3", "hooks/x.py"]: the script names the hook, not python3. */
+  const char *prog = argv[0];
+  if (!strchr(prog, '/') && argv[1] && strchr(argv[1], '/'))
+    prog = argv[1];
+  g_autofree char *base = g_path_get_basename(prog);
+  char *dot = strrchr(base, '.');
+  if (dot && dot != base)
+    *dot = '\0';
+  return g_steal_pointer(&base);
+}
+
+GPtrArray *
+ar_config_hooks(const ArConfig *cfg, const char *phase, ArHookKind kind)
+{
+  GPtrArray *out = g_ptr_array_new();
+  const ArPhase *ph = ar_config_get_phase(cfg, phase);
+  GPtrArray *list = ph && ph->hooks[kind] ? ph->hooks[kind] : cfg->hooks[kind];
+  if (kind == AR_HOOK_PRE_ROUND) {
+    /* Only pre-round hooks, as in the Python tool: enrichers add to the
+     * context and change no file. */
+    gboolean off = ph && ph->disable_pre_round_hooks >= 0 ? ph->disable_pre_round_hooks
+                                                          : cfg->disable_pre_round_hooks;
+    if (off)
+      return out;
+  }
+  for (guint i = 0; list && i < list->len; i++) {
+    GStrv argv = g_ptr_array_index(list, i);
+    g_autofree char *name = ar_hook_name((const char *const *)argv);
+    if (cfg->plugins_disable && g_strv_contains((const char *const *)cfg->plugins_disable, name))
+      continue;
+    g_ptr_array_add(out, argv);
+  }
+  return out;
+}
+
+static const ArTomlNode *
+toml_section(const ArTomlNode *root, const char *dotted)
+{
+  g_auto(GStrv) parts = g_strsplit(dotted, ".", -1);
+  const ArTomlNode *node = root;
+  for (guint i = 0; node && parts[i]; i++)
+    node = node->type == AR_TOML_TABLE ? ar_toml_get(node, parts[i]) : NULL;
+  return node && node->type == AR_TOML_TABLE ? node : NULL;
+}
+
+GPtrArray *
+ar_config_inert_keys(const ArConfig *cfg, GPtrArray **reasons)
+{
+  GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+  *reasons = g_ptr_array_new();
+  for (guint i = 0; cfg->toml && i < ar_config_n_keys; i++) {
+    const ArConfigKey *key = &ar_config_keys[i];
+    if (!key->no_effect)
+      continue;
+    const ArTomlNode *sec = toml_section(cfg->toml, key->section);
+    if (sec == NULL || ar_toml_get(sec, key->name) == NULL)
+      continue;
+    g_ptr_array_add(keys, g_strdup_printf("[%s] %s", key->section, key->name));
+    g_ptr_array_add(*reasons, (gpointer)key->no_effect);
+  }
+  return keys;
 }

@@ -320,6 +320,8 @@ static gboolean (*const type_checks[])(JsonNode *) = {
 static void
 check_field(const ArEventKind *kind, const ArEventField *field, const char *name, JsonNode *node)
 {
+  if (field == NULL && g_str_equal(kind->origin, AR_EVENT_ORIGIN_HOOK))
+    return; /* a hook's own kind: its payload is free */
   if (field == NULL) {
     g_warning("event %s: unknown field \"%s\" (not in the event table)", kind->name, name);
     return;
@@ -346,7 +348,9 @@ add_member(JsonObject *out, const ArEventKind *kind, const ArEventField *field, 
    * recognises. */
   const char *text = json_node_get_string(node);
   g_autofree char *clean =
-      ar_event_field_is_free_text(name) ? ar_redact(text) : ar_redact_known_secrets(text);
+      ar_event_field_is_free_text(name) || g_str_equal(kind->origin, AR_EVENT_ORIGIN_HOOK)
+          ? ar_redact(text)
+          : ar_redact_known_secrets(text);
   if (field != NULL && field->max_chars > 0) {
     char *cut = ar_redact_truncate(clean, field->max_chars);
     g_free(clean);

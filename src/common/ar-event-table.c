@@ -2,6 +2,8 @@
 
 #include "ar-events.h"
 
+#include "ar-util.h"
+
 #include <string.h>
 
 /* The one list of event kinds. docs/events.md and the journal catalog
@@ -122,10 +124,15 @@ static const ArEventKind kinds[] = {
     "A pre-round hook, context enricher, post-round hook or dirty-tree handler failed. "
     "The failure is isolated: the round goes on without that hook's contribution. "
     "hook_kind is one of pre_round, context_enricher, post_round, dirty_handler; "
-    "traceback holds the head and tail (1 KB each) of the diagnostic output.\n\n"
+    "error_type is spawn, exit, signal, timeout ([hooks] timeout_s), output_limit "
+    "(more than 1 MiB on stdout) or bad_output (an answer that is not a JSON object); "
+    "traceback holds the head and tail (1 KB each) of the hook's stderr; exit_code "
+    "(null unless it exited) and signal (null unless a signal ended it).\n\n"
     "Fix or disable the hook named in hook_name.",
     { F_STR("hook_name"), F_STR("hook_kind"), F_STR("error_type"), F_STR("error_message"),
-      F_STR("traceback") } },
+      F_STR("traceback"),
+      FIELD("exit_code", AR_FIELD_INT, AR_FIELD_NULLABLE | AR_FIELD_OPTIONAL, 0),
+      FIELD("signal", AR_FIELD_STRING, AR_FIELD_NULLABLE | AR_FIELD_OPTIONAL, 0) } },
 
   { "prompt_overwritten",
     "9b207ad5710c45668b4b6164f76713ea",
@@ -730,6 +737,32 @@ kind_index(void)
     g_once_init_leave(&once, 1);
   }
   return index;
+}
+
+gboolean
+ar_event_kind_register_custom(const char *name, GError **error)
+{
+  const ArEventKind *known = ar_event_kind_lookup(name);
+  if (known && g_str_equal(known->origin, AR_EVENT_ORIGIN_HOOK))
+    return TRUE; /* a reload declares it again */
+  if (known) {
+    g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS, "\"%s\" is a built-in event kind", name);
+    return FALSE;
+  }
+  /* Lives as long as the process: a kind once declared stays valid for
+   * the events already written and for readers. */
+  ArEventKind *kind = g_new0(ArEventKind, 1);
+  kind->name = g_strdup(name);
+  /* A fixed id per name, so journalctl MESSAGE_ID= finds it across runs. */
+  kind->message_id = g_compute_checksum_for_string(G_CHECKSUM_MD5, name, -1);
+  kind->priority = LOG_INFO;
+  kind->origin = AR_EVENT_ORIGIN_HOOK;
+  kind->summary = "An event of a hook";
+  kind->message = g_strdup_printf("Hook event %s", name);
+  kind->description = "Declared in [events] kinds and emitted by a hook; its payload is the "
+                      "hook's.";
+  g_hash_table_insert(kind_index(), (gpointer)kind->name, kind);
+  return TRUE;
 }
 
 const ArEventKind *

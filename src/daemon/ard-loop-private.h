@@ -31,8 +31,9 @@ struct ArdLoop {
   sd_event_source *step_defer;
 
   ArdRound *round;
-  guint max_rounds;       /* effective: --max-rounds, else config */
-  gboolean battery_fresh; /* the start-up battery just ran: skip it once */
+  struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
+  guint max_rounds;                   /* effective: --max-rounds, else config */
+  gboolean battery_fresh;             /* the start-up battery just ran: skip it once */
 
   gboolean stop_requested;
   gboolean stopping_emitted;

@@ -23,6 +23,7 @@
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-console.h"
+#include "ard-hooks.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
 #include "ard-reap.h"
@@ -702,11 +703,38 @@ loop_step(ArdLoop *loop)
   start_round(loop);
 }
 
+/* [hooks] serve_startup: once per serve, before the first round; the
+ * first failure stops the service (the Python tool's serve exit). */
+static void
+on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
+{
+  ArdLoop *loop = user_data;
+  g_autoptr(ArdHookBatch) owned = g_steal_pointer(&loop->startup_hooks);
+  g_autofree char *failure =
+      ard_hooks_emit(loop->emitter, loop->cfg, ard_hook_batch_get_results(owned), 0, NULL, NULL);
+  if (failure) {
+    g_printerr(_("agent-runnerd: %s; fix or disable the hook ([plugins] disable), then start "
+                 "again\n"),
+               failure);
+    loop_exit(loop, ARD_EXIT_CONFIG, failure);
+    return;
+  }
+  loop_step(loop);
+}
+
 static int
 on_first_step(sd_event_source *s, void *user_data)
 {
   ArdLoop *loop = user_data;
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
+  g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
+  if (!loop->opts.round_mode && hooks->len > 0) {
+    g_autoptr(JsonObject) input = ard_hooks_input_new(loop->cfg, AR_HOOK_SERVE_STARTUP, 0, NULL);
+    loop->startup_hooks = ard_hooks_start(loop->event, loop->cfg, AR_HOOK_SERVE_STARTUP, hooks,
+                                          (const char *const *)loop->base_env, 0, NULL, input, NULL,
+                                          on_startup_hooks_done, loop);
+    return 0;
+  }
   loop_step(loop);
   return 0;
 }
@@ -909,6 +937,7 @@ ard_loop_free(ArdLoop *loop)
   if (!loop)
     return;
   g_clear_pointer(&loop->round, ard_round_free);
+  g_clear_pointer(&loop->startup_hooks, ard_hook_batch_free);
   sd_event_source_disable_unref(loop->sig_term);
   sd_event_source_disable_unref(loop->sig_int);
   sd_event_source_disable_unref(loop->sig_hup);

@@ -280,6 +280,22 @@ class ReactionTest(FixtureMixin, DaemonTestCase):
             "transient_error_detected", "transient_error_backoff_capped"])
         self.assertEqual(p.state()["throttle"]["consecutive"], {"api_transient_5xx": 3})
 
+    def test_round_verb_reports_and_claude_parity(self):
+        # `round` says what the output showed, as serve does, without a
+        # back-off. The fixture is the captured oauth-429 shape without
+        # api_error_status: a rejected rate_limit_event then an is_error
+        # result with nothing of its own is the account's limit.
+        ours = os.path.join(os.environ.get("AR_SOURCE_ROOT", "."), "tests", "fixtures")
+        p = self.fixture_project("claude-rate-limit-rejected-no-status", fixtures=ours)
+        rc, _, err = p.run("--round")
+        self.assertNotEqual(rc, 0, err)
+        self.assertEqual(p.events("round_end")[0]["outcome"], "rate_limit_account")
+        det = p.events("transient_error_detected")
+        self.assertEqual(len(det), 1)
+        self.assertEqual(det[0]["classification"], "rate_limit_account")
+        self.assertEqual(det[0]["reset_at_epoch"], 1795847872)
+        self.assertIsNone(det[0]["throttled_until_epoch"])
+
     def test_skip_and_stop_actions(self):
         p = self.fixture_project("gemini-0.61.0-429", runtime={"transient_error_action": "skip"})
         rc, _, err = p.run("--max-rounds", "2")
