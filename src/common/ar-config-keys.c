@@ -25,8 +25,14 @@ const char *const ar_known_detectors[] = {
   "disk_critical",     "mem_pressure",
   "oauth_fail",        "network_fail",
   "rate_limit_active", "anomaly_repetitive_active",
-  "supervisor_stale",  NULL,
+  "supervisor_stale",  "no_progress",
+  "crash_loop",        "auth_failed",
+  "quota_exhausted",   "config_broken",
+  NULL,
 };
+
+/* What [monitor] notify may ask the desktop to be told about. */
+static const char *const notify_choices[] = { "critical", "warning", "finished", "round_end", NULL };
 
 /* Built-in pieces that [plugins] disable can switch off. The names are the
  * Python tool's, so an existing file keeps loading. */
@@ -130,7 +136,7 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "auth_fail_threshold", AR_KEY_UINT, "1", OFF(auth_fail_threshold), 1, 0, NULL, FALSE, TRUE,
     "Consecutive authentication failures after which the loop stops instead of burning quota." },
   { "monitor", "auto_stop_on", AR_KEY_NAMES, "[\"oauth_fail\", \"disk_critical\"]", OFF(auto_stop_on), 0, 0, ar_known_detectors, FALSE, FALSE,
-    "Detectors whose critical alert stops the service." },
+    "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start)." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, "90", OFF(remote_failure_tolerance_s), 0, 3600, NULL, FALSE, FALSE,
     "How long monitor --host tolerates ssh failures before giving up (0..3600)." },
   { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, "0", OFF(anomaly_repetitive_window), 0, 0, NULL, FALSE, FALSE,
@@ -141,6 +147,10 @@ const ArConfigKey ar_config_keys[] = {
     "Emit round_progress every N seconds while a round runs (0: off)." },
   { "monitor", "supervisor_stale_threshold_s", AR_KEY_UINT, NULL, OFF(supervisor_stale_threshold_s), 0, 0, NULL, FALSE, FALSE,
     "Alert when no event was written for this long; default round_timeout_s x 1.5, 0 disables." },
+  { "monitor", "no_progress_rounds", AR_KEY_UINT, "10", OFF(no_progress_rounds), 0, 0, NULL, FALSE, FALSE,
+    "no_progress alert after this many rounds in a row that left HEAD unchanged and the tree clean (0: off)." },
+  { "monitor", "notify", AR_KEY_NAMES, "[\"critical\", \"finished\"]", OFF(notify), 0, 0, notify_choices, FALSE, FALSE,
+    "Desktop notifications: critical (critical alerts and stops), warning (warning alerts), finished (.agent-done, max_rounds), round_end (every round)." },
   { "monitor.host_health", "mem_avail_min_mb", AR_KEY_UINT, "200", OFF(mem_avail_min_mb), 0, 0, NULL, FALSE, FALSE,
     "mem_pressure alert below this much available memory." },
   { "monitor.host_health", "disk_warning_pct", AR_KEY_PERCENT, "90.0", OFF(disk_warning_pct), 0, 100, NULL, FALSE, FALSE,

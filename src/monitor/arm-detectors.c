@@ -1,0 +1,274 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ar-util.h"
+#include "arm-monitor.h"
+
+/* The detector table: the Python tool's eleven (same names, thresholds and
+ * config keys, python-tool-reference §4.2), the daemon's own stops as
+ * immediate critical alerts, and no_progress. Each is a pure function of
+ * the project's incremental state (arm-project.c), evaluated after every
+ * event, host sample or deadline; arm-alerts.c turns changes of the answer
+ * into alerts, so a moving value (elapsed time, a fill level) never alerts
+ * twice. */
+
+#define RATE_THRESHOLD    0.2 /* share of the last 10 exits */
+#define ORPHAN_STREAK     3
+#define REPETITIVE_ROUNDS 5 /* anomaly_repetitive_tool within the last 5 rounds */
+
+const char *
+arm_severity_name(ArmSeverity sev)
+{
+  static const char *const names[] = { "info", "warning", "critical" };
+  return names[sev];
+}
+
+static guint
+count_exits(ArmProject *p, gsize field_offset)
+{
+  guint n = 0;
+  for (guint i = 0; i < p->n_exits; i++) {
+    const ArmExit *e = &p->exits[(p->exits_head + i) % ARM_EXIT_WINDOW];
+    n += G_STRUCT_MEMBER(gboolean, e, field_offset) ? 1 : 0;
+  }
+  return n;
+}
+
+/* The rate detectors need a full window, as in the Python tool. */
+static gboolean
+rate_over(ArmProject *p, gsize field_offset, guint *matches)
+{
+  *matches = count_exits(p, field_offset);
+  return p->n_exits >= ARM_EXIT_WINDOW && (double)*matches / ARM_EXIT_WINDOW >= RATE_THRESHOLD;
+}
+
+static gboolean
+eval_timeout_rate(ArmProject *p, gint64 now_us, char **message)
+{
+  guint n;
+  if (!rate_over(p, G_STRUCT_OFFSET(ArmExit, timed_out), &n))
+    return FALSE;
+  *message = g_strdup_printf(_("%u of the last %u rounds timed out"), n, ARM_EXIT_WINDOW);
+  return TRUE;
+}
+
+static gboolean
+eval_oauth_fail(ArmProject *p, gint64 now_us, char **message)
+{
+  guint n;
+  if (!rate_over(p, G_STRUCT_OFFSET(ArmExit, auth_match), &n))
+    return FALSE;
+  const char *hint = p->cfg && p->cfg->auth_fail_hint && *p->cfg->auth_fail_hint
+                         ? p->cfg->auth_fail_hint
+                         : _("log the agent in again");
+  *message = g_strdup_printf(_("%u of the last %u rounds failed to authenticate: %s"), n,
+                             ARM_EXIT_WINDOW, hint);
+  return TRUE;
+}
+
+static gboolean
+eval_network_fail(ArmProject *p, gint64 now_us, char **message)
+{
+  guint n;
+  if (!rate_over(p, G_STRUCT_OFFSET(ArmExit, net_match), &n))
+    return FALSE;
+  *message =
+      g_strdup_printf(_("%u of the last %u rounds failed on network errors"), n, ARM_EXIT_WINDOW);
+  return TRUE;
+}
+
+static gint64
+hung_deadline(ArmProject *p)
+{
+  if (!p->owner || p->round_num == 0 || p->round_started_us == 0)
+    return 0;
+  return p->round_started_us + (gint64)arm_project_hung_threshold_s(p) * G_USEC_PER_SEC;
+}
+
+static gboolean
+eval_hung(ArmProject *p, gint64 now_us, char **message)
+{
+  gint64 deadline = hung_deadline(p);
+  if (deadline == 0 || now_us < deadline)
+    return FALSE;
+  *message = g_strdup_printf(_("round %u has run for more than %us without ending"), p->round_num,
+                             arm_project_hung_threshold_s(p));
+  return TRUE;
+}
+
+static gboolean
+eval_orphan_chain(ArmProject *p, gint64 now_us, char **message)
+{
+  if (p->orphan_streak < ORPHAN_STREAK)
+    return FALSE;
+  *message = g_strdup_printf(_("%u rounds in a row left uncommitted work (last: round %u)"),
+                             p->orphan_streak, p->orphan_last_round);
+  return TRUE;
+}
+
+static gboolean
+eval_disk_warning(ArmProject *p, gint64 now_us, char **message)
+{
+  if (!p->cfg || p->disk_pct < 0 || p->disk_pct < p->cfg->disk_warning_pct ||
+      p->disk_pct >= p->cfg->disk_critical_pct)
+    return FALSE;
+  *message = g_strdup_printf(_("the file system of %s is %.1f%% full (warning at %.1f%%)"),
+                             p->log_dir, p->disk_pct, p->cfg->disk_warning_pct);
+  return TRUE;
+}
+
+static gboolean
+eval_disk_critical(ArmProject *p, gint64 now_us, char **message)
+{
+  if (!p->cfg || p->disk_pct < 0 || p->disk_pct < p->cfg->disk_critical_pct)
+    return FALSE;
+  *message = g_strdup_printf(_("the file system of %s is %.1f%% full (critical at %.1f%%)"),
+                             p->log_dir, p->disk_pct, p->cfg->disk_critical_pct);
+  return TRUE;
+}
+
+static gboolean
+eval_mem_pressure(ArmProject *p, gint64 now_us, char **message)
+{
+  if (!p->cfg || p->mem_avail_mb < 0 || p->mem_avail_mb >= p->cfg->mem_avail_min_mb)
+    return FALSE;
+  *message = g_strdup_printf(_("only %.0f MB of memory available (alert below %u MB)"),
+                             p->mem_avail_mb, p->cfg->mem_avail_min_mb);
+  return TRUE;
+}
+
+static gboolean
+eval_rate_limit_active(ArmProject *p, gint64 now_us, char **message)
+{
+  if (p->throttled_until_s == 0 || p->throttled_until_s * G_USEC_PER_SEC <= now_us)
+    return FALSE;
+  g_autofree char *until = ar_utc_iso_ms(p->throttled_until_s * G_USEC_PER_SEC);
+  *message = g_strdup_printf(_("%s is rate-limited (%s) until %s"),
+                             p->throttle_agent ? p->throttle_agent : "agent",
+                             p->throttle_class ? p->throttle_class : "rate_limit", until);
+  return TRUE;
+}
+
+static gint64
+rate_limit_deadline(ArmProject *p)
+{
+  return p->throttled_until_s > 0 ? p->throttled_until_s * G_USEC_PER_SEC : 0;
+}
+
+static gboolean
+eval_repetitive(ArmProject *p, gint64 now_us, char **message)
+{
+  guint n = 0;
+  for (guint i = 0; i < p->repetitive->len; i++)
+    if (g_array_index(p->repetitive, guint, i) + REPETITIVE_ROUNDS > p->max_round)
+      n++;
+  if (n == 0)
+    return FALSE;
+  *message =
+      g_strdup_printf(_("the agent repeated %s on %s (%u times in the last %u rounds)"),
+                      p->repetitive_tool ? p->repetitive_tool : "a tool",
+                      p->repetitive_target ? p->repetitive_target : "?", n, REPETITIVE_ROUNDS);
+  return TRUE;
+}
+
+static gint64
+stale_deadline(ArmProject *p)
+{
+  guint threshold = arm_project_stale_threshold_s(p);
+  /* Silence is expected while no daemon runs on purpose, and during a
+   * back-off (it may last hours). */
+  if (threshold == 0 || !p->owner || p->last_event_us == 0 ||
+      p->throttled_until_s * G_USEC_PER_SEC > g_get_real_time())
+    return 0;
+  return p->last_event_us + (gint64)threshold * G_USEC_PER_SEC;
+}
+
+static gboolean
+eval_supervisor_stale(ArmProject *p, gint64 now_us, char **message)
+{
+  if (p->vanished) {
+    *message = g_strdup(_("the supervisor went away without stopping (killed or crashed)"));
+    return TRUE;
+  }
+  gint64 deadline = stale_deadline(p);
+  if (deadline == 0 || now_us < deadline)
+    return FALSE;
+  *message = g_strdup_printf(_("no event from the supervisor for more than %us"),
+                             arm_project_stale_threshold_s(p));
+  return TRUE;
+}
+
+static gboolean
+eval_no_progress(ArmProject *p, gint64 now_us, char **message)
+{
+  guint n = arm_project_no_progress_rounds(p);
+  if (n == 0 || p->no_progress_streak < n)
+    return FALSE;
+  *message = g_strdup_printf(_("%u rounds in a row changed nothing (HEAD %.12s, clean tree)"),
+                             p->no_progress_streak, p->last_head ? p->last_head : "?");
+  return TRUE;
+}
+
+/* The daemon's own stops: true from the event until a new round starts. */
+static gboolean
+eval_immediate(ArmProject *p, guint which, char **message)
+{
+  if (!p->immediate[which])
+    return FALSE;
+  *message = g_strdup(p->immediate[which]);
+  return TRUE;
+}
+
+static gboolean
+eval_crash_loop(ArmProject *p, gint64 now_us, char **message)
+{
+  return eval_immediate(p, 0, message);
+}
+
+static gboolean
+eval_auth_failed(ArmProject *p, gint64 now_us, char **message)
+{
+  return eval_immediate(p, 1, message);
+}
+
+static gboolean
+eval_quota_exhausted(ArmProject *p, gint64 now_us, char **message)
+{
+  return eval_immediate(p, 2, message);
+}
+
+static gboolean
+eval_config_broken(ArmProject *p, gint64 now_us, char **message)
+{
+  return eval_immediate(p, 3, message);
+}
+
+/* Order = the order alerts of one evaluation come out in. */
+static const ArmDetector detectors[] = {
+  { "crash_loop", ARM_SEV_CRITICAL, eval_crash_loop, NULL },
+  { "auth_failed", ARM_SEV_CRITICAL, eval_auth_failed, NULL },
+  { "quota_exhausted", ARM_SEV_CRITICAL, eval_quota_exhausted, NULL },
+  { "config_broken", ARM_SEV_CRITICAL, eval_config_broken, NULL },
+  { "timeout_rate", ARM_SEV_WARNING, eval_timeout_rate, NULL },
+  { "hung", ARM_SEV_WARNING, eval_hung, hung_deadline },
+  { "orphan_chain", ARM_SEV_WARNING, eval_orphan_chain, NULL },
+  { "disk_warning", ARM_SEV_WARNING, eval_disk_warning, NULL },
+  { "disk_critical", ARM_SEV_CRITICAL, eval_disk_critical, NULL },
+  { "mem_pressure", ARM_SEV_WARNING, eval_mem_pressure, NULL },
+  { "oauth_fail", ARM_SEV_CRITICAL, eval_oauth_fail, NULL },
+  { "network_fail", ARM_SEV_WARNING, eval_network_fail, NULL },
+  { "rate_limit_active", ARM_SEV_WARNING, eval_rate_limit_active, rate_limit_deadline },
+  { "anomaly_repetitive_active", ARM_SEV_WARNING, eval_repetitive, NULL },
+  { "supervisor_stale", ARM_SEV_WARNING, eval_supervisor_stale, stale_deadline },
+  { "no_progress", ARM_SEV_WARNING, eval_no_progress, NULL },
+};
+
+G_STATIC_ASSERT(G_N_ELEMENTS(detectors) <= ARM_MAX_DETECTORS);
+
+const ArmDetector *
+arm_detectors(guint *n)
+{
+  *n = G_N_ELEMENTS(detectors);
+  return detectors;
+}
