@@ -95,11 +95,12 @@ struct ArmProject {
   GArray *repetitive; /* guint round numbers of anomaly_repetitive_tool */
   char *repetitive_tool;
   char *repetitive_target;
-  gint64 last_event_us;   /* realtime of the newest event */
-  gboolean stopping_seen; /* serve_stopping before the name went away */
-  gboolean vanished;      /* the name went away without serve_stopping */
-  char *immediate[4];     /* reasons of crash_loop, auth_failed, quota_exhausted, config_broken */
-  char *last_head;        /* git_head after the previous round */
+  gint64 last_event_us;    /* realtime of the newest event */
+  gboolean stopping_seen;  /* serve_stopping before the name went away */
+  gboolean vanished;       /* the name went away without serve_stopping */
+  char *immediate[4];      /* reasons of crash_loop, auth_failed, quota_exhausted, config_broken */
+  char *last_head;         /* git_head after the previous round */
+  gboolean seen_substrate; /* last_head is known */
   guint no_progress_streak;
   double disk_pct;     /* -1: not sampled */
   double mem_avail_mb; /* -1: not sampled */

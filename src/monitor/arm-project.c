@@ -249,12 +249,14 @@ static void
 on_substrate_after(ArmProject *p, JsonObject *o)
 {
   const char *head = ar_json_str(o, "git_head");
-  if (head && p->last_head && g_str_equal(head, p->last_head) && !p->round_dirty)
+  /* An unborn HEAD (null) that stays unborn is no progress either. */
+  if (p->seen_substrate && g_strcmp0(head, p->last_head) == 0 && !p->round_dirty)
     p->no_progress_streak++;
   else
     p->no_progress_streak = 0;
   g_free(p->last_head);
   p->last_head = g_strdup(head);
+  p->seen_substrate = TRUE;
 }
 
 static void

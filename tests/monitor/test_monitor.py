@@ -1,0 +1,266 @@
+"""agent-runner-monitor on a private bus against the real agent-runnerd
+and the fake agents: detectors fire once and resolve once, alerts land in
+the project's events through the daemon, auto-stop lasts across a
+restart, a killed daemon is noticed, and desktop notifications reach a
+real notification server (dunst on Xvfb)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
+from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase  # noqa: E402
+
+MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+NAME = "org.agentrunner.Runner1.work"
+MONITOR_NAME = "org.agentrunner.Monitor1"
+
+
+class Monitor:
+    """The monitor in the foreground with --json: its alert lines are
+    collected by a reader thread."""
+
+    def __init__(self, test, *args, env=None):
+        e = dict(os.environ)
+        e.update(test.env(**(env or {})))
+        self.proc = subprocess.Popen([MONITOR, "--json", "--no-journal", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            with self.cond:
+                self.lines.append(json.loads(raw))
+                self.cond.notify_all()
+
+    def alerts(self, detector=None, state=None):
+        with self.cond:
+            return [a for a in self.lines
+                    if (detector is None or a["detector"] == detector)
+                    and (state is None or a["state"] == state)]
+
+    def wait_alert(self, detector, state="emitted", count=1, timeout=ENDS_WITHIN):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = [a for a in self.lines
+                         if a["detector"] == detector and a["state"] == state]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no {detector} {state} x{count}: {self.lines}; "
+                                         f"rc {self.proc.poll()}")
+                self.cond.wait(min(left, 0.2))
+
+    def stop(self):
+        if self.proc.stdout.closed:
+            return self.proc.returncode, ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=ENDS_WITHIN)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.thread.join(timeout=5)
+        err = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return self.proc.returncode, err
+
+
+class MonitorTestCase(BusTestCase):
+    def monitor(self, *args, env=None, wait_name=True):
+        m = Monitor(self, *args, env=env)
+        self.addCleanup(m.stop)
+        if wait_name:
+            self.bus.wait_name(MONITOR_NAME, proc=m.proc)
+        return m
+
+
+class DetectorTest(MonitorTestCase):
+    def test_crash_loop_fires_once_and_resolves_once(self):
+        p = self.project("fail-fast")
+        m = self.monitor()
+        proc = self.serve(p)
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 79, err)
+        a = m.wait_alert("crash_loop")
+        self.assertEqual(a["severity"], "critical")
+        self.assertEqual(a["project"], "work")
+        # A fresh start that succeeds: the condition is over.
+        p.write_config(agent_env={"FAKE_FAIL_ROUNDS": "0"}, max_rounds=1)
+        proc = self.serve(p, "--clear-done")
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("crash_loop", "resolved")
+        self.assertEqual(len(m.alerts("crash_loop", "emitted")), 1)
+        self.assertEqual(len(m.alerts("crash_loop", "resolved")), 1)
+
+    def test_alerts_recorded_by_the_daemon(self):
+        # no_progress after 2 rounds that leave HEAD and the tree alone; the
+        # daemon still runs, so the alert lands in its events.
+        p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
+                         restart_delay_s=1)
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        m = self.monitor()
+        proc = self.serve(p)
+        m.wait_alert("no_progress")
+        ev = p.wait_event("monitor_alert_emitted", proc=proc)
+        self.assertEqual(ev["detector"], "no_progress")
+        self.assertEqual(ev["severity"], "warning")
+        self.assertIsNone(ev["auto_action"])
+        p.wait_event("round_end", count=4, proc=proc)
+        self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
+        self.assertEqual(len(m.alerts("no_progress", "emitted")), 1)
+        self.stop_daemon(proc)
+
+    def test_disk_critical_stops_and_the_stop_lasts(self):
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("disk_critical")
+        self.assertEqual(a["auto_action"], "stop_service")
+        ev = p.events("monitor_alert_emitted")
+        self.assertEqual([e["detector"] for e in ev], ["disk_critical"])
+        self.assertEqual(ev[0]["auto_action"], "stop_service")
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "disk_critical")
+        # A restart (as the unit would do) stays stopped, without a round.
+        rounds = len(p.events("round_start"))
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("round_start")), rounds)
+        self.assertEqual(p.events("serve_stopping")[-1]["reason"],
+                         "monitor_auto_stop:disk_critical")
+        self.assertEqual(p.state()["stop_reason"], "monitor_auto_stop")
+
+    def test_supervisor_stale_when_killed(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        m = self.monitor()
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        a = m.wait_alert("supervisor_stale")
+        self.assertIn("went away", a["message"])
+        # A deliberate stop is not stale: the alert resolves on the restart
+        # and does not come back when it stops.
+        proc = self.serve(p)
+        m.wait_alert("supervisor_stale", "resolved")
+        self.stop_daemon(proc)
+        self.bus.wait_name(NAME, present=False)
+        time.sleep(0.5)
+        self.assertEqual(len(m.alerts("supervisor_stale", "emitted")), 1)
+
+    def test_started_late_reads_the_state_from_peek(self):
+        # The monitor comes up after the crash loop of a daemon that still
+        # runs its last round: Peek's ring of recent events is its start-up.
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor": {"no_progress_rounds": 0}})
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        m = self.monitor("--mode", "alerts")
+        # Only the running round is known: nothing is wrong.
+        time.sleep(1)
+        self.assertEqual(m.alerts(), [])
+        self.stop_daemon(proc)
+
+
+def have(*progs):
+    return all(shutil.which(x) for x in progs)
+
+
+@unittest.skipUnless(have("Xvfb", "dunst", "dunstctl"), "needs Xvfb, dunst (apt: xvfb dunst)")
+class NotificationTest(MonitorTestCase):
+    def setUp(self):
+        super().setUp()
+        r, w = os.pipe()
+        self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-nolisten", "tcp"],
+                                     pass_fds=(w,), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            self.display = ":" + f.readline().strip()
+        self.home = tempfile.mkdtemp(prefix="ar-dunst-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+        self.addCleanup(self._stop, self.xvfb)
+        self.dunst = subprocess.Popen(["dunst"], env=self.desktop_env(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self._stop, self.dunst)
+        self.bus.wait_name("org.freedesktop.Notifications", proc=self.dunst)
+
+    def _stop(self, proc):
+        proc.terminate()
+        try:
+            proc.wait(timeout=ENDS_WITHIN)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def desktop_env(self):
+        e = dict(os.environ)
+        e.update(self.env(DISPLAY=self.display, HOME=self.home))
+        return e
+
+    def dunstctl(self, *args):
+        return subprocess.run(["dunstctl", *args], env=self.desktop_env(), check=True,
+                              stdout=subprocess.PIPE, timeout=ENDS_WITHIN).stdout.decode()
+
+    def test_crash_loop_gives_one_critical_notification(self):
+        p = self.project("fail-fast")
+        m = self.monitor()
+        for n in (1, 2):
+            proc = self.serve(p, "--clear-done")
+            rc, err = self.wait_exit(proc)
+            self.assertEqual(rc, 79, err)
+            m.wait_alert("crash_loop", count=n)
+            deadline = time.monotonic() + ENDS_WITHIN
+            while int(self.dunstctl("count", "displayed")) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # a second notification would show up by now
+            self.assertEqual(int(self.dunstctl("count", "displayed")), 1)
+            self.assertEqual(int(self.dunstctl("count", "waiting")), 0)
+        self.dunstctl("close-all")
+        hist = json.loads(self.dunstctl("history"))["data"][0]
+        self.assertEqual(len(hist), 1, hist)
+        self.assertIn("work", hist[0]["summary"]["data"])
+        self.assertIn("crash_loop", hist[0]["summary"]["data"])
+        # dunst's history has no urgency field; critical is the urgency
+        # whose notifications never time out (dunst's default timeout 0).
+        self.assertEqual(hist[0]["timeout"]["data"], 0)
+
+    def test_no_server_is_a_note(self):
+        self._stop(self.dunst)
+        self.bus.wait_name("org.freedesktop.Notifications", present=False)
+        p = self.project("fail-fast")
+        m = self.monitor()
+        proc = self.serve(p)
+        self.wait_exit(proc)
+        m.wait_alert("crash_loop")
+        time.sleep(0.3)
+        rc, err = m.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("no desktop notification server", err)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], *sys.argv[1:]], verbosity=2)
