@@ -32,27 +32,31 @@ on_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   const char *kind = NULL, *line = NULL;
   if (sd_bus_message_read(m, "ss", &kind, &line) < 0)
     return 0;
-  /* Until Peek answers, what the daemon emits is also in its ring. */
   if (p->peek_pending)
-    return 0;
-  arm_project_ingest(p, kind, line);
+    arm_project_hold(p, kind, line);
+  else
+    arm_project_ingest(p, kind, line);
   return 0;
 }
 
 /* ---- start-up of one project: properties, then Peek ---------------------- */
 
+typedef struct {
+  ArmProject *p;
+  guint serial;
+} PeekCall;
+
 static int
 on_peek(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  ArmProject *p = userdata;
-  p->peek_pending = FALSE;
-  const char *json = NULL;
-  if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &json) < 0) {
-    g_debug("Peek %s: %s", p->name,
-            sd_bus_message_get_error(m) ? sd_bus_message_get_error(m)->message : "?");
-    arm_project_evaluate(p);
+  g_autofree PeekCall *call = userdata;
+  ArmProject *p = call->p;
+  /* An answer for an earlier appearance of the name: already settled. */
+  if (call->serial != p->peek_serial || !p->peek_pending)
     return 0;
-  }
+  const char *json = NULL;
+  if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &json) < 0)
+    json = NULL;
   arm_project_load_peek(p, json);
   return 0;
 }
@@ -66,11 +70,15 @@ call_peek(ArmProject *p)
                                          AR_BUS_INTERFACE, "Peek");
   if (r >= 0)
     r = sd_bus_message_append(call, "a{sv}", 1, "events", "u", (guint32)PEEK_EVENTS);
+  PeekCall *pc = g_new0(PeekCall, 1);
+  pc->p = p;
+  pc->serial = p->peek_serial;
   if (r >= 0)
-    r = sd_bus_call_async(mon->bus, NULL, call, on_peek, p, 0);
+    r = sd_bus_call_async(mon->bus, NULL, call, on_peek, pc, 0);
   if (r < 0) {
-    p->peek_pending = FALSE;
+    g_free(pc);
     g_warning("Peek %s: %s", p->name, g_strerror(-r));
+    arm_project_load_peek(p, NULL);
   }
 }
 
@@ -126,6 +134,7 @@ project_appeared(ArmMonitor *mon, const char *bus_name, const char *owner)
   if (r < 0)
     g_warning("AddMatch %s: %s", bus_name, g_strerror(-r));
   p->peek_pending = TRUE;
+  p->peek_serial++;
   arm_project_set_owner(p, owner);
   r = sd_bus_call_method_async(mon->bus, NULL, bus_name, AR_BUS_PATH,
                                "org.freedesktop.DBus.Properties", "GetAll", on_properties, p, "s",
@@ -142,7 +151,10 @@ project_vanished(ArmMonitor *mon, const char *bus_name)
   if (!p)
     return;
   p->match_slot = sd_bus_slot_unref(p->match_slot);
-  p->peek_pending = FALSE;
+  /* Gone before Peek answered: what it said meanwhile is all there is
+   * (serve_stopping among it, for a deliberate stop). */
+  if (p->peek_pending)
+    arm_project_load_peek(p, NULL);
   arm_project_set_owner(p, NULL);
   arm_health_update(mon->health);
 }

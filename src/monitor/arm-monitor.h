@@ -107,7 +107,9 @@ struct ArmProject {
   gboolean replaying;  /* start-up replay of Peek's recent events */
 
   ArEmitter *journal;    /* the monitor's own journal entries (no file), or NULL */
-  gboolean peek_pending; /* Event signals are in the Peek ring until it answers */
+  gboolean peek_pending; /* start-up Peek asked, not answered yet */
+  guint peek_serial;     /* which Peek call is the current one */
+  GPtrArray *held;       /* "kind\nline" of Event signals received meanwhile */
   ArmAlertState alerts[ARM_MAX_DETECTORS];
   guint32 notify_id; /* the desktop notification this project owns */
 };
@@ -144,8 +146,11 @@ void arm_project_free(ArmProject *p);
 void arm_project_ingest(ArmProject *p, const char *kind, const char *json_line);
 /* The config at path became known (ConfigPath): thresholds. */
 void arm_project_set_config(ArmProject *p, const char *config_path, const char *log_dir);
-/* Start-up: a Peek document (recent events, current round). */
+/* Start-up: a Peek document (recent events, current round), NULL when
+ * Peek failed; then the events held back meanwhile. */
 void arm_project_load_peek(ArmProject *p, const char *peek_json);
+/* An Event signal while Peek is pending: kept for after the replay. */
+void arm_project_hold(ArmProject *p, const char *kind, const char *json_line);
 /* The daemon's name appeared (owner) or went away (NULL). */
 void arm_project_set_owner(ArmProject *p, const char *owner);
 /* Re-run the detectors and re-arm the deadline timer. */

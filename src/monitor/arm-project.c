@@ -33,6 +33,7 @@ arm_project_new(ArmMonitor *mon, const char *bus_name, const char *project)
   p->bus_name = g_strdup(bus_name);
   p->name = g_strdup(project);
   p->repetitive = g_array_new(FALSE, FALSE, sizeof(guint));
+  p->held = g_ptr_array_new_with_free_func(g_free);
   p->disk_pct = -1;
   p->mem_avail_mb = -1;
   if (mon->opts.journal) {
@@ -56,6 +57,7 @@ arm_project_free(ArmProject *p)
   for (guint i = 0; i < ARM_MAX_DETECTORS; i++)
     g_free(p->alerts[i].message);
   g_array_unref(p->repetitive);
+  g_ptr_array_unref(p->held);
   g_free(p->repetitive_tool);
   g_free(p->repetitive_target);
   g_free(p->throttle_class);
@@ -380,14 +382,42 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
 /* ---- start-up from Peek ------------------------------------------------- */
 
 void
+arm_project_hold(ArmProject *p, const char *kind, const char *json_line)
+{
+  g_ptr_array_add(p->held, g_strconcat(kind, "\n", json_line, NULL));
+}
+
+/* The signals that came while Peek was on its way: those emitted before
+ * the daemon answered are in the ring already (its ring sink runs before
+ * its bus sink, and the reply follows them on the bus); the rest are new. */
+static void
+release_held(ArmProject *p, GHashTable *in_ring)
+{
+  g_autoptr(GPtrArray) held = g_steal_pointer(&p->held);
+  p->held = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < held->len; i++) {
+    char *kind = g_ptr_array_index(held, i);
+    char *nl = strchr(kind, '\n');
+    *nl = '\0';
+    if (!in_ring || !g_hash_table_contains(in_ring, nl + 1))
+      arm_project_ingest(p, kind, nl + 1);
+  }
+}
+
+void
 arm_project_load_peek(ArmProject *p, const char *peek_json)
 {
+  p->peek_pending = FALSE;
   g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, peek_json, -1, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+  if (!peek_json || !json_parser_load_from_data(parser, peek_json, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+    release_held(p, NULL);
+    arm_project_evaluate(p);
     return;
+  }
   JsonObject *doc = json_node_get_object(json_parser_get_root(parser));
   JsonArray *events = ar_json_array(doc, "recent_events");
+  g_autoptr(GHashTable) in_ring = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p->replaying = TRUE;
   for (guint i = 0; events && i < json_array_get_length(events); i++) {
     JsonNode *n = json_array_get_element(events, i);
@@ -402,6 +432,7 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
     g_autofree char *kind = ar_event_line_kind(line, -1);
     if (kind)
       arm_project_ingest(p, kind, line);
+    g_hash_table_add(in_ring, g_steal_pointer(&line));
   }
   p->replaying = FALSE;
   /* The ring may begin after the running round's round_start. */
@@ -425,6 +456,7 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   /* No event in the ring yet (a fresh daemon): count silence from now. */
   if (p->last_event_us == 0)
     p->last_event_us = g_get_real_time();
+  release_held(p, in_ring);
   arm_project_evaluate(p);
 }
 

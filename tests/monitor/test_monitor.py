@@ -93,16 +93,14 @@ class DetectorTest(MonitorTestCase):
     def test_crash_loop_fires_once_and_resolves_once(self):
         p = self.project("fail-fast")
         m = self.monitor()
-        proc = self.serve(p)
-        rc, err = self.wait_exit(proc)
+        rc, _, err = p.run(env=self.env())
         self.assertEqual(rc, 79, err)
         a = m.wait_alert("crash_loop")
         self.assertEqual(a["severity"], "critical")
         self.assertEqual(a["project"], "work")
         # A fresh start that succeeds: the condition is over.
         p.write_config(agent_env={"FAKE_FAIL_ROUNDS": "0"}, max_rounds=1)
-        proc = self.serve(p, "--clear-done")
-        rc, err = self.wait_exit(proc)
+        rc, _, err = p.run("--clear-done", env=self.env())
         self.assertEqual(rc, 0, err)
         m.wait_alert("crash_loop", "resolved")
         self.assertEqual(len(m.alerts("crash_loop", "emitted")), 1)
@@ -135,8 +133,7 @@ class DetectorTest(MonitorTestCase):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
                          sections={"monitor.host_health": health})
         m = self.monitor("--interval", "1")
-        proc = self.serve(p)
-        rc, err = self.wait_exit(proc)
+        rc, _, err = p.run(env=self.env())
         self.assertEqual(rc, 0, err)
         a = m.wait_alert("disk_critical")
         self.assertEqual(a["auto_action"], "stop_service")
@@ -229,8 +226,7 @@ class NotificationTest(MonitorTestCase):
         p = self.project("fail-fast")
         m = self.monitor()
         for n in (1, 2):
-            proc = self.serve(p, "--clear-done")
-            rc, err = self.wait_exit(proc)
+            rc, _, err = p.run("--clear-done", env=self.env())
             self.assertEqual(rc, 79, err)
             m.wait_alert("crash_loop", count=n)
             deadline = time.monotonic() + ENDS_WITHIN
@@ -253,8 +249,7 @@ class NotificationTest(MonitorTestCase):
         self.bus.wait_name("org.freedesktop.Notifications", present=False)
         p = self.project("fail-fast")
         m = self.monitor()
-        proc = self.serve(p)
-        self.wait_exit(proc)
+        p.run(env=self.env())
         m.wait_alert("crash_loop")
         time.sleep(0.3)
         rc, err = m.stop()
