@@ -75,5 +75,7 @@ const ArcVerb *arc_verb_lookup(const char *name);
 /* The verb table (arc-main.c). */
 extern const ArcVerb arc_verbs[];
 int arc_verb_orphans(ArcGlobal *global, int argc, char **argv);
+/* arc-monitor.c: agent-runner-monitor in the foreground */
+int arc_verb_monitor(ArcGlobal *global, int argc, char **argv);
 
 G_END_DECLS

@@ -50,12 +50,12 @@ expect $O "    [Service]"
 expect $O '    Environment="PATH=/opt/my bin/%%x:/usr/bin:/bin"'
 # longest round timeout (phase a: 2000) + grace + margin
 expect $O "    TimeoutStopSec=2120s"
-expect $O "would write $T/config/systemd/user/agent-runner-monitor@dry.proj.service.d/50-agent-runner.conf:"
+grep -q "agent-runner-monitor.service.d" $O && fail "the shared monitor gets no per-project drop-in"
 expect $O "would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.Reload()"
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner@dry.proj.service"], runtime=false, force=true)'
-expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner-monitor@dry.proj.service"], runtime=false, force=true)'
+expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner-monitor.service"], runtime=false, force=true)'
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner@dry.proj.service", "replace")'
-expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner-monitor@dry.proj.service", "replace")'
+expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner-monitor.service", "replace")'
 grep -q 'User=' $O && fail "user mode drop-in has User="
 [ "$(grep -c 'TimeoutStopSec' $O)" = 1 ] || fail "TimeoutStopSec must be in the supervisor's drop-in only"
 
