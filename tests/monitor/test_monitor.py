@@ -182,6 +182,144 @@ class DetectorTest(MonitorTestCase):
         self.stop_daemon(proc)
 
 
+class MoreDetectorTest(MonitorTestCase):
+    def commit_all(self, p):
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+
+    def test_timeout_rate_at_two_of_ten(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=1,
+                         max_rounds=2)
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        # 8 quick rounds: the window of 10 is full with 2 timeouts (20 %).
+        p.agent = "succeed"
+        p.write_config(max_rounds=8)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("timeout_rate")
+        self.assertIn("2 of the last 10", a["message"])
+        # One more clean round: 1 of 10, over.
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("timeout_rate", "resolved")
+        self.assertEqual(len(m.alerts("timeout_rate")), 2)
+
+    def test_orphan_chain_after_three_dirty_rounds(self):
+        p = self.project("dirty", max_rounds=3)
+        self.commit_all(p)
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+                                        GIT_COMMITTER_NAME="t",
+                                        GIT_COMMITTER_EMAIL="t@example.org"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("orphan_stashed")), 3, p.kinds())
+        a = m.wait_alert("orphan_chain")
+        self.assertIn("3 rounds", a["message"])
+        p.agent = "succeed"
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("orphan_chain", "resolved")
+
+    def test_hung_when_the_supervisor_freezes(self):
+        # round_timeout_s 2: hung after 3 s. A stopped daemon cannot end
+        # the round; once it continues, it does, and the alert is over.
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=2,
+                         sections={"monitor": {"supervisor_stale_threshold_s": 0}})
+        m = self.monitor()
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            a = m.wait_alert("hung")
+            self.assertIn("round 1", a["message"])
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        m.wait_alert("hung", "resolved")
+        self.assertEqual(len(m.alerts("hung")), 2)
+        self.stop_daemon(proc)
+
+    def test_oauth_fail_stops_the_project(self):
+        # The daemon itself would stop at the first auth failure
+        # (auth_fail_threshold 1); with a high threshold the monitor's
+        # oauth_fail (2 of 10, default auto_stop_on) is what stops it.
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 401 Unauthorized"},
+                         sections={"monitor": {"auth_fail_threshold": 100}})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("oauth_fail")
+        self.assertEqual(a["severity"], "critical")
+        self.assertEqual(a["auto_action"], "stop_service")
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "oauth_fail")
+        self.assertEqual(len(p.events("agent_exit")), 10)
+
+    def test_auth_failed_and_config_broken_are_immediate(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 401 Unauthorized"})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 80, err)
+        a = m.wait_alert("auth_failed")
+        self.assertEqual(a["severity"], "critical")
+        os.unlink(os.path.join(p.work, "prompt.md"))
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 78, err)
+        a = m.wait_alert("config_broken")
+        self.assertEqual(a["severity"], "critical")
+
+    def test_host_health_warnings(self):
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 100.0,
+                  "mem_avail_min_mb": 1 << 30}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        m.wait_alert("disk_warning")
+        m.wait_alert("mem_pressure")
+        # Samples keep coming (every second) with moving figures: no re-alert.
+        time.sleep(2.5)
+        self.assertEqual(len(m.alerts("disk_warning")), 1)
+        self.assertEqual(len(m.alerts("mem_pressure")), 1)
+        self.assertEqual(m.alerts("disk_critical"), [])
+        self.stop_daemon(proc)
+
+
+class ClientTest(MonitorTestCase):
+    def test_monitor_verb_events_and_narrate(self):
+        p = self.project("succeed", max_rounds=1)
+        env = dict(os.environ)
+        env.update(self.env())
+        from bustest import CLIENT
+        procs = {}
+        for mode in ("events", "narrate"):
+            procs[mode] = subprocess.Popen([CLIENT, "monitor", "--mode", mode, "--no-notify"],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           env=env)
+        self.bus.wait_name(MONITOR_NAME)
+        time.sleep(0.3)  # the second one is past its start too
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        time.sleep(0.5)
+        out = {}
+        for mode, proc in procs.items():
+            proc.send_signal(signal.SIGINT)
+            o, e = proc.communicate(timeout=ENDS_WITHIN)
+            self.assertEqual(proc.returncode, 0, e)
+            out[mode] = o.decode()
+        lines = [json.loads(x) for x in out["events"].splitlines()]
+        ends = [x for x in lines if x["event"] == "round_end"]
+        self.assertEqual(len(ends), 1, lines)
+        self.assertEqual(ends[0]["project"], "work")
+        self.assertEqual(ends[0]["round_num"], 1)
+        self.assertRegex(out["narrate"], r"\] work +round_end +round=1 outcome=ok")
+
+
 def have(*progs):
     return all(shutil.which(x) for x in progs)
 
