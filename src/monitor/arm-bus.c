@@ -34,7 +34,7 @@ on_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     return 0;
   if (p->peek_pending)
     arm_project_hold(p, kind, line);
-  else
+  else if (!arm_project_seen_at_start(p, line))
     arm_project_ingest(p, kind, line);
   return 0;
 }

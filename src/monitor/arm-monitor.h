@@ -106,10 +106,11 @@ struct ArmProject {
   double mem_avail_mb; /* -1: not sampled */
   gboolean replaying;  /* start-up replay of Peek's recent events */
 
-  ArEmitter *journal;    /* the monitor's own journal entries (no file), or NULL */
-  gboolean peek_pending; /* start-up Peek asked, not answered yet */
-  guint peek_serial;     /* which Peek call is the current one */
-  GPtrArray *held;       /* "kind\nline" of Event signals received meanwhile */
+  ArEmitter *journal;      /* the monitor's own journal entries (no file), or NULL */
+  gboolean peek_pending;   /* start-up Peek asked, not answered yet */
+  guint peek_serial;       /* which Peek call is the current one */
+  GPtrArray *held;         /* "kind\nline" of Event signals received meanwhile */
+  GHashTable *start_lines; /* lines replayed at start-up, until a new signal */
   ArmAlertState alerts[ARM_MAX_DETECTORS];
   guint32 notify_id; /* the desktop notification this project owns */
 };
@@ -149,6 +150,8 @@ void arm_project_set_config(ArmProject *p, const char *config_path, const char *
 /* Start-up: a Peek document (recent events, current round), NULL when
  * Peek failed; then the events held back meanwhile. */
 void arm_project_load_peek(ArmProject *p, const char *peek_json);
+/* TRUE for a signal that carries a line already replayed at start-up. */
+gboolean arm_project_seen_at_start(ArmProject *p, const char *json_line);
 /* An Event signal while Peek is pending: kept for after the replay. */
 void arm_project_hold(ArmProject *p, const char *kind, const char *json_line);
 /* The daemon's name appeared (owner) or went away (NULL). */

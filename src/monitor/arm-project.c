@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ar-json.h"
 #include "ar-util.h"
@@ -9,10 +11,11 @@
 
 /* Per-project state, kept incrementally from the daemon's Event signals:
  * each event updates a few counters and the detectors are evaluated over
- * them. Nothing re-reads the history: at start-up Peek's ring of recent
- * events (at most 200, which covers the widest window, 10 rounds) is
- * replayed through the same code. The only file read is the tail of a
- * short failed round's transcript (bounded), for auth_fail_patterns. */
+ * them. Nothing re-reads the history: at start-up the newest 200 events
+ * the detectors read (the widest window is 10 rounds) are read backwards
+ * from the end of the events files -- or, when the monitor may not read
+ * them, taken from Peek's ring -- and replayed through the same code. The only file read is the
+ * tail of a short failed round's transcript (bounded), for auth_fail_patterns. */
 
 #define TRANSCRIPT_TAIL 8192
 #define HUNG_FACTOR     1.5
@@ -58,6 +61,7 @@ arm_project_free(ArmProject *p)
     g_free(p->alerts[i].message);
   g_array_unref(p->repetitive);
   g_ptr_array_unref(p->held);
+  g_clear_pointer(&p->start_lines, g_hash_table_unref);
   g_free(p->repetitive_tool);
   g_free(p->repetitive_target);
   g_free(p->throttle_class);
@@ -404,6 +408,80 @@ release_held(ArmProject *p, GHashTable *in_ring)
   }
 }
 
+/* The kinds the detectors read, and how many of the newest to replay at
+ * start-up: 200 covers the widest window (10 rounds) with room to spare. */
+static const char *const window_kinds[] = {
+  "round_start",
+  "agent_exit",
+  "agent_network_blip",
+  "dirty_detected",
+  "orphan_stashed",
+  "orphan_idempotent_skip",
+  "round_end",
+  "round_substrate_after",
+  "transient_error_detected",
+  "transient_error_recovered",
+  "anomaly_repetitive_tool",
+  "crash_loop",
+  "auth_failed",
+  "quota_exhausted",
+  "config_broken",
+  "serve_started",
+  "serve_stopping",
+  NULL,
+};
+#define WINDOW_EVENTS 200
+
+/* The newest window_kinds lines of the events files, read backwards from
+ * the end (ar_events_tail), so the cost does not grow with the history.
+ * NULL when log_dir cannot be read (another user's project): then Peek's
+ * ring is the start-up. */
+static GPtrArray *
+file_tail(ArmProject *p)
+{
+  if (!p->log_dir || g_access(p->log_dir, R_OK | X_OK) != 0)
+    return NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) lines = ar_events_tail(p->log_dir, window_kinds, WINDOW_EVENTS, &error);
+  if (!lines || lines->len == 0)
+    return NULL;
+  return g_steal_pointer(&lines);
+}
+
+/* Before a replay from the file: the detector inputs are rebuilt from it
+ * (the alerts' states stay, so a condition that still holds does not
+ * alert again). */
+static void
+reset_inputs(ArmProject *p)
+{
+  p->n_exits = 0;
+  p->exits_head = 0;
+  p->round_num = 0;
+  p->round_started_us = 0;
+  p->round_orphaned = p->round_dirty = FALSE;
+  p->orphan_streak = p->orphan_last_round = 0;
+  clear_throttle(p);
+  p->max_round = 0;
+  g_array_set_size(p->repetitive, 0);
+  for (guint i = 0; i < G_N_ELEMENTS(p->immediate); i++)
+    g_clear_pointer(&p->immediate[i], g_free);
+  g_clear_pointer(&p->last_head, g_free);
+  p->seen_substrate = FALSE;
+  p->no_progress_streak = 0;
+}
+
+gboolean
+arm_project_seen_at_start(ArmProject *p, const char *json_line)
+{
+  if (!p->start_lines)
+    return FALSE;
+  if (g_hash_table_contains(p->start_lines, json_line))
+    return TRUE;
+  /* Signals come in order: after the first new one, all are new. */
+  g_clear_pointer(&p->start_lines, g_hash_table_unref);
+  return FALSE;
+}
+
 void
 arm_project_load_peek(ArmProject *p, const char *peek_json)
 {
@@ -416,23 +494,31 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
     return;
   }
   JsonObject *doc = json_node_get_object(json_parser_get_root(parser));
-  JsonArray *events = ar_json_array(doc, "recent_events");
+  /* The events file holds every line a signal carried before Peek
+   * answered (the file sink runs before the bus sink); Peek's ring only
+   * this process's. */
+  g_autoptr(GPtrArray) lines = file_tail(p);
+  if (lines)
+    reset_inputs(p);
+  else {
+    lines = g_ptr_array_new_with_free_func(g_free);
+    JsonArray *events = ar_json_array(doc, "recent_events");
+    for (guint i = 0; events && i < json_array_get_length(events); i++) {
+      JsonNode *n = json_array_get_element(events, i);
+      if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
+        g_ptr_array_add(lines, g_strdup(json_node_get_string(n)));
+      else if (JSON_NODE_HOLDS_OBJECT(n))
+        g_ptr_array_add(lines, json_to_string(n, FALSE));
+    }
+  }
   g_autoptr(GHashTable) in_ring = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p->replaying = TRUE;
-  for (guint i = 0; events && i < json_array_get_length(events); i++) {
-    JsonNode *n = json_array_get_element(events, i);
-    g_autofree char *line = NULL;
-    if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) {
-      line = g_strdup(json_node_get_string(n));
-    } else if (JSON_NODE_HOLDS_OBJECT(n)) {
-      line = json_to_string(n, FALSE);
-    } else {
-      continue;
-    }
+  for (guint i = 0; i < lines->len; i++) {
+    const char *line = g_ptr_array_index(lines, i);
     g_autofree char *kind = ar_event_line_kind(line, -1);
     if (kind)
       arm_project_ingest(p, kind, line);
-    g_hash_table_add(in_ring, g_steal_pointer(&line));
+    g_hash_table_add(in_ring, g_strdup(line));
   }
   p->replaying = FALSE;
   /* The ring may begin after the running round's round_start. */
@@ -457,6 +543,9 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   if (p->last_event_us == 0)
     p->last_event_us = g_get_real_time();
   release_held(p, in_ring);
+  /* Lines read from the file may still come as signals after the answer. */
+  g_clear_pointer(&p->start_lines, g_hash_table_unref);
+  p->start_lines = g_steal_pointer(&in_ring);
   arm_project_evaluate(p);
 }
 
