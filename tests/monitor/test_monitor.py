@@ -290,6 +290,54 @@ class MoreDetectorTest(MonitorTestCase):
         self.stop_daemon(proc)
 
 
+class HistoryTest(MonitorTestCase):
+    def write_history(self, p, rounds, timed_out):
+        """rounds rounds of events in this month's file, as the daemon
+        writes them; the rounds in timed_out timed out."""
+        os.makedirs(p.log_dir, exist_ok=True)
+        now = time.time()
+        month = time.strftime("%Y-%m", time.gmtime(now))
+        path = os.path.join(p.log_dir, f"events-{month}.jsonl")
+        with open(path, "w") as f:
+            for n in range(1, rounds + 1):
+                t = now - (rounds - n + 1) * 0.2
+                ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000Z"
+                to = n in timed_out
+                for ev in ({"event": "round_start", "round_num": n, "phase": None},
+                           {"event": "agent_spawn", "round_num": n, "timeout_s": 600},
+                           {"event": "agent_exit", "round_num": n, "exit_code": -15 if to else 0,
+                            "duration_s": 600.0 if to else 1.0, "timed_out": to,
+                            "exit_cause": "timeout" if to else "clean", "cpu_user_s": 0.1,
+                            "cpu_sys_s": 0.1, "max_rss_kb": 1000},
+                           {"event": "round_end", "round_num": n,
+                            "outcome": "timeout" if to else "ok",
+                            "exit_code": -15 if to else 0, "duration_s": 1.0},
+                           {"event": "round_substrate_after", "round_num": n,
+                            "git_head": "%040x" % n, "paths_hash": None}):
+                    f.write(json.dumps({"ts": ts, **ev}) + "\n")
+        return path
+
+    def test_started_after_10000_rounds(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        # Two of the last ten rounds timed out (timeout_rate), an early
+        # streak of timeouts is long over.
+        path = self.write_history(p, 10000, {10, 11, 12, 13, 9993, 9997})
+        size = os.path.getsize(path)
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        self.assertEqual(p.events("round_start")[-1]["round_num"], 10001)
+        m = self.monitor()
+        a = m.wait_alert("timeout_rate")
+        self.assertIn("2 of the last 10", a["message"])
+        time.sleep(0.5)
+        self.assertEqual([x["detector"] for x in m.alerts()], ["timeout_rate"])
+        # It read the end of the file, not the history.
+        with open(f"/proc/{m.proc.pid}/io") as f:
+            io = dict(line.split(": ") for line in f.read().splitlines())
+        self.assertLess(int(io["rchar"]), size / 10, io)
+        self.stop_daemon(proc)
+
+
 class ClientTest(MonitorTestCase):
     def test_monitor_verb_events_and_narrate(self):
         p = self.project("succeed", max_rounds=1)
