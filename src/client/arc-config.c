@@ -7,8 +7,25 @@
 #include "ar-prompt.h"
 #include "arc-client.h"
 
+/* Keys that are set but do nothing yet (docs/configuration.md says so
+ * too): an operator must not believe they are protected. */
+static GPtrArray *
+inert_keys(const ArConfig *cfg)
+{
+  GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
+  if (cfg->anomaly_repetitive_window > 0 || cfg->anomaly_repetitive_threshold > 0)
+    g_ptr_array_add(
+        notes, g_strdup(_("[monitor] anomaly_repetitive_window/_threshold have no effect "
+                          "yet: no classifier emits anomaly_repetitive_tool in this release")));
+  if (cfg->remote_failure_tolerance_s != 90)
+    g_ptr_array_add(notes, g_strdup(_("[monitor] remote_failure_tolerance_s has no effect yet: "
+                                      "the monitor does not watch remote hosts in this release")));
+  return notes;
+}
+
 static void
-print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const char *error)
+print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const char *error,
+                  GPtrArray *notes)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -31,6 +48,11 @@ print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+  json_builder_set_member_name(b, "notes");
+  json_builder_begin_array(b);
+  for (guint i = 0; notes && i < notes->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(notes, i));
+  json_builder_end_array(b);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   arc_print_json(root);
@@ -45,7 +67,7 @@ config_check(ArcGlobal *global)
       ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
   if (cfg == NULL) {
     if (global->json) {
-      print_checks_json(path, NULL, FALSE, error->message);
+      print_checks_json(path, NULL, FALSE, error->message, NULL);
     } else {
       printf("%s✗%s config_loaded\n", arc_color("\033[31m"), arc_color("\033[0m"));
       fprintf(stderr, "%s\n", error->message);
@@ -55,8 +77,9 @@ config_check(ArcGlobal *global)
 
   gboolean ok = FALSE;
   g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &ok);
+  g_autoptr(GPtrArray) notes = inert_keys(cfg);
   if (global->json) {
-    print_checks_json(path, checks, ok, NULL);
+    print_checks_json(path, checks, ok, NULL, notes);
     return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
   }
   guint width = 0;
@@ -70,6 +93,8 @@ config_check(ArcGlobal *global)
       printf("  %*s  %s%s%s\n", (int)width, _("how to fix:"), arc_color("\033[1m"), c->hint,
              arc_color("\033[0m"));
   }
+  for (guint i = 0; i < notes->len; i++)
+    printf(_("note: %s\n"), (const char *)g_ptr_array_index(notes, i));
   printf(ok ? _("\nproject %s: all checks passed\n") : _("\nproject %s: some checks failed\n"),
          cfg->project);
   return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;

@@ -20,19 +20,28 @@ static const char *const dirty_choices[] = { "stash", "ignore", "auto_commit", N
 /* The detectors of the monitor (python-tool-reference §4.2); auto_stop_on
  * may only name these. */
 const char *const ar_known_detectors[] = {
-  "timeout_rate",      "hung",
-  "orphan_chain",      "disk_warning",
-  "disk_critical",     "mem_pressure",
-  "oauth_fail",        "network_fail",
-  "rate_limit_active", "anomaly_repetitive_active",
-  "supervisor_stale",  "no_progress",
-  "crash_loop",        "auth_failed",
-  "quota_exhausted",   "config_broken",
+  "timeout_rate",
+  "hung",
+  "orphan_chain",
+  "disk_warning",
+  "disk_critical",
+  "mem_pressure",
+  "oauth_fail",
+  "network_fail",
+  "rate_limit_active",
+  "anomaly_repetitive_active",
+  "supervisor_stale",
+  "no_progress",
+  "crash_loop",
+  "auth_failed",
+  "quota_exhausted",
+  "config_broken",
   NULL,
 };
 
 /* What [monitor] notify may ask the desktop to be told about. */
-static const char *const notify_choices[] = { "critical", "warning", "finished", "round_end", NULL };
+static const char *const notify_choices[] = { "critical", "warning", "finished", "round_end",
+                                              NULL };
 
 /* Built-in pieces that [plugins] disable can switch off. The names are the
  * Python tool's, so an existing file keeps loading. */
@@ -138,11 +147,11 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "auto_stop_on", AR_KEY_NAMES, "[\"oauth_fail\", \"disk_critical\"]", OFF(auto_stop_on), 0, 0, ar_known_detectors, FALSE, FALSE,
     "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start)." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, "90", OFF(remote_failure_tolerance_s), 0, 3600, NULL, FALSE, FALSE,
-    "How long monitor --host tolerates ssh failures before giving up (0..3600)." },
+    "How long monitor --host tolerates ssh failures before giving up (0..3600). No effect yet: the monitor does not watch remote hosts in this release." },
   { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, "0", OFF(anomaly_repetitive_window), 0, 0, NULL, FALSE, FALSE,
-    "Tool-call window of the repetitive-tool detector (0: off)." },
+    "Tool-call window of the repetitive-tool detector (0: off). No effect yet: no classifier emits anomaly_repetitive_tool in this release, so anomaly_repetitive_active never fires." },
   { "monitor", "anomaly_repetitive_threshold", AR_KEY_UINT, "0", OFF(anomaly_repetitive_threshold), 0, 0, NULL, FALSE, FALSE,
-    "Repetitions within the window that raise anomaly_repetitive_tool (0: off)." },
+    "Repetitions within the window that raise anomaly_repetitive_tool (0: off). No effect yet (see anomaly_repetitive_window)." },
   { "monitor", "round_progress_interval_s", AR_KEY_UINT, "0", OFF(round_progress_interval_s), 0, 0, NULL, FALSE, FALSE,
     "Emit round_progress every N seconds while a round runs (0: off)." },
   { "monitor", "supervisor_stale_threshold_s", AR_KEY_UINT, NULL, OFF(supervisor_stale_threshold_s), 0, 0, NULL, FALSE, FALSE,
