@@ -290,6 +290,29 @@ class MoreDetectorTest(MonitorTestCase):
         self.stop_daemon(proc)
 
 
+class TransientTest(MonitorTestCase):
+    def test_rate_limit_active_while_backing_off(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 429 Too Many Requests"})
+        m = self.monitor()
+        proc = self.serve(p)
+        det = p.wait_event("transient_error_detected", proc=proc)
+        a = m.wait_alert("rate_limit_active")
+        self.assertIn(det["classification"], a["message"])
+        time.sleep(0.5)
+        self.assertEqual(len(m.alerts("rate_limit_active")), 1)
+        self.stop_daemon(proc)
+
+    def test_network_fail_two_of_ten(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: connect ECONNREFUSED 1.2.3.4:443"},
+                         transient_error_action="skip", max_rounds=10)
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("network_fail")
+        self.assertEqual(a["severity"], "warning")
+        self.assertIn("10 of the last 10", a["message"])
+
+
 class HistoryTest(MonitorTestCase):
     def write_history(self, p, rounds, timed_out):
         """rounds rounds of events in this month's file, as the daemon
