@@ -6,9 +6,19 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
-meson compile -C "$B" ar-gen-docs >/dev/null
+meson compile -C "$B" ar-gen-docs agent-runner-monitor >/dev/null
 
 "$B"/src/common/ar-gen-docs events-md > docs/events.md
 "$B"/src/common/ar-gen-docs catalog > data/catalog/agent-runner.catalog
 "$B"/src/common/ar-gen-docs config-md > docs/configuration.md
 "$B"/src/common/ar-gen-docs config-man > docs/agent-runner.toml.5
+# docs/monitor.md's detector table, from src/monitor/arm-detectors.c
+python3 - "$B"/src/monitor/agent-runner-monitor docs/monitor.md <<'PY'
+import re, subprocess, sys
+md = subprocess.run([sys.argv[1], "--detectors-md"], check=True, stdout=subprocess.PIPE).stdout.decode()
+path = sys.argv[2]
+text = open(path).read()
+head, rest = text.split("(scripts/regen-docs.sh) -->\n", 1)
+_, tail = rest.split("<!-- end generated -->", 1)
+open(path, "w").write(head + "(scripts/regen-docs.sh) -->\n" + md + "<!-- end generated -->" + tail)
+PY

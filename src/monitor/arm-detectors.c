@@ -246,22 +246,60 @@ eval_config_broken(ArmProject *p, gint64 now_us, char **message)
 
 /* Order = the order alerts of one evaluation come out in. */
 static const ArmDetector detectors[] = {
-  { "crash_loop", ARM_SEV_CRITICAL, eval_crash_loop, NULL },
-  { "auth_failed", ARM_SEV_CRITICAL, eval_auth_failed, NULL },
-  { "quota_exhausted", ARM_SEV_CRITICAL, eval_quota_exhausted, NULL },
-  { "config_broken", ARM_SEV_CRITICAL, eval_config_broken, NULL },
-  { "timeout_rate", ARM_SEV_WARNING, eval_timeout_rate, NULL },
-  { "hung", ARM_SEV_WARNING, eval_hung, hung_deadline },
-  { "orphan_chain", ARM_SEV_WARNING, eval_orphan_chain, NULL },
-  { "disk_warning", ARM_SEV_WARNING, eval_disk_warning, NULL },
-  { "disk_critical", ARM_SEV_CRITICAL, eval_disk_critical, NULL },
-  { "mem_pressure", ARM_SEV_WARNING, eval_mem_pressure, NULL },
-  { "oauth_fail", ARM_SEV_CRITICAL, eval_oauth_fail, NULL },
-  { "network_fail", ARM_SEV_WARNING, eval_network_fail, NULL },
-  { "rate_limit_active", ARM_SEV_WARNING, eval_rate_limit_active, rate_limit_deadline },
-  { "anomaly_repetitive_active", ARM_SEV_WARNING, eval_repetitive, NULL },
-  { "supervisor_stale", ARM_SEV_WARNING, eval_supervisor_stale, stale_deadline },
-  { "no_progress", ARM_SEV_WARNING, eval_no_progress, NULL },
+  { "crash_loop", ARM_SEV_CRITICAL, eval_crash_loop, NULL,
+    "the daemon stopped after 5 short crashes in a row (`crash_loop` event); over when a round "
+    "starts again",
+    "-" },
+  { "auth_failed", ARM_SEV_CRITICAL, eval_auth_failed, NULL,
+    "the daemon stopped because the agent cannot authenticate (`auth_failed`); over when a round "
+    "starts again",
+    "`[monitor] auth_fail_threshold`" },
+  { "quota_exhausted", ARM_SEV_CRITICAL, eval_quota_exhausted, NULL,
+    "the daemon stopped on a quota without a reset time (`quota_exhausted`); over when a round "
+    "starts again",
+    "-" },
+  { "config_broken", ARM_SEV_CRITICAL, eval_config_broken, NULL,
+    "the daemon stopped on a broken configuration (`config_broken`); over when a round starts "
+    "again",
+    "-" },
+  { "timeout_rate", ARM_SEV_WARNING, eval_timeout_rate, NULL,
+    "at least 2 of the last 10 agent exits timed out (needs 10 exits)", "-" },
+  { "hung", ARM_SEV_WARNING, eval_hung, hung_deadline,
+    "a round has run for longer than 1.5 x its phase's round timeout without ending (the daemon is "
+    "stuck)",
+    "`[runtime] round_timeout_s`, `[phases.NAME] round_timeout_s`" },
+  { "orphan_chain", ARM_SEV_WARNING, eval_orphan_chain, NULL,
+    "3 or more rounds in a row ended with an orphan stash", "-" },
+  { "disk_warning", ARM_SEV_WARNING, eval_disk_warning, NULL,
+    "the file system of log_dir is at least `disk_warning_pct` full, below critical",
+    "`[monitor.host_health] disk_warning_pct`" },
+  { "disk_critical", ARM_SEV_CRITICAL, eval_disk_critical, NULL,
+    "the file system of log_dir is at least `disk_critical_pct` full",
+    "`[monitor.host_health] disk_critical_pct`" },
+  { "mem_pressure", ARM_SEV_WARNING, eval_mem_pressure, NULL,
+    "available memory is below `mem_avail_min_mb`", "`[monitor.host_health] mem_avail_min_mb`" },
+  { "oauth_fail", ARM_SEV_CRITICAL, eval_oauth_fail, NULL,
+    "at least 2 of the last 10 exits are short failures whose transcript tail matches "
+    "`auth_fail_patterns` (or that the classifier called auth_failure)",
+    "`[monitor] auth_fail_patterns`, `auth_fail_hint`" },
+  { "network_fail", ARM_SEV_WARNING, eval_network_fail, NULL,
+    "at least 2 of the last 10 exits are short failures on network errors (transcript tail or "
+    "`agent_network_blip`)",
+    "-" },
+  { "rate_limit_active", ARM_SEV_WARNING, eval_rate_limit_active, rate_limit_deadline,
+    "a back-off for a transient error or quota is in progress (until its end, or "
+    "`transient_error_recovered`)",
+    "-" },
+  { "anomaly_repetitive_active", ARM_SEV_WARNING, eval_repetitive, NULL,
+    "an `anomaly_repetitive_tool` event within the last 5 rounds (no classifier emits it yet)",
+    "`[monitor] anomaly_repetitive_window`, `_threshold`" },
+  { "supervisor_stale", ARM_SEV_WARNING, eval_supervisor_stale, stale_deadline,
+    "no event for longer than the threshold while the daemon is on the bus and not backing off, or "
+    "its name went away without `serve_stopping` (killed, crashed)",
+    "`[monitor] supervisor_stale_threshold_s`" },
+  { "no_progress", ARM_SEV_WARNING, eval_no_progress, NULL,
+    "`no_progress_rounds` rounds in a row left HEAD unchanged and the tree clean",
+    "`[monitor] no_progress_rounds`" },
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(detectors) <= ARM_MAX_DETECTORS);
@@ -271,4 +309,17 @@ arm_detectors(guint *n)
 {
   *n = G_N_ELEMENTS(detectors);
   return detectors;
+}
+
+/* docs/monitor.md's detector table (scripts/regen-docs.sh; the
+ * monitor-docs-drift test compares). */
+char *
+arm_detectors_markdown(void)
+{
+  GString *out = g_string_new("| detector | severity | fires when | keys |\n|---|---|---|---|\n");
+  for (guint i = 0; i < G_N_ELEMENTS(detectors); i++)
+    g_string_append_printf(out, "| `%s` | %s | %s | %s |\n", detectors[i].name,
+                           arm_severity_name(detectors[i].severity), detectors[i].condition,
+                           detectors[i].keys);
+  return g_string_free(out, FALSE);
 }

@@ -40,6 +40,7 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
     { "no-journal", 0, 0, G_OPTION_ARG_NONE, &no_journal,
       N_("Do not write the monitor's own journal entries"), NULL },
     { "no-notify", 0, 0, G_OPTION_ARG_NONE, &o->no_notify, N_("No desktop notifications"), NULL },
+    { "detectors-md", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->detectors_md, NULL, NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -101,6 +102,12 @@ main(int argc, char **argv)
   if (!parse_args(&mon.opts, &argc, &argv, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
     return EXIT_USAGE;
+  }
+  if (mon.opts.detectors_md) {
+    g_autofree char *md = arm_detectors_markdown();
+    fputs(md, stdout);
+    g_free(mon.opts.project);
+    return 0;
   }
   mon.projects =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)arm_project_free);

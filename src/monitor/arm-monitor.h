@@ -48,6 +48,7 @@ typedef struct {
   guint interval_s; /* host-health sampling period */
   char *project;    /* only this project (NULL: all) */
   gboolean no_notify;
+  gboolean detectors_md; /* print docs/monitor.md's table and exit */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */
@@ -123,9 +124,13 @@ typedef struct {
   /* The next realtime (µs) at which the answer may change without an
    * event (a deadline), or 0. */
   gint64 (*deadline)(ArmProject *p);
+  const char *condition; /* docs: when it fires */
+  const char *keys;      /* docs: the config keys it reads */
 } ArmDetector;
 
 const ArmDetector *arm_detectors(guint *n);
+/* The table as docs/monitor.md shows it. */
+char *arm_detectors_markdown(void);
 
 /* ---- the monitor (arm-main.c) ------------------------------------------ */
 
