@@ -361,6 +361,78 @@ class HistoryTest(MonitorTestCase):
         self.stop_daemon(proc)
 
 
+class ActingTest(MonitorTestCase):
+    def test_a_second_monitor_only_watches(self):
+        p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
+                         max_rounds=4)
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        first = self.monitor()
+        second = self.monitor(wait_name=False)
+        time.sleep(0.5)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        first.wait_alert("no_progress")
+        second.wait_alert("no_progress")
+        # Both saw it; only the one that owns the name handed it over.
+        self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
+        rc, err = second.stop()
+        self.assertIn("only watches", err)
+
+
+JOURNAL_SCRIPT = r"""
+set -eu
+mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run/log
+install -d -m 2755 -g systemd-journal /run/log/journal
+printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
+mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
+SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
+JPID=$!
+"$MONITOR" --quiet --no-notify >/dev/null 2>&1 &
+MPID=$!
+trap 'kill $MPID $JPID; wait $MPID $JPID 2>/dev/null || true' EXIT
+for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
+for i in $(seq 1 3000); do
+  busctl --user status org.agentrunner.Monitor1 >/dev/null 2>&1 && break; sleep 0.01
+done
+"$DAEMON" --config "$CONFIG" --no-journal >/dev/null 2>&1 || echo "daemon rc=$?" >&2
+for i in $(seq 1 500); do
+  journalctl --sync
+  journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_alert_emitted | grep -q . && break
+  sleep 0.02
+done
+journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_alert_emitted
+"""
+
+
+class JournalTest(MonitorTestCase):
+    def test_alert_in_the_monitors_journal_entries(self):
+        if not (os.geteuid() == 0 and shutil.which("unshare") and
+                subprocess.run(["unshare", "--mount", "true"]).returncode == 0):
+            sys.exit(77)
+        from bustest import DAEMON
+        p = self.project("fail-fast")
+        env = dict(os.environ, DAEMON=DAEMON, MONITOR=MONITOR, CONFIG=p.config_path,
+                   DBUS_SESSION_BUS_ADDRESS=self.bus.address)
+        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, timeout=ENDS_WITHIN)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        entries = [json.loads(x) for x in out.stdout.decode().splitlines() if x.strip()]
+        self.assertEqual(len(entries), 1, out.stderr.decode())
+        e = entries[0]
+        # The daemon was gone (crash loop): this entry is the record.
+        self.assertEqual(e["MESSAGE_ID"], "0c4d69ee244e4c6ca107534749965537")
+        self.assertEqual(e["AGENT_RUNNER_PROJECT"], "work")
+        self.assertEqual(e["AGENT_RUNNER_DETECTOR"], "crash_loop")
+        self.assertEqual(e["AGENT_RUNNER_SEVERITY"], "critical")
+        self.assertTrue(e["_COMM"].startswith("agent-runner-mo"), e["_COMM"])
+
+
 class ClientTest(MonitorTestCase):
     def test_monitor_verb_events_and_narrate(self):
         p = self.project("succeed", max_rounds=1)
