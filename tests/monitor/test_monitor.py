@@ -302,6 +302,15 @@ class TransientTest(MonitorTestCase):
         self.assertEqual(len(m.alerts("rate_limit_active")), 1)
         self.stop_daemon(proc)
 
+    def test_quota_exhausted_is_immediate(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: Your credit balance is too low"})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(p.events("quota_exhausted")[0]["reset_at_epoch"])
+        a = m.wait_alert("quota_exhausted")
+        self.assertEqual(a["severity"], "critical")
+
     def test_network_fail_two_of_ten(self):
         p = self.project("say", agent_env={"FAKE_SAY": "Error: connect ECONNREFUSED 1.2.3.4:443"},
                          transient_error_action="skip", max_rounds=10)
