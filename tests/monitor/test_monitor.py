@@ -534,6 +534,20 @@ class NotificationTest(MonitorTestCase):
         # whose notifications never time out (dunst's default timeout 0).
         self.assertEqual(hist[0]["timeout"]["data"], 0)
 
+    def test_project_finished(self):
+        p = self.project("agent-done")
+        self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(p.events("agent_self_terminated"))
+        deadline = time.monotonic() + ENDS_WITHIN
+        while int(self.dunstctl("count", "displayed")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.dunstctl("close-all")
+        hist = json.loads(self.dunstctl("history"))["data"][0]
+        self.assertEqual(len(hist), 1, hist)
+        self.assertEqual(hist[0]["summary"]["data"], "agent-runner: work finished")
+
     def test_no_server_is_a_note(self):
         self._stop(self.dunst)
         self.bus.wait_name("org.freedesktop.Notifications", present=False)
