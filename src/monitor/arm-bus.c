@@ -12,8 +12,11 @@
 /* The monitor's only bus glue (sd-bus on the monitor's sd-event): follow
  * org.agentrunner.Runner1.* names through NameOwnerChanged, subscribe to
  * each daemon's Event signal by its unique name, read its ConfigPath and
- * LogDir, seed its state from one Peek, and call MonitorAlert. A GLib host
- * (the web page) would replace this file and keep the rest. */
+ * LogDir, seed its state from one Peek, and call MonitorAlert. Calls go
+ * to the daemon's unique name, never the well-known one: a call to a name
+ * that just went away must not start the project again (D-Bus activation
+ * of an installed project). A GLib host (the web page) would replace this
+ * file and keep the rest. */
 
 #define PEEK_EVENTS 200
 
@@ -65,9 +68,13 @@ static void
 call_peek(ArmProject *p)
 {
   ArmMonitor *mon = p->mon;
+  if (!p->owner) {
+    arm_project_load_peek(p, NULL);
+    return;
+  }
   g_autoptr(sd_bus_message) call = NULL;
-  int r = sd_bus_message_new_method_call(mon->bus, &call, p->bus_name, AR_BUS_PATH,
-                                         AR_BUS_INTERFACE, "Peek");
+  int r = sd_bus_message_new_method_call(mon->bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                         "Peek");
   if (r >= 0)
     r = sd_bus_message_append(call, "a{sv}", 1, "events", "u", (guint32)PEEK_EVENTS);
   PeekCall *pc = g_new0(PeekCall, 1);
@@ -136,7 +143,7 @@ project_appeared(ArmMonitor *mon, const char *bus_name, const char *owner)
   p->peek_pending = TRUE;
   p->peek_serial++;
   arm_project_set_owner(p, owner);
-  r = sd_bus_call_method_async(mon->bus, NULL, bus_name, AR_BUS_PATH,
+  r = sd_bus_call_method_async(mon->bus, NULL, owner, AR_BUS_PATH,
                                "org.freedesktop.DBus.Properties", "GetAll", on_properties, p, "s",
                                AR_BUS_INTERFACE);
   if (r < 0)
@@ -194,7 +201,7 @@ arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
   if (!p->owner)
     return FALSE;
   g_autofree char *what = g_strdup_printf("%s %s", p->name, detector);
-  int r = sd_bus_call_method_async(p->mon->bus, NULL, p->bus_name, AR_BUS_PATH, AR_BUS_INTERFACE,
+  int r = sd_bus_call_method_async(p->mon->bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
                                    "MonitorAlert", on_alert_reply, what, "sssss", detector,
                                    severity, transition, message, auto_action ? auto_action : "");
   if (r < 0) {

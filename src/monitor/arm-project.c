@@ -103,17 +103,18 @@ arm_project_set_config(ArmProject *p, const char *config_path, const char *log_d
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(ArConfig) cfg = ar_config_load(config_path, &error);
-  if (!cfg) {
-    /* The daemon runs with the config it loaded; a file edited since then
-     * may not load. Default thresholds are better than none. */
-    g_message(_("%s: cannot read the thresholds (%s); using the defaults"), p->name,
-              error->message);
-    return;
+  if (cfg) {
+    g_clear_pointer(&p->cfg, ar_config_unref);
+    p->cfg = g_steal_pointer(&cfg);
+  } else {
+    /* The daemon runs with the config it loaded; the file may have been
+     * edited since, or belong to a user the monitor cannot read as. */
+    g_message(_("%s: cannot read its thresholds (%s); the detectors that need them stay quiet "
+                "until it loads"),
+              p->name, error->message);
   }
-  g_clear_pointer(&p->cfg, ar_config_unref);
-  p->cfg = g_steal_pointer(&cfg);
   g_free(p->log_dir);
-  p->log_dir = g_strdup(log_dir && *log_dir ? log_dir : p->cfg->log_dir);
+  p->log_dir = g_strdup(log_dir && *log_dir ? log_dir : p->cfg ? p->cfg->log_dir : NULL);
   arm_health_sample_one(p);
 }
 
@@ -370,6 +371,10 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   } else if (g_str_equal(kind, "config_broken")) {
     set_immediate(p, IMM_CONFIG,
                   g_strdup_printf(_("the configuration is broken: %s"), ar_json_str(o, "reason")));
+  } else if (g_str_equal(kind, "config_reloaded") && !p->replaying) {
+    /* New thresholds apply from now on, as the daemon's own settings do. */
+    g_autofree char *log_dir = g_strdup(p->log_dir);
+    arm_project_set_config(p, ar_json_str(o, "config_path"), log_dir);
   } else if (g_str_equal(kind, "serve_started")) {
     p->stopping_seen = FALSE;
     p->vanished = FALSE;

@@ -442,6 +442,22 @@ class JournalTest(MonitorTestCase):
         self.assertTrue(e["_COMM"].startswith("agent-runner-mo"), e["_COMM"])
 
 
+class ReloadTest(MonitorTestCase):
+    def test_reload_applies_new_thresholds(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        time.sleep(1.5)
+        self.assertEqual(m.alerts("mem_pressure"), [])
+        p.write_config(agent_env={"FAKE_SLEEP": "600"},
+                       sections={"monitor.host_health": {"mem_avail_min_mb": 1 << 30}})
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        m.wait_alert("mem_pressure")
+        self.stop_daemon(proc)
+
+
 class ClientTest(MonitorTestCase):
     def test_monitor_verb_events_and_narrate(self):
         p = self.project("succeed", max_rounds=1)
