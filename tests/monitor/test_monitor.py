@@ -458,6 +458,42 @@ class ReloadTest(MonitorTestCase):
         self.stop_daemon(proc)
 
 
+class SystemTest(MonitorTestCase):
+    def test_system_bus_monitor_as_root(self):
+        if os.geteuid() != 0:
+            sys.exit(77)
+        from bustest import SOURCE_ROOT, PrivateBus
+        from test_system import SYSTEM_CONF
+        d = tempfile.mkdtemp(prefix="ar-sysbus-")
+        os.chmod(d, 0o755)
+        self.addCleanup(shutil.rmtree, d, True)
+        os.makedirs(os.path.join(d, "policy.d"))
+        shutil.copy(os.path.join(SOURCE_ROOT, "data", "dbus", "org.agentrunner.Runner1.conf"),
+                    os.path.join(d, "policy.d"))
+        with open(os.path.join(d, "system.conf"), "w") as f:
+            f.write(SYSTEM_CONF.format(dir=d))
+        sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
+        self.addCleanup(sysbus.stop)
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": sysbus.address}
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        e = dict(os.environ, **env)
+        mon = subprocess.Popen([MONITOR, "--system", "--json", "--no-journal"], env=e,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: mon.poll() is None and (mon.terminate(), mon.wait()))
+        # The shipped policy lets root own the monitor's name.
+        sysbus.wait_name(MONITOR_NAME, proc=mon)
+        rc, _, err = p.run("--system", env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "disk_critical")
+        mon.terminate()
+        out, err = mon.communicate(timeout=ENDS_WITHIN)
+        alerts = [json.loads(x) for x in out.decode().splitlines()]
+        self.assertEqual([a["detector"] for a in alerts], ["disk_critical"], err.decode())
+        self.assertNotIn("desktop", err.decode())  # no notifications on the system bus
+
+
 class ClientTest(MonitorTestCase):
     def test_monitor_verb_events_and_narrate(self):
         p = self.project("succeed", max_rounds=1)
