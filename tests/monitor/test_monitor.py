@@ -600,6 +600,24 @@ class NotificationTest(MonitorTestCase):
         self.assertEqual(len(hist), 1, hist)
         self.assertEqual(hist[0]["summary"]["data"], "agent-runner: work finished")
 
+    def test_every_round_end_replaces_the_last(self):
+        p = self.project("succeed", max_rounds=3,
+                         sections={"monitor": {"notify": ["round_end"], "no_progress_rounds": 0}})
+        self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while time.monotonic() < deadline:
+            shown = self.dunstctl("count", "displayed")
+            if int(shown) >= 1:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        self.assertEqual(int(self.dunstctl("count", "displayed")), 1)
+        self.dunstctl("close-all")
+        hist = json.loads(self.dunstctl("history"))["data"][0]
+        self.assertEqual([h["summary"]["data"] for h in hist], ["agent-runner: work round 3"])
+
     def test_no_server_is_a_note(self):
         self._stop(self.dunst)
         self.bus.wait_name("org.freedesktop.Notifications", present=False)
