@@ -248,6 +248,9 @@ class MoreDetectorTest(MonitorTestCase):
         m = self.monitor()
         proc = self.serve(p)
         p.wait_event("agent_spawn", proc=proc)
+        # Let the monitor read its config first (a daemon frozen before it
+        # answers leaves it the default thresholds: timeouts of an hour).
+        time.sleep(1)
         proc.send_signal(signal.SIGSTOP)
         try:
             a = m.wait_alert("hung")
