@@ -20,13 +20,28 @@ static const char *const dirty_choices[] = { "stash", "ignore", "auto_commit", N
 /* The detectors of the monitor (python-tool-reference §4.2); auto_stop_on
  * may only name these. */
 const char *const ar_known_detectors[] = {
-  "timeout_rate",      "hung",
-  "orphan_chain",      "disk_warning",
-  "disk_critical",     "mem_pressure",
-  "oauth_fail",        "network_fail",
-  "rate_limit_active", "anomaly_repetitive_active",
-  "supervisor_stale",  NULL,
+  "timeout_rate",
+  "hung",
+  "orphan_chain",
+  "disk_warning",
+  "disk_critical",
+  "mem_pressure",
+  "oauth_fail",
+  "network_fail",
+  "rate_limit_active",
+  "anomaly_repetitive_active",
+  "supervisor_stale",
+  "no_progress",
+  "crash_loop",
+  "auth_failed",
+  "quota_exhausted",
+  "config_broken",
+  NULL,
 };
+
+/* What [monitor] notify may ask the desktop to be told about. */
+static const char *const notify_choices[] = { "critical", "warning", "finished", "round_end",
+                                              NULL };
 
 /* Built-in pieces that [plugins] disable can switch off. The names are the
  * Python tool's, so an existing file keeps loading. */
@@ -42,7 +57,7 @@ const char *const ar_config_sections[] = {
 
 /* Keys read but not acted on yet (DESIGN.md §12): what `config check`
  * says when a file sets one. */
-#define NO_EFFECT_MONITOR "the monitor does not act on it yet (it comes with the monitor)"
+#define NO_EFFECT_REMOTE "the monitor does not watch remote hosts yet"
 
 #define AUTH_FAIL_DEFAULT                                                                          \
   "['\\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|"         \
@@ -135,11 +150,10 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "auth_fail_threshold", AR_KEY_UINT, "1", OFF(auth_fail_threshold), 1, 0, NULL, FALSE, TRUE,
     "Consecutive authentication failures after which the loop stops instead of burning quota." },
   { "monitor", "auto_stop_on", AR_KEY_NAMES, "[\"oauth_fail\", \"disk_critical\"]", OFF(auto_stop_on), 0, 0, ar_known_detectors, FALSE, FALSE,
-    "Detectors whose critical alert stops the service.",
-    NO_EFFECT_MONITOR },
+    "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start)." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, "90", OFF(remote_failure_tolerance_s), 0, 3600, NULL, FALSE, FALSE,
     "How long monitor --host tolerates ssh failures before giving up (0..3600).",
-    NO_EFFECT_MONITOR },
+    NO_EFFECT_REMOTE },
   { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, "0", OFF(anomaly_repetitive_window), 0, 0, NULL, FALSE, FALSE,
     "Tool-call window of the repetitive-tool detector on claude output (0: off)." },
   { "monitor", "anomaly_repetitive_threshold", AR_KEY_UINT, "0", OFF(anomaly_repetitive_threshold), 0, 0, NULL, FALSE, FALSE,
@@ -147,17 +161,17 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "round_progress_interval_s", AR_KEY_UINT, "0", OFF(round_progress_interval_s), 0, 0, NULL, FALSE, FALSE,
     "Emit round_progress every N seconds while a round runs (0: off)." },
   { "monitor", "supervisor_stale_threshold_s", AR_KEY_UINT, NULL, OFF(supervisor_stale_threshold_s), 0, 0, NULL, FALSE, FALSE,
-    "Alert when no event was written for this long; default round_timeout_s x 1.5, 0 disables.",
-    NO_EFFECT_MONITOR },
+    "Alert when no event was written for this long; default round_timeout_s x 1.5, 0 disables." },
+  { "monitor", "no_progress_rounds", AR_KEY_UINT, "10", OFF(no_progress_rounds), 0, 0, NULL, FALSE, FALSE,
+    "no_progress alert after this many rounds in a row that left HEAD unchanged and the tree clean (0: off)." },
+  { "monitor", "notify", AR_KEY_NAMES, "[\"critical\", \"finished\"]", OFF(notify), 0, 0, notify_choices, FALSE, FALSE,
+    "Desktop notifications: critical (critical alerts and stops), warning (warning alerts), finished (.agent-done, max_rounds), round_end (every round)." },
   { "monitor.host_health", "mem_avail_min_mb", AR_KEY_UINT, "200", OFF(mem_avail_min_mb), 0, 0, NULL, FALSE, FALSE,
-    "mem_pressure alert below this much available memory.",
-    NO_EFFECT_MONITOR },
+    "mem_pressure alert below this much available memory." },
   { "monitor.host_health", "disk_warning_pct", AR_KEY_PERCENT, "90.0", OFF(disk_warning_pct), 0, 100, NULL, FALSE, FALSE,
-    "disk_warning alert at this fill level of the log dir's filesystem.",
-    NO_EFFECT_MONITOR },
+    "disk_warning alert at this fill level of the log dir's filesystem." },
   { "monitor.host_health", "disk_critical_pct", AR_KEY_PERCENT, "95.0", OFF(disk_critical_pct), 0, 100, NULL, FALSE, FALSE,
-    "disk_critical alert (and auto-stop) at this fill level.",
-    NO_EFFECT_MONITOR },
+    "disk_critical alert (and auto-stop) at this fill level." },
 
   /* [phases] */
   { "phases", "list", AR_KEY_PHASE_LIST, NULL, OFF(phase_list), 0, 0, NULL, FALSE, FALSE,

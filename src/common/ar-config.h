@@ -114,6 +114,8 @@ typedef struct {
   guint anomaly_repetitive_threshold;
   guint round_progress_interval_s;
   int supervisor_stale_threshold_s; /* -1 = unset: round_timeout_s * 1.5 */
+  guint no_progress_rounds;         /* 0 = off */
+  GStrv notify;
   guint mem_avail_min_mb;
   double disk_warning_pct;
   double disk_critical_pct;

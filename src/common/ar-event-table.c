@@ -498,10 +498,23 @@ static const ArEventKind kinds[] = {
     "monitor",
     "The monitor raised an alert",
     "Monitor alert %{detector} (%{severity}): %{message}",
-    "A detector fired (alerts are deduplicated). auto_action names what the monitor "
-    "will do about it, or is null.\n\n"
+    "A detector's condition became true (once per transition: monitor_alert_resolved "
+    "follows when it becomes false). auto_action is stop_service when the detector is "
+    "in [monitor] auto_stop_on and the monitor stops the service, else null. The "
+    "monitor hands alerts to the daemon, which writes them here.\n\n"
     "Read message; the detector's documentation says what to check.",
     { F_STR("detector"), F_STR("severity"), F_STR("message"), F_STR_NULL("auto_action") } },
+
+  { "monitor_alert_resolved",
+    "52796aad765246aba5a09b84de9ed2eb",
+    LOG_NOTICE,
+    "monitor",
+    "A monitor alert is over",
+    "Monitor alert %{detector} resolved: %{message}",
+    "The condition a detector raised an alert for no longer holds. Each alert is "
+    "emitted once when its condition becomes true and resolved once when it becomes "
+    "false; moving values never raise it again. No action needed.",
+    { F_STR("detector"), F_STR("severity"), F_STR("message") } },
 
   { "monitor_auto_stop_triggered",
     "884b42dda68e4fa282dd5852211bfe5e",

@@ -167,3 +167,12 @@ ar_daemon_path(void)
     return env;
   return running_from_build_tree() ? BUILD_DAEMON_PATH : LIBEXECDIR "/agent-runnerd";
 }
+
+const char *
+ar_monitor_path(void)
+{
+  const char *env = g_getenv("AGENT_RUNNER_MONITOR");
+  if (env && *env)
+    return env;
+  return running_from_build_tree() ? BUILD_MONITOR_PATH : LIBEXECDIR "/agent-runner-monitor";
+}

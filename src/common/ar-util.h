@@ -48,8 +48,10 @@ gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_G
 /* Where the installed data and helper programs are: the configured prefix,
  * or the source/build tree when the program runs from its build directory
  * (so `./build/src/client/agent-runner` works before `meson install`).
- * AGENT_RUNNER_PRESETS_DIR and AGENT_RUNNER_DAEMON override both. */
+ * AGENT_RUNNER_PRESETS_DIR, AGENT_RUNNER_DAEMON and AGENT_RUNNER_MONITOR
+ * override them. */
 const char *ar_presets_dir(void);
 const char *ar_daemon_path(void);
+const char *ar_monitor_path(void);
 
 G_END_DECLS

@@ -323,6 +323,14 @@ check_stop_triggers(ArdLoop *loop)
     loop_exit(loop, ARD_EXIT_OK, "agent_done");
     return TRUE;
   }
+  g_autofree char *mstop_path = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
+  g_autofree char *mstop = read_excerpt(mstop_path, &exists);
+  if (exists) {
+    ard_loop_set_stop_reason(loop, ARD_STOP_REASON_MONITOR);
+    g_autofree char *why = g_strdup_printf("monitor_auto_stop:%s", mstop);
+    loop_exit(loop, ARD_EXIT_OK, why);
+    return TRUE;
+  }
   if (loop->cfg->stop_file) {
     g_autofree char *content = read_excerpt(loop->cfg->stop_file, &exists);
     if (exists) {
@@ -894,6 +902,8 @@ ard_loop_run(ArdLoop *loop)
      * earlier run no longer apply. A plain restart (the unit) keeps them. */
     g_autofree char *done = g_build_filename(loop->cfg->log_dir, AGENT_DONE_FILE, NULL);
     (void)unlink(done);
+    g_autofree char *mstop = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
+    (void)unlink(mstop);
     g_clear_pointer(&loop->state->stop_reason, g_free);
     loop->state->crash_streak = 0;
   }

@@ -37,6 +37,11 @@ ArdRoundSummary *ard_round_summary_from_json(JsonObject *o);
 #define ARD_STOP_REASON_AUTH          "auth_failed"
 #define ARD_STOP_REASON_QUOTA         "quota_exhausted"
 #define ARD_STOP_REASON_TRANSIENT     "transient_error"
+#define ARD_STOP_REASON_MONITOR       "monitor_auto_stop"
+
+/* The monitor's auto-stop (MonitorAlert with stop_service): holds the
+ * detector's name; a restarted daemon stops again until an explicit start. */
+#define ARD_MONITOR_STOP_FILE ".monitor-stop"
 
 typedef struct {
   guint round_num;        /* the last round number handed out */
