@@ -653,6 +653,22 @@ static const ArEventKind kinds[] = {
     "one.\n\n"
     "Fix the file (agent-runner status shows the error too) and reload again.",
     { F_STR("config_path"), F_STR("reason") } },
+
+  { "round_leftovers_killed",
+    "6b1e5d42fa4b45e3a0b507cc6b7ce787",
+    LOG_NOTICE,
+    "daemon",
+    "Processes the agent left behind were ended",
+    "Round %{round_num}: ended %{count} process(es) the agent left behind",
+    "The agent exited but processes it started were still running (background jobs, "
+    "double-forked daemons), or, with after_restart true, the supervisor was killed "
+    "during round round_num and found them running when it started again. They were "
+    "sent SIGTERM, then SIGKILL, before anything else touched the work tree. "
+    "processes lists up to 20 of them (pid, name, cmdline redacted and cut to 200 "
+    "characters); count is exact.\n\n"
+    "If this repeats, tell the agent not to leave background processes, or list the "
+    "ones that may outlive the result in grace_kill_ignore_patterns.",
+    { F_INT("round_num"), F_INT("count"), F_OBJV("processes"), F_BOOL("after_restart") } },
 };
 
 /* Fields whose strings come from outside the supervisor (agent output,

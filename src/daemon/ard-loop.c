@@ -21,6 +21,7 @@
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-console.h"
+#include "ard-leftovers.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
 #include "ard-reap.h"
@@ -528,6 +529,8 @@ on_round_done(ArdRound *round, gpointer user_data)
   if (!loop->opts.round_mode)
     ard_loop_update_crash_streak(loop, res);
   loop->state->round_running = FALSE;
+  /* Teardown ended every process of the round. */
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
   ard_round_summary_free(loop->state->last);
   loop->state->last = summarize(res);
   ArdVcsJob *vcs = ard_round_get_vcs_job(round);
@@ -600,6 +603,42 @@ next_round_num(ArdLoop *loop)
   return MAX(max, loop->state->round_num) + 1;
 }
 
+/* The marks of the running round's processes, saved before the agent can
+ * do anything worth finding (one more fsync'ed write per round): a
+ * restart after a kill -9 ends whatever is left (ard-leftovers.h). */
+static void
+record_round_procs(ArdLoop *loop, guint num)
+{
+  pid_t pid = loop->round ? ard_round_get_agent_pid(loop->round) : 0;
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
+  if (pid <= 0)
+    return;
+  loop->state->round_procs = ard_leftovers_record(num, pid, ard_round_get_token(loop->round));
+  ard_loop_save_state(loop);
+}
+
+/* What a killed predecessor left running: end it before anything else
+ * touches the work tree, and say what it was. */
+static void
+end_leftovers(ArdLoop *loop)
+{
+  JsonNode *rec = loop->state->round_procs;
+  if (!rec)
+    return;
+  guint count = 0;
+  g_autoptr(JsonNode) list =
+      JSON_NODE_HOLDS_OBJECT(rec)
+          ? ard_leftovers_kill(json_node_get_object(rec), ARD_KILL_GRACE_USEC, &count)
+          : NULL;
+  if (count > 0)
+    ar_emit(loop->emitter, "round_leftovers_killed",
+            AR_EV_I("round_num", ar_json_int(json_node_get_object(rec), "round_num", NULL)),
+            AR_EV_I("count", count), AR_EV_N("processes", list), AR_EV_B("after_restart", TRUE),
+            NULL);
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
+  ard_loop_save_state(loop);
+}
+
 static void
 start_round(ArdLoop *loop)
 {
@@ -636,6 +675,7 @@ start_round(ArdLoop *loop)
   };
   loop->round = ard_round_start(&params, on_round_done, loop);
   loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
+  record_round_procs(loop, num);
   set_run_state(loop, loop->stop_requested ? ARD_RUN_STOPPING : ARD_RUN_RUNNING);
 }
 
@@ -817,6 +857,7 @@ ard_loop_run(ArdLoop *loop)
     g_clear_pointer(&loop->state->stop_reason, g_free);
     loop->state->crash_streak = 0;
   }
+  end_leftovers(loop);
   loop->status.crash_streak = loop->state->crash_streak;
   if (loop->state->last)
     remember_round(loop, ard_round_summary_copy(loop->state->last));
@@ -824,6 +865,17 @@ ard_loop_run(ArdLoop *loop)
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
 
+  if (!loop->opts.round_mode &&
+      g_strcmp0(loop->state->stop_reason, ARD_STOP_REASON_CRASH_LOOP) == 0) {
+    /* As durable as .agent-done: a plain restart (the unit, a reboot, a
+     * manual serve) does not resume a crash loop; agent-runner start
+     * (--clear-done) does. */
+    fprintf(stderr, "%s\n",
+            _("stopped after a crash loop; fix the agent, then run: agent-runner start"));
+    loop->status.stop_reason = g_strdup(loop->state->stop_reason);
+    loop_exit(loop, ARD_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
+    return loop->exit_code;
+  }
   if (!run_battery(loop)) {
     config_broken_exit(loop);
     return loop->exit_code;

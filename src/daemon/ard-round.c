@@ -15,6 +15,7 @@
 
 #include "ar-prompt.h"
 #include "ar-util.h"
+#include "ard-leftovers.h"
 #include "ard-output.h"
 #include "ard-reap.h"
 #include "ard-vcs.h"
@@ -79,6 +80,7 @@ struct ArdRound {
   gboolean grace_waiting; /* extended: waiting for live workers to go */
   gboolean grace_extended_emitted;
   GPtrArray *ignore_regexes; /* GRegex*, grace_kill_ignore_patterns */
+  char *token;               /* ARD_ROUND_ID_ENV of this round's processes */
 };
 
 static void schedule_recheck(ArdRound *r);
@@ -448,6 +450,13 @@ teardown_evaluate(ArdRound *r)
     return;
   }
   if (!r->killing) {
+    /* The agent exited on its own and left these behind: say so, or the
+     * kill shows only as a longer duration_s. (Timeouts, cancels and the
+     * grace kill have their own events.) */
+    g_autoptr(JsonNode) list = ard_leftovers_describe(pids);
+    ar_emit(r->emitter, "round_leftovers_killed", AR_EV_I("round_num", r->res.round_num),
+            AR_EV_I("count", pids->len), AR_EV_N("processes", list),
+            AR_EV_B("after_restart", FALSE), NULL);
     r->killing = TRUE;
     ard_reap_signal_descendants(getpid(), 0, SIGTERM);
     arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
@@ -756,6 +765,9 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
   g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
   gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
   g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
+  /* Inherited by everything the agent starts, setsid'ed daemons included:
+   * how a restarted daemon recognizes what is left of this round. */
+  envp = g_environ_setenv(envp, ARD_ROUND_ID_ENV, r->token, TRUE);
 
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) < 0)
@@ -831,6 +843,7 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   r->started_mono_us = now_mono(r);
   r->timeout_s = ar_config_round_timeout(r->cfg, p->phase);
   r->classifier = ar_classifier_new(round_dialect(r->cfg));
+  r->token = ard_leftovers_new_token();
   compile_ignore_patterns(r);
 
   g_autoptr(GError) error = NULL;
@@ -930,6 +943,7 @@ ard_round_free(ArdRound *r)
   g_free(r->res.phase);
   g_free(r->res.transcript_path);
   g_free(r->res.exit_cause_owned);
+  g_free(r->token);
   ar_config_unref(r->cfg);
   ar_emitter_unref(r->emitter);
   sd_event_unref(r->event);
@@ -946,6 +960,12 @@ const ArdRoundResult *
 ard_round_get_result(const ArdRound *r)
 {
   return &r->res;
+}
+
+const char *
+ard_round_get_token(const ArdRound *r)
+{
+  return r->token;
 }
 
 pid_t

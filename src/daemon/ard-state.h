@@ -48,6 +48,7 @@ typedef struct {
   ArdRoundSummary *last; /* NULL before the first round */
   JsonNode *throttle;    /* owned by the back-off code (later); kept verbatim */
   JsonNode *orphan;      /* owned by the vcs code (later); kept verbatim */
+  JsonNode *round_procs; /* ard-leftovers.h: the running round's marks; NULL between rounds */
 } ArdState;
 
 ArdState *ard_state_new(void);

@@ -1,0 +1,131 @@
+"""Reliability of the round engine under hostile conditions (issue 11):
+what a killed daemon leaves behind, durable stops, torn event lines, full
+disks. The real agent-runnerd with the fake agents; no mocks."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from daemontest import ENDS_WITHIN, DaemonTestCase, pid_alive  # noqa: E402
+
+
+def wait_for(pred, what, timeout=ENDS_WITHIN):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+class ProcessTest(DaemonTestCase):
+    def test_kill9_leftovers_ended_on_restart(self):
+        p = self.project("spawn-and-wait")
+        pidfile = os.path.join(p.dir, "bg.pid")
+        work_file = os.path.join(p.work, "bg-writes.txt")
+        p.write_config(agent_env={"FAKE_PIDFILE": pidfile, "FAKE_WORKFILE": work_file})
+        d = p.start()
+        wait_for(lambda: os.path.exists(pidfile), "the agent's background writers")
+        pids = [int(x) for x in p.read(pidfile).split()]
+        self.assertEqual(p.state()["round_procs"]["round_num"], 1)
+        d.kill()
+        d.wait()
+        # The agent dies with its supervisor; its background jobs do not.
+        time.sleep(0.3)
+        self.assertTrue(all(pid_alive(x) for x in pids), "precondition: writers survive")
+        p.agent = "succeed"
+        p.write_config()
+        rc, _, err = p.run("--max-rounds", "1")
+        self.assertEqual(rc, 0, err)
+        for x in pids:
+            self.assertFalse(pid_alive(x), f"leftover {x} of the killed round survived")
+        ev = p.events("round_leftovers_killed")
+        self.assertEqual(len(ev), 1, p.kinds())
+        self.assertTrue(ev[0]["after_restart"])
+        self.assertEqual(ev[0]["round_num"], 1)
+        self.assertGreaterEqual(ev[0]["count"], 2)
+        found = {e["pid"] for e in ev[0]["processes"]}
+        self.assertTrue(set(pids) <= found, (pids, ev[0]["processes"]))
+        self.assertTrue(any("while" in e["cmdline"] for e in ev[0]["processes"]))
+        evs = p.events()
+        # Ended before the new round started, and the record is gone.
+        at = [i for i, e in enumerate(evs) if e["event"] == "round_leftovers_killed"][0]
+        second = [i for i, e in enumerate(evs)
+                  if e["event"] == "round_start" and e["round_num"] == 2][0]
+        self.assertLess(at, second)
+        self.assertEqual([e["round_num"] for e in p.events("round_start")], [1, 2])
+        self.assertIsNone(p.state()["round_procs"])
+        # Nothing writes in the tree any more.
+        size = os.path.getsize(work_file)
+        time.sleep(0.3)
+        self.assertEqual(os.path.getsize(work_file), size)
+
+    def test_unrelated_processes_survive(self):
+        """Only the round's own processes are ended: not a process started
+        before the round, nor one the token does not mark."""
+        p = self.project("spawn-and-wait")
+        pidfile = os.path.join(p.dir, "bg.pid")
+        p.write_config(agent_env={"FAKE_PIDFILE": pidfile,
+                                  "FAKE_WORKFILE": os.path.join(p.dir, "w.txt")})
+        bystander = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        self.addCleanup(bystander.wait)
+        self.addCleanup(bystander.kill)
+        d = p.start()
+        wait_for(lambda: os.path.exists(pidfile), "the agent's background writers")
+        d.kill()
+        d.wait()
+        p.agent = "succeed"
+        p.write_config()
+        rc, _, err = p.run("--max-rounds", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(pid_alive(bystander.pid))
+        self.assertNotIn(bystander.pid,
+                         {e["pid"] for e in p.events("round_leftovers_killed")[0]["processes"]})
+
+    def test_clean_round_reports_leftovers(self):
+        p = self.project("double-fork")
+        pidfile = os.path.join(p.dir, "escapee.pid")
+        p.write_config(agent_env={"FAKE_PIDFILE": pidfile})
+        rc, _, err = p.run("--once")
+        self.assertEqual(rc, 0, err)
+        pid = int(p.read(pidfile))
+        self.assertFalse(pid_alive(pid))
+        ev = p.events("round_leftovers_killed")
+        self.assertEqual(len(ev), 1, p.kinds())
+        self.assertFalse(ev[0]["after_restart"])
+        self.assertEqual(ev[0]["count"], 1)
+        self.assertEqual(ev[0]["processes"][0]["pid"], pid)
+        self.assertEqual(ev[0]["processes"][0]["cmdline"], "sleep 600")
+        self.assertSubsequence(p.kinds(), ["round_start", "round_leftovers_killed", "agent_exit",
+                                           "round_end"])
+
+
+class DurableStopTest(DaemonTestCase):
+    def test_crash_loop_stays_stopped(self):
+        p = self.project("fail-fast")
+        rc, _, err = p.run()
+        self.assertEqual(rc, 79, err)
+        self.assertEqual(len(p.events("round_end")), 5)
+        # A plain restart (the unit's, a reboot's) keeps it stopped.
+        rc, _, err = p.run()
+        self.assertEqual(rc, 79, err)
+        self.assertIn("agent-runner start", err)
+        self.assertEqual(len(p.events("round_end")), 5)
+        self.assertEqual(p.state()["stop_reason"], "crash_loop")
+        self.assertIn("crash_loop", p.events("serve_stopping")[-1]["reason"])
+        # An explicit start runs again, with a fresh streak.
+        p.agent = "succeed"
+        p.write_config()
+        rc, _, err = p.run("--clear-done", "--max-rounds", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("round_end")), 6)
+        self.assertIsNone(p.state()["stop_reason"])
+
+
+if __name__ == "__main__":
+    unittest.main()
