@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ar-cleanup.h"
@@ -155,6 +156,26 @@ static const struct {
   { "prompt_smoke_passes", check_prompt_smoke,
     N_("write a real prompt: at least 500 bytes, not starting with '-' or white space") },
 };
+
+gboolean
+ar_check_dir_full(const char *dir, guint64 *free_bytes)
+{
+  struct statvfs vfs;
+  *free_bytes = statvfs(dir, &vfs) == 0 ? (guint64)vfs.f_bavail * vfs.f_frsize : 0;
+  /* Ask for a real block: a directory entry or an empty file may still
+   * fit when no data does. */
+  g_auto(ArFd) fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno == ENOSPC || errno == EDQUOT;
+  if (fallocate(fd, 0, 0, 4096) == 0)
+    return FALSE;
+  if (errno == ENOSPC || errno == EDQUOT)
+    return TRUE;
+  /* No fallocate here (EOPNOTSUPP): a real write tells. */
+  char block[4096] = { 0 };
+  ssize_t n = write(fd, block, sizeof block);
+  return (n >= 0 && n < (ssize_t)sizeof block) || (n < 0 && (errno == ENOSPC || errno == EDQUOT));
+}
 
 void
 ar_check_free(ArCheck *check)

@@ -654,6 +654,21 @@ static const ArEventKind kinds[] = {
     "Fix the file (agent-runner status shows the error too) and reload again.",
     { F_STR("config_path"), F_STR("reason") } },
 
+  { "disk_full",
+    "2f13b0a9cf92408a8ebf52525a632558",
+    LOG_ERR,
+    "daemon",
+    "The service stopped: no space left in the log directory",
+    "Stopped, no space left in %{path} (%{free_bytes} bytes free)",
+    "The startup checks could not write in log_dir because its file system is full "
+    "(or the user's quota is used up). path is log_dir, free_bytes what the file system "
+    "has left, reason the checks that failed. The service exits with 78 (EX_CONFIG), "
+    "like config_broken, so the unit does not restart it into the same full disk; "
+    "this line may be missing from the events file itself (the journal has it).\n\n"
+    "Free space there (old round logs in rounds/, old events files), then run "
+    "agent-runner start.",
+    { F_STR("path"), F_INT("free_bytes"), F_STR("reason") } },
+
   { "round_leftovers_killed",
     "6b1e5d42fa4b45e3a0b507cc6b7ce787",
     LOG_NOTICE,

@@ -31,6 +31,7 @@ struct ArdLoop {
   ArdRound *round;
   guint max_rounds;       /* effective: --max-rounds, else config */
   gboolean battery_fresh; /* the start-up battery just ran: skip it once */
+  gboolean disk_full;     /* the battery failed for want of space in log_dir */
 
   gboolean stop_requested;
   gboolean stopping_emitted;

@@ -367,15 +367,32 @@ run_battery(ArdLoop *loop)
     g_string_append_printf(names, "%s%s", names->len ? ", " : "", c->name);
   }
   g_autofree char *reason = g_strdup_printf("startup checks failed: %s", names->str);
+  guint64 free_bytes = 0;
+  if (ar_check_dir_full(loop->cfg->log_dir, &free_bytes)) {
+    /* Not a broken config: a full disk, said as such (the events file may
+     * not take this line; the journal, the bus and stderr do). */
+    fprintf(stderr,
+            _("DISK FULL: %s has %" G_GUINT64_FORMAT " bytes free | how-to-fix: free "
+              "space there (old rounds/ logs, events files), then run agent-runner "
+              "start\n"),
+            loop->cfg->log_dir, free_bytes);
+    ar_emit(loop->emitter, "disk_full", AR_EV_S("path", loop->cfg->log_dir),
+            AR_EV_I("free_bytes", free_bytes), AR_EV_S("reason", reason), NULL);
+    loop->disk_full = TRUE;
+    return FALSE;
+  }
   ar_emit(loop->emitter, "config_broken", AR_EV_S("reason", reason), NULL);
   return FALSE;
 }
 
+/* Exit 78 either way: the unit's RestartPreventExitStatus honours it, and
+ * restarting into a full disk or a broken config helps nothing. */
 static void
 config_broken_exit(ArdLoop *loop)
 {
-  ard_loop_set_stop_reason(loop, ARD_STOP_REASON_CONFIG_BROKEN);
-  loop_exit(loop, ARD_EXIT_CONFIG, "config_broken");
+  gboolean full = loop->disk_full;
+  ard_loop_set_stop_reason(loop, full ? ARD_STOP_REASON_DISK_FULL : ARD_STOP_REASON_CONFIG_BROKEN);
+  loop_exit(loop, ARD_EXIT_CONFIG, full ? "disk_full" : "config_broken");
 }
 
 /* ---- after a round ---------------------------------------------------- */

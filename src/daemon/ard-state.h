@@ -33,6 +33,7 @@ ArdRoundSummary *ard_round_summary_from_json(JsonObject *o);
  * restart. NULL = not stopped for a lasting reason. */
 #define ARD_STOP_REASON_DONE          "done"
 #define ARD_STOP_REASON_CONFIG_BROKEN "config_broken"
+#define ARD_STOP_REASON_DISK_FULL     "disk_full"
 #define ARD_STOP_REASON_CRASH_LOOP    "crash_loop"
 #define ARD_STOP_REASON_AUTH          "auth_failed"
 #define ARD_STOP_REASON_QUOTA         "quota_exhausted"

@@ -11,7 +11,16 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import ENDS_WITHIN, DaemonTestCase, pid_alive  # noqa: E402
+from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, pid_alive  # noqa: E402
+
+
+def can_mount_tmpfs():
+    """A private mount namespace with a tmpfs: root, or a user namespace."""
+    r = subprocess.run(["unshare", "-rm", "sh", "-c",
+                        "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d; rc=$?; "
+                        "umount $d 2>/dev/null; rmdir $d; exit $rc"],
+                       capture_output=True)
+    return r.returncode == 0
 
 
 def wait_for(pred, what, timeout=ENDS_WITHIN):
@@ -127,5 +136,41 @@ class DurableStopTest(DaemonTestCase):
         self.assertIsNone(p.state()["stop_reason"])
 
 
+class FilesTest(DaemonTestCase):
+    def run_on_full_disk(self, p, *args):
+        """The daemon with log_dir on a full 256 KiB tmpfs, in a private
+        mount namespace (nothing outside sees it)."""
+        os.makedirs(p.log_dir, exist_ok=True)
+        script = ('mount -t tmpfs -o size=256k tmpfs "$1" || exit 90; shift; '
+                  'head -c 1048576 /dev/zero > "$LOGDIR_FILL" 2>/dev/null; '
+                  'exec "$@"')
+        r = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", p.log_dir,
+                            DAEMON, "--config", p.config_path, "--no-journal", *args],
+                           capture_output=True, text=True, cwd=p.dir, timeout=ENDS_WITHIN,
+                           env=p.env({"LOGDIR_FILL": os.path.join(p.log_dir, "fill")}))
+        self.assertNotEqual(r.returncode, 90, r.stderr)
+        return r.returncode, r.stderr
+
+    def test_disk_full_log_dir(self):
+        if not can_mount_tmpfs():
+            self.skipTest("cannot mount a tmpfs in a private mount namespace")
+        p = self.project("succeed")
+        rc, err = self.run_on_full_disk(p, "--max-rounds", "1")
+        # The exit code the unit honours (RestartPreventExitStatus=78), and
+        # what it is: a full disk, where, how much is left.
+        self.assertEqual(rc, 78, err)
+        self.assertIn("DISK FULL: " + p.log_dir, err)
+        self.assertRegex(err, r"has \d+ bytes free")
+        self.assertNotIn("config_broken", err)
+
+
+def main():
+    prog = unittest.main(exit=False, verbosity=2)
+    res = prog.result
+    if res.testsRun and len(res.skipped) == res.testsRun:
+        sys.exit(77)  # the component is truly absent here
+    sys.exit(0 if res.wasSuccessful() else 1)
+
+
 if __name__ == "__main__":
-    unittest.main()
+    main()
