@@ -163,6 +163,14 @@ class FilesTest(DaemonTestCase):
         self.assertRegex(err, r"has \d+ bytes free")
         self.assertNotIn("config_broken", err)
 
+    def test_fifo_config_does_not_hang_serve(self):
+        p = self.project("succeed")
+        os.unlink(p.config_path)
+        os.mkfifo(p.config_path)
+        rc, _, err = p.run("--max-rounds", "1", timeout=30)
+        self.assertEqual(rc, 78, err)
+        self.assertIn("is a FIFO; only a regular file is accepted", err)
+
 
 def main():
     prog = unittest.main(exit=False, verbosity=2)
