@@ -4,14 +4,15 @@ disks. The real agent-runnerd with the fake agents; no mocks."""
 
 import json
 import os
-import signal
+import random
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, pid_alive  # noqa: E402
+from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, Project, pid_alive  # noqa: E402
 
 
 def can_mount_tmpfs():
@@ -170,6 +171,171 @@ class FilesTest(DaemonTestCase):
         rc, _, err = p.run("--max-rounds", "1", timeout=30)
         self.assertEqual(rc, 78, err)
         self.assertIn("is a FIFO; only a regular file is accepted", err)
+
+
+# ---- crash consistency ------------------------------------------------------
+
+class Campaign:
+    """kill -9 of the daemon at random points of rounds that write, stash
+    and spawn children, then the invariants: every events line parses,
+    round numbers never repeat, no process of a killed round survives the
+    restart, the agent's work is in the tree, a stash or a commit. Shared
+    by the test (small N) and bench/crash-consistency.py (N = 1000)."""
+
+    def __init__(self, seed, max_kill_delay=1.2):
+        self.rng = random.Random(seed)
+        self.max_kill_delay = max_kill_delay
+        self.home = tempfile.mkdtemp(prefix="ard-crash-home-")
+        open(os.path.join(self.home, ".gitconfig"), "w").close()
+        self.envx = {"HOME": self.home, "XDG_CONFIG_HOME": os.path.join(self.home, ".config"),
+                     "GIT_CONFIG_NOSYSTEM": "1"}
+        self.p = Project("crash-worker")
+        self.ledger = os.path.join(self.p.dir, "ledger")
+        self.pids = os.path.join(self.p.dir, "pids")
+        self.p.write_config(agent_env={"FAKE_LEDGER": self.ledger, "FAKE_PIDS": self.pids})
+        with open(os.path.join(self.p.work, "tracked.txt"), "w") as f:
+            f.write("base\n")
+        self.git("add", "tracked.txt", "prompt.md", "agent-runner.toml")
+        self.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base")
+        self.kills = 0
+        self.restart_s = []  # start to first round_start, after a kill
+        self.problems = []
+
+    def cleanup(self):
+        for n, pid in self.recorded_pids():
+            if pid_alive(pid):
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+        self.p.cleanup()
+        subprocess.run(["rm", "-rf", self.home])
+
+    def git(self, *args):
+        env = dict(os.environ, **self.envx)
+        return subprocess.run(["git", "-C", self.p.work, *args], check=True, capture_output=True,
+                              text=True, env=env).stdout
+
+    def recorded_pids(self):
+        if not os.path.exists(self.pids):
+            return []
+        with open(self.pids) as f:
+            return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 2]
+
+    def count(self, kind):
+        return len(self.p.events(kind))
+
+    def wait_round_start(self, before, proc):
+        deadline = time.monotonic() + ENDS_WITHIN
+        while time.monotonic() < deadline:
+            starts = self.p.events("round_start")
+            if len(starts) > before:
+                return starts[before]["round_num"]
+            if proc.poll() is not None:
+                raise AssertionError(f"daemon exited {proc.returncode}: {self.p.kinds()[-8:]}")
+            time.sleep(0.01)
+        raise AssertionError("no round_start")
+
+    def check_no_survivors(self, below_round):
+        for n, pid in self.recorded_pids():
+            if n < below_round and pid_alive(pid):
+                self.problems.append(f"pid {pid} of round {n} alive at round {below_round}")
+
+    def kill_once(self):
+        before = self.count("round_start")
+        t0 = time.monotonic()
+        d = self.p.start(env=self.envx)
+        first = self.wait_round_start(before, d)
+        if self.kills:
+            self.restart_s.append(time.monotonic() - t0)
+        # What the killed daemons left was ended before this round began.
+        self.check_no_survivors(first)
+        time.sleep(self.rng.uniform(0, self.max_kill_delay))
+        d.kill()
+        d.wait()
+        for f in (d.stdout, d.stderr):
+            f.close()
+        self.p.procs.remove(d)
+        self.kills += 1
+
+    def clean_once(self):
+        """The baseline: a start after a graceful stop (SIGTERM lets the
+        round finish). Returns start to first round_start, in s."""
+        before = self.count("round_start")
+        t0 = time.monotonic()
+        d = self.p.start(env=self.envx)
+        self.wait_round_start(before, d)
+        took = time.monotonic() - t0
+        d.terminate()
+        d.communicate(timeout=ENDS_WITHIN)
+        self.p.procs.remove(d)
+        return took
+
+    def finish(self):
+        """A last clean run, then every invariant."""
+        before = self.count("round_start")
+        t0 = time.monotonic()
+        rc, _, err = self.p.run("--max-rounds", "1", env=self.envx)
+        self.clean_restart_s = time.monotonic() - t0
+        if rc != 0:
+            self.problems.append(f"final run exited {rc}: {err[-500:]}")
+        self.check_no_survivors(1 << 30)
+        self.check_events(before)
+        self.check_work()
+        return self.problems
+
+    def check_events(self, before):
+        rounds = []
+        for name in sorted(os.listdir(self.p.log_dir)):
+            if not (name.startswith("events-") and name.endswith(".jsonl")):
+                continue
+            with open(os.path.join(self.p.log_dir, name), encoding="utf-8") as f:
+                text = f.read()
+            if text and not text.endswith("\n"):
+                self.problems.append(f"{name} ends in a fragment: {text[-80:]!r}")
+            for i, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue  # a writer killed mid-line leaves at most this
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    self.problems.append(f"{name}:{i} does not parse: {line[:120]!r}")
+                    continue
+                if ev.get("event") == "round_start":
+                    rounds.append(ev["round_num"])
+        if len(set(rounds)) != len(rounds) or rounds != sorted(rounds):
+            self.problems.append(f"round numbers repeat or go back: {rounds}")
+        self.rounds = len(rounds)
+
+    def check_work(self):
+        seen = self.git("log", "--all", "--reflog", "-p", "--format=%H")
+        seen += self.git("stash", "list", "-p")
+        for ev in self.p.events("orphan_stashed"):
+            seen += self.git("stash", "show", "-p", "--include-untracked", ev["ref"])
+        for name in os.listdir(self.p.work):
+            path = os.path.join(self.p.work, name)
+            if os.path.isfile(path):
+                with open(path, errors="replace") as f:
+                    seen += f.read()
+        with open(self.ledger) as f:
+            tokens = [line.split()[1] for line in f if len(line.split()) == 2]
+        lost = [t for t in tokens if t not in seen]
+        if lost:
+            self.problems.append(f"work lost (not in tree, stash or commit): {lost}")
+        self.tokens = len(tokens)
+
+
+class CrashConsistencyTest(unittest.TestCase):
+    def test_kill9_campaign(self):
+        n = int(os.environ.get("AR_CRASH_N", "8"))
+        seed = int(os.environ.get("AR_CRASH_SEED", str(int(time.time()))))
+        c = Campaign(seed)
+        self.addCleanup(c.cleanup)
+        for _ in range(n):
+            c.kill_once()
+        problems = c.finish()
+        self.assertEqual(problems, [], f"seed {seed}")
+        self.assertGreater(c.tokens, 0)
 
 
 def main():
