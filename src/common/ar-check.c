@@ -48,6 +48,14 @@ check_log_dir_writable(const ArConfig *cfg, const char *base_path, char **detail
       if (n != 2)
         err = n < 0 ? errno : ENOSPC; /* a short write of 2 bytes: no room */
     }
+    if (err == ENOSPC || err == EDQUOT) {
+      /* Say it plainly: the permissions hint of this check would mislead. */
+      guint64 free_bytes = 0;
+      (void)ar_check_dir_full(cfg->log_dir, &free_bytes);
+      return g_strdup_printf(_("no space left in %s (%" G_GUINT64_FORMAT
+                               " bytes free): free space there (old rounds/ logs, events files)"),
+                             cfg->log_dir, free_bytes);
+    }
     if (err != 0)
       return g_strdup_printf(_("cannot write a file in %s: %s"), cfg->log_dir, g_strerror(err));
     return NULL;

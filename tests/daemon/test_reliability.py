@@ -162,6 +162,7 @@ class FilesTest(DaemonTestCase):
         self.assertEqual(rc, 78, err)
         self.assertIn("DISK FULL: " + p.log_dir, err)
         self.assertRegex(err, r"has \d+ bytes free")
+        self.assertIn("log_dir_writable: no space left in " + p.log_dir, err)
         self.assertNotIn("config_broken", err)
 
     def test_fifo_config_does_not_hang_serve(self):
