@@ -297,3 +297,18 @@ ard_leftovers_kill(JsonObject *record, guint64 grace_usec, guint *count)
   }
   return described;
 }
+
+void
+ard_leftovers_end(JsonNode *record, guint64 grace_usec, ArEmitter *emitter)
+{
+  if (!record || !JSON_NODE_HOLDS_OBJECT(record))
+    return;
+  JsonObject *o = json_node_get_object(record);
+  guint count = 0;
+  g_autoptr(JsonNode) list = ard_leftovers_kill(o, grace_usec, &count);
+  if (count == 0)
+    return;
+  ar_emit(emitter, "round_leftovers_killed",
+          AR_EV_I("round_num", ar_json_int(o, "round_num", NULL)), AR_EV_I("count", count),
+          AR_EV_N("processes", list), AR_EV_B("after_restart", TRUE), NULL);
+}

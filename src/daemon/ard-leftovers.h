@@ -16,6 +16,8 @@
 #include <json-glib/json-glib.h>
 #include <sys/types.h>
 
+#include "ar-events.h"
+
 G_BEGIN_DECLS
 
 #define ARD_ROUND_ID_ENV "AGENT_RUNNER_ROUND_ID"
@@ -46,5 +48,9 @@ JsonNode *ard_leftovers_describe(GArray *pids);
  * (NULL when nothing was) and the count in *count. Blocking: runs once at
  * start-up, before the event loop. */
 JsonNode *ard_leftovers_kill(JsonObject *record, guint64 grace_usec, guint *count);
+
+/* ard_leftovers_kill() on a state.json record, then round_leftovers_killed
+ * (after_restart true) when anything was found. */
+void ard_leftovers_end(JsonNode *record, guint64 grace_usec, ArEmitter *emitter);
 
 G_END_DECLS

@@ -76,5 +76,8 @@ void ard_loop_update_crash_streak(ArdLoop *loop, const ArdRoundResult *res);
 void ard_loop_save_throttle(ArdLoop *loop);
 void ard_loop_record_outcome(ArdLoop *loop, const ArdRoundResult *res);
 NextStep ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res);
+/* A crash-loop stop of an earlier run still holds (no explicit start):
+ * TRUE after telling the operator; the caller exits 79 without a round. */
+gboolean ard_loop_crash_loop_persists(ArdLoop *loop);
 
 G_END_DECLS

@@ -620,38 +620,14 @@ next_round_num(ArdLoop *loop)
   return MAX(max, loop->state->round_num) + 1;
 }
 
-/* The marks of the running round's processes, saved before the agent can
- * do anything worth finding (one more fsync'ed write per round): a
- * restart after a kill -9 ends whatever is left (ard-leftovers.h). */
-static void
-record_round_procs(ArdLoop *loop, guint num)
-{
-  pid_t pid = loop->round ? ard_round_get_agent_pid(loop->round) : 0;
-  g_clear_pointer(&loop->state->round_procs, json_node_unref);
-  if (pid <= 0)
-    return;
-  loop->state->round_procs = ard_leftovers_record(num, pid, ard_round_get_token(loop->round));
-  ard_loop_save_state(loop);
-}
-
-/* What a killed predecessor left running: end it before anything else
- * touches the work tree, and say what it was. */
+/* What a killed predecessor left running: ended before anything else
+ * touches the work tree (ard-leftovers.h). */
 static void
 end_leftovers(ArdLoop *loop)
 {
-  JsonNode *rec = loop->state->round_procs;
-  if (!rec)
+  if (!loop->state->round_procs)
     return;
-  guint count = 0;
-  g_autoptr(JsonNode) list =
-      JSON_NODE_HOLDS_OBJECT(rec)
-          ? ard_leftovers_kill(json_node_get_object(rec), ARD_KILL_GRACE_USEC, &count)
-          : NULL;
-  if (count > 0)
-    ar_emit(loop->emitter, "round_leftovers_killed",
-            AR_EV_I("round_num", ar_json_int(json_node_get_object(rec), "round_num", NULL)),
-            AR_EV_I("count", count), AR_EV_N("processes", list), AR_EV_B("after_restart", TRUE),
-            NULL);
+  ard_leftovers_end(loop->state->round_procs, ARD_KILL_GRACE_USEC, loop->emitter);
   g_clear_pointer(&loop->state->round_procs, json_node_unref);
   ard_loop_save_state(loop);
 }
@@ -692,7 +668,12 @@ start_round(ArdLoop *loop)
   };
   loop->round = ard_round_start(&params, on_round_done, loop);
   loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
-  record_round_procs(loop, num);
+  /* Saved before the agent can do anything worth finding: a restart after
+   * a kill -9 ends what is left (ard-leftovers.h). */
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
+  loop->state->round_procs = ard_round_leftovers_record(loop->round);
+  if (loop->state->round_procs)
+    ard_loop_save_state(loop);
   set_run_state(loop, loop->stop_requested ? ARD_RUN_STOPPING : ARD_RUN_RUNNING);
 }
 
@@ -882,14 +863,7 @@ ard_loop_run(ArdLoop *loop)
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
 
-  if (!loop->opts.round_mode &&
-      g_strcmp0(loop->state->stop_reason, ARD_STOP_REASON_CRASH_LOOP) == 0) {
-    /* As durable as .agent-done: a plain restart (the unit, a reboot, a
-     * manual serve) does not resume a crash loop; agent-runner start
-     * (--clear-done) does. */
-    fprintf(stderr, "%s\n",
-            _("stopped after a crash loop; fix the agent, then run: agent-runner start"));
-    loop->status.stop_reason = g_strdup(loop->state->stop_reason);
+  if (ard_loop_crash_loop_persists(loop)) {
     loop_exit(loop, ARD_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
     return loop->exit_code;
   }

@@ -962,10 +962,10 @@ ard_round_get_result(const ArdRound *r)
   return &r->res;
 }
 
-const char *
-ard_round_get_token(const ArdRound *r)
+JsonNode *
+ard_round_leftovers_record(const ArdRound *r)
 {
-  return r->token;
+  return r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
 }
 
 pid_t
