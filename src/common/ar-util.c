@@ -38,18 +38,19 @@ ar_set_error_errno(GError **error, int errsv, const char *fmt, ...)
   return FALSE;
 }
 
-static const char *
-file_kind(mode_t mode)
+/* Whole sentences, one per kind, for the translators. */
+static char *
+not_regular_message(const char *path, mode_t mode)
 {
   if (S_ISDIR(mode))
-    return _("a directory");
+    return g_strdup_printf(_("%s is a directory; only a regular file is accepted"), path);
   if (S_ISFIFO(mode))
-    return _("a FIFO");
+    return g_strdup_printf(_("%s is a FIFO; only a regular file is accepted"), path);
   if (S_ISCHR(mode) || S_ISBLK(mode))
-    return _("a device");
+    return g_strdup_printf(_("%s is a device; only a regular file is accepted"), path);
   if (S_ISSOCK(mode))
-    return _("a socket");
-  return _("not a regular file");
+    return g_strdup_printf(_("%s is a socket; only a regular file is accepted"), path);
+  return g_strdup_printf(_("%s is not a regular file; only a regular file is accepted"), path);
 }
 
 char *
@@ -71,8 +72,8 @@ ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **err
     return NULL;
   }
   if (!S_ISREG(st.st_mode)) {
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                _("%s is %s; only a regular file is accepted"), path, file_kind(st.st_mode));
+    g_autofree char *msg = not_regular_message(path, st.st_mode);
+    g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, msg);
     return NULL;
   }
   if ((guint64)st.st_size > max_bytes) {
