@@ -219,10 +219,25 @@ class Campaign:
                               text=True, env=env).stdout
 
     def recorded_pids(self):
+        """(round, pid) of the recorded children still alive: same pid and
+        same start time (pids wrap around in a long campaign)."""
         if not os.path.exists(self.pids):
             return []
+        out = []
         with open(self.pids) as f:
-            return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 2]
+            for line in f:
+                parts = line.split()
+                if len(parts) != 3:
+                    continue  # killed while recording
+                n, pid, start = int(parts[0]), int(parts[1]), parts[2]
+                try:
+                    with open(f"/proc/{pid}/stat") as st:
+                        now = st.read().rsplit(")", 1)[1].split()[19]
+                except (FileNotFoundError, ProcessLookupError, IndexError):
+                    continue
+                if now == start:
+                    out.append((n, pid))
+        return out
 
     def count(self, kind):
         return len(self.p.events(kind))
