@@ -1,7 +1,7 @@
 #include "config.h"
 
 /* Output classifiers (src/common/ar-classify*.c) against the real captured
- * output of claude, codex and gemini in $AR_SHARED_DIR/agent-cli/fixtures,
+ * output of claude, codex and gemini in tests/fixtures/agent-cli,
  * plus garbage, huge lines, the text dialect, and the fake agent that
  * replays a fixture.
  *
@@ -19,7 +19,7 @@
 #define DOCS_BEGIN "<!-- BEGIN GENERATED: test-classify --write-docs -->\n"
 #define DOCS_END   "<!-- END GENERATED -->\n"
 
-static const char *fixtures_dir; /* NULL when $AR_SHARED_DIR is absent */
+static const char *fixtures_dir; /* NULL when tests/fixtures/agent-cli is absent */
 
 /* ---- the expectation table: one row per fixture case ---- */
 
@@ -301,7 +301,7 @@ static gboolean
 need_fixtures(void)
 {
   if (fixtures_dir == NULL) {
-    g_test_skip("AR_SHARED_DIR/agent-cli/fixtures not found");
+    g_test_skip("tests/fixtures/agent-cli not found");
     return FALSE;
   }
   return TRUE;
@@ -1162,9 +1162,13 @@ main(int argc, char **argv)
 
   g_test_init(&argc, &argv, NULL);
 
-  const char *shared = g_getenv("AR_SHARED_DIR");
-  g_autofree char *dir = shared ? g_build_filename(shared, "agent-cli", "fixtures", NULL) : NULL;
-  if (dir && g_file_test(dir, G_FILE_TEST_IS_DIR))
+  /* The captured output is carried in tests/fixtures/agent-cli. */
+  const char *env_dir = g_getenv("AR_FIXTURES_DIR");
+  const char *root = g_getenv("AR_SOURCE_ROOT");
+  g_autofree char *dir =
+      env_dir ? g_strdup(env_dir)
+              : g_build_filename(root ? root : ".", "tests", "fixtures", "agent-cli", NULL);
+  if (g_file_test(dir, G_FILE_TEST_IS_DIR))
     fixtures_dir = dir;
 
   g_test_add_func("/classify/names", test_names);

@@ -19,6 +19,53 @@ typedef struct {
   guint n_errors;
 } Loader;
 
+/* Error output is bounded: a hostile file (a 1 MiB key, 100,000 bad
+ * lines) must give a readable answer, not echo itself. Each message is cut
+ * to this many bytes, and after this many the rest are only counted. */
+#define ERROR_MSG_MAX_BYTES 300
+#define ERRORS_MAX          50
+
+static void
+append_capped(GString *out, const char *msg)
+{
+  gsize len = strlen(msg);
+  if (len <= ERROR_MSG_MAX_BYTES) {
+    g_string_append(out, msg);
+    return;
+  }
+  /* Cut on a character boundary. */
+  const char *end = g_utf8_find_prev_char(msg, msg + ERROR_MSG_MAX_BYTES + 1);
+  gsize keep = end ? (gsize)(end - msg) : ERROR_MSG_MAX_BYTES;
+  g_string_append_len(out, msg, keep);
+  g_string_append_printf(out, _("… (%" G_GSIZE_FORMAT " more bytes)"), len - keep);
+}
+
+static void
+append_error(Loader *ld, guint line, guint col, const char *msg)
+{
+  ld->n_errors++;
+  if (ld->n_errors > ERRORS_MAX)
+    return;
+  if (ld->errors->len)
+    g_string_append_c(ld->errors, '\n');
+  g_string_append_printf(ld->errors, "%s:%u:%u: ", ld->file, line, col);
+  append_capped(ld->errors, msg);
+}
+
+/* The count of what was left out, once all errors are in. */
+static void
+finish_errors(Loader *ld)
+{
+  if (ld->n_errors <= ERRORS_MAX)
+    return;
+  guint more = ld->n_errors - ERRORS_MAX;
+  g_string_append_c(ld->errors, '\n');
+  g_string_append_printf(
+      ld->errors,
+      g_dngettext(GETTEXT_PACKAGE, "%s: … and %u more problem", "%s: … and %u more problems", more),
+      ld->file, more);
+}
+
 static void G_GNUC_PRINTF(3, 4) loader_error(Loader *ld, const ArTomlNode *at, const char *fmt, ...)
 {
   va_list ap;
@@ -27,10 +74,7 @@ static void G_GNUC_PRINTF(3, 4) loader_error(Loader *ld, const ArTomlNode *at, c
   va_end(ap);
   guint line = at ? (at->key_line ? at->key_line : at->line) : 1;
   guint col = at ? (at->key_line ? at->key_col : at->col) : 1;
-  if (ld->errors->len)
-    g_string_append_c(ld->errors, '\n');
-  g_string_append_printf(ld->errors, "%s:%u:%u: %s", ld->file, line, col, msg);
-  ld->n_errors++;
+  append_error(ld, line, col, msg);
 }
 
 /* Position of a value rather than of its key: type errors point at what
@@ -42,10 +86,27 @@ static void G_GNUC_PRINTF(3, 4)
   va_start(ap, fmt);
   g_autofree char *msg = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  if (ld->errors->len)
-    g_string_append_c(ld->errors, '\n');
-  g_string_append_printf(ld->errors, "%s:%u:%u: %s", ld->file, at->line, at->col, msg);
-  ld->n_errors++;
+  append_error(ld, at->line, at->col, msg);
+}
+
+/* Every string of the configuration ends up as a C string: a path, an
+ * argv element, an environment name or value, a pattern. A U+0000 inside
+ * would silently cut it ("./logs\u0000/../../etc" is "./logs"), so it is
+ * an error wherever it is, key or value. */
+static void
+check_no_nul(Loader *ld, const ArTomlNode *node)
+{
+  if (node->key && node->key_len != strlen(node->key))
+    loader_error(ld, node,
+                 _("a key contains a NUL character (\\u0000); keys, paths, "
+                   "arguments and environment variables cannot hold one"));
+  if (node->type == AR_TOML_STRING && node->str_len != strlen(node->v.str))
+    loader_value_error(ld, node,
+                       _("%s: the string contains a NUL character (\\u0000); paths, arguments "
+                         "and environment variables cannot hold one"),
+                       node->key ? node->key : _("array element"));
+  for (guint i = 0; i < ar_toml_len(node); i++)
+    check_no_nul(ld, ar_toml_at(node, i));
 }
 
 static const char *
@@ -655,18 +716,27 @@ ar_config_load(const char *path, GError **error)
   g_autofree char *data = NULL;
   gsize len = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(abs, &data, &len, &local)) {
+  data = ar_read_regular_file(abs, AR_CONFIG_MAX_BYTES, &len, &local);
+  if (!data) {
     if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
       g_set_error(error, AR_ERROR, AR_ERROR_CONFIG,
                   _("%s: config not found; create one with 'agent-runner init' or pass --config"),
                   path);
+    else if (g_strcmp0(abs, path) != 0 && !g_path_is_absolute(path))
+      g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
+    else if (g_strcmp0(abs, path) != 0)
+      /* Name the path the user gave, not only where its links lead. */
+      g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s: %s", path, local->message);
     else
       g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
     return NULL;
   }
   g_autoptr(ArTomlNode) root = ar_toml_parse(data, len, path, &local);
   if (root == NULL) {
-    g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, local->message);
+    /* The parser stops at the first error; its message is bounded too. */
+    g_autoptr(GString) msg = g_string_new(NULL);
+    append_capped(msg, local->message);
+    g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, msg->str);
     return NULL;
   }
 
@@ -674,6 +744,7 @@ ar_config_load(const char *path, GError **error)
   cfg->config_path = g_steal_pointer(&abs);
   cfg->config_dir = g_path_get_dirname(cfg->config_path);
   Loader ld = { cfg, path, g_string_new(NULL), 0 };
+  check_no_nul(&ld, root);
 
   /* work_dir first: its basename is the {project} of every other path. */
   const ArTomlNode *runtime = ar_toml_get(root, "runtime");
@@ -698,6 +769,7 @@ ar_config_load(const char *path, GError **error)
     load_section(&ld, item->key, item);
   }
   cross_check(&ld, root);
+  finish_errors(&ld);
 
   if (ld.n_errors) {
     g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, ld.errors->str);

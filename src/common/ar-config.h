@@ -14,6 +14,10 @@
 
 G_BEGIN_DECLS
 
+/* A config file larger than this is refused (a real one is a few KiB; a
+ * symlink to /dev/zero must not read until memory runs out). */
+#define AR_CONFIG_MAX_BYTES (1024 * 1024)
+
 typedef enum {
   AR_PROMPT_ARGV,
   AR_PROMPT_STDIN,

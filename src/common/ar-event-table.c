@@ -713,6 +713,36 @@ static const ArEventKind kinds[] = {
     "error, so the next round starts now instead of at the reset time. If the limit "
     "still holds, the round fails the same way and the back-off starts again.",
     { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s"), F_STR("requested_by") } },
+  { "disk_full",
+    "2f13b0a9cf92408a8ebf52525a632558",
+    LOG_ERR,
+    "daemon",
+    "The service stopped: no space left in the log directory",
+    "Stopped, no space left in %{path} (%{free_bytes} bytes free)",
+    "The startup checks could not write in log_dir because its file system is full "
+    "(or the user's quota is used up). path is log_dir, free_bytes what the file system "
+    "has left, reason the checks that failed. The service exits with 78 (EX_CONFIG), "
+    "like config_broken, so the unit does not restart it into the same full disk; "
+    "this line may be missing from the events file itself (the journal has it).\n\n"
+    "Free space there (old round logs in rounds/, old events files), then run "
+    "agent-runner start.",
+    { F_STR("path"), F_INT("free_bytes"), F_STR("reason") } },
+
+  { "round_leftovers_killed",
+    "6b1e5d42fa4b45e3a0b507cc6b7ce787",
+    LOG_NOTICE,
+    "daemon",
+    "Processes the agent left behind were ended",
+    "Round %{round_num}: ended %{count} process(es) the agent left behind",
+    "The agent exited but processes it started were still running (background jobs, "
+    "double-forked daemons), or, with after_restart true, the supervisor was killed "
+    "during round round_num and found them running when it started again. They were "
+    "sent SIGTERM, then SIGKILL, before anything else touched the work tree. "
+    "processes lists up to 20 of them (pid, name, cmdline redacted and cut to 200 "
+    "characters); count is exact.\n\n"
+    "If this repeats, tell the agent not to leave background processes, or list the "
+    "ones that may outlive the result in grace_kill_ignore_patterns.",
+    { F_INT("round_num"), F_INT("count"), F_OBJV("processes"), F_BOOL("after_restart") } },
 };
 
 /* Fields whose strings come from outside the supervisor (agent output,

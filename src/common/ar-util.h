@@ -45,6 +45,12 @@ char *ar_format_duration(gint64 seconds);
 /* Set an error from errno with a prefix: "open /x: No such file". */
 gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* Read a file that must be a regular one of at most max_bytes: a FIFO
+ * would block the reader forever, a symlink to /dev/zero would fill
+ * memory. Errors in G_FILE_ERROR (NOENT when missing, INVAL otherwise),
+ * their message naming the path and what it is. */
+char *ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **error);
+
 /* Where the installed data and helper programs are: the configured prefix,
  * or the source/build tree when the program runs from its build directory
  * (so `./build/src/client/agent-runner` works before `meson install`).

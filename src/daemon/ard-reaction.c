@@ -320,3 +320,18 @@ ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res)
     next.factor = 2;
   return next;
 }
+
+gboolean
+ard_loop_crash_loop_persists(ArdLoop *loop)
+{
+  /* As durable as .agent-done: a plain restart (the unit, a reboot, a
+   * manual serve) does not resume a crash loop; agent-runner start
+   * (--clear-done, .start-requested) does, having cleared the reason. */
+  if (loop->opts.round_mode || g_strcmp0(loop->state->stop_reason, ARD_STOP_REASON_CRASH_LOOP) != 0)
+    return FALSE;
+  fprintf(stderr, "%s\n",
+          _("stopped after a crash loop; fix the agent, then run: agent-runner start"));
+  g_free(loop->status.stop_reason);
+  loop->status.stop_reason = g_strdup(loop->state->stop_reason);
+  return TRUE;
+}

@@ -17,6 +17,7 @@
 #include "ar-util.h"
 #include "ard-detect.h"
 #include "ard-hooks.h"
+#include "ard-leftovers.h"
 #include "ard-output.h"
 #include "ard-reap.h"
 #include "ard-vcs.h"
@@ -90,6 +91,7 @@ struct ArdRound {
   GStrv base_env;
   GStrv secret_env; /* [agent] secrets as NAME=value, read for this round: the agent's only */
   int transcript_fd;
+  char *token;               /* ARD_ROUND_ID_ENV of this round's processes */
 };
 
 static void schedule_recheck(ArdRound *r);
@@ -461,6 +463,13 @@ teardown_evaluate(ArdRound *r)
     return;
   }
   if (!r->killing) {
+    /* The agent exited on its own and left these behind: say so, or the
+     * kill shows only as a longer duration_s. (Timeouts, cancels and the
+     * grace kill have their own events.) */
+    g_autoptr(JsonNode) list = ard_leftovers_describe(pids);
+    ar_emit(r->emitter, "round_leftovers_killed", AR_EV_I("round_num", r->res.round_num),
+            AR_EV_I("count", pids->len), AR_EV_N("processes", list),
+            AR_EV_B("after_restart", FALSE), NULL);
     r->killing = TRUE;
     ard_reap_signal_descendants(getpid(), 0, SIGTERM);
     arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
@@ -823,6 +832,9 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
   g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
   gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
   g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
+  /* Inherited by everything the agent starts, setsid'ed daemons included:
+   * how a restarted daemon recognizes what is left of this round. */
+  envp = g_environ_setenv(envp, ARD_ROUND_ID_ENV, r->token, TRUE);
   /* Last, so a secret wins over an [agent.env] entry of the same name. */
   for (guint i = 0; p->secret_env && p->secret_env[i]; i++) {
     const char *eq = strchr(p->secret_env[i], '=');
@@ -959,6 +971,7 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   r->classifier = ar_classifier_new(round_dialect(r->cfg));
   r->repetition = ard_repetition_new(r->cfg, round_dialect(r->cfg), p->round_num);
   r->transcript_fd = -1;
+  r->token = ard_leftovers_new_token();
   compile_ignore_patterns(r);
   if (r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0)
     ar_emit(r->emitter, "fresh_eyes_round_triggered", AR_EV_I("round_num", p->round_num),
@@ -1122,6 +1135,7 @@ ard_round_free(ArdRound *r)
   g_free(r->res.phase);
   g_free(r->res.transcript_path);
   g_free(r->res.exit_cause_owned);
+  g_free(r->token);
   ar_config_unref(r->cfg);
   ar_emitter_unref(r->emitter);
   sd_event_unref(r->event);
@@ -1138,6 +1152,12 @@ const ArdRoundResult *
 ard_round_get_result(const ArdRound *r)
 {
   return &r->res;
+}
+
+JsonNode *
+ard_round_leftovers_record(const ArdRound *r)
+{
+  return r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
 }
 
 pid_t

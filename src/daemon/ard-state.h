@@ -33,6 +33,7 @@ ArdRoundSummary *ard_round_summary_from_json(JsonObject *o);
  * restart. NULL = not stopped for a lasting reason. */
 #define ARD_STOP_REASON_DONE          "done"
 #define ARD_STOP_REASON_CONFIG_BROKEN "config_broken"
+#define ARD_STOP_REASON_DISK_FULL     "disk_full"
 #define ARD_STOP_REASON_CRASH_LOOP    "crash_loop"
 #define ARD_STOP_REASON_AUTH          "auth_failed"
 #define ARD_STOP_REASON_QUOTA         "quota_exhausted"
@@ -53,6 +54,7 @@ typedef struct {
   ArdRoundSummary *last; /* NULL before the first round */
   JsonNode *throttle;    /* owned by the back-off code (later); kept verbatim */
   JsonNode *orphan;      /* owned by the vcs code (later); kept verbatim */
+  JsonNode *round_procs; /* ard-leftovers.h: the running round's marks; NULL between rounds */
 } ArdState;
 
 ArdState *ard_state_new(void);
