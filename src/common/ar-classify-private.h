@@ -145,6 +145,33 @@ ArOutcome ar_classify_stall_outcome(ArDialect dialect);
 int ar_classify_claude_category_outcome(const char *category, gboolean in_retry,
                                         gboolean *overrides);
 
+/* The prefilter in front of the message and status patterns
+ * (ar-classify-prefilter.c): literal anchors derived from the patterns. */
+typedef struct _ArLiteralSet ArLiteralSet;
+ArLiteralSet *ar_literal_set_new(void);
+void ar_literal_set_free(ArLiteralSet *set);
+/* Adds the literals one of which every match of pattern contains; FALSE
+ * (and the set answers "maybe" to everything) when there are none. */
+gboolean ar_literal_set_add_pattern(ArLiteralSet *set, const char *pattern);
+/* FALSE only when text contains none of the anchors (ASCII caseless). */
+gboolean ar_literal_set_maybe(const ArLiteralSet *set, const char *text, gsize len);
+/* Shortest anchor; 0 when the set always answers "maybe". */
+gsize ar_literal_set_min_len(const ArLiteralSet *set);
+void ar_literal_set_foreach_anchor(const ArLiteralSet *set, void (*func)(const char *, gpointer),
+                                   gpointer user_data);
+/* A 4xx/5xx-looking number: [45] and two digits. */
+gboolean ar_text_has_status_digits(const char *text, gsize len);
+/* Some run bytes in a row without a newline. */
+gboolean ar_text_has_run(const char *text, gsize len, gsize run);
+
+/* Turn the prefilter off (tests compare both ways); on by default. */
+void ar_classify_set_prefilter(gboolean enabled);
+/* Shortest text any message or status pattern of the dialect can match:
+ * shorter lines never carry a signal. */
+gsize ar_classify_min_match_len(ArDialect dialect);
+/* The message prefilter of a dialect (for the tests). */
+const ArLiteralSet *ar_classify_message_prefilter(ArDialect dialect);
+
 /* All tables as Markdown, for docs/classifiers.md. */
 void ar_classify_tables_markdown(GString *out);
 
@@ -169,6 +196,10 @@ void ar_classifier_note_retry(ArClassifier *self, gint64 now_us);
 /* The generic handling of a plain line: message and status tables, notable
  * line (ar-classify-text.c). */
 void ar_classifier_feed_plain_generic(ArClassifier *self, const char *line, gsize len);
+/* Whether the generic handling would look at this plain line at all (not
+ * indented, not blank, not a lone bracket, not noise); trims *len of
+ * trailing blanks as that handling does. */
+gboolean ar_classifier_plain_is_notable(ArClassifier *self, const char *line, gsize *len);
 
 /* Copy at most max-1 bytes of text into buf, cut at a UTF-8 boundary. */
 void ar_copy_bounded(char *buf, gsize max, const char *text, gssize len);

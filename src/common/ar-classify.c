@@ -358,6 +358,39 @@ ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len, gint64 
   ar_classifier_feed_plain_generic(self, line, len);
 }
 
+gboolean
+ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len,
+                              gint64 now_monotonic_us)
+{
+  /* JSON dialects: every line may be an event. */
+  if (self->dialect != AR_DIALECT_TEXT || len == 0)
+    return FALSE;
+  /* A line shorter than the shortest match sets no signal; only the last
+   * notable one survives as last_line. ar_text_has_run checks windows of
+   * at most 4: a shorter window is a stricter test, still exact. */
+  gsize need = ar_classify_min_match_len(self->dialect);
+  if (need == 0 || ar_text_has_run(data, len, MIN(need, 4)))
+    return FALSE;
+  if (self->first_line_us < 0)
+    self->first_line_us = now_monotonic_us;
+  const char *end = data + len; /* just past the last "\n" */
+  while (end > data) {
+    const char *nl = end - 1; /* the "\n" that ends this line */
+    const char *start = nl > data ? memrchr(data, '\n', nl - data) : NULL;
+    start = start ? start + 1 : data;
+    gsize l = nl - start;
+    gsize trimmed = l;
+    while (trimmed > 0 && (start[trimmed - 1] == '\n' || start[trimmed - 1] == '\r'))
+      trimmed--;
+    if (ar_classifier_plain_is_notable(self, start, &trimmed)) {
+      ar_classifier_feed_line(self, start, l, now_monotonic_us);
+      break;
+    }
+    end = start;
+  }
+  return TRUE;
+}
+
 /* ---- the decision ---- */
 
 /* The class one signal stands for; exit_status fills in a status the

@@ -109,6 +109,15 @@ ArDialect ar_classifier_get_dialect(ArClassifier *self);
 void ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len,
                              gint64 now_monotonic_us);
 
+/* Many whole lines at once (data ends with "\n", no line longer than the
+ * caller's cut). Returns TRUE when it took them, with exactly the effect
+ * of feeding each: the text dialect, when no line is long enough to match
+ * any pattern (a flood of "y"), looks only at the last line that counts.
+ * FALSE: feed them one by one with ar_classifier_feed_line(). Costs a
+ * vector scan of data, no allocation. */
+gboolean ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len,
+                                       gint64 now_monotonic_us);
+
 /* The CLI printed its final result marker: claude and gemini
  * {"type":"result"} (or the -o json document), codex turn.completed or
  * turn.failed. The CLI is expected to exit right after it; the daemon's

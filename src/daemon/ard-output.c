@@ -37,13 +37,56 @@ ard_line_scanner_clear(ArdLineScanner *sc)
   sc->len = 0;
 }
 
+typedef guchar ArdV16 __attribute__((vector_size(16)));
+
+static guint64
+count_newlines(const char *data, gsize len)
+{
+  guint64 n = 0;
+  gsize i = 0;
+  /* 16 bytes a step; lanes count down from 0 (a match is -1) and are
+   * folded into n before they can wrap. */
+  while (i + 16 <= len) {
+    ArdV16 acc = { 0 };
+    for (int k = 0; k < 255 && i + 16 <= len; k++, i += 16) {
+      ArdV16 v;
+      memcpy(&v, data + i, 16);
+      acc -= (ArdV16)(v == (guchar)'\n') & (guchar)1;
+    }
+    for (int k = 0; k < 16; k++)
+      n += acc[k];
+  }
+  for (; i < len; i++)
+    n += data[i] == '\n';
+  return n;
+}
+
 void
 ard_line_scanner_feed(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
                       gpointer user_data)
 {
+  ard_line_scanner_feed_bulk(sc, data, len, func, NULL, user_data);
+}
+
+void
+ard_line_scanner_feed_bulk(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
+                           ArdLinesFunc bulk, gpointer user_data)
+{
   const char *p = data;
   const char *end = data + len;
+  gboolean offered = bulk == NULL;
   while (p < end) {
+    if (!offered && sc->len == 0 && !sc->skipping) {
+      /* Once a chunk, at the first line boundary: the whole lines that
+       * follow, in one go. */
+      offered = TRUE;
+      const char *last = memrchr(p, '\n', end - p);
+      if (last && bulk(p, last + 1 - p, user_data)) {
+        sc->lines += count_newlines(p, last + 1 - p);
+        p = last + 1;
+        continue;
+      }
+    }
     const char *nl = memchr(p, '\n', end - p);
     gsize seg = (nl ? nl : end) - p;
     if (sc->skipping) {
@@ -150,6 +193,7 @@ struct ArdOutput {
   gint64 last_write_us;
   ArdLineScanner scanner;
   ArdLineFunc on_line;
+  ArdLinesFunc on_lines;
   ArdOutputEofFunc on_eof;
   gpointer user_data;
   char *buf;
@@ -211,7 +255,8 @@ read_once(ArdOutput *out)
   out->last_write_us = (gint64)now;
   out->bytes += (guint64)n;
   write_transcript(out, out->buf, n);
-  ard_line_scanner_feed(&out->scanner, out->buf, n, out->on_line, out->user_data);
+  ard_line_scanner_feed_bulk(&out->scanner, out->buf, n, out->on_line, out->on_lines,
+                             out->user_data);
   return !out->eof;
 }
 
@@ -267,6 +312,12 @@ ard_output_drain_and_close(ArdOutput *out)
     if (!read_once(out))
       break;
   mark_eof(out);
+}
+
+void
+ard_output_set_bulk(ArdOutput *out, ArdLinesFunc bulk)
+{
+  out->on_lines = bulk;
 }
 
 void

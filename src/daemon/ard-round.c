@@ -295,11 +295,30 @@ on_grace_timer(sd_event_source *s, uint64_t usec, void *user_data)
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data);
 
+static void after_lines(ArdRound *r);
+
 static void
 on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
 {
   ArdRound *r = user_data;
   ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
+  after_lines(r);
+}
+
+static gboolean
+on_lines(const char *data, gsize len, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  if (!ar_classifier_feed_lines_fast(r->classifier, data, len, now_mono(r)))
+    return FALSE;
+  after_lines(r);
+  return TRUE;
+}
+
+/* What the classifier saw may start a defense's timer. */
+static void
+after_lines(ArdRound *r)
+{
   gint64 since = 0;
   if (!r->retry_timer && r->cfg->retry_loop_timeout_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_retry_loop(r->classifier, &since)) {
@@ -805,6 +824,8 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
                              on_output_eof, r, &local);
   if (!r->output)
     g_warning("round %u: output: %s", p->round_num, local->message);
+  else
+    ard_output_set_bulk(r->output, on_lines);
   if (via_stdin) {
     g_autoptr(GBytes) bytes = g_bytes_new(prompt, prompt_len);
     g_clear_error(&local);
