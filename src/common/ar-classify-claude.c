@@ -265,9 +265,13 @@ claude_feed_broken(ArClassifier *self, const char *type, const char *line, gsize
   }
 }
 
+/* claude_feed_object() and claude_feed_broken() do nothing else with them. */
+static const char *const claude_progress_types[] = { "user", "stream_event", NULL };
+
 const ArDialectOps ar_classify_claude_ops = {
   .feed_object = claude_feed_object,
   .feed_plain = NULL,
   .feed_broken = claude_feed_broken,
   .status_from_exit = NULL,
+  .progress_types = claude_progress_types,
 };

@@ -104,6 +104,12 @@ struct _ArDialectOps {
   /* HTTP status implied by the exit code (gemini exits with status % 256),
    * 0 if none. Optional. */
   int (*status_from_exit)(int exit_code);
+  /* Event types whose every effect is "progress" (tool results, streamed
+   * deltas): a line that starts {"type":"<one of these>" is not parsed,
+   * whole or cut, since either way it only marks progress. These are the
+   * biggest and most frequent lines; parsing them was most of the cost.
+   * NULL-terminated; optional. */
+  const char *const *progress_types;
 };
 
 extern const ArDialectOps ar_classify_claude_ops;

@@ -263,9 +263,30 @@ leading_type(const char *line, gsize len)
   return NULL;
 }
 
+/* The line starts {"type":"<a progress-only type>". */
+static gboolean
+is_progress_line(const ArClassifier *self, const char *line, gsize len)
+{
+  static const char prefix[] = "{\"type\":\"";
+  gsize n = sizeof(prefix) - 1;
+
+  if (self->ops->progress_types == NULL || len <= n || memcmp(line, prefix, n) != 0)
+    return FALSE;
+  for (const char *const *t = self->ops->progress_types; *t; t++) {
+    gsize tl = strlen(*t);
+    if (len > n + tl && memcmp(line + n, *t, tl) == 0 && line[n + tl] == '"')
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static void
 feed_json_line(ArClassifier *self, const char *line, gsize len, gint64 now_us)
 {
+  if (is_progress_line(self, line, len)) {
+    ar_classifier_note_progress(self);
+    return;
+  }
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
 
   if (json_parser_load_from_data(parser, line, (gssize)len, NULL)) {
