@@ -125,7 +125,8 @@ def peek(kind, calls, watchdog_usec=200_000):
         out = subprocess.run([BENCH, "peek", bus.address, NAME, str(calls)], check=True,
                              stdout=subprocess.PIPE).stdout.decode().strip()
         gap, pings = wd.max_gap(t0)
-        written = sum(os.path.getsize(t) for t in p.transcripts())
+        written = sum(os.path.getsize(os.path.join(p.log_dir, "rounds", t))
+                      for t in p.transcripts())
         bus.call(NAME, "Stop", "s", "now", check=False)
         proc.communicate(timeout=120)
         print(f"  {kind:<6} {out}; watchdog period {watchdog_usec / 1000:.0f} ms: "

@@ -12,11 +12,16 @@
 #include "ar-cleanup.h"
 #include "ar-util.h"
 
-/* One read() moves up to this much; a dispatch does a few of them before
- * going back to the loop so timers and signals are not starved by a
- * flooding agent. */
-#define READ_CHUNK     (256 * 1024)
-#define READS_PER_WAKE 8
+/* One read() moves up to this much; a dispatch does a few of them, for at
+ * most WAKE_BUDGET_US, before going back to the loop, so that bus calls,
+ * timers and signals wait at most that long behind a flooding agent (the
+ * source also has a lower priority than theirs: they go first whenever
+ * both are ready). */
+#define READ_CHUNK     (64 * 1024)
+#define READS_PER_WAKE 32
+#define WAKE_BUDGET_US 1000
+/* Below the bus, timers, signals and child exits (all NORMAL). */
+#define OUTPUT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
 /* A bigger pipe lets a fast writer fill more per wakeup (fewer epoll
  * round trips per GiB); failure (pipe-max-size) is harmless. */
 #define PIPE_SIZE (1024 * 1024)
@@ -264,9 +269,13 @@ static int
 on_readable(sd_event_source *s, int fd, uint32_t revents, void *user_data)
 {
   ArdOutput *out = user_data;
-  for (int i = 0; i < READS_PER_WAKE && !out->eof; i++)
+  gint64 start = g_get_monotonic_time();
+  for (int i = 0; i < READS_PER_WAKE && !out->eof; i++) {
     if (!read_once(out))
       break;
+    if (g_get_monotonic_time() - start >= WAKE_BUDGET_US)
+      break;
+  }
   return 0;
 }
 
@@ -298,6 +307,7 @@ ard_output_new(sd_event *event, int pipe_fd, int transcript_fd, ArdLineFunc on_l
     return NULL;
   }
   (void)sd_event_source_set_description(out->source, "agent-output");
+  (void)sd_event_source_set_priority(out->source, OUTPUT_PRIORITY);
   return out;
 }
 
