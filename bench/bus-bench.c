@@ -92,7 +92,6 @@ main(int argc, char **argv)
   }
   qsort(t, (size_t)n, sizeof *t, cmp_double);
   printf("%s: n=%d median=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms\n", argv[1], n, t[n / 2],
-         t[(n * 9) / 10], t[(n * 99) / 100],
-         t[n - 1]);
+         t[(n * 9) / 10], t[(n * 99) / 100], t[n - 1]);
   return 0;
 }

@@ -110,6 +110,9 @@ struct _ArDialectOps {
    * biggest and most frequent lines; parsing them was most of the cost.
    * NULL-terminated; optional. */
   const char *const *progress_types;
+  /* A JSON line handled without the parser, with exactly the effect
+   * feed_object() would have on the parsed line; FALSE: parse it. Optional. */
+  gboolean (*feed_fast)(ArClassifier *self, const char *line, gsize len, gint64 now_us);
 };
 
 extern const ArDialectOps ar_classify_claude_ops;
@@ -170,8 +173,10 @@ gboolean ar_text_has_status_digits(const char *text, gsize len);
 /* Some run bytes in a row without a newline. */
 gboolean ar_text_has_run(const char *text, gsize len, gsize run);
 
-/* Turn the prefilter off (tests compare both ways); on by default. */
-void ar_classify_set_prefilter(gboolean enabled);
+/* Turn every shortcut off (prefilter, lines not parsed, bulk lines): the
+ * tests compare both ways. On by default. */
+void ar_classify_set_fast_paths(gboolean enabled);
+gboolean ar_classify_fast_paths(void);
 /* Shortest text any message or status pattern of the dialect can match:
  * shorter lines never carry a signal. */
 gsize ar_classify_min_match_len(ArDialect dialect);

@@ -236,12 +236,18 @@ typedef struct {
   ArLiteralSet *status_lits;
 } Compiled;
 
-static gboolean prefilter_enabled = TRUE;
+static gboolean fast_paths_enabled = TRUE;
 
 void
-ar_classify_set_prefilter(gboolean enabled)
+ar_classify_set_fast_paths(gboolean enabled)
 {
-  prefilter_enabled = enabled;
+  fast_paths_enabled = enabled;
+}
+
+gboolean
+ar_classify_fast_paths(void)
+{
+  return fast_paths_enabled;
 }
 
 static GRegex *
@@ -321,8 +327,8 @@ ar_classify_status_in_text(const char *text, gssize len)
   if (len < 0)
     len = (gssize)strlen(text);
   /* Both are necessary: [45]\d\d ends the pattern, the words start it. */
-  if (prefilter_enabled && !(ar_text_has_status_digits(text, (gsize)len) &&
-                             ar_literal_set_maybe(compiled()->status_lits, text, (gsize)len)))
+  if (fast_paths_enabled && !(ar_text_has_status_digits(text, (gsize)len) &&
+                              ar_literal_set_maybe(compiled()->status_lits, text, (gsize)len)))
     return 0;
   if (!re_match(compiled()->status_in_text, text, len, &info))
     return 0;
@@ -342,7 +348,7 @@ ar_classify_message_outcome(ArDialect dialect, const char *text, gssize len, gbo
     return AR_OUTCOME_UNKNOWN;
   if (len < 0)
     len = (gssize)strlen(text);
-  if (prefilter_enabled && !ar_literal_set_maybe(c->message_lits[dialect], text, (gsize)len))
+  if (fast_paths_enabled && !ar_literal_set_maybe(c->message_lits[dialect], text, (gsize)len))
     return AR_OUTCOME_UNKNOWN;
   for (gsize i = 0; i < G_N_ELEMENTS(message_table); i++) {
     if (!(message_table[i].dialects & DIALECT_BIT(dialect)))

@@ -270,7 +270,8 @@ is_progress_line(const ArClassifier *self, const char *line, gsize len)
   static const char prefix[] = "{\"type\":\"";
   gsize n = sizeof(prefix) - 1;
 
-  if (self->ops->progress_types == NULL || len <= n || memcmp(line, prefix, n) != 0)
+  if (self->ops->progress_types == NULL || !ar_classify_fast_paths() || len <= n ||
+      memcmp(line, prefix, n) != 0)
     return FALSE;
   for (const char *const *t = self->ops->progress_types; *t; t++) {
     gsize tl = strlen(*t);
@@ -287,6 +288,9 @@ feed_json_line(ArClassifier *self, const char *line, gsize len, gint64 now_us)
     ar_classifier_note_progress(self);
     return;
   }
+  if (self->ops->feed_fast && ar_classify_fast_paths() &&
+      self->ops->feed_fast(self, line, len, now_us))
+    return;
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
 
   if (json_parser_load_from_data(parser, line, (gssize)len, NULL)) {
@@ -384,7 +388,7 @@ ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len,
                               gint64 now_monotonic_us)
 {
   /* JSON dialects: every line may be an event. */
-  if (self->dialect != AR_DIALECT_TEXT || len == 0)
+  if (self->dialect != AR_DIALECT_TEXT || len == 0 || !ar_classify_fast_paths())
     return FALSE;
   /* A line shorter than the shortest match sets no signal; only the last
    * notable one survives as last_line. ar_text_has_run checks windows of

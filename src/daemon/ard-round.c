@@ -104,9 +104,8 @@ arm_timer(ArdRound *r, sd_event_source **slot, uint64_t usec_from_now,
     (void)sd_event_source_set_enabled(*slot, SD_EVENT_ONESHOT);
     return;
   }
-  int r_ =
-      sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now,
-                                 ar_timer_accuracy_us(usec_from_now), handler, r);
+  int r_ = sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now,
+                                      ar_timer_accuracy_us(usec_from_now), handler, r);
   if (r_ < 0) {
     g_warning("cannot arm the %s timer: %s", description, g_strerror(-r_));
     return;
