@@ -48,6 +48,9 @@ gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_G
  * AGENT_RUNNER_PRESETS_DIR and AGENT_RUNNER_DAEMON override both. */
 const char *ar_presets_dir(void);
 const char *ar_daemon_path(void);
+/* The full client with the git verbs (agent-runner-vcs in libexecdir, see
+ * src/client/arc-vcs-exec.c); AGENT_RUNNER_VCS_HELPER overrides it. */
+const char *ar_vcs_helper_path(void);
 
 /* The sd-event accuracy for a timer someone waits on (restart delay,
  * back-off, round timeouts): 1 % of the wait, at most 10 ms. 0 would mean
