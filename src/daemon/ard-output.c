@@ -17,8 +17,8 @@
  * timers and signals wait at most that long behind a flooding agent (the
  * source also has a lower priority than theirs: they go first whenever
  * both are ready). */
-#define READ_CHUNK     (64 * 1024)
-#define READS_PER_WAKE 32
+#define READ_CHUNK     (256 * 1024)
+#define READS_PER_WAKE 8
 #define WAKE_BUDGET_US 1000
 /* Below the bus, timers, signals and child exits (all NORMAL). */
 #define OUTPUT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
