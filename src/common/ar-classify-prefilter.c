@@ -341,6 +341,16 @@ window_cmp(gconstpointer a, gconstpointer b)
   return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+/* How often a byte shows up in English and code (rough ranks): windows of
+ * rare bytes make a selective bitmap. */
+static gsize
+commonness(guchar c)
+{
+  static const char ranked[] = " etaoinsrhldcumfpgwybvkxjqz";
+  const char *p = c ? strchr(ranked, c) : NULL;
+  return p ? (gsize)(sizeof(ranked) - (gsize)(p - ranked)) : 1;
+}
+
 static void
 rebuild(ArLiteralSet *set)
 {
@@ -364,7 +374,21 @@ rebuild(ArLiteralSet *set)
     gsize len = strlen((const char *)a);
     if (len < LONG_ANCHOR_MIN)
       continue;
-    for (gsize o = 0; o + WINDOW <= len; o++) {
+    /* Any stride consecutive window offsets hold one sample of every
+     * occurrence: register the run of offsets with the rarest windows
+     * (fewest chance hits in ordinary text), not all of them. */
+    gsize best = 0, best_score = G_MAXSIZE;
+    for (gsize o0 = 0; o0 + set->stride + WINDOW - 1 <= len; o0++) {
+      gsize score = 0;
+      for (gsize o = o0; o < o0 + set->stride; o++)
+        for (gsize k = 0; k < WINDOW; k++)
+          score += commonness(a[o + k]);
+      if (score < best_score) {
+        best_score = score;
+        best = o0;
+      }
+    }
+    for (gsize o = best; o < best + set->stride; o++) {
       WindowEntry e = { window_hash(a + o), (guint16)i, (guint16)o };
       guint32 h = window_hash_raw(a + o);
       set->bitmap[h / 32] |= 1u << (h % 32);
@@ -451,9 +475,8 @@ any16(v16 v)
 }
 
 static gboolean
-short_anchor_in(const char *anchor, const guchar *text, gsize len)
+short_anchor_in(const char *anchor, gsize alen, const guchar *text, gsize len)
 {
-  gsize alen = strlen(anchor);
   gsize i = 0;
 
   if (len < alen)
@@ -487,7 +510,8 @@ ar_literal_set_maybe(const ArLiteralSet *set, const char *text, gsize len)
     return FALSE;
   for (guint i = 0; i < set->short_anchors->len; i++) {
     guint a = g_array_index(set->short_anchors, guint, i);
-    if (short_anchor_in(g_ptr_array_index(set->anchors, a), t, len))
+    const char *anchor = g_ptr_array_index(set->anchors, a);
+    if (short_anchor_in(anchor, strlen(anchor), t, len))
       return TRUE;
   }
   if (set->stride == 0)
