@@ -39,6 +39,10 @@ def write_history(p, lines):
                  "exit_code": 0, "outcome": "ok"}]
             f.write("".join(json.dumps(e) + "\n" for e in block))
             n += len(block)
+        # On disk, as an old history is: the daemon's first fdatasync of the
+        # events file must not be the one that writes 100 MB out.
+        f.flush()
+        os.fsync(f.fileno())
     return rounds
 
 
