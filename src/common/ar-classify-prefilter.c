@@ -39,10 +39,15 @@ typedef struct {
   guint16 offset;
 } WindowEntry;
 
+typedef struct {
+  const char *text; /* owned by anchors */
+  gsize len;
+} ShortAnchor;
+
 struct _ArLiteralSet {
   gboolean always;       /* some pattern has no necessary literal */
   GPtrArray *anchors;    /* char *, lowercase, unique */
-  GArray *short_anchors; /* guint indices into anchors */
+  GArray *short_anchors; /* ShortAnchor */
   gsize min_len;         /* shortest anchor */
   gsize stride;          /* sampling step of the long anchors, 0 if none */
   guint32 bitmap[(1u << BITMAP_BITS) / 32];
@@ -304,7 +309,7 @@ ar_literal_set_new(void)
 {
   ArLiteralSet *set = g_new0(ArLiteralSet, 1);
   set->anchors = g_ptr_array_new_with_free_func(g_free);
-  set->short_anchors = g_array_new(FALSE, FALSE, sizeof(guint));
+  set->short_anchors = g_array_new(FALSE, FALSE, sizeof(ShortAnchor));
   set->windows = g_array_new(FALSE, FALSE, sizeof(WindowEntry));
   set->min_len = G_MAXSIZE;
   return set;
@@ -366,7 +371,8 @@ rebuild(ArLiteralSet *set)
     if (len >= LONG_ANCHOR_MIN)
       min_long = MIN(min_long, len);
     else
-      g_array_append_val(set->short_anchors, i);
+      g_array_append_val(set->short_anchors,
+                         ((ShortAnchor){ g_ptr_array_index(set->anchors, i), len }));
   }
   set->stride = min_long == G_MAXSIZE ? 0 : min_long - (WINDOW - 1);
   for (guint i = 0; i < set->anchors->len && set->stride; i++) {
@@ -509,9 +515,8 @@ ar_literal_set_maybe(const ArLiteralSet *set, const char *text, gsize len)
   if (len < set->min_len)
     return FALSE;
   for (guint i = 0; i < set->short_anchors->len; i++) {
-    guint a = g_array_index(set->short_anchors, guint, i);
-    const char *anchor = g_ptr_array_index(set->anchors, a);
-    if (short_anchor_in(anchor, strlen(anchor), t, len))
+    const ShortAnchor *a = &g_array_index(set->short_anchors, ShortAnchor, i);
+    if (short_anchor_in(a->text, a->len, t, len))
       return TRUE;
   }
   if (set->stride == 0)
