@@ -42,6 +42,10 @@ def main():
             "agent-runner --version": [CLIENT, "--version"],
             "agent-runner status": [CLIENT, "--config", p.config_path, "status"],
             "agent-runner peek": [CLIENT, "--config", p.config_path, "peek"],
+            # The full client (all verbs, libgit2): what every verb cost
+            # before the split.
+            "agent-runner-vcs --version": [CLIENT + "-vcs", "--version"],
+            "agent-runner-vcs status": [CLIENT + "-vcs", "--config", p.config_path, "status"],
         }
         times = {k: [] for k in cases}
         for _ in range(n):
@@ -53,7 +57,7 @@ def main():
         print(f"client-start: CPU per run (user+sys), median of {n}, interleaved")
         for k, t in times.items():
             t.sort()
-            print(f"  {k:<24} {t[n // 2]:6.2f} ms  (p90 {t[n * 9 // 10]:6.2f})  "
+            print(f"  {k:<26} {t[n // 2]:6.2f} ms  (p90 {t[n * 9 // 10]:6.2f})  "
                   f"{t[n // 2] / base:5.2f}x busctl --version")
         busctl = subprocess.run(["sh", "-c", "command -v busctl"], stdout=subprocess.PIPE,
                                 text=True).stdout.strip()
