@@ -180,6 +180,9 @@ gboolean ar_classify_fast_paths(void);
 /* Shortest text any message or status pattern of the dialect can match:
  * shorter lines never carry a signal. */
 gsize ar_classify_min_match_len(ArDialect dialect);
+/* Whether some line of text could match a message or status pattern of
+ * the dialect (FALSE: none can). */
+gboolean ar_classify_text_may_match(ArDialect dialect, const char *text, gsize len);
 /* The message prefilter of a dialect (for the tests). */
 const ArLiteralSet *ar_classify_message_prefilter(ArDialect dialect);
 

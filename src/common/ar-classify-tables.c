@@ -298,6 +298,17 @@ re_match(const GRegex *re, const char *text, gssize len, GMatchInfo **info)
   return g_regex_match_full(re, text, len, 0, 0, info, NULL);
 }
 
+gboolean
+ar_classify_text_may_match(ArDialect dialect, const char *text, gsize len)
+{
+  const Compiled *c = compiled();
+
+  if (!fast_paths_enabled || (guint)dialect >= AR_DIALECT_COUNT)
+    return TRUE;
+  return ar_literal_set_maybe(c->message_lits[dialect], text, len) ||
+         (ar_text_has_status_digits(text, len) && ar_literal_set_maybe(c->status_lits, text, len));
+}
+
 const ArLiteralSet *
 ar_classify_message_prefilter(ArDialect dialect)
 {

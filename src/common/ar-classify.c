@@ -383,22 +383,15 @@ ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len, gint64 
   ar_classifier_feed_plain_generic(self, line, len);
 }
 
-gboolean
-ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len,
-                              gint64 now_monotonic_us)
+/* Of a run of whole lines none of which can set a signal: only the last
+ * notable one has a lasting effect (last_line). */
+static void
+feed_last_notable(ArClassifier *self, const char *data, gsize len, gint64 now_us)
 {
-  /* JSON dialects: every line may be an event. */
-  if (self->dialect != AR_DIALECT_TEXT || len == 0 || !ar_classify_fast_paths())
-    return FALSE;
-  /* A line shorter than the shortest match sets no signal; only the last
-   * notable one survives as last_line. ar_text_has_run checks windows of
-   * at most 4: a shorter window is a stricter test, still exact. */
-  gsize need = ar_classify_min_match_len(self->dialect);
-  if (need == 0 || ar_text_has_run(data, len, MIN(need, 4)))
-    return FALSE;
-  if (self->first_line_us < 0)
-    self->first_line_us = now_monotonic_us;
   const char *end = data + len; /* just past the last "\n" */
+
+  if (self->first_line_us < 0)
+    self->first_line_us = now_us;
   while (end > data) {
     const char *nl = end - 1; /* the "\n" that ends this line */
     const char *start = nl > data ? memrchr(data, '\n', nl - data) : NULL;
@@ -408,12 +401,58 @@ ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len,
     while (trimmed > 0 && (start[trimmed - 1] == '\n' || start[trimmed - 1] == '\r'))
       trimmed--;
     if (ar_classifier_plain_is_notable(self, start, &trimmed)) {
-      ar_classifier_feed_line(self, start, l, now_monotonic_us);
-      break;
+      ar_classifier_feed_line(self, start, l, now_us);
+      return;
     }
     end = start;
   }
-  return TRUE;
+}
+
+/* Blocks of about this size are looked at as a whole. */
+#define BULK_BLOCK 4096
+
+gsize
+ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len, gsize max_line,
+                              gint64 now_monotonic_us)
+{
+  /* JSON dialects: every line may be an event. */
+  if (self->dialect != AR_DIALECT_TEXT || len == 0 || !ar_classify_fast_paths())
+    return 0;
+  gsize need = ar_classify_min_match_len(self->dialect);
+  if (need == 0)
+    return 0;
+  /* No line long enough to match anything (ar_text_has_run checks windows
+   * of at most 4: a shorter window is a stricter test, still exact). */
+  if (max_line >= 4 && !ar_text_has_run(data, len, MIN(need, 4))) {
+    feed_last_notable(self, data, len, now_monotonic_us);
+    return len;
+  }
+  /* Block by block: one without any anchor (and without a status number)
+   * holds no line that can match; the others go line by line. */
+  gsize done = 0;
+  while (done < len) {
+    const char *b = data + done;
+    gsize rest = len - done;
+    const char *cut =
+        rest > BULK_BLOCK ? memchr(b + BULK_BLOCK - 1, '\n', rest - (BULK_BLOCK - 1)) : NULL;
+    gsize blen = cut ? (gsize)(cut - b) + 1 : rest;
+    /* Every line of a block no longer than max_line is whole; a longer
+     * block may hold one the caller must cut: leave it to the caller. */
+    if (blen > max_line)
+      break;
+    if (ar_classify_text_may_match(self->dialect, b, blen)) {
+      const char *p = b, *e = b + blen;
+      while (p < e) {
+        const char *nl = memchr(p, '\n', e - p);
+        ar_classifier_feed_line(self, p, nl - p, now_monotonic_us);
+        p = nl + 1;
+      }
+    } else {
+      feed_last_notable(self, b, blen, now_monotonic_us);
+    }
+    done += blen;
+  }
+  return done;
 }
 
 /* ---- the decision ---- */

@@ -86,9 +86,10 @@ ard_line_scanner_feed_bulk(ArdLineScanner *sc, const char *data, gsize len, ArdL
        * follow, in one go. */
       offered = TRUE;
       const char *last = memrchr(p, '\n', end - p);
-      if (last && bulk(p, last + 1 - p, user_data)) {
-        sc->lines += count_newlines(p, last + 1 - p);
-        p = last + 1;
+      gsize took = last ? bulk(p, last + 1 - p, user_data) : 0;
+      if (took > 0) {
+        sc->lines += count_newlines(p, took);
+        p += took;
         continue;
       }
     }

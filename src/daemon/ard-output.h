@@ -31,10 +31,11 @@ void ard_line_scanner_clear(ArdLineScanner *sc);
 void ard_line_scanner_feed(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
                            gpointer user_data);
 /* Offered a run of whole lines (data ends with "\n") once per feed; returns
- * TRUE when it consumed them all (with the effect of func on each), FALSE
- * to have them passed one by one. It may only consume lines no longer than
- * ARD_LINE_MAX (the scanner counts them, truncates none). */
-typedef gboolean (*ArdLinesFunc)(const char *data, gsize len, gpointer user_data);
+ * how many bytes of whole lines from the start it consumed (with the
+ * effect of func on each); the scanner passes the rest one by one. It may
+ * only consume lines no longer than ARD_LINE_MAX (the scanner counts them,
+ * truncates none). */
+typedef gsize (*ArdLinesFunc)(const char *data, gsize len, gpointer user_data);
 void ard_line_scanner_feed_bulk(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
                                 ArdLinesFunc bulk, gpointer user_data);
 /* At EOF: a last line without newline is passed too. */

@@ -306,14 +306,14 @@ on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
   after_lines(r);
 }
 
-static gboolean
+static gsize
 on_lines(const char *data, gsize len, gpointer user_data)
 {
   ArdRound *r = user_data;
-  if (!ar_classifier_feed_lines_fast(r->classifier, data, len, now_mono(r)))
-    return FALSE;
-  after_lines(r);
-  return TRUE;
+  gsize took = ar_classifier_feed_lines_fast(r->classifier, data, len, ARD_LINE_MAX, now_mono(r));
+  if (took > 0)
+    after_lines(r);
+  return took;
 }
 
 /* What the classifier saw may start a defense's timer. */
