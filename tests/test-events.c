@@ -131,7 +131,11 @@ static const char *const python_kinds[] = {
 static const char *const new_kinds[] = {
   "serve_started",   "serve_stopping",  "round_stalled",   "auth_failed",
   "quota_exhausted", "round_cancelled", "config_reloaded", "config_reload_failed",
+  "backoff_ended_early",
 };
+
+/* Issue 12 (secrets). */
+static const char *const secret_kinds[] = { "waiting_for_secret", "log_permissions_tightened" };
 
 static gboolean
 is_identifier(const char *s)
@@ -147,7 +151,10 @@ test_table(void)
 {
   gsize n;
   const ArEventKind *kinds = ar_event_kinds(&n);
-  g_assert_cmpuint(n, ==, G_N_ELEMENTS(python_kinds) + G_N_ELEMENTS(new_kinds));
+  g_assert_cmpuint(
+      n, ==, G_N_ELEMENTS(python_kinds) + G_N_ELEMENTS(new_kinds) + G_N_ELEMENTS(secret_kinds));
+  for (gsize i = 0; i < G_N_ELEMENTS(secret_kinds); i++)
+    g_assert_nonnull(ar_event_kind_lookup(secret_kinds[i]));
   g_assert_cmpuint(G_N_ELEMENTS(python_kinds), ==, 43);
   for (gsize i = 0; i < G_N_ELEMENTS(python_kinds); i++)
     g_assert_nonnull(ar_event_kind_lookup(python_kinds[i]));
@@ -691,7 +698,8 @@ journal_fields_child(void)
   /* The event's own round and phase win over the context. */
   g_assert_cmpstr(g_hash_table_lookup(a, "AGENT_RUNNER_ROUND"), ==, "3");
   g_assert_cmpstr(g_hash_table_lookup(a, "AGENT_RUNNER_PHASE"), ==, "diverge");
-  g_assert_cmpstr(g_hash_table_lookup(a, "AGENT_RUNNER_ROUND_NUM"), ==, "3");
+  /* one round field, not AGENT_RUNNER_ROUND_NUM too */
+  g_assert_false(g_hash_table_contains(a, "AGENT_RUNNER_ROUND_NUM"));
   g_assert_cmpstr(g_hash_table_lookup(a, "AGENT_RUNNER_REASON"), ==, "two\nlines TOKEN=<redacted>");
   g_assert_cmpstr(
       g_hash_table_lookup(a, "AGENT_RUNNER_PAYLOAD"), ==,
@@ -741,7 +749,27 @@ test_format_message(void)
   json_object_set_string_member(p, "outcome", "clean");
   json_object_set_double_member(p, "duration_s", 812.4);
   g_autofree char *m = ar_event_format_message(k, p);
-  g_assert_cmpstr(m, ==, "Round 3 ended: clean (exit -, 812.4s)");
+  g_assert_cmpstr(m, ==, "Round 3 ended: clean after 812.4 s");
+  /* An optional part goes away with its null field: no "phase -". */
+  const ArEventKind *rs = ar_event_kind_lookup("round_start");
+  g_autoptr(JsonObject) r = json_object_new();
+  json_object_set_int_member(r, "round_num", 7);
+  json_object_set_null_member(r, "phase");
+  g_autofree char *m3 = ar_event_format_message(rs, r);
+  g_assert_cmpstr(m3, ==, "Round 7 started");
+  json_object_set_string_member(r, "phase", "diverge");
+  g_autofree char *m4 = ar_event_format_message(rs, r);
+  g_assert_cmpstr(m4, ==, "Round 7 started (phase diverge)");
+  /* Every message of the table renders without a "-" for a missing value
+   * when its optional parts are bracketed. */
+  const ArEventKind *re = ar_event_kind_lookup("round_end");
+  g_autoptr(JsonObject) e = json_object_new();
+  json_object_set_int_member(e, "round_num", 7);
+  json_object_set_string_member(e, "outcome", "ok");
+  json_object_set_double_member(e, "duration_s", 2.0);
+  json_object_set_int_member(e, "exit_code", 0);
+  g_autofree char *m5 = ar_event_format_message(re, e);
+  g_assert_cmpstr(m5, ==, "Round 7 ended: ok after 2.0 s");
 
   const ArEventKind *d = ar_event_kind_lookup("dirty_detected");
   g_autoptr(JsonObject) q = json_object_new();

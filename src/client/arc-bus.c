@@ -11,6 +11,7 @@
 #include "ar-cleanup.h"
 #include "ar-names.h"
 #include "ar-util.h"
+#include "arc-systemd.h"
 
 const ArcVerb *
 arc_verb_lookup(const char *name)
@@ -33,37 +34,84 @@ bus_label(gboolean system)
   return system ? _("the system bus") : _("the user bus");
 }
 
+/* The project whose running daemon serves this config file: a config
+ * broken since the daemon started must not stop the operator from
+ * reaching it (reload says what is wrong, stop still works). */
+static char *
+project_serving(sd_bus *bus, const char *config_path)
+{
+  g_autoptr(GPtrArray) names = bus ? arc_bus_list_names(bus, NULL) : NULL;
+  for (guint i = 0; names && i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    char *path = NULL;
+    gboolean same = sd_bus_get_property_string(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                               "ConfigPath", NULL, &path) >= 0 &&
+                    g_strcmp0(path, config_path) == 0;
+    free(path);
+    if (same)
+      return ar_project_from_bus_name(name);
+  }
+  return NULL;
+}
+
+/* No config named and none here: an installed project's config is found
+ * through the link install wrote. */
+static ArConfig *
+installed_config(gboolean system, const char *project)
+{
+  g_autofree char *link = arc_systemd_config_link_path(system, project);
+  return g_file_test(link, G_FILE_TEST_EXISTS) ? ar_config_load(link, NULL) : NULL;
+}
+
 int
 arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
 {
   memset(conn, 0, sizeof *conn);
   conn->system = global->system;
+  int r = arc_bus_open(conn->system, &conn->bus);
+  if (r < 0) {
+    conn->bus = sd_bus_unref(conn->bus);
+    conn->bus_error = g_strdup(g_strerror(-r));
+  }
   if (global->project) {
     conn->project = g_strdup(global->project);
     if (need_config || global->config_path) {
       conn->cfg = arc_load_config(global);
       if (!conn->cfg)
         return ARC_EXIT_CONFIG;
+    } else if (ar_project_name_valid(conn->project)) {
+      conn->cfg = installed_config(conn->system, conn->project);
     }
   } else {
-    conn->cfg = arc_load_config(global);
+    g_autofree char *path = arc_config_path(global);
+    g_autoptr(GError) error = NULL;
+    conn->cfg =
+        ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
     if (!conn->cfg) {
-      fprintf(stderr, _("agent-runner: name the project with --project NAME, or run this in "
-                        "the project's directory\n"));
-      return ARC_EXIT_CONFIG;
+      gboolean exists = g_file_test(path, G_FILE_TEST_EXISTS);
+      conn->project = exists && !need_config ? project_serving(conn->bus, path) : NULL;
+      if (!conn->project) {
+        fprintf(stderr, "%s\n", error->message);
+        if (exists)
+          fprintf(stderr,
+                  _("agent-runner: fix %s ('agent-runner config check' lists every problem), "
+                    "or name the project with --project NAME\n"),
+                  path);
+        else
+          fprintf(stderr, _("agent-runner: no agent-runner.toml here: run this in the project's "
+                            "directory, name the config with --config F, or the project with "
+                            "--project NAME ('agent-runner list --all' lists them)\n"));
+        return ARC_EXIT_CONFIG;
+      }
+    } else {
+      conn->project = g_strdup(conn->cfg->project);
     }
-    conn->project = g_strdup(conn->cfg->project);
   }
   conn->name = ar_bus_name_for_project(conn->project);
   if (!conn->name) {
     fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
             conn->project);
     return ARC_EXIT_USAGE;
-  }
-  int r = arc_bus_open(conn->system, &conn->bus);
-  if (r < 0) {
-    conn->bus = sd_bus_unref(conn->bus);
-    conn->bus_error = g_strdup(g_strerror(-r));
   }
   return ARC_EXIT_OK;
 }

@@ -38,6 +38,13 @@ typedef struct {
  * returns FALSE on bad usage (the caller exits 2). `--help` prints the
  * verb's help and exits 0. */
 gboolean arc_parse_options(const ArcVerb *verb, GOptionEntry *entries, int *argc, char ***argv);
+/* When set, arc_parse_options hands the verb's option table to it and
+ * returns FALSE without parsing (shell completion reads the tables). */
+typedef void (*ArcOptionsHook)(const ArcVerb *verb, const GOptionEntry *entries);
+extern ArcOptionsHook arc_options_hook;
+/* The verb's arguments in its synopsis (the option groups left out); ""
+ * for a verb that takes none, which arc_parse_options then enforces. */
+char *arc_verb_positionals(const ArcVerb *verb);
 
 /* Load the config named by --config (or ./agent-runner.toml), printing
  * the error on failure. */
@@ -75,5 +82,8 @@ const ArcVerb *arc_verb_lookup(const char *name);
 /* The verb table (arc-main.c). */
 extern const ArcVerb arc_verbs[];
 int arc_verb_orphans(ArcGlobal *global, int argc, char **argv);
+int arc_verb_secret(ArcGlobal *global, int argc, char **argv); /* arc-secret.c */
+/* help [VERB] (arc-main.c) */
+int arc_verb_help(ArcGlobal *global, int argc, char **argv);
 
 G_END_DECLS

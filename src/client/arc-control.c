@@ -7,11 +7,16 @@
 #include <glib/gi18n.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "ar-cleanup.h"
+#include "ar-json.h"
+#include "ar-names.h"
 #include "ar-util.h"
 #include "arc-bus.h"
+#include "arc-offline.h"
 #include "arc-systemd.h"
 
 /* How long `stop` waits for the name to go: a graceful stop waits for the
@@ -78,19 +83,13 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
    * system manager asks polkit for manage-units, which the service's own
    * user usually lacks, while its bus Stop above is enough. */
   /* The daemon is gone, but the manager may not have seen it exit yet:
-   * let the unit settle (bounded) before deciding it still needs a stop. */
-  gint64 settle_until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-  while (sd) {
+   * let the unit settle (bounded, woken by its PropertiesChanged) before
+   * deciding it still needs a stop. */
+  if (sd) {
     g_auto(ArcUnitState) st = { 0 };
-    if (!arc_systemd_get_unit_state(sd, unit, &st, NULL))
-      break;
-    if (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0)
+    if (arc_systemd_wait_unit_settled(sd, unit, running, 5 * G_USEC_PER_SEC, &st, NULL) &&
+        (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
       return ARC_EXIT_OK;
-    gboolean settling = g_strcmp0(st.active_state, "deactivating") == 0 ||
-                        (running && g_strcmp0(st.active_state, "active") == 0);
-    if (!settling || g_get_monotonic_time() > settle_until)
-      break;
-    g_usleep(50 * 1000);
   }
   if (!sd || !arc_systemd_stop_unit(sd, unit, limit, &error)) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
@@ -167,12 +166,35 @@ arc_verb_reload(ArcGlobal *global, int argc, char **argv)
 {
   if (!no_args("reload", NULL, &argc, &argv))
     return ARC_EXIT_USAGE;
-  return simple_call(global, "reload", "Reload",
-                     _("config reloaded; it applies from the next round"));
+  int rc =
+      simple_call(global, "reload", "Reload", _("config reloaded; it applies from the next round"));
+  if (rc == ARC_EXIT_CONFIG)
+    fprintf(stderr, _("agent-runner reload: the service keeps running with the config it had; "
+                      "fix the file, then run 'agent-runner reload' again\n"));
+  return rc;
+}
+
+/* Where a daemon started outside systemd writes its stderr: a journal
+ * stream (identifier agent-runnerd) when journald runs, else
+ * log_dir/agent-runnerd.log (*file_path set). -1 when neither opens. */
+static int
+daemon_output_fd(const ArConfig *cfg, char **file_path)
+{
+  int fd = sd_journal_stream_fd("agent-runnerd", LOG_INFO, 0);
+  if (fd >= 0)
+    return fd;
+  if (g_mkdir_with_parents(cfg->log_dir, 0700) < 0)
+    return -1;
+  *file_path = g_build_filename(cfg->log_dir, "agent-runnerd.log", NULL);
+  fd = open(*file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    g_clear_pointer(file_path, g_free);
+  return fd;
 }
 
 /* The daemon in the background, detached from this terminal: its own
- * session, stdio on /dev/null, its events in the journal and log_dir. */
+ * session, its events in the journal and log_dir, its stderr in the
+ * journal or log_dir/agent-runnerd.log. */
 static pid_t
 spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
 {
@@ -187,15 +209,26 @@ spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
   if (global->system)
     g_ptr_array_add(args, g_strdup("--system"));
   g_ptr_array_add(args, NULL);
+  /* Its stdout/stderr (start-up errors, warnings) must land somewhere an
+   * operator looks: the journal when there is one, else a file in
+   * log_dir. Opened before the fork, so a failure can still be told. */
+  g_autofree char *log_path = NULL;
+  int out = daemon_output_fd(conn->cfg, &log_path);
   pid_t pid = fork();
-  if (pid != 0)
+  if (pid != 0) {
+    if (out >= 0)
+      close(out);
+    if (pid > 0 && log_path && !global->json)
+      fprintf(stderr, _("agent-runner: the service's own messages go to %s\n"), log_path);
     return pid;
+  }
   setsid();
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null >= 0) {
+  if (null >= 0)
     dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
+  if (out >= 0 || null >= 0) {
+    dup2(out >= 0 ? out : null, 1);
+    dup2(out >= 0 ? out : null, 2);
   }
   if (chdir(conn->cfg->work_dir) < 0)
     _exit(127);
@@ -203,26 +236,175 @@ spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
   _exit(127);
 }
 
+/* ---- start: wait for the first round, or the reason there is none ---- */
+
+typedef struct {
+  gboolean gone;
+} StartWait;
+
+static int
+on_start_owner(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
+{
+  StartWait *w = user_data;
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+  if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && !*new_owner)
+    w->gone = TRUE;
+  return 0;
+}
+
+static int
+on_start_change(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
+{
+  return 0; /* waking sd_bus_wait is enough: the state is read again */
+}
+
+/* "at 15:20 (in 1 h 2 min)", local time. */
+static char *
+when_text(guint64 until_us)
+{
+  g_autoptr(GDateTime) t = g_date_time_new_from_unix_local((gint64)(until_us / G_USEC_PER_SEC));
+  g_autofree char *hhmm = t ? g_date_time_format(t, "%H:%M") : g_strdup("?");
+  gint64 secs = (gint64)(until_us / G_USEC_PER_SEC) - g_get_real_time() / G_USEC_PER_SEC;
+  g_autofree char *in = ar_format_duration(MAX(secs, 0));
+  return g_strdup_printf(_("until %s (%s)"), hhmm, in);
+}
+
+/* The daemon went away before its first round: say why, from its files. */
+/* since_s: when this start began (seconds since the epoch). */
+static int
+report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status, gint64 since_s)
+{
+  g_autoptr(JsonNode) off = conn->cfg ? arc_offline_doc(conn->cfg, global->system, 0, 0) : NULL;
+  JsonObject *svc = off ? ar_json_obj(json_node_get_object(off), "service") : NULL;
+  /* Only what this run wrote: an older stop says nothing about this one. */
+  const char *at = ar_json_str(svc, "stopped_at");
+  g_autoptr(GDateTime) t = at ? g_date_time_new_from_iso8601(at, NULL) : NULL;
+  if (!t || g_date_time_to_unix(t) < since_s - 1)
+    svc = NULL;
+  const char *reason = ar_json_str(svc, "stop_reason");
+  const char *detail = ar_json_str(svc, "stop_detail");
+  const char *fix = ar_json_str(svc, "stop_fix");
+  g_autofree char *code = exit_status >= 0 ? g_strdup_printf(_("exit code %d"), exit_status) : NULL;
+  fprintf(stderr, _("agent-runner start: %s stopped before its first round: %s%s%s\n"),
+          conn->project,
+          reason ? reason
+          : code ? code
+                 : _("no reason recorded"),
+          detail && *detail ? ": " : "", detail && *detail ? detail : "");
+  if (fix)
+    fprintf(stderr, _("  fix: %s\n"), fix);
+  else
+    fprintf(stderr,
+            _("  see 'journalctl AGENT_RUNNER_PROJECT=%s' or run 'agent-runner serve' to see "
+              "why\n"),
+            conn->project);
+  if (exit_status == ARC_EXIT_CONFIG || g_strcmp0(reason, "config_broken") == 0)
+    return ARC_EXIT_CONFIG;
+  return ARC_EXIT_FAILURE;
+}
+
+/* After the name appeared: wait until the first round runs (or a wait
+ * before it began) or the daemon stopped, and say which. pid > 0: the
+ * daemon is our child (its exit status completes the story). */
+static int
+report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint64 since_s)
+{
+  StartWait w = { FALSE };
+  g_autoptr(sd_bus_slot) owner_slot = NULL;
+  g_autoptr(sd_bus_slot) props_slot = NULL;
+  g_autofree char *owner_rule =
+      g_strdup_printf("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop."
+                      "DBus',member='NameOwnerChanged',arg0='%s'",
+                      conn->name);
+  if (sd_bus_add_match(conn->bus, &owner_slot, owner_rule, on_start_owner, &w) < 0 ||
+      sd_bus_match_signal(conn->bus, &props_slot, conn->name, AR_BUS_PATH,
+                          "org.freedesktop.DBus.Properties", "PropertiesChanged", on_start_change,
+                          NULL) < 0)
+    return ARC_EXIT_FAILURE;
+  gint64 deadline = g_get_monotonic_time() + START_WAIT_S * G_USEC_PER_SEC;
+  while (!w.gone && arc_conn_is_running(conn)) {
+    g_autofree char *state = arc_conn_get_string(conn, "State");
+    if (g_str_equal(state, "running")) {
+      if (!global->json)
+        fprintf(stderr, _("agent-runner: started %s (%s): round %u is running, agent pid %u\n"),
+                conn->project, how, arc_conn_get_u32(conn, "RoundNum"),
+                arc_conn_get_u32(conn, "AgentPid"));
+      return ARC_EXIT_OK;
+    }
+    if (g_str_equal(state, "backing_off") || g_str_equal(state, "waiting")) {
+      guint64 until = 0;
+      (void)sd_bus_get_property_trivial(conn->bus, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                        "ThrottledUntil", NULL, 't', &until);
+      g_autofree char *when = until ? when_text(until) : NULL;
+      if (!global->json && when)
+        fprintf(stderr,
+                _("agent-runner: started %s (%s); it waits for the rate limit %s ('agent-runner "
+                  "start' again ends the wait now)\n"),
+                conn->project, how, when);
+      else if (!global->json)
+        fprintf(stderr, _("agent-runner: started %s (%s); the next round starts soon\n"),
+                conn->project, how);
+      return ARC_EXIT_OK;
+    }
+    gint64 now = g_get_monotonic_time();
+    if (now >= deadline) {
+      fprintf(stderr,
+              _("agent-runner start: %s is up but no round started within %ds (state %s); see "
+                "'agent-runner status'\n"),
+              conn->project, START_WAIT_S, state);
+      return ARC_EXIT_FAILURE;
+    }
+    int r;
+    while ((r = sd_bus_process(conn->bus, NULL)) > 0)
+      ;
+    if (r < 0)
+      break;
+    /* With a child to reap, wake now and then; otherwise the signals do. */
+    (void)sd_bus_wait(conn->bus, pid > 0 ? MIN(deadline - now, 200 * 1000) : deadline - now);
+  }
+  int status = -1;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+    status = WEXITSTATUS(status);
+  return report_early_stop(global, conn, status, since_s);
+}
+
 static int
 start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
 {
+  gint64 since_s = g_get_real_time() / G_USEC_PER_SEC;
   if (arc_conn_is_running(conn)) {
-    if (max_rounds > 0) {
-      return arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds", "u",
-                           (guint32)max_rounds);
-    }
-    int rc = arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 0);
-    if (rc == ARC_EXIT_OK && !global->json)
+    g_autofree char *state = arc_conn_get_string(conn, "State");
+    int rc = max_rounds > 0 ? arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds",
+                                            "u", (guint32)max_rounds)
+                            : arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 0);
+    if (rc != ARC_EXIT_OK || global->json)
+      return rc;
+    if (g_str_equal(state, "backing_off"))
+      fprintf(stderr, _("agent-runner: %s was waiting out a back-off; the next round starts now\n"),
+              conn->project);
+    if (max_rounds > 0)
+      fprintf(stderr,
+              ngettext("agent-runner: %s is running; it stops after %d more round (the one "
+                       "running now counts)\n",
+                       "agent-runner: %s is running; it stops after %d more rounds (the one "
+                       "running now counts)\n",
+                       max_rounds),
+              conn->project, max_rounds);
+    else if (!g_str_equal(state, "backing_off"))
       fprintf(stderr, _("agent-runner: %s is already running\n"), conn->project);
     return rc;
   }
   if (conn->project && arc_systemd_unit_installed(global->system, conn->project)) {
     /* Installed as a unit: systemd starts it (arc-systemd.c). */
     int urc = arc_systemd_start_installed(global->system, conn->project,
-                                          conn->cfg ? conn->cfg->log_dir : NULL, global->json);
+                                          conn->cfg ? conn->cfg->log_dir : NULL, TRUE);
     if (urc == ARC_EXIT_OK && max_rounds > 0 && conn->bus)
       urc = arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds", "u",
                           (guint32)max_rounds);
+    if (urc == ARC_EXIT_OK && conn->bus) {
+      g_autofree char *unit = arc_systemd_unit_name(conn->project);
+      urc = report_start(global, conn, 0, unit, since_s);
+    }
     return urc;
   }
   if (!conn->bus) {
@@ -245,19 +427,15 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
   gboolean up = arc_conn_wait_name(conn, TRUE, START_WAIT_S * G_USEC_PER_SEC, pid, &status);
   if (!up) {
     if (status != -1 && WIFEXITED(status))
-      fprintf(stderr,
-              _("agent-runner start: the service exited with code %d; see 'journalctl "
-                "AGENT_RUNNER_PROJECT=%s' or run 'agent-runner serve' to see why\n"),
-              WEXITSTATUS(status), conn->project);
+      return report_early_stop(global, conn, WEXITSTATUS(status), since_s);
     else
       fprintf(stderr, _("agent-runner start: %s did not appear within %ds\n"), conn->name,
               START_WAIT_S);
     return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 78 ? ARC_EXIT_CONFIG
                                                                           : ARC_EXIT_FAILURE;
   }
-  if (!global->json)
-    fprintf(stderr, _("agent-runner: started %s (pid %d)\n"), conn->project, (int)pid);
-  return ARC_EXIT_OK;
+  g_autofree char *how = g_strdup_printf(_("pid %d"), (int)pid);
+  return report_start(global, conn, pid, how, since_s);
 }
 
 int
@@ -284,6 +462,8 @@ arc_verb_restart(ArcGlobal *global, int argc, char **argv)
   gboolean now = FALSE;
   GOptionEntry entries[] = {
     { "now", 0, 0, G_OPTION_ARG_NONE, &now, N_("Do not wait for the current round"), NULL },
+    /* The Python tool's name for it (kill instead of stop). */
+    { "force", 0, 0, G_OPTION_ARG_NONE, &now, N_("The same as --now (kill, then start)"), NULL },
     { NULL },
   };
   if (!no_args("restart", entries, &argc, &argv))

@@ -29,6 +29,8 @@ typedef struct {
   sd_bus_slot *owner_slot;
   ArEventsFollower *follower;
   sd_event_source *inotify;
+  guint window;      /* -f: the last N printed first, like journalctl -f */
+  GHashTable *shown; /* those lines: a signal repeating one is not printed twice */
 } Follow;
 
 /* One line: raw JSON with --json (the events file's own line), else
@@ -127,6 +129,8 @@ on_event_signal(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
   const char *kind = NULL, *line = NULL;
   if (sd_bus_message_read(m, "ss", &kind, &line) < 0 || !kind_wanted(f, kind))
     return 0;
+  if (f->shown && g_hash_table_remove(f->shown, line))
+    return 0;
   print_line(line, f->json);
   fflush(stdout);
   return 0;
@@ -183,14 +187,23 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
     if (r < 0)
       running = FALSE;
   }
-  if (!running) {
-    if (!f->log_dir) {
-      arc_conn_not_running(conn);
-      return ARC_EXIT_NOT_RUNNING;
-    }
-    if (!follow_file(f))
-      return ARC_EXIT_FAILURE;
+  if (!running && !f->log_dir) {
+    arc_conn_not_running(conn);
+    return ARC_EXIT_NOT_RUNNING;
   }
+  /* The last lines first (subscribed already: nothing falls between). */
+  if (f->log_dir && f->window) {
+    g_autoptr(GPtrArray) lines =
+        ar_events_tail(f->log_dir, (const char *const *)f->kinds, f->window, NULL);
+    f->shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; lines && i < lines->len; i++) {
+      print_line(g_ptr_array_index(lines, i), f->json);
+      g_hash_table_add(f->shown, g_strdup(g_ptr_array_index(lines, i)));
+    }
+    fflush(stdout);
+  }
+  if (!running && !follow_file(f))
+    return ARC_EXIT_FAILURE;
   int r = sd_event_loop(f->event);
   return r < 0 ? ARC_EXIT_FAILURE : r;
 }
@@ -204,15 +217,16 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
   GOptionEntry entries[] = {
     { "kind", 0, 0, G_OPTION_ARG_STRING, &kind_arg, N_("Only these kinds (comma-separated)"),
       "K,..." },
-    { "window", 0, 0, G_OPTION_ARG_INT, &window, N_("The last N matching events (default 10)"),
-      "N" },
+    { "window", 'n', 0, G_OPTION_ARG_INT, &window,
+      N_("The last N matching events (default 10; with --follow, printed first)"), "N" },
+    { "lines", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &window, NULL, NULL },
     { "follow", 'f', 0, G_OPTION_ARG_NONE, &follow_opt, N_("Print new events as they come"), NULL },
     { "tail", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &follow_opt, NULL, NULL },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("events"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
-  if (argc > 1 || window <= 0) {
+  if (argc > 1 || window < 0 || (window == 0 && !follow_opt)) {
     fprintf(stderr, _("agent-runner events: bad arguments (see 'agent-runner events --help')\n"));
     return ARC_EXIT_USAGE;
   }
@@ -257,7 +271,9 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
     return rc;
   }
   Follow f = { &conn, global->json, kinds, log_dir };
+  f.window = (guint)window;
   rc = follow(global, &conn, &f);
+  g_clear_pointer(&f.shown, g_hash_table_unref);
   f.event_slot = sd_bus_slot_unref(f.event_slot);
   f.owner_slot = sd_bus_slot_unref(f.owner_slot);
   f.inotify = sd_event_source_disable_unref(f.inotify);

@@ -95,11 +95,13 @@ int
 arc_verb_init(ArcGlobal *global, int argc, char **argv)
 {
   g_autofree char *preset = NULL;
-  gboolean force = FALSE, no_commit = FALSE;
+  gboolean force = FALSE, no_commit = FALSE, want_commit = FALSE;
   GOptionEntry entries[] = {
     { "preset", 0, 0, G_OPTION_ARG_STRING, &preset,
       N_("Preset: claude, codex, gemini, aider, kimi, pi, custom (default claude)"), "NAME" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force, N_("Overwrite existing files"), NULL },
+    { "commit", 0, 0, G_OPTION_ARG_NONE, &want_commit,
+      N_("Commit the new files (the default; as in the Python tool)"), NULL },
     { "no-commit", 0, 0, G_OPTION_ARG_NONE, &no_commit, N_("Do not commit the new files"), NULL },
     { NULL },
   };
@@ -107,6 +109,10 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner init: unexpected argument '%s'\n"), argv[1]);
+    return ARC_EXIT_USAGE;
+  }
+  if (want_commit && no_commit) {
+    fprintf(stderr, _("agent-runner init: --commit and --no-commit exclude each other\n"));
     return ARC_EXIT_USAGE;
   }
   if (preset == NULL)

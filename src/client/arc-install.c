@@ -41,6 +41,7 @@
 #include "ar-prompt.h"
 #include "ar-util.h"
 #include "arc-client.h"
+#include "arc-secret.h"
 #include "arc-systemd.h"
 
 /* Jobs: a start waits for READY=1 (config checks + bus name); a stop may
@@ -251,10 +252,16 @@ dropin_content(const InstallOpts *o, const ArConfig *cfg, gboolean supervisor)
                          o->system ? " --system" : "");
   g_autofree char *path = unit_escape(o->path);
   g_string_append_printf(s, "Environment=\"PATH=%s\"\n", path);
-  if (supervisor)
+  if (supervisor) {
     g_string_append_printf(s, "TimeoutStopSec=%us\n", stop_timeout_s(cfg));
+    /* The unit behind the D-Bus activation file's SystemdService=. */
+    g_autofree char *bus_name = ar_bus_name_for_project(cfg->project);
+    g_string_append_printf(s, "BusName=%s\n", bus_name);
+  }
   if (o->system)
     g_string_append_printf(s, "User=%s\nGroup=%s\n", o->run_as, o->run_group);
+  if (o->system && supervisor)
+    arc_secret_unit_lines(s, cfg);
   return g_string_free(s, FALSE);
 }
 
@@ -403,6 +410,44 @@ polkit_action_path(const char *project)
   return g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
 }
 
+/* D-Bus activation: a call to the project's name (busctl, gdbus, the
+ * monitor) starts its unit when it is not running. User mode: the session
+ * bus's service dir under $XDG_DATA_HOME; system mode: system-services
+ * next to the policy dir. */
+static char *
+activation_path(gboolean system, const char *project)
+{
+  g_autofree char *name = ar_bus_name_for_project(project);
+  g_autofree char *file = g_strconcat(name, ".service", NULL);
+  if (system) {
+    g_autofree char *dbus_dir = g_path_get_dirname(DBUS_SYSTEM_CONF_DIR);
+    return g_build_filename(dbus_dir, "system-services", file, NULL);
+  }
+  return g_build_filename(g_get_user_data_dir(), "dbus-1", "services", file, NULL);
+}
+
+static char *
+activation_content(const InstallOpts *o, const ArConfig *cfg)
+{
+  g_autofree char *name = ar_bus_name_for_project(cfg->project);
+  g_autofree char *unit = arc_systemd_unit_name(cfg->project);
+  g_autofree char *link = arc_systemd_config_link_path(o->system, cfg->project);
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s,
+                         "# Written by 'agent-runner install%s' for project %s: a call to\n"
+                         "# %s starts %s. Exec= is for a bus\n"
+                         "# without systemd activation only.\n"
+                         "[D-BUS Service]\n"
+                         "Name=%s\n"
+                         "Exec=%s --config %s%s\n"
+                         "SystemdService=%s\n",
+                         o->system ? " --system" : "", cfg->project, name, unit, name,
+                         ar_daemon_path(), link, o->system ? " --system" : "", unit);
+  if (o->system)
+    g_string_append_printf(s, "User=%s\n", o->run_as);
+  return g_string_free(s, FALSE);
+}
+
 /* No "--" in these XML comments: expat (dbus-daemon, polkitd) rejects it. */
 static char *
 bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
@@ -423,9 +468,9 @@ bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
       cfg->project, user, user, name);
 }
 
-static void
-append_action(GString *s, const char *id, const char *description, const char *message,
-              const char *user)
+void
+arc_install_append_action(GString *s, const char *id, const char *description, const char *message,
+                          const char *user)
 {
   g_string_append_printf(
       s,
@@ -475,8 +520,9 @@ polkit_action_content(const InstallOpts *o, const ArConfig *cfg)
       g_strdup_printf("Upgrade the agent-runner service of project %s", cfg->project);
   g_autofree char *umsg = g_strdup_printf(
       "Authentication is required to upgrade the agent-runner service of project %s", cfg->project);
-  append_action(s, manage, mdesc, mmsg, user);
-  append_action(s, upgrade, udesc, umsg, user);
+  arc_install_append_action(s, manage, mdesc, mmsg, user);
+  arc_install_append_action(s, upgrade, udesc, umsg, user);
+  arc_secret_append_read_action(s, esc, cfg->project, user);
   g_string_append(s, "</policyconfig>\n");
   return g_string_free(s, FALSE);
 }
@@ -503,7 +549,8 @@ prepare_log_dir(const InstallOpts *o, const ArConfig *cfg, GError **error)
       printf(_("would create %s owned by %s\n"), d, o->run_as);
       continue;
     }
-    if (mkdir(d, 0755) < 0 && errno != EEXIST)
+    /* log_dir itself (missing[0]) is the service's user's only. */
+    if (mkdir(d, i == 0 ? 0700 : 0755) < 0 && errno != EEXIST)
       return ar_set_error_errno(error, errno, "mkdir %s", d);
     if (chown(d, o->run_uid, o->run_gid) < 0)
       return ar_set_error_errno(error, errno, "chown %s", d);
@@ -693,8 +740,11 @@ do_install(InstallOpts *o, ArConfig *cfg)
 
   if (o->dry_run)
     printf(_("dry run: nothing is written and nothing is called\n"));
+  g_autofree char *activation = activation_path(o->system, project);
+  g_autofree char *acontent_bus = activation_content(o, cfg);
   if (!write_link(o, link, cfg->config_path, &error) || !write_dropin(o, dropin, content, &error) ||
-      (o->monitor && !write_dropin(o, mdropin, mcontent, &error))) {
+      (o->monitor && !write_dropin(o, mdropin, mcontent, &error)) ||
+      !write_dropin(o, activation, acontent_bus, &error)) {
     fprintf(stderr, "agent-runner install: %s\n", error->message);
     return ARC_EXIT_FAILURE;
   }
@@ -776,7 +826,7 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
   g_autofree char *run_as = NULL;
   GOptionEntry entries[] = {
     { "monitor", 0, 0, G_OPTION_ARG_NONE, &o.monitor,
-      N_("Also install agent-runner-monitor@PROJECT.service"), NULL },
+      N_("Also install agent-runner-monitor@PROJECT.service (not available yet)"), NULL },
     { "no-start", 0, 0, G_OPTION_ARG_NONE, &o.no_start, N_("Enable, but do not start"), NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &o.dry_run,
       N_("Print every file and every D-Bus call; change nothing"), NULL },
@@ -792,6 +842,13 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
+    return ARC_EXIT_USAGE;
+  }
+  if (o.monitor) {
+    /* Until agent-runner-monitor exists, its unit would only fail. */
+    fprintf(stderr, _("agent-runner install: --monitor is not available yet: "
+                      "agent-runner-monitor is not part of this release, so its unit could not "
+                      "run; install without --monitor\n"));
     return ARC_EXIT_USAGE;
   }
   o.system = global->system;
@@ -845,6 +902,18 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   }
   gboolean system = global->system;
+  if (!dry_run) {
+    /* Nothing of ours there (neither the config link nor the drop-in):
+     * say so plainly instead of relaying systemd's "unit not found". */
+    g_autofree char *link = arc_systemd_config_link_path(system, project);
+    g_autofree char *unit = arc_systemd_unit_name(project);
+    g_autofree char *dropin = arc_systemd_dropin_path(system, unit);
+    struct stat lst;
+    if (lstat(link, &lst) != 0 && !g_file_test(dropin, G_FILE_TEST_EXISTS)) {
+      printf(_("%s is not installed (no %s): nothing to uninstall\n"), unit, link);
+      return ARC_EXIT_OK;
+    }
+  }
   if (system && geteuid() != 0 && !dry_run) {
     fprintf(stderr, _("agent-runner uninstall --system: needs root (sudo)\n"));
     return ARC_EXIT_FAILURE;
@@ -887,6 +956,8 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     g_autofree char *dropin = arc_systemd_dropin_path(system, units[i]);
     remove_written(dry_run, dropin, TRUE);
   }
+  g_autofree char *activation = activation_path(system, project);
+  remove_written(dry_run, activation, FALSE);
   g_autofree char *link = arc_systemd_config_link_path(system, project);
   struct stat st;
   if (lstat(link, &st) == 0 && !S_ISLNK(st.st_mode))

@@ -6,30 +6,35 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ar-util.h"
 #include "arc-client.h"
+#include "arc-completion.h"
 
 const ArcVerb arc_verbs[] = {
-  { "init", arc_verb_init, "[--preset NAME] [--force] [--no-commit]",
+  { "init", arc_verb_init, "[--preset NAME] [--force] [--commit|--no-commit]",
     N_("Scaffold agent-runner.toml and prompts/main.md in this git work tree") },
   { "config", arc_verb_config, "check [--json]", N_("Load the config and run the startup checks") },
-  { "serve", arc_verb_serve, "[--max-rounds N] [--once]",
+  { "serve", arc_verb_serve, "[--max-rounds N] [--once] [--quiet]",
     N_("Run the loop in the foreground, round after round") },
-  { "round", arc_verb_round, "[--phase P]",
+  { "round", arc_verb_round, "[--phase P] [--quiet]",
     N_("Run exactly one round in the foreground; exit code is the agent's") },
   { "status", arc_verb_status, "[--json]", N_("Show the service's state on one screen") },
   { "peek", arc_verb_peek, "[--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
     N_("Print the service's state document (schema in docs/peek.md)") },
-  { "list", arc_verb_list, "[--json]", N_("List the projects served on the bus") },
-  { "watch", arc_verb_watch, "[--interval S]", N_("Redraw the status as it changes") },
+  { "list", arc_verb_list, "[--all] [--json]",
+    N_("List the projects served on the bus (--all: installed ones too)") },
+  { "watch", arc_verb_watch,
+    "[--interval S] [--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
+    N_("Redraw the status (or peek's selection) as it changes") },
   { "start", arc_verb_start, "[--max-rounds N]",
     N_("Start the service in the background (or resume a running one)") },
   { "stop", arc_verb_stop, "[--now]",
     N_("Stop after the current round (--now: end the round too)") },
   { "kill", arc_verb_kill, "", N_("End the current round and stop (= stop --now)") },
-  { "restart", arc_verb_restart, "[--now]", N_("Stop, then start again") },
+  { "restart", arc_verb_restart, "[--now|--force]", N_("Stop, then start again") },
   { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving") },
   { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round") },
-  { "events", arc_verb_events, "[--kind K,..] [--window N] [--follow] [--json]",
+  { "events", arc_verb_events, "[--kind K,..] [-n N] [--follow] [--json]",
     N_("Print the last events, or follow them") },
   { "install", arc_verb_install, "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",
     N_("Run the project as a systemd service (agent-runner@PROJECT.service)") },
@@ -39,6 +44,9 @@ const ArcVerb arc_verbs[] = {
     N_("Check config, agent PATH, systemd, linger, unit, bus and journal, with fixes") },
   { "orphans", arc_verb_orphans, "[list|show SHA|pop SHA] [--json]",
     N_("Uncommitted work rounds left behind, stashed by SHA") },
+  { "secret", arc_verb_secret, "set NAME|list|rm NAME|check [--project P] [--system]",
+    N_("Store, list, remove or check the secrets the agent gets (value on stdin)") },
+  { "help", arc_verb_help, "[VERB]", N_("Show the verbs, or the options of one verb") },
   { NULL },
 };
 
@@ -57,8 +65,45 @@ print_help(FILE *out)
           "  --system       the system service\n"
           "  --project NAME the project, instead of reading --config\n"
           "  --version      print the version\n"
-          "  -h, --help     this help; 'agent-runner VERB --help' for a verb\n"),
+          "  -h, --help     this help; 'agent-runner help VERB' for a verb\n"),
         out);
+}
+
+/* The closest verb to a mistyped one, or NULL when none is close. */
+static const char *
+closest_verb(const char *name)
+{
+  const char *best = NULL;
+  guint best_d = 3; /* more edits than this is another word */
+  for (const ArcVerb *v = arc_verbs; v->name; v++) {
+    guint d = ar_edit_distance(name, v->name);
+    if (d < best_d) {
+      best_d = d;
+      best = v->name;
+    }
+  }
+  return best;
+}
+
+int
+arc_verb_help(ArcGlobal *global, int argc, char **argv)
+{
+  if (argc > 2) {
+    fprintf(stderr, _("agent-runner help: one verb at most (see 'agent-runner help')\n"));
+    return ARC_EXIT_USAGE;
+  }
+  if (argc < 2) {
+    print_help(stdout);
+    return ARC_EXIT_OK;
+  }
+  for (const ArcVerb *v = arc_verbs; v->name; v++) {
+    if (g_str_equal(v->name, argv[1]) && v->func != arc_verb_help) {
+      char *verb_argv[] = { argv[1], (char *)"--help", NULL };
+      return v->func(global, 2, verb_argv);
+    }
+  }
+  fprintf(stderr, _("agent-runner help: unknown verb '%s' (see 'agent-runner help')\n"), argv[1]);
+  return ARC_EXIT_USAGE;
 }
 
 /* Global options may stand before or after the verb, as in the Python
@@ -142,6 +187,8 @@ main(int argc, char **argv)
     print_help(stderr);
     return ARC_EXIT_USAGE;
   }
+  if (g_str_equal(argv[1], "__complete"))
+    return arc_completion_main(&global, argc - 1, argv + 1);
   if (argv[1][0] == '-') {
     fprintf(stderr, _("agent-runner: unknown option %s (see 'agent-runner --help')\n"), argv[1]);
     return ARC_EXIT_USAGE;
@@ -154,6 +201,12 @@ main(int argc, char **argv)
       return rc;
     }
   }
-  fprintf(stderr, _("agent-runner: unknown verb '%s' (see 'agent-runner --help')\n"), argv[1]);
+  const char *close = closest_verb(argv[1]);
+  if (close)
+    fprintf(stderr,
+            _("agent-runner: unknown verb '%s'; did you mean '%s'? (see 'agent-runner help')\n"),
+            argv[1], close);
+  else
+    fprintf(stderr, _("agent-runner: unknown verb '%s' (see 'agent-runner help')\n"), argv[1]);
   return ARC_EXIT_USAGE;
 }

@@ -28,10 +28,13 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
 {
   int max_rounds = 0;
   gboolean once = FALSE;
+  gboolean quiet = FALSE;
   GOptionEntry entries[] = {
     { "max-rounds", 0, 0, G_OPTION_ARG_INT, &max_rounds,
       N_("Stop after N rounds (overrides [runtime] max_rounds)"), "N" },
     { "once", 0, 0, G_OPTION_ARG_NONE, &once, N_("Run one round, then stop"), NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+      N_("No progress lines on stderr (the events file and journal still get everything)"), NULL },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("serve"), entries, &argc, &argv))
@@ -50,6 +53,8 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
     g_ptr_array_add(args, g_strdup_printf("--max-rounds=%d", max_rounds));
   if (once)
     g_ptr_array_add(args, g_strdup("--once"));
+  /* A person ran this: narrate on stderr even when it is a pipe or a file. */
+  g_ptr_array_add(args, g_strdup(quiet ? "--quiet" : "--console"));
   if (global->system)
     g_ptr_array_add(args, g_strdup("--system"));
   return exec_daemon("serve", args);
@@ -59,9 +64,12 @@ int
 arc_verb_round(ArcGlobal *global, int argc, char **argv)
 {
   g_autofree char *phase = NULL;
+  gboolean quiet = FALSE;
   GOptionEntry entries[] = {
     { "phase", 0, 0, G_OPTION_ARG_STRING, &phase,
       N_("Run this phase (must be in [phases] list); the rotation does not move"), "P" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+      N_("No progress lines on stderr (the events file and journal still get everything)"), NULL },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("round"), entries, &argc, &argv))
@@ -76,5 +84,6 @@ arc_verb_round(ArcGlobal *global, int argc, char **argv)
   g_ptr_array_add(args, g_strdup("--round"));
   if (phase)
     g_ptr_array_add(args, g_strdup_printf("--phase=%s", phase));
+  g_ptr_array_add(args, g_strdup(quiet ? "--quiet" : "--console"));
   return exec_daemon("round", args);
 }

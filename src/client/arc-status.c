@@ -11,12 +11,14 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "ar-history.h"
 #include "ar-json.h"
 #include "ar-cleanup.h"
 #include "ar-events.h"
 #include "ar-names.h"
 #include "ar-util.h"
 #include "arc-bus.h"
+#include "arc-offline.h"
 #include "arc-systemd.h"
 
 #define BOLD   "\033[1m"
@@ -33,8 +35,10 @@ state_color(const char *state)
     return GREEN;
   if (g_strcmp0(state, "waiting") == 0 || g_strcmp0(state, "starting") == 0)
     return "";
-  if (g_strcmp0(state, "stopped") == 0)
+  if (g_strcmp0(state, "stopped") == 0 || g_strcmp0(state, "failed") == 0)
     return RED;
+  if (g_strcmp0(state, "inactive") == 0)
+    return "";
   return YELLOW;
 }
 
@@ -74,6 +78,124 @@ static void
 row(const char *label, const char *value)
 {
   printf("  %s%-9s%s %s\n", arc_color(DIM), label, arc_color(RESET), value);
+}
+
+/* ---- usage and cost ---------------------------------------------------- */
+
+typedef struct {
+  gint64 in, out, cached;
+  double cost;
+  gboolean have_cost;
+  guint rounds;
+} UsageSum;
+
+static void
+usage_add(UsageSum *u, JsonObject *ev)
+{
+  u->in += ar_json_int(ev, "input_tokens", NULL);
+  u->out += ar_json_int(ev, "output_tokens", NULL);
+  u->cached += ar_json_int(ev, "cached_tokens", NULL);
+  gboolean have = FALSE;
+  double c = ar_json_double(ev, "cost_usd", &have);
+  if (have) {
+    u->cost += c;
+    u->have_cost = TRUE;
+  }
+  u->rounds++;
+}
+
+static char *
+usage_text(const UsageSum *u)
+{
+  /* Cents hide the cost of small rounds. */
+  g_autofree char *cost = !u->have_cost    ? g_strdup("")
+                          : u->cost >= 0.1 ? g_strdup_printf(", $%.2f", u->cost)
+                                           : g_strdup_printf(", $%.4f", u->cost);
+  return g_strdup_printf(_("%" PRId64 " in, %" PRId64 " out, %" PRId64 " cached tokens%s"), u->in,
+                         u->out, u->cached, cost);
+}
+
+/* Totals of this run (since the last serve_started) and of today (local
+ * time), from the agent_usage_recorded events: read backwards, at most a
+ * day's worth of them. */
+#define USAGE_EVENTS_MAX 2000
+
+static void
+usage_totals(const char *log_dir, UsageSum *run, UsageSum *today)
+{
+  const char *kinds[] = { "agent_usage_recorded", "serve_started", NULL };
+  g_autoptr(JsonArray) evs = ar_history_events(log_dir, kinds, USAGE_EVENTS_MAX);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autoptr(GDateTime) midnight =
+      g_date_time_new_local(g_date_time_get_year(now), g_date_time_get_month(now),
+                            g_date_time_get_day_of_month(now), 0, 0, 0);
+  gboolean in_run = TRUE;
+  for (guint i = json_array_get_length(evs); i-- > 0;) {
+    JsonObject *ev = json_array_get_object_element(evs, i);
+    if (g_strcmp0(ar_json_str(ev, "event"), "serve_started") == 0) {
+      in_run = FALSE;
+      continue;
+    }
+    const char *ts = ar_json_str(ev, "ts");
+    g_autoptr(GDateTime) t = ts ? g_date_time_new_from_iso8601(ts, NULL) : NULL;
+    if (in_run)
+      usage_add(run, ev);
+    if (t && g_date_time_compare(t, midnight) >= 0)
+      usage_add(today, ev);
+    else if (!in_run)
+      break;
+  }
+}
+
+static void
+render_usage(JsonObject *doc)
+{
+  JsonObject *usage = obj_obj(doc, "usage");
+  if (usage && ar_json_bool(usage, "recorded", FALSE)) {
+    UsageSum last = { 0 };
+    usage_add(&last, usage);
+    g_autofree char *text = usage_text(&last);
+    const char *model = ar_json_str(usage, "model");
+    g_autofree char *line =
+        model ? g_strdup_printf(_("round %" PRId64 ": %s (%s)"),
+                                ar_json_int(usage, "round_num", NULL), text, model)
+              : g_strdup_printf(_("round %" PRId64 ": %s"), ar_json_int(usage, "round_num", NULL),
+                                text);
+    row(_("usage"), line);
+  }
+  const char *log_dir = ar_json_str(obj_obj(doc, "service"), "log_dir");
+  if (!log_dir)
+    return;
+  UsageSum run = { 0 }, today = { 0 };
+  usage_totals(log_dir, &run, &today);
+  if (run.rounds) {
+    g_autofree char *text = usage_text(&run);
+    g_autofree char *line = g_strdup_printf(_("%s over %u rounds"), text, run.rounds);
+    row(_("this run"), line);
+  }
+  if (today.rounds) {
+    g_autofree char *text = usage_text(&today);
+    g_autofree char *line = g_strdup_printf(_("%s over %u rounds"), text, today.rounds);
+    row(_("today"), line);
+  }
+}
+
+static JsonNode *
+usage_sum_json(const UsageSum *u)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  ar_json_add_int(b, "rounds", u->rounds);
+  ar_json_add_int(b, "input_tokens", u->in);
+  ar_json_add_int(b, "output_tokens", u->out);
+  ar_json_add_int(b, "cached_tokens", u->cached);
+  json_builder_set_member_name(b, "cost_usd");
+  if (u->have_cost)
+    json_builder_add_double_value(b, u->cost);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
 }
 
 /* One screen from a Peek document. */
@@ -133,14 +255,43 @@ render_status(JsonObject *doc)
             : g_strdup_printf(_("waiting for rate limit until %s (%s)"), hhmm, in);
     row(_("throttle"), line);
   }
-  g_autofree char *up = ar_format_duration(ar_json_int(svc, "uptime_s", NULL));
-  g_autofree char *svc_line =
-      g_strdup_printf(_("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"),
-                      ar_json_int(svc, "pid", NULL), up, ar_json_str(svc, "mode"),
-                      ar_json_int(svc, "rounds_completed", NULL));
-  row(_("service"), svc_line);
-  if (ar_json_str(svc, "stop_reason"))
-    row(_("stopping"), ar_json_str(svc, "stop_reason"));
+  render_usage(doc);
+  JsonObject *orphan = obj_obj(doc, "orphan");
+  if (orphan) {
+    const char *ref = ar_json_str(orphan, "ref");
+    g_autofree char *short_ref = g_strndup(ref ? ref : "?", 12);
+    g_autofree char *line =
+        g_strdup_printf(_("round %" PRId64
+                          " left uncommitted work, stashed as %s ('agent-runner orphans show %s')"),
+                        ar_json_int(orphan, "round_num", NULL), short_ref, short_ref);
+    row(_("orphan"), line);
+  }
+  if (g_strcmp0(ar_json_str(doc, "source"), "files") == 0) {
+    /* No daemon: what the files say about how it ended. */
+    const char *at = ar_json_str(svc, "stopped_at");
+    g_autofree char *when = at ? ago(at) : NULL;
+    g_autofree char *svc_line =
+        when ? g_strdup_printf(_("not running, stopped %s"), when) : g_strdup(_("not running"));
+    row(_("service"), svc_line);
+    if (ar_json_str(svc, "stop_reason")) {
+      const char *detail = ar_json_str(svc, "stop_detail");
+      g_autofree char *why =
+          detail && *detail ? g_strdup_printf("%s: %s", ar_json_str(svc, "stop_reason"), detail)
+                            : g_strdup(ar_json_str(svc, "stop_reason"));
+      row(_("stopped"), why);
+    }
+    if (ar_json_str(svc, "stop_fix"))
+      row(_("fix"), ar_json_str(svc, "stop_fix"));
+  } else {
+    g_autofree char *up = ar_format_duration(ar_json_int(svc, "uptime_s", NULL));
+    g_autofree char *svc_line =
+        g_strdup_printf(_("pid %" PRId64 ", up %s, %s bus, %" PRId64 " rounds this run"),
+                        ar_json_int(svc, "pid", NULL), up, ar_json_str(svc, "mode"),
+                        ar_json_int(svc, "rounds_completed", NULL));
+    row(_("service"), svc_line);
+    if (ar_json_str(svc, "stop_reason"))
+      row(_("stopping"), ar_json_str(svc, "stop_reason"));
+  }
   row(_("config"), ar_json_str(svc, "config_path"));
 }
 
@@ -149,30 +300,45 @@ status_json(ArcConn *conn, JsonObject *doc)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   JsonObject *svc = obj_obj(doc, "service");
-  JsonObject *cur = obj_obj(doc, "current_round");
+  gboolean running = doc && g_strcmp0(ar_json_str(doc, "source"), "files") != 0;
   json_builder_begin_object(b);
   ar_json_add_str(b, "project", conn->project);
   json_builder_set_member_name(b, "running");
-  json_builder_add_boolean_value(b, doc != NULL);
+  json_builder_add_boolean_value(b, running);
   ar_json_add_str(b, "state", svc ? ar_json_str(svc, "state") : "stopped");
   if (doc) {
-    const char *keys[] = { "pid", "uptime_s", "mode", "config_path", "rounds_completed", NULL };
+    const char *keys[] = { "pid",         "uptime_s",         "mode",
+                           "config_path", "rounds_completed", "stop_reason",
+                           "stop_fix",    "stop_detail",      "stopped_at",
+                           NULL };
     for (int i = 0; keys[i]; i++) {
+      JsonNode *n = json_object_get_member(svc, keys[i]);
+      if (!n && !running)
+        continue;
       json_builder_set_member_name(b, keys[i]);
-      json_builder_add_value(b, json_node_copy(json_object_get_member(svc, keys[i])));
+      json_builder_add_value(b, n ? json_node_copy(n) : json_node_new(JSON_NODE_NULL));
     }
-    json_builder_set_member_name(b, "current_round");
-    json_builder_add_value(b, json_node_copy(json_object_get_member(doc, "current_round")));
-    JsonArray *last = json_object_get_array_member(doc, "last_rounds");
+    const char *members[] = { "current_round", "throttle", "usage", "orphan", NULL };
+    for (int i = 0; members[i]; i++) {
+      JsonNode *n = json_object_get_member(doc, members[i]);
+      json_builder_set_member_name(b, members[i]);
+      json_builder_add_value(b, n ? json_node_copy(n) : json_node_new(JSON_NODE_NULL));
+    }
+    JsonArray *last = ar_json_array(doc, "last_rounds");
     json_builder_set_member_name(b, "last_round");
     if (last && json_array_get_length(last) > 0)
       json_builder_add_value(b, json_node_copy(json_array_get_element(last, 0)));
     else
       json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "throttle");
-    json_builder_add_value(b, json_node_copy(json_object_get_member(doc, "throttle")));
+    const char *log_dir = ar_json_str(svc, "log_dir");
+    UsageSum run = { 0 }, today = { 0 };
+    if (log_dir)
+      usage_totals(log_dir, &run, &today);
+    json_builder_set_member_name(b, "usage_this_run");
+    json_builder_add_value(b, usage_sum_json(&run));
+    json_builder_set_member_name(b, "usage_today");
+    json_builder_add_value(b, usage_sum_json(&today));
   }
-  (void)cur;
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -234,13 +400,19 @@ arc_verb_status(ArcGlobal *global, int argc, char **argv)
     g_auto(ArcUnitState) unit = { 0 };
     gboolean installed = query_unit(global, &conn, &unit);
     if (!arc_conn_is_running(&conn)) {
+      /* Stopped: the files tell why (exit 3 like systemctl status). */
+      g_autoptr(JsonNode) off = conn.cfg ? arc_offline_doc(conn.cfg, global->system, 0, 0) : NULL;
+      JsonObject *offo = off ? json_node_get_object(off) : NULL;
       if (global->json) {
-        g_autoptr(JsonNode) j = status_json(&conn, NULL);
+        g_autoptr(JsonNode) j = status_json(&conn, offo);
         if (installed)
           json_object_set_member(json_node_get_object(j), "unit", unit_json(conn.project, &unit));
         arc_print_json(j);
-      } else if (installed) {
-        render_unit(conn.project, &unit);
+      } else {
+        if (offo)
+          render_status(offo);
+        if (installed)
+          render_unit(conn.project, &unit);
       }
       rc = arc_conn_not_running(&conn);
     } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == ARC_EXIT_OK) {
@@ -286,120 +458,309 @@ select_path(JsonNode *root, const char *path, GError **error)
   return n;
 }
 
+/* peek's selectors, shared with watch (the Python tool's watch takes
+ * peek's options). */
+typedef struct {
+  char *round; /* "N" or "latest", NULL: the current round */
+  char *select;
+  gboolean log;
+  int events;
+  guint64 round_num;
+} PeekSel;
+
+static void
+peek_entries(PeekSel *sel, GOptionEntry *entries)
+{
+  GOptionEntry e[] = {
+    { "round", 0, 0, G_OPTION_ARG_STRING, &sel->round, N_("Describe round N (or 'latest')"),
+      "N|latest" },
+    { "log", 0, 0, G_OPTION_ARG_NONE, &sel->log, N_("Include the last 50 lines of the transcript"),
+      NULL },
+    { "events", 0, 0, G_OPTION_ARG_INT, &sel->events, N_("Include the last N events"), "N" },
+    { "select", 0, 0, G_OPTION_ARG_STRING, &sel->select, N_("Print only this part (a.b.0.c)"),
+      "PATH" },
+  };
+  memcpy(entries, e, sizeof e);
+}
+#define PEEK_N_ENTRIES 4
+
+static gboolean
+peek_sel_valid(PeekSel *sel)
+{
+  return sel->events >= 0 &&
+         (!sel->round || g_str_equal(sel->round, "latest") ||
+          g_ascii_string_to_unsigned(sel->round, 10, 1, G_MAXUINT32, &sel->round_num, NULL));
+}
+
+static gboolean
+peek_sel_any(const PeekSel *sel)
+{
+  return sel->round || sel->select || sel->log || sel->events;
+}
+
+/* The document, from the daemon or (stopped) from the files. */
+static int
+peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
+{
+  guint64 round_num = sel->round_num;
+  int rc;
+  if (!arc_conn_is_running(conn) && conn->cfg) {
+    /* Stopped: the same document from the files, as the Python tool's
+     * peek answers. */
+    if (sel->round && g_str_equal(sel->round, "latest")) {
+      g_autoptr(JsonArray) last = ar_history_last_rounds(conn->cfg->log_dir, 1);
+      round_num =
+          json_array_get_length(last)
+              ? (guint64)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL)
+              : 0;
+    }
+    *doc = arc_offline_doc(conn->cfg, conn->system, (guint)round_num, (guint)sel->events);
+    rc = *doc ? ARC_EXIT_OK : arc_conn_not_running(conn);
+    /* "Why did it die": peek --round latest --log works on a stopped one. */
+    if (*doc && sel->log)
+      arc_offline_add_log(*doc, conn->cfg->log_dir, 50);
+  } else {
+    if (sel->round && g_str_equal(sel->round, "latest"))
+      round_num = arc_conn_get_u32(conn, "RoundNum");
+    rc = arc_conn_peek(conn, verb, doc, "round", (guint32)round_num, "log_tail",
+                       (guint32)(sel->log ? 50 : 0), "events", (guint32)sel->events, NULL);
+  }
+  if (rc == ARC_EXIT_OK && round_num && sel->round && !g_str_equal(sel->round, "latest") &&
+      JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(*doc), "current_round"))) {
+    fprintf(stderr,
+            _("agent-runner %s: round %s not found (neither in memory, nor in the events, nor a "
+              "transcript on disk)\n"),
+            verb, sel->round);
+    rc = ARC_EXIT_FAILURE;
+  }
+  return rc;
+}
+
+/* The selected part: a scalar as plain text, else JSON (one line with
+ * one_line, for watch --json). */
+static int
+print_selection(const char *verb, JsonNode *doc, const PeekSel *sel, gboolean json,
+                gboolean one_line)
+{
+  JsonNode *out = doc;
+  g_autoptr(GError) error = NULL;
+  if (sel->select && !(out = select_path(doc, sel->select, &error))) {
+    fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
+    return ARC_EXIT_FAILURE;
+  }
+  if (!json && JSON_NODE_HOLDS_VALUE(out) && json_node_get_value_type(out) == G_TYPE_STRING) {
+    printf("%s\n", json_node_get_string(out));
+  } else if (one_line || (!json && JSON_NODE_HOLDS_VALUE(out))) {
+    g_autoptr(GString) s = g_string_new(NULL);
+    ar_event_json_append(s, out);
+    printf("%s\n", s->str);
+  } else {
+    arc_print_json(out);
+  }
+  return ARC_EXIT_OK;
+}
+
 int
 arc_verb_peek(ArcGlobal *global, int argc, char **argv)
 {
-  g_autofree char *round = NULL;
-  g_autofree char *select = NULL;
-  gboolean log = FALSE;
-  int events = 0;
-  GOptionEntry entries[] = {
-    { "round", 0, 0, G_OPTION_ARG_STRING, &round, N_("Describe round N (or 'latest')"),
-      "N|latest" },
-    { "log", 0, 0, G_OPTION_ARG_NONE, &log, N_("Include the last 50 lines of the transcript"),
-      NULL },
-    { "events", 0, 0, G_OPTION_ARG_INT, &events, N_("Include the last N events"), "N" },
-    { "select", 0, 0, G_OPTION_ARG_STRING, &select, N_("Print only this part (a.b.0.c)"), "PATH" },
-    { NULL },
-  };
-  if (!arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
-  guint64 round_num = 0;
-  if (argc > 1 || events < 0 ||
-      (round && !g_str_equal(round, "latest") &&
-       !g_ascii_string_to_unsigned(round, 10, 1, G_MAXUINT32, &round_num, NULL))) {
+  PeekSel sel = { 0 };
+  GOptionEntry entries[PEEK_N_ENTRIES + 1] = { { 0 } };
+  peek_entries(&sel, entries);
+  gboolean ok = arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv);
+  int rc = ARC_EXIT_USAGE;
+  if (ok && !peek_sel_valid(&sel))
     fprintf(stderr, _("agent-runner peek: bad arguments (see 'agent-runner peek --help')\n"));
-    return ARC_EXIT_USAGE;
-  }
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc != ARC_EXIT_OK) {
+  else if (ok) {
+    ArcConn conn;
+    rc = arc_conn_open(global, &conn, FALSE);
+    g_autoptr(JsonNode) doc = NULL;
+    if (rc == ARC_EXIT_OK)
+      rc = peek_document(&conn, "peek", &sel, &doc);
+    if (rc == ARC_EXIT_OK)
+      rc = print_selection("peek", doc, &sel, global->json, FALSE);
     arc_conn_clear(&conn);
-    return rc;
   }
-  if (round && g_str_equal(round, "latest"))
-    round_num = arc_conn_get_u32(&conn, "RoundNum");
-  g_autoptr(JsonNode) doc = NULL;
-  rc = arc_conn_peek(&conn, "peek", &doc, "round", (guint32)round_num, "log_tail",
-                     (guint32)(log ? 50 : 0), "events", (guint32)events, NULL);
-  if (rc == ARC_EXIT_OK && round_num && round && !g_str_equal(round, "latest") &&
-      JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(doc), "current_round"))) {
-    fprintf(stderr,
-            _("agent-runner peek: round %s not found (the daemon remembers the last "
-              "%d rounds and the transcripts on disk)\n"),
-            round, 10);
-    rc = ARC_EXIT_FAILURE;
-  }
-  if (rc == ARC_EXIT_OK) {
-    JsonNode *out = doc;
-    g_autoptr(GError) error = NULL;
-    if (select && !(out = select_path(doc, select, &error))) {
-      fprintf(stderr, "agent-runner peek: %s\n", error->message);
-      rc = ARC_EXIT_FAILURE;
-    } else if (!global->json && JSON_NODE_HOLDS_VALUE(out)) {
-      if (json_node_get_value_type(out) == G_TYPE_STRING)
-        printf("%s\n", json_node_get_string(out));
-      else {
-        g_autoptr(GString) s = g_string_new(NULL);
-        ar_event_json_append(s, out);
-        printf("%s\n", s->str);
-      }
-    } else {
-      arc_print_json(out);
-    }
-  }
-  arc_conn_clear(&conn);
+  g_free(sel.round);
+  g_free(sel.select);
   return rc;
 }
 
 /* ---- list ---------------------------------------------------------------- */
 
+typedef struct {
+  char *project;
+  char *bus_name; /* NULL: not on the bus */
+  char *state;
+  guint32 round_num;
+  gboolean installed;
+  char *unit_state; /* "failed (exit-code)", NULL when not installed or unknown */
+  char *stop_reason;
+} ListRow;
+
+static void
+list_row_free(ListRow *r)
+{
+  g_free(r->project);
+  g_free(r->bus_name);
+  g_free(r->state);
+  g_free(r->unit_state);
+  g_free(r->stop_reason);
+  g_free(r);
+}
+
+static int
+compare_rows(gconstpointer a, gconstpointer b)
+{
+  return strcmp((*(ListRow *const *)a)->project, (*(ListRow *const *)b)->project);
+}
+
+/* The projects `install` set up in this mode: one config link each. */
+static GPtrArray *
+installed_projects(gboolean system)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *any = arc_systemd_config_link_path(system, "x");
+  g_autofree char *dir = g_path_get_dirname(any);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  for (const char *name; d && (name = g_dir_read_name(d));) {
+    if (!g_str_has_suffix(name, ".toml"))
+      continue;
+    g_autofree char *project = g_strndup(name, strlen(name) - strlen(".toml"));
+    if (arc_systemd_unit_installed(system, project))
+      g_ptr_array_add(out, g_steal_pointer(&project));
+  }
+  return out;
+}
+
+/* An installed project that is not on the bus: the unit's state, and the
+ * files' word on why it stopped. */
+static void
+fill_installed(ListRow *row, gboolean system)
+{
+  row->installed = TRUE;
+  g_auto(ArcUnitState) st = { 0 };
+  if (arc_systemd_query_project(system, row->project, &st, NULL)) {
+    row->unit_state = g_strdup_printf("%s (%s)", st.active_state, st.sub_state);
+    if (!row->bus_name)
+      row->state = g_strdup(st.active_state);
+  }
+  if (row->bus_name)
+    return;
+  g_autofree char *link = arc_systemd_config_link_path(system, row->project);
+  g_autoptr(ArConfig) cfg = ar_config_load(link, NULL);
+  g_autoptr(JsonNode) off = cfg ? arc_offline_doc(cfg, system, 0, 0) : NULL;
+  JsonObject *svc = off ? obj_obj(json_node_get_object(off), "service") : NULL;
+  row->stop_reason = g_strdup(ar_json_str(svc, "stop_reason"));
+  JsonArray *last = off ? ar_json_array(json_node_get_object(off), "last_rounds") : NULL;
+  if (last && json_array_get_length(last))
+    row->round_num =
+        (guint32)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL);
+  if (!row->state)
+    row->state = g_strdup("stopped");
+}
+
 int
 arc_verb_list(ArcGlobal *global, int argc, char **argv)
 {
-  if (!arc_parse_options(arc_verb_lookup("list"), NULL, &argc, &argv))
+  gboolean all = FALSE;
+  GOptionEntry entries[] = {
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all,
+      N_("Also installed projects that are not running (stopped or failed units)"), NULL },
+    { NULL },
+  };
+  if (!arc_parse_options(arc_verb_lookup("list"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   g_autoptr(sd_bus) bus = NULL;
   int r = arc_bus_open(global->system, &bus);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) names = r >= 0 ? arc_bus_list_names(bus, &error) : NULL;
-  if (!names) {
-    fprintf(stderr, _("agent-runner list: %s\n"), error ? error->message : g_strerror(-r));
+  if (!names && !all) {
+    if (r < 0)
+      fprintf(stderr,
+              global->system
+                  ? _("agent-runner list: cannot reach the system bus (%s): is dbus running "
+                      "('systemctl status dbus')? Without it no system service can run either\n")
+                  : _("agent-runner list: cannot reach the user bus (%s): is this a login "
+                      "session (DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR)? Try 'agent-runner "
+                      "doctor'\n"),
+              g_strerror(-r));
+    else
+      fprintf(stderr, _("agent-runner list: %s\n"), error->message);
     return ARC_EXIT_FAILURE;
   }
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_array(b);
-  if (!global->json && names->len == 0)
-    printf(_("no agent-runner service on the %s bus\n"), global->system ? "system" : "user");
-  else if (!global->json)
-    printf("%s%-24s %-12s %s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
-           arc_color(RESET));
-  for (guint i = 0; i < names->len; i++) {
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)list_row_free);
+  g_autoptr(GHashTable) by_project = g_hash_table_new(g_str_hash, g_str_equal);
+  for (guint i = 0; names && i < names->len; i++) {
     const char *name = g_ptr_array_index(names, i);
-    g_autofree char *project = ar_project_from_bus_name(name);
+    ListRow *row = g_new0(ListRow, 1);
+    row->bus_name = g_strdup(name);
+    row->project = ar_project_from_bus_name(name);
+    if (!row->project)
+      row->project = g_strdup(name);
     char *state = NULL;
-    guint32 round_num = 0;
     (void)sd_bus_get_property_string(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "State", NULL,
                                      &state);
-    (void)sd_bus_get_property_trivial(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundNum", NULL,
-                                      'u', &round_num);
-    if (global->json) {
-      json_builder_begin_object(b);
-      ar_json_add_str(b, "project", project);
-      ar_json_add_str(b, "bus_name", name);
-      ar_json_add_str(b, "state", state ? state : "unknown");
-      ar_json_add_int(b, "round_num", round_num);
-      json_builder_end_object(b);
-    } else {
-      printf("%-24s %s%-12s%s %u\n", project ? project : name, arc_color(state_color(state)),
-             state ? state : "?", arc_color(RESET), round_num);
-    }
+    row->state = g_strdup(state ? state : "unknown");
     free(state);
+    (void)sd_bus_get_property_trivial(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundNum", NULL,
+                                      'u', &row->round_num);
+    g_ptr_array_add(rows, row);
+    g_hash_table_insert(by_project, row->project, row);
   }
-  json_builder_end_array(b);
+  if (all) {
+    g_autoptr(GPtrArray) inst = installed_projects(global->system);
+    for (guint i = 0; i < inst->len; i++) {
+      const char *project = g_ptr_array_index(inst, i);
+      ListRow *row = g_hash_table_lookup(by_project, project);
+      if (!row) {
+        row = g_new0(ListRow, 1);
+        row->project = g_strdup(project);
+        g_ptr_array_add(rows, row);
+      }
+      fill_installed(row, global->system);
+    }
+    g_ptr_array_sort(rows, compare_rows);
+  }
   if (global->json) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (guint i = 0; i < rows->len; i++) {
+      ListRow *row = g_ptr_array_index(rows, i);
+      json_builder_begin_object(b);
+      ar_json_add_str(b, "project", row->project);
+      ar_json_add_str(b, "bus_name", row->bus_name);
+      ar_json_add_str(b, "state", row->state);
+      ar_json_add_int(b, "round_num", row->round_num);
+      if (all) {
+        json_builder_set_member_name(b, "installed");
+        json_builder_add_boolean_value(b, row->installed);
+        ar_json_add_str(b, "unit_state", row->unit_state);
+        ar_json_add_str(b, "stop_reason", row->stop_reason);
+      }
+      json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     arc_print_json(root);
+    return ARC_EXIT_OK;
+  }
+  if (rows->len == 0) {
+    printf(all ? _("no agent-runner project is running or installed (%s)\n")
+               : _("no agent-runner service on the %s bus ('agent-runner list --all' also shows "
+                   "installed ones that are stopped)\n"),
+           global->system ? "system" : "user");
+    return ARC_EXIT_OK;
+  }
+  printf("%s%-24s %-12s %-6s%s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
+         all ? _(" UNIT / STOP REASON") : "", arc_color(RESET));
+  for (guint i = 0; i < rows->len; i++) {
+    ListRow *row = g_ptr_array_index(rows, i);
+    printf("%-24s %s%-12s%s %-6u", row->project, arc_color(state_color(row->state)), row->state,
+           arc_color(RESET), row->round_num);
+    if (all)
+      printf(" %s%s%s", row->unit_state ? row->unit_state : "-", row->stop_reason ? ", " : "",
+             row->stop_reason ? row->stop_reason : "");
+    printf("\n");
   }
   return ARC_EXIT_OK;
 }
@@ -410,25 +771,48 @@ typedef struct {
   ArcConn *conn;
   gboolean json;
   uint64_t period;
+  PeekSel *sel; /* peek's selectors: print peek's document, not the status */
 } Watch;
+
+/* --json watch: one compact JSON document per line and update, for jq
+ * and scripts (no screen clearing). */
+static void
+print_json_line(JsonNode *doc)
+{
+  g_autoptr(GString) s = g_string_new(NULL);
+  ar_event_json_append(s, doc);
+  printf("%s\n", s->str);
+}
 
 static void
 redraw(Watch *w)
 {
-  if (arc_use_color())
+  if (arc_use_color() && !w->json)
     printf("\033[H\033[2J");
-  if (!arc_conn_is_running(w->conn)) {
-    printf(_("%s  not running\n"), w->conn->project);
+  if (peek_sel_any(w->sel)) {
+    g_autoptr(JsonNode) doc = NULL;
+    if (peek_document(w->conn, "watch", w->sel, &doc) == ARC_EXIT_OK)
+      (void)print_selection("watch", doc, w->sel, w->json, w->json);
+  } else if (!arc_conn_is_running(w->conn)) {
+    /* The last state stays on screen, from the files. */
+    g_autoptr(JsonNode) off =
+        w->conn->cfg ? arc_offline_doc(w->conn->cfg, w->conn->system, 0, 0) : NULL;
+    if (off && w->json)
+      print_json_line(off);
+    else if (off)
+      render_status(json_node_get_object(off));
+    else
+      printf(_("%s  not running\n"), w->conn->project);
   } else {
     g_autoptr(JsonNode) doc = NULL;
     if (arc_conn_peek(w->conn, "watch", &doc, NULL) == ARC_EXIT_OK) {
       if (w->json)
-        arc_print_json(doc);
+        print_json_line(doc);
       else
         render_status(json_node_get_object(doc));
     }
   }
-  if (!arc_use_color())
+  if (!arc_use_color() && !w->json)
     printf("\n");
   fflush(stdout);
 }
@@ -453,15 +837,19 @@ int
 arc_verb_watch(ArcGlobal *global, int argc, char **argv)
 {
   double interval = 2.0;
-  GOptionEntry entries[] = {
+  g_autofree PeekSel *sel = g_new0(PeekSel, 1);
+  GOptionEntry entries[PEEK_N_ENTRIES + 2] = {
     { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &interval, N_("Redraw at least every S seconds"),
       "S" },
-    { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("watch"), entries, &argc, &argv))
+  peek_entries(sel, entries + 1);
+  gboolean ok = arc_parse_options(arc_verb_lookup("watch"), entries, &argc, &argv);
+  g_autofree char *round_arg = sel->round;
+  g_autofree char *select_arg = sel->select;
+  if (!ok)
     return ARC_EXIT_USAGE;
-  if (argc > 1 || interval <= 0) {
-    fprintf(stderr, _("agent-runner watch: bad arguments\n"));
+  if (argc > 1 || interval <= 0 || !peek_sel_valid(sel)) {
+    fprintf(stderr, _("agent-runner watch: bad arguments (see 'agent-runner watch --help')\n"));
     return ARC_EXIT_USAGE;
   }
   ArcConn conn;
@@ -472,7 +860,7 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
     return rc;
   }
   uint64_t period = (uint64_t)(interval * G_USEC_PER_SEC);
-  Watch w = { &conn, global->json, period };
+  Watch w = { &conn, global->json, period, sel };
   g_autoptr(sd_event) event = NULL;
   g_autoptr(sd_event_source) tick = NULL;
   sigset_t mask;

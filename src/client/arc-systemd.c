@@ -525,6 +525,64 @@ arc_systemd_get_unit_state(ArcSystemd *sd, const char *unit, ArcUnitState *out, 
   return TRUE;
 }
 
+static int
+on_unit_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
+{
+  *(gboolean *)user_data = TRUE;
+  return 0;
+}
+
+gboolean
+arc_systemd_wait_unit_settled(ArcSystemd *sd, const char *unit, gboolean leave_active,
+                              guint64 timeout_usec, ArcUnitState *out, GError **error)
+{
+  if (!arc_systemd_get_unit_state(sd, unit, out, error))
+    return FALSE;
+  if (sd->dry_run)
+    return TRUE;
+  g_autoptr(sd_bus_message) reply = NULL;
+  const char *obj = NULL;
+  if (sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnit", NULL, &reply, "s",
+                         unit) < 0 ||
+      sd_bus_message_read(reply, "o", &obj) < 0)
+    return TRUE; /* not loaded: nothing will change */
+  /* The unit's PropertiesChanged wakes us (the manager sends them once a
+   * client subscribed); the state is read again after the match is in
+   * place, so no change falls between. */
+  gboolean changed = FALSE;
+  g_autoptr(sd_bus_slot) slot = NULL;
+  int r = sd_bus_match_signal(sd->bus, &slot, SD_DEST, obj, "org.freedesktop.DBus.Properties",
+                              "PropertiesChanged", on_unit_changed, &changed);
+  if (r < 0)
+    return set_bus_error(error, NULL, r, "PropertiesChanged match");
+  (void)sd_bus_call_method(sd->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", NULL, NULL, "");
+  gint64 deadline = g_get_monotonic_time() + (gint64)timeout_usec;
+  for (;;) {
+    arc_unit_state_clear(out);
+    if (!arc_systemd_get_unit_state(sd, unit, out, error))
+      return FALSE;
+    const char *a = out->active_state;
+    gboolean settled =
+        g_strcmp0(a, "deactivating") != 0 && !(leave_active && g_strcmp0(a, "active") == 0);
+    gint64 now = g_get_monotonic_time();
+    if (settled || now >= deadline)
+      return TRUE;
+    changed = FALSE;
+    while (!changed && now < deadline) {
+      while ((r = sd_bus_process(sd->bus, NULL)) > 0)
+        ;
+      if (r < 0)
+        return set_bus_error(error, NULL, r, "sd_bus_process");
+      if (changed)
+        break;
+      r = sd_bus_wait(sd->bus, (uint64_t)(deadline - now));
+      if (r < 0 && r != -EINTR)
+        return set_bus_error(error, NULL, r, "sd_bus_wait");
+      now = g_get_monotonic_time();
+    }
+  }
+}
+
 gboolean
 arc_systemd_query_project(gboolean system, const char *project, ArcUnitState *out, GError **error)
 {

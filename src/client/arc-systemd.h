@@ -81,6 +81,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ArcUnitState, arc_unit_state_clear)
 gboolean arc_systemd_get_unit_state(ArcSystemd *sd, const char *unit, ArcUnitState *out,
                                     GError **error);
 /* Convenience for status verbs: connect, query, disconnect. */
+/* Wait (at most timeout_usec) until the unit is not "deactivating" and,
+ * with leave_active, not "active" either: the manager's PropertiesChanged
+ * for the unit wakes the wait, nothing polls. *out: the last state. */
+gboolean arc_systemd_wait_unit_settled(ArcSystemd *sd, const char *unit, gboolean leave_active,
+                                       guint64 timeout_usec, ArcUnitState *out, GError **error);
 gboolean arc_systemd_query_project(gboolean system, const char *project, ArcUnitState *out,
                                    GError **error);
 

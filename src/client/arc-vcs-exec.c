@@ -3,7 +3,8 @@
 /* The thin client's stand-ins for the verbs that do git work in-process
  * (init commits the scaffold, orphans lists and pops stashed rounds;
  * config check, doctor and install run the start-up checks, which open the
- * work tree; uninstall lives beside install): they exec the full client,
+ * work tree; uninstall lives beside install; secret needs libsecret):
+ * they exec the full client,
  * agent-runner-vcs in libexecdir, with the same global options and verb
  * arguments.
  *
@@ -11,7 +12,7 @@
  * libraries, most of the client's relocations and start-up CPU), and every
  * other verb (status, peek, stop, ...) only talks to the bus. Linking the
  * git verbs into a second executable keeps `agent-runner status` cheap
- * and costs the two git verbs one execve. The helper is built from the
+ * and costs those verbs one execve. The helper is built from the
  * same arc-main.c and client library as this binary, so its verbs, help
  * and messages are the same. */
 
@@ -85,6 +86,12 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
 
 int
 arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
+{
+  return exec_vcs_helper(global, argc, argv);
+}
+
+int
+arc_verb_secret(ArcGlobal *global, int argc, char **argv)
 {
   return exec_vcs_helper(global, argc, argv);
 }

@@ -158,6 +158,56 @@ ar_event_json_append(GString *out, JsonNode *node)
   }
 }
 
+static void
+append_pretty(GString *out, JsonNode *node, guint depth)
+{
+  gboolean is_obj = node && JSON_NODE_HOLDS_OBJECT(node);
+  gboolean is_arr = node && JSON_NODE_HOLDS_ARRAY(node);
+  guint len = is_obj   ? json_object_get_size(json_node_get_object(node))
+              : is_arr ? json_array_get_length(json_node_get_array(node))
+                       : 0;
+  if ((!is_obj && !is_arr) || len == 0) {
+    ar_event_json_append(out, node);
+    return;
+  }
+  g_string_append_c(out, is_obj ? '{' : '[');
+  guint i = 0;
+  if (is_obj) {
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *member;
+    json_object_iter_init_ordered(&iter, json_node_get_object(node));
+    while (json_object_iter_next_ordered(&iter, &name, &member)) {
+      g_string_append(out, i++ ? ",\n" : "\n");
+      for (guint d = 0; d <= depth; d++)
+        g_string_append(out, "  ");
+      append_string(out, name);
+      g_string_append(out, ": ");
+      append_pretty(out, member, depth + 1);
+    }
+  } else {
+    JsonArray *array = json_node_get_array(node);
+    for (; i < len; i++) {
+      g_string_append(out, i ? ",\n" : "\n");
+      for (guint d = 0; d <= depth; d++)
+        g_string_append(out, "  ");
+      append_pretty(out, json_array_get_element(array, i), depth + 1);
+    }
+  }
+  g_string_append_c(out, '\n');
+  for (guint d = 0; d < depth; d++)
+    g_string_append(out, "  ");
+  g_string_append_c(out, is_obj ? '}' : ']');
+}
+
+char *
+ar_json_pretty(JsonNode *node)
+{
+  GString *out = g_string_new(NULL);
+  append_pretty(out, node, 0);
+  return g_string_free(out, FALSE);
+}
+
 /* ---- payload preparation -------------------------------------------------- */
 
 /* A deep copy in which every string is valid UTF-8 and free of registered
@@ -395,7 +445,7 @@ file_sink_write(ArEmitter *self, gint64 now_us, const char *line, gsize len, GEr
   gboolean opened = FALSE;
   if (self->fd < 0 || g_strcmp0(path, self->path) != 0 || !fd_is_path(self->fd, path)) {
     close_file(self);
-    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
       return ar_set_error_errno(error, errno, _("Cannot open the events file %s"), path);
     self->fd = fd;
@@ -427,9 +477,16 @@ journal_field_name(const char *name)
 
 /* Fields the emitter sets itself; a payload field of the same name (phase)
  * feeds them instead of doubling them. */
+/* round_num feeds AGENT_RUNNER_ROUND: one round field to match on, not
+ * both AGENT_RUNNER_ROUND and AGENT_RUNNER_ROUND_NUM. */
 static const char *const journal_reserved[] = {
-  "AGENT_RUNNER_EVENT", "AGENT_RUNNER_PROJECT", "AGENT_RUNNER_ROUND",
-  "AGENT_RUNNER_PHASE", "AGENT_RUNNER_PAYLOAD", NULL,
+  "AGENT_RUNNER_EVENT",
+  "AGENT_RUNNER_PROJECT",
+  "AGENT_RUNNER_ROUND",
+  "AGENT_RUNNER_ROUND_NUM",
+  "AGENT_RUNNER_PHASE",
+  "AGENT_RUNNER_PAYLOAD",
+  NULL,
 };
 
 static void

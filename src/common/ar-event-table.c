@@ -40,7 +40,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "Work tree fingerprint taken before a round",
-    "Round %{round_num}: substrate before, HEAD %{git_head}",
+    "Round %{round_num}: work tree recorded before the round[ at %{git_head}]",
     "The supervisor recorded the state of the work tree before starting the round: the "
     "HEAD commit and a hash over the files matched by the substrate globs. Compared with "
     "round_substrate_after it shows whether a round changed anything.\n\n"
@@ -70,6 +70,35 @@ static const ArEventKind kinds[] = {
     "is not started and the supervisor treats the configuration as broken.\n\n"
     "Fix the cause named in reason, then start the service again.",
     { F_STR("reason") } },
+
+  { "waiting_for_secret",
+    "d14913b0fd5540b49990597ab1cb001c",
+    LOG_WARNING,
+    "daemon",
+    "The next round waits for a locked keyring",
+    "Round waits: secret %{name} is in a locked keyring",
+    "A name in [agent] secrets is stored in the Secret Service, but its keyring is "
+    "locked, so its value cannot be read. This is not a crash: the service stays in the "
+    "state waiting_for_secret (status, Peek, the State property) and starts the round as "
+    "soon as the keyring is unlocked (the Secret Service announces it on the session "
+    "bus).\n\n"
+    "Unlock the keyring (log in to the desktop session, or run "
+    "'gnome-keyring-daemon --unlock' with the password on stdin), or stop the service.",
+    { F_STR("name"), F_STR("source") } },
+
+  { "log_permissions_tightened",
+    "41ac12066c7741dca92c76f874075a71",
+    LOG_NOTICE,
+    "daemon",
+    "Transcripts and events were readable by other users; their modes were tightened",
+    "Tightened %{files} files and %{dirs} directories in %{log_dir} to owner-only",
+    "Files in log_dir (transcripts keep the agent's raw output, secrets it printed "
+    "included) must be readable by the service's user only. At start the supervisor "
+    "found files or directories with wider modes (for example created by an earlier "
+    "version) and set the directories to 0700 and the files to 0600.\n\n"
+    "No action needed; if another user relied on reading them, give that user access "
+    "to the service's bus (Peek) instead.",
+    { F_STR("log_dir"), F_INT("files"), F_INT("dirs") } },
 
   { "status_recovered",
     "601185c8eb0449a5af5d8823b8b87e37",
@@ -117,7 +146,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "A round started",
-    "Round %{round_num} started (phase %{phase})",
+    "Round %{round_num} started[ (phase %{phase})]",
     "The round's context is written and the prompt is about to be assembled. phase is "
     "null when no phases are configured. No action needed.",
     { F_INT("round_num"), F_STR_NULL("phase") } },
@@ -127,7 +156,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "The agent is being started",
-    "Round %{round_num}: starting the agent (timeout %{timeout_s}s)",
+    "Round %{round_num}: starting the agent with a timeout of %{timeout_s} s",
     "The supervisor is about to start the agent process. timeout_s is the wall-clock "
     "limit of the round after per-phase overrides. No action needed.",
     { F_INT("round_num"), F_NUM("timeout_s") } },
@@ -137,8 +166,8 @@ static const ArEventKind kinds[] = {
     LOG_DEBUG,
     "daemon",
     "The round is still running",
-    "Round %{round_num} running for %{wall_age_s}s, log %{log_size_kb} KB, last write "
-    "%{last_write_age_s}s ago",
+    "Round %{round_num} running for %{wall_age_s} s, log %{log_size_kb} KB, last write "
+    "%{last_write_age_s} s ago",
     "Emitted every round_progress_interval_s while the agent runs. last_write_age_s is "
     "how long the agent has been silent; a growing value is the first sign of a stuck "
     "round (see round_stalled). No action needed.",
@@ -149,7 +178,7 @@ static const ArEventKind kinds[] = {
     LOG_NOTICE,
     "daemon",
     "The agent reported a result but its workers still run",
-    "Round %{round_num}: grace of %{grace_s}s elapsed, waiting for live workers",
+    "Round %{round_num}: grace of %{grace_s} s elapsed, waiting for live workers",
     "The grace period after the agent's result elapsed while worker processes were "
     "still alive, so the round was extended once. live_children and ignored_children "
     "list at most 5 processes each as {name, pid} (ignored ones add the pattern they "
@@ -162,7 +191,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "The agent exited",
-    "Round %{round_num}: agent exited with %{exit_code} (%{exit_cause}) after %{duration_s}s",
+    "Round %{round_num}: the agent exited with %{exit_code} (%{exit_cause}) after %{duration_s} s",
     "The agent process ended or was killed. exit_cause is timeout, signal:<NAME>, clean "
     "or error, in that order of precedence. cpu_user_s, cpu_sys_s and max_rss_kb are the "
     "resources used by the agent and its descendants (from the round's cgroup when one "
@@ -259,7 +288,7 @@ static const ArEventKind kinds[] = {
     LOG_NOTICE,
     "daemon",
     "The round was ended after its grace period",
-    "Round %{round_num}: killed after a grace of %{grace_s}s",
+    "Round %{round_num}: killed after a grace of %{grace_s} s",
     "The agent had reported its result but did not exit within the grace period, so its "
     "process group was killed. Usually harmless: the work was done.",
     { F_INT("round_num"), F_NUM("grace_s"), F_OBJV("live_children") } },
@@ -280,7 +309,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "A round ended",
-    "Round %{round_num} ended: %{outcome} (exit %{exit_code}, %{duration_s}s)",
+    "Round %{round_num} ended: %{outcome} after %{duration_s} s",
     "The round is over and its state is saved. outcome classifies the round: how the "
     "agent ended (clean, error, timeout, signal, cancelled, stalled) or, when its output "
     "explains a failure, that classification (for example auth_failure, "
@@ -317,8 +346,8 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "Token usage and cost of a round",
-    "Round %{round_num}: %{agent} used %{input_tokens} in / %{output_tokens} out tokens, "
-    "cost %{cost_usd} USD",
+    "Round %{round_num}: %{agent} used %{input_tokens} in / %{output_tokens} out tokens"
+    "[, cost %{cost_usd} USD]",
     "Usage parsed from the agent's output. input_tokens are fresh input tokens, "
     "cached_tokens cache reads, cache_creation_tokens cache writes; cost_usd is null "
     "when the agent does not report it; models_breakdown maps each model to its token "
@@ -346,7 +375,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "daemon",
     "Work tree fingerprint taken after a round",
-    "Round %{round_num}: substrate after, HEAD %{git_head}",
+    "Round %{round_num}: work tree recorded after the round[ at %{git_head}]",
     "Same as round_substrate_before, taken after the round. No action needed.",
     { F_INT("round_num"), F_STR_NULL("git_head"), F_STR_NULL("paths_hash") } },
 
@@ -415,7 +444,7 @@ static const ArEventKind kinds[] = {
     LOG_WARNING,
     "daemon",
     "The back-off was lengthened or capped",
-    "Backing off %{applied_sleep_s}s for %{classification} (requested %{requested_sleep_s}s)",
+    "Backing off %{applied_sleep_s} s for %{classification} (requested %{requested_sleep_s} s)",
     "The sleep before the next round differs from the reset time the agent reported: "
     "repeated errors multiply it (consecutive_count), and it is capped (30 minutes, or "
     "8 hours as a safety bound). The fields original_reset_at_epoch, "
@@ -430,7 +459,7 @@ static const ArEventKind kinds[] = {
     LOG_NOTICE,
     "daemon",
     "The back-off ended",
-    "Back-off for %{classification} over after %{throttled_for_s}s, resuming",
+    "Back-off for %{classification} over after %{throttled_for_s} s, resuming",
     "The wait after a transient error is over and the next round starts. No action "
     "needed.",
     { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s") } },
@@ -451,7 +480,7 @@ static const ArEventKind kinds[] = {
     LOG_INFO,
     "monitor",
     "The monitor started",
-    "Monitor started for %{host} every %{interval_s}s",
+    "Monitor started for %{host} every %{interval_s} s",
     "The monitor started watching a project. host is null for a local project. No "
     "action needed.",
     { F_STR_NULL("host"), F_NUM("interval_s"), F_STR("log_dir"), F_STR("mode") } },
@@ -518,7 +547,7 @@ static const ArEventKind kinds[] = {
     LOG_NOTICE,
     "upgrade",
     "The service was upgraded",
-    "Upgraded from %{from_version} to %{to_version} in %{duration_s}s",
+    "Upgraded from %{from_version} to %{to_version} in %{duration_s} s",
     "The new version was installed, passed its smoke test and took over the running "
     "service. No action needed.",
     { F_STR("from_version"), F_STR("to_version"), F_NUM("duration_s") } },
@@ -585,7 +614,7 @@ static const ArEventKind kinds[] = {
     LOG_WARNING,
     "daemon",
     "The agent stopped producing output",
-    "Round %{round_num} stalled: silent for %{silent_s}s (%{reason})",
+    "Round %{round_num} stalled: silent for %{silent_s} s (%{reason})",
     "The agent has written nothing for longer than the stall limit while still alive; "
     "the round is ended like a timeout.\n\n"
     "Look at the end of the round's transcript for what the agent was waiting on (a "
@@ -611,7 +640,7 @@ static const ArEventKind kinds[] = {
     LOG_WARNING,
     "daemon",
     "The agent's usage quota is exhausted",
-    "Round %{round_num}: %{agent} quota exhausted until %{reset_at_epoch}",
+    "Round %{round_num}: %{agent} quota exhausted[ until %{reset_at_epoch}]",
     "The agent's plan or account quota is used up (raw is the matched excerpt). When "
     "the CLI said when it resets (reset_at_epoch, seconds since the epoch) the "
     "supervisor treats it like an account rate limit and waits until then (per "
@@ -653,6 +682,17 @@ static const ArEventKind kinds[] = {
     "one.\n\n"
     "Fix the file (agent-runner status shows the error too) and reload again.",
     { F_STR("config_path"), F_STR("reason") } },
+
+  { "backoff_ended_early",
+    "21817a4fc9474e4bbbbd132ce433bf4a",
+    LOG_NOTICE,
+    "daemon",
+    "An operator ended the back-off early",
+    "Back-off for %{classification} ended early by %{requested_by} after %{throttled_for_s} s",
+    "Serve was called (agent-runner start) while the service waited out a transient "
+    "error, so the next round starts now instead of at the reset time. If the limit "
+    "still holds, the round fails the same way and the back-off starts again.",
+    { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s"), F_STR("requested_by") } },
 };
 
 /* Fields whose strings come from outside the supervisor (agent output,
@@ -782,25 +822,59 @@ append_message_value(GString *out, JsonNode *node)
   ar_event_json_append(out, node);
 }
 
+/* A value that makes an optional part of a sentence pointless. */
+static gboolean
+message_value_empty(JsonNode *node)
+{
+  return node == NULL || JSON_NODE_HOLDS_NULL(node) ||
+         (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING &&
+          *json_node_get_string(node) == '\0');
+}
+
+/* Render template[0, len): "%{field}" is the field's value; "[...]" is
+ * left out when a field inside it is null, missing or "" (so a round
+ * without a phase reads "Round 3 started", not "... (phase -)").
+ * *complete is cleared when a field was empty. */
+static void
+format_part(GString *out, const char *tmpl, gsize len, JsonObject *payload, gboolean *complete)
+{
+  const char *p = tmpl, *stop = tmpl + len;
+  while (p < stop) {
+    if (*p == '[') {
+      const char *close = memchr(p, ']', stop - p);
+      if (close) {
+        g_autoptr(GString) inner = g_string_new(NULL);
+        gboolean inner_complete = TRUE;
+        format_part(inner, p + 1, close - p - 1, payload, &inner_complete);
+        if (inner_complete)
+          g_string_append_len(out, inner->str, inner->len);
+        p = close + 1;
+        continue;
+      }
+    }
+    if (p[0] == '%' && p + 1 < stop && p[1] == '{') {
+      const char *end = memchr(p, '}', stop - p);
+      if (end) {
+        g_autofree char *name = g_strndup(p + 2, end - p - 2);
+        JsonNode *node = payload && json_object_has_member(payload, name)
+                             ? json_object_get_member(payload, name)
+                             : NULL;
+        if (message_value_empty(node))
+          *complete = FALSE;
+        append_message_value(out, node);
+        p = end + 1;
+        continue;
+      }
+    }
+    g_string_append_c(out, *p++);
+  }
+}
+
 char *
 ar_event_format_message(const ArEventKind *kind, JsonObject *payload)
 {
   GString *out = g_string_new(NULL);
-  const char *p = kind->message;
-  while (*p) {
-    const char *start = strstr(p, "%{");
-    const char *end = start ? strchr(start, '}') : NULL;
-    if (end == NULL) {
-      g_string_append(out, p);
-      break;
-    }
-    g_string_append_len(out, p, start - p);
-    g_autofree char *name = g_strndup(start + 2, end - start - 2);
-    JsonNode *node = payload && json_object_has_member(payload, name)
-                         ? json_object_get_member(payload, name)
-                         : NULL;
-    append_message_value(out, node);
-    p = end + 1;
-  }
+  gboolean complete = TRUE;
+  format_part(out, kind->message, strlen(kind->message), payload, &complete);
   return g_string_free(out, FALSE);
 }

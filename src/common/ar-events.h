@@ -72,6 +72,10 @@ char *ar_event_format_message(const ArEventKind *kind, JsonObject *payload);
 /* Compact JSON as the events file writes it: UTF-8 unescaped (like Python's
  * ensure_ascii=False), shortest round-trip floats, NaN/Inf as null. */
 void ar_event_json_append(GString *out, JsonNode *node);
+/* The same numbers and strings, indented by 2 per level, one member per
+ * line (state.json, the client's --json): never json-glib's %.17g
+ * doubles (6.9000000000000004), and an integer stays an integer. */
+char *ar_json_pretty(JsonNode *node);
 
 /* ---- The emitter ------------------------------------------------------- */
 

@@ -25,6 +25,7 @@ static void gen_events_md(GString *out);
 static void gen_catalog(GString *out);
 static void gen_config_md(GString *out);
 static void gen_config_man(GString *out);
+static void gen_daemon_man(GString *out);
 
 static const struct {
   const char *mode;
@@ -35,7 +36,11 @@ static const struct {
   { "catalog", "data/catalog/agent-runner.catalog", gen_catalog },
   { "config-md", "docs/configuration.md", gen_config_md },
   { "config-man", "docs/agent-runner.toml.5", gen_config_man },
+  { "daemon-man", "docs/agent-runnerd.8", gen_daemon_man },
 };
+
+/* Where the inputs of the generated files live (check SRCROOT sets it). */
+static const char *source_root = ".";
 
 /* The config reference comes from the key table (ar-config-doc.c). */
 static void
@@ -191,7 +196,9 @@ static const char md_intro[] =
   "schemes, secrets in URLs, JWTs, and the key formats of well-known providers (the "              \
   "list is in src/common/ar-redact.c). Fields with a length limit are cut after "                  \
   "redaction. Secret values that agent-runner hands to the agent (`agent-runner "                  \
-  "secret`) are removed from every string of every event.\n\n"
+  "secret`, `[agent] secrets`) and `[agent.env]` values whose name contains KEY, TOKEN, "          \
+  "SECRET, PASSWORD or AUTH are removed from every string of every event (see "                    \
+  "docs/secrets.md).\n\n"
 
 static const char md_types[] =
     "## Field types\n"
@@ -254,11 +261,169 @@ gen_catalog(GString *out)
   const ArEventKind *kinds = ar_event_kinds(&n_kinds);
   for (gsize i = 0; i < n_kinds; i++) {
     const ArEventKind *k = &kinds[i];
-    g_string_append_printf(out, "\n-- %s\nSubject: %s\nDefined-By: agent-runner\n\n", k->message_id,
-                           k->summary);
+    g_string_append_printf(out,
+                           "\n-- %s\nSubject: %s\nDefined-By: agent-runner\n"
+                           "Documentation: man:agent-runnerd(8) man:agent-runner(1)\n\n",
+                           k->message_id, k->summary);
     append_wrapped(out, k->description, 72);
     g_string_append_printf(out, "\nEvent kind: %s (AGENT_RUNNER_EVENT=%s).\n", k->name, k->name);
   }
+}
+
+/* ---- docs/agent-runnerd.8: the D-Bus interface from the XML contract ---- */
+
+typedef struct {
+  GString *out;
+  char *comment;    /* the comment before the element */
+  gboolean in_args; /* inside a method or signal */
+  GString *sig;     /* "Name(in s mode, out s json)" being built */
+  GString *doc;     /* its description */
+  const char *kind; /* "method", "signal" */
+  GString *methods, *properties, *signals;
+} XmlDoc;
+
+static char *
+roff_text(const char *text)
+{
+  g_autoptr(GString) out = g_string_new(NULL);
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  gboolean first = TRUE;
+  for (char **l = lines; *l; l++) {
+    g_autofree char *line = g_strstrip(g_strdup(*l));
+    if (!*line)
+      continue;
+    if (!first)
+      g_string_append_c(out, ' ');
+    first = FALSE;
+    for (const char *p = line; *p; p++) {
+      if (*p == '-')
+        g_string_append(out, "\\-");
+      else if (*p == '\\')
+        g_string_append(out, "\\e");
+      else
+        g_string_append_c(out, *p);
+    }
+  }
+  /* "-\-follow" in the XML is how a comment says "--". */
+  g_autofree char *s = g_string_free(g_steal_pointer(&out), FALSE);
+  g_auto(GStrv) parts = g_strsplit(s, "\\-\\e\\-", -1);
+  return g_strjoinv("\\-\\-", parts);
+}
+
+static const char *
+attr(const char **names, const char **values, const char *name)
+{
+  for (; *names; names++, values++)
+    if (strcmp(*names, name) == 0)
+      return *values;
+  return "";
+}
+
+static void
+xml_start(GMarkupParseContext *ctx, const char *element, const char **names, const char **values,
+          gpointer user_data, GError **error)
+{
+  XmlDoc *x = user_data;
+  if (strcmp(element, "method") == 0 || strcmp(element, "signal") == 0) {
+    x->kind = element[0] == 'm' ? "method" : "signal";
+    x->in_args = TRUE;
+    g_string_printf(x->sig, "%s(", attr(names, values, "name"));
+  } else if (strcmp(element, "arg") == 0 && x->in_args) {
+    if (x->sig->str[x->sig->len - 1] != '(')
+      g_string_append(x->sig, ", ");
+    const char *dir = attr(names, values, "direction");
+    g_string_append_printf(x->sig, "%s%s %s", *dir ? dir : "", *dir ? " " : "",
+                           attr(names, values, "type"));
+    g_string_append_printf(x->sig, " %s", attr(names, values, "name"));
+  } else if (strcmp(element, "property") == 0) {
+    g_autofree char *doc = x->comment ? roff_text(x->comment) : g_strdup("");
+    g_string_append_printf(x->properties, ".TP\n.B %s \\fR(%s, %s)\n%s\n",
+                           attr(names, values, "name"), attr(names, values, "type"),
+                           attr(names, values, "access"), doc);
+    g_clear_pointer(&x->comment, g_free);
+  }
+}
+
+static void
+xml_end(GMarkupParseContext *ctx, const char *element, gpointer user_data, GError **error)
+{
+  XmlDoc *x = user_data;
+  if (!x->in_args || (strcmp(element, "method") != 0 && strcmp(element, "signal") != 0))
+    return;
+  x->in_args = FALSE;
+  g_string_append_c(x->sig, ')');
+  g_autofree char *sig = roff_text(x->sig->str);
+  g_autofree char *doc = x->comment ? roff_text(x->comment) : g_strdup("");
+  GString *to = x->kind[0] == 'm' ? x->methods : x->signals;
+  g_string_append_printf(to, ".TP\n.B %s\n%s\n", sig, doc);
+  g_clear_pointer(&x->comment, g_free);
+}
+
+static void
+xml_passthrough(GMarkupParseContext *ctx, const char *text, gsize len, gpointer user_data,
+                GError **error)
+{
+  XmlDoc *x = user_data;
+  if (len < 7 || strncmp(text, "<!--", 4) != 0)
+    return;
+  g_autofree char *body = g_strndup(text + 4, len - 7);
+  /* "Name: what it does" comments document the element after them. */
+  const char *colon = strchr(body, ':');
+  const char *start = colon ? colon + 1 : body;
+  g_free(x->comment);
+  x->comment = g_strdup(start);
+}
+
+static char *
+dbus_interface_roff(GError **error)
+{
+  g_autofree char *path =
+      g_build_filename(source_root, "data", "dbus", "org.agentrunner.Runner1.xml", NULL);
+  g_autofree char *xml = NULL;
+  if (!g_file_get_contents(path, &xml, NULL, error))
+    return NULL;
+  XmlDoc x = { 0 };
+  x.sig = g_string_new(NULL);
+  x.methods = g_string_new(NULL);
+  x.properties = g_string_new(NULL);
+  x.signals = g_string_new(NULL);
+  GMarkupParser parser = { xml_start, xml_end, NULL, xml_passthrough, NULL };
+  g_autoptr(GMarkupParseContext) ctx = g_markup_parse_context_new(&parser, 0, &x, NULL);
+  gboolean ok = g_markup_parse_context_parse(ctx, xml, -1, error) &&
+                g_markup_parse_context_end_parse(ctx, error);
+  g_autoptr(GString) out = g_string_new(NULL);
+  g_string_append_printf(out, ".SS Methods\n%s.SS Properties\n%s.SS Signals\n%s", x.methods->str,
+                         x.properties->str, x.signals->str);
+  g_string_free(x.sig, TRUE);
+  g_string_free(x.methods, TRUE);
+  g_string_free(x.properties, TRUE);
+  g_string_free(x.signals, TRUE);
+  g_free(x.comment);
+  return ok ? g_string_free(g_steal_pointer(&out), FALSE) : NULL;
+}
+
+/* The hand-written page with @DBUS_INTERFACE@ replaced by the methods,
+ * properties and signals of the XML contract, each with its comment. */
+static void
+gen_daemon_man(GString *out)
+{
+  g_autofree char *path = g_build_filename(source_root, "docs", "agent-runnerd.8.in", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *iface = NULL;
+  if (!g_file_get_contents(path, &text, NULL, &error) || !(iface = dbus_interface_roff(&error))) {
+    g_string_append_printf(out, "(cannot generate: %s)\n", error->message);
+    return;
+  }
+  const char *mark = "@DBUS_INTERFACE@\n";
+  char *at = strstr(text, mark);
+  if (!at) {
+    g_string_append(out, text);
+    return;
+  }
+  g_string_append_len(out, text, at - text);
+  g_string_append(out, iface);
+  g_string_append(out, at + strlen(mark));
 }
 
 /* ---- main ---- */
@@ -324,8 +489,10 @@ check(const char *srcroot, char **wanted)
 int
 main(int argc, char **argv)
 {
-  if (argc >= 3 && strcmp(argv[1], "check") == 0)
+  if (argc >= 3 && strcmp(argv[1], "check") == 0) {
+    source_root = argv[2];
     return check(argv[2], argv + 3);
+  }
   g_autoptr(GString) out = g_string_new(NULL);
   if (argc != 2 || !generate(argv[1], out)) {
     g_printerr("usage: ar-gen-docs MODE | ar-gen-docs check SRCROOT [MODE...]\nmodes:");

@@ -34,6 +34,7 @@ struct ArdBus {
   gboolean system;
   char *action_manage; /* polkit action ids (ard_polkit_actions_for) */
   char *action_upgrade;
+  char *action_read; /* read-transcript: Peek's log_tail on the system bus */
   ArdPeek *peek;
   Props announced;
 };
@@ -169,19 +170,23 @@ static void
 bus_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer user_data)
 {
   ArdBus *self = user_data;
-  int r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "Event", "ss", kind->name,
-                             json_line);
+  /* Each signal names its project, so one subscriber to every
+   * org.agentrunner.Runner1.* name needs no Get per signal. */
+  const char *project = ard_loop_get_config(self->loop)->project;
+  int r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "Event", "sss", kind->name,
+                             json_line, project);
   if (r >= 0 && g_str_equal(kind->name, "round_start")) {
-    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundStarted", "us",
+    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundStarted", "uss",
                            (guint32)payload_int(payload, "round_num"),
-                           payload_str(payload, "phase"));
+                           payload_str(payload, "phase"), project);
   } else if (r >= 0 && g_str_equal(kind->name, "round_end")) {
     JsonNode *d = json_object_get_member(payload, "duration_s");
     double secs = d && JSON_NODE_HOLDS_VALUE(d) ? json_node_get_double(d) : 0.0;
-    r = sd_bus_emit_signal(
-        self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usit",
-        (guint32)payload_int(payload, "round_num"), payload_str(payload, "outcome"),
-        (gint32)payload_int(payload, "exit_code"), (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC));
+    r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usits",
+                           (guint32)payload_int(payload, "round_num"),
+                           payload_str(payload, "outcome"),
+                           (gint32)payload_int(payload, "exit_code"),
+                           (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC), project);
   }
   if (r < 0)
     g_debug("signal for %s: %s", kind->name, g_strerror(-r));
@@ -195,8 +200,67 @@ typedef struct {
   guint32 *value;
 } UintOption;
 
-/* a{sv} whose values are all "u"; unknown keys and other types are
- * InvalidArgs. */
+/* a{sv} of unsigned integers. A gdbus or busctl user writes <2> (int32)
+ * or <uint64 2> as readily as <uint32 2>: every integer type is taken when
+ * its value fits in a uint32; unknown keys, other types and negative or
+ * too large values are InvalidArgs. */
+static int
+read_uint_value(sd_bus_message *m, const char *key, guint32 *out, sd_bus_error *error)
+{
+  char type = 0;
+  const char *contents = NULL;
+  int r = sd_bus_message_peek_type(m, &type, &contents);
+  if (r < 0)
+    return r;
+  if (!contents || strlen(contents) != 1 || !strchr("ynqiuxt", contents[0]))
+    return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs",
+                             _("option \"%s\" must be an integer, not of type %s"), key,
+                             contents ? contents : "?");
+  union {
+    guint8 y;
+    gint16 n;
+    guint16 q;
+    gint32 i;
+    guint32 u;
+    gint64 x;
+    guint64 t;
+  } v = { 0 };
+  r = sd_bus_message_read(m, "v", contents, &v);
+  if (r < 0)
+    return r;
+  gint64 value = 0;
+  gboolean too_big = FALSE;
+  switch (contents[0]) {
+  case 'y':
+    value = v.y;
+    break;
+  case 'n':
+    value = v.n;
+    break;
+  case 'q':
+    value = v.q;
+    break;
+  case 'i':
+    value = v.i;
+    break;
+  case 'u':
+    value = v.u;
+    break;
+  case 'x':
+    value = v.x;
+    break;
+  default:
+    too_big = v.t > G_MAXUINT32;
+    value = too_big ? 0 : (gint64)v.t;
+    break;
+  }
+  if (too_big || value < 0 || value > G_MAXUINT32)
+    return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs",
+                             _("option \"%s\" must be between 0 and %u"), key, G_MAXUINT32);
+  *out = (guint32)value;
+  return 0;
+}
+
 static int
 read_uint_options(sd_bus_message *m, UintOption *opts, sd_bus_error *error)
 {
@@ -214,10 +278,9 @@ read_uint_options(sd_bus_message *m, UintOption *opts, sd_bus_error *error)
     if (!o->key)
       return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs", _("unknown option \"%s\""),
                                key);
-    r = sd_bus_message_read(m, "v", "u", o->value);
+    r = read_uint_value(m, key, o->value, error);
     if (r < 0)
-      return sd_bus_error_setf(error, AR_BUS_ERROR_PREFIX "InvalidArgs",
-                               _("option \"%s\" must be of type u"), key);
+      return r;
     r = sd_bus_message_exit_container(m);
     if (r < 0)
       return r;
@@ -261,7 +324,10 @@ apply_serve(ArdBus *self, sd_bus_message *m)
                           _("the service is stopping; start it again when it has stopped"));
   if (max_rounds > 0)
     ard_loop_set_max_rounds(self->loop, max_rounds);
-  return sd_bus_reply_method_return(m, NULL);
+  /* Reply first: ending a back-off starts the round within this call. */
+  r = sd_bus_reply_method_return(m, NULL);
+  ard_loop_resume_now(self->loop, "serve");
+  return r;
 }
 
 static int
@@ -377,10 +443,11 @@ method_upgrade(sd_bus_message *m, void *userdata, sd_bus_error *error)
   return authorize_then(self, m, self->action_upgrade, apply_upgrade, error);
 }
 
+/* Peek's reply; the message is read from its start (a polkit answer
+ * comes back to it later). withheld: the caller may not read transcripts. */
 static int
-method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
+peek_reply(ArdBus *self, sd_bus_message *m, gboolean withheld, sd_bus_error *error)
 {
-  ArdBus *self = userdata;
   ArdPeekOptions po = { 0 };
   UintOption opts[] = {
     { "log_tail", &po.log_tail },
@@ -388,12 +455,49 @@ method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
     { "round", &po.round },
     { NULL },
   };
-  int r = read_uint_options(m, opts, error);
+  int r = sd_bus_message_rewind(m, 1);
+  if (r >= 0)
+    r = read_uint_options(m, opts, error);
   if (r < 0)
     return r;
   po.events = MIN(po.events, ARD_PEEK_EVENTS);
+  po.log_withheld = withheld;
   g_autofree char *json = ard_peek_to_json(self->peek, &po);
   return sd_bus_reply_method_return(m, "s", json);
+}
+
+static int
+apply_peek_with_log(ArdBus *self, sd_bus_message *m)
+{
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  int r = peek_reply(self, m, FALSE, &error);
+  if (r < 0)
+    return sd_bus_reply_method_errno(m, r, &error);
+  return r;
+}
+
+static int
+method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  ArdBus *self = userdata;
+  guint log_tail = 0, events = 0, round = 0;
+  UintOption opts[] = {
+    { "log_tail", &log_tail },
+    { "events", &events },
+    { "round", &round },
+    { NULL },
+  };
+  int r = read_uint_options(m, opts, error);
+  if (r < 0)
+    return r;
+  /* A transcript is the agent's raw output, secrets it printed included:
+   * on the system bus only the service's user, root, or whom polkit
+   * allows (read-transcript) read it. The rest of Peek is for everyone. */
+  if (!self->system || ard_polkit_caller_is_owner(m))
+    return peek_reply(self, m, FALSE, error);
+  if (log_tail == 0)
+    return peek_reply(self, m, TRUE, error);
+  return authorize_then(self, m, self->action_read, apply_peek_with_log, error);
 }
 
 #define CONST_PROP(name, sig) SD_BUS_PROPERTY(name, sig, prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST)
@@ -427,11 +531,11 @@ static const sd_bus_vtable runner_vtable[] = {
                           method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS("Upgrade", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
                           method_upgrade, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase), 0),
-  SD_BUS_SIGNAL_WITH_ARGS("RoundFinished",
-                          SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec),
-                          0),
-  SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", kind, "s", payload_json), 0),
+  SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase, "s", project), 0),
+  SD_BUS_SIGNAL_WITH_ARGS(
+      "RoundFinished",
+      SD_BUS_ARGS("u", round, "s", outcome, "i", exit_code, "t", duration_usec, "s", project), 0),
+  SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", kind, "s", payload_json, "s", project), 0),
   SD_BUS_VTABLE_END,
 };
 
@@ -476,6 +580,7 @@ ard_bus_new(ArdLoop *loop, gboolean system, GError **error)
   self->system = system;
   ard_polkit_actions_for(ard_loop_get_config(loop)->project, system, &self->action_manage,
                          &self->action_upgrade);
+  self->action_read = ard_polkit_action_read_for(self->action_manage);
   g_autoptr(GError) local = NULL;
   if (!connect_bus(self, &local)) {
     if (system || g_error_matches(local, AR_ERROR, AR_ERROR_LOCKED) ||
@@ -520,6 +625,7 @@ ard_bus_free(ArdBus *self)
   props_clear(&self->announced);
   g_free(self->action_manage);
   g_free(self->action_upgrade);
+  g_free(self->action_read);
   g_free(self->name);
   g_free(self);
 }

@@ -1,8 +1,7 @@
 #pragma once
 
 /* Human-readable progress on stderr for a daemon run in the foreground
- * (agent-runner serve / round in a terminal). Quiet when stderr is not a
- * terminal: the journal has everything then. */
+ * (agent-runner serve / round): one line per notable event. */
 
 #include <glib.h>
 
@@ -10,7 +9,12 @@
 
 G_BEGIN_DECLS
 
-/* Adds an emitter sink when stderr is a terminal (or force is TRUE). */
-void ard_console_attach(ArEmitter *emitter, gboolean force);
+typedef enum {
+  ARD_CONSOLE_AUTO = 0, /* when stderr is a terminal (the unit's is not) */
+  ARD_CONSOLE_ALWAYS,   /* --console: the client's serve/round, terminal or not */
+  ARD_CONSOLE_NEVER,    /* --quiet */
+} ArdConsoleMode;
+
+void ard_console_attach(ArEmitter *emitter, ArdConsoleMode mode);
 
 G_END_DECLS

@@ -18,6 +18,8 @@
 #include "ar-classify.h"
 #include "ar-prompt.h"
 #include "ar-redact.h"
+#include "ar-secret.h"
+#include "ard-perms.h"
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-console.h"
@@ -41,9 +43,9 @@ const char *
 ard_run_state_to_string(ArdRunState state)
 {
   static const char *const names[] = {
-    "starting", "running", "waiting", "backing_off", "stopping", "stopped",
+    "starting", "running", "waiting", "backing_off", "stopping", "stopped", "waiting_for_secret",
   };
-  return state <= ARD_RUN_STOPPED ? names[state] : "unknown";
+  return state <= ARD_RUN_WAITING_FOR_SECRET ? names[state] : "unknown";
 }
 
 void
@@ -69,6 +71,12 @@ set_run_state(ArdLoop *loop, ArdRunState st)
   ard_notify_status(&loop->status);
   if (loop->status_hook)
     loop->status_hook(loop, loop->status_hook_data);
+}
+
+void
+ard_loop_set_run_state(ArdLoop *loop, ArdRunState st)
+{
+  set_run_state(loop, st);
 }
 
 void
@@ -235,6 +243,7 @@ ard_loop_reload(ArdLoop *loop, GError **error)
   }
   ar_config_unref(loop->cfg);
   loop->cfg = g_steal_pointer(&cfg);
+  ar_secret_register_env(loop->cfg);
   if (!loop->opts.max_rounds)
     loop->max_rounds = loop->cfg->max_rounds;
   ar_emit(loop->emitter, "config_reloaded", AR_EV_S("config_path", loop->cfg->config_path), NULL);
@@ -377,6 +386,12 @@ config_broken_exit(ArdLoop *loop)
   loop_exit(loop, ARD_EXIT_CONFIG, "config_broken");
 }
 
+void
+ard_loop_config_broken(ArdLoop *loop)
+{
+  config_broken_exit(loop);
+}
+
 /* ---- after a round ---------------------------------------------------- */
 
 static char *
@@ -387,15 +402,17 @@ transcript_tail(const char *path)
   g_auto(ArFd) fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return g_strdup("");
-  /* Up to 4 bytes per character, so this many bytes hold 2000 of them. */
-  const off_t want = CRASH_TAIL_CHARS * 4;
+  /* Up to 4 bytes per character, so this many bytes hold 2000 of them;
+   * plus the longest secret, so one cut at the start is redacted whole. */
+  const off_t want = CRASH_TAIL_CHARS * 4 + (off_t)ar_redact_max_secret_len();
   off_t size = lseek(fd, 0, SEEK_END);
   off_t from = size > want ? size - want : 0;
   g_autofree char *buf = g_malloc(want + 1);
   ssize_t n = pread(fd, buf, want, from);
   if (n <= 0)
     return g_strdup("");
-  g_autofree char *valid = g_utf8_make_valid(buf, n);
+  g_autofree char *literal = ar_redact_literals_len(buf, (gsize)n);
+  g_autofree char *valid = g_utf8_make_valid(literal, -1);
   glong chars = g_utf8_strlen(valid, -1);
   const char *start =
       chars > CRASH_TAIL_CHARS ? g_utf8_offset_to_pointer(valid, chars - CRASH_TAIL_CHARS) : valid;
@@ -460,22 +477,44 @@ start_wait(ArdLoop *loop, const NextStep *next)
   (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
 }
 
-static int
-on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
+/* The back-off is over (its timer fired, or requested_by ended it early):
+ * the next round starts now. */
+static void
+end_backoff(ArdLoop *loop, const char *requested_by)
 {
-  ArdLoop *loop = user_data;
   loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
   ArdThrottle *t = &loop->throttle;
   double for_s = MAX(g_get_real_time() - t->started_us, 0) / (double)G_USEC_PER_SEC;
-  ar_emit(loop->emitter, "transient_error_recovered", AR_EV_S("classification", t->classification),
-          AR_EV_S("agent", t->agent), AR_EV_D("throttled_for_s", for_s), NULL);
+  if (requested_by)
+    ar_emit(loop->emitter, "backoff_ended_early", AR_EV_S("classification", t->classification),
+            AR_EV_S("agent", t->agent), AR_EV_D("throttled_for_s", for_s),
+            AR_EV_S("requested_by", requested_by), NULL);
+  else
+    ar_emit(loop->emitter, "transient_error_recovered",
+            AR_EV_S("classification", t->classification), AR_EV_S("agent", t->agent),
+            AR_EV_D("throttled_for_s", for_s), NULL);
   ard_throttle_end_wait(t);
   ard_loop_save_throttle(loop);
   loop->status.throttled_until_us = 0;
   loop->status.throttle_classification = NULL;
   loop->status.next_round_at_us = 0;
   loop_step(loop);
+}
+
+static int
+on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
+{
+  end_backoff(user_data, NULL);
   return 0;
+}
+
+gboolean
+ard_loop_resume_now(ArdLoop *loop, const char *requested_by)
+{
+  if (loop->status.state != ARD_RUN_BACKING_OFF || !loop->wait_timer || loop->stop_requested)
+    return FALSE;
+  end_backoff(loop, requested_by);
+  return TRUE;
 }
 
 /* Wait until the throttle's end: after the round that hit the limit, or
@@ -631,6 +670,7 @@ start_round(ArdLoop *loop)
     .phase = phase,
     .previous = loop->state->last,
     .base_env = (const char *const *)loop->base_env,
+    .secret_env = (const char *const *)loop->secret_env,
   };
   loop->round = ard_round_start(&params, on_round_done, loop);
   loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
@@ -655,6 +695,8 @@ loop_step(ArdLoop *loop)
     return;
   }
   loop->battery_fresh = FALSE;
+  if (!ard_loop_secrets_ready(loop))
+    return;
   start_round(loop);
 }
 
@@ -665,6 +707,14 @@ on_first_step(sd_event_source *s, void *user_data)
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
   loop_step(loop);
   return 0;
+}
+
+void
+ard_loop_step_soon(ArdLoop *loop)
+{
+  if (!loop->step_defer &&
+      sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop) >= 0)
+    (void)sd_event_source_set_description(loop->step_defer, "step");
 }
 
 /* ---- setup ----------------------------------------------------------- */
@@ -690,6 +740,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.phase = g_strdup(opts->phase);
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
+  loop->opts.console = opts->console;
   loop->exit_code = ARD_EXIT_INTERNAL;
   loop->status.state = ARD_RUN_STARTING;
   g_queue_init(&loop->status.recent);
@@ -710,7 +761,8 @@ ard_loop_new(const ArdOptions *opts, GError **error)
     return NULL;
   }
   loop->max_rounds = opts->max_rounds ? opts->max_rounds : loop->cfg->max_rounds;
-  if (g_mkdir_with_parents(loop->cfg->log_dir, 0755) < 0) {
+  ar_secret_register_env(loop->cfg);
+  if (g_mkdir_with_parents(loop->cfg->log_dir, 0700) < 0) {
     g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("cannot create log_dir %s: %s"),
                 loop->cfg->log_dir, g_strerror(errno));
     return NULL;
@@ -763,7 +815,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
 
   loop->emitter = ar_emitter_new(loop->cfg->log_dir, loop->cfg->project);
   ar_emitter_set_journal(loop->emitter, opts->journal);
-  ard_console_attach(loop->emitter, FALSE);
+  ard_console_attach(loop->emitter, (ArdConsoleMode)loop->opts.console);
 
   gboolean recovered = FALSE;
   loop->state = ard_state_load(loop->cfg->log_dir, &recovered, &local);
@@ -818,6 +870,7 @@ ard_loop_run(ArdLoop *loop)
   loop->status.crash_streak = loop->state->crash_streak;
   if (loop->state->last)
     remember_round(loop, ard_round_summary_copy(loop->state->last));
+  ard_perms_tighten(loop->cfg->log_dir, loop->emitter);
   ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
@@ -863,6 +916,7 @@ ard_loop_free(ArdLoop *loop)
   sd_event_source_disable_unref(loop->extend_timer);
   ard_throttle_clear(&loop->throttle);
   g_clear_pointer(&loop->usage, json_node_unref);
+  ard_loop_secrets_clear(loop);
   if (loop->emitter)
     ar_emitter_sync(loop->emitter);
   g_clear_pointer(&loop->emitter, ar_emitter_unref);
@@ -914,10 +968,10 @@ ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data)
 void
 ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds)
 {
-  /* Kept as the override, so a later reload does not put the config's
-   * bound back. */
-  loop->opts.max_rounds = max_rounds;
-  loop->max_rounds = max_rounds ? max_rounds : loop->cfg->max_rounds;
+  /* N more rounds from this call (the one running now counts), kept as
+   * the override so a later reload does not put the config's bound back. */
+  loop->opts.max_rounds = max_rounds ? loop->status.rounds_completed + max_rounds : 0;
+  loop->max_rounds = loop->opts.max_rounds ? loop->opts.max_rounds : loop->cfg->max_rounds;
 }
 
 gboolean

@@ -40,6 +40,7 @@ typedef enum {
   ARD_RUN_BACKING_OFF,
   ARD_RUN_STOPPING,
   ARD_RUN_STOPPED,
+  ARD_RUN_WAITING_FOR_SECRET, /* a keyring holding an [agent] secret is locked */
 } ArdRunState;
 
 const char *ard_run_state_to_string(ArdRunState state);
@@ -52,6 +53,7 @@ typedef struct {
   char *phase;         /* --phase with --round */
   gboolean journal;
   gboolean clear_done; /* explicit start: forget .agent-done and a lasting stop */
+  int console;         /* ArdConsoleMode: stderr narration (ard-console.h) */
 } ArdOptions;
 
 void ard_options_clear(ArdOptions *opts);
@@ -71,6 +73,7 @@ typedef struct {
   const char *throttle_classification; /* its outcome name (static), NULL when none */
   guint crash_streak;
   char *stop_reason;
+  char *waiting_secret; /* in waiting_for_secret: the name */
 } ArdStatus;
 
 typedef struct ArdLoop ArdLoop;
@@ -114,8 +117,13 @@ JsonNode *ard_loop_get_usage(ArdLoop *loop);
  * PropertiesChanged. One hook; NULL removes it. */
 typedef void (*ArdStatusHook)(ArdLoop *loop, gpointer user_data);
 void ard_loop_set_status_hook(ArdLoop *loop, ArdStatusHook hook, gpointer user_data);
-/* Serve(max_rounds): a new bound for this invocation (0: the config's). */
+/* Serve(max_rounds): stop after max_rounds more rounds, counted from this
+ * call (0: the config's bound). */
 void ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds);
+/* Serve during a back-off: end it now and start the next round, with a
+ * backoff_ended_early event naming requested_by. FALSE when not backing
+ * off. */
+gboolean ard_loop_resume_now(ArdLoop *loop, const char *requested_by);
 /* TRUE once a stop was asked for (signal, Stop, trigger). */
 gboolean ard_loop_stop_requested(ArdLoop *loop);
 

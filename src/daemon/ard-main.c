@@ -31,6 +31,8 @@
 
 #include "ar-util.h"
 #include "ard-bus.h"
+#include "ar-redact.h"
+#include "ard-console.h"
 #include "ard-loop.h"
 
 /* The agent's stdio and our pipes must never land on fds 0-2 by accident:
@@ -70,6 +72,7 @@ main(int argc, char **argv)
   ensure_std_fds();
   /* A closed agent stdin must be EPIPE for the writer, not a kill. */
   signal(SIGPIPE, SIG_IGN);
+  g_log_set_writer_func(ar_redact_log_writer, NULL, NULL);
 
   g_autofree char *config_path = NULL;
   g_autofree char *phase = NULL;
@@ -81,6 +84,8 @@ main(int argc, char **argv)
   gboolean user_mode = FALSE;
   gboolean system_mode = FALSE;
   gboolean version = FALSE;
+  gboolean console = FALSE;
+  gboolean quiet = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       N_("Configuration file (default: ./agent-runner.toml)"), N_("FILE") },
@@ -97,6 +102,10 @@ main(int argc, char **argv)
       N_("Explicit start: remove .agent-done and forget an earlier lasting stop"), NULL },
     { "user", 0, 0, G_OPTION_ARG_NONE, &user_mode, N_("User service mode (default)"), NULL },
     { "system", 0, 0, G_OPTION_ARG_NONE, &system_mode, N_("System service mode"), NULL },
+    { "console", 0, 0, G_OPTION_ARG_NONE, &console,
+      N_("One line per notable event on stderr, terminal or not"), NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+      N_("No progress lines on stderr, even on a terminal"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version"), NULL },
     { NULL },
   };
@@ -138,6 +147,9 @@ main(int argc, char **argv)
     .phase = phase,
     .journal = !no_journal,
     .clear_done = clear_done,
+    .console = quiet     ? ARD_CONSOLE_NEVER
+               : console ? ARD_CONSOLE_ALWAYS
+                         : ARD_CONSOLE_AUTO,
   };
   g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
   if (!loop) {

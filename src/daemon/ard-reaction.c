@@ -95,8 +95,9 @@ record_usage(ArdLoop *loop, const ArdRoundResult *res, const char *agent)
           AR_EV_I("cached_tokens", c->cached_tokens), AR_EV_N("cost_usd", cost),
           AR_EV_I("duration_ms", c->duration_ms), AR_EV_N("models_breakdown", NULL),
           AR_EV_I("cache_creation_tokens", c->cache_creation_tokens),
-          AR_EV_I("tool_call_count", c->tool_call_count), AR_EV_S("phase", res->phase),
-          AR_EV_B("success", success), NULL);
+          AR_EV_I("tool_call_count", c->tool_call_count),
+          /* "" without a phase, as the Python tool writes it. */
+          AR_EV_S("phase", res->phase ? res->phase : ""), AR_EV_B("success", success), NULL);
   const struct {
     const char *name;
     gint64 value;

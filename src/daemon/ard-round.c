@@ -714,11 +714,7 @@ build_context_json(const ArdRoundParams *p, gint64 started_us)
   }
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_indent(gen, 2);
-  return json_generator_to_data(gen, NULL);
+  return ar_json_pretty(root);
 }
 
 /* A failure before the agent runs: say it in the transcript (where the
@@ -776,6 +772,12 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
   g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
   gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
   g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
+  /* Last, so a secret wins over an [agent.env] entry of the same name. */
+  for (guint i = 0; p->secret_env && p->secret_env[i]; i++) {
+    const char *eq = strchr(p->secret_env[i], '=');
+    g_autofree char *name = g_strndup(p->secret_env[i], eq - p->secret_env[i]);
+    envp = g_environ_setenv(envp, name, eq + 1, TRUE);
+  }
 
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) < 0)
@@ -885,8 +887,9 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
     fail_before_spawn(r, tfd, error->message);
     return r;
   }
+  /* An integer, as the Python tool writes it (30, not 30.0). */
   ar_emit(r->emitter, "agent_spawn", AR_EV_I("round_num", p->round_num),
-          AR_EV_D("timeout_s", r->timeout_s), NULL);
+          AR_EV_I("timeout_s", r->timeout_s), NULL);
   if (!spawn_agent(r, p, tfd, prompt, prompt_len, &error)) {
     fail_before_spawn(r, tfd, error->message);
     return r;

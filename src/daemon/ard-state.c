@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ar-events.h"
 #include "ar-json.h"
 #include "ard-state.h"
 
@@ -185,14 +186,11 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   ar_json_add_str(b, "updated_at", now);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  json_generator_set_pretty(gen, TRUE);
-  gsize len = 0;
-  g_autofree char *text = json_generator_to_data(gen, &len);
+  /* Shortest round-trip numbers, integers as integers (ar_json_pretty). */
+  g_autofree char *text = ar_json_pretty(root);
   g_autofree char *withnl = g_strconcat(text, "\n", NULL);
   g_autofree char *path = g_build_filename(log_dir, "state.json", NULL);
-  return ar_write_file_atomic(path, withnl, -1, error);
+  return ar_write_file_atomic_mode(path, withnl, -1, 0600, error);
 }
 
 guint
@@ -328,7 +326,7 @@ ard_write_file_replace(const char *path, const char *data, gssize len, GError **
   if (len < 0)
     len = strlen(data);
   g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
-  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0)
     return ar_set_error_errno(error, errno, "create %s", tmp);
   while (len > 0) {

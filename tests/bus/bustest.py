@@ -98,13 +98,21 @@ class PrivateBus:
         raise AssertionError(f"{name} {'never appeared' if present else 'never went away'}")
 
     def monitor(self, name):
-        """busctl monitor of one service, JSON lines on stdout."""
+        """busctl monitor of one service, JSON lines on stdout. Returns once
+        the bus has made it a monitor: busctl logs "Monitoring bus message
+        stream." only after its BecomeMonitor call was answered, so nothing
+        sent after this returns can be missed."""
         mon = subprocess.Popen(["busctl", "--address=" + self.address, "--json=short",
                                 "monitor", name], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
-        # busctl says nothing when its BecomeMonitor call has been
-        # answered; give it time so the first signals are not missed.
-        time.sleep(1.0)
+                               stderr=subprocess.PIPE)
+        for line in mon.stderr:
+            if line.startswith(b"Monitoring bus message stream."):
+                break
+        else:
+            mon.wait()
+            raise AssertionError(f"busctl monitor {name} exited {mon.returncode} before monitoring")
+        # Nothing more is read from stderr: it says nothing else unless it
+        # fails, and a pipe holds far more than that.
         return mon
 
 

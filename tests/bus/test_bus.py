@@ -98,7 +98,10 @@ class ServiceTest(BusTestCase):
         p = self.project("succeed")
         mon = self.bus.monitor(NAME)
         self.addCleanup(lambda: (mon.kill(), mon.wait()))
-        proc = self.serve(p, "--max-rounds", "2")
+        # The monitor is live before the daemon starts, so every signal is
+        # seen; waiting for the name here would race a daemon that owns it,
+        # runs both rounds and leaves before the name is first looked up.
+        proc = p.start("--max-rounds", "2", env=self.env())
         rc, err = self.wait_exit(proc)
         self.assertEqual(rc, 0, err)
         seen = []

@@ -41,7 +41,10 @@ run() { (cd "$P" && env -i HOME=$T/home XDG_CONFIG_HOME=$T/config LANG=C.UTF-8 \
   "PATH=/opt/my bin/%x:relative:/usr/bin:/bin:/usr/bin" "$AR" "$@"); }
 
 # --- user mode
-run install --dry-run --monitor >"$T/user.out" 2>&1 || { cat "$T/user.out"; fail "user dry-run rc"; }
+# --monitor is refused until the monitor exists (its unit could not run)
+if run install --dry-run --monitor >"$T/mon.out" 2>&1; then fail "--monitor accepted"; fi
+grep -q "agent-runner install: --monitor is not available yet" $T/mon.out || fail "--monitor: no clear refusal"
+run install --dry-run >"$T/user.out" 2>&1 || { cat "$T/user.out"; fail "user dry-run rc"; }
 O=$T/user.out
 expect $O "would write symlink $T/config/agent-runner/projects/dry.proj.toml -> $P/agent-runner.toml"
 expect $O "would write $T/config/systemd/user/agent-runner@dry.proj.service.d/50-agent-runner.conf:"
@@ -50,13 +53,16 @@ expect $O "    [Service]"
 expect $O '    Environment="PATH=/opt/my bin/%%x:/usr/bin:/bin"'
 # longest round timeout (phase a: 2000) + grace + margin
 expect $O "    TimeoutStopSec=2120s"
-expect $O "would write $T/config/systemd/user/agent-runner-monitor@dry.proj.service.d/50-agent-runner.conf:"
+# D-Bus activation: the drop-in names the bus name, a service file maps it
+# to the unit (the name escaped: dry.proj -> dry_2eproj)
+expect $O "    BusName=org.agentrunner.Runner1.dry_2eproj"
+expect_re $O "would write /.*/dbus-1/services/org\.agentrunner\.Runner1\.dry_2eproj\.service:"
+expect $O "    SystemdService=agent-runner@dry.proj.service"
 expect $O "would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.Reload()"
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner@dry.proj.service"], runtime=false, force=true)'
-expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner-monitor@dry.proj.service"], runtime=false, force=true)'
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner@dry.proj.service", "replace")'
-expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner-monitor@dry.proj.service", "replace")'
 grep -q 'User=' $O && fail "user mode drop-in has User="
+grep -q 'agent-runner-monitor@' $O && fail "the monitor unit is installed without --monitor"
 [ "$(grep -c 'TimeoutStopSec' $O)" = 1 ] || fail "TimeoutStopSec must be in the supervisor's drop-in only"
 
 # --- system mode (as any user: --dry-run needs no root)
@@ -78,9 +84,10 @@ expect $O '        <allow own="org.agentrunner.Runner1.dry_2eproj"/>'
 expect_re $O "would write /.*/polkit-1/actions/org\.agentrunner\.runner\.dry_2eproj\.policy:"
 expect $O '      <action id="org.agentrunner.runner.dry_2eproj.manage">'
 expect $O '      <action id="org.agentrunner.runner.dry_2eproj.upgrade">'
-[ "$(grep -cxF '        <annotate key="org.freedesktop.policykit.owner">unix-user:nobody</annotate>' $O)" = 2 ] ||
+expect $O '      <action id="org.agentrunner.runner.dry_2eproj.read-transcript">'
+[ "$(grep -cxF '        <annotate key="org.freedesktop.policykit.owner">unix-user:nobody</annotate>' $O)" = 3 ] ||
   fail "polkit actions without the owner annotation"
-[ "$(grep -cxF '          <allow_any>auth_admin_keep</allow_any>' $O)" = 2 ] || fail "polkit defaults"
+[ "$(grep -cxF '          <allow_any>auth_admin_keep</allow_any>' $O)" = 3 ] || fail "polkit defaults"
 grep -q -- '--' <(sed -n '/<!--/,/-->/p' $O | sed 's/<!--//; s/-->//') && fail "'--' inside an XML comment"
 expect $O "would call (D-Bus, system bus): org.freedesktop.DBus.ReloadConfig()"
 grep -q 'StartUnit' $O && fail "system mode must not start the unit"

@@ -109,6 +109,11 @@ assert d["running"] and d["unit"]["active_state"] == "active", d
 assert d["unit"]["name"] == "agent-runner@run.service" and d["unit"]["restarts"] == 0, d
 ' || fail "status --json lacks the unit"
 
+echo "[$(date +%T)] == run: systemctl reload re-reads the config (ExecReload=)"
+systemctl --user reload agent-runner@run.service || fail "systemctl reload failed"
+wait_for 30 'grep -q "\"config_reloaded\"" "$HOME"/run/logs/events-*.jsonl' || fail "no config_reloaded after systemctl reload"
+[ "$(prop run ActiveState)" = active ] || fail "not active after reload: $(prop run ActiveState)"
+
 echo "[$(date +%T)] == run: stop is graceful"
 (cd "$HOME/run" && "$AR" stop) || fail "agent-runner stop failed"
 [ "$(prop run ActiveState)" = inactive ] || fail "after stop: $(prop run ActiveState)"
@@ -123,9 +128,16 @@ assert starts and len(starts) == len(ends), ("a round was abandoned", len(starts
 assert ends[-1]["outcome"] == "ok" and ends[-1]["exit_code"] == 0, ends[-1]
 ' || fail "the stop was not graceful"
 
+echo "[$(date +%T)] == run: D-Bus activation starts the stopped unit"
+[ -f "$HOME/.local/share/dbus-1/services/org.agentrunner.Runner1.run.service" ] || fail "no activation file"
+busctl --user call org.agentrunner.Runner1.run /org/agentrunner/Runner1 org.agentrunner.Runner1 \
+  Peek 'a{sv}' 0 >/dev/null || fail "a call to the stopped project's name did not activate it"
+wait_for 30 '[ "$(prop run ActiveState)" = active ]' || fail "activation: $(prop run ActiveState)"
+(cd "$HOME/run" && "$AR" stop --now) || fail "stop after activation failed"
+
 echo "[$(date +%T)] == run: uninstall leaves nothing behind"
 (cd "$HOME/run" && "$AR" uninstall) || fail "uninstall failed"
-left=$(find "$HOME/.config" \( -name '*agent-runner*' -o -name 'run.toml' \) 2>/dev/null)
+left=$(find "$HOME/.config" "$HOME/.local/share/dbus-1" \( -name '*agent-runner*' -o -name '*Runner1*' -o -name 'run.toml' \) 2>/dev/null)
 [ -z "$left" ] || fail "left behind: $left"
 [ -z "$(systemctl --user list-units --all --plain --no-legend 'agent-runner@run.service')" ] \
   || fail "unit still loaded: $(systemctl --user list-units --all 'agent-runner@run.service')"

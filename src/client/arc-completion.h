@@ -1,0 +1,12 @@
+#pragma once
+
+/* Shell completion (arc-completion.c): the hidden verb
+ * `agent-runner __complete projects | script bash|zsh|fish`. */
+
+#include "arc-client.h"
+
+G_BEGIN_DECLS
+
+int arc_completion_main(ArcGlobal *global, int argc, char **argv);
+
+G_END_DECLS
