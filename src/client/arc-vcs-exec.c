@@ -23,10 +23,16 @@
 
 #include "ar-util.h"
 #include "arc-client.h"
+#include "arc-completion.h"
 
 static int
 exec_vcs_helper(ArcGlobal *global, int argc, char **argv)
 {
+  /* Never run a verb for real while shell completion is reading option
+   * tables (it runs in the helper anyway, see arc_completion_main). */
+  if (arc_options_hook)
+    return ARC_EXIT_USAGE;
+
   const char *helper = ar_vcs_helper_path();
   g_autoptr(GPtrArray) args = g_ptr_array_new();
 
@@ -92,6 +98,14 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
 
 int
 arc_verb_secret(ArcGlobal *global, int argc, char **argv)
+{
+  return exec_vcs_helper(global, argc, argv);
+}
+
+/* `__complete` (shell completion, the man page's verb list) reads every
+ * verb's options, and some verbs live only in the helper. */
+int
+arc_completion_main(ArcGlobal *global, int argc, char **argv)
 {
   return exec_vcs_helper(global, argc, argv);
 }
