@@ -235,6 +235,15 @@ ar_presets_dir(void)
 }
 
 const char *
+ar_vcs_helper_path(void)
+{
+  const char *env = g_getenv("AGENT_RUNNER_VCS_HELPER");
+  if (env && *env)
+    return env;
+  return running_from_build_tree() ? BUILD_VCS_HELPER_PATH : LIBEXECDIR "/agent-runner-vcs";
+}
+
+const char *
 ar_daemon_path(void)
 {
   const char *env = g_getenv("AGENT_RUNNER_DAEMON");
