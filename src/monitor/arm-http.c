@@ -445,8 +445,13 @@ on_bus_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     JsonNode *tail = NULL;
     if (sd_bus_message_read(m, "s", &json) >= 0 &&
         json_parser_load_from_data(parser, json, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-      tail = json_object_get_member(json_node_get_object(json_parser_get_root(parser)), "log_tail");
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+      /* The running round's transcript, redacted by the daemon. */
+      JsonObject *doc = json_node_get_object(json_parser_get_root(parser));
+      JsonNode *cur = json_object_get_member(doc, "current_round");
+      if (cur && JSON_NODE_HOLDS_OBJECT(cur))
+        tail = json_object_get_member(json_node_get_object(cur), "log_tail");
+    }
     g_autofree char *out = tail ? json_to_string(tail, FALSE) : g_strdup("null");
     g_autofree char *body = g_strdup_printf("{\"log_tail\":%s}", out);
     answer(msg, SOUP_STATUS_OK, "application/json", body);
@@ -525,16 +530,19 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
                                        AR_BUS_INTERFACE, "Serve");
     if (r >= 0)
       r = sd_bus_message_append(call, "a{sv}", 0);
-  } else if (g_str_equal(action, "stop") || g_str_equal(action, "cancel")) {
+  } else if (g_str_equal(action, "stop") || g_str_equal(action, "stop-now") ||
+             g_str_equal(action, "cancel")) {
     if (!p->owner) {
       answer_error(msg, SOUP_STATUS_CONFLICT, _("the project is not running"));
       return;
     }
-    gboolean stop = g_str_equal(action, "stop");
+    /* stop: after the current round (the client's default); stop-now:
+     * the round ends too (agent-runner stop --now). */
+    gboolean cancel = g_str_equal(action, "cancel");
     r = sd_bus_message_new_method_call(w->mon->bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
-                                       stop ? "Stop" : "Cancel");
-    if (r >= 0 && stop)
-      r = sd_bus_message_append(call, "s", "graceful");
+                                       cancel ? "Cancel" : "Stop");
+    if (r >= 0 && !cancel)
+      r = sd_bus_message_append(call, "s", g_str_equal(action, "stop") ? "graceful" : "now");
   } else {
     answer_error(msg, SOUP_STATUS_BAD_REQUEST, _("unknown action"));
     return;
@@ -679,12 +687,33 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
   return w;
 }
 
+static gboolean
+set_flag(gpointer user_data)
+{
+  *(gboolean *)user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 void
 arm_web_free(ArmWeb *w)
 {
   if (!w)
     return;
   g_clear_handle_id(&w->heartbeat, g_source_remove);
+  /* End every stream with its last chunk, so a page sees a clean end and
+   * reconnects (EventSource retry) instead of reporting a broken
+   * response; half a second at most. */
+  for (GList *l = w->clients; l; l = l->next) {
+    SseClient *c = l->data;
+    soup_message_body_complete(soup_server_message_get_response_body(c->msg));
+    soup_server_message_unpause(c->msg);
+  }
+  gboolean expired = FALSE;
+  guint timer = w->clients ? g_timeout_add(500, set_flag, &expired) : 0;
+  while (w->clients && !expired)
+    g_main_context_iteration(NULL, TRUE);
+  if (timer && !expired)
+    g_source_remove(timer);
   if (w->server)
     soup_server_disconnect(w->server);
   while (w->clients)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -14,7 +15,11 @@ import tempfile
 import time
 import urllib.request
 
-CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+# The binary itself: /usr/bin/chromium-headless-shell is a shell wrapper
+# that does not exec, and terminating it would orphan the browser.
+CHROMIUM = next((c for c in ("/usr/lib/chromium/chromium-headless-shell",
+                             shutil.which("chromium-headless-shell"), shutil.which("chromium"))
+                 if c and os.access(c, os.X_OK)), None)
 
 
 class WebSocket:
@@ -88,7 +93,7 @@ class Browser:
         self.proc = subprocess.Popen(
             [CHROMIUM, "--no-sandbox", "--disable-gpu", "--headless", "--remote-debugging-port=0",
              "--user-data-dir=" + self.profile, "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         port = None
         deadline = time.monotonic() + 60
         for raw in self.proc.stderr:
@@ -152,7 +157,7 @@ class Browser:
     def wait_for(self, expr, timeout=60):
         deadline = time.monotonic() + timeout
         while True:
-            v = self.eval(expr)
+            v = self.eval(f"!!({expr})")
             if v:
                 return v
             if time.monotonic() > deadline:
@@ -164,11 +169,14 @@ class Browser:
             self.ws.close()
         except AttributeError:
             pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        # The whole process group: chromium's zygote and renderers too.
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         shutil.rmtree(self.profile, ignore_errors=True)

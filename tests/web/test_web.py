@@ -160,8 +160,8 @@ class PageTest(WebTestCase):
         br.wait_for(self.card("work") + "?.querySelector('.act-tail')")
         # the line is in the transcript before the tail is asked for
         deadline = time.monotonic() + ENDS_WITHIN
-        while not any("<script>" in open(os.path.join(a.log_dir, "rounds", t),
-                                          errors="replace").read() for t in a.transcripts()):
+        while not any("<script>" in a.read(os.path.join(a.log_dir, "rounds", t))
+                      for t in a.transcripts()):
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.05)
         br.eval(self.card("work") + ".querySelector('.act-tail').click()")
@@ -184,8 +184,8 @@ class PageTest(WebTestCase):
         br = self.browser()
         br.goto(self.url)
         br.wait_for(self.card("work") + "?.querySelector('.act-cancel')")
-        # Cancel ends the round; Stop (graceful) then ends the service.
-        br.eval(self.card("work") + ".querySelector('.act-stop').click()")
+        # "Stop now": the round ends and the service stops.
+        br.eval(self.card("work") + ".querySelector('.act-stop-now').click()")
         br.wait_for("document.getElementById('confirm').open")
         br.eval("document.getElementById('confirm-yes').click()")
         self.bus.wait_name(WORK, present=False)

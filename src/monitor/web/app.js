@@ -63,7 +63,7 @@
 
   function act(name, action) {
     const dlg = document.getElementById("confirm");
-    document.getElementById("confirm-text").textContent = action + " " + name + "?";
+    document.getElementById("confirm-text").textContent = name + ": " + action.replace("-", " ") + "?";
     dlg.onclose = function () {
       if (dlg.returnValue !== "yes") return;
       fetch(url("api/action"), {
@@ -127,8 +127,10 @@
     }
     const actions = el("div", "actions");
     const running = d.state !== "stopped" && d.state !== "gone";
-    for (const a of running ? ["stop", "cancel"] : ["start"]) {
-      const b = el("button", "act-" + a, a[0].toUpperCase() + a.slice(1));
+    const labels = { "stop": "Stop after this round", "stop-now": "Stop now",
+      "cancel": "Cancel round", "start": "Start" };
+    for (const a of running ? ["stop", "stop-now", "cancel"] : ["start"]) {
+      const b = el("button", "act-" + a, labels[a]);
       b.addEventListener("click", () => act(d.name, a));
       actions.appendChild(b);
     }
