@@ -231,6 +231,35 @@ class SafetyTest(WebTestCase):
         self.assertEqual(self.request(api, method="POST", data=b"x" * 100000,
                                       headers={"Origin": base})[0], 413)
 
+    def test_bounded_answers(self):
+        self.start_monitor()
+        token = self.url.split("token=")[1]
+        # Headers of 2 MiB: an error or a closed connection, never a hang.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN) as s:
+            try:
+                s.sendall(f"GET /?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                          .encode() + b"X-Big: " + b"a" * (2 << 20) + b"\r\n\r\n")
+                answer = s.recv(100)
+            except ConnectionError:
+                answer = b""
+            self.assertFalse(answer.startswith(b"HTTP/1.1 200"), answer)
+        # More open event streams than allowed: the extra ones get 503 and
+        # the monitor still answers.
+        streams = []
+        self.addCleanup(lambda: [s.close() for s in streams])
+        req = (f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n"
+               .encode())
+        statuses = []
+        for _ in range(260):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN)
+            streams.append(s)
+            s.sendall(req)
+            statuses.append(s.recv(12))
+        self.assertEqual(statuses.count(b"HTTP/1.1 200"), 256)
+        self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
+        status, body, _ = self.request(self.url.replace("/?", "/api/state?"))
+        self.assertEqual((status, body), (200, b"[]"))
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], *sys.argv[1:]], verbosity=2)
