@@ -257,7 +257,7 @@ test_presets_pass_check(Fixture *f, gconstpointer data)
     g_autoptr(JsonNode) root = json_from_string(out, NULL);
     JsonObject *o = json_node_get_object(root);
     g_assert_true(json_object_get_boolean_member(o, "ok"));
-    g_assert_cmpuint(json_array_get_length(json_object_get_array_member(o, "checks")), ==, 6);
+    g_assert_cmpuint(json_array_get_length(json_object_get_array_member(o, "checks")), ==, 7);
   }
 }
 

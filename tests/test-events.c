@@ -134,6 +134,9 @@ static const char *const new_kinds[] = {
   "config_reloaded", "config_reload_failed", "monitor_alert_resolved",
 };
 
+/* Issue 12 (secrets). */
+static const char *const secret_kinds[] = { "waiting_for_secret", "log_permissions_tightened" };
+
 static gboolean
 is_identifier(const char *s)
 {
@@ -148,7 +151,10 @@ test_table(void)
 {
   gsize n;
   const ArEventKind *kinds = ar_event_kinds(&n);
-  g_assert_cmpuint(n, ==, G_N_ELEMENTS(python_kinds) + G_N_ELEMENTS(new_kinds));
+  g_assert_cmpuint(
+      n, ==, G_N_ELEMENTS(python_kinds) + G_N_ELEMENTS(new_kinds) + G_N_ELEMENTS(secret_kinds));
+  for (gsize i = 0; i < G_N_ELEMENTS(secret_kinds); i++)
+    g_assert_nonnull(ar_event_kind_lookup(secret_kinds[i]));
   g_assert_cmpuint(G_N_ELEMENTS(python_kinds), ==, 43);
   for (gsize i = 0; i < G_N_ELEMENTS(python_kinds); i++)
     g_assert_nonnull(ar_event_kind_lookup(python_kinds[i]));

@@ -77,5 +77,6 @@ extern const ArcVerb arc_verbs[];
 int arc_verb_orphans(ArcGlobal *global, int argc, char **argv);
 /* arc-monitor.c: agent-runner-monitor in the foreground */
 int arc_verb_monitor(ArcGlobal *global, int argc, char **argv);
+int arc_verb_secret(ArcGlobal *global, int argc, char **argv); /* arc-secret.c */
 
 G_END_DECLS

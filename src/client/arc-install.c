@@ -41,6 +41,7 @@
 #include "ar-prompt.h"
 #include "ar-util.h"
 #include "arc-client.h"
+#include "arc-secret.h"
 #include "arc-systemd.h"
 
 /* Jobs: a start waits for READY=1 (config checks + bus name); a stop may
@@ -255,6 +256,8 @@ dropin_content(const InstallOpts *o, const ArConfig *cfg, gboolean supervisor)
     g_string_append_printf(s, "TimeoutStopSec=%us\n", stop_timeout_s(cfg));
   if (o->system)
     g_string_append_printf(s, "User=%s\nGroup=%s\n", o->run_as, o->run_group);
+  if (o->system && supervisor)
+    arc_secret_unit_lines(s, cfg);
   return g_string_free(s, FALSE);
 }
 
@@ -423,9 +426,9 @@ bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
       cfg->project, user, user, name);
 }
 
-static void
-append_action(GString *s, const char *id, const char *description, const char *message,
-              const char *user)
+void
+arc_install_append_action(GString *s, const char *id, const char *description, const char *message,
+                          const char *user)
 {
   g_string_append_printf(
       s,
@@ -475,8 +478,9 @@ polkit_action_content(const InstallOpts *o, const ArConfig *cfg)
       g_strdup_printf("Upgrade the agent-runner service of project %s", cfg->project);
   g_autofree char *umsg = g_strdup_printf(
       "Authentication is required to upgrade the agent-runner service of project %s", cfg->project);
-  append_action(s, manage, mdesc, mmsg, user);
-  append_action(s, upgrade, udesc, umsg, user);
+  arc_install_append_action(s, manage, mdesc, mmsg, user);
+  arc_install_append_action(s, upgrade, udesc, umsg, user);
+  arc_secret_append_read_action(s, esc, cfg->project, user);
   g_string_append(s, "</policyconfig>\n");
   return g_string_free(s, FALSE);
 }
@@ -503,7 +507,8 @@ prepare_log_dir(const InstallOpts *o, const ArConfig *cfg, GError **error)
       printf(_("would create %s owned by %s\n"), d, o->run_as);
       continue;
     }
-    if (mkdir(d, 0755) < 0 && errno != EEXIST)
+    /* log_dir itself (missing[0]) is the service's user's only. */
+    if (mkdir(d, i == 0 ? 0700 : 0755) < 0 && errno != EEXIST)
       return ar_set_error_errno(error, errno, "mkdir %s", d);
     if (chown(d, o->run_uid, o->run_gid) < 0)
       return ar_set_error_errno(error, errno, "chown %s", d);

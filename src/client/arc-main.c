@@ -42,6 +42,8 @@ const ArcVerb arc_verbs[] = {
     N_("Check config, agent PATH, systemd, linger, unit, bus and journal, with fixes") },
   { "orphans", arc_verb_orphans, "[list|show SHA|pop SHA] [--json]",
     N_("Uncommitted work rounds left behind, stashed by SHA") },
+  { "secret", arc_verb_secret, "set NAME|list|rm NAME|check [--project P] [--system]",
+    N_("Store, list, remove or check the secrets the agent gets (value on stdin)") },
   { NULL },
 };
 

@@ -9,6 +9,7 @@
 
 #include "ar-cleanup.h"
 #include "ar-prompt.h"
+#include "ar-secret.h"
 #include "ar-util.h"
 #include "ar-vcs.h"
 
@@ -29,7 +30,7 @@ static char *
 check_log_dir_writable(const ArConfig *cfg, const char *base_path, char **detail)
 {
   *detail = g_strdup(cfg->log_dir);
-  if (g_mkdir_with_parents(cfg->log_dir, 0755) < 0)
+  if (g_mkdir_with_parents(cfg->log_dir, 0700) < 0)
     return g_strdup_printf(_("cannot create %s: %s"), cfg->log_dir, g_strerror(errno));
   /* An unnamed file (O_TMPFILE) meets the same permission, read-only,
    * quota and space checks as a named one, without adding, renaming and
@@ -136,6 +137,53 @@ check_prompt_smoke(const ArConfig *cfg, const char *base_path, char **detail)
   return NULL;
 }
 
+/* Every name in [agent] secrets resolvable; a locked keyring is not a
+ * failure (the daemon waits for it to be unlocked). */
+static char *
+check_secrets(const ArConfig *cfg, const char *base_path, char **detail)
+{
+  g_autoptr(GString) found = g_string_new(NULL);
+  /* The service has credentials, or root without a session (sudo for
+   * install --system) checks: the fix is the --system command. */
+  gboolean in_unit = g_getenv("CREDENTIALS_DIRECTORY") != NULL;
+  gboolean system = in_unit || (geteuid() == 0 && !g_getenv("DBUS_SESSION_BUS_ADDRESS"));
+  for (guint i = 0; cfg->secrets && cfg->secrets[i]; i++) {
+    const char *name = cfg->secrets[i];
+    g_autofree char *value = NULL;
+    const char *source = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *cmd = ar_secret_set_command(cfg->project, name, system);
+    /* install --system checks as root, before systemd hands the
+     * credential over: the encrypted file is what the unit will load. */
+    g_autofree char *cred = in_unit ? NULL : ar_secret_credstore_find(cfg->project, name);
+    if (cred) {
+      g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name, cred);
+      continue;
+    }
+    ArSecretStatus st = ar_secret_lookup(cfg->project, name, &value, &source, &local);
+    /* Only whether it resolves matters here; the value goes at once. */
+    if (value)
+      explicit_bzero(value, strlen(value));
+    switch (st) {
+    case AR_SECRET_FOUND:
+      g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name, source);
+      break;
+    case AR_SECRET_LOCKED:
+      g_string_append_printf(found, "%s%s (%s)", found->len ? ", " : "", name,
+                             _("keyring locked: rounds wait until it is unlocked"));
+      break;
+    case AR_SECRET_MISSING:
+      return g_strdup_printf(_("secret %s is not stored; run: %s"), name, cmd);
+    case AR_SECRET_UNAVAILABLE:
+    default:
+      return g_strdup_printf(_("secret %s cannot be read (%s); run: %s"), name,
+                             local ? local->message : "?", cmd);
+    }
+  }
+  *detail = g_string_free(g_steal_pointer(&found), FALSE);
+  return NULL;
+}
+
 static const struct {
   const char *name;
   CheckFunc func;
@@ -154,6 +202,10 @@ static const struct {
        "file's directory)") },
   { "prompt_smoke_passes", check_prompt_smoke,
     N_("write a real prompt: at least 500 bytes, not starting with '-' or white space") },
+  { "secrets_available", check_secrets,
+    N_("store each name of [agent] secrets with 'agent-runner secret set NAME' (system mode: "
+       "'agent-runner secret set --system NAME', then 'agent-runner install --system' again), "
+       "or remove it from the list; see 'agent-runner secret check'") },
 };
 
 void

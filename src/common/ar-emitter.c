@@ -395,7 +395,7 @@ file_sink_write(ArEmitter *self, gint64 now_us, const char *line, gsize len, GEr
   gboolean opened = FALSE;
   if (self->fd < 0 || g_strcmp0(path, self->path) != 0 || !fd_is_path(self->fd, path)) {
     close_file(self);
-    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
       return ar_set_error_errno(error, errno, _("Cannot open the events file %s"), path);
     self->fd = fd;

@@ -71,6 +71,35 @@ static const ArEventKind kinds[] = {
     "Fix the cause named in reason, then start the service again.",
     { F_STR("reason") } },
 
+  { "waiting_for_secret",
+    "d14913b0fd5540b49990597ab1cb001c",
+    LOG_WARNING,
+    "daemon",
+    "The next round waits for a locked keyring",
+    "Round waits: secret %{name} is in a locked keyring",
+    "A name in [agent] secrets is stored in the Secret Service, but its keyring is "
+    "locked, so its value cannot be read. This is not a crash: the service stays in the "
+    "state waiting_for_secret (status, Peek, the State property) and starts the round as "
+    "soon as the keyring is unlocked (the Secret Service announces it on the session "
+    "bus).\n\n"
+    "Unlock the keyring (log in to the desktop session, or run "
+    "'gnome-keyring-daemon --unlock' with the password on stdin), or stop the service.",
+    { F_STR("name"), F_STR("source") } },
+
+  { "log_permissions_tightened",
+    "41ac12066c7741dca92c76f874075a71",
+    LOG_NOTICE,
+    "daemon",
+    "Transcripts and events were readable by other users; their modes were tightened",
+    "Tightened %{files} files and %{dirs} directories in %{log_dir} to owner-only",
+    "Files in log_dir (transcripts keep the agent's raw output, secrets it printed "
+    "included) must be readable by the service's user only. At start the supervisor "
+    "found files or directories with wider modes (for example created by an earlier "
+    "version) and set the directories to 0700 and the files to 0600.\n\n"
+    "No action needed; if another user relied on reading them, give that user access "
+    "to the service's bus (Peek) instead.",
+    { F_STR("log_dir"), F_INT("files"), F_INT("dirs") } },
+
   { "status_recovered",
     "601185c8eb0449a5af5d8823b8b87e37",
     LOG_WARNING,

@@ -191,7 +191,9 @@ static const char md_intro[] =
   "schemes, secrets in URLs, JWTs, and the key formats of well-known providers (the "              \
   "list is in src/common/ar-redact.c). Fields with a length limit are cut after "                  \
   "redaction. Secret values that agent-runner hands to the agent (`agent-runner "                  \
-  "secret`) are removed from every string of every event.\n\n"
+  "secret`, `[agent] secrets`) and `[agent.env]` values whose name contains KEY, TOKEN, "          \
+  "SECRET, PASSWORD or AUTH are removed from every string of every event (see "                    \
+  "docs/secrets.md).\n\n"
 
 static const char md_types[] =
     "## Field types\n"

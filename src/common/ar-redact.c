@@ -98,71 +98,6 @@ ar_redact_rules(gsize *n_rules)
   return rules;
 }
 
-/* ---- literal secrets ---- */
-
-static GMutex secrets_lock;
-static GPtrArray *secrets; /* char*, longest first so a secret that contains
-                              another is replaced whole */
-
-static gint
-longest_first(gconstpointer a, gconstpointer b)
-{
-  gsize la = strlen(*(const char *const *)a), lb = strlen(*(const char *const *)b);
-  return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
-static gboolean
-has_secret_locked(const char *value)
-{
-  for (guint i = 0; secrets != NULL && i < secrets->len; i++)
-    if (strcmp(secrets->pdata[i], value) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-void
-ar_redact_add_secret(const char *value)
-{
-  if (value == NULL || strlen(value) < AR_REDACT_MIN_SECRET)
-    return;
-  g_mutex_lock(&secrets_lock);
-  if (!has_secret_locked(value)) {
-    if (secrets == NULL)
-      secrets = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(secrets, g_strdup(value));
-    g_ptr_array_sort(secrets, longest_first);
-  }
-  g_mutex_unlock(&secrets_lock);
-}
-
-void
-ar_redact_clear_secrets(void)
-{
-  g_mutex_lock(&secrets_lock);
-  g_clear_pointer(&secrets, g_ptr_array_unref);
-  g_mutex_unlock(&secrets_lock);
-}
-
-gboolean
-ar_redact_have_secrets(void)
-{
-  g_mutex_lock(&secrets_lock);
-  gboolean have = secrets != NULL && secrets->len > 0;
-  g_mutex_unlock(&secrets_lock);
-  return have;
-}
-
-static char *
-replace_literals(const char *text)
-{
-  GString *out = g_string_new(text);
-  g_mutex_lock(&secrets_lock);
-  for (guint i = 0; secrets != NULL && i < secrets->len; i++)
-    g_string_replace(out, secrets->pdata[i], AR_REDACTED, 0);
-  g_mutex_unlock(&secrets_lock);
-  return g_string_free(out, FALSE);
-}
-
 static char *
 make_valid(const char *text)
 {
@@ -175,7 +110,7 @@ ar_redact_known_secrets(const char *text)
   if (text == NULL)
     return NULL;
   g_autofree char *valid = make_valid(text);
-  return replace_literals(valid);
+  return ar_redact_literals_len(valid, strlen(valid));
 }
 
 char *
@@ -211,4 +146,37 @@ ar_redact_truncate(const char *text, gsize max_chars)
   if ((gsize)g_utf8_strlen(valid, -1) <= max_chars)
     return g_steal_pointer(&valid);
   return g_utf8_substring(valid, 0, max_chars);
+}
+
+gboolean
+ar_redact_name_is_credential(const char *name)
+{
+  static const char *const words[] = { "KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH" };
+  if (name == NULL)
+    return FALSE;
+  g_autofree char *up = g_ascii_strup(name, -1);
+  for (gsize i = 0; i < G_N_ELEMENTS(words); i++)
+    if (strstr(up, words[i]))
+      return TRUE;
+  return FALSE;
+}
+
+GLogWriterOutput
+ar_redact_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                     gpointer user_data)
+{
+  /* GLib's own messages (g_warning with an error text, a path) reach
+   * stderr and so the journal: the registered values must not. */
+  if (!ar_redact_have_secrets())
+    return g_log_writer_default(level, fields, n_fields, user_data);
+  GLogField *copy = g_newa(GLogField, n_fields);
+  g_autofree char *clean = NULL;
+  for (gsize i = 0; i < n_fields; i++) {
+    copy[i] = fields[i];
+    if (clean == NULL && g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0) {
+      clean = ar_redact_known_secrets(fields[i].value);
+      copy[i].value = clean;
+    }
+  }
+  return g_log_writer_default(level, copy, n_fields, user_data);
 }

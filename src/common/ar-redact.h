@@ -30,15 +30,42 @@ char *ar_redact(const char *text);
 char *ar_redact_known_secrets(const char *text);
 gboolean ar_redact_have_secrets(void);
 
-/* Register a literal secret value (from libsecret or systemd credentials).
- * Values shorter than AR_REDACT_MIN_SECRET bytes are ignored: replacing
- * every "abc" would make logs unreadable and hide nothing. Thread-safe. */
-#define AR_REDACT_MIN_SECRET 4
+/* Register a literal secret value (from libsecret, systemd credentials or
+ * a credential-looking [agent.env] entry); any non-empty value counts: the
+ * operator said it is secret. Thread-safe; matching is one pass over the
+ * text whatever the number of values (ar-redact-literal.c). */
 void ar_redact_add_secret(const char *value);
 void ar_redact_clear_secrets(void);
+
+/* [agent.env] values are registered when their name looks like a
+ * credential; below this many bytes they are flags ("1", "yes"), not
+ * credentials, and replacing every "1" would hide nothing. */
+#define AR_REDACT_MIN_ENV_VALUE 4
+
+/* The longest registered value, in bytes (0: none). */
+gsize ar_redact_max_secret_len(void);
+
+/* text[0..len) with every occurrence of a registered value (overlapping,
+ * adjacent, or one inside another) replaced by one AR_REDACTED per
+ * covered range. Bytes, not UTF-8: the caller repairs encoding. */
+char *ar_redact_literals_len(const char *text, gsize len);
+
+/* How many bytes at the end of text[0..len) could be the beginning of a
+ * registered value: a stream cut there must carry them over to the next
+ * piece, or the halves of a value would each pass unredacted. */
+gsize ar_redact_partial_tail(const char *text, gsize len);
+
+/* TRUE when name looks like it holds a credential (contains KEY, TOKEN,
+ * SECRET, PASSWORD or AUTH, any case). */
+gboolean ar_redact_name_is_credential(const char *name);
 
 /* At most max_chars characters of text (UTF-8 safe, invalid UTF-8 repaired);
  * the Python tool cut its excerpt fields to 200. */
 char *ar_redact_truncate(const char *text, gsize max_chars);
+
+/* A GLib log writer that removes the registered values from MESSAGE,
+ * then writes as g_log_writer_default would (g_log_set_writer_func). */
+GLogWriterOutput ar_redact_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                      gpointer user_data);
 
 G_END_DECLS

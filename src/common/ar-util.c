@@ -39,12 +39,18 @@ ar_set_error_errno(GError **error, int errsv, const char *fmt, ...)
 gboolean
 ar_write_file_atomic(const char *path, const char *data, gssize len, GError **error)
 {
+  return ar_write_file_atomic_mode(path, data, len, 0644, error);
+}
+
+gboolean
+ar_write_file_atomic_mode(const char *path, const char *data, gssize len, int mode, GError **error)
+{
   if (len < 0)
     len = strlen(data);
   g_autofree char *dir = g_path_get_dirname(path);
   g_autofree char *base = g_path_get_basename(path);
   g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-  g_auto(ArFd) fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
+  g_auto(ArFd) fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
   if (fd < 0)
     return ar_set_error_errno(error, errno, "create %s", tmp);
   const char *p = data;

@@ -26,6 +26,9 @@ typedef enum {
 /* Write a file so that readers see the old or the new content, never a
  * mix: temporary file in the same directory, fsync, rename, fsync dir. */
 gboolean ar_write_file_atomic(const char *path, const char *data, gssize len, GError **error);
+/* The same with the new file's mode (0600 for what lives in log_dir). */
+gboolean ar_write_file_atomic_mode(const char *path, const char *data, gssize len, int mode,
+                                   GError **error);
 
 /* UTC timestamp as the events file wants it: 2026-05-17T02:13:44.123Z */
 char *ar_utc_iso_ms(gint64 realtime_us);

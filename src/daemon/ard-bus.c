@@ -34,6 +34,7 @@ struct ArdBus {
   gboolean system;
   char *action_manage; /* polkit action ids (ard_polkit_actions_for) */
   char *action_upgrade;
+  char *action_read; /* read-transcript: Peek's log_tail on the system bus */
   ArdPeek *peek;
   Props announced;
 };
@@ -427,10 +428,11 @@ method_monitor_alert(sd_bus_message *m, void *userdata, sd_bus_error *error)
   return authorize_then(self, m, self->action_manage, apply_monitor_alert, error);
 }
 
+/* Peek's reply; the message is read from its start (a polkit answer
+ * comes back to it later). withheld: the caller may not read transcripts. */
 static int
-method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
+peek_reply(ArdBus *self, sd_bus_message *m, gboolean withheld, sd_bus_error *error)
 {
-  ArdBus *self = userdata;
   ArdPeekOptions po = { 0 };
   UintOption opts[] = {
     { "log_tail", &po.log_tail },
@@ -438,12 +440,49 @@ method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
     { "round", &po.round },
     { NULL },
   };
-  int r = read_uint_options(m, opts, error);
+  int r = sd_bus_message_rewind(m, 1);
+  if (r >= 0)
+    r = read_uint_options(m, opts, error);
   if (r < 0)
     return r;
   po.events = MIN(po.events, ARD_PEEK_EVENTS);
+  po.log_withheld = withheld;
   g_autofree char *json = ard_peek_to_json(self->peek, &po);
   return sd_bus_reply_method_return(m, "s", json);
+}
+
+static int
+apply_peek_with_log(ArdBus *self, sd_bus_message *m)
+{
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  int r = peek_reply(self, m, FALSE, &error);
+  if (r < 0)
+    return sd_bus_reply_method_errno(m, r, &error);
+  return r;
+}
+
+static int
+method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  ArdBus *self = userdata;
+  guint log_tail = 0, events = 0, round = 0;
+  UintOption opts[] = {
+    { "log_tail", &log_tail },
+    { "events", &events },
+    { "round", &round },
+    { NULL },
+  };
+  int r = read_uint_options(m, opts, error);
+  if (r < 0)
+    return r;
+  /* A transcript is the agent's raw output, secrets it printed included:
+   * on the system bus only the service's user, root, or whom polkit
+   * allows (read-transcript) read it. The rest of Peek is for everyone. */
+  if (!self->system || ard_polkit_caller_is_owner(m))
+    return peek_reply(self, m, FALSE, error);
+  if (log_tail == 0)
+    return peek_reply(self, m, TRUE, error);
+  return authorize_then(self, m, self->action_read, apply_peek_with_log, error);
 }
 
 #define CONST_PROP(name, sig) SD_BUS_PROPERTY(name, sig, prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST)
@@ -530,6 +569,7 @@ ard_bus_new(ArdLoop *loop, gboolean system, GError **error)
   self->system = system;
   ard_polkit_actions_for(ard_loop_get_config(loop)->project, system, &self->action_manage,
                          &self->action_upgrade);
+  self->action_read = ard_polkit_action_read_for(self->action_manage);
   g_autoptr(GError) local = NULL;
   if (!connect_bus(self, &local)) {
     if (system || g_error_matches(local, AR_ERROR, AR_ERROR_LOCKED) ||
@@ -574,6 +614,7 @@ ard_bus_free(ArdBus *self)
   props_clear(&self->announced);
   g_free(self->action_manage);
   g_free(self->action_upgrade);
+  g_free(self->action_read);
   g_free(self->name);
   g_free(self);
 }

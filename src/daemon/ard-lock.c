@@ -55,7 +55,7 @@ write_holder(ArdLock *lock)
   g_autoptr(GError) error = NULL;
   /* The sidecar is diagnostics only: failing to write it must not stop the
    * supervisor that does hold the lock. */
-  if (!ar_write_file_atomic(lock->holder_path, line, -1, &error))
+  if (!ar_write_file_atomic_mode(lock->holder_path, line, -1, 0600, &error))
     g_warning("%s", error->message);
 }
 
@@ -82,7 +82,7 @@ ArdLock *
 ard_lock_acquire(const char *log_dir, GError **error)
 {
   g_autofree char *path = g_build_filename(log_dir, "agent-runner.lock", NULL);
-  g_auto(ArFd) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  g_auto(ArFd) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
     ar_set_error_errno(error, errno, "open %s", path);
     return NULL;

@@ -8,6 +8,8 @@
 #include "ard-loop.h"
 #include "ard-round.h"
 
+#include <systemd/sd-bus.h>
+
 G_BEGIN_DECLS
 
 struct ArdLoop {
@@ -52,6 +54,12 @@ struct ArdLoop {
   JsonNode *usage;
   double backoff_scale;          /* AGENT_RUNNER_TEST_BACKOFF_SCALE, else 1 */
   sd_event_source *extend_timer; /* EXTEND_TIMEOUT_USEC while a stop waits */
+
+  /* ard-secrets.c: [agent] secrets as NAME=value for the next round, and
+   * the Secret Service watch while a locked keyring holds one. */
+  GStrv secret_env;
+  sd_bus *secret_bus;
+  sd_bus_slot *secret_match;
 };
 
 typedef enum {
@@ -68,6 +76,16 @@ typedef struct {
 } NextStep;
 
 void ard_loop_save_state(ArdLoop *loop);
+void ard_loop_set_run_state(ArdLoop *loop, ArdRunState st);
+/* Run the between-rounds step from the event loop (a retry). */
+void ard_loop_step_soon(ArdLoop *loop);
+void ard_loop_config_broken(ArdLoop *loop);
+
+/* ard-secrets.c: TRUE when every [agent] secret was read into
+ * loop->secret_env; FALSE when the loop now waits for a locked keyring
+ * or stopped as config-broken. */
+gboolean ard_loop_secrets_ready(ArdLoop *loop);
+void ard_loop_secrets_clear(ArdLoop *loop);
 void ard_loop_set_stop_reason(ArdLoop *loop, const char *reason);
 
 /* ard-reaction.c: what a round's outcome means for the loop. */

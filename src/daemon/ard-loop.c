@@ -18,6 +18,8 @@
 #include "ar-classify.h"
 #include "ar-prompt.h"
 #include "ar-redact.h"
+#include "ar-secret.h"
+#include "ard-perms.h"
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-console.h"
@@ -41,9 +43,9 @@ const char *
 ard_run_state_to_string(ArdRunState state)
 {
   static const char *const names[] = {
-    "starting", "running", "waiting", "backing_off", "stopping", "stopped",
+    "starting", "running", "waiting", "backing_off", "stopping", "stopped", "waiting_for_secret",
   };
-  return state <= ARD_RUN_STOPPED ? names[state] : "unknown";
+  return state <= ARD_RUN_WAITING_FOR_SECRET ? names[state] : "unknown";
 }
 
 void
@@ -69,6 +71,12 @@ set_run_state(ArdLoop *loop, ArdRunState st)
   ard_notify_status(&loop->status);
   if (loop->status_hook)
     loop->status_hook(loop, loop->status_hook_data);
+}
+
+void
+ard_loop_set_run_state(ArdLoop *loop, ArdRunState st)
+{
+  set_run_state(loop, st);
 }
 
 void
@@ -235,6 +243,7 @@ ard_loop_reload(ArdLoop *loop, GError **error)
   }
   ar_config_unref(loop->cfg);
   loop->cfg = g_steal_pointer(&cfg);
+  ar_secret_register_env(loop->cfg);
   if (!loop->opts.max_rounds)
     loop->max_rounds = loop->cfg->max_rounds;
   ar_emit(loop->emitter, "config_reloaded", AR_EV_S("config_path", loop->cfg->config_path), NULL);
@@ -385,6 +394,12 @@ config_broken_exit(ArdLoop *loop)
   loop_exit(loop, ARD_EXIT_CONFIG, "config_broken");
 }
 
+void
+ard_loop_config_broken(ArdLoop *loop)
+{
+  config_broken_exit(loop);
+}
+
 /* ---- after a round ---------------------------------------------------- */
 
 static char *
@@ -395,15 +410,17 @@ transcript_tail(const char *path)
   g_auto(ArFd) fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return g_strdup("");
-  /* Up to 4 bytes per character, so this many bytes hold 2000 of them. */
-  const off_t want = CRASH_TAIL_CHARS * 4;
+  /* Up to 4 bytes per character, so this many bytes hold 2000 of them;
+   * plus the longest secret, so one cut at the start is redacted whole. */
+  const off_t want = CRASH_TAIL_CHARS * 4 + (off_t)ar_redact_max_secret_len();
   off_t size = lseek(fd, 0, SEEK_END);
   off_t from = size > want ? size - want : 0;
   g_autofree char *buf = g_malloc(want + 1);
   ssize_t n = pread(fd, buf, want, from);
   if (n <= 0)
     return g_strdup("");
-  g_autofree char *valid = g_utf8_make_valid(buf, n);
+  g_autofree char *literal = ar_redact_literals_len(buf, (gsize)n);
+  g_autofree char *valid = g_utf8_make_valid(literal, -1);
   glong chars = g_utf8_strlen(valid, -1);
   const char *start =
       chars > CRASH_TAIL_CHARS ? g_utf8_offset_to_pointer(valid, chars - CRASH_TAIL_CHARS) : valid;
@@ -641,6 +658,7 @@ start_round(ArdLoop *loop)
     .phase = phase,
     .previous = loop->state->last,
     .base_env = (const char *const *)loop->base_env,
+    .secret_env = (const char *const *)loop->secret_env,
   };
   loop->round = ard_round_start(&params, on_round_done, loop);
   loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
@@ -665,6 +683,8 @@ loop_step(ArdLoop *loop)
     return;
   }
   loop->battery_fresh = FALSE;
+  if (!ard_loop_secrets_ready(loop))
+    return;
   start_round(loop);
 }
 
@@ -675,6 +695,14 @@ on_first_step(sd_event_source *s, void *user_data)
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
   loop_step(loop);
   return 0;
+}
+
+void
+ard_loop_step_soon(ArdLoop *loop)
+{
+  if (!loop->step_defer &&
+      sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop) >= 0)
+    (void)sd_event_source_set_description(loop->step_defer, "step");
 }
 
 /* ---- setup ----------------------------------------------------------- */
@@ -720,7 +748,8 @@ ard_loop_new(const ArdOptions *opts, GError **error)
     return NULL;
   }
   loop->max_rounds = opts->max_rounds ? opts->max_rounds : loop->cfg->max_rounds;
-  if (g_mkdir_with_parents(loop->cfg->log_dir, 0755) < 0) {
+  ar_secret_register_env(loop->cfg);
+  if (g_mkdir_with_parents(loop->cfg->log_dir, 0700) < 0) {
     g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("cannot create log_dir %s: %s"),
                 loop->cfg->log_dir, g_strerror(errno));
     return NULL;
@@ -830,6 +859,7 @@ ard_loop_run(ArdLoop *loop)
   loop->status.crash_streak = loop->state->crash_streak;
   if (loop->state->last)
     remember_round(loop, ard_round_summary_copy(loop->state->last));
+  ard_perms_tighten(loop->cfg->log_dir, loop->emitter);
   ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
@@ -875,6 +905,7 @@ ard_loop_free(ArdLoop *loop)
   sd_event_source_disable_unref(loop->extend_timer);
   ard_throttle_clear(&loop->throttle);
   g_clear_pointer(&loop->usage, json_node_unref);
+  ard_loop_secrets_clear(loop);
   if (loop->emitter)
     ar_emitter_sync(loop->emitter);
   g_clear_pointer(&loop->emitter, ar_emitter_unref);

@@ -40,6 +40,7 @@ typedef enum {
   ARD_RUN_BACKING_OFF,
   ARD_RUN_STOPPING,
   ARD_RUN_STOPPED,
+  ARD_RUN_WAITING_FOR_SECRET, /* a keyring holding an [agent] secret is locked */
 } ArdRunState;
 
 const char *ard_run_state_to_string(ArdRunState state);
@@ -71,6 +72,7 @@ typedef struct {
   const char *throttle_classification; /* its outcome name (static), NULL when none */
   guint crash_streak;
   char *stop_reason;
+  char *waiting_secret; /* in waiting_for_secret: the name */
 } ArdStatus;
 
 typedef struct ArdLoop ArdLoop;

@@ -31,6 +31,7 @@
 
 #include "ar-util.h"
 #include "ard-bus.h"
+#include "ar-redact.h"
 #include "ard-loop.h"
 
 /* The agent's stdio and our pipes must never land on fds 0-2 by accident:
@@ -70,6 +71,7 @@ main(int argc, char **argv)
   ensure_std_fds();
   /* A closed agent stdin must be EPIPE for the writer, not a kill. */
   signal(SIGPIPE, SIG_IGN);
+  g_log_set_writer_func(ar_redact_log_writer, NULL, NULL);
 
   g_autofree char *config_path = NULL;
   g_autofree char *phase = NULL;

@@ -54,6 +54,9 @@ ard_notify_format_status(const ArdStatus *st)
       return g_strdup_printf("waiting for rate limit until %s%s", hhmm, tail);
     return g_strdup_printf("backing off after %s until %s%s", c, hhmm, tail);
   }
+  case ARD_RUN_WAITING_FOR_SECRET:
+    return g_strdup_printf("round %u waits for a locked keyring (secret %s)%s", st->round_num + 1,
+                           st->waiting_secret ? st->waiting_secret : "?", tail);
   case ARD_RUN_STOPPING:
     return g_strdup_printf("stopping%s", tail);
   case ARD_RUN_STOPPED:

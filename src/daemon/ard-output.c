@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ar-cleanup.h"
+#include "ar-redact.h"
 #include "ar-util.h"
 
 /* One read() moves up to this much; a dispatch does a few of them before
@@ -59,7 +60,11 @@ ard_line_scanner_feed(ArdLineScanner *sc, const char *data, gsize len, ArdLineFu
       memcpy(sc->buf + sc->len, p, take);
       sc->lines++;
       sc->truncated_lines++;
-      func(sc->buf, ARD_LINE_MAX, TRUE, user_data);
+      /* The rest of the line is skipped: a secret value cut by the limit
+       * would leave its first bytes in the clear, where no redaction can
+       * recognise them. Those bytes go with the rest. */
+      gsize keep = ARD_LINE_MAX - ar_redact_partial_tail(sc->buf, ARD_LINE_MAX);
+      func(sc->buf, keep, TRUE, user_data);
       sc->len = 0;
       sc->skipping = (nl == NULL);
     } else {
@@ -111,7 +116,7 @@ ard_transcript_create(const char *log_dir, guint round_num, gint64 realtime_us, 
                       GError **error)
 {
   g_autofree char *rounds = g_build_filename(log_dir, "rounds", NULL);
-  if (g_mkdir_with_parents(rounds, 0755) < 0) {
+  if (g_mkdir_with_parents(rounds, 0700) < 0) {
     ar_set_error_errno(error, errno, "mkdir %s", rounds);
     return -1;
   }
@@ -122,7 +127,7 @@ ard_transcript_create(const char *log_dir, guint round_num, gint64 realtime_us, 
   strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
   g_autofree char *name = g_strdup_printf("R%u-%s.log", round_num, stamp);
   g_autofree char *path = g_build_filename(rounds, name, NULL);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
     ar_set_error_errno(error, errno, "create %s", path);
     return -1;

@@ -2,6 +2,7 @@
 
 #include "ar-json.h"
 #include "ard-peek.h"
+#include "ar-redact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -208,7 +209,9 @@ ard_peek_file_tail(const char *path, guint n, gsize max_bytes)
   struct stat st;
   if (fd < 0 || fstat(fd, &st) < 0)
     return NULL;
-  gsize len = MIN((gsize)st.st_size, max_bytes);
+  /* Read as far back as the longest secret value reaches: one cut by the
+   * byte bound is then whole in the buffer and redacted, not half shown. */
+  gsize len = MIN((gsize)st.st_size, max_bytes + ar_redact_max_secret_len());
   off_t from = st.st_size - (off_t)len;
   g_autofree char *buf = g_malloc(len + 1);
   gsize got = 0;
@@ -220,22 +223,26 @@ ard_peek_file_tail(const char *path, guint n, gsize max_bytes)
       break;
     got += (gsize)r;
   }
-  buf[got] = '\0';
+  /* The transcript is the agent's raw output: every line served leaves
+   * through the redactor, the registered values over the whole buffer
+   * (a value may hold a newline), the patterns line by line. */
+  g_autofree char *clean = ar_redact_literals_len(buf, got);
+  char *start_of_buf = clean;
+  char *end = clean + strlen(clean);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-  char *end = buf + got;
-  if (end > buf && end[-1] == '\n')
+  if (end > start_of_buf && end[-1] == '\n')
     end--;
   /* Walk back n line starts; a line cut by the byte bound is dropped
    * unless the read began at the start of the file. */
-  while (lines->len < n && end > buf) {
+  while (lines->len < n && end > start_of_buf) {
     char *start = end;
-    while (start > buf && start[-1] != '\n')
+    while (start > start_of_buf && start[-1] != '\n')
       start--;
-    if (start == buf && from > 0)
+    if (start == start_of_buf && from > 0)
       break;
     g_autofree char *raw = g_strndup(start, (gsize)(end - start));
-    g_ptr_array_insert(lines, 0, g_utf8_make_valid(raw, -1));
-    end = start > buf ? start - 1 : buf;
+    g_ptr_array_insert(lines, 0, ar_redact(raw));
+    end = start > start_of_buf ? start - 1 : start_of_buf;
   }
   return lines;
 }
@@ -324,9 +331,15 @@ member_time(JsonBuilder *b, const char *name, gint64 realtime_us)
 }
 
 static void
-add_log(JsonBuilder *b, const char *log_path, guint log_tail)
+add_log(JsonBuilder *b, const char *log_path, guint log_tail, gboolean withheld)
 {
   ar_json_add_str(b, "log_path", log_path);
+  if (withheld) {
+    /* Said, not silently empty: the caller knows to ask for access. */
+    json_builder_set_member_name(b, "log_withheld");
+    json_builder_add_boolean_value(b, TRUE);
+    log_tail = 0;
+  }
   json_builder_set_member_name(b, "log_tail");
   g_autoptr(GPtrArray) tail =
       log_tail && log_path ? ard_peek_file_tail(log_path, MIN(log_tail, ARD_PEEK_MAX_LOG_TAIL),
@@ -394,7 +407,7 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
     json_builder_set_member_name(b, "running");
     json_builder_add_boolean_value(b, FALSE);
     ar_json_add_str(b, "outcome", s ? s->outcome : NULL);
-    add_log(b, path, opts->log_tail);
+    add_log(b, path, opts->log_tail, opts->log_withheld);
     json_builder_end_object(b);
     return;
   }
@@ -418,7 +431,7 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
   json_builder_set_member_name(b, "running");
   json_builder_add_boolean_value(b, TRUE);
   ar_json_add_str(b, "outcome", NULL);
-  add_log(b, path, opts->log_tail);
+  add_log(b, path, opts->log_tail, opts->log_withheld);
   json_builder_end_object(b);
 }
 
@@ -470,6 +483,8 @@ ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
   json_builder_set_member_name(b, "service");
   json_builder_begin_object(b);
   ar_json_add_str(b, "state", ard_run_state_to_string(st->state));
+  if (st->state == ARD_RUN_WAITING_FOR_SECRET)
+    ar_json_add_str(b, "waiting_for_secret", st->waiting_secret);
   ar_json_add_int(b, "pid", getpid());
   ar_json_add_int(b, "uptime_s", (g_get_monotonic_time() - peek->started_mono_us) / G_USEC_PER_SEC);
   ar_json_add_str(b, "config_path", cfg->config_path);

@@ -22,9 +22,10 @@ G_BEGIN_DECLS
 typedef struct ArdPeek ArdPeek;
 
 typedef struct {
-  guint log_tail; /* 0: no log_tail */
-  guint events;   /* 0: recent_events = [] */
-  guint round;    /* 0: the current round; else that round's summary + log */
+  guint log_tail;        /* 0: no log_tail */
+  guint events;          /* 0: recent_events = [] */
+  guint round;           /* 0: the current round; else that round's summary + log */
+  gboolean log_withheld; /* the caller may not read transcripts (system bus) */
 } ArdPeekOptions;
 
 /* mode: "user", "system" or "none" (no bus). Adds its sink to the loop's

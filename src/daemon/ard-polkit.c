@@ -20,6 +20,7 @@ typedef struct {
   ArdPolkitDone done;
   gpointer user_data;
   gboolean answered;
+  gboolean reading; /* the read-transcript action: its own refusal text */
 } Pending;
 
 static void
@@ -56,9 +57,15 @@ on_reply(sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
     return 0;
   }
   if (!authorized) {
-    sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED,
-                     challenge ? _("authentication is required to manage this agent-runner")
-                               : _("not authorized to manage this agent-runner"));
+    const char *msg =
+        pending->reading
+            ? (challenge ? _("authentication is required to read this agent-runner's transcripts "
+                             "(Peek without log_tail needs none)")
+                         : _("not authorized to read this agent-runner's transcripts (Peek "
+                             "without log_tail needs no authorization)"))
+            : (challenge ? _("authentication is required to manage this agent-runner")
+                         : _("not authorized to manage this agent-runner"));
+    sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, msg);
     pending->done(pending->m, FALSE, &error, pending->user_data);
     return 0;
   }
@@ -98,6 +105,7 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
   pending->m = sd_bus_message_ref(m);
   pending->done = done;
   pending->user_data = user_data;
+  pending->reading = g_str_has_suffix(action, ".read-transcript");
   g_autoptr(sd_bus_slot) slot = NULL;
   /* Interactive authentication can take as long as a person needs. */
   r = sd_bus_call_async(bus, &slot, call, on_reply, pending, flags ? 300 * G_USEC_PER_SEC : 0);
@@ -139,4 +147,24 @@ ard_polkit_actions_for(const char *project, gboolean system, char **manage, char
   g_free(*upgrade);
   *manage = g_strconcat(prefix, ".manage", NULL);
   *upgrade = g_strconcat(prefix, ".upgrade", NULL);
+}
+
+char *
+ard_polkit_action_read_for(const char *manage)
+{
+  if (!g_str_has_suffix(manage, ".manage"))
+    return g_strdup(ARD_POLKIT_ACTION_READ);
+  g_autofree char *prefix = g_strndup(manage, strlen(manage) - strlen("manage"));
+  return g_strconcat(prefix, "read-transcript", NULL);
+}
+
+gboolean
+ard_polkit_caller_is_owner(sd_bus_message *m)
+{
+  g_autoptr(sd_bus_creds) creds = NULL;
+  uid_t uid = (uid_t)-1;
+  if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds) < 0 ||
+      sd_bus_creds_get_euid(creds, &uid) < 0)
+    return FALSE;
+  return uid == geteuid() || uid == 0;
 }

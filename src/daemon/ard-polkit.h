@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 #define ARD_POLKIT_ACTION_PREFIX  "org.agentrunner.runner."
 #define ARD_POLKIT_ACTION_MANAGE  ARD_POLKIT_ACTION_PREFIX "manage"
 #define ARD_POLKIT_ACTION_UPGRADE ARD_POLKIT_ACTION_PREFIX "upgrade"
+#define ARD_POLKIT_ACTION_READ    ARD_POLKIT_ACTION_PREFIX "read-transcript"
 
 /* The action ids to ask about (free both). System mode with
  * POLKIT_ACTIONS_DIR/org.agentrunner.runner.<escaped project>.policy
@@ -21,6 +22,14 @@ G_BEGIN_DECLS
  * Otherwise the generic ARD_POLKIT_ACTION_MANAGE / _UPGRADE. Checked once,
  * at startup. */
 void ard_polkit_actions_for(const char *project, gboolean system, char **manage, char **upgrade);
+
+/* The read-transcript action next to manage (the same project file or the
+ * generic one). */
+char *ard_polkit_action_read_for(const char *manage);
+
+/* TRUE when the caller is the service's own user or root: they can read
+ * log_dir anyway, polkit is not asked. */
+gboolean ard_polkit_caller_is_owner(sd_bus_message *m);
 
 /* allowed FALSE: error is set (AccessDenied, or why polkit could not be
  * asked). The callback answers m itself. */

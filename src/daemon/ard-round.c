@@ -756,6 +756,12 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
   g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
   gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
   g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
+  /* Last, so a secret wins over an [agent.env] entry of the same name. */
+  for (guint i = 0; p->secret_env && p->secret_env[i]; i++) {
+    const char *eq = strchr(p->secret_env[i], '=');
+    g_autofree char *name = g_strndup(p->secret_env[i], eq - p->secret_env[i]);
+    envp = g_environ_setenv(envp, name, eq + 1, TRUE);
+  }
 
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) < 0)

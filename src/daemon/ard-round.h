@@ -29,6 +29,7 @@ typedef struct {
   const char *phase;               /* NULL without phases */
   const ArdRoundSummary *previous; /* for the context block; may be NULL */
   const char *const *base_env;     /* the daemon's environment */
+  const char *const *secret_env;   /* NAME=value of [agent] secrets, or NULL */
   JsonNode *orphan;                /* state.json's orphan stash, for the context; may be NULL */
 } ArdRoundParams;
 

@@ -191,7 +191,7 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   g_autofree char *text = json_generator_to_data(gen, &len);
   g_autofree char *withnl = g_strconcat(text, "\n", NULL);
   g_autofree char *path = g_build_filename(log_dir, "state.json", NULL);
-  return ar_write_file_atomic(path, withnl, -1, error);
+  return ar_write_file_atomic_mode(path, withnl, -1, 0600, error);
 }
 
 guint
@@ -270,7 +270,7 @@ ard_write_file_replace(const char *path, const char *data, gssize len, GError **
   if (len < 0)
     len = strlen(data);
   g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
-  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+  g_auto(ArFd) fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0)
     return ar_set_error_errno(error, errno, "create %s", tmp);
   while (len > 0) {

@@ -19,6 +19,9 @@
  * file and keep the rest. */
 
 #define PEEK_EVENTS 200
+/* A frozen daemon (SIGSTOP, D state) must not keep a project unwatched:
+ * start-up calls give up after this, and the events files are enough. */
+#define CALL_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
 
 static ArmProject *
 lookup(ArmMonitor *mon, const char *bus_name)
@@ -81,7 +84,7 @@ call_peek(ArmProject *p)
   pc->p = p;
   pc->serial = p->peek_serial;
   if (r >= 0)
-    r = sd_bus_call_async(mon->bus, NULL, call, on_peek, pc, 0);
+    r = sd_bus_call_async(mon->bus, NULL, call, on_peek, pc, CALL_TIMEOUT_USEC);
   if (r < 0) {
     g_free(pc);
     g_warning("Peek %s: %s", p->name, g_strerror(-r));
@@ -143,9 +146,13 @@ project_appeared(ArmMonitor *mon, const char *bus_name, const char *owner)
   p->peek_pending = TRUE;
   p->peek_serial++;
   arm_project_set_owner(p, owner);
-  r = sd_bus_call_method_async(mon->bus, NULL, owner, AR_BUS_PATH,
-                               "org.freedesktop.DBus.Properties", "GetAll", on_properties, p, "s",
-                               AR_BUS_INTERFACE);
+  g_autoptr(sd_bus_message) getall = NULL;
+  r = sd_bus_message_new_method_call(mon->bus, &getall, owner, AR_BUS_PATH,
+                                     "org.freedesktop.DBus.Properties", "GetAll");
+  if (r >= 0)
+    r = sd_bus_message_append(getall, "s", AR_BUS_INTERFACE);
+  if (r >= 0)
+    r = sd_bus_call_async(mon->bus, NULL, getall, on_properties, p, CALL_TIMEOUT_USEC);
   if (r < 0)
     g_warning("GetAll %s: %s", bus_name, g_strerror(-r));
   arm_health_update(mon->health);

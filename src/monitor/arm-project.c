@@ -493,20 +493,18 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
 {
   p->peek_pending = FALSE;
   g_autoptr(JsonParser) parser = json_parser_new();
-  if (!peek_json || !json_parser_load_from_data(parser, peek_json, -1, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-    release_held(p, NULL);
-    arm_project_evaluate(p);
-    return;
-  }
-  JsonObject *doc = json_node_get_object(json_parser_get_root(parser));
+  JsonObject *doc = NULL;
+  /* No answer (a frozen or vanished daemon): the file alone. */
+  if (peek_json && json_parser_load_from_data(parser, peek_json, -1, NULL) &&
+      JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+    doc = json_node_get_object(json_parser_get_root(parser));
   /* The events file holds every line a signal carried before Peek
    * answered (the file sink runs before the bus sink); Peek's ring only
    * this process's. */
   g_autoptr(GPtrArray) lines = file_tail(p);
   if (lines)
     reset_inputs(p);
-  else {
+  else if (doc) {
     lines = g_ptr_array_new_with_free_func(g_free);
     JsonArray *events = ar_json_array(doc, "recent_events");
     for (guint i = 0; events && i < json_array_get_length(events); i++) {
@@ -517,6 +515,8 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
         g_ptr_array_add(lines, json_to_string(n, FALSE));
     }
   }
+  if (!lines)
+    lines = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GHashTable) in_ring = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p->replaying = TRUE;
   for (guint i = 0; i < lines->len; i++) {
@@ -528,7 +528,7 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   }
   p->replaying = FALSE;
   /* The ring may begin after the running round's round_start. */
-  JsonObject *cur = ar_json_obj(doc, "current_round");
+  JsonObject *cur = doc ? ar_json_obj(doc, "current_round") : NULL;
   if (cur && ar_json_bool(cur, "running", FALSE) && p->round_num == 0) {
     p->round_num = (guint)ar_json_int(cur, "round_num", NULL);
     g_free(p->round_phase);
@@ -539,7 +539,7 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   }
   gboolean present = FALSE;
   gint64 max_round = 0;
-  JsonArray *last = ar_json_array(doc, "last_rounds");
+  JsonArray *last = doc ? ar_json_array(doc, "last_rounds") : NULL;
   if (last && json_array_get_length(last) > 0) {
     JsonObject *r = json_array_get_object_element(last, 0);
     max_round = ar_json_int(r, "round_num", &present);

@@ -30,8 +30,10 @@ class Monitor:
     def __init__(self, test, *args, env=None):
         e = dict(os.environ)
         e.update(test.env(**(env or {})))
+        # stderr to a file, so a test can wait for a message while it runs
+        self.err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([MONITOR, "--json", "--no-journal", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+                                     stdout=subprocess.PIPE, stderr=self.err, env=e)
         self.lines = []
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -74,10 +76,21 @@ class Monitor:
             self.proc.kill()
             self.proc.wait()
         self.thread.join(timeout=5)
-        err = self.proc.stderr.read().decode(errors="replace")
+        err = self.stderr()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.err.close()
         return self.proc.returncode, err
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+    def wait_stderr(self, text, timeout=ENDS_WITHIN):
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the monitor's stderr: {self.stderr()}")
+            time.sleep(0.05)
 
 
 class MonitorTestCase(BusTestCase):
@@ -228,13 +241,16 @@ class MoreDetectorTest(MonitorTestCase):
         m.wait_alert("orphan_chain", "resolved")
 
     def test_hung_when_the_supervisor_freezes(self):
-        # round_timeout_s 2: hung after 3 s. A stopped daemon cannot end
+        # round_timeout_s 4: hung after 6 s. A stopped daemon cannot end
         # the round; once it continues, it does, and the alert is over.
-        p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=2,
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=4,
                          sections={"monitor": {"supervisor_stale_threshold_s": 0}})
         m = self.monitor()
         proc = self.serve(p)
         p.wait_event("agent_spawn", proc=proc)
+        # Let the monitor read its config first (a daemon frozen before it
+        # answers leaves it the default thresholds: timeouts of an hour).
+        time.sleep(1)
         proc.send_signal(signal.SIGSTOP)
         try:
             a = m.wait_alert("hung")
@@ -388,8 +404,7 @@ class ActingTest(MonitorTestCase):
         second.wait_alert("no_progress")
         # Both saw it; only the one that owns the name handed it over.
         self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
-        rc, err = second.stop()
-        self.assertIn("only watches", err)
+        second.wait_stderr("only watches")
 
 
 JOURNAL_SCRIPT = r"""
@@ -625,10 +640,9 @@ class NotificationTest(MonitorTestCase):
         m = self.monitor()
         p.run(env=self.env())
         m.wait_alert("crash_loop")
-        time.sleep(0.3)
+        m.wait_stderr("no desktop notification server")
         rc, err = m.stop()
         self.assertEqual(rc, 0, err)
-        self.assertIn("no desktop notification server", err)
 
 
 if __name__ == "__main__":

@@ -78,9 +78,10 @@ expect $O '        <allow own="org.agentrunner.Runner1.dry_2eproj"/>'
 expect_re $O "would write /.*/polkit-1/actions/org\.agentrunner\.runner\.dry_2eproj\.policy:"
 expect $O '      <action id="org.agentrunner.runner.dry_2eproj.manage">'
 expect $O '      <action id="org.agentrunner.runner.dry_2eproj.upgrade">'
-[ "$(grep -cxF '        <annotate key="org.freedesktop.policykit.owner">unix-user:nobody</annotate>' $O)" = 2 ] ||
+expect $O '      <action id="org.agentrunner.runner.dry_2eproj.read-transcript">'
+[ "$(grep -cxF '        <annotate key="org.freedesktop.policykit.owner">unix-user:nobody</annotate>' $O)" = 3 ] ||
   fail "polkit actions without the owner annotation"
-[ "$(grep -cxF '          <allow_any>auth_admin_keep</allow_any>' $O)" = 2 ] || fail "polkit defaults"
+[ "$(grep -cxF '          <allow_any>auth_admin_keep</allow_any>' $O)" = 3 ] || fail "polkit defaults"
 grep -q -- '--' <(sed -n '/<!--/,/-->/p' $O | sed 's/<!--//; s/-->//') && fail "'--' inside an XML comment"
 expect $O "would call (D-Bus, system bus): org.freedesktop.DBus.ReloadConfig()"
 grep -q 'StartUnit' $O && fail "system mode must not start the unit"

@@ -22,6 +22,12 @@
 #     allowed; root's `stop` passes without polkit; aralice (the service's
 #     own uid) stops it gracefully: the round finishes, inactive, not failed;
 #   - a second project whose agent writes .agent-done: inactive, no restart;
+#   - secrets: `agent-runner secret set --system` writes an encrypted
+#     credential, install puts LoadCredentialEncrypted= in the drop-in, the
+#     agent gets the value, the transcript is 0600 and aralice's, the value
+#     is in no event; arbob's Peek is served without the log and with
+#     log_tail is AccessDenied (polkit read-transcript), arcarol's is
+#     redacted;
 #   - `sudo agent-runner uninstall --system` leaves nothing behind.
 #
 # Needs root, systemd-nspawn, nsenter, overlayfs, debootstrap and the Debian
@@ -208,6 +214,50 @@ sleep 2.5 # > RestartSec=1s
 [ "$(prop done NRestarts)" = 0 ] || fail "NRestarts=$(prop done NRestarts)"
 [ "$(prop done Result)" = success ] || fail "done result $(prop done Result)"
 rm /etc/systemd/system/agent-runner@done.service.d/60-test.conf
+
+step "secrets: secret set --system, install loads the credential, the agent gets it"
+S=/home/$A/sec
+project $S print-secret "$(printf 'secrets = ["SVC_API_KEY"]\n[agent.env]\nFAKE_PRINT = "SVC_API_KEY"\nFAKE_SLEEP = "30"')"
+SECRET_VALUE='sys-credential-value-4711'
+printf '%s\n' "$SECRET_VALUE" | agent-runner secret set --system SVC_API_KEY --project sec >secret-set.out 2>&1 ||
+  { cat secret-set.out; fail "secret set --system"; }
+CRED=/etc/credstore.encrypted/agent-runner.sec.SVC_API_KEY
+[ "$(stat -c %a $CRED)" = 600 ] || fail "credential mode $(stat -c %a $CRED)"
+grep -q "$SECRET_VALUE" $CRED && fail "credential stored in the clear"
+agent-runner secret list --system >secret-list.out 2>&1 || { cat secret-list.out; fail "secret list --system"; }
+grep -q SVC_API_KEY secret-list.out && ! grep -q "$SECRET_VALUE" secret-list.out || fail "secret list: $(cat secret-list.out)"
+(cd $S && as $A sudo -n agent-runner install --system) >install-sec.out 2>&1 || { cat install-sec.out; fail "install sec"; }
+grep -qx "LoadCredentialEncrypted=SVC_API_KEY:$CRED" /etc/systemd/system/agent-runner@sec.service.d/50-agent-runner.conf ||
+  fail "no LoadCredentialEncrypted= in the drop-in: $(cat /etc/systemd/system/agent-runner@sec.service.d/50-agent-runner.conf)"
+systemctl start agent-runner@sec.service || fail "start sec"
+wait_for 30 '[ -e $S/logs/seen-R1-SVC_API_KEY ]' || fail "the agent did not run"
+[ "$(cat $S/logs/seen-R1-SVC_API_KEY)" = "$SECRET_VALUE" ] || fail "the agent got '$(cat $S/logs/seen-R1-SVC_API_KEY)'"
+T=$(ls $S/logs/rounds/R1-*.log)
+[ "$(stat -c '%a %U' $T)" = "600 $A" ] || fail "transcript $(stat -c '%a %U' $T)"
+[ "$(stat -c '%a' $S/logs)" = 700 ] || fail "log_dir mode $(stat -c %a $S/logs)"
+grep -q "$SECRET_VALUE" $T || fail "the transcript lost the raw output"
+grep -q "$SECRET_VALUE" $S/logs/events-*.jsonl && fail "the value is in the events"
+tr '\0' '\n' </proc/$(prop sec MainPID)/environ | grep -q "$SECRET_VALUE" && fail "the value is in the daemon's environment"
+
+step "transcript access: $B may Peek but not read log_tail; $C (polkit YES) may"
+SNAME=org.agentrunner.Runner1.sec
+if command -v pkaction >/dev/null; then
+  wait_for 5 'pkaction --action-id org.agentrunner.runner.sec.read-transcript >/dev/null 2>&1' ||
+    fail "polkitd does not list org.agentrunner.runner.sec.read-transcript"
+fi
+as $B busctl --system call $SNAME /org/agentrunner/Runner1 org.agentrunner.Runner1 Peek 'a{sv}' 0 >peek-b.out 2>&1 ||
+  { cat peek-b.out; fail "Peek without log_tail as $B"; }
+grep -q 'log_withheld' peek-b.out || fail "Peek for $B does not say the log was withheld: $(cat peek-b.out)"
+rc=0; as $B busctl --system call $SNAME /org/agentrunner/Runner1 org.agentrunner.Runner1 Peek 'a{sv}' 1 log_tail u 20 >peek-b-log.out 2>&1 || rc=$?
+[ $rc != 0 ] && grep -qi 'access denied' peek-b-log.out || { cat peek-b-log.out; fail "log_tail as $B: rc $rc"; }
+as $C busctl --system call $SNAME /org/agentrunner/Runner1 org.agentrunner.Runner1 Peek 'a{sv}' 1 log_tail u 20 >peek-c-log.out 2>&1 ||
+  { cat peek-c-log.out; fail "log_tail as $C"; }
+grep -q 'redacted' peek-c-log.out || fail "log_tail as $C is not redacted: $(cat peek-c-log.out)"
+grep -q "$SECRET_VALUE" peek-c-log.out && fail "log_tail shows the value"
+systemctl stop agent-runner@sec.service
+(cd $S && as $A sudo -n agent-runner uninstall --system) >/dev/null 2>&1 || fail "uninstall sec"
+agent-runner secret rm --system SVC_API_KEY --project sec >/dev/null || fail "secret rm --system"
+[ ! -e $CRED ] || fail "credential left behind"
 
 step "uninstall --system leaves nothing"
 for d in $P $D; do
