@@ -424,13 +424,23 @@ typedef struct {
   ArmWeb *web;
   SoupServerMessage *msg;
   gboolean tail;
+  gboolean gone; /* the client went away before the daemon answered */
 } BusCall;
+
+static void
+on_call_client_gone(SoupServerMessage *msg, gpointer user_data)
+{
+  ((BusCall *)user_data)->gone = TRUE;
+}
 
 static int
 on_bus_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   g_autofree BusCall *call = userdata;
   g_autoptr(SoupServerMessage) msg = call->msg;
+  g_signal_handlers_disconnect_by_data(msg, call);
+  if (call->gone)
+    return 0;
   const sd_bus_error *e = sd_bus_message_get_error(m);
   if (e) {
     guint status = g_str_has_suffix(e->name, "AccessDenied") ||
@@ -479,6 +489,8 @@ start_call(ArmWeb *w, SoupServerMessage *msg, sd_bus_message *call, gboolean tai
   bc->msg = g_object_ref(msg);
   bc->tail = tail;
   int r = sd_bus_call_async(w->mon->bus, NULL, call, on_bus_reply, bc, 0);
+  if (r >= 0)
+    g_signal_connect(msg, "finished", G_CALLBACK(on_call_client_gone), bc);
   if (r < 0) {
     g_object_unref(bc->msg);
     g_free(bc);
