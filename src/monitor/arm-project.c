@@ -381,6 +381,7 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   } else if (g_str_equal(kind, "serve_stopping")) {
     p->stopping_seen = TRUE;
   }
+  arm_web_event(p->mon, p, kind, o);
   if (!p->replaying) {
     if (p->mon->acting)
       arm_notify_event(p->mon->notify, p, kind, o);
@@ -630,4 +631,5 @@ arm_project_evaluate(ArmProject *p)
       next = dl;
   }
   arm_deadline(p, next);
+  arm_web_changed(p->mon, p);
 }
