@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,7 +391,7 @@ run_battery(ArdLoop *loop)
     /* Not a broken config: a full disk, said as such (the events file may
      * not take this line; the journal, the bus and stderr do). */
     fprintf(stderr,
-            _("DISK FULL: %s has %" G_GUINT64_FORMAT " bytes free | how-to-fix: free "
+            _("DISK FULL: %s has %" PRIu64 " bytes free | how-to-fix: free "
               "space there (old rounds/ logs, events files), then run agent-runner "
               "start\n"),
             loop->cfg->log_dir, free_bytes);
