@@ -168,7 +168,11 @@ systemctl start agent-runner@proj.service || fail "start"
 PID=$(prop proj MainPID)
 [ "$(stat -c %U /proc/$PID)" = $A ] || fail "daemon runs as $(stat -c %U /proc/$PID)"
 NAME=org.agentrunner.Runner1.proj
-busctl --system list --no-legend | grep -q "^$NAME " || fail "$NAME not on the system bus"
+# NameHasOwner, not `busctl list`: that also lists the name as activatable
+# (install writes its D-Bus activation file).
+owned() { busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+  NameHasOwner s "$1" | grep -q true; }
+owned "$NAME" || fail "$NAME not on the system bus"
 [ "$(busctl --system status $NAME | sed -n 's/^UID=//p')" = "$(id -u $A)" ] || fail "owner uid"
 wait_for 30 '[ -n "$(ls $P/logs/rounds 2>/dev/null)" ]' || fail "no round started"
 
@@ -202,7 +206,7 @@ wait_for 30 '(cd $P && as $A agent-runner --system status) 2>/dev/null | grep -q
 (cd $P && as $A agent-runner --system stop) >stop-a.out 2>&1 || { cat stop-a.out; fail "stop as $A"; }
 wait_for 30 '[ "$(prop proj ActiveState)" = inactive ]' || fail "after stop: $(prop proj ActiveState)"
 [ "$(prop proj Result)" = success ] || fail "stop result $(prop proj Result)"
-busctl --system list --no-legend | grep -q "^$NAME " && fail "bus name still owned"
+owned "$NAME" && fail "bus name still owned"
 tail -n 1 $P/logs/events-*.jsonl | grep -q . || fail "no events"
 cat $P/logs/events-*.jsonl | grep '"event": *"round_end"' | tail -1 | grep -q '"outcome": *"ok"' ||
   fail "last round did not end ok: $(grep round_end $P/logs/events-*.jsonl | tail -2)"
