@@ -249,7 +249,17 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
     return rc;
   }
   g_autofree char *log_dir = conn.cfg ? g_strdup(conn.cfg->log_dir) : NULL;
-  if (!log_dir && arc_conn_is_running(&conn))
+  /* -H: the events files are on the host; only the bus crosses ssh. */
+  if (conn.host && !follow_opt) {
+    fprintf(stderr,
+            _("agent-runner events: the past events are in files on %s: follow new ones "
+              "with 'agent-runner -H %s events --follow', or see the last ones with "
+              "'agent-runner -H %s peek --events N'\n"),
+            conn.host, conn.host, conn.host);
+    arc_conn_clear(&conn);
+    return ARC_EXIT_USAGE;
+  }
+  if (!log_dir && !conn.host && arc_conn_is_running(&conn))
     log_dir = arc_conn_get_string(&conn, "LogDir");
   if (log_dir && !*log_dir)
     g_clear_pointer(&log_dir, g_free);
