@@ -149,6 +149,16 @@ on_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
     f->event_slot = sd_bus_slot_unref(f->event_slot);
     if (!follow_file(f))
       return sd_event_exit(f->event, ARC_EXIT_FAILURE);
+  } else if (!f->log_dir) {
+    /* No files to fall back on (-H: they are on the host): follow the
+     * service that takes the name next, as a restarted one does. */
+    f->event_slot = sd_bus_slot_unref(f->event_slot);
+    if (*new_owner == '\0')
+      fprintf(stderr, _("agent-runner events: %s stopped; waiting for it to come back\n"),
+              f->conn->project);
+    else if (sd_bus_match_signal(f->conn->bus, &f->event_slot, new_owner, AR_BUS_PATH,
+                                 AR_BUS_INTERFACE, "Event", on_event_signal, f) < 0)
+      return sd_event_exit(f->event, ARC_EXIT_FAILURE);
   }
   return 0;
 }
@@ -170,6 +180,9 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
     g_autoptr(sd_bus_message) reply = NULL;
     const char *owner = NULL;
     int r = sd_bus_attach_event(conn->bus, f->event, 0);
+    /* -H: when ssh goes, so does the bus: end rather than wait forever. */
+    if (r >= 0 && conn->host)
+      r = sd_bus_set_exit_on_disconnect(conn->bus, 1);
     g_autofree char *owner_rule = g_strdup_printf(
         "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
         conn->name);
