@@ -113,9 +113,9 @@ AllowUsers {" ".join(USERS)}
         os.chmod(self.ssh, 0o755)
 
     def start_sshd(self):
-        self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f",
-                                      self.dir + "/sshd_config"],
-                                     stderr=open(self.dir + "/sshd.log", "a"))
+        with open(self.dir + "/sshd.log", "a") as log:
+            self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f",
+                                          self.dir + "/sshd_config"], stderr=log)
         self.procs.append(self.sshd)
 
         def listening():
