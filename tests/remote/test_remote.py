@@ -41,7 +41,8 @@ def wait_for(pred, what):
 class Fleet:
     """sshd, the users, their buses and daemons; every process stopped at the end."""
 
-    def __init__(self):
+    def __init__(self, aliases=0):
+        """aliases: that many more names (a01, a02, ...) for the first user."""
         self.dir = tempfile.mkdtemp(prefix="ar-remote-")
         os.chmod(self.dir, 0o755)
         self.procs = []
@@ -84,6 +85,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 PermitRootLogin no
+MaxStartups 100
 AllowUsers {" ".join(USERS)}
 {match}""")
         os.makedirs("/run/sshd", exist_ok=True)
@@ -105,6 +107,9 @@ AllowUsers {" ".join(USERS)}
             f.write(f"Host refused\n  HostName 127.0.0.1\n  Port {self.port}\n  User {USERS[0]}\n"
                     f"  IdentityFile {d}/stranger\n" + common)
             f.write(f"Host down\n  HostName 127.0.0.1\n  Port {free_port()}\n" + common)
+            for i in range(1, aliases + 1):
+                f.write(f"Host a{i:02d}\n  HostName 127.0.0.1\n  Port {self.port}\n"
+                        f"  User {USERS[0]}\n  IdentityFile {d}/client\n" + common)
             f.write(f"Host 127.0.0.1\n  IdentityFile {d}/client\n" + common)
         # Like $SYSTEMD_SSH: the test's ssh config without touching ~root/.ssh.
         self.ssh = d + "/ssh"
