@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
-meson compile -C "$B" ar-gen-docs src/client/agent-runner >/dev/null
+meson compile -C "$B" ar-gen-docs src/client/agent-runner agent-runner-monitor >/dev/null
 
 "$B"/src/common/ar-gen-docs events-md > docs/events.md
 "$B"/src/common/ar-gen-docs catalog > data/catalog/agent-runner.catalog
@@ -15,3 +15,13 @@ meson compile -C "$B" ar-gen-docs src/client/agent-runner >/dev/null
 "$B"/src/common/ar-gen-docs daemon-man > docs/agent-runnerd.8
 # The client's man page: its VERBS section from the verb and option tables.
 LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner __complete man docs/agent-runner.1.in > docs/agent-runner.1
+# docs/monitor.md's detector table, from src/monitor/arm-detectors.c
+python3 - "$B"/src/monitor/agent-runner-monitor docs/monitor.md <<'PY'
+import re, subprocess, sys
+md = subprocess.run([sys.argv[1], "--detectors-md"], check=True, stdout=subprocess.PIPE).stdout.decode()
+path = sys.argv[2]
+text = open(path).read()
+head, rest = text.split("(scripts/regen-docs.sh) -->\n", 1)
+_, tail = rest.split("<!-- end generated -->", 1)
+open(path, "w").write(head + "(scripts/regen-docs.sh) -->\n" + md + "<!-- end generated -->" + tail)
+PY

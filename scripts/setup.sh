@@ -14,6 +14,7 @@ PKGS=(
   gnome-keyring libsecret-tools openssh-server openssh-client python3
   jq util-linux procps libglib2.0-bin libclang-rt-14-dev
   debootstrap passwd strace
+  xvfb dunst libnotify-bin
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #include "config.h"
 
 /* Output classifiers (src/common/ar-classify*.c) against the real captured
- * output of claude, codex and gemini in $AR_SHARED_DIR/agent-cli/fixtures,
+ * output of claude, codex and gemini in tests/fixtures/agent-cli,
  * plus garbage, huge lines, the text dialect, and the fake agent that
  * replays a fixture.
  *
@@ -19,7 +19,7 @@
 #define DOCS_BEGIN "<!-- BEGIN GENERATED: test-classify --write-docs -->\n"
 #define DOCS_END   "<!-- END GENERATED -->\n"
 
-static const char *fixtures_dir; /* NULL when $AR_SHARED_DIR is absent */
+static const char *fixtures_dir; /* NULL when tests/fixtures/agent-cli is absent */
 
 /* ---- the expectation table: one row per fixture case ---- */
 
@@ -301,7 +301,7 @@ static gboolean
 need_fixtures(void)
 {
   if (fixtures_dir == NULL) {
-    g_test_skip("AR_SHARED_DIR/agent-cli/fixtures not found");
+    g_test_skip("tests/fixtures/agent-cli not found");
     return FALSE;
   }
   return TRUE;
@@ -804,6 +804,31 @@ test_claude_rate_limit_event(void)
   g_assert_cmpint(out.http_status, ==, 400);
 }
 
+/* Parity with the Python tool: a rejected rate_limit_event, then an
+ * is_error result without api_error_status (the captured oauth-429 shape
+ * without the status and the synthetic error line) is the account's limit,
+ * backed off to resetsAt, not a plain error. */
+static void
+test_claude_rejected_no_status(void)
+{
+  const char *root = g_getenv("AR_SOURCE_ROOT");
+  g_autofree char *path =
+      g_build_filename(root ? root : ".", "tests", "fixtures",
+                       "claude-rate-limit-rejected-no-status.stdout.jsonl", NULL);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(g_file_get_contents(path, &data, &len, &error));
+  g_autoptr(ArClassifier) c = ar_classifier_new(AR_DIALECT_CLAUDE_STREAM_JSON);
+  g_auto(ArClassification) out = { 0 };
+  gint64 clock = 0;
+  feed_lines(c, data, len, &clock);
+  ar_classifier_finish(c, 1, 0, FALSE, FALSE, &out);
+  g_assert_cmpint(out.outcome, ==, AR_OUTCOME_RATE_LIMIT_ACCOUNT);
+  g_assert_cmpint(out.reset_at_epoch, ==, 1795847872);
+  g_assert_cmpstr(out.evidence, ==, "You've hit your session limit · resets 6:37am (UTC)");
+}
+
 static void
 test_codex_usage_sum(void)
 {
@@ -1137,9 +1162,13 @@ main(int argc, char **argv)
 
   g_test_init(&argc, &argv, NULL);
 
-  const char *shared = g_getenv("AR_SHARED_DIR");
-  g_autofree char *dir = shared ? g_build_filename(shared, "agent-cli", "fixtures", NULL) : NULL;
-  if (dir && g_file_test(dir, G_FILE_TEST_IS_DIR))
+  /* The captured output is carried in tests/fixtures/agent-cli. */
+  const char *env_dir = g_getenv("AR_FIXTURES_DIR");
+  const char *root = g_getenv("AR_SOURCE_ROOT");
+  g_autofree char *dir =
+      env_dir ? g_strdup(env_dir)
+              : g_build_filename(root ? root : ".", "tests", "fixtures", "agent-cli", NULL);
+  if (g_file_test(dir, G_FILE_TEST_IS_DIR))
     fixtures_dir = dir;
 
   g_test_add_func("/classify/names", test_names);
@@ -1151,6 +1180,7 @@ main(int argc, char **argv)
   g_test_add_func("/classify/stall-and-timeout", test_stall_and_timeout);
   g_test_add_func("/classify/grace-after-result", test_grace_after_result);
   g_test_add_func("/classify/claude-rate-limit-event", test_claude_rate_limit_event);
+  g_test_add_func("/classify/claude-rejected-no-status", test_claude_rejected_no_status);
   g_test_add_func("/classify/codex-usage-sum", test_codex_usage_sum);
   g_test_add_func("/classify/docs-in-sync", test_docs_in_sync);
   g_test_add_func("/classify/fixtures/inventory", test_fixture_inventory);

@@ -276,6 +276,38 @@ test_check_reports_bad_config(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(err2, "config not found"));
 }
 
+/* A key that does nothing yet is said so (DESIGN.md §12), in text and in
+ * --json, without failing the check. */
+static void
+test_check_says_no_effect_yet(Fixture *f, gconstpointer data)
+{
+  git_init_with_commit(f);
+  g_autofree char *prompts = g_build_filename(f->repo, "prompts", NULL);
+  g_mkdir(prompts, 0755);
+  g_autofree char *prompt = g_build_filename(prompts, "main.md", NULL);
+  g_autofree char *text = g_strnfill(600, 'w');
+  g_file_set_contents(prompt, text, -1, NULL);
+  g_autofree char *cfgpath = g_build_filename(f->repo, "agent-runner.toml", NULL);
+  g_file_set_contents(cfgpath,
+                      "[agent]\ncommand = [\"true\"]\nprompt_arg_template = [\"{prompt}\"]\n"
+                      "[runtime]\nwork_dir = \".\"\nlog_dir = \"logs\"\n"
+                      "[prompt]\nfile = \"prompts/main.md\"\n"
+                      "[monitor]\nremote_failure_tolerance_s = 30\n",
+                      -1, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = run(f, f->repo, &out, &err, "config", "check", NULL);
+  if (rc != 0)
+    g_error("config check failed:\n%s%s", out, err);
+  g_assert_nonnull(strstr(out, "[monitor] remote_failure_tolerance_s has no effect yet"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run(f, f->repo, &out, NULL, "--json", "config", "check", NULL), ==, 0);
+  g_autoptr(JsonNode) root = json_from_string(out, NULL);
+  JsonArray *inert = json_object_get_array_member(json_node_get_object(root), "no_effect");
+  g_assert_cmpuint(json_array_get_length(inert), ==, 1);
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(inert, 0), "key"), ==,
+                  "[monitor] remote_failure_tolerance_s");
+}
+
 static void
 test_orphans_verb(Fixture *f, gconstpointer data)
 {
@@ -342,6 +374,7 @@ main(int argc, char **argv)
   ADD("/client/init-ignores-inside-log-dir", test_init_ignores_inside_log_dir);
   ADD("/client/presets-pass-check", test_presets_pass_check);
   ADD("/client/check-reports-bad-config", test_check_reports_bad_config);
+  ADD("/client/check-says-no-effect-yet", test_check_says_no_effect_yet);
   ADD("/client/orphans-verb", test_orphans_verb);
   return g_test_run();
 }

@@ -361,6 +361,64 @@ test_prompt_assembly(Fixture *f, gconstpointer data)
   g_assert_error(error, AR_ERROR, AR_ERROR_CONFIG);
 }
 
+/* [hooks], [phases.NAME.hooks], hook names in [plugins] disable, [events]
+ * kinds, and the keys config check reports as having no effect yet. */
+static void
+test_hooks_and_inert_keys(Fixture *f, gconstpointer data)
+{
+  g_autofree char *text =
+      g_strdup_printf("%s"
+                      "[monitor]\nauto_stop_on = [\"oauth_fail\"]\n"
+                      "[phases]\nlist = [\"a\", \"b\"]\n"
+                      "[phases.b.hooks]\npre_round = []\n"
+                      "[hooks]\ntimeout_s = 5\n"
+                      "pre_round = [\"hooks/notes.sh\", [\"python3\", \"hooks/ci.py\", \"-q\"]]\n"
+                      "post_round = [[\"logger\", \"done\"]]\n"
+                      "[events]\nkinds = [\"notes_refreshed\"]\n"
+                      "[plugins]\ndisable = [\"logger\"]\n",
+                      minimal_head);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ArConfig) cfg = load_text(f, text, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(cfg->hook_timeout_s, ==, 5);
+  g_autoptr(GPtrArray) pre = ar_config_hooks(cfg, "a", AR_HOOK_PRE_ROUND);
+  g_assert_cmpuint(pre->len, ==, 2);
+  g_autofree char *notes = g_build_filename(f->dir, "hooks", "notes.sh", NULL);
+  g_assert_cmpstr(((char **)g_ptr_array_index(pre, 0))[0], ==, notes);
+  char **argv = g_ptr_array_index(pre, 1);
+  g_assert_cmpstr(argv[0], ==, "python3"); /* a bare name stays for PATH */
+  g_assert_cmpstr(argv[1], ==, "hooks/ci.py");
+  g_autofree char *name = ar_hook_name((const char *const *)argv);
+  g_assert_cmpstr(name, ==, "ci");
+  g_autoptr(GPtrArray) pre_b = ar_config_hooks(cfg, "b", AR_HOOK_PRE_ROUND);
+  g_assert_cmpuint(pre_b->len, ==, 0); /* the phase's list replaces the global one */
+  g_autoptr(GPtrArray) post = ar_config_hooks(cfg, NULL, AR_HOOK_POST_ROUND);
+  g_assert_cmpuint(post->len, ==, 0); /* disabled by name */
+  g_assert_cmpstr(cfg->event_kinds[0], ==, "notes_refreshed");
+  g_autoptr(GPtrArray) reasons = NULL;
+  g_autoptr(GPtrArray) inert = ar_config_inert_keys(cfg, &reasons);
+  g_assert_cmpuint(inert->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(inert, 0), ==, "[monitor] auto_stop_on");
+
+  g_autofree char *t1 = g_strdup_printf("%s[hooks]\npre_round = \"x.sh\"\n", minimal_head);
+  expect_error(f, t1, "[hooks] pre_round must be a list of commands", NULL);
+  g_autofree char *t2 = g_strdup_printf("%s[hooks]\npre_round = [[]]\n", minimal_head);
+  expect_error(f, t2, "each command is a path string or a non-empty list", NULL);
+  g_autofree char *t3 = g_strdup_printf(
+      "%s[hooks]\npre_round = [\"./refresh.sh\"]\n[plugins]\ndisable = [\"refersh\"]\n",
+      minimal_head);
+  expect_error(f, t3, "unknown name \"refersh\"; did you mean \"refresh\"?", NULL);
+  g_autofree char *t4 = g_strdup_printf("%s[phases]\nlist = [\"a\"]\n[phases.a.hooks]\n"
+                                        "pre_rond = []\n",
+                                        minimal_head);
+  expect_error(f, t4, "unknown key \"pre_rond\" in [phases.a.hooks]", "did you mean \"pre_round\"",
+               NULL);
+  g_autofree char *t5 =
+      g_strdup_printf("%s[events]\nkinds = [\"round_end\", \"Bad-Name\"]\n", minimal_head);
+  expect_error(f, t5, "\"round_end\" is a built-in event kind", "\"Bad-Name\" is not a valid",
+               NULL);
+}
+
 static void
 test_key_table_sane(void)
 {
@@ -402,6 +460,7 @@ main(int argc, char **argv)
   ADD("/config/phases", test_phases);
   ADD("/config/all-errors-reported", test_all_errors_reported);
   ADD("/config/prompt-assembly", test_prompt_assembly);
+  ADD("/config/hooks-and-inert-keys", test_hooks_and_inert_keys);
   g_test_add_func("/config/key-table", test_key_table_sane);
   return g_test_run();
 }

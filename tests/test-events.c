@@ -9,9 +9,12 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <signal.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -132,6 +135,9 @@ static const char *const new_kinds[] = {
   "serve_started",   "serve_stopping",  "round_stalled",   "auth_failed",
   "quota_exhausted", "round_cancelled", "config_reloaded", "config_reload_failed",
   "backoff_ended_early",
+  "monitor_alert_resolved",
+  "round_leftovers_killed",
+  "disk_full",
 };
 
 /* Issue 12 (secrets). */
@@ -460,6 +466,41 @@ test_fragment_terminated(Fixture *f, gconstpointer data)
   g_assert_true(g_str_has_suffix(text,
                                  "round_st\n{\"ts\": \"2026-05-17T02:13:44.123Z\", \"event\": "
                                  "\"round_cancelled\", \"round_num\": 1}\n"));
+}
+
+/* A full disk in the middle of a line: RLIMIT_FSIZE gives the same short
+ * write, then EFBIG, without root or a small file system. */
+static void
+test_short_write_truncated(Fixture *f, gconstpointer data)
+{
+  g_assert_true(ar_emit(f->em, "round_cancelled", AR_EV_I("round_num", 1), NULL));
+  g_autofree char *path = g_build_filename(f->dir, "events-2026-05.jsonl", NULL);
+  struct stat st;
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  off_t before = st.st_size;
+  struct rlimit old;
+  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old), ==, 0);
+  struct rlimit tight = { .rlim_cur = before + 20, .rlim_max = old.rlim_max };
+  void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &tight), ==, 0);
+  g_test_expect_message(NULL, G_LOG_LEVEL_MESSAGE, "events: Cannot write to the events file*");
+  gboolean ok = ar_emit(f->em, "round_cancelled", AR_EV_I("round_num", 2), NULL);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old), ==, 0);
+  signal(SIGXFSZ, old_handler);
+  g_test_assert_expected_messages();
+  g_assert_false(ok);
+  /* No fragment: the file is as it was. */
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_size, ==, before);
+  g_assert_true(ar_emit(f->em, "round_cancelled", AR_EV_I("round_num", 3), NULL));
+  g_autofree char *text = read_events(f, "2026-05");
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), ==, 3); /* two lines and the empty tail */
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, lines[i], -1, NULL));
+  }
+  g_assert_nonnull(strstr(lines[1], "\"round_num\": 3"));
 }
 
 typedef struct {
@@ -1002,6 +1043,7 @@ main(int argc, char **argv)
   ADD("/events/month-rollover", test_month_rollover);
   ADD("/events/file-replaced", test_file_replaced);
   ADD("/events/fragment-terminated", test_fragment_terminated);
+  ADD("/events/short-write-truncated", test_short_write_truncated);
   ADD("/events/two-writers", test_two_writers);
   ADD("/events/redaction", test_redaction_in_line);
   ADD("/events/extra-sinks", test_extra_sinks);

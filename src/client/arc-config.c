@@ -8,7 +8,8 @@
 #include "arc-client.h"
 
 static void
-print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const char *error)
+print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const char *error,
+                  const ArConfig *cfg)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -31,6 +32,20 @@ print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+  if (cfg) {
+    /* Keys the file sets that do nothing yet (DESIGN.md §12). */
+    g_autoptr(GPtrArray) reasons = NULL;
+    g_autoptr(GPtrArray) inert = ar_config_inert_keys(cfg, &reasons);
+    json_builder_set_member_name(b, "no_effect");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < inert->len; i++) {
+      json_builder_begin_object(b);
+      ar_json_add_str(b, "key", g_ptr_array_index(inert, i));
+      ar_json_add_str(b, "reason", g_ptr_array_index(reasons, i));
+      json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+  }
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   arc_print_json(root);
@@ -45,7 +60,7 @@ config_check(ArcGlobal *global)
       ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
   if (cfg == NULL) {
     if (global->json) {
-      print_checks_json(path, NULL, FALSE, error->message);
+      print_checks_json(path, NULL, FALSE, error->message, NULL);
     } else {
       printf("%s✗%s config_loaded\n", arc_color("\033[31m"), arc_color("\033[0m"));
       fprintf(stderr, "%s\n", error->message);
@@ -56,7 +71,7 @@ config_check(ArcGlobal *global)
   gboolean ok = FALSE;
   g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &ok);
   if (global->json) {
-    print_checks_json(path, checks, ok, NULL);
+    print_checks_json(path, checks, ok, NULL, cfg);
     return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
   }
   guint width = 0;
@@ -70,6 +85,11 @@ config_check(ArcGlobal *global)
       printf("  %*s  %s%s%s\n", (int)width, _("how to fix:"), arc_color("\033[1m"), c->hint,
              arc_color("\033[0m"));
   }
+  g_autoptr(GPtrArray) reasons = NULL;
+  g_autoptr(GPtrArray) inert = ar_config_inert_keys(cfg, &reasons);
+  for (guint i = 0; i < inert->len; i++)
+    printf(_("%s!%s %s has no effect yet: %s\n"), arc_color("\033[33m"), arc_color("\033[0m"),
+           (const char *)g_ptr_array_index(inert, i), (const char *)g_ptr_array_index(reasons, i));
   printf(ok ? _("\nproject %s: all checks passed\n") : _("\nproject %s: some checks failed\n"),
          cfg->project);
   return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;

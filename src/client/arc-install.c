@@ -731,19 +731,17 @@ do_install(InstallOpts *o, ArConfig *cfg)
   }
 
   g_autofree char *unit = arc_systemd_unit_name(project);
-  g_autofree char *munit = arc_systemd_monitor_unit_name(project);
+  /* One monitor for all projects of the manager: no per-project drop-in. */
+  g_autofree char *munit = arc_systemd_monitor_unit_name();
   g_autofree char *link = arc_systemd_config_link_path(o->system, project);
   g_autofree char *dropin = arc_systemd_dropin_path(o->system, unit);
-  g_autofree char *mdropin = arc_systemd_dropin_path(o->system, munit);
   g_autofree char *content = dropin_content(o, cfg, TRUE);
-  g_autofree char *mcontent = dropin_content(o, cfg, FALSE);
 
   if (o->dry_run)
     printf(_("dry run: nothing is written and nothing is called\n"));
   g_autofree char *activation = activation_path(o->system, project);
   g_autofree char *acontent_bus = activation_content(o, cfg);
   if (!write_link(o, link, cfg->config_path, &error) || !write_dropin(o, dropin, content, &error) ||
-      (o->monitor && !write_dropin(o, mdropin, mcontent, &error)) ||
       !write_dropin(o, activation, acontent_bus, &error)) {
     fprintf(stderr, "agent-runner install: %s\n", error->message);
     return ARC_EXIT_FAILURE;
@@ -826,7 +824,7 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
   g_autofree char *run_as = NULL;
   GOptionEntry entries[] = {
     { "monitor", 0, 0, G_OPTION_ARG_NONE, &o.monitor,
-      N_("Also install agent-runner-monitor@PROJECT.service (not available yet)"), NULL },
+      N_("Also enable agent-runner-monitor.service (one for all projects)"), NULL },
     { "no-start", 0, 0, G_OPTION_ARG_NONE, &o.no_start, N_("Enable, but do not start"), NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &o.dry_run,
       N_("Print every file and every D-Bus call; change nothing"), NULL },
@@ -842,13 +840,6 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
-    return ARC_EXIT_USAGE;
-  }
-  if (o.monitor) {
-    /* Until agent-runner-monitor exists, its unit would only fail. */
-    fprintf(stderr, _("agent-runner install: --monitor is not available yet: "
-                      "agent-runner-monitor is not part of this release, so its unit could not "
-                      "run; install without --monitor\n"));
     return ARC_EXIT_USAGE;
   }
   o.system = global->system;
@@ -925,10 +916,9 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     return ARC_EXIT_FAILURE;
   }
   g_autofree char *unit = arc_systemd_unit_name(project);
-  g_autofree char *munit = arc_systemd_monitor_unit_name(project);
   int rc = ARC_EXIT_OK;
-  /* The monitor first: it would report the supervisor's stop. */
-  const char *units[] = { munit, unit };
+  /* agent-runner-monitor.service watches every project: it stays. */
+  const char *units[] = { unit };
   for (guint i = 0; i < G_N_ELEMENTS(units); i++) {
     g_auto(ArcUnitState) st = { 0 };
     gboolean known = dry_run || (arc_systemd_get_unit_state(sd, units[i], &st, NULL) &&
@@ -936,7 +926,7 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     if (!known)
       continue;
     if (dry_run || !g_str_equal(st.active_state, "inactive")) {
-      if (!dry_run && i == 1)
+      if (!dry_run)
         printf(_("stopping %s (the current round finishes first; 'agent-runner stop --now' "
                  "ends it)\n"),
                units[i]);
@@ -989,7 +979,6 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     rc = ARC_EXIT_FAILURE;
   }
   arc_systemd_reset_failed(sd, unit);
-  arc_systemd_reset_failed(sd, munit);
   if (rc == ARC_EXIT_OK)
     printf(dry_run ? _("would uninstall %s\n") : _("uninstalled %s\n"), unit);
   return rc;

@@ -33,9 +33,9 @@ arc_systemd_unit_name(const char *project)
 }
 
 char *
-arc_systemd_monitor_unit_name(const char *project)
+arc_systemd_monitor_unit_name(void)
 {
-  return g_strdup_printf("agent-runner-monitor@%s.service", project);
+  return g_strdup("agent-runner-monitor.service");
 }
 
 /* %E of the manager: $XDG_CONFIG_HOME for the user manager, /etc for the

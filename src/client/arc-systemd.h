@@ -13,9 +13,10 @@
 
 G_BEGIN_DECLS
 
-/* "agent-runner@PROJECT.service", "agent-runner-monitor@PROJECT.service" */
+/* "agent-runner@PROJECT.service"; "agent-runner-monitor.service" (one
+ * monitor per manager watches every project) */
 char *arc_systemd_unit_name(const char *project);
-char *arc_systemd_monitor_unit_name(const char *project);
+char *arc_systemd_monitor_unit_name(void);
 
 /* What `install` writes (user mode: under $XDG_CONFIG_HOME; system mode:
  * /etc, the value of %E for the system manager). */

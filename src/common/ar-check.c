@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ar-cleanup.h"
@@ -47,6 +48,14 @@ check_log_dir_writable(const ArConfig *cfg, const char *base_path, char **detail
       ssize_t n = write(fd, "ok", 2);
       if (n != 2)
         err = n < 0 ? errno : ENOSPC; /* a short write of 2 bytes: no room */
+    }
+    if (err == ENOSPC || err == EDQUOT) {
+      /* Say it plainly: the permissions hint of this check would mislead. */
+      guint64 free_bytes = 0;
+      (void)ar_check_dir_full(cfg->log_dir, &free_bytes);
+      return g_strdup_printf(_("no space left in %s (%" G_GUINT64_FORMAT
+                               " bytes free): free space there (old rounds/ logs, events files)"),
+                             cfg->log_dir, free_bytes);
     }
     if (err != 0)
       return g_strdup_printf(_("cannot write a file in %s: %s"), cfg->log_dir, g_strerror(err));
@@ -207,6 +216,26 @@ static const struct {
        "'agent-runner secret set --system NAME', then 'agent-runner install --system' again), "
        "or remove it from the list; see 'agent-runner secret check'") },
 };
+
+gboolean
+ar_check_dir_full(const char *dir, guint64 *free_bytes)
+{
+  struct statvfs vfs;
+  *free_bytes = statvfs(dir, &vfs) == 0 ? (guint64)vfs.f_bavail * vfs.f_frsize : 0;
+  /* Ask for a real block: a directory entry or an empty file may still
+   * fit when no data does. */
+  g_auto(ArFd) fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno == ENOSPC || errno == EDQUOT;
+  if (fallocate(fd, 0, 0, 4096) == 0)
+    return FALSE;
+  if (errno == ENOSPC || errno == EDQUOT)
+    return TRUE;
+  /* No fallocate here (EOPNOTSUPP): a real write tells. */
+  char block[4096] = { 0 };
+  ssize_t n = write(fd, block, sizeof block);
+  return (n >= 0 && n < (ssize_t)sizeof block) || (n < 0 && (errno == ENOSPC || errno == EDQUOT));
+}
 
 void
 ar_check_free(ArCheck *check)

@@ -435,6 +435,14 @@ ar_classifier_finish(ArClassifier *self, int exit_code, int term_signal, gboolea
   /* The CLI's final word decides: its error, or success with exit 0. */
   if (self->terminal.set) {
     outcome = signal_outcome(&self->terminal, exit_status, &status);
+    /* An error result that says nothing of its own (no status, no known
+     * words) after a rejected rate limit is that limit: the Python tool
+     * backs off to resetsAt, and running on would burn rounds. */
+    if (outcome == AR_OUTCOME_UNKNOWN && self->rate_limit.set) {
+      outcome = signal_outcome(&self->rate_limit, exit_status, &status);
+      set_result(self, out, outcome, status, &self->terminal, last_line);
+      return;
+    }
     set_result(self, out, outcome, status, &self->terminal, last_line);
     return;
   }

@@ -21,7 +21,12 @@ static const struct {
   { "phases", "Optional rotation of phases, and per-phase overrides in [phases.NAME]." },
   { "phases.NAME", "Overrides for one phase; NAME must be in [phases] list." },
   { "phases.NAME.prompt", "The prompt files of one phase." },
-  { "plugins", "Switches for built-in pieces; [plugins.NAME] tables pass through unchecked." },
+  { "phases.NAME.hooks", "The hooks of one phase: each key given replaces that key of [hooks]." },
+  { "hooks", "Executables run at the stages of a round (docs/hooks.md): JSON in on stdin, JSON "
+             "out, under the agent's containment." },
+  { "events", "Event kinds of your own, for hooks." },
+  { "plugins",
+    "Switches for built-in pieces and hooks; [plugins.NAME] is the settings of the hook NAME." },
 };
 
 static const char *
@@ -91,7 +96,10 @@ ar_config_doc_markdown(void)
       type_text(type, key);
       g_autofree char *type_md = md_escape(type->str);
       g_autofree char *def_md = md_escape(default_text(key));
-      g_autofree char *doc_md = md_escape(key->doc);
+      g_autofree char *doc_full =
+          key->no_effect ? g_strdup_printf("%s **No effect yet:** %s", key->doc, key->no_effect)
+                         : g_strdup(key->doc);
+      g_autofree char *doc_md = md_escape(doc_full);
       g_string_append_printf(out, "| `%s`%s | %s | `%s` | %s |\n", key->name,
                              key->ours ? " *(new)*" : "", type_md, def_md, doc_md);
     }
@@ -106,7 +114,7 @@ ar_config_doc_markdown(void)
   g_string_append(out, ".\n\n`[plugins] disable` accepts: ");
   for (guint i = 0; ar_known_plugins[i]; i++)
     g_string_append_printf(out, "%s`%s`", i ? ", " : "", ar_known_plugins[i]);
-  g_string_append(out, ".\n");
+  g_string_append(out, ", and the name of any hook (its file name without extension).\n");
   return g_string_free(out, FALSE);
 }
 
@@ -160,6 +168,10 @@ ar_config_doc_man(void)
       roff_append(out, default_text(key));
       g_string_append(out, ")\n");
       roff_append(out, key->doc);
+      if (key->no_effect) {
+        g_string_append(out, " No effect yet: ");
+        roff_append(out, key->no_effect);
+      }
       g_string_append_c(out, '\n');
     }
   }

@@ -20,13 +20,28 @@ static const char *const dirty_choices[] = { "stash", "ignore", "auto_commit", N
 /* The detectors of the monitor (python-tool-reference §4.2); auto_stop_on
  * may only name these. */
 const char *const ar_known_detectors[] = {
-  "timeout_rate",      "hung",
-  "orphan_chain",      "disk_warning",
-  "disk_critical",     "mem_pressure",
-  "oauth_fail",        "network_fail",
-  "rate_limit_active", "anomaly_repetitive_active",
-  "supervisor_stale",  NULL,
+  "timeout_rate",
+  "hung",
+  "orphan_chain",
+  "disk_warning",
+  "disk_critical",
+  "mem_pressure",
+  "oauth_fail",
+  "network_fail",
+  "rate_limit_active",
+  "anomaly_repetitive_active",
+  "supervisor_stale",
+  "no_progress",
+  "crash_loop",
+  "auth_failed",
+  "quota_exhausted",
+  "config_broken",
+  NULL,
 };
+
+/* What [monitor] notify may ask the desktop to be told about. */
+static const char *const notify_choices[] = { "critical", "warning", "finished", "round_end",
+                                              NULL };
 
 /* Built-in pieces that [plugins] disable can switch off. The names are the
  * Python tool's, so an existing file keeps loading. */
@@ -36,9 +51,13 @@ const char *const ar_known_plugins[] = {
 };
 
 const char *const ar_config_sections[] = {
-  "agent",   "agent.env",           "runtime", "prompt",  "vcs",
-  "monitor", "monitor.host_health", "phases",  "plugins", NULL,
+  "agent",  "agent.env", "runtime", "prompt", "vcs", "monitor", "monitor.host_health",
+  "phases", "plugins",   "hooks",   "events", NULL,
 };
+
+/* Keys read but not acted on yet (DESIGN.md §12): what `config check`
+ * says when a file sets one. */
+#define NO_EFFECT_REMOTE "the monitor does not watch remote hosts yet"
 
 #define AUTH_FAIL_DEFAULT                                                                          \
   "['\\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|"         \
@@ -78,7 +97,8 @@ const ArConfigKey ar_config_keys[] = {
   { "runtime", "round_log_retention", AR_KEY_UINT, "100", OFF(round_log_retention), 1, 0, NULL, FALSE, FALSE,
     "Keep the newest N round transcripts (log_dir/rounds/R*.log)." },
   { "runtime", "narrative_file", AR_KEY_PATH, NULL, OFF(narrative_file), 0, 0, NULL, FALSE, FALSE,
-    "Agent-maintained summary shown by the monitor's web page; default log_dir/narrative.md." },
+    "Agent-maintained summary shown by the monitor's web page; default log_dir/narrative.md.",
+    "the monitor's web page that shows it is not built yet" },
   { "runtime", "transient_error_action", AR_KEY_ENUM, "\"back_off\"", OFF(transient_error_action), 0, 0, transient_choices, FALSE, FALSE,
     "After a rate limit, quota or server error: back_off (wait until the reset time), skip (run the next round now) or stop." },
   { "runtime", "max_rounds", AR_KEY_UINT, NULL, OFF(max_rounds), 1, 0, NULL, FALSE, FALSE,
@@ -124,23 +144,28 @@ const ArConfigKey ar_config_keys[] = {
 
   /* [monitor] */
   { "monitor", "auth_fail_patterns", AR_KEY_REGEXV, AUTH_FAIL_DEFAULT, OFF(auth_fail_patterns), 0, 0, NULL, FALSE, FALSE,
-    "Case-insensitive regular expressions that mark a short failed round as an authentication failure (text output)." },
+    "Case-insensitive regular expressions that mark a failed round of a text CLI (output = \"text\") shorter than 60 s as an authentication failure when the end of its transcript matches (auth_failed after auth_fail_threshold such rounds)." },
   { "monitor", "auth_fail_hint", AR_KEY_STRING, "\"\"", OFF(auth_fail_hint), 0, 0, NULL, FALSE, FALSE,
     "How to fix an authentication failure; shown in the auth_failed event. Presets set it per CLI." },
   { "monitor", "auth_fail_threshold", AR_KEY_UINT, "1", OFF(auth_fail_threshold), 1, 0, NULL, FALSE, TRUE,
     "Consecutive authentication failures after which the loop stops instead of burning quota." },
   { "monitor", "auto_stop_on", AR_KEY_NAMES, "[\"oauth_fail\", \"disk_critical\"]", OFF(auto_stop_on), 0, 0, ar_known_detectors, FALSE, FALSE,
-    "Detectors whose critical alert stops the service." },
+    "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start)." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, "90", OFF(remote_failure_tolerance_s), 0, 3600, NULL, FALSE, FALSE,
-    "How long monitor --host tolerates ssh failures before giving up (0..3600)." },
+    "How long monitor --host tolerates ssh failures before giving up (0..3600).",
+    NO_EFFECT_REMOTE },
   { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, "0", OFF(anomaly_repetitive_window), 0, 0, NULL, FALSE, FALSE,
-    "Tool-call window of the repetitive-tool detector (0: off)." },
+    "Tool-call window of the repetitive-tool detector on claude output (0: off)." },
   { "monitor", "anomaly_repetitive_threshold", AR_KEY_UINT, "0", OFF(anomaly_repetitive_threshold), 0, 0, NULL, FALSE, FALSE,
     "Repetitions within the window that raise anomaly_repetitive_tool (0: off)." },
   { "monitor", "round_progress_interval_s", AR_KEY_UINT, "0", OFF(round_progress_interval_s), 0, 0, NULL, FALSE, FALSE,
     "Emit round_progress every N seconds while a round runs (0: off)." },
   { "monitor", "supervisor_stale_threshold_s", AR_KEY_UINT, NULL, OFF(supervisor_stale_threshold_s), 0, 0, NULL, FALSE, FALSE,
     "Alert when no event was written for this long; default round_timeout_s x 1.5, 0 disables." },
+  { "monitor", "no_progress_rounds", AR_KEY_UINT, "10", OFF(no_progress_rounds), 0, 0, NULL, FALSE, FALSE,
+    "no_progress alert after this many rounds in a row that left HEAD unchanged and the tree clean (0: off)." },
+  { "monitor", "notify", AR_KEY_NAMES, "[\"critical\", \"finished\"]", OFF(notify), 0, 0, notify_choices, FALSE, FALSE,
+    "Desktop notifications: critical (critical alerts and stops), warning (warning alerts), finished (.agent-done, max_rounds), round_end (every round)." },
   { "monitor.host_health", "mem_avail_min_mb", AR_KEY_UINT, "200", OFF(mem_avail_min_mb), 0, 0, NULL, FALSE, FALSE,
     "mem_pressure alert below this much available memory." },
   { "monitor.host_health", "disk_warning_pct", AR_KEY_PERCENT, "90.0", OFF(disk_warning_pct), 0, 100, NULL, FALSE, FALSE,
@@ -158,9 +183,39 @@ const ArConfigKey ar_config_keys[] = {
   { "phases.NAME.prompt", "files", AR_KEY_PATHV, NULL, PHASE_OFF(prompt_files), 0, 0, NULL, FALSE, FALSE,
     "Prompt files of this phase, instead of [prompt]." },
 
+  { "phases.NAME.hooks", "pre_round", AR_KEY_HOOKS, NULL, PHASE_OFF(hooks[AR_HOOK_PRE_ROUND]), 0, 0, NULL, FALSE, FALSE,
+    "Pre-round hooks of this phase, instead of [hooks] pre_round." },
+  { "phases.NAME.hooks", "context_enricher", AR_KEY_HOOKS, NULL, PHASE_OFF(hooks[AR_HOOK_CONTEXT_ENRICHER]), 0, 0, NULL, FALSE, FALSE,
+    "Context enrichers of this phase." },
+  { "phases.NAME.hooks", "post_round", AR_KEY_HOOKS, NULL, PHASE_OFF(hooks[AR_HOOK_POST_ROUND]), 0, 0, NULL, FALSE, FALSE,
+    "Post-round hooks of this phase." },
+  { "phases.NAME.hooks", "dirty_handler", AR_KEY_HOOKS, NULL, PHASE_OFF(hooks[AR_HOOK_DIRTY_HANDLER]), 0, 0, NULL, FALSE, FALSE,
+    "Dirty-tree handlers of this phase." },
+
+  /* [hooks] */
+  { "hooks", "serve_startup", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_SERVE_STARTUP]), 0, 0, NULL, FALSE, FALSE,
+    "Run once when the service starts, before the first round; a failure stops the service (serve_startup_hook_failed)." },
+  { "hooks", "pre_round", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_PRE_ROUND]), 0, 0, NULL, FALSE, FALSE,
+    "Run before each round's context and prompt are made; may rewrite the prompt file (prompt_overwritten). Skipped with disable_pre_round_hooks." },
+  { "hooks", "context_enricher", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_CONTEXT_ENRICHER]), 0, 0, NULL, FALSE, FALSE,
+    "Run after the pre-round hooks; the JSON object a hook prints goes into round-context.json under the hook's name." },
+  { "hooks", "post_round", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_POST_ROUND]), 0, 0, NULL, FALSE, FALSE,
+    "Run after each round with its result; the next round waits for them." },
+  { "hooks", "dirty_handler", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_DIRTY_HANDLER]), 0, 0, NULL, FALSE, FALSE,
+    "Run in order when a clean round leaves the tree dirty, before the built-in [vcs] dirty_action; the first that answers {\"claimed\": true} wins." },
+  { "hooks", "detector", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_DETECTOR]), 0, 0, NULL, FALSE, FALSE,
+    "Monitor detectors: print {\"alerts\": [...]}.",
+    "the monitor that runs detectors is not built yet" },
+  { "hooks", "timeout_s", AR_KEY_UINT, "60", OFF(hook_timeout_s), 1, 0, NULL, FALSE, TRUE,
+    "Each hook's process group is killed after this many seconds (hook_failed, error_type timeout)." },
+
+  /* [events] */
+  { "events", "kinds", AR_KEY_STRV, "[]", OFF(event_kinds), 0, 0, NULL, FALSE, FALSE,
+    "Event kinds hooks may emit ({\"events\": [{\"event\": KIND, ...}]} on stdout), written like the built-ins to the events file, the journal and the bus. Names: [a-z][a-z0-9_]*, not a built-in kind." },
+
   /* [plugins] */
   { "plugins", "disable", AR_KEY_NAMES, "[]", OFF(plugins_disable), 0, 0, ar_known_plugins, FALSE, FALSE,
-    "Built-in detectors or handlers to switch off. Other [plugins.NAME] tables pass through to plugins unchecked." },
+    "Built-in detectors or handlers, or hooks by name, to switch off. A [plugins.NAME] table is not checked: the hook named NAME gets it as plugin_config in its input." },
 };
 /* clang-format on */
 
@@ -193,6 +248,7 @@ ar_key_type_name(ArKeyType type)
     [AR_KEY_PERCENT] = "number 0..100",
     [AR_KEY_ENV] = "table of strings",
     [AR_KEY_PHASE_LIST] = "list of phase names",
+    [AR_KEY_HOOKS] = "list of commands (path or argv list)",
   };
   return names[type];
 }

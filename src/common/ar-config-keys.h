@@ -20,6 +20,7 @@ typedef enum {
   AR_KEY_PERCENT,    /* number 0..100 (integer or float; not NaN, not bool) */
   AR_KEY_ENV,        /* table of string -> string */
   AR_KEY_PHASE_LIST, /* [phases] list */
+  AR_KEY_HOOKS,      /* list of commands: a path string or an argv list */
 } ArKeyType;
 
 typedef struct {
@@ -34,6 +35,9 @@ typedef struct {
   gboolean required;
   gboolean ours; /* not in the Python tool: added by agent-runner */
   const char *doc;
+  /* Set while the key is read but does nothing yet: `config check` says so
+   * when a file sets it, and the docs print it. */
+  const char *no_effect;
 } ArConfigKey;
 
 typedef struct {

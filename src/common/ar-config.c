@@ -7,6 +7,7 @@
 
 #include "ar-classify.h"
 #include "ar-config-keys.h"
+#include "ar-events.h"
 #include "ar-util.h"
 
 /* Loading collects every problem of the file instead of stopping at the
@@ -18,6 +19,53 @@ typedef struct {
   guint n_errors;
 } Loader;
 
+/* Error output is bounded: a hostile file (a 1 MiB key, 100,000 bad
+ * lines) must give a readable answer, not echo itself. Each message is cut
+ * to this many bytes, and after this many the rest are only counted. */
+#define ERROR_MSG_MAX_BYTES 300
+#define ERRORS_MAX          50
+
+static void
+append_capped(GString *out, const char *msg)
+{
+  gsize len = strlen(msg);
+  if (len <= ERROR_MSG_MAX_BYTES) {
+    g_string_append(out, msg);
+    return;
+  }
+  /* Cut on a character boundary. */
+  const char *end = g_utf8_find_prev_char(msg, msg + ERROR_MSG_MAX_BYTES + 1);
+  gsize keep = end ? (gsize)(end - msg) : ERROR_MSG_MAX_BYTES;
+  g_string_append_len(out, msg, keep);
+  g_string_append_printf(out, _("… (%" G_GSIZE_FORMAT " more bytes)"), len - keep);
+}
+
+static void
+append_error(Loader *ld, guint line, guint col, const char *msg)
+{
+  ld->n_errors++;
+  if (ld->n_errors > ERRORS_MAX)
+    return;
+  if (ld->errors->len)
+    g_string_append_c(ld->errors, '\n');
+  g_string_append_printf(ld->errors, "%s:%u:%u: ", ld->file, line, col);
+  append_capped(ld->errors, msg);
+}
+
+/* The count of what was left out, once all errors are in. */
+static void
+finish_errors(Loader *ld)
+{
+  if (ld->n_errors <= ERRORS_MAX)
+    return;
+  guint more = ld->n_errors - ERRORS_MAX;
+  g_string_append_c(ld->errors, '\n');
+  g_string_append_printf(
+      ld->errors,
+      g_dngettext(GETTEXT_PACKAGE, "%s: … and %u more problem", "%s: … and %u more problems", more),
+      ld->file, more);
+}
+
 static void G_GNUC_PRINTF(3, 4) loader_error(Loader *ld, const ArTomlNode *at, const char *fmt, ...)
 {
   va_list ap;
@@ -26,10 +74,7 @@ static void G_GNUC_PRINTF(3, 4) loader_error(Loader *ld, const ArTomlNode *at, c
   va_end(ap);
   guint line = at ? (at->key_line ? at->key_line : at->line) : 1;
   guint col = at ? (at->key_line ? at->key_col : at->col) : 1;
-  if (ld->errors->len)
-    g_string_append_c(ld->errors, '\n');
-  g_string_append_printf(ld->errors, "%s:%u:%u: %s", ld->file, line, col, msg);
-  ld->n_errors++;
+  append_error(ld, line, col, msg);
 }
 
 /* Position of a value rather than of its key: type errors point at what
@@ -41,10 +86,27 @@ static void G_GNUC_PRINTF(3, 4)
   va_start(ap, fmt);
   g_autofree char *msg = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  if (ld->errors->len)
-    g_string_append_c(ld->errors, '\n');
-  g_string_append_printf(ld->errors, "%s:%u:%u: %s", ld->file, at->line, at->col, msg);
-  ld->n_errors++;
+  append_error(ld, at->line, at->col, msg);
+}
+
+/* Every string of the configuration ends up as a C string: a path, an
+ * argv element, an environment name or value, a pattern. A U+0000 inside
+ * would silently cut it ("./logs\u0000/../../etc" is "./logs"), so it is
+ * an error wherever it is, key or value. */
+static void
+check_no_nul(Loader *ld, const ArTomlNode *node)
+{
+  if (node->key && node->key_len != strlen(node->key))
+    loader_error(ld, node,
+                 _("a key contains a NUL character (\\u0000); keys, paths, "
+                   "arguments and environment variables cannot hold one"));
+  if (node->type == AR_TOML_STRING && node->str_len != strlen(node->v.str))
+    loader_value_error(ld, node,
+                       _("%s: the string contains a NUL character (\\u0000); paths, arguments "
+                         "and environment variables cannot hold one"),
+                       node->key ? node->key : _("array element"));
+  for (guint i = 0; i < ar_toml_len(node); i++)
+    check_no_nul(ld, ar_toml_at(node, i));
 }
 
 static const char *
@@ -193,7 +255,9 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
         if (re == NULL)
           loader_value_error(ld, item, _("%s %s: invalid regular expression: %s"), section_label,
                              key->name, rerr->message);
-      } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i])) {
+      } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i]) &&
+                 key->offset != offsetof(ArConfig, plugins_disable)) {
+        /* plugins_disable is checked in cross_check: hook names count. */
         g_autofree char *list = g_strjoinv(", ", (GStrv)key->choices);
         g_autofree char *dym = did_you_mean(v[i], key->choices);
         loader_value_error(ld, item, _("%s %s: unknown name \"%s\"%s (known: %s)"), section_label,
@@ -253,6 +317,43 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
       return;
     }
     *(double *)field = v;
+    return;
+  }
+  case AR_KEY_HOOKS: {
+    /* ["./hooks/a.sh", ["python3", "hooks/b.py", "--flag"]]: a string is
+     * one path; a list is an argv whose first element, when it holds a
+     * slash, is a path too. Paths resolve against the config's directory. */
+    if (node->type != AR_TOML_ARRAY) {
+      loader_value_error(ld, node, _("%s %s must be a list of commands, e.g. [\"./hooks/x.sh\"]"),
+                         section_label, key->name);
+      return;
+    }
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+    for (guint i = 0; i < ar_toml_len(node); i++) {
+      const ArTomlNode *item = ar_toml_at(node, i);
+      GStrv argv = NULL;
+      if (item->type == AR_TOML_STRING && *item->v.str) {
+        argv = g_new0(char *, 2);
+        argv[0] = expand_path(ld->cfg, item->v.str);
+      } else if (node_is_string_list(item) && ar_toml_len(item) > 0 &&
+                 *ar_toml_at(item, 0)->v.str) {
+        argv = node_strv(item);
+        if (strchr(argv[0], '/')) {
+          char *abs = expand_path(ld->cfg, argv[0]);
+          g_free(argv[0]);
+          argv[0] = abs;
+        }
+      } else {
+        loader_value_error(ld, item,
+                           _("%s %s: each command is a path string or a non-empty list of "
+                             "strings (argv)"),
+                           section_label, key->name);
+        continue;
+      }
+      g_ptr_array_add(list, argv);
+    }
+    g_clear_pointer((GPtrArray **)field, g_ptr_array_unref);
+    *(GPtrArray **)field = list;
     return;
   }
   case AR_KEY_ENV: {
@@ -326,12 +427,29 @@ load_phase_table(Loader *ld, const ArTomlNode *table)
       }
       continue;
     }
+    if (g_str_equal(item->key, "hooks") && item->type == AR_TOML_TABLE) {
+      g_auto(GStrv) hook_keys = section_key_names("phases.NAME.hooks");
+      g_autofree char *hlabel = g_strdup_printf("[phases.%s.hooks]", table->key);
+      for (guint j = 0; j < ar_toml_len(item); j++) {
+        const ArTomlNode *h = ar_toml_at(item, j);
+        const ArConfigKey *key = ar_config_key_lookup("phases.NAME.hooks", h->key);
+        if (key == NULL) {
+          g_autofree char *list = g_strjoinv(", ", hook_keys);
+          g_autofree char *dym = did_you_mean(h->key, (const char *const *)hook_keys);
+          loader_error(ld, h, _("unknown key \"%s\" in %s%s (allowed: %s)"), h->key, hlabel, dym,
+                       list);
+          continue;
+        }
+        apply_value(ld, key, h, phase, hlabel);
+      }
+      continue;
+    }
     const ArConfigKey *key = ar_config_key_lookup("phases.NAME", item->key);
     if (key == NULL) {
       g_autofree char *list = g_strjoinv(", ", allowed);
       g_autofree char *dym = did_you_mean(item->key, (const char *const *)allowed);
-      loader_error(ld, item, _("unknown key \"%s\" in %s%s (allowed: %s, prompt.files)"), item->key,
-                   label, dym, list);
+      loader_error(ld, item, _("unknown key \"%s\" in %s%s (allowed: %s, prompt.files, hooks)"),
+                   item->key, label, dym, list);
       continue;
     }
     apply_value(ld, key, item, phase, label);
@@ -414,6 +532,64 @@ strv_has_substring(GStrv v, const char *needle)
   return FALSE;
 }
 
+/* Every hook name of the file, [hooks] and [phases.NAME.hooks]. */
+static void
+add_hook_names(GPtrArray *names, GPtrArray *const *hooks)
+{
+  for (int k = 0; k < AR_HOOK_N_KINDS; k++)
+    for (guint i = 0; hooks[k] && i < hooks[k]->len; i++)
+      g_ptr_array_add(names, ar_hook_name(g_ptr_array_index(hooks[k], i)));
+}
+
+/* [plugins] disable names built-ins and hooks alike; a name that is
+ * neither is a typo that would silently disable nothing. */
+static void
+check_plugins_disable(Loader *ld, const ArTomlNode *root)
+{
+  ArConfig *cfg = ld->cfg;
+  if (cfg->plugins_disable == NULL || cfg->plugins_disable[0] == NULL)
+    return;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; ar_known_plugins[i]; i++)
+    g_ptr_array_add(names, g_strdup(ar_known_plugins[i]));
+  add_hook_names(names, cfg->hooks);
+  for (guint i = 0; cfg->phases && i < cfg->phases->len; i++)
+    add_hook_names(names, ((ArPhase *)g_ptr_array_index(cfg->phases, i))->hooks);
+  g_ptr_array_add(names, NULL);
+  const char *const *known = (const char *const *)names->pdata;
+  const ArTomlNode *plugins = ar_toml_get(root, "plugins");
+  const ArTomlNode *list = plugins ? ar_toml_get(plugins, "disable") : NULL;
+  for (guint i = 0; cfg->plugins_disable[i]; i++) {
+    if (g_strv_contains(known, cfg->plugins_disable[i]))
+      continue;
+    g_autofree char *joined = g_strjoinv(", ", (GStrv)known);
+    g_autofree char *dym = did_you_mean(cfg->plugins_disable[i], known);
+    loader_error(ld, list ? ar_toml_at(list, i) : NULL,
+                 _("[plugins] disable: unknown name \"%s\"%s (known: %s)"), cfg->plugins_disable[i],
+                 dym, joined);
+  }
+}
+
+/* [events] kinds: names a journal field and a jq filter can carry, and
+ * never a built-in kind (a hook must not forge round_end). */
+static void
+check_event_kinds(Loader *ld, const ArTomlNode *root)
+{
+  const ArTomlNode *sec = ar_toml_get(root, "events");
+  const ArTomlNode *list = sec && sec->type == AR_TOML_TABLE ? ar_toml_get(sec, "kinds") : NULL;
+  for (guint i = 0; ld->cfg->event_kinds && ld->cfg->event_kinds[i]; i++) {
+    const char *name = ld->cfg->event_kinds[i];
+    const ArTomlNode *at = list ? ar_toml_at(list, i) : NULL;
+    const ArEventKind *known = ar_event_kind_lookup(name);
+    if (!g_regex_match_simple("^[a-z][a-z0-9_]{0,63}$", name, 0, 0))
+      loader_error(ld, at, _("[events] kinds: \"%s\" is not a valid kind name ([a-z][a-z0-9_]*)"),
+                   name);
+    else if (known && !g_str_equal(known->origin, AR_EVENT_ORIGIN_HOOK))
+      loader_error(ld, at,
+                   _("[events] kinds: \"%s\" is a built-in event kind; choose another name"), name);
+  }
+}
+
 /* Checks that involve more than one key. */
 static void
 cross_check(Loader *ld, const ArTomlNode *root)
@@ -490,6 +666,9 @@ cross_check(Loader *ld, const ArTomlNode *root)
                  ph->name, dym);
   }
 
+  check_plugins_disable(ld, root);
+  check_event_kinds(ld, root);
+
   if (cfg->disk_warning_pct > cfg->disk_critical_pct)
     loader_error(
         ld, NULL,
@@ -503,6 +682,8 @@ phase_free(gpointer p)
   ArPhase *phase = p;
   g_free(phase->name);
   g_strfreev(phase->prompt_files);
+  for (int k = 0; k < AR_HOOK_N_KINDS; k++)
+    g_clear_pointer(&phase->hooks[k], g_ptr_array_unref);
   g_free(phase);
 }
 
@@ -535,18 +716,27 @@ ar_config_load(const char *path, GError **error)
   g_autofree char *data = NULL;
   gsize len = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(abs, &data, &len, &local)) {
+  data = ar_read_regular_file(abs, AR_CONFIG_MAX_BYTES, &len, &local);
+  if (!data) {
     if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
       g_set_error(error, AR_ERROR, AR_ERROR_CONFIG,
                   _("%s: config not found; create one with 'agent-runner init' or pass --config"),
                   path);
+    else if (g_strcmp0(abs, path) != 0 && !g_path_is_absolute(path))
+      g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
+    else if (g_strcmp0(abs, path) != 0)
+      /* Name the path the user gave, not only where its links lead. */
+      g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s: %s", path, local->message);
     else
       g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
     return NULL;
   }
   g_autoptr(ArTomlNode) root = ar_toml_parse(data, len, path, &local);
   if (root == NULL) {
-    g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, local->message);
+    /* The parser stops at the first error; its message is bounded too. */
+    g_autoptr(GString) msg = g_string_new(NULL);
+    append_capped(msg, local->message);
+    g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, msg->str);
     return NULL;
   }
 
@@ -554,6 +744,7 @@ ar_config_load(const char *path, GError **error)
   cfg->config_path = g_steal_pointer(&abs);
   cfg->config_dir = g_path_get_dirname(cfg->config_path);
   Loader ld = { cfg, path, g_string_new(NULL), 0 };
+  check_no_nul(&ld, root);
 
   /* work_dir first: its basename is the {project} of every other path. */
   const ArTomlNode *runtime = ar_toml_get(root, "runtime");
@@ -578,6 +769,7 @@ ar_config_load(const char *path, GError **error)
     load_section(&ld, item->key, item);
   }
   cross_check(&ld, root);
+  finish_errors(&ld);
 
   if (ld.n_errors) {
     g_set_error_literal(error, AR_ERROR, AR_ERROR_CONFIG, ld.errors->str);
@@ -620,6 +812,9 @@ ar_config_unref(ArConfig *cfg)
     case AR_KEY_PHASE_LIST:
     case AR_KEY_ENV:
       g_clear_pointer((GStrv *)field, g_strfreev);
+      break;
+    case AR_KEY_HOOKS:
+      g_clear_pointer((GPtrArray **)field, g_ptr_array_unref);
       break;
     default:
       break;
@@ -725,4 +920,81 @@ ar_config_find_agent(const ArConfig *cfg, const char *base_path)
       return g_steal_pointer(&cand);
   }
   return NULL;
+}
+
+const char *
+ar_hook_kind_name(ArHookKind kind)
+{
+  static const char *const names[] = {
+    [AR_HOOK_SERVE_STARTUP] = "serve_startup",       [AR_HOOK_PRE_ROUND] = "pre_round",
+    [AR_HOOK_CONTEXT_ENRICHER] = "context_enricher", [AR_HOOK_POST_ROUND] = "post_round",
+    [AR_HOOK_DIRTY_HANDLER] = "dirty_handler",       [AR_HOOK_DETECTOR] = "detector",
+  };
+  return names[kind];
+}
+
+char *
+ar_hook_name(const char *const *argv)
+{
+  /* ["python3", "hooks/x.py"]: the script names the hook, not python3. */
+  const char *prog = argv[0];
+  if (!strchr(prog, '/') && argv[1] && strchr(argv[1], '/'))
+    prog = argv[1];
+  g_autofree char *base = g_path_get_basename(prog);
+  char *dot = strrchr(base, '.');
+  if (dot && dot != base)
+    *dot = '\0';
+  return g_steal_pointer(&base);
+}
+
+GPtrArray *
+ar_config_hooks(const ArConfig *cfg, const char *phase, ArHookKind kind)
+{
+  GPtrArray *out = g_ptr_array_new();
+  const ArPhase *ph = ar_config_get_phase(cfg, phase);
+  GPtrArray *list = ph && ph->hooks[kind] ? ph->hooks[kind] : cfg->hooks[kind];
+  if (kind == AR_HOOK_PRE_ROUND) {
+    /* Only pre-round hooks, as in the Python tool: enrichers add to the
+     * context and change no file. */
+    gboolean off = ph && ph->disable_pre_round_hooks >= 0 ? ph->disable_pre_round_hooks
+                                                          : cfg->disable_pre_round_hooks;
+    if (off)
+      return out;
+  }
+  for (guint i = 0; list && i < list->len; i++) {
+    GStrv argv = g_ptr_array_index(list, i);
+    g_autofree char *name = ar_hook_name((const char *const *)argv);
+    if (cfg->plugins_disable && g_strv_contains((const char *const *)cfg->plugins_disable, name))
+      continue;
+    g_ptr_array_add(out, argv);
+  }
+  return out;
+}
+
+static const ArTomlNode *
+toml_section(const ArTomlNode *root, const char *dotted)
+{
+  g_auto(GStrv) parts = g_strsplit(dotted, ".", -1);
+  const ArTomlNode *node = root;
+  for (guint i = 0; node && parts[i]; i++)
+    node = node->type == AR_TOML_TABLE ? ar_toml_get(node, parts[i]) : NULL;
+  return node && node->type == AR_TOML_TABLE ? node : NULL;
+}
+
+GPtrArray *
+ar_config_inert_keys(const ArConfig *cfg, GPtrArray **reasons)
+{
+  GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+  *reasons = g_ptr_array_new();
+  for (guint i = 0; cfg->toml && i < ar_config_n_keys; i++) {
+    const ArConfigKey *key = &ar_config_keys[i];
+    if (!key->no_effect)
+      continue;
+    const ArTomlNode *sec = toml_section(cfg->toml, key->section);
+    if (sec == NULL || ar_toml_get(sec, key->name) == NULL)
+      continue;
+    g_ptr_array_add(keys, g_strdup_printf("[%s] %s", key->section, key->name));
+    g_ptr_array_add(*reasons, (gpointer)key->no_effect);
+  }
+  return keys;
 }

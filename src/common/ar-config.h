@@ -14,6 +14,10 @@
 
 G_BEGIN_DECLS
 
+/* A config file larger than this is refused (a real one is a few KiB; a
+ * symlink to /dev/zero must not read until memory runs out). */
+#define AR_CONFIG_MAX_BYTES (1024 * 1024)
+
 typedef enum {
   AR_PROMPT_ARGV,
   AR_PROMPT_STDIN,
@@ -37,12 +41,24 @@ typedef enum {
   AR_TRANSIENT_STOP,
 } ArTransientAction;
 
+/* The stages a [hooks] executable can run at (docs/hooks.md). */
+typedef enum {
+  AR_HOOK_SERVE_STARTUP,
+  AR_HOOK_PRE_ROUND,
+  AR_HOOK_CONTEXT_ENRICHER,
+  AR_HOOK_POST_ROUND,
+  AR_HOOK_DIRTY_HANDLER,
+  AR_HOOK_DETECTOR, /* run by the monitor */
+  AR_HOOK_N_KINDS,
+} ArHookKind;
+
 /* [phases.NAME]: each field may be unset, then the global value applies. */
 typedef struct {
   char *name;
-  guint round_timeout_s;       /* 0 = unset */
-  int disable_pre_round_hooks; /* -1 = unset */
-  GStrv prompt_files;          /* NULL = unset; absolute paths */
+  guint round_timeout_s;             /* 0 = unset */
+  int disable_pre_round_hooks;       /* -1 = unset */
+  GStrv prompt_files;                /* NULL = unset; absolute paths */
+  GPtrArray *hooks[AR_HOOK_N_KINDS]; /* [phases.NAME.hooks]; NULL = unset */
 } ArPhase;
 
 typedef struct {
@@ -102,6 +118,8 @@ typedef struct {
   guint anomaly_repetitive_threshold;
   guint round_progress_interval_s;
   int supervisor_stale_threshold_s; /* -1 = unset: round_timeout_s * 1.5 */
+  guint no_progress_rounds;         /* 0 = off */
+  GStrv notify;
   guint mem_avail_min_mb;
   double disk_warning_pct;
   double disk_critical_pct;
@@ -109,6 +127,12 @@ typedef struct {
   /* [phases] */
   GStrv phase_list;  /* NULL = no rotation */
   GPtrArray *phases; /* ArPhase*, for every [phases.NAME] table */
+
+  /* [hooks]: per kind, the commands (each a GStrv argv, argv[0] absolute
+   * when it names a path) */
+  GPtrArray *hooks[AR_HOOK_N_KINDS];
+  guint hook_timeout_s;
+  GStrv event_kinds; /* [events] kinds */
 
   /* [plugins] */
   GStrv plugins_disable;
@@ -129,6 +153,19 @@ const ArPhase *ar_config_get_phase(const ArConfig *cfg, const char *name);
 guint ar_config_round_timeout(const ArConfig *cfg, const char *phase);
 const char *const *ar_config_prompt_files(const ArConfig *cfg, const char *phase);
 const char *ar_config_agent_name(const ArConfig *cfg); /* name or basename(command[0]) */
+
+/* "pre_round", ... as in [hooks]. */
+const char *ar_hook_kind_name(ArHookKind kind);
+/* A hook's name: the file name of argv[0] without its extension. */
+char *ar_hook_name(const char *const *argv);
+/* The hooks of a kind for a phase ([phases.NAME.hooks] over [hooks]),
+ * without those [plugins] disable names (and pre-round hooks and
+ * enrichers when disable_pre_round_hooks applies): GStrv argv each. */
+GPtrArray *ar_config_hooks(const ArConfig *cfg, const char *phase, ArHookKind kind);
+
+/* The keys this file sets that do nothing yet: "[section] name" each, and
+ * in *reasons (same order) why. */
+GPtrArray *ar_config_inert_keys(const ArConfig *cfg, GPtrArray **reasons);
 
 /* The PATH the agent gets: [agent] path entries, then base_path (the
  * daemon's own PATH when NULL). */

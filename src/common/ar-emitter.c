@@ -320,6 +320,8 @@ static gboolean (*const type_checks[])(JsonNode *) = {
 static void
 check_field(const ArEventKind *kind, const ArEventField *field, const char *name, JsonNode *node)
 {
+  if (field == NULL && g_str_equal(kind->origin, AR_EVENT_ORIGIN_HOOK))
+    return; /* a hook's own kind: its payload is free */
   if (field == NULL) {
     g_warning("event %s: unknown field \"%s\" (not in the event table)", kind->name, name);
     return;
@@ -346,7 +348,9 @@ add_member(JsonObject *out, const ArEventKind *kind, const ArEventField *field, 
    * recognises. */
   const char *text = json_node_get_string(node);
   g_autofree char *clean =
-      ar_event_field_is_free_text(name) ? ar_redact(text) : ar_redact_known_secrets(text);
+      ar_event_field_is_free_text(name) || g_str_equal(kind->origin, AR_EVENT_ORIGIN_HOOK)
+          ? ar_redact(text)
+          : ar_redact_known_secrets(text);
   if (field != NULL && field->max_chars > 0) {
     char *cut = ar_redact_truncate(clean, field->max_chars);
     g_free(clean);
@@ -420,19 +424,29 @@ terminate_fragment(int fd)
     (void)!write(fd, "\n", 1);
 }
 
+/* One write() per line: with O_APPEND the kernel places each line whole
+ * at the end, even with several writers. Only a full disk (or a file size
+ * limit) gives a short write, and a torn fragment ({"ts": "2026-12-02T)
+ * would break every jq over the whole file forever: the file goes back to
+ * the length it had, and the caller reports the lost line. before is that
+ * length, or -1 when unknown (another writer held the lock: cutting could
+ * hit its line, so the fragment stays and the next open ends it). */
 static gboolean
-write_line(int fd, const char *line, gsize len)
+write_line(int fd, const char *line, gsize len, off_t before)
 {
-  /* One write() per line: with O_APPEND the kernel places each line whole at
-   * the end, even with several writers. Only a full disk or a signal gives a
-   * short write; finishing the line then beats leaving half of it. */
   gsize done = 0;
   while (done < len) {
     ssize_t n = write(fd, line + done, len - done);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0)
+    if (n < 0) {
+      int errsv = errno;
+      struct stat st;
+      if (done > 0 && before >= 0 && fstat(fd, &st) == 0 && st.st_size == before + (off_t)done)
+        (void)!ftruncate(fd, before);
+      errno = errsv;
       return FALSE;
+    }
     done += n;
   }
   return TRUE;
@@ -455,12 +469,19 @@ file_sink_write(ArEmitter *self, gint64 now_us, const char *line, gsize len, GEr
   gboolean locked = flock(self->fd, LOCK_EX | LOCK_NB) == 0;
   if (opened && locked)
     terminate_fragment(self->fd);
-  gboolean ok = write_line(self->fd, line, len);
+  /* Under the lock no other writer of ours appends: the length before the
+   * write is exact. */
+  struct stat st;
+  off_t before = locked && fstat(self->fd, &st) == 0 ? st.st_size : -1;
+  gboolean ok = write_line(self->fd, line, len, before);
   int errsv = errno;
   if (locked)
     flock(self->fd, LOCK_UN);
   if (!ok)
-    return ar_set_error_errno(error, errsv, _("Cannot write to the events file %s"), self->path);
+    return ar_set_error_errno(error, errsv,
+                              _("Cannot write to the events file %s (the event was not recorded "
+                                "there; the file is left as it was)"),
+                              self->path);
   return TRUE;
 }
 

@@ -2,6 +2,8 @@
 
 #include "ar-events.h"
 
+#include "ar-util.h"
+
 #include <string.h>
 
 /* The one list of event kinds. docs/events.md and the journal catalog
@@ -122,10 +124,15 @@ static const ArEventKind kinds[] = {
     "A pre-round hook, context enricher, post-round hook or dirty-tree handler failed. "
     "The failure is isolated: the round goes on without that hook's contribution. "
     "hook_kind is one of pre_round, context_enricher, post_round, dirty_handler; "
-    "traceback holds the head and tail (1 KB each) of the diagnostic output.\n\n"
+    "error_type is spawn, exit, signal, timeout ([hooks] timeout_s), output_limit "
+    "(more than 1 MiB on stdout) or bad_output (an answer that is not a JSON object); "
+    "traceback holds the head and tail (1 KB each) of the hook's stderr; exit_code "
+    "(null unless it exited) and signal (null unless a signal ended it).\n\n"
     "Fix or disable the hook named in hook_name.",
     { F_STR("hook_name"), F_STR("hook_kind"), F_STR("error_type"), F_STR("error_message"),
-      F_STR("traceback") } },
+      F_STR("traceback"),
+      FIELD("exit_code", AR_FIELD_INT, AR_FIELD_NULLABLE | AR_FIELD_OPTIONAL, 0),
+      FIELD("signal", AR_FIELD_STRING, AR_FIELD_NULLABLE | AR_FIELD_OPTIONAL, 0) } },
 
   { "prompt_overwritten",
     "9b207ad5710c45668b4b6164f76713ea",
@@ -491,10 +498,23 @@ static const ArEventKind kinds[] = {
     "monitor",
     "The monitor raised an alert",
     "Monitor alert %{detector} (%{severity}): %{message}",
-    "A detector fired (alerts are deduplicated). auto_action names what the monitor "
-    "will do about it, or is null.\n\n"
+    "A detector's condition became true (once per transition: monitor_alert_resolved "
+    "follows when it becomes false). auto_action is stop_service when the detector is "
+    "in [monitor] auto_stop_on and the monitor stops the service, else null. The "
+    "monitor hands alerts to the daemon, which writes them here.\n\n"
     "Read message; the detector's documentation says what to check.",
     { F_STR("detector"), F_STR("severity"), F_STR("message"), F_STR_NULL("auto_action") } },
+
+  { "monitor_alert_resolved",
+    "52796aad765246aba5a09b84de9ed2eb",
+    LOG_NOTICE,
+    "monitor",
+    "A monitor alert is over",
+    "Monitor alert %{detector} resolved: %{message}",
+    "The condition a detector raised an alert for no longer holds. Each alert is "
+    "emitted once when its condition becomes true and resolved once when it becomes "
+    "false; moving values never raise it again. No action needed.",
+    { F_STR("detector"), F_STR("severity"), F_STR("message") } },
 
   { "monitor_auto_stop_triggered",
     "884b42dda68e4fa282dd5852211bfe5e",
@@ -693,6 +713,36 @@ static const ArEventKind kinds[] = {
     "error, so the next round starts now instead of at the reset time. If the limit "
     "still holds, the round fails the same way and the back-off starts again.",
     { F_STR("classification"), F_STR("agent"), F_NUM("throttled_for_s"), F_STR("requested_by") } },
+  { "disk_full",
+    "2f13b0a9cf92408a8ebf52525a632558",
+    LOG_ERR,
+    "daemon",
+    "The service stopped: no space left in the log directory",
+    "Stopped, no space left in %{path} (%{free_bytes} bytes free)",
+    "The startup checks could not write in log_dir because its file system is full "
+    "(or the user's quota is used up). path is log_dir, free_bytes what the file system "
+    "has left, reason the checks that failed. The service exits with 78 (EX_CONFIG), "
+    "like config_broken, so the unit does not restart it into the same full disk; "
+    "this line may be missing from the events file itself (the journal has it).\n\n"
+    "Free space there (old round logs in rounds/, old events files), then run "
+    "agent-runner start.",
+    { F_STR("path"), F_INT("free_bytes"), F_STR("reason") } },
+
+  { "round_leftovers_killed",
+    "6b1e5d42fa4b45e3a0b507cc6b7ce787",
+    LOG_NOTICE,
+    "daemon",
+    "Processes the agent left behind were ended",
+    "Round %{round_num}: ended %{count} process(es) the agent left behind",
+    "The agent exited but processes it started were still running (background jobs, "
+    "double-forked daemons), or, with after_restart true, the supervisor was killed "
+    "during round round_num and found them running when it started again. They were "
+    "sent SIGTERM, then SIGKILL, before anything else touched the work tree. "
+    "processes lists up to 20 of them (pid, name, cmdline redacted and cut to 200 "
+    "characters); count is exact.\n\n"
+    "If this repeats, tell the agent not to leave background processes, or list the "
+    "ones that may outlive the result in grace_kill_ignore_patterns.",
+    { F_INT("round_num"), F_INT("count"), F_OBJV("processes"), F_BOOL("after_restart") } },
 };
 
 /* Fields whose strings come from outside the supervisor (agent output,
@@ -730,6 +780,32 @@ kind_index(void)
     g_once_init_leave(&once, 1);
   }
   return index;
+}
+
+gboolean
+ar_event_kind_register_custom(const char *name, GError **error)
+{
+  const ArEventKind *known = ar_event_kind_lookup(name);
+  if (known && g_str_equal(known->origin, AR_EVENT_ORIGIN_HOOK))
+    return TRUE; /* a reload declares it again */
+  if (known) {
+    g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS, "\"%s\" is a built-in event kind", name);
+    return FALSE;
+  }
+  /* Lives as long as the process: a kind once declared stays valid for
+   * the events already written and for readers. */
+  ArEventKind *kind = g_new0(ArEventKind, 1);
+  kind->name = g_strdup(name);
+  /* A fixed id per name, so journalctl MESSAGE_ID= finds it across runs. */
+  kind->message_id = g_compute_checksum_for_string(G_CHECKSUM_MD5, name, -1);
+  kind->priority = LOG_INFO;
+  kind->origin = AR_EVENT_ORIGIN_HOOK;
+  kind->summary = "An event of a hook";
+  kind->message = g_strdup_printf("Hook event %s", name);
+  kind->description = "Declared in [events] kinds and emitted by a hook; its payload is the "
+                      "hook's.";
+  g_hash_table_insert(kind_index(), (gpointer)kind->name, kind);
+  return TRUE;
 }
 
 const ArEventKind *

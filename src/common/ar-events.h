@@ -49,6 +49,13 @@ typedef struct {
   ArEventField fields[AR_EVENT_MAX_FIELDS]; /* in file order, ends at name == NULL */
 } ArEventKind;
 
+/* Kinds a config declares in [events] kinds, for hooks to emit: free
+ * payload (every string redacted as outside text), origin "hook", not in
+ * ar_event_kinds(). FALSE when the name is a built-in kind. Call from the
+ * emitting thread. */
+#define AR_EVENT_ORIGIN_HOOK "hook"
+gboolean ar_event_kind_register_custom(const char *name, GError **error);
+
 /* NULL when the kind is not in the table. */
 const ArEventKind *ar_event_kind_lookup(const char *name);
 /* The whole table, in documentation order. */

@@ -10,6 +10,9 @@
 /* A prompt shorter than this is almost certainly a mistake (an empty file,
  * a placeholder): the Python tool burned 123 rounds on one (incident R721). */
 #define AR_PROMPT_MIN_BYTES 500
+/* A prompt file is read whole into memory at every round: bounded, and
+ * only a regular file (a FIFO would block the round forever). */
+#define AR_PROMPT_FILE_MAX_BYTES (64 * 1024 * 1024)
 
 char *
 ar_prompt_strip_frontmatter(const char *text)
@@ -57,7 +60,8 @@ ar_prompt_assemble(const ArConfig *cfg, const char *phase, const char *context_j
     g_autofree char *text = NULL;
     gsize len = 0;
     g_autoptr(GError) local = NULL;
-    if (!g_file_get_contents(files[i], &text, &len, &local)) {
+    text = ar_read_regular_file(files[i], AR_PROMPT_FILE_MAX_BYTES, &len, &local);
+    if (!text) {
       if (i == 0) {
         g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("prompt file %s: %s"), files[i],
                     local->message);

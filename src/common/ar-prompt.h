@@ -37,4 +37,9 @@ void ar_check_free(ArCheck *check);
  * the PATH the daemon will use (NULL: this process's PATH). */
 GPtrArray *ar_startup_checks(const ArConfig *cfg, const char *base_path, gboolean *all_ok);
 
+/* TRUE when dir's file system has no room for a new block (ENOSPC or a
+ * quota's EDQUOT), not some other failure; *free_bytes is what statvfs
+ * says is left for this user. */
+gboolean ar_check_dir_full(const char *dir, guint64 *free_bytes);
+
 G_END_DECLS

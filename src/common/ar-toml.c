@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ar-toml-private.h"
+#include "ar-util.h"
 
 /* The document parser: lines, keys, table headers, arrays and inline tables,
  * and the rules about which table may be defined or extended where. The
@@ -796,7 +797,9 @@ ar_toml_parse_file(const char *path, GError **error)
   gsize len = 0;
   g_autoptr(GError) local = NULL;
 
-  if (!g_file_get_contents(path, &data, &len, &local)) {
+  /* Same bound as a config file: the callers read configs. */
+  data = ar_read_regular_file(path, 1024 * 1024, &len, &local);
+  if (!data) {
     g_set_error_literal(error, AR_TOML_ERROR, AR_TOML_ERROR_IO, local->message);
     return NULL;
   }

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 GQuark
@@ -34,6 +36,79 @@ ar_set_error_errno(GError **error, int errsv, const char *fmt, ...)
   va_end(ap);
   g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", prefix, g_strerror(errsv));
   return FALSE;
+}
+
+/* Whole sentences, one per kind, for the translators. */
+static char *
+not_regular_message(const char *path, mode_t mode)
+{
+  if (S_ISDIR(mode))
+    return g_strdup_printf(_("%s is a directory; only a regular file is accepted"), path);
+  if (S_ISFIFO(mode))
+    return g_strdup_printf(_("%s is a FIFO; only a regular file is accepted"), path);
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return g_strdup_printf(_("%s is a device; only a regular file is accepted"), path);
+  if (S_ISSOCK(mode))
+    return g_strdup_printf(_("%s is a socket; only a regular file is accepted"), path);
+  return g_strdup_printf(_("%s is not a regular file; only a regular file is accepted"), path);
+}
+
+char *
+ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **error)
+{
+  /* O_NONBLOCK: opening a FIFO with no writer must not wait for one. */
+  g_auto(ArFd) fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    int errsv = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errsv), "%s: %s", path,
+                g_strerror(errsv));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int errsv = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errsv), "%s: %s", path,
+                g_strerror(errsv));
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    g_autofree char *msg = not_regular_message(path, st.st_mode);
+    g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, msg);
+    return NULL;
+  }
+  if ((guint64)st.st_size > max_bytes) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                _("%s is too large (%" G_GUINT64_FORMAT " bytes; at most %" G_GSIZE_FORMAT
+                  " are accepted)"),
+                path, (guint64)st.st_size, max_bytes);
+    return NULL;
+  }
+  /* One byte more than allowed tells a file that grew since fstat. */
+  g_autofree char *buf = g_malloc(max_bytes + 2);
+  gsize got = 0;
+  while (got <= max_bytes) {
+    ssize_t n = read(fd, buf + got, max_bytes + 1 - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int errsv = errno;
+      g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errsv), "%s: %s", path,
+                  g_strerror(errsv));
+      return NULL;
+    }
+    if (n == 0)
+      break;
+    got += n;
+  }
+  if (got > max_bytes) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                _("%s is too large (more than %" G_GSIZE_FORMAT " bytes)"), path, max_bytes);
+    return NULL;
+  }
+  buf[got] = '\0';
+  if (len)
+    *len = got;
+  return g_realloc(g_steal_pointer(&buf), got + 1);
 }
 
 gboolean
@@ -166,4 +241,13 @@ ar_daemon_path(void)
   if (env && *env)
     return env;
   return running_from_build_tree() ? BUILD_DAEMON_PATH : LIBEXECDIR "/agent-runnerd";
+}
+
+const char *
+ar_monitor_path(void)
+{
+  const char *env = g_getenv("AGENT_RUNNER_MONITOR");
+  if (env && *env)
+    return env;
+  return running_from_build_tree() ? BUILD_MONITOR_PATH : LIBEXECDIR "/agent-runner-monitor";
 }

@@ -45,11 +45,19 @@ char *ar_format_duration(gint64 seconds);
 /* Set an error from errno with a prefix: "open /x: No such file". */
 gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* Read a file that must be a regular one of at most max_bytes: a FIFO
+ * would block the reader forever, a symlink to /dev/zero would fill
+ * memory. Errors in G_FILE_ERROR (NOENT when missing, INVAL otherwise),
+ * their message naming the path and what it is. */
+char *ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **error);
+
 /* Where the installed data and helper programs are: the configured prefix,
  * or the source/build tree when the program runs from its build directory
  * (so `./build/src/client/agent-runner` works before `meson install`).
- * AGENT_RUNNER_PRESETS_DIR and AGENT_RUNNER_DAEMON override both. */
+ * AGENT_RUNNER_PRESETS_DIR, AGENT_RUNNER_DAEMON and AGENT_RUNNER_MONITOR
+ * override them. */
 const char *ar_presets_dir(void);
 const char *ar_daemon_path(void);
+const char *ar_monitor_path(void);
 
 G_END_DECLS

@@ -375,6 +375,49 @@ apply_upgrade(ArdBus *self, sd_bus_message *m)
   return reply_gerror(m, error);
 }
 
+/* MonitorAlert: the monitor's alerts land in the project's events through
+ * the daemon, the single writer of its files. stop_service makes the stop
+ * last: log_dir/.monitor-stop keeps a restarted daemon stopped until an
+ * explicit start (ard-loop.c). */
+static int
+apply_monitor_alert(ArdBus *self, sd_bus_message *m)
+{
+  const char *detector = NULL, *severity = NULL, *transition = NULL, *message = NULL,
+             *auto_action = NULL;
+  int r =
+      sd_bus_message_read(m, "sssss", &detector, &severity, &transition, &message, &auto_action);
+  if (r < 0)
+    return sd_bus_reply_method_errno(m, r, NULL);
+  static const char *const severities[] = { "info", "warning", "critical", NULL };
+  gboolean emitted = g_str_equal(transition, "emitted");
+  gboolean stop = g_str_equal(auto_action, "stop_service");
+  if (!*detector || !g_strv_contains(severities, severity) ||
+      (!emitted && !g_str_equal(transition, "resolved")) || (!stop && *auto_action))
+    return reply_ar_error(m, AR_ERROR_INVALID_ARGS,
+                          _("expected a detector, a severity (info, warning, critical), "
+                            "\"emitted\" or \"resolved\", a message and \"stop_service\" or \"\""));
+  ArEmitter *em = ard_loop_get_emitter(self->loop);
+  if (!emitted) {
+    ar_emit(em, "monitor_alert_resolved", AR_EV_S("detector", detector),
+            AR_EV_S("severity", severity), AR_EV_S("message", message), NULL);
+    return sd_bus_reply_method_return(m, NULL);
+  }
+  ar_emit(em, "monitor_alert_emitted", AR_EV_S("detector", detector), AR_EV_S("severity", severity),
+          AR_EV_S("message", message), AR_EV_S("auto_action", stop ? auto_action : NULL), NULL);
+  if (!stop)
+    return sd_bus_reply_method_return(m, NULL);
+  ar_emit(em, "monitor_auto_stop_triggered", AR_EV_S("detector", detector), "host", AR_EV_NULL,
+          NULL);
+  g_autofree char *marker =
+      g_build_filename(ard_loop_get_config(self->loop)->log_dir, ARD_MONITOR_STOP_FILE, NULL);
+  g_autoptr(GError) error = NULL;
+  if (!g_file_set_contents(marker, detector, -1, &error))
+    g_warning("%s", error->message);
+  r = sd_bus_reply_method_return(m, NULL);
+  ard_loop_request_stop(self->loop, TRUE);
+  return r;
+}
+
 typedef struct {
   ArdBus *self;
   ApplyFunc apply;
@@ -441,6 +484,13 @@ method_upgrade(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   ArdBus *self = userdata;
   return authorize_then(self, m, self->action_upgrade, apply_upgrade, error);
+}
+
+static int
+method_monitor_alert(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  ArdBus *self = userdata;
+  return authorize_then(self, m, self->action_manage, apply_monitor_alert, error);
 }
 
 /* Peek's reply; the message is read from its start (a polkit answer
@@ -531,6 +581,10 @@ static const sd_bus_vtable runner_vtable[] = {
                           method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS("Upgrade", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
                           method_upgrade, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS(
+      "MonitorAlert",
+      SD_BUS_ARGS("s", detector, "s", severity, "s", transition, "s", message, "s", auto_action),
+      SD_BUS_NO_RESULT, method_monitor_alert, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_ARGS("RoundStarted", SD_BUS_ARGS("u", round, "s", phase, "s", project), 0),
   SD_BUS_SIGNAL_WITH_ARGS(
       "RoundFinished",

@@ -31,8 +31,10 @@ struct ArdLoop {
   sd_event_source *step_defer;
 
   ArdRound *round;
-  guint max_rounds;       /* effective: --max-rounds, else config */
-  gboolean battery_fresh; /* the start-up battery just ran: skip it once */
+  struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
+  guint max_rounds;                   /* effective: --max-rounds, else config */
+  gboolean battery_fresh;             /* the start-up battery just ran: skip it once */
+  gboolean disk_full;                 /* the battery failed for want of space in log_dir */
 
   gboolean stop_requested;
   gboolean stopping_emitted;
@@ -93,5 +95,8 @@ void ard_loop_update_crash_streak(ArdLoop *loop, const ArdRoundResult *res);
 void ard_loop_save_throttle(ArdLoop *loop);
 void ard_loop_record_outcome(ArdLoop *loop, const ArdRoundResult *res);
 NextStep ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res);
+/* A crash-loop stop of an earlier run still holds (no explicit start):
+ * TRUE after telling the operator; the caller exits 79 without a round. */
+gboolean ard_loop_crash_loop_persists(ArdLoop *loop);
 
 G_END_DECLS

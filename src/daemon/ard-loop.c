@@ -23,6 +23,8 @@
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-console.h"
+#include "ard-hooks.h"
+#include "ard-leftovers.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
 #include "ard-reap.h"
@@ -322,6 +324,14 @@ check_stop_triggers(ArdLoop *loop)
     loop_exit(loop, ARD_EXIT_OK, "agent_done");
     return TRUE;
   }
+  g_autofree char *mstop_path = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
+  g_autofree char *mstop = read_excerpt(mstop_path, &exists);
+  if (exists) {
+    ard_loop_set_stop_reason(loop, ARD_STOP_REASON_MONITOR);
+    g_autofree char *why = g_strdup_printf("monitor_auto_stop:%s", mstop);
+    loop_exit(loop, ARD_EXIT_OK, why);
+    return TRUE;
+  }
   if (loop->cfg->stop_file) {
     g_autofree char *content = read_excerpt(loop->cfg->stop_file, &exists);
     if (exists) {
@@ -375,15 +385,32 @@ run_battery(ArdLoop *loop)
     g_string_append_printf(names, "%s%s", names->len ? ", " : "", c->name);
   }
   g_autofree char *reason = g_strdup_printf("startup checks failed: %s", names->str);
+  guint64 free_bytes = 0;
+  if (ar_check_dir_full(loop->cfg->log_dir, &free_bytes)) {
+    /* Not a broken config: a full disk, said as such (the events file may
+     * not take this line; the journal, the bus and stderr do). */
+    fprintf(stderr,
+            _("DISK FULL: %s has %" G_GUINT64_FORMAT " bytes free | how-to-fix: free "
+              "space there (old rounds/ logs, events files), then run agent-runner "
+              "start\n"),
+            loop->cfg->log_dir, free_bytes);
+    ar_emit(loop->emitter, "disk_full", AR_EV_S("path", loop->cfg->log_dir),
+            AR_EV_I("free_bytes", free_bytes), AR_EV_S("reason", reason), NULL);
+    loop->disk_full = TRUE;
+    return FALSE;
+  }
   ar_emit(loop->emitter, "config_broken", AR_EV_S("reason", reason), NULL);
   return FALSE;
 }
 
+/* Exit 78 either way: the unit's RestartPreventExitStatus honours it, and
+ * restarting into a full disk or a broken config helps nothing. */
 static void
 config_broken_exit(ArdLoop *loop)
 {
-  ard_loop_set_stop_reason(loop, ARD_STOP_REASON_CONFIG_BROKEN);
-  loop_exit(loop, ARD_EXIT_CONFIG, "config_broken");
+  gboolean full = loop->disk_full;
+  ard_loop_set_stop_reason(loop, full ? ARD_STOP_REASON_DISK_FULL : ARD_STOP_REASON_CONFIG_BROKEN);
+  loop_exit(loop, ARD_EXIT_CONFIG, full ? "disk_full" : "config_broken");
 }
 
 void
@@ -567,6 +594,8 @@ on_round_done(ArdRound *round, gpointer user_data)
   if (!loop->opts.round_mode)
     ard_loop_update_crash_streak(loop, res);
   loop->state->round_running = FALSE;
+  /* Teardown ended every process of the round. */
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
   ard_round_summary_free(loop->state->last);
   loop->state->last = summarize(res);
   ArdVcsJob *vcs = ard_round_get_vcs_job(round);
@@ -639,6 +668,18 @@ next_round_num(ArdLoop *loop)
   return MAX(max, loop->state->round_num) + 1;
 }
 
+/* What a killed predecessor left running: ended before anything else
+ * touches the work tree (ard-leftovers.h). */
+static void
+end_leftovers(ArdLoop *loop)
+{
+  if (!loop->state->round_procs)
+    return;
+  ard_leftovers_end(loop->state->round_procs, ARD_KILL_GRACE_USEC, loop->emitter);
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
+  ard_loop_save_state(loop);
+}
+
 static void
 start_round(ArdLoop *loop)
 {
@@ -676,6 +717,12 @@ start_round(ArdLoop *loop)
   };
   loop->round = ard_round_start(&params, on_round_done, loop);
   loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
+  /* Saved before the agent can do anything worth finding: a restart after
+   * a kill -9 ends what is left (ard-leftovers.h). */
+  g_clear_pointer(&loop->state->round_procs, json_node_unref);
+  loop->state->round_procs = ard_round_leftovers_record(loop->round);
+  if (loop->state->round_procs)
+    ard_loop_save_state(loop);
   set_run_state(loop, loop->stop_requested ? ARD_RUN_STOPPING : ARD_RUN_RUNNING);
 }
 
@@ -702,11 +749,38 @@ loop_step(ArdLoop *loop)
   start_round(loop);
 }
 
+/* [hooks] serve_startup: once per serve, before the first round; the
+ * first failure stops the service (the Python tool's serve exit). */
+static void
+on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
+{
+  ArdLoop *loop = user_data;
+  g_autoptr(ArdHookBatch) owned = g_steal_pointer(&loop->startup_hooks);
+  g_autofree char *failure =
+      ard_hooks_emit(loop->emitter, loop->cfg, ard_hook_batch_get_results(owned), 0, NULL, NULL);
+  if (failure) {
+    g_printerr(_("agent-runnerd: %s; fix or disable the hook ([plugins] disable), then start "
+                 "again\n"),
+               failure);
+    loop_exit(loop, ARD_EXIT_CONFIG, failure);
+    return;
+  }
+  loop_step(loop);
+}
+
 static int
 on_first_step(sd_event_source *s, void *user_data)
 {
   ArdLoop *loop = user_data;
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
+  g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
+  if (!loop->opts.round_mode && hooks->len > 0) {
+    g_autoptr(JsonObject) input = ard_hooks_input_new(loop->cfg, AR_HOOK_SERVE_STARTUP, 0, NULL);
+    loop->startup_hooks = ard_hooks_start(loop->event, loop->cfg, AR_HOOK_SERVE_STARTUP, hooks,
+                                          (const char *const *)loop->base_env, 0, NULL, input, NULL,
+                                          on_startup_hooks_done, loop);
+    return 0;
+  }
   loop_step(loop);
   return 0;
 }
@@ -866,9 +940,12 @@ ard_loop_run(ArdLoop *loop)
      * earlier run no longer apply. A plain restart (the unit) keeps them. */
     g_autofree char *done = g_build_filename(loop->cfg->log_dir, AGENT_DONE_FILE, NULL);
     (void)unlink(done);
+    g_autofree char *mstop = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
+    (void)unlink(mstop);
     g_clear_pointer(&loop->state->stop_reason, g_free);
     loop->state->crash_streak = 0;
   }
+  end_leftovers(loop);
   loop->status.crash_streak = loop->state->crash_streak;
   if (loop->state->last)
     remember_round(loop, ard_round_summary_copy(loop->state->last));
@@ -877,6 +954,10 @@ ard_loop_run(ArdLoop *loop)
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
 
+  if (ard_loop_crash_loop_persists(loop)) {
+    loop_exit(loop, ARD_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
+    return loop->exit_code;
+  }
   if (!run_battery(loop)) {
     config_broken_exit(loop);
     return loop->exit_code;
@@ -909,6 +990,7 @@ ard_loop_free(ArdLoop *loop)
   if (!loop)
     return;
   g_clear_pointer(&loop->round, ard_round_free);
+  g_clear_pointer(&loop->startup_hooks, ard_hook_batch_free);
   sd_event_source_disable_unref(loop->sig_term);
   sd_event_source_disable_unref(loop->sig_int);
   sd_event_source_disable_unref(loop->sig_hup);

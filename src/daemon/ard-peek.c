@@ -89,7 +89,7 @@ v_retention(const ArConfig *c)
 static char *
 v_stop_intent(const ArConfig *c)
 {
-  return g_strdup(".agent-done and config_broken stay stopped across restarts");
+  return g_strdup(".agent-done, crash_loop and config_broken stay stopped across restarts");
 }
 
 static char *

@@ -138,7 +138,20 @@ ard_loop_record_outcome(ArdLoop *loop, const ArdRoundResult *res)
   loop->have_plan = FALSE;
   if (loop->opts.round_mode || res->cancelled) {
     /* A cancelled round says nothing about the API; --round is a one-off
-     * that leaves the serve loop's counters alone. */
+     * that leaves the serve loop's counters alone. It still says what the
+     * output showed, as serve does: no back-off follows (the process
+     * ends), so throttled_until_epoch is null. */
+    if (loop->opts.round_mode && !res->cancelled && ar_outcome_is_transient(c->outcome)) {
+      static const char *const names[] = { "back_off", "skip", "stop" };
+      g_autoptr(JsonNode) reset = int_or_null(c->reset_at_epoch, c->reset_at_epoch > 0);
+      g_autoptr(JsonNode) until = int_or_null(0, FALSE);
+      ar_emit(loop->emitter, "transient_error_detected",
+              AR_EV_S("classification", ar_outcome_to_string(c->outcome)), AR_EV_S("agent", agent),
+              AR_EV_N("reset_at_epoch", reset), AR_EV_I("round_num", res->round_num),
+              AR_EV_S("raw", c->evidence ? c->evidence : ""),
+              AR_EV_S("action", names[loop->cfg->transient_error_action]),
+              AR_EV_N("throttled_until_epoch", until), NULL);
+    }
     record_usage(loop, res, agent);
     return;
   }
@@ -306,4 +319,19 @@ ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res)
   else if (res->exit_code != 0 && !res->cancelled)
     next.factor = 2;
   return next;
+}
+
+gboolean
+ard_loop_crash_loop_persists(ArdLoop *loop)
+{
+  /* As durable as .agent-done: a plain restart (the unit, a reboot, a
+   * manual serve) does not resume a crash loop; agent-runner start
+   * (--clear-done, .start-requested) does, having cleared the reason. */
+  if (loop->opts.round_mode || g_strcmp0(loop->state->stop_reason, ARD_STOP_REASON_CRASH_LOOP) != 0)
+    return FALSE;
+  fprintf(stderr, "%s\n",
+          _("stopped after a crash loop; fix the agent, then run: agent-runner start"));
+  g_free(loop->status.stop_reason);
+  loop->status.stop_reason = g_strdup(loop->state->stop_reason);
+  return TRUE;
 }

@@ -202,17 +202,62 @@ ard_reap_signal_descendants(pid_t root, pid_t skip, int sig)
   return n;
 }
 
+static GMutex keep_lock;
+static GArray *kept; /* pid_t, under keep_lock */
+
+void
+ard_reap_hold(void)
+{
+  g_mutex_lock(&keep_lock);
+}
+
+void
+ard_reap_release(void)
+{
+  g_mutex_unlock(&keep_lock);
+}
+
+void
+ard_reap_keep(pid_t pid)
+{
+  if (kept == NULL)
+    kept = g_array_new(FALSE, FALSE, sizeof(pid_t));
+  g_array_append_val(kept, pid);
+}
+
+void
+ard_reap_forget(pid_t pid)
+{
+  g_mutex_lock(&keep_lock);
+  for (guint i = 0; kept && i < kept->len; i++)
+    if (g_array_index(kept, pid_t, i) == pid) {
+      g_array_remove_index_fast(kept, i);
+      break;
+    }
+  g_mutex_unlock(&keep_lock);
+}
+
+static gboolean
+is_kept(pid_t pid)
+{
+  for (guint i = 0; kept && i < kept->len; i++)
+    if (g_array_index(kept, pid_t, i) == pid)
+      return TRUE;
+  return FALSE;
+}
+
 guint
 ard_reap_orphans(pid_t keep)
 {
   guint n = 0;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&keep_lock);
   for (;;) {
     siginfo_t si = { 0 };
     /* Peek first: the agent must stay a zombie until its own source reaps
      * it with wait4() and collects its rusage. */
     if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
       break;
-    if (si.si_pid == keep)
+    if (si.si_pid == keep || is_kept(si.si_pid))
       break;
     if (waitpid(si.si_pid, NULL, WNOHANG) > 0)
       n++;

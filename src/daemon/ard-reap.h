@@ -27,6 +27,14 @@ guint ard_reap_signal_descendants(pid_t root, pid_t skip, int sig);
  * own pidfd source reaps with rusage). Returns how many were reaped. */
 guint ard_reap_orphans(pid_t keep);
 
+/* Children that a thread waits for itself (hooks): the orphan reaper leaves
+ * them alone. Hold the reaper across spawn + keep, so a child that exits at
+ * once is not reaped before it is registered. */
+void ard_reap_hold(void);
+void ard_reap_release(void);
+void ard_reap_keep(pid_t pid);   /* with the reaper held */
+void ard_reap_forget(pid_t pid); /* after the thread reaped it */
+
 /* "TERM", "KILL", ... for signal:NAME; "SIG<n>" for unknown numbers. */
 const char *ard_reap_signal_name(int sig);
 

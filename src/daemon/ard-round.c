@@ -15,6 +15,9 @@
 
 #include "ar-prompt.h"
 #include "ar-util.h"
+#include "ard-detect.h"
+#include "ard-hooks.h"
+#include "ard-leftovers.h"
 #include "ard-output.h"
 #include "ard-reap.h"
 #include "ard-vcs.h"
@@ -58,6 +61,7 @@ struct ArdRound {
   guint timeout_s;
 
   ArClassifier *classifier;
+  ArdRepetition *repetition; /* anomaly_repetitive_tool; NULL when off */
   ArdOutput *output;
   ArdStdinWriter *stdin_writer;
   sd_event_source *child_source;
@@ -79,10 +83,20 @@ struct ArdRound {
   gboolean grace_waiting; /* extended: waiting for live workers to go */
   gboolean grace_extended_emitted;
   GPtrArray *ignore_regexes; /* GRegex*, grace_kill_ignore_patterns */
+
+  /* [hooks] around the round (ard-hooks.c) and what the start needs
+   * after the pre-round ones */
+  ArdHookBatch *hooks;
+  JsonObject *context;
+  GStrv base_env;
+  GStrv secret_env; /* [agent] secrets as NAME=value, read for this round: the agent's only */
+  int transcript_fd;
+  char *token;               /* ARD_ROUND_ID_ENV of this round's processes */
 };
 
 static void schedule_recheck(ArdRound *r);
 static void schedule_finish(ArdRound *r);
+static ArDialect round_dialect(const ArConfig *cfg);
 
 static gint64
 now_mono(ArdRound *r)
@@ -300,6 +314,7 @@ on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
 {
   ArdRound *r = user_data;
   ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
+  ard_repetition_feed(r->repetition, r->emitter, line, len);
   gint64 since = 0;
   if (!r->retry_timer && r->cfg->retry_loop_timeout_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_retry_loop(r->classifier, &since)) {
@@ -448,6 +463,13 @@ teardown_evaluate(ArdRound *r)
     return;
   }
   if (!r->killing) {
+    /* The agent exited on its own and left these behind: say so, or the
+     * kill shows only as a longer duration_s. (Timeouts, cancels and the
+     * grace kill have their own events.) */
+    g_autoptr(JsonNode) list = ard_leftovers_describe(pids);
+    ar_emit(r->emitter, "round_leftovers_killed", AR_EV_I("round_num", r->res.round_num),
+            AR_EV_I("count", pids->len), AR_EV_N("processes", list),
+            AR_EV_B("after_restart", FALSE), NULL);
     r->killing = TRUE;
     ard_reap_signal_descendants(getpid(), 0, SIGTERM);
     arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
@@ -571,6 +593,9 @@ compute_result(ArdRound *r)
   ar_classifier_finish(r->classifier, exit_status, res->term_signal,
                        res->timed_out || res->grace_killed || res->stalled, res->stalled,
                        &res->classification);
+  ard_detect_auth_patterns(r->cfg, round_dialect(r->cfg), res->transcript_path, exit_status,
+                           res->timed_out || res->grace_killed || res->stalled || res->term_signal,
+                           res->duration_s, &res->classification);
   res->outcome = res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
 }
 
@@ -622,6 +647,62 @@ on_finish(sd_event_source *s, void *user_data)
 }
 
 static void
+on_post_hooks_done(ArdHookBatch *batch, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  g_autoptr(ArdHookBatch) owned = g_steal_pointer(&r->hooks);
+  g_free(ard_hooks_emit(r->emitter, r->cfg, ard_hook_batch_get_results(owned), r->res.round_num,
+                        r->res.phase, NULL));
+  /* Last: the callee may free the round. */
+  r->done(r, r->user_data);
+}
+
+/* The round's result as post-round hooks read it (docs/hooks.md). */
+static JsonObject *
+result_object(ArdRound *r)
+{
+  ArdRoundResult *res = &r->res;
+  JsonObject *o = json_object_new();
+  g_autofree char *started = ar_utc_iso_ms(res->started_realtime_us);
+  g_autofree char *ended = ar_utc_iso_ms(res->ended_realtime_us);
+  json_object_set_int_member(o, "round_num", res->round_num);
+  if (res->phase)
+    json_object_set_string_member(o, "phase", res->phase);
+  else
+    json_object_set_null_member(o, "phase");
+  json_object_set_string_member(o, "started_at", started);
+  json_object_set_string_member(o, "ended_at", ended);
+  json_object_set_int_member(o, "exit_code", res->exit_code);
+  json_object_set_double_member(o, "duration_s", res->duration_s);
+  json_object_set_boolean_member(o, "timed_out", res->timed_out || res->stalled);
+  json_object_set_boolean_member(o, "killed_for_grace", res->grace_killed);
+  json_object_set_string_member(o, "exit_cause", res->exit_cause);
+  json_object_set_string_member(o, "outcome", res->outcome);
+  json_object_set_string_member(o, "log_path", res->transcript_path);
+  JsonNode *files = r->vcs_job ? ard_vcs_job_dirty_files(r->vcs_job) : NULL;
+  json_object_set_member(o, "dirty_files",
+                         files ? files : json_node_init_array(json_node_alloc(), json_array_new()));
+  return o;
+}
+
+static void
+run_post_round_hooks(ArdRound *r)
+{
+  g_autoptr(GPtrArray) hooks = ar_config_hooks(r->cfg, r->res.phase, AR_HOOK_POST_ROUND);
+  if (hooks->len == 0) {
+    /* Last: the callee may free the round. */
+    r->done(r, r->user_data);
+    return;
+  }
+  g_autoptr(JsonObject) input =
+      ard_hooks_input_new(r->cfg, AR_HOOK_POST_ROUND, r->res.round_num, r->res.phase);
+  json_object_set_object_member(input, "result", result_object(r));
+  r->hooks =
+      ard_hooks_start(r->event, r->cfg, AR_HOOK_POST_ROUND, hooks, (const char *const *)r->base_env,
+                      r->res.round_num, r->res.phase, input, NULL, on_post_hooks_done, r);
+}
+
+static void
 finish_after_vcs(ArdVcsJob *job, gpointer user_data)
 {
   ArdRound *r = user_data;
@@ -637,8 +718,7 @@ finish_after_vcs(ArdVcsJob *job, gpointer user_data)
     ar_emit(r->emitter, "round_timeout_kill", AR_EV_I("round_num", res->round_num),
             AR_EV_S("reason", reason), NULL);
   }
-  /* Last: the callee may free the round. */
-  r->done(r, r->user_data);
+  run_post_round_hooks(r);
 }
 
 static void
@@ -752,6 +832,9 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
   g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
   gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
   g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
+  /* Inherited by everything the agent starts, setsid'ed daemons included:
+   * how a restarted daemon recognizes what is left of this round. */
+  envp = g_environ_setenv(envp, ARD_ROUND_ID_ENV, r->token, TRUE);
   /* Last, so a secret wins over an [agent.env] entry of the same name. */
   for (guint i = 0; p->secret_env && p->secret_env[i]; i++) {
     const char *eq = strchr(p->secret_env[i], '=');
@@ -817,6 +900,59 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
   return TRUE;
 }
 
+static void round_spawn(ArdRound *r);
+static void run_hooks(ArdRound *r, ArHookKind kind, JsonObject *input, const char *prompt_path);
+
+/* Pre-round hooks, then context enrichers, then the agent. */
+static void
+on_start_hooks_done(ArdHookBatch *batch, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  g_autoptr(ArdHookBatch) owned = g_steal_pointer(&r->hooks);
+  ArHookKind kind = AR_HOOK_PRE_ROUND;
+  GPtrArray *results = ard_hook_batch_get_results(owned);
+  if (results && results->len)
+    kind = ((ArdHookResult *)g_ptr_array_index(results, 0))->kind;
+  g_free(ard_hooks_emit(r->emitter, r->cfg, results, r->res.round_num, r->res.phase,
+                        ard_hooks_prompt_path(r->cfg, r->res.phase)));
+  for (guint i = 0; kind == AR_HOOK_CONTEXT_ENRICHER && results && i < results->len; i++) {
+    /* Each enricher's object under its own name, as the Python tool's
+     * context[name]: enrichers cannot overwrite each other. */
+    ArdHookResult *res = g_ptr_array_index(results, i);
+    if (res->answer)
+      json_object_set_object_member(r->context, res->name, json_object_ref(res->answer));
+  }
+  if (kind == AR_HOOK_PRE_ROUND && !r->res.cancelled) {
+    g_autoptr(JsonObject) input =
+        ard_hooks_input_new(r->cfg, AR_HOOK_CONTEXT_ENRICHER, r->res.round_num, r->res.phase);
+    json_object_set_object_member(input, "context", json_object_ref(r->context));
+    run_hooks(r, AR_HOOK_CONTEXT_ENRICHER, input, NULL);
+    return;
+  }
+  round_spawn(r);
+}
+
+/* Start the hooks of kind, or go straight on when there are none. */
+static void
+run_hooks(ArdRound *r, ArHookKind kind, JsonObject *input, const char *prompt_path)
+{
+  g_autoptr(GPtrArray) hooks = ar_config_hooks(r->cfg, r->res.phase, kind);
+  if (hooks->len == 0) {
+    if (kind == AR_HOOK_PRE_ROUND) {
+      g_autoptr(JsonObject) next =
+          ard_hooks_input_new(r->cfg, AR_HOOK_CONTEXT_ENRICHER, r->res.round_num, r->res.phase);
+      json_object_set_object_member(next, "context", json_object_ref(r->context));
+      run_hooks(r, AR_HOOK_CONTEXT_ENRICHER, next, NULL);
+    } else {
+      round_spawn(r);
+    }
+    return;
+  }
+  r->hooks =
+      ard_hooks_start(r->event, r->cfg, kind, hooks, (const char *const *)r->base_env,
+                      r->res.round_num, r->res.phase, input, prompt_path, on_start_hooks_done, r);
+}
+
 ArdRound *
 ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_data)
 {
@@ -833,12 +969,18 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   r->started_mono_us = now_mono(r);
   r->timeout_s = ar_config_round_timeout(r->cfg, p->phase);
   r->classifier = ar_classifier_new(round_dialect(r->cfg));
+  r->repetition = ard_repetition_new(r->cfg, round_dialect(r->cfg), p->round_num);
+  r->transcript_fd = -1;
+  r->token = ard_leftovers_new_token();
   compile_ignore_patterns(r);
+  if (r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0)
+    ar_emit(r->emitter, "fresh_eyes_round_triggered", AR_EV_I("round_num", p->round_num),
+            AR_EV_I("every_n", r->cfg->fresh_eyes_every_n), NULL);
 
   g_autoptr(GError) error = NULL;
-  g_auto(ArFd) tfd = ard_transcript_create(
+  r->transcript_fd = ard_transcript_create(
       r->cfg->log_dir, p->round_num, r->res.started_realtime_us, &r->res.transcript_path, &error);
-  if (tfd < 0) {
+  if (r->transcript_fd < 0) {
     /* No transcript, no round: the agent's output would go nowhere. */
     ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num),
             AR_EV_S("phase", p->phase), NULL);
@@ -846,31 +988,80 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
     return r;
   }
 
-  g_autofree char *context = build_context_json(p, r->res.started_realtime_us);
+  /* The base context now (previous round, orphan stash: the loop's
+   * objects, not to be kept); hooks add to it before it is written. */
+  g_autofree char *base = build_context_json(p, r->res.started_realtime_us);
+  g_autoptr(JsonNode) node = json_from_string(base, NULL);
+  r->context = json_object_ref(json_node_get_object(node));
+  r->base_env = g_strdupv((GStrv)p->base_env);
+  r->secret_env = g_strdupv((GStrv)p->secret_env);
+
+  g_autoptr(JsonObject) input =
+      ard_hooks_input_new(r->cfg, AR_HOOK_PRE_ROUND, p->round_num, p->phase);
+  if (p->previous)
+    json_object_set_member(input, "previous",
+                           json_node_copy(json_object_get_member(r->context, "previous")));
+  run_hooks(r, AR_HOOK_PRE_ROUND, input, ard_hooks_prompt_path(r->cfg, p->phase));
+  return r;
+}
+
+static char *
+context_to_string(JsonObject *context)
+{
+  g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), context);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  json_generator_set_pretty(gen, TRUE);
+  json_generator_set_indent(gen, 2);
+  return json_generator_to_data(gen, NULL);
+}
+
+/* After the pre-round hooks and enrichers: context, prompt, agent. */
+static void
+round_spawn(ArdRound *r)
+{
+  g_autoptr(GError) error = NULL;
+  guint num = r->res.round_num;
+  const char *phase = r->res.phase;
+  g_auto(ArFd) tfd = g_steal_fd(&r->transcript_fd);
+  if (r->res.cancelled) {
+    /* Cancelled while its hooks ran: nothing was started. */
+    r->stage = STAGE_TEARDOWN;
+    r->teardown_done = TRUE;
+    schedule_finish(r);
+    return;
+  }
+
+  g_autofree char *context = context_to_string(r->context);
   if (r->cfg->inject_context && r->cfg->context_injection_mode != AR_CONTEXT_NONE) {
     g_autofree char *ctx_path = g_build_filename(r->cfg->log_dir, "round-context.json", NULL);
     g_autofree char *ctx_line = g_strconcat(context, "\n", NULL);
     /* Atomic for readers; no fsync: it is rewritten every round. */
     if (!ard_write_file_replace(ctx_path, ctx_line, -1, &error)) {
-      g_warning("round %u: %s", p->round_num, error->message);
+      g_warning("round %u: %s", num, error->message);
       g_clear_error(&error);
     }
   }
-  ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num), AR_EV_S("phase", p->phase),
-          NULL);
+  ar_emit(r->emitter, "round_start", AR_EV_I("round_num", num), AR_EV_S("phase", phase), NULL);
 
   gsize prompt_len = 0;
-  g_autofree char *prompt = ar_prompt_assemble(r->cfg, p->phase, context, &prompt_len, &error);
+  g_autofree char *prompt = ar_prompt_assemble(r->cfg, phase, context, &prompt_len, &error);
   if (!prompt) {
     fail_before_spawn(r, tfd, error->message);
-    return r;
+    return;
   }
   /* An integer, as the Python tool writes it (30, not 30.0). */
-  ar_emit(r->emitter, "agent_spawn", AR_EV_I("round_num", p->round_num),
-          AR_EV_I("timeout_s", r->timeout_s), NULL);
-  if (!spawn_agent(r, p, tfd, prompt, prompt_len, &error)) {
+  ar_emit(r->emitter, "agent_spawn", AR_EV_I("round_num", num), AR_EV_I("timeout_s", r->timeout_s),
+          NULL);
+  ArdRoundParams p = {
+    .round_num = num,
+    .phase = phase,
+    .base_env = (const char *const *)r->base_env,
+    .secret_env = (const char *const *)r->secret_env,
+  };
+  if (!spawn_agent(r, &p, tfd, prompt, prompt_len, &error)) {
     fail_before_spawn(r, tfd, error->message);
-    return r;
+    return;
   }
   if (r->timeout_s > 0)
     arm_timer(r, &r->timeout_timer, (uint64_t)r->timeout_s * G_USEC_PER_SEC, on_timeout,
@@ -881,7 +1072,6 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   if (r->cfg->round_progress_interval_s > 0)
     arm_timer(r, &r->progress_timer, (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC,
               on_progress, "round-progress");
-  return r;
 }
 
 void
@@ -891,6 +1081,12 @@ ard_round_cancel(ArdRound *r)
     return;
   r->res.cancelled = TRUE;
   ar_emit(r->emitter, "round_cancelled", AR_EV_I("round_num", r->res.round_num), NULL);
+  if (r->hooks) {
+    /* Its hooks run, the agent does not yet: end them; the round ends
+     * when their worker reports back. */
+    ard_reap_signal_descendants(getpid(), 0, SIGKILL);
+    return;
+  }
   r->grace_waiting = FALSE;
   begin_kill(r);
 }
@@ -927,12 +1123,19 @@ ard_round_free(ArdRound *r)
   g_clear_pointer(&r->output, ard_output_free);
   g_clear_pointer(&r->stdin_writer, ard_stdin_writer_free);
   g_clear_pointer(&r->classifier, ar_classifier_free);
+  g_clear_pointer(&r->repetition, ard_repetition_free);
   g_clear_pointer(&r->vcs_job, ard_vcs_job_free);
   g_clear_pointer(&r->ignore_regexes, g_ptr_array_unref);
+  g_clear_pointer(&r->hooks, ard_hook_batch_free);
+  g_clear_pointer(&r->context, json_object_unref);
+  g_strfreev(r->base_env);
+  g_strfreev(r->secret_env);
+  ar_fd_close(&r->transcript_fd);
   ar_classification_clear(&r->res.classification);
   g_free(r->res.phase);
   g_free(r->res.transcript_path);
   g_free(r->res.exit_cause_owned);
+  g_free(r->token);
   ar_config_unref(r->cfg);
   ar_emitter_unref(r->emitter);
   sd_event_unref(r->event);
@@ -949,6 +1152,12 @@ const ArdRoundResult *
 ard_round_get_result(const ArdRound *r)
 {
   return &r->res;
+}
+
+JsonNode *
+ard_round_leftovers_record(const ArdRound *r)
+{
+  return r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
 }
 
 pid_t

@@ -85,6 +85,9 @@ struct ArdVcsJob *ard_round_get_vcs_job(const ArdRound *round);
 /* The agent's pid while it is unreaped (the orphan reaper must leave it to
  * its pidfd source), else 0. */
 pid_t ard_round_get_agent_pid(const ArdRound *round);
+/* What state.json keeps while the round runs, so that a restarted daemon
+ * can end its processes (ard-leftovers.h); NULL when no agent runs. */
+JsonNode *ard_round_leftovers_record(const ArdRound *round);
 gint64 ard_round_get_started_realtime_us(const ArdRound *round);
 const char *ard_round_get_transcript_path(const ArdRound *round);
 gboolean ard_round_is_finished(const ArdRound *round);

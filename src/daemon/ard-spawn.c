@@ -125,7 +125,8 @@ child_exec(const ArdSpawnParams *p, pid_t parent, int err_fd, int null_fd)
   if (chdir(p->cwd) < 0)
     child_fail(err_fd, STEP_CHDIR);
   int in = p->stdin_fd >= 0 ? p->stdin_fd : null_fd;
-  if (dup2(in, 0) < 0 || dup2(p->output_fd, 1) < 0 || dup2(p->output_fd, 2) < 0)
+  int err = p->split_stderr ? p->stderr_fd : p->output_fd;
+  if (dup2(in, 0) < 0 || dup2(p->output_fd, 1) < 0 || dup2(err, 2) < 0)
     child_fail(err_fd, STEP_DUP);
   /* Everything else the daemon has open (lock, events file, pidfds, bus)
    * closes at exec; the error pipe too, which tells the parent exec

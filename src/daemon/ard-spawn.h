@@ -17,8 +17,10 @@ typedef struct {
   const char *const *argv; /* argv[0] as configured */
   const char *const *envp;
   const char *cwd;
-  int stdin_fd;  /* read end of the prompt pipe, or -1 for /dev/null */
-  int output_fd; /* write end of the output pipe: stdout and stderr */
+  int stdin_fd;          /* read end of the prompt pipe, or -1 for /dev/null */
+  int output_fd;         /* write end of the output pipe: stdout and stderr */
+  gboolean split_stderr; /* stderr to stderr_fd instead (hooks: stdout is their answer) */
+  int stderr_fd;
 } ArdSpawnParams;
 
 /* Fork and exec. On success *pid and *pidfd (CLOEXEC) are set. An exec

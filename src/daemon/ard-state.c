@@ -96,6 +96,7 @@ ard_state_free(ArdState *state)
   ard_round_summary_free(state->last);
   g_clear_pointer(&state->throttle, json_node_unref);
   g_clear_pointer(&state->orphan, json_node_unref);
+  g_clear_pointer(&state->round_procs, json_node_unref);
   g_free(state);
 }
 
@@ -128,6 +129,9 @@ parse_state(const char *text, gsize len, ArdState *state)
   n = json_object_get_member(o, "orphan");
   if (n && !JSON_NODE_HOLDS_NULL(n))
     state->orphan = json_node_copy(n);
+  n = json_object_get_member(o, "round_procs");
+  if (n && JSON_NODE_HOLDS_OBJECT(n))
+    state->round_procs = json_node_copy(n);
   return TRUE;
 }
 
@@ -179,6 +183,11 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   json_builder_set_member_name(b, "orphan");
   if (state->orphan)
     json_builder_add_value(b, json_node_copy(state->orphan));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "round_procs");
+  if (state->round_procs)
+    json_builder_add_value(b, json_node_copy(state->round_procs));
   else
     json_builder_add_null_value(b);
   g_autofree char *now = ar_utc_iso_ms(g_get_real_time());

@@ -33,10 +33,16 @@ ArdRoundSummary *ard_round_summary_from_json(JsonObject *o);
  * restart. NULL = not stopped for a lasting reason. */
 #define ARD_STOP_REASON_DONE          "done"
 #define ARD_STOP_REASON_CONFIG_BROKEN "config_broken"
+#define ARD_STOP_REASON_DISK_FULL     "disk_full"
 #define ARD_STOP_REASON_CRASH_LOOP    "crash_loop"
 #define ARD_STOP_REASON_AUTH          "auth_failed"
 #define ARD_STOP_REASON_QUOTA         "quota_exhausted"
 #define ARD_STOP_REASON_TRANSIENT     "transient_error"
+#define ARD_STOP_REASON_MONITOR       "monitor_auto_stop"
+
+/* The monitor's auto-stop (MonitorAlert with stop_service): holds the
+ * detector's name; a restarted daemon stops again until an explicit start. */
+#define ARD_MONITOR_STOP_FILE ".monitor-stop"
 
 typedef struct {
   guint round_num;        /* the last round number handed out */
@@ -48,6 +54,7 @@ typedef struct {
   ArdRoundSummary *last; /* NULL before the first round */
   JsonNode *throttle;    /* owned by the back-off code (later); kept verbatim */
   JsonNode *orphan;      /* owned by the vcs code (later); kept verbatim */
+  JsonNode *round_procs; /* ard-leftovers.h: the running round's marks; NULL between rounds */
 } ArdState;
 
 ArdState *ard_state_new(void);

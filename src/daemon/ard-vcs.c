@@ -10,6 +10,7 @@
 
 #include "ar-util.h"
 #include "ar-vcs.h"
+#include "ard-hooks.h"
 
 /* Files an event lists; count says how many there were. */
 #define FILES_IN_EVENT 20
@@ -30,6 +31,8 @@ struct ArdVcsJob {
   char *action_error;
   char *git_head;
   char *paths_hash;
+  GPtrArray *hook_results; /* ArdHookResult*, [hooks] dirty_handler */
+  char *claimed_by;        /* the hook that took the dirty tree */
 
   GThread *thread;
   int efd;
@@ -45,6 +48,35 @@ handler_disabled(const ArConfig *cfg)
    * meaning: report, touch nothing. */
   return cfg->plugins_disable &&
          g_strv_contains((const char *const *)cfg->plugins_disable, "default_dirty_handler");
+}
+
+/* [hooks] dirty_handler, in order, in this thread (the git worker already
+ * runs off the loop); TRUE when one answered {"claimed": true}. */
+static gboolean
+run_dirty_hooks(ArdVcsJob *job)
+{
+  g_autoptr(GPtrArray) hooks = ar_config_hooks(job->cfg, job->phase, AR_HOOK_DIRTY_HANDLER);
+  if (hooks->len == 0)
+    return FALSE;
+  g_autoptr(JsonObject) input =
+      ard_hooks_input_new(job->cfg, AR_HOOK_DIRTY_HANDLER, job->round_num, job->phase);
+  JsonArray *files = json_array_new();
+  for (guint i = 0; i < job->status->files->len; i++)
+    json_array_add_string_element(files, g_ptr_array_index(job->status->files, i));
+  json_object_set_array_member(input, "dirty_files", files);
+  json_object_set_string_member(
+      input, "dirty_action",
+      (const char *[]){ "stash", "ignore", "auto_commit" }[job->cfg->dirty_action]);
+  g_auto(GStrv) env = g_get_environ();
+  job->hook_results =
+      ard_hooks_run_sync(job->cfg, AR_HOOK_DIRTY_HANDLER, hooks, (const char *const *)env,
+                         job->round_num, job->phase, input, NULL, TRUE);
+  ArdHookResult *last = g_ptr_array_index(job->hook_results, job->hook_results->len - 1);
+  if (last->answer && ar_json_bool(last->answer, "claimed", FALSE)) {
+    job->claimed_by = g_strdup(last->name);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 static gpointer
@@ -77,6 +109,8 @@ job_thread(gpointer data)
 
   if (job->status == NULL) {
     job->status_error = g_steal_pointer(&snap.status_error);
+  } else if (job->status->count > 0 && job->clean_exit && run_dirty_hooks(job)) {
+    /* A hook took the tree: the built-in action stays out of its way. */
   } else if (job->status->count > 0 && job->clean_exit && !handler_disabled(cfg)) {
     switch (cfg->dirty_action) {
     case AR_DIRTY_STASH:
@@ -150,6 +184,8 @@ ard_vcs_job_free(ArdVcsJob *job)
   g_free(job->action_error);
   g_free(job->git_head);
   g_free(job->paths_hash);
+  g_clear_pointer(&job->hook_results, g_ptr_array_unref);
+  g_free(job->claimed_by);
   g_free(job);
 }
 
@@ -160,6 +196,12 @@ files_node(GPtrArray *files)
   for (guint i = 0; files && i < files->len && i < FILES_IN_EVENT; i++)
     json_array_add_string_element(arr, g_ptr_array_index(files, i));
   return json_node_init_array(json_node_alloc(), arr);
+}
+
+JsonNode *
+ard_vcs_job_dirty_files(ArdVcsJob *job)
+{
+  return job->status ? files_node(job->status->files) : NULL;
 }
 
 void
@@ -176,6 +218,7 @@ ard_vcs_job_emit(ArdVcsJob *job, ArEmitter *emitter)
   g_autoptr(JsonNode) files = files_node(job->status->files);
   ar_emit(emitter, "dirty_detected", AR_EV_I("round_num", job->round_num), AR_EV_N("files", files),
           AR_EV_I("count", job->status->count), NULL);
+  g_free(ard_hooks_emit(emitter, job->cfg, job->hook_results, job->round_num, job->phase, NULL));
   if (!job->attempted)
     return;
 

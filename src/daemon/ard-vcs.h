@@ -34,6 +34,9 @@ void ard_vcs_job_emit(ArdVcsJob *job, ArEmitter *emitter);
  * FALSE: leave the state as it is (dirty without a new stash). */
 gboolean ard_vcs_job_orphan_update(ArdVcsJob *job, JsonNode **orphan);
 
+/* The dirty files (the first 20) as a JSON array; NULL when the status
+ * failed. */
+JsonNode *ard_vcs_job_dirty_files(ArdVcsJob *job);
 /* The fingerprint taken with the status, for round_substrate_after. */
 void ard_vcs_job_emit_substrate_after(ArdVcsJob *job, ArEmitter *emitter);
 

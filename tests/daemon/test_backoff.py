@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Why a round failed and what the daemon does about it: the real
-agent-runnerd replaying the captured CLI runs of agent-cli/fixtures
+agent-runnerd replaying the captured CLI runs of tests/fixtures/agent-cli
 (tests/fake-agents/replay-fixture) for every outcome class of claude, codex
 and gemini; the back-off (waits asserted from the events, state.json, Peek
 and ThrottledUntil, never by sleeping them out), the auth stop, the quota
@@ -8,7 +8,7 @@ stop, usage, stop requests during a back-off, a restart during one, and
 EXTEND_TIMEOUT_USEC while a graceful stop waits for the round.
 
 Run one test: test_backoff.py ReactionTest.test_every_class. Exit 77 (skip)
-without the shared fixtures."""
+without tests/fixtures/agent-cli."""
 
 import calendar
 import json
@@ -28,8 +28,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "bus"))
 from daemontest import AGENTS, ENDS_WITHIN, DaemonTestCase  # noqa: E402
 from bustest import CLIENT, BusTestCase  # noqa: E402
 
-SHARED = os.environ.get("AR_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared"))
-FIXTURES = os.path.join(SHARED, "agent-cli", "fixtures")
+# The captured CLI output, carried in the repository (recorded test data).
+FIXTURES = os.environ.get("AR_FIXTURES_DIR",
+                          os.path.join(HERE, "..", "fixtures", "agent-cli"))
 NAME = "org.agentrunner.Runner1.work"
 # A stop must end a back-off at once; this bounds "at once" generously.
 STOP_WITHIN = 5.0
@@ -279,6 +280,22 @@ class ReactionTest(FixtureMixin, DaemonTestCase):
             "transient_error_recovered", "round_start", "round_end",
             "transient_error_detected", "transient_error_backoff_capped"])
         self.assertEqual(p.state()["throttle"]["consecutive"], {"api_transient_5xx": 3})
+
+    def test_round_verb_reports_and_claude_parity(self):
+        # `round` says what the output showed, as serve does, without a
+        # back-off. The fixture is the captured oauth-429 shape without
+        # api_error_status: a rejected rate_limit_event then an is_error
+        # result with nothing of its own is the account's limit.
+        ours = os.path.join(os.environ.get("AR_SOURCE_ROOT", "."), "tests", "fixtures")
+        p = self.fixture_project("claude-rate-limit-rejected-no-status", fixtures=ours)
+        rc, _, err = p.run("--round")
+        self.assertNotEqual(rc, 0, err)
+        self.assertEqual(p.events("round_end")[0]["outcome"], "rate_limit_account")
+        det = p.events("transient_error_detected")
+        self.assertEqual(len(det), 1)
+        self.assertEqual(det[0]["classification"], "rate_limit_account")
+        self.assertEqual(det[0]["reset_at_epoch"], 1795847872)
+        self.assertIsNone(det[0]["throttled_until_epoch"])
 
     def test_skip_and_stop_actions(self):
         p = self.fixture_project("gemini-0.61.0-429", runtime={"transient_error_action": "skip"})

@@ -41,10 +41,7 @@ run() { (cd "$P" && env -i HOME=$T/home XDG_CONFIG_HOME=$T/config LANG=C.UTF-8 \
   "PATH=/opt/my bin/%x:relative:/usr/bin:/bin:/usr/bin" "$AR" "$@"); }
 
 # --- user mode
-# --monitor is refused until the monitor exists (its unit could not run)
-if run install --dry-run --monitor >"$T/mon.out" 2>&1; then fail "--monitor accepted"; fi
-grep -q "agent-runner install: --monitor is not available yet" $T/mon.out || fail "--monitor: no clear refusal"
-run install --dry-run >"$T/user.out" 2>&1 || { cat "$T/user.out"; fail "user dry-run rc"; }
+run install --dry-run --monitor >"$T/user.out" 2>&1 || { cat "$T/user.out"; fail "user dry-run rc"; }
 O=$T/user.out
 expect $O "would write symlink $T/config/agent-runner/projects/dry.proj.toml -> $P/agent-runner.toml"
 expect $O "would write $T/config/systemd/user/agent-runner@dry.proj.service.d/50-agent-runner.conf:"
@@ -60,7 +57,10 @@ expect_re $O "would write /.*/dbus-1/services/org\.agentrunner\.Runner1\.dry_2ep
 expect $O "    SystemdService=agent-runner@dry.proj.service"
 expect $O "would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.Reload()"
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner@dry.proj.service"], runtime=false, force=true)'
+expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.EnableUnitFiles(["agent-runner-monitor.service"], runtime=false, force=true)'
 expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner@dry.proj.service", "replace")'
+expect $O 'would call (D-Bus, user manager): org.freedesktop.systemd1.Manager.StartUnit("agent-runner-monitor.service", "replace")'
+grep -q "agent-runner-monitor.service.d" $O && fail "the shared monitor gets no per-project drop-in"
 grep -q 'User=' $O && fail "user mode drop-in has User="
 grep -q 'agent-runner-monitor@' $O && fail "the monitor unit is installed without --monitor"
 [ "$(grep -c 'TimeoutStopSec' $O)" = 1 ] || fail "TimeoutStopSec must be in the supervisor's drop-in only"

@@ -71,6 +71,13 @@ for d in bin sbin lib lib64; do
   fi
 done
 install -d "$L/opt/ar-test"
+# The client as installed for this build's prefix, wherever that is: sudo
+# resets PATH to its secure_path, which knows /usr/local/bin and /usr/bin
+# but not /opt/whatever/bin, so the test calls it by its full path (as a
+# user of such a prefix must) and puts its directory on PATH for the rest.
+AR_CLIENT=$(cd "$L" && find . -path '*/bin/agent-runner' -type f | head -1)
+[ -n "$AR_CLIENT" ] || { echo "FAIL: meson install put no bin/agent-runner under $L"; exit 1; }
+echo "AR_BINDIR=$(dirname "${AR_CLIENT#.}")" >"$L/opt/ar-test/paths.sh"
 cp -a "$SRC/tests/fake-agents" "$L/opt/ar-test/"
 # an empty git repository, made here: the rootfs has libgit2 but no git CLI
 command -v git >/dev/null || skip "git missing (to make the project repository)"
@@ -81,6 +88,8 @@ cp "$SRC/tests/units/project-config.sh" "$L/opt/ar-test/"
 cat >"$L/opt/ar-test/test.sh" <<'EOS'
 set -eu
 . /opt/ar-test/project-config.sh
+. /opt/ar-test/paths.sh
+export PATH="$AR_BINDIR:$PATH"
 A=aralice B=arbob C=arcarol
 P=/home/$A/proj D=/home/$A/done
 fail() {
@@ -127,7 +136,7 @@ check_log_dir() {
 project $P sleep "$(printf '[agent.env]\nFAKE_SLEEP = "4"')"
 
 step "install --system via sudo: enabled, not started, start command printed"
-(cd $P && as $A sudo -n agent-runner install --system) >install.out 2>&1 || { cat install.out; fail "install"; }
+(cd $P && as $A sudo -n "$AR_BINDIR/agent-runner" install --system) >install.out 2>&1 || { cat install.out; fail "install"; }
 cat install.out
 grep -q 'sudo systemctl start agent-runner@proj.service' install.out || fail "no start command printed"
 [ "$(readlink /etc/agent-runner/projects/proj.toml)" = $P/agent-runner.toml ] || fail "config link"
@@ -148,7 +157,7 @@ if command -v pkaction >/dev/null; then
 fi
 # a work_dir the service's user cannot write is refused, with the fix
 chmod 0555 $P
-rc=0; (cd $P && as $A sudo -n agent-runner install --system) >install-ro.out 2>&1 || rc=$?
+rc=0; (cd $P && as $A sudo -n "$AR_BINDIR/agent-runner" install --system) >install-ro.out 2>&1 || rc=$?
 chmod 0755 $P
 [ $rc = 78 ] && grep -q "cannot read and write work_dir" install-ro.out && grep -q "fix: sudo chown" install-ro.out ||
   { cat install-ro.out; fail "unwritable work_dir: rc $rc"; }
@@ -201,7 +210,7 @@ journalctl --no-pager -u agent-runner@proj.service -o cat | grep -q . || fail "n
 
 step ".agent-done: inactive, not restarted"
 project $D agent-done
-(cd $D && as $A sudo -n agent-runner install --system) >/dev/null 2>&1 || fail "install done"
+(cd $D && as $A sudo -n "$AR_BINDIR/agent-runner" install --system) >/dev/null 2>&1 || fail "install done"
 check_log_dir $D
 mkdir -p /etc/systemd/system/agent-runner@done.service.d
 printf '[Service]\nRestartSec=1s\n' >/etc/systemd/system/agent-runner@done.service.d/60-test.conf
@@ -261,7 +270,7 @@ agent-runner secret rm --system SVC_API_KEY --project sec >/dev/null || fail "se
 
 step "uninstall --system leaves nothing"
 for d in $P $D; do
-  (cd $d && as $A sudo -n agent-runner uninstall --system) >uninstall.out 2>&1 || { cat uninstall.out; fail "uninstall $d"; }
+  (cd $d && as $A sudo -n "$AR_BINDIR/agent-runner" uninstall --system) >uninstall.out 2>&1 || { cat uninstall.out; fail "uninstall $d"; }
 done
 left=$(find /etc -name '*agent-runner@*' 2>/dev/null; ls -d /etc/agent-runner 2>/dev/null || true
   ls /usr/share/dbus-1/system.d/org.agentrunner.Runner1.*.conf /usr/share/polkit-1/actions/org.agentrunner.runner.*.policy 2>/dev/null || true)

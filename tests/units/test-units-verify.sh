@@ -13,12 +13,14 @@ trap 'rm -rf "$D"' EXIT
 chmod 755 "$D"
 fails=0
 for mode in user system; do
-  for unit in agent-runner agent-runner-monitor; do
-    in=$BUILD/data/systemd/$mode/$unit@.service
+  # The supervisor is a template (one instance per project), the monitor
+  # one unit per manager.
+  for unit in agent-runner@ agent-runner-monitor; do
+    in=$BUILD/data/systemd/$mode/$unit.service
     [ -f "$in" ] || { echo "missing $in"; exit 1; }
     grep -q '@[A-Z_]*@' "$in" && { echo "FAIL: unsubstituted @VAR@ in $in"; fails=1; }
     mkdir -p "$D/$mode"
-    out=$D/$mode/$unit@test.service
+    out=$D/$mode/${unit/%@/@test}.service
     sed -e "s|^ExecStart=[^ ]*/agent-runnerd |ExecStart=$BUILD/src/daemon/agent-runnerd |" \
         -e "s|^ExecStart=[^ ]*/agent-runner-monitor |ExecStart=$BUILD/src/monitor/agent-runner-monitor |" \
         "$in" >"$out"
@@ -31,11 +33,11 @@ for mode in user system; do
     # dirs of a host without systemd PID 1; that is about the host.
     msgs=$(printf '%s\n' "$msgs" | grep -v -e '^$' -e 'systemd-units-load' || true)
     if [ $rc != 0 ] || [ -n "$msgs" ]; then
-      echo "FAIL: $mode $unit@.service (rc=$rc):"
+      echo "FAIL: $mode $unit.service (rc=$rc):"
       printf '%s\n' "$msgs"
       fails=1
     else
-      echo "ok: $mode $unit@.service"
+      echo "ok: $mode $unit.service"
     fi
   done
 done

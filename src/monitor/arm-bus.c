@@ -1,0 +1,291 @@
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "ar-cleanup.h"
+#include "ar-names.h"
+#include "ar-util.h"
+#include "arm-monitor.h"
+
+/* The monitor's only bus glue (sd-bus on the monitor's sd-event): follow
+ * org.agentrunner.Runner1.* names through NameOwnerChanged, subscribe to
+ * each daemon's Event signal by its unique name, read its ConfigPath and
+ * LogDir, seed its state from one Peek, and call MonitorAlert. Calls go
+ * to the daemon's unique name, never the well-known one: a call to a name
+ * that just went away must not start the project again (D-Bus activation
+ * of an installed project). A GLib host (the web page) would replace this
+ * file and keep the rest. */
+
+#define PEEK_EVENTS 200
+/* A frozen daemon (SIGSTOP, D state) must not keep a project unwatched:
+ * start-up calls give up after this, and the events files are enough. */
+#define CALL_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
+
+static ArmProject *
+lookup(ArmMonitor *mon, const char *bus_name)
+{
+  return g_hash_table_lookup(mon->projects, bus_name);
+}
+
+/* ---- Event signals -------------------------------------------------------- */
+
+static int
+on_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  ArmProject *p = userdata;
+  const char *kind = NULL, *line = NULL;
+  if (sd_bus_message_read(m, "ss", &kind, &line) < 0)
+    return 0;
+  if (p->peek_pending)
+    arm_project_hold(p, kind, line);
+  else if (!arm_project_seen_at_start(p, line))
+    arm_project_ingest(p, kind, line);
+  return 0;
+}
+
+/* ---- start-up of one project: properties, then Peek ---------------------- */
+
+typedef struct {
+  ArmProject *p;
+  guint serial;
+} PeekCall;
+
+static int
+on_peek(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  g_autofree PeekCall *call = userdata;
+  ArmProject *p = call->p;
+  /* An answer for an earlier appearance of the name: already settled. */
+  if (call->serial != p->peek_serial || !p->peek_pending)
+    return 0;
+  const char *json = NULL;
+  if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &json) < 0)
+    json = NULL;
+  arm_project_load_peek(p, json);
+  return 0;
+}
+
+static void
+call_peek(ArmProject *p)
+{
+  ArmMonitor *mon = p->mon;
+  if (!p->owner) {
+    arm_project_load_peek(p, NULL);
+    return;
+  }
+  g_autoptr(sd_bus_message) call = NULL;
+  int r = sd_bus_message_new_method_call(mon->bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                         "Peek");
+  if (r >= 0)
+    r = sd_bus_message_append(call, "a{sv}", 1, "events", "u", (guint32)PEEK_EVENTS);
+  PeekCall *pc = g_new0(PeekCall, 1);
+  pc->p = p;
+  pc->serial = p->peek_serial;
+  if (r >= 0)
+    r = sd_bus_call_async(mon->bus, NULL, call, on_peek, pc, CALL_TIMEOUT_USEC);
+  if (r < 0) {
+    g_free(pc);
+    g_warning("Peek %s: %s", p->name, g_strerror(-r));
+    arm_project_load_peek(p, NULL);
+  }
+}
+
+static int
+on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  ArmProject *p = userdata;
+  if (sd_bus_message_is_method_error(m, NULL)) {
+    call_peek(p);
+    return 0;
+  }
+  g_autofree char *config_path = NULL, *log_dir = NULL;
+  if (sd_bus_message_enter_container(m, 'a', "{sv}") >= 0) {
+    while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+      const char *key = NULL;
+      if (sd_bus_message_read(m, "s", &key) < 0)
+        break;
+      const char *val = NULL;
+      if ((g_str_equal(key, "ConfigPath") || g_str_equal(key, "LogDir")) &&
+          sd_bus_message_read(m, "v", "s", &val) >= 0) {
+        if (g_str_equal(key, "ConfigPath"))
+          config_path = g_strdup(val);
+        else
+          log_dir = g_strdup(val);
+      } else if (sd_bus_message_skip(m, "v") < 0) {
+        break;
+      }
+      (void)sd_bus_message_exit_container(m);
+    }
+  }
+  if (config_path)
+    arm_project_set_config(p, config_path, log_dir);
+  call_peek(p);
+  return 0;
+}
+
+static void
+project_appeared(ArmMonitor *mon, const char *bus_name, const char *owner)
+{
+  g_autofree char *project = ar_project_from_bus_name(bus_name);
+  if (!project || (mon->opts.project && !g_str_equal(project, mon->opts.project)))
+    return;
+  ArmProject *p = lookup(mon, bus_name);
+  if (!p) {
+    p = arm_project_new(mon, bus_name, project);
+    g_hash_table_insert(mon->projects, p->bus_name, p);
+  }
+  p->match_slot = sd_bus_slot_unref(p->match_slot);
+  g_autofree char *match = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s',"
+                                           "member='Event'",
+                                           owner, AR_BUS_PATH, AR_BUS_INTERFACE);
+  int r = sd_bus_add_match_async(mon->bus, &p->match_slot, match, on_event, NULL, p);
+  if (r < 0)
+    g_warning("AddMatch %s: %s", bus_name, g_strerror(-r));
+  p->peek_pending = TRUE;
+  p->peek_serial++;
+  arm_project_set_owner(p, owner);
+  g_autoptr(sd_bus_message) getall = NULL;
+  r = sd_bus_message_new_method_call(mon->bus, &getall, owner, AR_BUS_PATH,
+                                     "org.freedesktop.DBus.Properties", "GetAll");
+  if (r >= 0)
+    r = sd_bus_message_append(getall, "s", AR_BUS_INTERFACE);
+  if (r >= 0)
+    r = sd_bus_call_async(mon->bus, NULL, getall, on_properties, p, CALL_TIMEOUT_USEC);
+  if (r < 0)
+    g_warning("GetAll %s: %s", bus_name, g_strerror(-r));
+  arm_health_update(mon->health);
+}
+
+static void
+project_vanished(ArmMonitor *mon, const char *bus_name)
+{
+  ArmProject *p = lookup(mon, bus_name);
+  if (!p)
+    return;
+  p->match_slot = sd_bus_slot_unref(p->match_slot);
+  /* Gone before Peek answered: what it said meanwhile is all there is
+   * (serve_stopping among it, for a deliberate stop). */
+  if (p->peek_pending)
+    arm_project_load_peek(p, NULL);
+  arm_project_set_owner(p, NULL);
+  arm_health_update(mon->health);
+}
+
+static int
+on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  ArmMonitor *mon = userdata;
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+  if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+    return 0;
+  if (!g_str_has_prefix(name, AR_BUS_NAME_PREFIX))
+    return 0;
+  if (*new_owner)
+    project_appeared(mon, name, new_owner);
+  else
+    project_vanished(mon, name);
+  return 0;
+}
+
+/* ---- MonitorAlert ---------------------------------------------------------- */
+
+static int
+on_alert_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  g_autofree char *what = userdata;
+  const sd_bus_error *e = sd_bus_message_get_error(m);
+  if (e)
+    g_message(_("%s: the daemon did not record the alert: %s"), what, e->message);
+  return 0;
+}
+
+gboolean
+arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
+                     const char *transition, const char *message, const char *auto_action)
+{
+  if (!p->owner)
+    return FALSE;
+  g_autofree char *what = g_strdup_printf("%s %s", p->name, detector);
+  int r = sd_bus_call_method_async(p->mon->bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                   "MonitorAlert", on_alert_reply, what, "sssss", detector,
+                                   severity, transition, message, auto_action ? auto_action : "");
+  if (r < 0) {
+    g_message(_("%s: cannot hand the alert to the daemon: %s"), what, g_strerror(-r));
+    return FALSE;
+  }
+  g_steal_pointer(&what);
+  return TRUE;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static gboolean
+list_existing(ArmMonitor *mon, GError **error)
+{
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  int r = sd_bus_call_method(mon->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "ListNames", &e, &reply, "");
+  if (r < 0)
+    return ar_set_error_errno(error, -r, "ListNames");
+  g_auto(GStrv) names = NULL;
+  r = sd_bus_message_read_strv(reply, &names);
+  if (r < 0)
+    return ar_set_error_errno(error, -r, "ListNames");
+  for (guint i = 0; names && names[i]; i++) {
+    if (!g_str_has_prefix(names[i], AR_BUS_NAME_PREFIX))
+      continue;
+    g_auto(sd_bus_error) oe = SD_BUS_ERROR_NULL;
+    g_autoptr(sd_bus_message) oreply = NULL;
+    const char *owner = NULL;
+    if (sd_bus_call_method(mon->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                           "org.freedesktop.DBus", "GetNameOwner", &oe, &oreply, "s",
+                           names[i]) >= 0 &&
+        sd_bus_message_read(oreply, "s", &owner) >= 0)
+      project_appeared(mon, names[i], owner);
+  }
+  return TRUE;
+}
+
+gboolean
+arm_bus_start(ArmMonitor *mon, GError **error)
+{
+  const char *which = mon->opts.system ? _("system bus") : _("user bus");
+  int r = mon->opts.system ? sd_bus_open_system(&mon->bus) : sd_bus_open_user(&mon->bus);
+  if (r < 0)
+    return ar_set_error_errno(error, -r, _("cannot connect to the %s"), which);
+  r = sd_bus_attach_event(mon->bus, mon->event, SD_EVENT_PRIORITY_NORMAL);
+  if (r < 0)
+    return ar_set_error_errno(error, -r, "sd_bus_attach_event");
+  /* Before listing, so no name that appears in between is missed. */
+  r = sd_bus_add_match(mon->bus, NULL,
+                       "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop."
+                       "DBus',member='NameOwnerChanged',arg0namespace='org.agentrunner.Runner1'",
+                       on_name_owner_changed, mon);
+  if (r < 0)
+    return ar_set_error_errno(error, -r, _("cannot follow the names on the %s"), which);
+  /* One acting monitor per bus: the one that owns the name records
+   * alerts, stops and notifies; another one only watches. */
+  r = sd_bus_request_name(mon->bus, ARM_BUS_NAME, 0);
+  mon->acting = r >= 0;
+  if (r == -EEXIST)
+    g_message(_("another agent-runner-monitor acts on the %s (it owns %s); this one only "
+                "watches"),
+              which, ARM_BUS_NAME);
+  else if (r < 0)
+    g_message(_("cannot own %s on the %s (%s); watching only"), ARM_BUS_NAME, which,
+              g_strerror(-r));
+  return list_existing(mon, error);
+}
+
+void
+arm_bus_stop(ArmMonitor *mon)
+{
+  if (!mon->bus)
+    return;
+  (void)sd_bus_flush(mon->bus);
+  (void)sd_bus_detach_event(mon->bus);
+  mon->bus = sd_bus_flush_close_unref(mon->bus);
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Test hook: prints 100 MB on stdout.
+head -c 100000000 /dev/zero | tr '\0' x

@@ -1,0 +1,649 @@
+"""agent-runner-monitor on a private bus against the real agent-runnerd
+and the fake agents: detectors fire once and resolve once, alerts land in
+the project's events through the daemon, auto-stop lasts across a
+restart, a killed daemon is noticed, and desktop notifications reach a
+real notification server (dunst on Xvfb)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
+from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase  # noqa: E402
+
+MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+NAME = "org.agentrunner.Runner1.work"
+MONITOR_NAME = "org.agentrunner.Monitor1"
+
+
+class Monitor:
+    """The monitor in the foreground with --json: its alert lines are
+    collected by a reader thread."""
+
+    def __init__(self, test, *args, env=None):
+        e = dict(os.environ)
+        e.update(test.env(**(env or {})))
+        # stderr to a file, so a test can wait for a message while it runs
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([MONITOR, "--json", "--no-journal", *args],
+                                     stdout=subprocess.PIPE, stderr=self.err, env=e)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            with self.cond:
+                self.lines.append(json.loads(raw))
+                self.cond.notify_all()
+
+    def alerts(self, detector=None, state=None):
+        with self.cond:
+            return [a for a in self.lines
+                    if (detector is None or a["detector"] == detector)
+                    and (state is None or a["state"] == state)]
+
+    def wait_alert(self, detector, state="emitted", count=1, timeout=ENDS_WITHIN):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = [a for a in self.lines
+                         if a["detector"] == detector and a["state"] == state]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no {detector} {state} x{count}: {self.lines}; "
+                                         f"rc {self.proc.poll()}")
+                self.cond.wait(min(left, 0.2))
+
+    def stop(self):
+        if self.proc.stdout.closed:
+            return self.proc.returncode, ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=ENDS_WITHIN)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.thread.join(timeout=5)
+        err = self.stderr()
+        self.proc.stdout.close()
+        self.err.close()
+        return self.proc.returncode, err
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+    def wait_stderr(self, text, timeout=ENDS_WITHIN):
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the monitor's stderr: {self.stderr()}")
+            time.sleep(0.05)
+
+
+class MonitorTestCase(BusTestCase):
+    def monitor(self, *args, env=None, wait_name=True):
+        m = Monitor(self, *args, env=env)
+        self.addCleanup(m.stop)
+        if wait_name:
+            self.bus.wait_name(MONITOR_NAME, proc=m.proc)
+        return m
+
+
+class DetectorTest(MonitorTestCase):
+    def test_crash_loop_fires_once_and_resolves_once(self):
+        p = self.project("fail-fast")
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 79, err)
+        a = m.wait_alert("crash_loop")
+        self.assertEqual(a["severity"], "critical")
+        self.assertEqual(a["project"], "work")
+        # A fresh start that succeeds: the condition is over.
+        p.write_config(agent_env={"FAKE_FAIL_ROUNDS": "0"}, max_rounds=1)
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("crash_loop", "resolved")
+        self.assertEqual(len(m.alerts("crash_loop", "emitted")), 1)
+        self.assertEqual(len(m.alerts("crash_loop", "resolved")), 1)
+
+    def test_alerts_recorded_by_the_daemon(self):
+        # no_progress after 2 rounds that leave HEAD and the tree alone; the
+        # daemon still runs, so the alert lands in its events.
+        p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
+                         restart_delay_s=1)
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        m = self.monitor()
+        proc = self.serve(p)
+        m.wait_alert("no_progress")
+        ev = p.wait_event("monitor_alert_emitted", proc=proc)
+        self.assertEqual(ev["detector"], "no_progress")
+        self.assertEqual(ev["severity"], "warning")
+        self.assertIsNone(ev["auto_action"])
+        p.wait_event("round_end", count=4, proc=proc)
+        self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
+        self.assertEqual(len(m.alerts("no_progress", "emitted")), 1)
+        self.stop_daemon(proc)
+
+    def test_disk_critical_stops_and_the_stop_lasts(self):
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("disk_critical")
+        self.assertEqual(a["auto_action"], "stop_service")
+        ev = p.events("monitor_alert_emitted")
+        self.assertEqual([e["detector"] for e in ev], ["disk_critical"])
+        self.assertEqual(ev[0]["auto_action"], "stop_service")
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "disk_critical")
+        # A restart (as the unit would do) stays stopped, without a round.
+        rounds = len(p.events("round_start"))
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("round_start")), rounds)
+        self.assertEqual(p.events("serve_stopping")[-1]["reason"],
+                         "monitor_auto_stop:disk_critical")
+        self.assertEqual(p.state()["stop_reason"], "monitor_auto_stop")
+
+    def test_supervisor_stale_when_killed(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        m = self.monitor()
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        a = m.wait_alert("supervisor_stale")
+        self.assertIn("went away", a["message"])
+        # A deliberate stop is not stale: the alert resolves on the restart
+        # and does not come back when it stops.
+        proc = self.serve(p)
+        m.wait_alert("supervisor_stale", "resolved")
+        self.stop_daemon(proc)
+        self.bus.wait_name(NAME, present=False)
+        time.sleep(0.5)
+        self.assertEqual(len(m.alerts("supervisor_stale", "emitted")), 1)
+
+    def test_started_late_reads_the_state_from_peek(self):
+        # The monitor comes up after the crash loop of a daemon that still
+        # runs its last round: Peek's ring of recent events is its start-up.
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor": {"no_progress_rounds": 0}})
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        m = self.monitor("--mode", "alerts")
+        # Only the running round is known: nothing is wrong.
+        time.sleep(1)
+        self.assertEqual(m.alerts(), [])
+        self.stop_daemon(proc)
+
+
+class MoreDetectorTest(MonitorTestCase):
+    def commit_all(self, p):
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+
+    def test_timeout_rate_at_two_of_ten(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=1,
+                         max_rounds=2)
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        # 8 quick rounds: the window of 10 is full with 2 timeouts (20 %).
+        p.agent = "succeed"
+        p.write_config(max_rounds=8)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("timeout_rate")
+        self.assertIn("2 of the last 10", a["message"])
+        # One more clean round: 1 of 10, over.
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("timeout_rate", "resolved")
+        self.assertEqual(len(m.alerts("timeout_rate")), 2)
+
+    def test_orphan_chain_after_three_dirty_rounds(self):
+        p = self.project("dirty", max_rounds=3)
+        self.commit_all(p)
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+                                        GIT_COMMITTER_NAME="t",
+                                        GIT_COMMITTER_EMAIL="t@example.org"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("orphan_stashed")), 3, p.kinds())
+        a = m.wait_alert("orphan_chain")
+        self.assertIn("3 rounds", a["message"])
+        p.agent = "succeed"
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("orphan_chain", "resolved")
+
+    def test_hung_when_the_supervisor_freezes(self):
+        # round_timeout_s 4: hung after 6 s. A stopped daemon cannot end
+        # the round; once it continues, it does, and the alert is over.
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=4,
+                         sections={"monitor": {"supervisor_stale_threshold_s": 0}})
+        m = self.monitor()
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        # Let the monitor read its config first (a daemon frozen before it
+        # answers leaves it the default thresholds: timeouts of an hour).
+        time.sleep(1)
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            a = m.wait_alert("hung")
+            self.assertIn("round 1", a["message"])
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        m.wait_alert("hung", "resolved")
+        self.assertEqual(len(m.alerts("hung")), 2)
+        self.stop_daemon(proc)
+
+    def test_oauth_fail_stops_the_project(self):
+        # The daemon itself would stop at the first auth failure
+        # (auth_fail_threshold 1); with a high threshold the monitor's
+        # oauth_fail (2 of 10, default auto_stop_on) is what stops it.
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 401 Unauthorized"},
+                         sections={"monitor": {"auth_fail_threshold": 100}})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("oauth_fail")
+        self.assertEqual(a["severity"], "critical")
+        self.assertEqual(a["auto_action"], "stop_service")
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "oauth_fail")
+        self.assertEqual(len(p.events("agent_exit")), 10)
+
+    def test_auth_failed_and_config_broken_are_immediate(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 401 Unauthorized"})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 80, err)
+        a = m.wait_alert("auth_failed")
+        self.assertEqual(a["severity"], "critical")
+        os.unlink(os.path.join(p.work, "prompt.md"))
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 78, err)
+        a = m.wait_alert("config_broken")
+        self.assertEqual(a["severity"], "critical")
+
+    def test_host_health_warnings(self):
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 100.0,
+                  "mem_avail_min_mb": 1 << 30}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        m.wait_alert("disk_warning")
+        m.wait_alert("mem_pressure")
+        # Samples keep coming (every second) with moving figures: no re-alert.
+        time.sleep(2.5)
+        self.assertEqual(len(m.alerts("disk_warning")), 1)
+        self.assertEqual(len(m.alerts("mem_pressure")), 1)
+        self.assertEqual(m.alerts("disk_critical"), [])
+        self.stop_daemon(proc)
+
+
+class TransientTest(MonitorTestCase):
+    def test_rate_limit_active_while_backing_off(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 429 Too Many Requests"})
+        m = self.monitor()
+        proc = self.serve(p)
+        det = p.wait_event("transient_error_detected", proc=proc)
+        a = m.wait_alert("rate_limit_active")
+        self.assertIn(det["classification"], a["message"])
+        time.sleep(0.5)
+        self.assertEqual(len(m.alerts("rate_limit_active")), 1)
+        self.stop_daemon(proc)
+
+    def test_quota_exhausted_is_immediate(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: Your credit balance is too low"})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(p.events("quota_exhausted")[0]["reset_at_epoch"])
+        a = m.wait_alert("quota_exhausted")
+        self.assertEqual(a["severity"], "critical")
+
+    def test_network_fail_two_of_ten(self):
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: connect ECONNREFUSED 1.2.3.4:443"},
+                         transient_error_action="skip", max_rounds=10)
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        a = m.wait_alert("network_fail")
+        self.assertEqual(a["severity"], "warning")
+        self.assertIn("10 of the last 10", a["message"])
+
+
+class HistoryTest(MonitorTestCase):
+    def write_history(self, p, rounds, timed_out):
+        """rounds rounds of events in this month's file, as the daemon
+        writes them; the rounds in timed_out timed out."""
+        os.makedirs(p.log_dir, exist_ok=True)
+        now = time.time()
+        month = time.strftime("%Y-%m", time.gmtime(now))
+        path = os.path.join(p.log_dir, f"events-{month}.jsonl")
+        with open(path, "w") as f:
+            for n in range(1, rounds + 1):
+                t = now - (rounds - n + 1) * 0.2
+                ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000Z"
+                to = n in timed_out
+                for ev in ({"event": "round_start", "round_num": n, "phase": None},
+                           {"event": "agent_spawn", "round_num": n, "timeout_s": 600},
+                           {"event": "agent_exit", "round_num": n, "exit_code": -15 if to else 0,
+                            "duration_s": 600.0 if to else 1.0, "timed_out": to,
+                            "exit_cause": "timeout" if to else "clean", "cpu_user_s": 0.1,
+                            "cpu_sys_s": 0.1, "max_rss_kb": 1000},
+                           {"event": "round_end", "round_num": n,
+                            "outcome": "timeout" if to else "ok",
+                            "exit_code": -15 if to else 0, "duration_s": 1.0},
+                           {"event": "round_substrate_after", "round_num": n,
+                            "git_head": "%040x" % n, "paths_hash": None}):
+                    f.write(json.dumps({"ts": ts, **ev}) + "\n")
+        return path
+
+    def test_started_after_10000_rounds(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        # Two of the last ten rounds timed out (timeout_rate), an early
+        # streak of timeouts is long over.
+        path = self.write_history(p, 10000, {10, 11, 12, 13, 9993, 9997})
+        size = os.path.getsize(path)
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        self.assertEqual(p.events("round_start")[-1]["round_num"], 10001)
+        m = self.monitor()
+        a = m.wait_alert("timeout_rate")
+        self.assertIn("2 of the last 10", a["message"])
+        time.sleep(0.5)
+        self.assertEqual([x["detector"] for x in m.alerts()], ["timeout_rate"])
+        # It read the end of the file, not the history.
+        with open(f"/proc/{m.proc.pid}/io") as f:
+            io = dict(line.split(": ") for line in f.read().splitlines())
+        self.assertLess(int(io["rchar"]), size / 10, io)
+        self.stop_daemon(proc)
+
+
+class ActingTest(MonitorTestCase):
+    def test_a_second_monitor_only_watches(self):
+        p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
+                         max_rounds=4)
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        first = self.monitor()
+        second = self.monitor(wait_name=False)
+        time.sleep(0.5)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        first.wait_alert("no_progress")
+        second.wait_alert("no_progress")
+        # Both saw it; only the one that owns the name handed it over.
+        self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
+        second.wait_stderr("only watches")
+
+
+JOURNAL_SCRIPT = r"""
+set -eu
+mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run/log
+install -d -m 2755 -g systemd-journal /run/log/journal
+printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
+mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
+SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
+JPID=$!
+"$MONITOR" --quiet --no-notify >/dev/null 2>&1 &
+MPID=$!
+trap 'kill $MPID $JPID; wait $MPID $JPID 2>/dev/null || true' EXIT
+for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
+for i in $(seq 1 3000); do
+  busctl --user status org.agentrunner.Monitor1 >/dev/null 2>&1 && break; sleep 0.01
+done
+"$DAEMON" --config "$CONFIG" --no-journal >/dev/null 2>&1 || echo "daemon rc=$?" >&2
+for i in $(seq 1 500); do
+  journalctl --sync
+  journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_alert_emitted | grep -q . && break
+  sleep 0.02
+done
+journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_alert_emitted
+"""
+
+
+class JournalTest(MonitorTestCase):
+    def test_alert_in_the_monitors_journal_entries(self):
+        if not (os.geteuid() == 0 and shutil.which("unshare") and
+                subprocess.run(["unshare", "--mount", "true"]).returncode == 0):
+            sys.exit(77)
+        from bustest import DAEMON
+        p = self.project("fail-fast")
+        env = dict(os.environ, DAEMON=DAEMON, MONITOR=MONITOR, CONFIG=p.config_path,
+                   DBUS_SESSION_BUS_ADDRESS=self.bus.address)
+        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, timeout=ENDS_WITHIN)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        entries = [json.loads(x) for x in out.stdout.decode().splitlines() if x.strip()]
+        self.assertEqual(len(entries), 1, out.stderr.decode())
+        e = entries[0]
+        # The daemon was gone (crash loop): this entry is the record.
+        self.assertEqual(e["MESSAGE_ID"], "0c4d69ee244e4c6ca107534749965537")
+        self.assertEqual(e["AGENT_RUNNER_PROJECT"], "work")
+        self.assertEqual(e["AGENT_RUNNER_DETECTOR"], "crash_loop")
+        self.assertEqual(e["AGENT_RUNNER_SEVERITY"], "critical")
+        self.assertTrue(e["_COMM"].startswith("agent-runner-mo"), e["_COMM"])
+
+
+class ReloadTest(MonitorTestCase):
+    def test_reload_applies_new_thresholds(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        time.sleep(1.5)
+        self.assertEqual(m.alerts("mem_pressure"), [])
+        p.write_config(agent_env={"FAKE_SLEEP": "600"},
+                       sections={"monitor.host_health": {"mem_avail_min_mb": 1 << 30}})
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        m.wait_alert("mem_pressure")
+        self.stop_daemon(proc)
+
+
+class SystemTest(MonitorTestCase):
+    def test_system_bus_monitor_as_root(self):
+        if os.geteuid() != 0:
+            sys.exit(77)
+        from bustest import SOURCE_ROOT, PrivateBus
+        from test_system import SYSTEM_CONF
+        d = tempfile.mkdtemp(prefix="ar-sysbus-")
+        os.chmod(d, 0o755)
+        self.addCleanup(shutil.rmtree, d, True)
+        os.makedirs(os.path.join(d, "policy.d"))
+        shutil.copy(os.path.join(SOURCE_ROOT, "data", "dbus", "org.agentrunner.Runner1.conf"),
+                    os.path.join(d, "policy.d"))
+        with open(os.path.join(d, "system.conf"), "w") as f:
+            f.write(SYSTEM_CONF.format(dir=d))
+        sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
+        self.addCleanup(sysbus.stop)
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": sysbus.address}
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        e = dict(os.environ, **env)
+        mon = subprocess.Popen([MONITOR, "--system", "--json", "--no-journal"], env=e,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: mon.poll() is None and (mon.terminate(), mon.wait()))
+        # The shipped policy lets root own the monitor's name.
+        sysbus.wait_name(MONITOR_NAME, proc=mon)
+        rc, _, err = p.run("--system", env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "disk_critical")
+        mon.terminate()
+        out, err = mon.communicate(timeout=ENDS_WITHIN)
+        alerts = [json.loads(x) for x in out.decode().splitlines()]
+        self.assertEqual([a["detector"] for a in alerts], ["disk_critical"], err.decode())
+        self.assertNotIn("desktop", err.decode())  # no notifications on the system bus
+
+
+class ClientTest(MonitorTestCase):
+    def test_monitor_verb_events_and_narrate(self):
+        p = self.project("succeed", max_rounds=1)
+        env = dict(os.environ)
+        env.update(self.env())
+        from bustest import CLIENT
+        procs = {}
+        for mode in ("events", "narrate"):
+            procs[mode] = subprocess.Popen([CLIENT, "monitor", "--mode", mode, "--no-notify"],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           env=env)
+        self.bus.wait_name(MONITOR_NAME)
+        time.sleep(0.3)  # the second one is past its start too
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        time.sleep(0.5)
+        out = {}
+        for mode, proc in procs.items():
+            proc.send_signal(signal.SIGINT)
+            o, e = proc.communicate(timeout=ENDS_WITHIN)
+            self.assertEqual(proc.returncode, 0, e)
+            out[mode] = o.decode()
+        lines = [json.loads(x) for x in out["events"].splitlines()]
+        ends = [x for x in lines if x["event"] == "round_end"]
+        self.assertEqual(len(ends), 1, lines)
+        self.assertEqual(ends[0]["project"], "work")
+        self.assertEqual(ends[0]["round_num"], 1)
+        self.assertRegex(out["narrate"], r"\] work +round_end +round=1 outcome=ok")
+
+
+def have(*progs):
+    return all(shutil.which(x) for x in progs)
+
+
+@unittest.skipUnless(have("Xvfb", "dunst", "dunstctl"), "needs Xvfb, dunst (apt: xvfb dunst)")
+class NotificationTest(MonitorTestCase):
+    def setUp(self):
+        super().setUp()
+        r, w = os.pipe()
+        self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-nolisten", "tcp"],
+                                     pass_fds=(w,), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            self.display = ":" + f.readline().strip()
+        self.home = tempfile.mkdtemp(prefix="ar-dunst-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+        self.addCleanup(self._stop, self.xvfb)
+        self.dunst = subprocess.Popen(["dunst"], env=self.desktop_env(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self._stop, self.dunst)
+        self.bus.wait_name("org.freedesktop.Notifications", proc=self.dunst)
+
+    def _stop(self, proc):
+        proc.terminate()
+        try:
+            proc.wait(timeout=ENDS_WITHIN)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def desktop_env(self):
+        e = dict(os.environ)
+        e.update(self.env(DISPLAY=self.display, HOME=self.home))
+        return e
+
+    def dunstctl(self, *args):
+        return subprocess.run(["dunstctl", *args], env=self.desktop_env(), check=True,
+                              stdout=subprocess.PIPE, timeout=ENDS_WITHIN).stdout.decode()
+
+    def test_crash_loop_gives_one_critical_notification(self):
+        p = self.project("fail-fast")
+        m = self.monitor()
+        for n in (1, 2):
+            rc, _, err = p.run("--clear-done", env=self.env())
+            self.assertEqual(rc, 79, err)
+            m.wait_alert("crash_loop", count=n)
+            deadline = time.monotonic() + ENDS_WITHIN
+            while int(self.dunstctl("count", "displayed")) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # a second notification would show up by now
+            self.assertEqual(int(self.dunstctl("count", "displayed")), 1)
+            self.assertEqual(int(self.dunstctl("count", "waiting")), 0)
+        self.dunstctl("close-all")
+        hist = json.loads(self.dunstctl("history"))["data"][0]
+        self.assertEqual(len(hist), 1, hist)
+        self.assertIn("work", hist[0]["summary"]["data"])
+        self.assertIn("crash_loop", hist[0]["summary"]["data"])
+        # dunst's history has no urgency field; critical is the urgency
+        # whose notifications never time out (dunst's default timeout 0).
+        self.assertEqual(hist[0]["timeout"]["data"], 0)
+
+    def test_project_finished(self):
+        p = self.project("agent-done")
+        self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(p.events("agent_self_terminated"))
+        deadline = time.monotonic() + ENDS_WITHIN
+        while int(self.dunstctl("count", "displayed")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.dunstctl("close-all")
+        hist = json.loads(self.dunstctl("history"))["data"][0]
+        self.assertEqual(len(hist), 1, hist)
+        self.assertEqual(hist[0]["summary"]["data"], "agent-runner: work finished")
+
+    def test_every_round_end_replaces_the_last(self):
+        p = self.project("succeed", max_rounds=3,
+                         sections={"monitor": {"notify": ["round_end"], "no_progress_rounds": 0}})
+        self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while time.monotonic() < deadline:
+            shown = self.dunstctl("count", "displayed")
+            if int(shown) >= 1:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        self.assertEqual(int(self.dunstctl("count", "displayed")), 1)
+        self.dunstctl("close-all")
+        hist = json.loads(self.dunstctl("history"))["data"][0]
+        self.assertEqual([h["summary"]["data"] for h in hist], ["agent-runner: work round 3"])
+
+    def test_no_server_is_a_note(self):
+        self._stop(self.dunst)
+        self.bus.wait_name("org.freedesktop.Notifications", present=False)
+        p = self.project("fail-fast")
+        m = self.monitor()
+        p.run(env=self.env())
+        m.wait_alert("crash_loop")
+        m.wait_stderr("no desktop notification server")
+        rc, err = m.stop()
+        self.assertEqual(rc, 0, err)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], *sys.argv[1:]], verbosity=2)
