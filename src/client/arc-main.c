@@ -21,7 +21,7 @@ const ArcVerb arc_verbs[] = {
   { "status", arc_verb_status, "[--json]", N_("Show the service's state on one screen"), TRUE },
   { "peek", arc_verb_peek, "[--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
     N_("Print the service's state document (schema in docs/peek.md)"), TRUE },
-  { "list", arc_verb_list, "[--all] [-H HOST]... [--fleet] [--timeout S] [--json]",
+  { "list", arc_verb_list, "[--all] [--fleet] [--timeout S] [--json]",
     N_("List the projects on the bus (--all: installed ones too; -H: across hosts)"), TRUE },
   { "watch", arc_verb_watch,
     "[--interval S] [--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
