@@ -91,7 +91,7 @@ main(int argc, char **argv)
     t[i] = (double)(g_get_monotonic_time() - t0) / 1000.0;
   }
   qsort(t, (size_t)n, sizeof *t, cmp_double);
-  printf("%s: n=%d median=%.3f ms p90=%.3f ms max=%.3f ms\n", argv[1], n, t[n / 2], t[(n * 9) / 10],
-         t[n - 1]);
+  printf("%s: n=%d median=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms\n", argv[1], n, t[n / 2],
+         t[(n * 9) / 10], t[(n * 99) / 100], t[n - 1]);
   return 0;
 }

@@ -1,42 +1,156 @@
 #!/usr/bin/env python3
-"""Output throughput: an agent writes BYTES (default 1 GiB) without a
-newline; prints the daemon's own CPU seconds per GiB (transcript write +
-line scan), next to `cat` copying the same stream into a file in the same
-directory (the kernel's page-cache cost, which no reader avoids).
-Usage: output-throughput.py [BYTES]"""
+"""Output throughput: an agent writes BYTES (default 256 MiB) as fast as it
+can, for each kind of output (tests/fake-agents/line-flood): no newline,
+`yes` (2-byte lines), 80-byte lines, 1000-byte lines, claude stream-json.
+Prints the daemon's own CPU seconds per GiB (transcript write + line scan +
+classifier) next to `cat` copying the same stream into a file in the same
+directory, measured right after it (the kernel's pipe and page-cache cost,
+which no reader avoids), and their ratio. REPEAT runs of each show the
+noise of a shared machine.
+
+Then Peek latency while the agent floods (yes and 80-byte lines), next to
+Peek on an idle daemon, and the watchdog: the daemon runs with
+WATCHDOG_USEC=200 ms and a NOTIFY_SOCKET of ours, and the longest gap
+between two WATCHDOG=1 pings is printed (late = longer than the period).
+
+Usage: output-throughput.py [BYTES [REPEAT]]"""
 
 import os
-import resource
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
-from benchlib import Project, cleanup, run_daemon
+from benchlib import AGENTS, Project, cleanup, run_daemon
 
-size = int(sys.argv[1]) if len(sys.argv) > 1 else 1 << 30
-gib = size / (1 << 30)
-p = Project("big-output", agent_env={"FAKE_BYTES": str(size)})
-try:
-    rc, daemon_cpu, ru = run_daemon(p, "--round")
-    assert rc == 0, rc
-    assert os.path.getsize(p.transcript(1)) == size
-    ex = p.events("agent_exit")[0]
-    os.unlink(p.transcript(1))
-    # Baseline: the same bytes through cat into a file (cat's CPU only).
-    out = os.path.join(p.dir, "cat.out")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    head = subprocess.Popen(["head", "-c", str(size), "/dev/zero"], stdout=subprocess.PIPE)
-    head_cpu0 = before
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "bus"))
+from bustest import BUILD_ROOT, PrivateBus  # noqa: E402
+
+KINDS = ["none", "yes", "80", "1000", "claude"]
+BENCH = os.path.join(BUILD_ROOT, "bench", "bus-bench")
+NAME = "org.agentrunner.Runner1.work"
+
+
+def project(kind, size, **kw):
+    agent = {"output": "claude-stream-json"} if kind == "claude" else None
+    return Project("line-flood", agent=agent,
+                   agent_env={"FAKE_BYTES": str(size), "FAKE_LINES": kind}, **kw)
+
+
+def cat_cpu(kind, size, directory):
+    """The same generator into `cat > file`: cat's CPU only."""
+    env = dict(os.environ, FAKE_BYTES=str(size), FAKE_LINES=kind)
+    out = os.path.join(directory, "cat.out")
+    gen = subprocess.Popen([os.path.join(AGENTS, "line-flood")], stdout=subprocess.PIPE, env=env)
     with open(out, "wb") as f:
-        cat = subprocess.Popen(["cat"], stdin=head.stdout, stdout=f)
-        head.stdout.close()
-        _, _, cat_ru = os.wait4(cat.pid, 0)
-    head.wait()
-    cat_cpu = cat_ru.ru_utime + cat_ru.ru_stime
-    print(f"output-throughput: {size} bytes, no newline")
-    print(f"  daemon CPU  {daemon_cpu:.2f} s  = {daemon_cpu / gib:.2f} s/GiB "
-          f"(user {ru.ru_utime - ex['cpu_user_s']:.2f}, sys {ru.ru_stime - ex['cpu_sys_s']:.2f}; "
-          f"target < 0.5 s/GiB)")
-    print(f"  max RSS     {ru.ru_maxrss} KiB (daemon and agent)")
-    print(f"  cat > file  {cat_cpu:.2f} s  = {cat_cpu / gib:.2f} s/GiB (baseline, same disk)")
-finally:
-    cleanup(p)
+        cat = subprocess.Popen(["cat"], stdin=gen.stdout, stdout=f)
+        gen.stdout.close()
+        _, _, ru = os.wait4(cat.pid, 0)
+    gen.wait()
+    os.unlink(out)
+    return ru.ru_utime + ru.ru_stime
+
+
+def round_cpu(kind, size):
+    p = project(kind, size)
+    try:
+        rc, daemon_cpu, _ = run_daemon(p, "--round")
+        assert rc == 0, rc
+        assert os.path.getsize(p.transcript(1)) == size
+        os.unlink(p.transcript(1))
+        base = cat_cpu(kind, size, p.dir) if size else 0.0
+    finally:
+        cleanup(p)
+    return daemon_cpu, base
+
+
+def throughput(size, repeat):
+    gib = size / (1 << 30)
+    # What a round costs the daemon with no output at all (start-up checks,
+    # spawn, events, state): subtracted, so the figure is per GiB of output.
+    fixed = sorted(round_cpu("none", 0)[0] for _ in range(3))[1]
+    print(f"output-throughput: {size} bytes per run; daemon CPU per GiB of output "
+          f"(its whole CPU minus a round without output, {fixed * 1000:.0f} ms) "
+          f"vs cat > file of the same stream")
+    print(f"  {'output':<8} {'daemon':>8} {'cat':>8} {'ratio':>6}   (s/GiB)")
+    for kind in KINDS:
+        for _ in range(repeat):
+            daemon_cpu, base = round_cpu(kind, size)
+            per = max(daemon_cpu - fixed, 0) / gib
+            print(f"  {kind:<8} {per:8.2f} {base / gib:8.2f} {per * gib / max(base, 1e-9):6.2f}")
+
+
+class WatchdogListener:
+    """A NOTIFY_SOCKET that records when WATCHDOG=1 arrives."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ar-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.pings = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            if b"WATCHDOG=1" in data.split(b"\n"):
+                self.pings.append(time.monotonic())
+
+    def max_gap(self, since):
+        ts = [t for t in self.pings if t >= since]
+        return max((b - a for a, b in zip(ts, ts[1:])), default=float("nan")), len(ts)
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+        os.unlink(self.path)
+        os.rmdir(self.dir)
+
+
+def peek(kind, calls, watchdog_usec=200_000):
+    bus = PrivateBus()
+    wd = WatchdogListener()
+    if kind == "idle":
+        p = Project("sleep", agent_env={"FAKE_SLEEP": "600"})
+    else:
+        p = project(kind, 1 << 40)
+    try:
+        env = {"DBUS_SESSION_BUS_ADDRESS": bus.address, "NOTIFY_SOCKET": wd.path,
+               "WATCHDOG_USEC": str(watchdog_usec)}
+        proc = p.start(env=env)
+        bus.wait_name(NAME, proc=proc, timeout=600)
+        p.wait_event("round_start", proc=proc)
+        time.sleep(1.0)  # the flood is on
+        t0 = time.monotonic()
+        out = subprocess.run([BENCH, "peek", bus.address, NAME, str(calls)], check=True,
+                             stdout=subprocess.PIPE).stdout.decode().strip()
+        gap, pings = wd.max_gap(t0)
+        written = sum(os.path.getsize(os.path.join(p.log_dir, "rounds", t))
+                      for t in p.transcripts())
+        bus.call(NAME, "Stop", "s", "now", check=False)
+        proc.communicate(timeout=120)
+        print(f"  {kind:<6} {out}; watchdog period {watchdog_usec / 1000:.0f} ms: "
+              f"{pings} pings, longest gap {gap * 1000:.0f} ms; {written / (1 << 20):.0f} MiB written")
+    finally:
+        p.cleanup()
+        wd.close()
+        bus.stop()
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 256 << 20
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    throughput(size, repeat)
+    print("Peek round trips while the agent floods its output (baseline: idle daemon)")
+    for kind in ("idle", "yes", "80", "claude"):
+        peek(kind, 300)

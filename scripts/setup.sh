@@ -9,12 +9,14 @@ PKGS=(
   build-essential pkg-config meson ninja-build gettext clang
   libsystemd-dev libglib2.0-dev libjson-glib-dev libgit2-dev libsecret-1-dev
   libsoup-3.0-dev libpolkit-gobject-1-dev libdbus-1-dev bash-completion dbus
+  libcmark-dev
   # tests: real components, never mocks
   git dbus-daemon dbus-user-session polkitd pkexec systemd systemd-container
   gnome-keyring libsecret-tools openssh-server openssh-client python3
   jq util-linux procps libglib2.0-bin libclang-rt-14-dev
   debootstrap passwd strace
   xvfb dunst libnotify-bin
+  chromium-headless-shell python3-websocket
 )
 
 missing=()

@@ -368,7 +368,7 @@ test_hooks_and_inert_keys(Fixture *f, gconstpointer data)
 {
   g_autofree char *text =
       g_strdup_printf("%s"
-                      "[monitor]\nauto_stop_on = [\"oauth_fail\"]\n"
+                      "[monitor]\nremote_failure_tolerance_s = 30\n"
                       "[phases]\nlist = [\"a\", \"b\"]\n"
                       "[phases.b.hooks]\npre_round = []\n"
                       "[hooks]\ntimeout_s = 5\n"
@@ -398,7 +398,7 @@ test_hooks_and_inert_keys(Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) reasons = NULL;
   g_autoptr(GPtrArray) inert = ar_config_inert_keys(cfg, &reasons);
   g_assert_cmpuint(inert->len, ==, 1);
-  g_assert_cmpstr(g_ptr_array_index(inert, 0), ==, "[monitor] auto_stop_on");
+  g_assert_cmpstr(g_ptr_array_index(inert, 0), ==, "[monitor] remote_failure_tolerance_s");
 
   g_autofree char *t1 = g_strdup_printf("%s[hooks]\npre_round = \"x.sh\"\n", minimal_head);
   expect_error(f, t1, "[hooks] pre_round must be a list of commands", NULL);

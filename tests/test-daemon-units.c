@@ -177,6 +177,34 @@ test_scan_max_round(void)
   ar_test_rm_rf(dir);
 }
 
+/* Without state.json the round number comes from the tail of the newest
+ * events file that names a round: newer months first, lines longer than
+ * the read-back block, a last line cut by a crash. */
+static void
+test_scan_max_round_tail(void)
+{
+  g_autofree char *dir = make_tmpdir();
+  g_autoptr(GString) big = g_string_new(NULL);
+  for (int i = 1; i <= 5000; i++)
+    g_string_append_printf(big, "{\"ts\":\"x\",\"event\":\"round_start\",\"round_num\":%d}\n", i);
+  /* A 200 KiB line after the last round line: wider than one block. */
+  g_string_append(big, "{\"ts\":\"x\",\"event\":\"hook_failed\",\"note\":\"");
+  for (int i = 0; i < 200 * 1024; i++)
+    g_string_append_c(big, 'a');
+  g_string_append(big, "\"}\n{\"ts\":\"x\",\"event\":\"round_end\",\"round_n");
+  write_file(dir, "events-2026-02.jsonl", big->str);
+  write_file(dir, "events-2026-01.jsonl",
+             "{\"ts\":\"x\",\"event\":\"round_end\",\"round_num\":9000}\n");
+  g_assert_cmpuint(ard_state_scan_max_round(dir, TRUE), ==, 5000);
+  /* A newest month with no round yet: the month before answers. */
+  write_file(dir, "events-2026-03.jsonl", "{\"ts\":\"x\",\"event\":\"daemon_start\"}\n");
+  g_assert_cmpuint(ard_state_scan_max_round(dir, TRUE), ==, 5000);
+  /* A file of one line without a newline. */
+  write_file(dir, "events-2026-04.jsonl", "{\"event\":\"agent_spawn\",\"round_num\":5001}");
+  g_assert_cmpuint(ard_state_scan_max_round(dir, TRUE), ==, 5001);
+  ar_test_rm_rf(dir);
+}
+
 static void
 test_retention_transcripts(void)
 {
@@ -292,6 +320,7 @@ main(int argc, char **argv)
   g_test_add_func("/daemon/state/transcript-names", test_transcript_names);
   g_test_add_func("/daemon/state/roundtrip", test_state_roundtrip);
   g_test_add_func("/daemon/state/scan-max-round", test_scan_max_round);
+  g_test_add_func("/daemon/state/scan-max-round-tail", test_scan_max_round_tail);
   g_test_add_func("/daemon/retention/transcripts", test_retention_transcripts);
   g_test_add_func("/daemon/retention/events", test_retention_events);
   g_test_add_func("/daemon/lock/exclusive", test_lock_exclusive);

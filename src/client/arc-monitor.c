@@ -17,7 +17,8 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
 {
   int interval = 30;
   g_autofree char *mode = NULL;
-  gboolean no_notify = FALSE;
+  gboolean no_notify = FALSE, http = FALSE;
+  g_autofree char *listen = NULL;
   GOptionEntry entries[] = {
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
       N_("Host-health sampling period in seconds (default 30)"), "S" },
@@ -25,6 +26,10 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
       N_("alerts (default), events (every event as a JSON line) or narrate (readable)"),
       N_("MODE") },
     { "no-notify", 0, 0, G_OPTION_ARG_NONE, &no_notify, N_("No desktop notifications"), NULL },
+    { "http", 0, 0, G_OPTION_ARG_NONE, &http,
+      N_("Also serve the web page on 127.0.0.1 and print its URL (with the token)"), NULL },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
+      N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("monitor"), entries, &argc, &argv))
@@ -46,6 +51,10 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
     g_ptr_array_add(args, g_strdup("--json"));
   if (no_notify)
     g_ptr_array_add(args, g_strdup("--no-notify"));
+  if (http && !listen)
+    g_ptr_array_add(args, g_strdup("--http"));
+  if (listen)
+    g_ptr_array_add(args, g_strdup_printf("--listen=%s", listen));
   g_ptr_array_add(args, NULL);
   execv(monitor, (char **)args->pdata);
   fprintf(stderr, _("agent-runner monitor: cannot run %s: %s\n"), monitor, g_strerror(errno));

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ check_log_dir_writable(const ArConfig *cfg, const char *base_path, char **detail
       /* Say it plainly: the permissions hint of this check would mislead. */
       guint64 free_bytes = 0;
       (void)ar_check_dir_full(cfg->log_dir, &free_bytes);
-      return g_strdup_printf(_("no space left in %s (%" G_GUINT64_FORMAT
+      return g_strdup_printf(_("no space left in %s (%" PRIu64
                                " bytes free): free space there (old rounds/ logs, events files)"),
                              cfg->log_dir, free_bytes);
     }

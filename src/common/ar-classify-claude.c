@@ -265,9 +265,346 @@ claude_feed_broken(ArClassifier *self, const char *type, const char *line, gsize
   }
 }
 
+/* ---- assistant lines without the JSON parser ----
+ *
+ * Assistant lines are the second biggest kind (long texts, whole files in
+ * a Write's input), and all claude_assistant() needs of them is the top
+ * level "error", message.model and the "type" of each message.content
+ * element. This scanner checks the line's syntax and picks those out
+ * without building a tree or allocating. It handles only the plain case:
+ * pure ASCII, no \u escape, no escape inside a value it reads, numbers
+ * without exponent and of at most 15 digits, nesting of at most 32;
+ * anything else goes to json-glib as before, so the answer is always the
+ * parser's (duplicate members: the last one counts, as in json-glib). */
+
+#define SCAN_DEPTH_MAX  32
+#define SCAN_DIGITS_MAX 15
+
+typedef struct {
+  const guchar *p;
+  const guchar *end;
+  int depth;
+} Scan;
+
+typedef struct {
+  const guchar *str; /* NULL: not a (plain) string */
+  gsize len;
+} ScanStr;
+
+static void
+scan_ws(Scan *s)
+{
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+    s->p++;
+}
+
+/* A string at s->p. *escaped: it holds an escape (its raw bytes are not
+ * its value). FALSE: not something this scanner vouches for. */
+static gboolean
+scan_string(Scan *s, ScanStr *out, gboolean *escaped)
+{
+  *escaped = FALSE;
+  if (s->p >= s->end || *s->p != '"')
+    return FALSE;
+  const guchar *start = ++s->p;
+  while (s->p < s->end) {
+    guchar c = *s->p;
+    if (c == '"') {
+      out->str = start;
+      out->len = (gsize)(s->p - start);
+      s->p++;
+      return TRUE;
+    }
+    if (c < 0x20 || c >= 0x80)
+      return FALSE;
+    if (c == '\\') {
+      if (s->p + 1 >= s->end || strchr("\"\\/bfnrt", s->p[1]) == NULL || s->p[1] == '\0')
+        return FALSE; /* \u and invalid escapes: the parser decides */
+      *escaped = TRUE;
+      s->p += 2;
+      continue;
+    }
+    s->p++;
+  }
+  return FALSE;
+}
+
+static gboolean
+scan_number(Scan *s)
+{
+  int digits = 0;
+  if (s->p < s->end && *s->p == '-')
+    s->p++;
+  if (s->p >= s->end || !g_ascii_isdigit(*s->p))
+    return FALSE;
+  if (*s->p == '0') {
+    s->p++;
+    digits++;
+  } else {
+    while (s->p < s->end && g_ascii_isdigit(*s->p)) {
+      s->p++;
+      digits++;
+    }
+  }
+  if (s->p < s->end && *s->p == '.') {
+    s->p++;
+    if (s->p >= s->end || !g_ascii_isdigit(*s->p))
+      return FALSE;
+    while (s->p < s->end && g_ascii_isdigit(*s->p)) {
+      s->p++;
+      digits++;
+    }
+  }
+  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
+    return FALSE;
+  return digits <= SCAN_DIGITS_MAX;
+}
+
+static gboolean
+scan_word(Scan *s, const char *word)
+{
+  gsize n = strlen(word);
+  if ((gsize)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+    return FALSE;
+  s->p += n;
+  return TRUE;
+}
+
+static gboolean scan_value(Scan *s, ScanStr *as_string);
+
+/* Members of an object: calls member() for each key with s->p at its value
+ * (member must consume the value). */
+typedef gboolean (*ScanMember)(Scan *s, const ScanStr *key, gpointer data);
+
+static gboolean
+scan_object(Scan *s, ScanMember member, gpointer data)
+{
+  if (s->p >= s->end || *s->p != '{' || ++s->depth > SCAN_DEPTH_MAX)
+    return FALSE;
+  s->p++;
+  scan_ws(s);
+  if (s->p < s->end && *s->p == '}') {
+    s->p++;
+    s->depth--;
+    return TRUE;
+  }
+  for (;;) {
+    ScanStr key = { NULL, 0 };
+    gboolean escaped;
+    scan_ws(s);
+    /* An escaped key could spell a member we look for: leave it to the
+     * parser. */
+    if (!scan_string(s, &key, &escaped) || escaped)
+      return FALSE;
+    scan_ws(s);
+    if (s->p >= s->end || *s->p != ':')
+      return FALSE;
+    s->p++;
+    scan_ws(s);
+    if (!(member ? member(s, &key, data) : scan_value(s, NULL)))
+      return FALSE;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ',') {
+      s->p++;
+      continue;
+    }
+    if (s->p < s->end && *s->p == '}') {
+      s->p++;
+      s->depth--;
+      return TRUE;
+    }
+    return FALSE;
+  }
+}
+
+/* Elements of an array; element() consumes each (NULL: skip). */
+static gboolean
+scan_array(Scan *s, gboolean (*element)(Scan *s, gpointer data), gpointer data)
+{
+  if (s->p >= s->end || *s->p != '[' || ++s->depth > SCAN_DEPTH_MAX)
+    return FALSE;
+  s->p++;
+  scan_ws(s);
+  if (s->p < s->end && *s->p == ']') {
+    s->p++;
+    s->depth--;
+    return TRUE;
+  }
+  for (;;) {
+    scan_ws(s);
+    if (!(element ? element(s, data) : scan_value(s, NULL)))
+      return FALSE;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ',') {
+      s->p++;
+      continue;
+    }
+    if (s->p < s->end && *s->p == ']') {
+      s->p++;
+      s->depth--;
+      return TRUE;
+    }
+    return FALSE;
+  }
+}
+
+/* Any value. as_string (may be NULL) gets the string's raw bytes when the
+ * value is an unescaped string, str = NULL for anything else; an escaped
+ * string there fails the scan. */
+static gboolean
+scan_value(Scan *s, ScanStr *as_string)
+{
+  if (as_string)
+    as_string->str = NULL;
+  if (s->p >= s->end)
+    return FALSE;
+  switch (*s->p) {
+  case '{':
+    return scan_object(s, NULL, NULL);
+  case '[':
+    return scan_array(s, NULL, NULL);
+  case '"': {
+    ScanStr str;
+    gboolean escaped;
+    if (!scan_string(s, &str, &escaped))
+      return FALSE;
+    if (as_string) {
+      if (escaped)
+        return FALSE;
+      *as_string = str;
+    }
+    return TRUE;
+  }
+  case 't':
+    return scan_word(s, "true");
+  case 'f':
+    return scan_word(s, "false");
+  case 'n':
+    return scan_word(s, "null");
+  default:
+    return scan_number(s);
+  }
+}
+
+static gboolean
+key_is(const ScanStr *key, const char *name)
+{
+  gsize n = strlen(name);
+  return key->len == n && memcmp(key->str, name, n) == 0;
+}
+
+static gboolean
+str_is(const ScanStr *str, const char *value)
+{
+  return str->str && key_is(str, value);
+}
+
+typedef struct {
+  ScanStr type;  /* the top level "type" */
+  ScanStr error; /* the top level "error" when a string */
+  ScanStr model; /* message.model when a string */
+  gint64 tool_uses;
+  ScanStr block_type; /* while in a content element */
+} AssistantScan;
+
+static gboolean
+content_block_member(Scan *s, const ScanStr *key, gpointer data)
+{
+  AssistantScan *a = data;
+  if (key_is(key, "type"))
+    return scan_value(s, &a->block_type);
+  return scan_value(s, NULL);
+}
+
+static gboolean
+content_element(Scan *s, gpointer data)
+{
+  AssistantScan *a = data;
+  if (s->p >= s->end || *s->p != '{')
+    return scan_value(s, NULL);
+  a->block_type.str = NULL;
+  if (!scan_object(s, content_block_member, a))
+    return FALSE;
+  if (str_is(&a->block_type, "tool_use"))
+    a->tool_uses++;
+  return TRUE;
+}
+
+static gboolean
+message_member(Scan *s, const ScanStr *key, gpointer data)
+{
+  AssistantScan *a = data;
+  if (key_is(key, "model"))
+    return scan_value(s, &a->model);
+  if (key_is(key, "content")) {
+    a->tool_uses = 0; /* a repeated member replaces the earlier one */
+    if (s->p < s->end && *s->p == '[')
+      return scan_array(s, content_element, a);
+    return scan_value(s, NULL);
+  }
+  return scan_value(s, NULL);
+}
+
+static gboolean
+assistant_member(Scan *s, const ScanStr *key, gpointer data)
+{
+  AssistantScan *a = data;
+  if (key_is(key, "type"))
+    return scan_value(s, &a->type);
+  if (key_is(key, "error"))
+    return scan_value(s, &a->error);
+  if (key_is(key, "message")) {
+    a->model.str = NULL;
+    a->tool_uses = 0;
+    if (s->p < s->end && *s->p == '{')
+      return scan_object(s, message_member, a);
+    return scan_value(s, NULL);
+  }
+  return scan_value(s, NULL);
+}
+
+/* claude_assistant() on the parsed line, when the scanner vouches for it. */
+static gboolean
+claude_feed_fast(ArClassifier *self, const char *line, gsize len, gint64 now_us)
+{
+  static const char prefix[] = "{\"type\":\"assistant\"";
+  Scan s = { (const guchar *)line, (const guchar *)line + len, 0 };
+  AssistantScan a = { { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, 0, { NULL, 0 } };
+
+  if (len < sizeof(prefix) - 1 || memcmp(line, prefix, sizeof(prefix) - 1) != 0)
+    return FALSE;
+  if (!scan_object(&s, assistant_member, &a))
+    return FALSE;
+  scan_ws(&s);
+  if (s.p != s.end || !str_is(&a.type, "assistant"))
+    return FALSE;
+
+  if (a.error.str) {
+    char category[64];
+    if (a.error.len >= sizeof category)
+      return FALSE;
+    memcpy(category, a.error.str, a.error.len);
+    category[a.error.len] = '\0';
+    self->pending_hint =
+        ar_classify_claude_category_outcome(category, FALSE, &self->pending_hint_overrides);
+    return TRUE;
+  }
+  ar_classifier_note_progress(self);
+  if (a.model.str && !str_is(&a.model, SYNTHETIC_MODEL))
+    ar_copy_bounded(self->usage.model.text, sizeof(self->usage.model.text),
+                    (const char *)a.model.str, (gssize)a.model.len);
+  self->usage.tool_call_count += a.tool_uses;
+  return TRUE;
+}
+
+/* claude_feed_object() and claude_feed_broken() do nothing else with them. */
+static const char *const claude_progress_types[] = { "user", "stream_event", NULL };
+
 const ArDialectOps ar_classify_claude_ops = {
   .feed_object = claude_feed_object,
   .feed_plain = NULL,
   .feed_broken = claude_feed_broken,
   .status_from_exit = NULL,
+  .progress_types = claude_progress_types,
+  .feed_fast = claude_feed_fast,
 };

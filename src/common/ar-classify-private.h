@@ -104,6 +104,15 @@ struct _ArDialectOps {
   /* HTTP status implied by the exit code (gemini exits with status % 256),
    * 0 if none. Optional. */
   int (*status_from_exit)(int exit_code);
+  /* Event types whose every effect is "progress" (tool results, streamed
+   * deltas): a line that starts {"type":"<one of these>" is not parsed,
+   * whole or cut, since either way it only marks progress. These are the
+   * biggest and most frequent lines; parsing them was most of the cost.
+   * NULL-terminated; optional. */
+  const char *const *progress_types;
+  /* A JSON line handled without the parser, with exactly the effect
+   * feed_object() would have on the parsed line; FALSE: parse it. Optional. */
+  gboolean (*feed_fast)(ArClassifier *self, const char *line, gsize len, gint64 now_us);
 };
 
 extern const ArDialectOps ar_classify_claude_ops;
@@ -145,6 +154,38 @@ ArOutcome ar_classify_stall_outcome(ArDialect dialect);
 int ar_classify_claude_category_outcome(const char *category, gboolean in_retry,
                                         gboolean *overrides);
 
+/* The prefilter in front of the message and status patterns
+ * (ar-classify-prefilter.c): literal anchors derived from the patterns. */
+typedef struct _ArLiteralSet ArLiteralSet;
+ArLiteralSet *ar_literal_set_new(void);
+void ar_literal_set_free(ArLiteralSet *set);
+/* Adds the literals one of which every match of pattern contains; FALSE
+ * (and the set answers "maybe" to everything) when there are none. */
+gboolean ar_literal_set_add_pattern(ArLiteralSet *set, const char *pattern);
+/* FALSE only when text contains none of the anchors (ASCII caseless). */
+gboolean ar_literal_set_maybe(const ArLiteralSet *set, const char *text, gsize len);
+/* Shortest anchor; 0 when the set always answers "maybe". */
+gsize ar_literal_set_min_len(const ArLiteralSet *set);
+void ar_literal_set_foreach_anchor(const ArLiteralSet *set, void (*func)(const char *, gpointer),
+                                   gpointer user_data);
+/* A 4xx/5xx-looking number: [45] and two digits. */
+gboolean ar_text_has_status_digits(const char *text, gsize len);
+/* Some run bytes in a row without a newline. */
+gboolean ar_text_has_run(const char *text, gsize len, gsize run);
+
+/* Turn every shortcut off (prefilter, lines not parsed, bulk lines): the
+ * tests compare both ways. On by default. */
+void ar_classify_set_fast_paths(gboolean enabled);
+gboolean ar_classify_fast_paths(void);
+/* Shortest text any message or status pattern of the dialect can match:
+ * shorter lines never carry a signal. */
+gsize ar_classify_min_match_len(ArDialect dialect);
+/* Whether some line of text could match a message or status pattern of
+ * the dialect (FALSE: none can). */
+gboolean ar_classify_text_may_match(ArDialect dialect, const char *text, gsize len);
+/* The message prefilter of a dialect (for the tests). */
+const ArLiteralSet *ar_classify_message_prefilter(ArDialect dialect);
+
 /* All tables as Markdown, for docs/classifiers.md. */
 void ar_classify_tables_markdown(GString *out);
 
@@ -169,6 +210,10 @@ void ar_classifier_note_retry(ArClassifier *self, gint64 now_us);
 /* The generic handling of a plain line: message and status tables, notable
  * line (ar-classify-text.c). */
 void ar_classifier_feed_plain_generic(ArClassifier *self, const char *line, gsize len);
+/* Whether the generic handling would look at this plain line at all (not
+ * indented, not blank, not a lone bracket, not noise); trims *len of
+ * trailing blanks as that handling does. */
+gboolean ar_classifier_plain_is_notable(ArClassifier *self, const char *line, gsize *len);
 
 /* Copy at most max-1 bytes of text into buf, cut at a UTF-8 boundary. */
 void ar_copy_bounded(char *buf, gsize max, const char *text, gssize len);

@@ -6,6 +6,8 @@
  * embeds ar_classify_tables_markdown() and a test keeps the two equal, so
  * change a row here and regenerate the page (test-classify --write-docs). */
 
+#include <string.h>
+
 #include "ar-classify-private.h"
 
 #define DIALECT_BIT(d) (1u << (d))
@@ -229,7 +231,24 @@ typedef struct {
   GRegex *retry[G_N_ELEMENTS(retry_table)];
   GRegex *noise[G_N_ELEMENTS(noise_table)];
   GRegex *status_in_text;
+  /* Prefilters: what a line must contain for any row to match. */
+  ArLiteralSet *message_lits[AR_DIALECT_COUNT];
+  ArLiteralSet *status_lits;
 } Compiled;
+
+static gboolean fast_paths_enabled = TRUE;
+
+void
+ar_classify_set_fast_paths(gboolean enabled)
+{
+  fast_paths_enabled = enabled;
+}
+
+gboolean
+ar_classify_fast_paths(void)
+{
+  return fast_paths_enabled;
+}
 
 static GRegex *
 compile(const char *pattern)
@@ -256,6 +275,14 @@ compiled(void)
     for (gsize i = 0; i < G_N_ELEMENTS(noise_table); i++)
       c.noise[i] = compile(noise_table[i].pattern);
     c.status_in_text = compile(status_in_text_pattern);
+    for (int d = 0; d < AR_DIALECT_COUNT; d++) {
+      c.message_lits[d] = ar_literal_set_new();
+      for (gsize i = 0; i < G_N_ELEMENTS(message_table); i++)
+        if (message_table[i].dialects & DIALECT_BIT(d))
+          (void)ar_literal_set_add_pattern(c.message_lits[d], message_table[i].pattern);
+    }
+    c.status_lits = ar_literal_set_new();
+    (void)ar_literal_set_add_pattern(c.status_lits, status_in_text_pattern);
     g_once_init_leave(&done, 1);
   }
   return &c;
@@ -271,12 +298,49 @@ re_match(const GRegex *re, const char *text, gssize len, GMatchInfo **info)
   return g_regex_match_full(re, text, len, 0, 0, info, NULL);
 }
 
+gboolean
+ar_classify_text_may_match(ArDialect dialect, const char *text, gsize len)
+{
+  const Compiled *c = compiled();
+
+  if (!fast_paths_enabled || (guint)dialect >= AR_DIALECT_COUNT)
+    return TRUE;
+  return ar_literal_set_maybe(c->message_lits[dialect], text, len) ||
+         (ar_text_has_status_digits(text, len) && ar_literal_set_maybe(c->status_lits, text, len));
+}
+
+const ArLiteralSet *
+ar_classify_message_prefilter(ArDialect dialect)
+{
+  return compiled()->message_lits[(guint)dialect < AR_DIALECT_COUNT ? dialect : AR_DIALECT_TEXT];
+}
+
+gsize
+ar_classify_min_match_len(ArDialect dialect)
+{
+  const Compiled *c = compiled();
+  gsize status = ar_literal_set_min_len(c->status_lits);
+
+  if ((guint)dialect >= AR_DIALECT_COUNT)
+    return 0;
+  /* The status pattern also needs its three digits after the word. */
+  return MIN(ar_literal_set_min_len(c->message_lits[dialect]), status ? status + 3 : 0);
+}
+
 int
 ar_classify_status_in_text(const char *text, gssize len)
 {
   g_autoptr(GMatchInfo) info = NULL;
   int start = -1, end = -1;
 
+  if (text == NULL)
+    return 0;
+  if (len < 0)
+    len = (gssize)strlen(text);
+  /* Both are necessary: [45]\d\d ends the pattern, the words start it. */
+  if (fast_paths_enabled && !(ar_text_has_status_digits(text, (gsize)len) &&
+                              ar_literal_set_maybe(compiled()->status_lits, text, (gsize)len)))
+    return 0;
   if (!re_match(compiled()->status_in_text, text, len, &info))
     return 0;
   if (!g_match_info_fetch_pos(info, 1, &start, &end) || end - start != 3)
@@ -289,6 +353,14 @@ ar_classify_message_outcome(ArDialect dialect, const char *text, gssize len, gbo
 {
   const Compiled *c = compiled();
 
+  if (overrides)
+    *overrides = FALSE;
+  if (text == NULL || (guint)dialect >= AR_DIALECT_COUNT)
+    return AR_OUTCOME_UNKNOWN;
+  if (len < 0)
+    len = (gssize)strlen(text);
+  if (fast_paths_enabled && !ar_literal_set_maybe(c->message_lits[dialect], text, (gsize)len))
+    return AR_OUTCOME_UNKNOWN;
   for (gsize i = 0; i < G_N_ELEMENTS(message_table); i++) {
     if (!(message_table[i].dialects & DIALECT_BIT(dialect)))
       continue;

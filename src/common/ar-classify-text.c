@@ -71,18 +71,24 @@ ar_signal_set_message(ArSignal *sig, ArDialect dialect, int status, const char *
   ar_signal_set_evidence(sig, message, len);
 }
 
-void
-ar_classifier_feed_plain_generic(ArClassifier *self, const char *line, gsize len)
+gboolean
+ar_classifier_plain_is_notable(ArClassifier *self, const char *line, gsize *len)
 {
   /* Indented lines are stack frames and object dumps (node, python):
    * they repeat what the unindented line above them said. */
-  if (len == 0 || line[0] == ' ' || line[0] == '\t')
-    return;
-  while (len > 0 && g_ascii_isspace(line[len - 1]))
-    len--;
-  if (len == 0 || (len == 1 && strchr("{}[]", line[0]) != NULL))
-    return;
-  if (ar_classify_is_noise(self->dialect, line, (gssize)len))
+  if (*len == 0 || line[0] == ' ' || line[0] == '\t')
+    return FALSE;
+  while (*len > 0 && g_ascii_isspace(line[*len - 1]))
+    (*len)--;
+  if (*len == 0 || (*len == 1 && strchr("{}[]", line[0]) != NULL))
+    return FALSE;
+  return !ar_classify_is_noise(self->dialect, line, (gssize)*len);
+}
+
+void
+ar_classifier_feed_plain_generic(ArClassifier *self, const char *line, gsize len)
+{
+  if (!ar_classifier_plain_is_notable(self, line, &len))
     return;
 
   int status = ar_classify_status_in_text(line, (gssize)len);

@@ -263,9 +263,34 @@ leading_type(const char *line, gsize len)
   return NULL;
 }
 
+/* The line starts {"type":"<a progress-only type>". */
+static gboolean
+is_progress_line(const ArClassifier *self, const char *line, gsize len)
+{
+  static const char prefix[] = "{\"type\":\"";
+  gsize n = sizeof(prefix) - 1;
+
+  if (self->ops->progress_types == NULL || !ar_classify_fast_paths() || len <= n ||
+      memcmp(line, prefix, n) != 0)
+    return FALSE;
+  for (const char *const *t = self->ops->progress_types; *t; t++) {
+    gsize tl = strlen(*t);
+    if (len > n + tl && memcmp(line + n, *t, tl) == 0 && line[n + tl] == '"')
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static void
 feed_json_line(ArClassifier *self, const char *line, gsize len, gint64 now_us)
 {
+  if (is_progress_line(self, line, len)) {
+    ar_classifier_note_progress(self);
+    return;
+  }
+  if (self->ops->feed_fast && ar_classify_fast_paths() &&
+      self->ops->feed_fast(self, line, len, now_us))
+    return;
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
 
   if (json_parser_load_from_data(parser, line, (gssize)len, NULL)) {
@@ -356,6 +381,78 @@ ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len, gint64 
   if (self->ops->feed_plain)
     self->ops->feed_plain(self, line, len, now_monotonic_us);
   ar_classifier_feed_plain_generic(self, line, len);
+}
+
+/* Of a run of whole lines none of which can set a signal: only the last
+ * notable one has a lasting effect (last_line). */
+static void
+feed_last_notable(ArClassifier *self, const char *data, gsize len, gint64 now_us)
+{
+  const char *end = data + len; /* just past the last "\n" */
+
+  if (self->first_line_us < 0)
+    self->first_line_us = now_us;
+  while (end > data) {
+    const char *nl = end - 1; /* the "\n" that ends this line */
+    const char *start = nl > data ? memrchr(data, '\n', nl - data) : NULL;
+    start = start ? start + 1 : data;
+    gsize l = nl - start;
+    gsize trimmed = l;
+    while (trimmed > 0 && (start[trimmed - 1] == '\n' || start[trimmed - 1] == '\r'))
+      trimmed--;
+    if (ar_classifier_plain_is_notable(self, start, &trimmed)) {
+      ar_classifier_feed_line(self, start, l, now_us);
+      return;
+    }
+    end = start;
+  }
+}
+
+/* Blocks of about this size are looked at as a whole. */
+#define BULK_BLOCK 4096
+
+gsize
+ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len, gsize max_line,
+                              gint64 now_monotonic_us)
+{
+  /* JSON dialects: every line may be an event. */
+  if (self->dialect != AR_DIALECT_TEXT || len == 0 || !ar_classify_fast_paths())
+    return 0;
+  gsize need = ar_classify_min_match_len(self->dialect);
+  if (need == 0)
+    return 0;
+  /* No line long enough to match anything (ar_text_has_run checks windows
+   * of at most 4: a shorter window is a stricter test, still exact). */
+  if (max_line >= 4 && !ar_text_has_run(data, len, MIN(need, 4))) {
+    feed_last_notable(self, data, len, now_monotonic_us);
+    return len;
+  }
+  /* Block by block: one without any anchor (and without a status number)
+   * holds no line that can match; the others go line by line. */
+  gsize done = 0;
+  while (done < len) {
+    const char *b = data + done;
+    gsize rest = len - done;
+    const char *cut =
+        rest > BULK_BLOCK ? memchr(b + BULK_BLOCK - 1, '\n', rest - (BULK_BLOCK - 1)) : NULL;
+    gsize blen = cut ? (gsize)(cut - b) + 1 : rest;
+    /* Every line of a block no longer than max_line is whole; a longer
+     * block may hold one the caller must cut: leave it to the caller. */
+    if (blen > max_line)
+      break;
+    if (ar_classify_text_may_match(self->dialect, b, blen)) {
+      const char *p = b, *e = b + blen;
+      while (p < e) {
+        const char *nl = memchr(p, '\n', e - p);
+        ar_classifier_feed_line(self, p, nl - p, now_monotonic_us);
+        p = nl + 1;
+      }
+    } else {
+      feed_last_notable(self, b, blen, now_monotonic_us);
+    }
+    done += blen;
+  }
+  return done;
 }
 
 /* ---- the decision ---- */

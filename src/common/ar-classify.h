@@ -109,6 +109,18 @@ ArDialect ar_classifier_get_dialect(ArClassifier *self);
 void ar_classifier_feed_line(ArClassifier *self, const char *line, gsize len,
                              gint64 now_monotonic_us);
 
+/* Many whole lines at once (data ends with "\n"). Returns how many bytes
+ * (whole lines, from the start) it took, with exactly the effect of
+ * feeding each line; the caller feeds the rest one by one with
+ * ar_classifier_feed_line(), cutting lines longer than max_line as it
+ * does. The text dialect takes blocks in which no line can match any
+ * pattern (no anchor, no status number, or only lines too short: a flood
+ * of "y") looking only at their last notable line, and feeds the other
+ * blocks line by line itself; the JSON dialects take nothing. No
+ * allocation. */
+gsize ar_classifier_feed_lines_fast(ArClassifier *self, const char *data, gsize len, gsize max_line,
+                                    gint64 now_monotonic_us);
+
 /* The CLI printed its final result marker: claude and gemini
  * {"type":"result"} (or the -o json document), codex turn.completed or
  * turn.failed. The CLI is expected to exit right after it; the daemon's

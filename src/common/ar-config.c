@@ -3,6 +3,7 @@
 #include "ar-config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "ar-classify.h"
@@ -37,7 +38,7 @@ append_capped(GString *out, const char *msg)
   const char *end = g_utf8_find_prev_char(msg, msg + ERROR_MSG_MAX_BYTES + 1);
   gsize keep = end ? (gsize)(end - msg) : ERROR_MSG_MAX_BYTES;
   g_string_append_len(out, msg, keep);
-  g_string_append_printf(out, _("… (%" G_GSIZE_FORMAT " more bytes)"), len - keep);
+  g_string_append_printf(out, _("… (%zu more bytes)"), len - keep);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,7 +79,7 @@ ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **err
   }
   if ((guint64)st.st_size > max_bytes) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                _("%s is too large (%" G_GUINT64_FORMAT " bytes; at most %" G_GSIZE_FORMAT
+                _("%s is too large (%" PRIu64 " bytes; at most %zu"
                   " are accepted)"),
                 path, (guint64)st.st_size, max_bytes);
     return NULL;
@@ -101,8 +102,8 @@ ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **err
     got += n;
   }
   if (got > max_bytes) {
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                _("%s is too large (more than %" G_GSIZE_FORMAT " bytes)"), path, max_bytes);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("%s is too large (more than %zu bytes)"),
+                path, max_bytes);
     return NULL;
   }
   buf[got] = '\0';
@@ -232,6 +233,15 @@ ar_presets_dir(void)
   if (env && *env)
     return env;
   return running_from_build_tree() ? SOURCE_PRESETSDIR : PRESETSDIR;
+}
+
+const char *
+ar_vcs_helper_path(void)
+{
+  const char *env = g_getenv("AGENT_RUNNER_VCS_HELPER");
+  if (env && *env)
+    return env;
+  return running_from_build_tree() ? BUILD_VCS_HELPER_PATH : LIBEXECDIR "/agent-runner-vcs";
 }
 
 const char *

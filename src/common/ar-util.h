@@ -59,5 +59,20 @@ char *ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError
 const char *ar_presets_dir(void);
 const char *ar_daemon_path(void);
 const char *ar_monitor_path(void);
+/* The full client with the git verbs (agent-runner-vcs in libexecdir, see
+ * src/client/arc-vcs-exec.c); AGENT_RUNNER_VCS_HELPER overrides it. */
+const char *ar_vcs_helper_path(void);
+
+/* The sd-event accuracy for a timer someone waits on (restart delay,
+ * back-off, round timeouts): 1 % of the wait, at most 10 ms. 0 would mean
+ * sd-event's default of 250 ms (a 1 s delay became 1.25 s); the minimum
+ * of 1 µs still lets the kernel coalesce. Timers nobody waits on (the
+ * watchdog ping, which sd-event schedules itself between 1/2 and 3/4 of
+ * its period) keep their slack. */
+static inline guint64
+ar_timer_accuracy_us(guint64 wait_us)
+{
+  return CLAMP(wait_us / 100, 1, 10000);
+}
 
 G_END_DECLS

@@ -499,8 +499,13 @@ ard_hook_batch_free(ArdHookBatch *b)
     return;
   if (b->thread) {
     /* Freed while its hooks run (the daemon is going away): end them
-     * rather than wait out their timeout. */
-    ard_reap_signal_descendants(getpid(), 0, SIGKILL);
+     * rather than wait out their timeout. The thread may be forking a hook
+     * (or the next one of the batch) right now, after a kill: kill again
+     * until it says it is done, then join. */
+    struct pollfd done = { b->efd, POLLIN, 0 };
+    do
+      ard_reap_signal_descendants(getpid(), 0, SIGKILL);
+    while (poll(&done, 1, 50) == 0 || (done.revents == 0 && errno == EINTR));
     g_thread_join(b->thread);
   }
   sd_event_source_disable_unref(b->io);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,7 +391,7 @@ run_battery(ArdLoop *loop)
     /* Not a broken config: a full disk, said as such (the events file may
      * not take this line; the journal, the bus and stderr do). */
     fprintf(stderr,
-            _("DISK FULL: %s has %" G_GUINT64_FORMAT " bytes free | how-to-fix: free "
+            _("DISK FULL: %s has %" PRIu64 " bytes free | how-to-fix: free "
               "space there (old rounds/ logs, events files), then run agent-runner "
               "start\n"),
             loop->cfg->log_dir, free_bytes);
@@ -492,9 +493,7 @@ start_wait(ArdLoop *loop, const NextStep *next)
   set_run_state(loop, next->wait_state);
   /* Zero delay still goes through the loop, so signals queued meanwhile
    * are seen before the next round starts. */
-  /* Accuracy 0 would mean sd-event's default slack of 250 ms: fine for
-   * long waits (wakeups coalesce), but restart_delay_s = 0 must mean now. */
-  uint64_t accuracy = usec < G_USEC_PER_SEC ? 1000 : 0;
+  uint64_t accuracy = ar_timer_accuracy_us(usec);
   int r =
       sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
                         (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done, loop);
@@ -566,7 +565,7 @@ start_backoff(ArdLoop *loop)
   loop->battery_fresh = FALSE;
   set_run_state(loop, ARD_RUN_BACKING_OFF);
   int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_REALTIME, (uint64_t)(now + wait),
-                            wait < G_USEC_PER_SEC ? 1000 : 0, on_backoff_done, loop);
+                            ar_timer_accuracy_us((guint64)wait), on_backoff_done, loop);
   if (r < 0) {
     g_warning("cannot arm the back-off timer: %s", g_strerror(-r));
     loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");

@@ -13,11 +13,16 @@
 #include "ar-redact.h"
 #include "ar-util.h"
 
-/* One read() moves up to this much; a dispatch does a few of them before
- * going back to the loop so timers and signals are not starved by a
- * flooding agent. */
+/* One read() moves up to this much; a dispatch does a few of them, for at
+ * most WAKE_BUDGET_US, before going back to the loop, so that bus calls,
+ * timers and signals wait at most that long behind a flooding agent (the
+ * source also has a lower priority than theirs: they go first whenever
+ * both are ready). */
 #define READ_CHUNK     (256 * 1024)
 #define READS_PER_WAKE 8
+#define WAKE_BUDGET_US 1000
+/* Below the bus, timers, signals and child exits (all NORMAL). */
+#define OUTPUT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
 /* A bigger pipe lets a fast writer fill more per wakeup (fewer epoll
  * round trips per GiB); failure (pipe-max-size) is harmless. */
 #define PIPE_SIZE (1024 * 1024)
@@ -38,13 +43,57 @@ ard_line_scanner_clear(ArdLineScanner *sc)
   sc->len = 0;
 }
 
+typedef guchar ArdV16 __attribute__((vector_size(16)));
+
+static guint64
+count_newlines(const char *data, gsize len)
+{
+  guint64 n = 0;
+  gsize i = 0;
+  /* 16 bytes a step; lanes count down from 0 (a match is -1) and are
+   * folded into n before they can wrap. */
+  while (i + 16 <= len) {
+    ArdV16 acc = { 0 };
+    for (int k = 0; k < 255 && i + 16 <= len; k++, i += 16) {
+      ArdV16 v;
+      memcpy(&v, data + i, 16);
+      acc -= (ArdV16)(v == (guchar)'\n') & (guchar)1;
+    }
+    for (int k = 0; k < 16; k++)
+      n += acc[k];
+  }
+  for (; i < len; i++)
+    n += data[i] == '\n';
+  return n;
+}
+
 void
 ard_line_scanner_feed(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
                       gpointer user_data)
 {
+  ard_line_scanner_feed_bulk(sc, data, len, func, NULL, user_data);
+}
+
+void
+ard_line_scanner_feed_bulk(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
+                           ArdLinesFunc bulk, gpointer user_data)
+{
   const char *p = data;
   const char *end = data + len;
+  gboolean offered = bulk == NULL;
   while (p < end) {
+    if (!offered && sc->len == 0 && !sc->skipping) {
+      /* Once a chunk, at the first line boundary: the whole lines that
+       * follow, in one go. */
+      offered = TRUE;
+      const char *last = memrchr(p, '\n', end - p);
+      gsize took = last ? bulk(p, last + 1 - p, user_data) : 0;
+      if (took > 0) {
+        sc->lines += count_newlines(p, took);
+        p += took;
+        continue;
+      }
+    }
     const char *nl = memchr(p, '\n', end - p);
     gsize seg = (nl ? nl : end) - p;
     if (sc->skipping) {
@@ -155,6 +204,7 @@ struct ArdOutput {
   gint64 last_write_us;
   ArdLineScanner scanner;
   ArdLineFunc on_line;
+  ArdLinesFunc on_lines;
   ArdOutputEofFunc on_eof;
   gpointer user_data;
   char *buf;
@@ -216,7 +266,8 @@ read_once(ArdOutput *out)
   out->last_write_us = (gint64)now;
   out->bytes += (guint64)n;
   write_transcript(out, out->buf, n);
-  ard_line_scanner_feed(&out->scanner, out->buf, n, out->on_line, out->user_data);
+  ard_line_scanner_feed_bulk(&out->scanner, out->buf, n, out->on_line, out->on_lines,
+                             out->user_data);
   return !out->eof;
 }
 
@@ -224,9 +275,13 @@ static int
 on_readable(sd_event_source *s, int fd, uint32_t revents, void *user_data)
 {
   ArdOutput *out = user_data;
-  for (int i = 0; i < READS_PER_WAKE && !out->eof; i++)
+  gint64 start = g_get_monotonic_time();
+  for (int i = 0; i < READS_PER_WAKE && !out->eof; i++) {
     if (!read_once(out))
       break;
+    if (g_get_monotonic_time() - start >= WAKE_BUDGET_US)
+      break;
+  }
   return 0;
 }
 
@@ -258,6 +313,7 @@ ard_output_new(sd_event *event, int pipe_fd, int transcript_fd, ArdLineFunc on_l
     return NULL;
   }
   (void)sd_event_source_set_description(out->source, "agent-output");
+  (void)sd_event_source_set_priority(out->source, OUTPUT_PRIORITY);
   return out;
 }
 
@@ -272,6 +328,12 @@ ard_output_drain_and_close(ArdOutput *out)
     if (!read_once(out))
       break;
   mark_eof(out);
+}
+
+void
+ard_output_set_bulk(ArdOutput *out, ArdLinesFunc bulk)
+{
+  out->on_lines = bulk;
 }
 
 void

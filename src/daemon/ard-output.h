@@ -30,6 +30,14 @@ void ard_line_scanner_clear(ArdLineScanner *sc);
 /* Lines are passed without their "\n". */
 void ard_line_scanner_feed(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
                            gpointer user_data);
+/* Offered a run of whole lines (data ends with "\n") once per feed; returns
+ * how many bytes of whole lines from the start it consumed (with the
+ * effect of func on each); the scanner passes the rest one by one. It may
+ * only consume lines no longer than ARD_LINE_MAX (the scanner counts them,
+ * truncates none). */
+typedef gsize (*ArdLinesFunc)(const char *data, gsize len, gpointer user_data);
+void ard_line_scanner_feed_bulk(ArdLineScanner *sc, const char *data, gsize len, ArdLineFunc func,
+                                ArdLinesFunc bulk, gpointer user_data);
 /* At EOF: a last line without newline is passed too. */
 void ard_line_scanner_finish(ArdLineScanner *sc, ArdLineFunc func, gpointer user_data);
 
@@ -47,6 +55,9 @@ typedef void (*ArdOutputEofFunc)(ArdOutput *out, gpointer user_data);
  * writer has closed the pipe. */
 ArdOutput *ard_output_new(sd_event *event, int pipe_fd, int transcript_fd, ArdLineFunc on_line,
                           ArdOutputEofFunc on_eof, gpointer user_data, GError **error);
+/* Lets on_line's owner take whole runs of lines at once (see
+ * ard_line_scanner_feed_bulk). */
+void ard_output_set_bulk(ArdOutput *out, ArdLinesFunc bulk);
 void ard_output_free(ArdOutput *out);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdOutput, ard_output_free)
 

@@ -114,11 +114,12 @@ arm_timer(ArdRound *r, sd_event_source **slot, uint64_t usec_from_now,
 {
   if (*slot) {
     (void)sd_event_source_set_time_relative(*slot, usec_from_now);
+    (void)sd_event_source_set_time_accuracy(*slot, ar_timer_accuracy_us(usec_from_now));
     (void)sd_event_source_set_enabled(*slot, SD_EVENT_ONESHOT);
     return;
   }
-  int r_ =
-      sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now, 0, handler, r);
+  int r_ = sd_event_add_time_relative(r->event, slot, CLOCK_MONOTONIC, usec_from_now,
+                                      ar_timer_accuracy_us(usec_from_now), handler, r);
   if (r_ < 0) {
     g_warning("cannot arm the %s timer: %s", description, g_strerror(-r_));
     return;
@@ -309,12 +310,35 @@ on_grace_timer(sd_event_source *s, uint64_t usec, void *user_data)
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data);
 
+static void after_lines(ArdRound *r);
+
 static void
 on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
 {
   ArdRound *r = user_data;
   ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
   ard_repetition_feed(r->repetition, r->emitter, line, len);
+  after_lines(r);
+}
+
+static gsize
+on_lines(const char *data, gsize len, gpointer user_data)
+{
+  ArdRound *r = user_data;
+  /* The repetition detector (anomaly_repetitive_*, off by default) reads
+   * every line: with it on, lines take the one-by-one path. */
+  if (r->repetition)
+    return 0;
+  gsize took = ar_classifier_feed_lines_fast(r->classifier, data, len, ARD_LINE_MAX, now_mono(r));
+  if (took > 0)
+    after_lines(r);
+  return took;
+}
+
+/* What the classifier saw may start a defense's timer. */
+static void
+after_lines(ArdRound *r)
+{
   gint64 since = 0;
   if (!r->retry_timer && r->cfg->retry_loop_timeout_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_retry_loop(r->classifier, &since)) {
@@ -890,6 +914,8 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
                              on_output_eof, r, &local);
   if (!r->output)
     g_warning("round %u: output: %s", p->round_num, local->message);
+  else
+    ard_output_set_bulk(r->output, on_lines);
   if (via_stdin) {
     g_autoptr(GBytes) bytes = g_bytes_new(prompt, prompt_len);
     g_clear_error(&local);

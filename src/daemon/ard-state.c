@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ar-util.h"
@@ -215,41 +216,105 @@ ard_state_round_from_transcript_name(const char *name)
   return (guint)n;
 }
 
-/* Round numbers that events mention. Cheap filter first (substring), JSON
- * parse only on candidate lines; run only when state.json was lost. */
+/* The round number of one events line, 0 if it names none: a
+ * round_start, round_end or agent_spawn line (cheap substring filter, then
+ * the JSON parser). */
 static guint
-scan_events_file(const char *path)
+round_of_event_line(JsonParser *parser, const char *line, gsize len)
 {
-  FILE *f = fopen(path, "re");
-  if (!f)
+  if (!g_strstr_len(line, (gssize)len, "\"round_num\""))
     return 0;
-  guint max = 0;
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
+  if (!g_strstr_len(line, (gssize)len, "\"round_start\"") &&
+      !g_strstr_len(line, (gssize)len, "\"round_end\"") &&
+      !g_strstr_len(line, (gssize)len, "\"agent_spawn\""))
+    return 0;
+  if (!json_parser_load_from_data(parser, line, (gssize)len, NULL))
+    return 0;
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+    return 0;
+  gint64 r = ar_json_int(json_node_get_object(root), "round_num", NULL);
+  return r > 0 && r <= G_MAXUINT ? (guint)r : 0;
+}
+
+/* Block size of the backward read; a line longer than the window grows it. */
+#define TAIL_BLOCK (64 * 1024)
+
+/* The round number of the last round line of an events file, read from
+ * its end backwards: rounds are numbered in the order they run and a
+ * number is never reused, so the last one is the highest. Costs the tail
+ * of the file, whatever its length (a partial last line, cut by a crash,
+ * is skipped). */
+static guint
+scan_events_file_tail(const char *path)
+{
+  g_auto(ArFd) fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return 0;
   g_autoptr(JsonParser) parser = json_parser_new();
-  while ((n = getline(&line, &cap, f)) > 0) {
-    if (!strstr(line, "\"round_num\""))
-      continue;
-    if (!strstr(line, "\"round_start\"") && !strstr(line, "\"round_end\"") &&
-        !strstr(line, "\"agent_spawn\""))
-      continue;
-    if (!json_parser_load_from_data(parser, line, n, NULL))
-      continue;
-    JsonNode *root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-      continue;
-    gint64 r = ar_json_int(json_node_get_object(root), "round_num", NULL);
-    if (r > 0 && r <= G_MAXUINT && (guint)r > max)
-      max = (guint)r;
+  g_autoptr(GByteArray) win = g_byte_array_new(); /* bytes [pos, end of the unread part) */
+  off_t pos = st.st_size;
+  for (;;) {
+    if (pos > 0) {
+      gsize want = (gsize)MIN((off_t)TAIL_BLOCK, pos);
+      guint old = win->len;
+      g_byte_array_set_size(win, old + want);
+      memmove(win->data + want, win->data, old);
+      if (pread(fd, win->data, want, pos - (off_t)want) != (ssize_t)want)
+        return 0;
+      pos -= (off_t)want;
+    }
+    /* Complete lines, last first; end is just past the line's "\n". */
+    gsize end = win->len;
+    for (;;) {
+      gsize line_end = end > 0 && win->data[end - 1] == '\n' ? end - 1 : end;
+      const guint8 *nl = line_end > 0 ? memrchr(win->data, '\n', line_end) : NULL;
+      /* No "\n" in front: the line may start in the part not read yet. */
+      if (nl == NULL && pos > 0)
+        break;
+      gsize from = nl ? (gsize)(nl - win->data) + 1 : 0;
+      guint r = round_of_event_line(parser, (const char *)win->data + from, line_end - from);
+      if (r > 0)
+        return r;
+      if (from == 0)
+        return 0;
+      end = from;
+    }
+    g_byte_array_set_size(win, end);
   }
-  free(line);
-  fclose(f);
-  return max;
+}
+
+static gint
+compare_names_desc(gconstpointer a, gconstpointer b)
+{
+  return -g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+/* The newest events files first (events-YYYY-MM.jsonl sort by name); the
+ * first one that mentions a round has the highest round number. */
+static guint
+scan_events(const char *log_dir)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GDir) ldir = g_dir_open(log_dir, 0, NULL);
+  const char *name;
+  while (ldir && (name = g_dir_read_name(ldir))) {
+    if (g_str_has_prefix(name, "events-") && g_str_has_suffix(name, ".jsonl"))
+      g_ptr_array_add(names, g_strdup(name));
+  }
+  g_ptr_array_sort(names, compare_names_desc);
+  for (guint i = 0; i < names->len; i++) {
+    g_autofree char *path = g_build_filename(log_dir, g_ptr_array_index(names, i), NULL);
+    guint r = scan_events_file_tail(path);
+    if (r > 0)
+      return r;
+  }
+  return 0;
 }
 
 guint
-ard_state_scan_max_round(const char *log_dir, gboolean scan_events)
+ard_state_scan_max_round(const char *log_dir, gboolean scan_events_files)
 {
   guint max = 0;
   g_autofree char *rounds = g_build_filename(log_dir, "rounds", NULL);
@@ -259,16 +324,9 @@ ard_state_scan_max_round(const char *log_dir, gboolean scan_events)
     guint n = ard_state_round_from_transcript_name(name);
     max = MAX(max, n);
   }
-  if (!scan_events)
+  if (!scan_events_files)
     return max;
-  g_autoptr(GDir) ldir = g_dir_open(log_dir, 0, NULL);
-  while (ldir && (name = g_dir_read_name(ldir))) {
-    if (!g_str_has_prefix(name, "events-") || !g_str_has_suffix(name, ".jsonl"))
-      continue;
-    g_autofree char *path = g_build_filename(log_dir, name, NULL);
-    max = MAX(max, scan_events_file(path));
-  }
-  return max;
+  return MAX(max, scan_events(log_dir));
 }
 
 gboolean

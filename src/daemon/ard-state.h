@@ -68,8 +68,11 @@ ArdState *ard_state_load(const char *log_dir, gboolean *recovered, GError **erro
 gboolean ard_state_save(const ArdState *state, const char *log_dir, GError **error);
 
 /* The highest round number any trace in log_dir remembers: transcripts
- * rounds/R<N>-*.log and, when scan_events, round_start/round_end lines of
- * the events files (read only when state.json could not be trusted). */
+ * rounds/R<N>-*.log and, when scan_events, the last round_start/round_end/
+ * agent_spawn line of the newest events file that has one, read from its
+ * end (rounds are numbered in order and never reused, so that is the
+ * highest; the cost does not grow with the history). Events are read only
+ * when state.json could not be trusted. */
 guint ard_state_scan_max_round(const char *log_dir, gboolean scan_events);
 
 /* Replace a file so readers see the old or the new content (temporary

@@ -40,6 +40,10 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
     { "no-journal", 0, 0, G_OPTION_ARG_NONE, &no_journal,
       N_("Do not write the monitor's own journal entries"), NULL },
     { "no-notify", 0, 0, G_OPTION_ARG_NONE, &o->no_notify, N_("No desktop notifications"), NULL },
+    { "http", 0, 0, G_OPTION_ARG_NONE, &o->http,
+      N_("Serve the web page (127.0.0.1, with a token; prints the URL)"), NULL },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
+      N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { "detectors-md", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->detectors_md, NULL, NULL },
     { NULL },
   };
@@ -60,6 +64,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
                 _("--interval must be at least 1 second"));
     return FALSE;
   }
+  if (o->listen)
+    o->http = TRUE;
   o->interval_s = (guint)interval;
   o->journal = !no_journal;
   if (quiet)
@@ -81,12 +87,14 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
 static void
 monitor_clear(ArmMonitor *mon)
 {
+  g_clear_pointer(&mon->web, arm_web_free);
   g_clear_pointer(&mon->notify, arm_notify_free);
   g_clear_pointer(&mon->health, arm_health_free);
   g_clear_pointer(&mon->projects, g_hash_table_unref);
   arm_bus_stop(mon);
   mon->event = sd_event_unref(mon->event);
   g_free(mon->opts.project);
+  g_free(mon->opts.listen);
 }
 
 int
@@ -135,7 +143,18 @@ main(int argc, char **argv)
   }
   if (mon.acting)
     mon.notify = arm_notify_new(&mon);
-  r = sd_event_loop(mon.event);
+  /* The web page: libsoup on a GMainLoop that hosts sd-event (arm-glib-loop.c). */
+  if (mon.opts.http) {
+    mon.web = arm_web_new(&mon, mon.opts.listen, &error);
+    if (!mon.web) {
+      fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
+      monitor_clear(&mon);
+      return 1;
+    }
+    r = arm_glib_loop_run(mon.event);
+  } else {
+    r = sd_event_loop(mon.event);
+  }
   monitor_clear(&mon);
   return r < 0 ? 1 : 0;
 }

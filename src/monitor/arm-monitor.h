@@ -17,6 +17,7 @@
 
 #include "ar-config.h"
 #include "ar-events.h"
+#include "arm-web.h"
 
 G_BEGIN_DECLS
 
@@ -49,6 +50,8 @@ typedef struct {
   char *project;    /* only this project (NULL: all) */
   gboolean no_notify;
   gboolean detectors_md; /* print docs/monitor.md's table and exit */
+  gboolean http;         /* serve the web page (issue 16, arm-http.c) */
+  char *listen;          /* --listen ADDR:PORT, NULL: 127.0.0.1 */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */
@@ -142,6 +145,7 @@ struct ArmMonitor {
   GHashTable *projects; /* bus name -> ArmProject* */
   struct ArmNotify *notify;
   struct ArmHealth *health;
+  struct ArmWeb *web; /* NULL without --http */
 };
 
 /* ---- arm-project.c ------------------------------------------------------ */

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"
@@ -171,10 +172,10 @@ arm_notify_event(ArmNotify *n, ArmProject *p, const char *kind, JsonObject *o)
         reason && *reason ? g_strdup(reason) : g_strdup(_("the project finished its rounds"));
     arm_notify_show(n, p, ARM_SEV_INFO, summary, body);
   } else if (g_str_equal(kind, "round_end") && arm_notify_wants(p, "round_end")) {
-    g_autofree char *summary = g_strdup_printf(_("agent-runner: %s round %" G_GINT64_FORMAT),
-                                               p->name, ar_json_int(o, "round_num", NULL));
+    g_autofree char *summary = g_strdup_printf(_("agent-runner: %s round %" PRId64), p->name,
+                                               ar_json_int(o, "round_num", NULL));
     g_autofree char *body =
-        g_strdup_printf(_("%s (exit %" G_GINT64_FORMAT ", %.0fs)"), ar_json_str(o, "outcome"),
+        g_strdup_printf(_("%s (exit %" PRId64 ", %.0fs)"), ar_json_str(o, "outcome"),
                         ar_json_int(o, "exit_code", NULL), ar_json_double(o, "duration_s", NULL));
     arm_notify_show(n, p, ARM_SEV_INFO, summary, body);
   }

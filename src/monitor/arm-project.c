@@ -2,6 +2,7 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -350,11 +351,11 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   } else if (g_str_equal(kind, "anomaly_repetitive_tool")) {
     on_repetitive(p, o);
   } else if (g_str_equal(kind, "crash_loop")) {
-    set_immediate(
-        p, IMM_CRASH,
-        g_strdup_printf(_("the agent crashed %" G_GINT64_FORMAT
-                          " times in a row (last exit %" G_GINT64_FORMAT "); the service stopped"),
-                        ar_json_int(o, "consecutive", NULL), ar_json_int(o, "exit_code", NULL)));
+    set_immediate(p, IMM_CRASH,
+                  g_strdup_printf(_("the agent crashed %" PRId64
+                                    " times in a row (last exit %" PRId64 "); the service stopped"),
+                                  ar_json_int(o, "consecutive", NULL),
+                                  ar_json_int(o, "exit_code", NULL)));
   } else if (g_str_equal(kind, "auth_failed")) {
     set_immediate(p, IMM_AUTH,
                   g_strdup_printf(_("%s cannot authenticate: %s"), ar_json_str(o, "agent"),
@@ -381,6 +382,7 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   } else if (g_str_equal(kind, "serve_stopping")) {
     p->stopping_seen = TRUE;
   }
+  arm_web_event(p->mon, p, kind, o);
   if (!p->replaying) {
     if (p->mon->acting)
       arm_notify_event(p->mon->notify, p, kind, o);
@@ -630,4 +632,5 @@ arm_project_evaluate(ArmProject *p)
       next = dl;
   }
   arm_deadline(p, next);
+  arm_web_changed(p->mon, p);
 }

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The monitor's web page (issue 16) in headless Chromium: the time from
+the daemon's round_end (its event's ts) to the page's DOM showing that
+round (a MutationObserver's clock; same host clock), median and p99 over
+ROUNDS rounds (default 200; aim: under 50 ms); the page's transfer size
+(budget 64 KiB for HTML + CSS + JS); the monitor's memory with STREAMS
+(default 50) open event streams. Baseline from the same run: the Event
+signal's own delivery is inside the figure, and the monitor's memory
+without the web page is printed next to it. Figures only.
+Usage: web-latency.py [ROUNDS=200] [STREAMS=50]"""
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "bus"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "web"))
+from bustest import BUILD_ROOT, PrivateBus  # noqa: E402
+from daemontest import Project  # noqa: E402
+from cdp import CHROMIUM, Browser  # noqa: E402
+
+MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+STREAMS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+
+OBSERVER = """
+window.__seen = {};
+new MutationObserver(() => {
+  const li = document.querySelector('section.card[data-project="work"] .strip li:last-child');
+  if (!li) return;
+  const n = li.title.split(' ')[0];
+  if (!(n in window.__seen)) window.__seen[n] = performance.timeOrigin + performance.now();
+}).observe(document.getElementById('projects'), {childList: true, subtree: true});
+true
+"""
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    if not CHROMIUM:
+        print("web-latency: no chromium-headless-shell; nothing measured")
+        return 0
+    bus = PrivateBus()
+    runtime = tempfile.mkdtemp(prefix="ar-web-bench-")
+    os.chmod(runtime, 0o700)
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=bus.address, XDG_RUNTIME_DIR=runtime)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    project = Project("succeed", max_rounds=ROUNDS, restart_delay_s=0)
+    procs = []
+    browser = None
+    streams = []
+    try:
+        plain = subprocess.Popen([MONITOR, "--quiet", "--no-journal", "--no-notify"], env=env)
+        procs.append(plain)
+        mon = subprocess.Popen([MONITOR, "--quiet", "--no-journal", "--no-notify",
+                                f"--listen=127.0.0.1:{port}"], env=env)
+        procs.append(mon)
+        url_file = os.path.join(runtime, "agent-runner", "monitor-http.url")
+        while not os.path.exists(url_file):
+            time.sleep(0.05)
+        time.sleep(0.2)
+        url = open(url_file).read().strip()
+        size = 0
+        for path in ("/", "/app.js", "/style.css"):
+            with urllib.request.urlopen(url.replace("/?", path + "?")) as r:
+                size += len(r.read())
+        browser = Browser()
+        browser.goto(url)
+        browser.wait_for("document.getElementById('conn').textContent === 'live'")
+        browser.eval(OBSERVER)
+        daemon = project.start(env=env)
+        procs.append(daemon)
+        daemon.communicate(timeout=ROUNDS * 5 + 60)
+        time.sleep(1)
+        seen = browser.eval("window.__seen")
+        lat = []
+        for ev in project.events("round_end"):
+            n = str(ev["round_num"])
+            if n in seen:
+                ts = datetime.fromisoformat(ev["ts"].replace("Z", "+00:00")).timestamp() * 1000
+                lat.append(seen[n] - ts)
+        lat.sort()
+        print(f"web-latency: {len(lat)} of {ROUNDS} rounds seen in the DOM")
+        if lat:
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            print(f"  round_end -> DOM: median {statistics.median(lat):.1f} ms, p99 {p99:.1f} ms,"
+                  f" max {lat[-1]:.1f} ms (aim: under 50 ms)")
+        print(f"  page transfer size (HTML + CSS + JS, uncompressed): {size} bytes "
+              f"(budget 65536)")
+        req = (f"GET /events?token={url.split('token=')[1]} HTTP/1.1\r\n"
+               f"Host: 127.0.0.1:{port}\r\n\r\n").encode()
+        for _ in range(STREAMS):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(req)
+            s.recv(4096)
+            streams.append(s)
+        time.sleep(0.5)
+        print(f"  monitor RSS with 1 project, {STREAMS} open streams + 1 page: "
+              f"{rss_kb(mon.pid)} KiB; baseline, the monitor without --http: "
+              f"{rss_kb(plain.pid)} KiB")
+        print("  (100 projects x 50 pages: not measured by this script)")
+    finally:
+        for s in streams:
+            s.close()
+        if browser:
+            browser.close()
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        project.cleanup()
+        bus.stop()
+        shutil.rmtree(runtime, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

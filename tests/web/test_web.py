@@ -1,0 +1,265 @@
+"""The monitor's web page in a real headless Chromium (DevTools protocol),
+against the real monitor and real agent-runnerd daemons on a private bus:
+two projects listed, a round end shown without reload, the event stream
+surviving a monitor restart, no console errors, token/Host/Origin checks,
+an agent's <script> shown as text, Stop from the page."""
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "bus"))
+sys.path.insert(0, HERE)
+from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase  # noqa: E402
+from cdp import CHROMIUM, Browser  # noqa: E402
+
+MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+WORK = "org.agentrunner.Runner1.work"
+OTHER = "org.agentrunner.Runner1.other"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebTestCase(BusTestCase):
+    def setUp(self):
+        super().setUp()
+        self.runtime = tempfile.mkdtemp(prefix="ar-web-rt-")
+        os.chmod(self.runtime, 0o700)
+        self.addCleanup(shutil.rmtree, self.runtime, True)
+        self.port = free_port()
+
+    def start_monitor(self):
+        e = dict(os.environ)
+        e.update(self.env(XDG_RUNTIME_DIR=self.runtime))
+        proc = subprocess.Popen([MONITOR, "--no-journal", "--no-notify", "--quiet",
+                                 f"--listen=127.0.0.1:{self.port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=e)
+        self.addCleanup(self.stop_monitor, proc)
+        url_file = os.path.join(self.runtime, "agent-runner", "monitor-http.url")
+        deadline = time.monotonic() + ENDS_WITHIN
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    pass
+                # the URL file is written right after the socket is bound
+                if os.path.exists(url_file):
+                    break
+                time.sleep(0.05)
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"monitor did not listen: {proc.stderr.read()}")
+                time.sleep(0.05)
+        with open(url_file) as f:
+            self.url = f.read().strip()
+        return proc
+
+    def stop_monitor(self, proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=ENDS_WITHIN)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        proc.stderr.close()
+
+    def other_project(self, agent, **kw):
+        """A second project, named "other" (the basename of its work_dir)."""
+        p = self.project(agent, **kw)
+        other = os.path.join(p.dir, "other")
+        os.rename(p.work, other)
+        p.work = other
+        p.log_dir = os.path.join(other, "logs")
+        p.config_path = os.path.join(other, "agent-runner.toml")
+        return p
+
+    def browser(self):
+        if not CHROMIUM:
+            self.skipTest("no chromium-headless-shell")
+        b = Browser()
+        self.addCleanup(b.close)
+        return b
+
+    def card(self, name):
+        return f"document.querySelector('section.card[data-project=\"{name}\"]')"
+
+
+class PageTest(WebTestCase):
+    def test_two_projects_live_and_no_console_errors(self):
+        a = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        b = self.other_project("succeed", restart_delay_s=1)
+        pa = self.serve(a)
+        pb = self.serve(b, name=OTHER)
+        self.addCleanup(self.stop_daemon, pa)
+        self.addCleanup(self.stop_daemon, pb, OTHER)
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        br.wait_for("document.querySelectorAll('section.card').length === 2")
+        self.assertEqual(br.eval(self.card("work") + ".querySelector('.state').textContent"),
+                         "running")
+        # A round of "other" ends: the strip grows without a reload.
+        br.eval("window.__marker = 1")
+        n = br.eval(self.card("other") + ".querySelectorAll('.strip li').length")
+        b.wait_event("round_end", count=n + 2, proc=pb)
+        br.wait_for(self.card("other") + f".querySelectorAll('.strip li').length > {n}")
+        self.assertEqual(br.eval("window.__marker"), 1)  # the same document
+        self.assertEqual(br.errors, [])
+
+    def test_the_stream_survives_a_monitor_restart(self):
+        b = self.other_project("succeed", restart_delay_s=1)
+        pb = self.serve(b, name=OTHER)
+        self.addCleanup(self.stop_daemon, pb, OTHER)
+        mon = self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        br.eval("window.__marker = 1")
+        self.stop_monitor(mon)
+        br.wait_for("document.getElementById('conn').textContent !== 'live'")
+        self.start_monitor()
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        n = br.eval(self.card("other") + "?.querySelectorAll('.strip li').length || 0")
+        done = len(b.events("round_end"))
+        b.wait_event("round_end", count=done + 2, proc=pb)
+        br.wait_for(self.card("other") + f".querySelectorAll('.strip li').length > {n}")
+        self.assertEqual(br.eval("window.__marker"), 1)
+        self.assertEqual(br.errors, [])
+
+    def test_agent_bytes_are_text(self):
+        agent = os.path.join(self.runtime, "evil-agent")
+        with open(agent, "w") as f:
+            f.write("#!/bin/sh\ncat > /dev/null\necho '<script>alert(1)</script><img src=x "
+                    "onerror=alert(2)>'\nexec sleep 600\n")
+        os.chmod(agent, 0o755)
+        a = self.project("sleep", agent={"command": [agent]})
+        os.makedirs(a.log_dir, exist_ok=True)
+        with open(os.path.join(a.log_dir, "narrative.md"), "w") as f:
+            f.write("# Progress\n\n<script>alert(3)</script>\n\n[x](javascript:alert(4))\n")
+        pa = self.serve(a)
+        self.addCleanup(self.stop_daemon, pa)
+        a.wait_event("round_start", proc=pa)
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for(self.card("work") + "?.querySelector('.act-tail')")
+        # the line is in the transcript before the tail is asked for
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not any("<script>" in a.read(os.path.join(a.log_dir, "rounds", t))
+                      for t in a.transcripts()):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        br.eval(self.card("work") + ".querySelector('.act-tail').click()")
+        br.wait_for(self.card("work") + ".querySelector('pre.tail').textContent"
+                    ".includes('<script>alert(1)</script>')")
+        self.assertEqual(br.eval("document.querySelectorAll('main script, main img').length"), 0)
+        self.assertIn("Progress", br.eval(self.card("work") + ".querySelector('.narrative h1')"
+                                          ".textContent"))
+        self.assertEqual(br.eval("document.querySelectorAll('a[href^=\"javascript\"]').length"), 0)
+        time.sleep(0.5)
+        self.assertEqual(br.dialogs, [])
+        self.assertEqual(br.errors, [])
+
+    def test_stop_from_the_page(self):
+        a = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        pa = self.serve(a)
+        self.addCleanup(self.stop_daemon, pa)
+        a.wait_event("round_start", proc=pa)
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for(self.card("work") + "?.querySelector('.act-cancel')")
+        # "Stop now": the round ends and the service stops.
+        br.eval(self.card("work") + ".querySelector('.act-stop-now').click()")
+        br.wait_for("document.getElementById('confirm').open")
+        br.eval("document.getElementById('confirm-yes').click()")
+        self.bus.wait_name(WORK, present=False)
+        br.wait_for(self.card("work") + ".querySelector('.state').textContent === 'stopped'")
+        self.assertEqual(br.errors, [])
+
+
+class SafetyTest(WebTestCase):
+    def request(self, url, host=None, method="GET", headers=None, data=None):
+        req = urllib.request.Request(url, method=method, data=data, headers=headers or {})
+        if host:
+            req.add_unredirected_header("Host", host)
+        try:
+            with urllib.request.urlopen(req, timeout=ENDS_WITHIN) as r:
+                return r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers
+
+    def test_token_host_origin_csp(self):
+        self.start_monitor()
+        base = f"http://127.0.0.1:{self.port}"
+        token = self.url.split("token=")[1]
+        d = os.path.join(self.runtime, "agent-runner")
+        self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, "monitor-http.token")).st_mode),
+                         0o600)
+        self.assertEqual(self.request(base + "/")[0], 401)
+        self.assertEqual(self.request(base + "/?token=wrong")[0], 401)
+        status, body, headers = self.request(self.url)
+        self.assertEqual(status, 200)
+        self.assertIn("default-src 'none'", headers["Content-Security-Policy"])
+        self.assertEqual(self.request(self.url, host="evil.example")[0], 421)
+        self.assertEqual(self.request(self.url, host=f"evil.example:{self.port}")[0], 421)
+        self.assertEqual(self.request(base + "/nothing?token=" + token)[0], 404)
+        form = b"project=work&action=stop"
+        # POST: no Origin, a foreign Origin, no CSRF token: all refused.
+        api = base + "/api/action?token=" + token
+        self.assertEqual(self.request(api, method="POST", data=form)[0], 403)
+        self.assertEqual(self.request(api, method="POST", data=form,
+                                      headers={"Origin": "http://evil.example"})[0], 403)
+        self.assertEqual(self.request(api, method="POST", data=form,
+                                      headers={"Origin": base})[0], 403)
+        self.assertEqual(self.request(api, method="POST", data=b"x" * 100000,
+                                      headers={"Origin": base})[0], 413)
+
+    def test_bounded_answers(self):
+        self.start_monitor()
+        token = self.url.split("token=")[1]
+        # Headers of 2 MiB: an error or a closed connection, never a hang.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN) as s:
+            try:
+                s.sendall(f"GET /?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                          .encode() + b"X-Big: " + b"a" * (2 << 20) + b"\r\n\r\n")
+                answer = s.recv(100)
+            except ConnectionError:
+                answer = b""
+            self.assertFalse(answer.startswith(b"HTTP/1.1 200"), answer)
+        # More open event streams than allowed: the extra ones get 503 and
+        # the monitor still answers.
+        streams = []
+        self.addCleanup(lambda: [s.close() for s in streams])
+        req = (f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n"
+               .encode())
+        statuses = []
+        for _ in range(260):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN)
+            streams.append(s)
+            s.sendall(req)
+            statuses.append(s.recv(12))
+        self.assertEqual(statuses.count(b"HTTP/1.1 200"), 256)
+        self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
+        status, body, _ = self.request(self.url.replace("/?", "/api/state?"))
+        self.assertEqual((status, body), (200, b"[]"))
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], *sys.argv[1:]], verbosity=2)
