@@ -11,6 +11,7 @@
 #include "ar-cleanup.h"
 #include "ar-names.h"
 #include "ar-util.h"
+#include "arc-remote.h"
 #include "arc-systemd.h"
 
 const ArcVerb *
@@ -32,6 +33,16 @@ static const char *
 bus_label(gboolean system)
 {
   return system ? _("the system bus") : _("the user bus");
+}
+
+/* "the user bus" or "the user bus of HOST" */
+static char *
+conn_bus_label(ArcConn *conn)
+{
+  if (!conn->host)
+    return g_strdup(bus_label(conn->system));
+  return g_strdup_printf(conn->system ? _("the system bus of %s") : _("the user bus of %s"),
+                         conn->host);
 }
 
 /* The project whose running daemon serves this config file: a config
@@ -63,11 +74,61 @@ installed_config(gboolean system, const char *project)
   return g_file_test(link, G_FILE_TEST_EXISTS) ? ar_config_load(link, NULL) : NULL;
 }
 
+/* -H: the remote bus; the project is --project, or the only one there.
+ * Nothing is read from this host's files: the config, log dir and unit
+ * that count are the remote host's. */
+static int
+remote_conn_open(ArcGlobal *global, ArcConn *conn)
+{
+  if (global->hosts->len != 1) {
+    fprintf(stderr, _("agent-runner: only 'list' takes several -H/--host; this verb takes one\n"));
+    return ARC_EXIT_USAGE;
+  }
+  conn->host = g_strdup(g_ptr_array_index(global->hosts, 0));
+  g_autoptr(GError) error = NULL;
+  int r = arc_remote_bus_open(conn->host, conn->system, -1, 0, &conn->ssh_pid, &conn->bus, &error);
+  if (r == -EINVAL) {
+    fprintf(stderr, "agent-runner: %s\n", error->message);
+    return ARC_EXIT_USAGE;
+  }
+  if (r < 0)
+    conn->bus_error = g_strdup(error->message);
+  if (global->project) {
+    conn->project = g_strdup(global->project);
+  } else {
+    g_autoptr(GPtrArray) names = conn->bus ? arc_bus_list_names(conn->bus, &error) : NULL;
+    if (!names) {
+      fprintf(stderr, _("agent-runner: cannot reach the bus on %s over ssh (%s)\n"), conn->host,
+              conn->bus_error ? conn->bus_error : error->message);
+      return ARC_EXIT_NOT_RUNNING;
+    }
+    if (names->len != 1) {
+      fprintf(stderr,
+              names->len ? _("agent-runner: %s runs several projects: name one with --project "
+                             "NAME ('agent-runner -H %s list' lists them)\n")
+                         : _("agent-runner: no agent-runner project runs on %s; name one with "
+                             "--project NAME\n"),
+              conn->host, conn->host);
+      return names->len ? ARC_EXIT_USAGE : ARC_EXIT_NOT_RUNNING;
+    }
+    conn->project = ar_project_from_bus_name(g_ptr_array_index(names, 0));
+  }
+  conn->name = ar_bus_name_for_project(conn->project);
+  if (!conn->name) {
+    fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
+            conn->project);
+    return ARC_EXIT_USAGE;
+  }
+  return ARC_EXIT_OK;
+}
+
 int
 arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
 {
   memset(conn, 0, sizeof *conn);
   conn->system = global->system;
+  if (global->hosts)
+    return remote_conn_open(global, conn);
   int r = arc_bus_open(conn->system, &conn->bus);
   if (r < 0) {
     conn->bus = sd_bus_unref(conn->bus);
@@ -120,6 +181,10 @@ void
 arc_conn_clear(ArcConn *conn)
 {
   conn->bus = sd_bus_flush_close_unref(conn->bus);
+  /* The bus is closed: ssh sees EOF and ends. */
+  arc_remote_reap(conn->ssh_pid, FALSE);
+  conn->ssh_pid = 0;
+  g_clear_pointer(&conn->host, g_free);
   g_clear_pointer(&conn->bus_error, g_free);
   g_clear_pointer(&conn->project, g_free);
   g_clear_pointer(&conn->name, g_free);
@@ -147,7 +212,16 @@ arc_conn_is_running(ArcConn *conn)
 int
 arc_conn_not_running(ArcConn *conn)
 {
-  if (!conn->bus)
+  g_autofree char *label = conn_bus_label(conn);
+  if (conn->host && conn->bus && sd_bus_is_open(conn->bus) <= 0)
+    fprintf(stderr, _("agent-runner: %s cannot be reached (ssh failed: see its message above)\n"),
+            label);
+  else if (conn->host)
+    fprintf(stderr,
+            conn->bus ? _("agent-runner: project %s is not running (no %s on %s)\n")
+                      : _("agent-runner: project %s: %s cannot be reached (%s)\n"),
+            conn->project, conn->bus ? conn->name : label, conn->bus ? label : conn->bus_error);
+  else if (!conn->bus)
     fprintf(stderr,
             _("agent-runner: project %s is not running (%s cannot be reached: %s); start it "
               "with 'agent-runner serve'\n"),

@@ -20,7 +20,9 @@ typedef struct {
   gboolean system;
   char *project;
   char *name;    /* org.agentrunner.Runner1.<escaped project> */
-  ArConfig *cfg; /* NULL when only --project was given and no config loads */
+  ArConfig *cfg; /* NULL when only --project was given and no config loads; always for -H */
+  char *host;    /* -H: the remote host ([USER@]HOST[:PORT]); NULL: this one */
+  GPid ssh_pid;  /* -H: the ssh carrying the bus */
 } ArcConn;
 
 /* Resolve the project (--project, else the config's) and connect.

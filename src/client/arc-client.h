@@ -23,6 +23,7 @@ typedef struct {
   gboolean json;     /* --json */
   gboolean system;   /* --system: the system bus / system manager */
   char *project;     /* --project NAME */
+  GPtrArray *hosts;  /* -H/--host [USER@]HOST[:PORT], repeatable (arc-remote.h); NULL: local */
 } ArcGlobal;
 
 typedef int (*ArcVerbFunc)(ArcGlobal *global, int argc, char **argv);
@@ -32,6 +33,7 @@ typedef struct {
   ArcVerbFunc func;
   const char *args;    /* usage synopsis after the verb */
   const char *summary; /* one line, translatable (N_) */
+  gboolean remote;     /* works with -H/--host (over the bus only, no local files) */
 } ArcVerb;
 
 /* Parse verb options with GOptionContext; prints a one-line error and

@@ -18,6 +18,8 @@ static GOptionEntry global_entries[] = {
     N_("The config file (default ./agent-runner.toml)"), "F" },
   { "project", 0, 0, G_OPTION_ARG_STRING, &global_dummy_str,
     N_("The project, instead of reading --config"), N_("NAME") },
+  { "host", 'H', 0, G_OPTION_ARG_STRING, &global_dummy_str,
+    N_("The host, over ssh: [USER@]HOST[:PORT]"), "HOST" },
   { "json", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("Machine-readable output"), NULL },
   { "user", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("The user's service (default)"), NULL },
   { "system", 0, 0, G_OPTION_ARG_NONE, &global_dummy_bool, N_("The system service"), NULL },

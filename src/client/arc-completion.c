@@ -114,6 +114,7 @@ typedef enum {
   VALUE_PRESET,
   VALUE_KIND,
   VALUE_ROUND,
+  VALUE_HOST, /* -H: the shell's own ssh host completion */
 } ValueKind;
 
 static const struct {
@@ -122,6 +123,7 @@ static const struct {
 } value_kinds[] = {
   { "config", VALUE_FILE }, { "project", VALUE_PROJECT }, { "preset", VALUE_PRESET },
   { "kind", VALUE_KIND },   { "round", VALUE_ROUND },     { "path", VALUE_DIR },
+  { "host", VALUE_HOST },
 };
 
 static ValueKind
@@ -133,7 +135,7 @@ value_kind(const char *option)
   return VALUE_NONE;
 }
 
-static const char *const global_value_opts[] = { "config", "project", NULL };
+static const char *const global_value_opts[] = { "config", "project", "host", NULL };
 static const char *const global_flag_opts[] = { "json", "user", "system", "help", "version", NULL };
 
 static char *
@@ -197,6 +199,9 @@ bash_value_case(FILE *out, const char *pattern, ValueKind kind, const char *kind
   case VALUE_DIR:
     fputs("      COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n", out);
     break;
+  case VALUE_HOST:
+    fputs("      COMPREPLY=($(compgen -A hostname -- \"$cur\")); return ;;\n", out);
+    break;
   case VALUE_PROJECT:
     fputs("      COMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" __complete projects "
           "2>/dev/null)\" -- \"$cur\")); return ;;\n",
@@ -256,7 +261,9 @@ gen_bash(FILE *out, GPtrArray *verbs)
   /* Every option that takes a value, once: its values or nothing. */
   g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
   for (guint i = 0; global_value_opts[i]; i++) {
-    g_autofree char *pat = g_strdup_printf("--%s", global_value_opts[i]);
+    /* -H is the one global option with a short name (as in systemctl). */
+    g_autofree char *pat = g_strdup_printf(
+        g_str_equal(global_value_opts[i], "host") ? "--%s|-H" : "--%s", global_value_opts[i]);
     bash_value_case(out, pat, value_kind(global_value_opts[i]), kinds, presets);
     g_hash_table_add(seen, (gpointer)global_value_opts[i]);
   }
@@ -317,6 +324,9 @@ zsh_values(FILE *out, ValueKind kind, const char *kinds, const char *presets)
     break;
   case VALUE_DIR:
     fputs("_directories", out);
+    break;
+  case VALUE_HOST:
+    fputs("_hosts", out);
     break;
   case VALUE_PROJECT:
     fputs("_agent_runner_projects", out);
@@ -380,6 +390,8 @@ gen_zsh(FILE *out, GPtrArray *verbs)
            kinds, presets);
   zsh_spec(out, "project", 0, TRUE, _("The project, instead of reading --config"), VALUE_PROJECT,
            kinds, presets);
+  zsh_spec(out, "host", 'H', TRUE, _("The host, over ssh: [USER@]HOST[:PORT]"), VALUE_HOST, kinds,
+           presets);
   zsh_spec(out, "json", 0, FALSE, _("Machine-readable output"), VALUE_NONE, kinds, presets);
   zsh_spec(out, "user", 0, FALSE, _("The user's service (default)"), VALUE_NONE, kinds, presets);
   zsh_spec(out, "system", 0, FALSE, _("The system service"), VALUE_NONE, kinds, presets);
@@ -429,6 +441,9 @@ fish_values(FILE *out, ValueKind kind, const char *kinds, const char *presets)
   case VALUE_DIR:
     fputs(" -x -a '(__fish_complete_directories)'", out);
     break;
+  case VALUE_HOST:
+    fputs(" -x -a '(__fish_print_hostnames)'", out);
+    break;
   case VALUE_PROJECT:
     fputs(" -x -a '(agent-runner __complete projects 2>/dev/null)'", out);
     break;
@@ -468,6 +483,7 @@ gen_fish(FILE *out, GPtrArray *verbs)
   } globals[] = {
     { "config", TRUE, N_("The config file (default ./agent-runner.toml)") },
     { "project", TRUE, N_("The project, instead of reading --config") },
+    { "host", TRUE, N_("The host, over ssh: [USER@]HOST[:PORT]") },
     { "json", FALSE, N_("Machine-readable output") },
     { "user", FALSE, N_("The user's service (default)") },
     { "system", FALSE, N_("The system service") },

@@ -103,7 +103,7 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
 static gboolean
 installed(ArcGlobal *global, ArcConn *conn)
 {
-  return conn->project && arc_systemd_unit_installed(global->system, conn->project);
+  return !conn->host && conn->project && arc_systemd_unit_installed(global->system, conn->project);
 }
 
 static int
@@ -393,6 +393,15 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
     else if (!g_str_equal(state, "backing_off"))
       fprintf(stderr, _("agent-runner: %s is already running\n"), conn->project);
     return rc;
+  }
+  if (conn->host) {
+    /* The remote unit or config is the remote host's business. */
+    arc_conn_not_running(conn);
+    fprintf(stderr,
+            _("agent-runner start: -H resumes a running service only; start a stopped "
+              "one on the host: ssh %s agent-runner start --project %s\n"),
+            conn->host, conn->project);
+    return ARC_EXIT_NOT_RUNNING;
   }
   if (conn->project && arc_systemd_unit_installed(global->system, conn->project)) {
     /* Installed as a unit: systemd starts it (arc-systemd.c). */

@@ -149,6 +149,16 @@ on_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
     f->event_slot = sd_bus_slot_unref(f->event_slot);
     if (!follow_file(f))
       return sd_event_exit(f->event, ARC_EXIT_FAILURE);
+  } else if (!f->log_dir) {
+    /* No files to fall back on (-H: they are on the host): follow the
+     * service that takes the name next, as a restarted one does. */
+    f->event_slot = sd_bus_slot_unref(f->event_slot);
+    if (*new_owner == '\0')
+      fprintf(stderr, _("agent-runner events: %s stopped; waiting for it to come back\n"),
+              f->conn->project);
+    else if (sd_bus_match_signal(f->conn->bus, &f->event_slot, new_owner, AR_BUS_PATH,
+                                 AR_BUS_INTERFACE, "Event", on_event_signal, f) < 0)
+      return sd_event_exit(f->event, ARC_EXIT_FAILURE);
   }
   return 0;
 }
@@ -170,6 +180,9 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
     g_autoptr(sd_bus_message) reply = NULL;
     const char *owner = NULL;
     int r = sd_bus_attach_event(conn->bus, f->event, 0);
+    /* -H: when ssh goes, so does the bus: end rather than wait forever. */
+    if (r >= 0 && conn->host)
+      r = sd_bus_set_exit_on_disconnect(conn->bus, 1);
     g_autofree char *owner_rule = g_strdup_printf(
         "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
         conn->name);
@@ -249,7 +262,17 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
     return rc;
   }
   g_autofree char *log_dir = conn.cfg ? g_strdup(conn.cfg->log_dir) : NULL;
-  if (!log_dir && arc_conn_is_running(&conn))
+  /* -H: the events files are on the host; only the bus crosses ssh. */
+  if (conn.host && !follow_opt) {
+    fprintf(stderr,
+            _("agent-runner events: the past events are in files on %s: follow new ones "
+              "with 'agent-runner -H %s events --follow', or see the last ones with "
+              "'agent-runner -H %s peek --events N'\n"),
+            conn.host, conn.host, conn.host);
+    arc_conn_clear(&conn);
+    return ARC_EXIT_USAGE;
+  }
+  if (!log_dir && !conn.host && arc_conn_is_running(&conn))
     log_dir = arc_conn_get_string(&conn, "LogDir");
   if (log_dir && !*log_dir)
     g_clear_pointer(&log_dir, g_free);

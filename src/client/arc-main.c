@@ -18,24 +18,24 @@ const ArcVerb arc_verbs[] = {
     N_("Run the loop in the foreground, round after round") },
   { "round", arc_verb_round, "[--phase P] [--quiet]",
     N_("Run exactly one round in the foreground; exit code is the agent's") },
-  { "status", arc_verb_status, "[--json]", N_("Show the service's state on one screen") },
+  { "status", arc_verb_status, "[--json]", N_("Show the service's state on one screen"), TRUE },
   { "peek", arc_verb_peek, "[--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
-    N_("Print the service's state document (schema in docs/peek.md)") },
-  { "list", arc_verb_list, "[--all] [--json]",
-    N_("List the projects served on the bus (--all: installed ones too)") },
+    N_("Print the service's state document (schema in docs/peek.md)"), TRUE },
+  { "list", arc_verb_list, "[--all] [--fleet] [--timeout S] [--json]",
+    N_("List the projects on the bus (--all: installed ones too; -H: across hosts)"), TRUE },
   { "watch", arc_verb_watch,
     "[--interval S] [--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
-    N_("Redraw the status (or peek's selection) as it changes") },
+    N_("Redraw the status (or peek's selection) as it changes"), TRUE },
   { "start", arc_verb_start, "[--max-rounds N]",
-    N_("Start the service in the background (or resume a running one)") },
-  { "stop", arc_verb_stop, "[--now]",
-    N_("Stop after the current round (--now: end the round too)") },
-  { "kill", arc_verb_kill, "", N_("End the current round and stop (= stop --now)") },
+    N_("Start the service in the background (or resume a running one)"), TRUE },
+  { "stop", arc_verb_stop, "[--now]", N_("Stop after the current round (--now: end the round too)"),
+    TRUE },
+  { "kill", arc_verb_kill, "", N_("End the current round and stop (= stop --now)"), TRUE },
   { "restart", arc_verb_restart, "[--now|--force]", N_("Stop, then start again") },
-  { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving") },
-  { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round") },
+  { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving"), TRUE },
+  { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round"), TRUE },
   { "events", arc_verb_events, "[--kind K,..] [-n N] [--follow] [--json]",
-    N_("Print the last events, or follow them") },
+    N_("Print the last events, or follow them"), TRUE },
   { "monitor", arc_verb_monitor,
     "[--project P] [--interval S] [--mode alerts|events|narrate] [--json]",
     N_("Watch every project on the bus: alerts (or events) as they happen") },
@@ -67,6 +67,8 @@ print_help(FILE *out)
           "  --user         the user's service (default)\n"
           "  --system       the system service\n"
           "  --project NAME the project, instead of reading --config\n"
+          "  -H, --host [USER@]HOST[:PORT]\n"
+          "                 the project on another host, over ssh (repeat for list)\n"
           "  --version      print the version\n"
           "  -h, --help     this help; 'agent-runner help VERB' for a verb\n"),
         out);
@@ -134,6 +136,19 @@ take_global(ArcGlobal *g, int *argc, char **argv, gboolean *version, gboolean *h
       *version = TRUE;
     } else if (!seen_verb && (g_str_equal(a, "--help") || g_str_equal(a, "-h"))) {
       *help = TRUE;
+    } else if (g_str_equal(a, "-H") || g_str_equal(a, "--host") || g_str_has_prefix(a, "--host=") ||
+               (g_str_has_prefix(a, "-H") && a[2] != '-')) {
+      /* -H/--host may repeat (list across hosts); arc-remote.c parses it. */
+      const char *host = g_str_has_prefix(a, "--host=") ? a + 7 : a[1] == 'H' ? a + 2 : "";
+      if (!*host && i + 1 >= *argc) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("%s needs a value"), a);
+        return FALSE;
+      }
+      if (!*host)
+        host = argv[++i];
+      if (!g->hosts)
+        g->hosts = g_ptr_array_new_with_free_func(g_free);
+      g_ptr_array_add(g->hosts, g_strdup(host));
     } else if (g_str_equal(a, "--config") || g_str_equal(a, "--project")) {
       if (i + 1 >= *argc) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("%s needs a value"), a);
@@ -198,7 +213,15 @@ main(int argc, char **argv)
   }
   for (const ArcVerb *v = arc_verbs; v->name; v++) {
     if (g_str_equal(v->name, argv[1])) {
+      if (global.hosts && !v->remote) {
+        fprintf(stderr,
+                _("agent-runner %s: does not work with -H/--host (it needs this host's files or "
+                  "service manager); run it on the host: ssh HOST agent-runner %s\n"),
+                v->name, v->name);
+        return ARC_EXIT_USAGE;
+      }
       int rc = v->func(&global, argc - 1, argv + 1);
+      g_clear_pointer(&global.hosts, g_ptr_array_unref);
       g_free(global.config_path);
       g_free(global.project);
       return rc;

@@ -19,6 +19,8 @@
 #include "ar-util.h"
 #include "arc-bus.h"
 #include "arc-offline.h"
+#include "arc-fleet.h"
+#include "arc-remote.h"
 #include "arc-systemd.h"
 
 #define BOLD   "\033[1m"
@@ -348,7 +350,7 @@ status_json(ArcConn *conn, JsonObject *doc)
 static gboolean
 query_unit(ArcGlobal *global, ArcConn *conn, ArcUnitState *st)
 {
-  if (!conn->project || !arc_systemd_unit_installed(global->system, conn->project))
+  if (conn->host || !conn->project || !arc_systemd_unit_installed(global->system, conn->project))
     return FALSE;
   return arc_systemd_query_project(global->system, conn->project, st, NULL);
 }
@@ -659,17 +661,70 @@ fill_installed(ListRow *row, gboolean system)
     row->state = g_strdup("stopped");
 }
 
+/* list -H a -H b / --fleet: the remote hosts' buses (arc-fleet.c). */
+static int
+list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
+{
+  if (all) {
+    fprintf(stderr, _("agent-runner list: --all reads this host's unit files and does not work "
+                      "with -H/--fleet; run 'ssh HOST agent-runner list --all'\n"));
+    return ARC_EXIT_USAGE;
+  }
+  if (timeout_s <= 0) {
+    fprintf(stderr, _("agent-runner list: --timeout needs a number of seconds above 0\n"));
+    return ARC_EXIT_USAGE;
+  }
+  g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func(g_free);
+  if (fleet) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(GPtrArray) conf = arc_fleet_config_hosts(&path, &error);
+    if (!conf) {
+      fprintf(stderr, "agent-runner list: %s\n", error->message);
+      return ARC_EXIT_CONFIG;
+    }
+    if (conf->len == 0 && !global->hosts) {
+      fprintf(stderr,
+              _("agent-runner list: --fleet: no hosts in %s (write [fleet] hosts = "
+                "[\"pi\", \"user@server:2222\"])\n"),
+              path);
+      return ARC_EXIT_CONFIG;
+    }
+    for (guint i = 0; i < conf->len; i++)
+      g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(conf, i)));
+  }
+  for (guint i = 0; global->hosts && i < global->hosts->len; i++)
+    g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(global->hosts, i)));
+  for (guint i = 0; i < hosts->len; i++) {
+    ArcHost h;
+    g_autoptr(GError) error = NULL;
+    if (!arc_host_parse(g_ptr_array_index(hosts, i), &h, &error)) {
+      fprintf(stderr, "agent-runner list: %s\n", error->message);
+      return ARC_EXIT_USAGE;
+    }
+    arc_host_clear(&h);
+  }
+  return arc_fleet_list(global, hosts, (guint)timeout_s);
+}
+
 int
 arc_verb_list(ArcGlobal *global, int argc, char **argv)
 {
-  gboolean all = FALSE;
+  gboolean all = FALSE, fleet = FALSE;
+  int timeout_s = 10;
   GOptionEntry entries[] = {
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all,
       N_("Also installed projects that are not running (stopped or failed units)"), NULL },
+    { "fleet", 0, 0, G_OPTION_ARG_NONE, &fleet,
+      N_("The hosts of [fleet] hosts in ~/.config/agent-runner/client.toml (with any -H)"), NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
+      N_("With -H/--fleet: give up on a host after S seconds (default 10)"), "S" },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("list"), entries, &argc, &argv))
     return ARC_EXIT_USAGE;
+  if (global->hosts || fleet)
+    return list_fleet(global, all, fleet, timeout_s);
   g_autoptr(sd_bus) bus = NULL;
   int r = arc_bus_open(global->system, &bus);
   g_autoptr(GError) error = NULL;
