@@ -16,7 +16,7 @@ PKGS=(
   jq util-linux procps libglib2.0-bin libclang-rt-14-dev
   debootstrap passwd strace
   xvfb dunst libnotify-bin
-  chromium-headless-shell python3-websocket
+  chromium-headless-shell python3-websocket zsh fish
 )
 
 missing=()
