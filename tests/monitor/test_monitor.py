@@ -520,17 +520,29 @@ class ClientTest(MonitorTestCase):
             procs[mode] = subprocess.Popen([CLIENT, "monitor", "--mode", mode, "--no-notify"],
                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                            env=env)
-        self.bus.wait_name(MONITOR_NAME)
-        time.sleep(0.3)  # the second one is past its start too
+            if mode == "events":
+                # The first owns the monitor name: it follows the projects
+                # before the name is there (its matches are synchronous).
+                self.bus.wait_name(MONITOR_NAME)
+            else:
+                # The second says so once its matches are in place.
+                for line in procs[mode].stderr:
+                    if b"only watches" in line:
+                        break
         rc, _, err = p.run(env=self.env())
         self.assertEqual(rc, 0, err)
-        time.sleep(0.5)
         out = {}
         for mode, proc in procs.items():
+            # Read until the round's end has been printed, then stop it.
+            seen = []
+            for line in proc.stdout:
+                seen.append(line.decode())
+                if "round_end" in seen[-1]:
+                    break
             proc.send_signal(signal.SIGINT)
             o, e = proc.communicate(timeout=ENDS_WITHIN)
             self.assertEqual(proc.returncode, 0, e)
-            out[mode] = o.decode()
+            out[mode] = "".join(seen) + o.decode()
         lines = [json.loads(x) for x in out["events"].splitlines()]
         ends = [x for x in lines if x["event"] == "round_end"]
         self.assertEqual(len(ends), 1, lines)
