@@ -42,6 +42,10 @@ on_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     arm_project_hold(p, kind, line);
   else if (!arm_project_seen_at_start(p, line))
     arm_project_ingest(p, kind, line);
+  else
+    /* Already replayed from the file into the detectors, but it came live:
+     * the foreground stream (--mode events/narrate) still shows it. */
+    arm_output_event(p->mon, p->name, kind, line);
   return 0;
 }
 

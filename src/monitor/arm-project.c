@@ -412,6 +412,10 @@ release_held(ArmProject *p, GHashTable *in_ring)
     *nl = '\0';
     if (!in_ring || !g_hash_table_contains(in_ring, nl + 1))
       arm_project_ingest(p, kind, nl + 1);
+    else
+      /* Replayed into the detectors already, but it came live: the
+       * foreground stream shows it all the same. */
+      arm_output_event(p->mon, p->name, kind, nl + 1);
   }
 }
 

@@ -7,6 +7,7 @@ real notification server (dunst on Xvfb)."""
 import json
 import os
 import shutil
+import select
 import signal
 import subprocess
 import sys
@@ -534,15 +535,19 @@ class ClientTest(MonitorTestCase):
         out = {}
         for mode, proc in procs.items():
             # Read until the round's end has been printed, then stop it.
-            seen = []
-            for line in proc.stdout:
-                seen.append(line.decode())
-                if "round_end" in seen[-1]:
+            seen = b""
+            fd = proc.stdout.fileno()
+            deadline = time.monotonic() + ENDS_WITHIN
+            while b"round_end" not in seen and time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+                chunk = os.read(fd, 65536) if ready else b""
+                if not chunk:
                     break
+                seen += chunk
             proc.send_signal(signal.SIGINT)
             o, e = proc.communicate(timeout=ENDS_WITHIN)
             self.assertEqual(proc.returncode, 0, e)
-            out[mode] = "".join(seen) + o.decode()
+            out[mode] = (seen + o).decode()
         lines = [json.loads(x) for x in out["events"].splitlines()]
         ends = [x for x in lines if x["event"] == "round_end"]
         self.assertEqual(len(ends), 1, lines)
