@@ -97,8 +97,7 @@ const ArConfigKey ar_config_keys[] = {
   { "runtime", "round_log_retention", AR_KEY_UINT, "100", OFF(round_log_retention), 1, 0, NULL, FALSE, FALSE,
     "Keep the newest N round transcripts (log_dir/rounds/R*.log)." },
   { "runtime", "narrative_file", AR_KEY_PATH, NULL, OFF(narrative_file), 0, 0, NULL, FALSE, FALSE,
-    "Agent-maintained summary shown by the monitor's web page; default log_dir/narrative.md.",
-    "the monitor's web page that shows it is not built yet" },
+    "Agent-maintained summary shown by the monitor's web page; default log_dir/narrative.md." },
   { "runtime", "transient_error_action", AR_KEY_ENUM, "\"back_off\"", OFF(transient_error_action), 0, 0, transient_choices, FALSE, FALSE,
     "After a rate limit, quota or server error: back_off (wait until the reset time), skip (run the next round now) or stop." },
   { "runtime", "max_rounds", AR_KEY_UINT, NULL, OFF(max_rounds), 1, 0, NULL, FALSE, FALSE,
@@ -205,7 +204,7 @@ const ArConfigKey ar_config_keys[] = {
     "Run in order when a clean round leaves the tree dirty, before the built-in [vcs] dirty_action; the first that answers {\"claimed\": true} wins." },
   { "hooks", "detector", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_DETECTOR]), 0, 0, NULL, FALSE, FALSE,
     "Monitor detectors: print {\"alerts\": [...]}.",
-    "the monitor that runs detectors is not built yet" },
+    "agent-runner-monitor does not run detector hooks yet" },
   { "hooks", "timeout_s", AR_KEY_UINT, "60", OFF(hook_timeout_s), 1, 0, NULL, FALSE, TRUE,
     "Each hook's process group is killed after this many seconds (hook_failed, error_type timeout)." },
 
