@@ -92,6 +92,14 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
       return ARC_EXIT_OK;
   }
   if (!sd || !arc_systemd_stop_unit(sd, unit, limit, &error)) {
+    /* Refused (the service's own user may not manage units): enough if the
+     * unit has come to rest by now, as a slow manager may take longer
+     * than the wait above to notice the daemon's exit. */
+    g_auto(ArcUnitState) st = { 0 };
+    if (sd && running &&
+        arc_systemd_wait_unit_settled(sd, unit, TRUE, 10 * G_USEC_PER_SEC, &st, NULL) &&
+        (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
+      return ARC_EXIT_OK;
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
     return ARC_EXIT_FAILURE;
   }
