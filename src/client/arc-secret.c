@@ -110,9 +110,11 @@ read_value(const char *name, gsize *len_out, GError **error)
   if (len > 0 && buf->data[len - 1] == '\r')
     len--;
   char *value = g_malloc(len + 1);
-  memcpy(value, buf->data, len);
+  if (len > 0) /* an empty GByteArray may have no data at all */
+    memcpy(value, buf->data, len);
   value[len] = '\0';
-  explicit_bzero(buf->data, buf->len);
+  if (buf->len > 0)
+    explicit_bzero(buf->data, buf->len);
   *len_out = len;
   return value;
 }
