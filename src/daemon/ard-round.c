@@ -91,7 +91,7 @@ struct ArdRound {
   GStrv base_env;
   GStrv secret_env; /* [agent] secrets as NAME=value, read for this round: the agent's only */
   int transcript_fd;
-  char *token;               /* ARD_ROUND_ID_ENV of this round's processes */
+  char *token; /* ARD_ROUND_ID_ENV of this round's processes */
 };
 
 static void schedule_recheck(ArdRound *r);
