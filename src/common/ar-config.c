@@ -912,15 +912,7 @@ ar_config_find_agent(const ArConfig *cfg, const char *base_path)
                : NULL;
   }
   g_autofree char *path = ar_config_agent_path_env(cfg, base_path);
-  g_auto(GStrv) dirs = g_strsplit(path, ":", -1);
-  for (guint i = 0; dirs[i]; i++) {
-    if (*dirs[i] == '\0')
-      continue;
-    g_autofree char *cand = g_build_filename(dirs[i], prog, NULL);
-    if (g_file_test(cand, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(cand, G_FILE_TEST_IS_DIR))
-      return g_steal_pointer(&cand);
-  }
-  return NULL;
+  return ar_find_in_path(prog, path);
 }
 
 const char *

@@ -261,3 +261,17 @@ ar_monitor_path(void)
     return env;
   return running_from_build_tree() ? BUILD_MONITOR_PATH : LIBEXECDIR "/agent-runner-monitor";
 }
+
+char *
+ar_find_in_path(const char *prog, const char *search_path)
+{
+  g_auto(GStrv) dirs = g_strsplit(search_path, ":", -1);
+  for (guint i = 0; dirs[i]; i++) {
+    if (*dirs[i] == '\0')
+      continue;
+    g_autofree char *cand = g_build_filename(dirs[i], prog, NULL);
+    if (g_file_test(cand, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(cand, G_FILE_TEST_IS_DIR))
+      return g_steal_pointer(&cand);
+  }
+  return NULL;
+}

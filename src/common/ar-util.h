@@ -51,6 +51,10 @@ gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_G
  * their message naming the path and what it is. */
 char *ar_read_regular_file(const char *path, gsize max_bytes, gsize *len, GError **error);
 
+/* The first executable regular file named prog in the directories of the
+ * colon-separated search_path (empty entries skipped), or NULL. */
+char *ar_find_in_path(const char *prog, const char *search_path);
+
 /* Where the installed data and helper programs are: the configured prefix,
  * or the source/build tree when the program runs from its build directory
  * (so `./build/src/client/agent-runner` works before `meson install`).

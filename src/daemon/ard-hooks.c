@@ -106,15 +106,7 @@ find_program(const char *prog, const char *const *envp)
   if (strchr(prog, '/'))
     return g_file_test(prog, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup(prog) : NULL;
   const char *path = g_environ_getenv((GStrv)envp, "PATH");
-  g_auto(GStrv) dirs = g_strsplit(path ? path : "/usr/bin:/bin", ":", -1);
-  for (guint i = 0; dirs[i]; i++) {
-    if (*dirs[i] == '\0')
-      continue;
-    g_autofree char *cand = g_build_filename(dirs[i], prog, NULL);
-    if (g_file_test(cand, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test(cand, G_FILE_TEST_IS_DIR))
-      return g_steal_pointer(&cand);
-  }
-  return NULL;
+  return ar_find_in_path(prog, path ? path : "/usr/bin:/bin");
 }
 
 /* The I/O of one running hook. */
