@@ -327,7 +327,7 @@ test_json_numbers(void)
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autoptr(JsonNode) node = json_node_init_double(json_node_alloc(), cases[i].value);
     g_autoptr(GString) out = g_string_new(NULL);
-    ar_event_json_append(out, node);
+    ar_json_append(out, node);
     g_assert_cmpstr(out->str, ==, cases[i].text);
   }
 }
@@ -590,8 +590,11 @@ typedef struct {
 } SinkSeen;
 
 static void
-record_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer data)
+record_sink(const ArEvent *ev, gpointer data)
 {
+  const ArEventKind *kind = ev->kind;
+  JsonObject *payload = ev->payload;
+  const char *json_line = ev->json_line;
   SinkSeen *s = data;
   s->calls++;
   g_free(s->kind);
@@ -626,7 +629,7 @@ test_extra_sinks(Fixture *f, gconstpointer data)
 }
 
 static void
-count_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer data)
+count_sink(const ArEvent *ev, gpointer data)
 {
   (*(guint *)data)++;
 }

@@ -64,7 +64,7 @@ print_line(const char *line, gboolean json)
     if (JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING)
       g_string_append(out, json_node_get_string(v));
     else
-      ar_event_json_append(out, v);
+      ar_json_append(out, v);
   }
   g_list_free(members);
   printf("%s\n", out->str);

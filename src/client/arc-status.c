@@ -554,7 +554,7 @@ print_selection(const char *verb, JsonNode *doc, const PeekSel *sel, gboolean js
     printf("%s\n", json_node_get_string(out));
   } else if (one_line || (!json && JSON_NODE_HOLDS_VALUE(out))) {
     g_autoptr(GString) s = g_string_new(NULL);
-    ar_event_json_append(s, out);
+    ar_json_append(s, out);
     printf("%s\n", s->str);
   } else {
     arc_print_json(out);
@@ -835,7 +835,7 @@ static void
 print_json_line(JsonNode *doc)
 {
   g_autoptr(GString) s = g_string_new(NULL);
-  ar_event_json_append(s, doc);
+  ar_json_append(s, doc);
   printf("%s\n", s->str);
 }
 

@@ -1,13 +1,13 @@
 #include "config.h"
 
 #include "ar-events.h"
+#include "ar-json.h"
 #include "ar-redact.h"
 #include "ar-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -40,173 +40,6 @@ struct _ArEmitter {
   char *path;
   gboolean failing; /* log file-sink failures once per streak */
 };
-
-/* ---- JSON output ---------------------------------------------------------- */
-
-static void
-append_string(GString *out, const char *s)
-{
-  g_autofree char *fixed = g_utf8_validate(s, -1, NULL) ? NULL : g_utf8_make_valid(s, -1);
-  if (fixed != NULL)
-    s = fixed;
-  /* Escape exactly what Python's json.dumps(ensure_ascii=False) escapes:
-   * quote, backslash and control characters; everything else stays UTF-8. */
-  static const char *const short_escapes[0x20] = {
-    ['\b'] = "\\b", ['\t'] = "\\t", ['\n'] = "\\n", ['\f'] = "\\f", ['\r'] = "\\r",
-  };
-  g_string_append_c(out, '"');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      g_string_append_c(out, '\\');
-      g_string_append_c(out, *p);
-    } else if (*p < 0x20 && short_escapes[*p] != NULL) {
-      g_string_append(out, short_escapes[*p]);
-    } else if (*p < 0x20) {
-      g_string_append_printf(out, "\\u%04x", *p);
-    } else {
-      g_string_append_c(out, *p);
-    }
-  }
-  g_string_append_c(out, '"');
-}
-
-/* Like Python's repr(float): the shortest digits that read back to the same
- * double, positional notation for exponents in [-4, 16), always a ".0" or an
- * exponent so a reader keeps it a float. JSON has no NaN/Infinity: null. */
-static void
-append_double(GString *out, double d)
-{
-  if (!isfinite(d)) {
-    g_string_append(out, "null");
-    return;
-  }
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  char fmt[16];
-  int prec = 1;
-  for (; prec < 17; prec++) {
-    g_snprintf(fmt, sizeof fmt, "%%.%dg", prec);
-    g_ascii_formatd(buf, sizeof buf, fmt, d);
-    if (g_ascii_strtod(buf, NULL) == d)
-      break;
-  }
-  g_snprintf(fmt, sizeof fmt, "%%.%de", prec - 1);
-  char ebuf[G_ASCII_DTOSTR_BUF_SIZE];
-  g_ascii_formatd(ebuf, sizeof ebuf, fmt, d);
-  int exponent = atoi(strchr(ebuf, 'e') + 1);
-  if (exponent >= prec && exponent < 16) {
-    g_snprintf(fmt, sizeof fmt, "%%.%dg", exponent + 1);
-    g_ascii_formatd(buf, sizeof buf, fmt, d);
-  }
-  g_string_append(out, buf);
-  if (strpbrk(buf, ".e") == NULL)
-    g_string_append(out, ".0");
-}
-
-static void
-append_value(GString *out, JsonNode *node)
-{
-  GType type = json_node_get_value_type(node);
-  if (type == G_TYPE_STRING)
-    append_string(out, json_node_get_string(node));
-  else if (type == G_TYPE_DOUBLE)
-    append_double(out, json_node_get_double(node));
-  else if (type == G_TYPE_BOOLEAN)
-    g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
-  else
-    g_string_append_printf(out, "%" G_GINT64_FORMAT, json_node_get_int(node));
-}
-
-static void
-append_members(GString *out, JsonObject *object, gboolean leading_comma)
-{
-  JsonObjectIter iter;
-  const char *name;
-  JsonNode *member;
-  json_object_iter_init_ordered(&iter, object);
-  while (json_object_iter_next_ordered(&iter, &name, &member)) {
-    /* Python's json.dumps separators, so the events files read the same
-     * as cli-agent-runner's and users' grep pipelines keep working. */
-    if (leading_comma)
-      g_string_append(out, ", ");
-    leading_comma = TRUE;
-    append_string(out, name);
-    g_string_append(out, ": ");
-    ar_event_json_append(out, member);
-  }
-}
-
-void
-ar_event_json_append(GString *out, JsonNode *node)
-{
-  if (node == NULL || JSON_NODE_HOLDS_NULL(node)) {
-    g_string_append(out, "null");
-  } else if (JSON_NODE_HOLDS_OBJECT(node)) {
-    g_string_append_c(out, '{');
-    append_members(out, json_node_get_object(node), FALSE);
-    g_string_append_c(out, '}');
-  } else if (JSON_NODE_HOLDS_ARRAY(node)) {
-    JsonArray *array = json_node_get_array(node);
-    g_string_append_c(out, '[');
-    for (guint i = 0; i < json_array_get_length(array); i++) {
-      if (i > 0)
-        g_string_append(out, ", ");
-      ar_event_json_append(out, json_array_get_element(array, i));
-    }
-    g_string_append_c(out, ']');
-  } else {
-    append_value(out, node);
-  }
-}
-
-static void
-append_pretty(GString *out, JsonNode *node, guint depth)
-{
-  gboolean is_obj = node && JSON_NODE_HOLDS_OBJECT(node);
-  gboolean is_arr = node && JSON_NODE_HOLDS_ARRAY(node);
-  guint len = is_obj   ? json_object_get_size(json_node_get_object(node))
-              : is_arr ? json_array_get_length(json_node_get_array(node))
-                       : 0;
-  if ((!is_obj && !is_arr) || len == 0) {
-    ar_event_json_append(out, node);
-    return;
-  }
-  g_string_append_c(out, is_obj ? '{' : '[');
-  guint i = 0;
-  if (is_obj) {
-    JsonObjectIter iter;
-    const char *name;
-    JsonNode *member;
-    json_object_iter_init_ordered(&iter, json_node_get_object(node));
-    while (json_object_iter_next_ordered(&iter, &name, &member)) {
-      g_string_append(out, i++ ? ",\n" : "\n");
-      for (guint d = 0; d <= depth; d++)
-        g_string_append(out, "  ");
-      append_string(out, name);
-      g_string_append(out, ": ");
-      append_pretty(out, member, depth + 1);
-    }
-  } else {
-    JsonArray *array = json_node_get_array(node);
-    for (; i < len; i++) {
-      g_string_append(out, i ? ",\n" : "\n");
-      for (guint d = 0; d <= depth; d++)
-        g_string_append(out, "  ");
-      append_pretty(out, json_array_get_element(array, i), depth + 1);
-    }
-  }
-  g_string_append_c(out, '\n');
-  for (guint d = 0; d < depth; d++)
-    g_string_append(out, "  ");
-  g_string_append_c(out, is_obj ? '}' : ']');
-}
-
-char *
-ar_json_pretty(JsonNode *node)
-{
-  GString *out = g_string_new(NULL);
-  append_pretty(out, node, 0);
-  return g_string_free(out, FALSE);
-}
 
 /* ---- payload preparation -------------------------------------------------- */
 
@@ -548,11 +381,11 @@ journal_sink(ArEmitter *self, const ArEventKind *kind, JsonObject *payload)
     if (check_string(member))
       g_string_append(item, json_node_get_string(member));
     else
-      ar_event_json_append(item, member);
+      ar_json_append(item, member);
     g_ptr_array_add(items, g_string_free(g_steal_pointer(&item), FALSE));
   }
   g_autoptr(GString) json = g_string_new("AGENT_RUNNER_PAYLOAD={");
-  append_members(json, payload, FALSE);
+  ar_json_append_members(json, payload, FALSE);
   g_string_append_c(json, '}');
   g_ptr_array_add(items, g_string_free(g_steal_pointer(&json), FALSE));
 
@@ -671,10 +504,10 @@ ar_emitter_emit(ArEmitter *self, const char *kind_name, JsonObject *payload, GEr
 
   g_autofree char *ts = ar_utc_iso_ms(now_us);
   g_autoptr(GString) line = g_string_new("{\"ts\": ");
-  append_string(line, ts);
+  ar_json_append_string(line, ts);
   g_string_append(line, ", \"event\": ");
-  append_string(line, kind->name);
-  append_members(line, clean, TRUE);
+  ar_json_append_string(line, kind->name);
+  ar_json_append_members(line, clean, TRUE);
   g_string_append(line, "}\n");
 
   gboolean ok = TRUE;
@@ -686,16 +519,74 @@ ar_emitter_emit(ArEmitter *self, const char *kind_name, JsonObject *payload, GEr
 
   /* Sinks see the line without its newline. */
   g_string_truncate(line, line->len - 1);
+  const ArEvent event = { .kind = kind, .payload = clean, .json_line = line->str, .ts_us = now_us };
   /* A sink may add or remove sinks: walk a snapshot. */
   g_autoptr(GArray) sinks = g_array_copy(self->sinks);
   for (guint i = 0; i < sinks->len; i++) {
     Sink *s = &g_array_index(sinks, Sink, i);
-    s->func(kind, clean, line->str, s->user_data);
+    s->func(&event, s->user_data);
   }
 
   if (!ok)
     g_propagate_error(error, g_steal_pointer(&file_error));
   return ok;
+}
+
+/* ---- typed reads for the sinks ------------------------------------------ */
+
+/* The field's value node, after checking that the row declares it with one
+ * of the accepted types; NULL for absent or null values. */
+static JsonNode *
+event_value(const ArEvent *event, const char *field, guint accepted_types, gboolean *present)
+{
+  if (present)
+    *present = FALSE;
+  g_return_val_if_fail(event != NULL && event->kind != NULL, NULL);
+  if (g_strcmp0(event->kind->origin, AR_EVENT_ORIGIN_HOOK) != 0) {
+    const ArEventField *f = ar_event_kind_field(event->kind, field);
+    if (f == NULL || !(accepted_types & (1u << f->type))) {
+      g_critical("event %s: field \"%s\" is not declared with the type read", event->kind->name,
+                 field);
+      return NULL;
+    }
+  }
+  JsonNode *node = json_object_get_member(event->payload, field);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node))
+    return NULL;
+  if (present)
+    *present = TRUE;
+  return node;
+}
+
+#define NUMERIC_TYPES ((1u << AR_FIELD_INT) | (1u << AR_FIELD_NUMBER))
+
+gint64
+ar_event_get_int(const ArEvent *event, const char *field, gboolean *present)
+{
+  gboolean have = FALSE;
+  event_value(event, field, NUMERIC_TYPES, &have);
+  gint64 value = have ? ar_json_int(event->payload, field, &have) : 0;
+  if (present)
+    *present = have;
+  return value;
+}
+
+double
+ar_event_get_number(const ArEvent *event, const char *field, gboolean *present)
+{
+  gboolean have = FALSE;
+  event_value(event, field, NUMERIC_TYPES, &have);
+  double value = have ? ar_json_double(event->payload, field, &have) : 0.0;
+  if (present)
+    *present = have;
+  return value;
+}
+
+const char *
+ar_event_get_string(const ArEvent *event, const char *field)
+{
+  return event_value(event, field, 1u << AR_FIELD_STRING, NULL) ? ar_json_str(event->payload, field)
+                                                                : NULL;
 }
 
 gboolean

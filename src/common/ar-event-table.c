@@ -2,6 +2,7 @@
 
 #include "ar-events.h"
 
+#include "ar-json.h"
 #include "ar-util.h"
 
 #include <string.h>
@@ -895,7 +896,7 @@ append_message_value(GString *out, JsonNode *node)
       return;
     }
   }
-  ar_event_json_append(out, node);
+  ar_json_append(out, node);
 }
 
 /* A value that makes an optional part of a sentence pointless. */

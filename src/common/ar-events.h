@@ -9,6 +9,8 @@
 #include <json-glib/json-glib.h>
 #include <syslog.h>
 
+#include "ar-json.h"
+
 G_BEGIN_DECLS
 
 /* ---- The table ---------------------------------------------------------- */
@@ -76,23 +78,32 @@ const char *ar_event_priority_name(int priority);       /* "err", "notice", ... 
  * JSON, a missing field as "-"). */
 char *ar_event_format_message(const ArEventKind *kind, JsonObject *payload);
 
-/* Compact JSON as the events file writes it: UTF-8 unescaped (like Python's
- * ensure_ascii=False), shortest round-trip floats, NaN/Inf as null. */
-void ar_event_json_append(GString *out, JsonNode *node);
-/* The same numbers and strings, indented by 2 per level, one member per
- * line (state.json, the client's --json): never json-glib's %.17g
- * doubles (6.9000000000000004), and an integer stays an integer. */
-char *ar_json_pretty(JsonNode *node);
-
 /* ---- The emitter ------------------------------------------------------- */
 
 typedef struct _ArEmitter ArEmitter;
 
-/* payload: the event's fields after redaction, in file order (without ts and
- * event); json_line: the exact line written to the file, without "\n". Both
- * belong to the emitter and live only for the call. */
-typedef void (*ArEventSinkFunc)(const ArEventKind *kind, JsonObject *payload, const char *json_line,
-                                gpointer user_data);
+/* One emitted event as every sink receives it: the kind's table row (its
+ * priority, message, fields), the payload after redaction and the exact
+ * line the events file got. All of it belongs to the emitter and lives only
+ * for the sink call. */
+typedef struct {
+  const ArEventKind *kind;
+  JsonObject *payload;   /* the fields in file order, without ts and event */
+  const char *json_line; /* without "\n" */
+  gint64 ts_us;          /* the "ts" value, wall-clock microseconds */
+} ArEvent;
+
+/* Typed reads of the payload, checked against the kind's row: reading a
+ * field the row does not declare, or as another type, is a programming
+ * error (g_critical). An absent or null value reads as 0 / 0.0 / NULL;
+ * *present (may be NULL) says whether there was a value. A number field
+ * reads as integer truncated toward zero, an integer as a number. Kinds
+ * declared by a config (free payload) are not checked. */
+gint64 ar_event_get_int(const ArEvent *event, const char *field, gboolean *present);
+double ar_event_get_number(const ArEvent *event, const char *field, gboolean *present);
+const char *ar_event_get_string(const ArEvent *event, const char *field);
+
+typedef void (*ArEventSinkFunc)(const ArEvent *event, gpointer user_data);
 
 /* Returns wall-clock microseconds since the epoch, like g_get_real_time(). */
 typedef gint64 (*ArClockFunc)(void);

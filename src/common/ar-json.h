@@ -22,4 +22,16 @@ JsonArray *ar_json_array(JsonObject *obj, const char *member);
 void ar_json_add_str(JsonBuilder *b, const char *member, const char *value);
 void ar_json_add_int(JsonBuilder *b, const char *member, gint64 value);
 
+/* Compact JSON as the events file writes it, the way the Python tool's
+ * json.dumps(ensure_ascii=False) does: UTF-8 unescaped, ", " and ": "
+ * separators, shortest round-trip floats, NaN/Inf as null. */
+void ar_json_append(GString *out, JsonNode *node);
+void ar_json_append_string(GString *out, const char *s);
+/* The members of object without the braces; leading_comma puts ", " first. */
+void ar_json_append_members(GString *out, JsonObject *object, gboolean leading_comma);
+/* The same numbers and strings, indented by 2 per level, one member per
+ * line (state.json, the client's --json): never json-glib's %.17g
+ * doubles (6.9000000000000004), and an integer stays an integer. */
+char *ar_json_pretty(JsonNode *node);
+
 G_END_DECLS

@@ -150,46 +150,31 @@ on_status_changed(ArdLoop *loop, gpointer user_data)
 
 /* ---- signals: the one emitter sink ------------------------------------- */
 
-static gint64
-payload_int(JsonObject *payload, const char *name)
-{
-  JsonNode *n = json_object_get_member(payload, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
-}
-
-static const char *
-payload_str(JsonObject *payload, const char *name)
-{
-  JsonNode *n = json_object_get_member(payload, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-             ? json_node_get_string(n)
-             : "";
-}
-
 static void
-bus_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer user_data)
+bus_sink(const ArEvent *ev, gpointer user_data)
 {
   ArdBus *self = user_data;
+  const char *name = ev->kind->name;
   /* Each signal names its project, so one subscriber to every
    * org.agentrunner.Runner1.* name needs no Get per signal. */
   const char *project = ard_loop_get_config(self->loop)->project;
-  int r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "Event", "sss", kind->name,
-                             json_line, project);
-  if (r >= 0 && g_str_equal(kind->name, "round_start")) {
+  int r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "Event", "sss", name,
+                             ev->json_line, project);
+  if (r >= 0 && g_str_equal(name, "round_start")) {
+    const char *phase = ar_event_get_string(ev, "phase");
     r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundStarted", "uss",
-                           (guint32)payload_int(payload, "round_num"),
-                           payload_str(payload, "phase"), project);
-  } else if (r >= 0 && g_str_equal(kind->name, "round_end")) {
-    JsonNode *d = json_object_get_member(payload, "duration_s");
-    double secs = d && JSON_NODE_HOLDS_VALUE(d) ? json_node_get_double(d) : 0.0;
+                           (guint32)ar_event_get_int(ev, "round_num", NULL), phase ? phase : "",
+                           project);
+  } else if (r >= 0 && g_str_equal(name, "round_end")) {
+    const char *outcome = ar_event_get_string(ev, "outcome");
+    double secs = ar_event_get_number(ev, "duration_s", NULL);
     r = sd_bus_emit_signal(self->bus, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished", "usits",
-                           (guint32)payload_int(payload, "round_num"),
-                           payload_str(payload, "outcome"),
-                           (gint32)payload_int(payload, "exit_code"),
+                           (guint32)ar_event_get_int(ev, "round_num", NULL), outcome ? outcome : "",
+                           (gint32)ar_event_get_int(ev, "exit_code", NULL),
                            (guint64)(MAX(secs, 0.0) * G_USEC_PER_SEC), project);
   }
   if (r < 0)
-    g_debug("signal for %s: %s", kind->name, g_strerror(-r));
+    g_debug("signal for %s: %s", name, g_strerror(-r));
   announce_changes(self);
 }
 

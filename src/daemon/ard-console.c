@@ -2,7 +2,6 @@
 
 #include <inttypes.h>
 
-#include "ar-json.h"
 #include "ard-console.h"
 
 #include <glib/gi18n.h>
@@ -51,48 +50,49 @@ until_text(gint64 epoch)
   return g_strdup_printf(_("until %s (%s)"), hhmm, in);
 }
 
-typedef char *(*ConsoleFormat)(const ArEventKind *kind, JsonObject *p, const char **sgr);
+typedef char *(*ConsoleFormat)(const ArEvent *ev, const char **sgr);
 
 static char *
-fmt_round_start(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_round_start(const ArEvent *ev, const char **sgr)
 {
-  const char *phase = ar_json_str(p, "phase");
-  gint64 n = ar_json_int(p, "round_num", NULL);
+  const char *phase = ar_event_get_string(ev, "phase");
+  gint64 n = ar_event_get_int(ev, "round_num", NULL);
   return phase ? g_strdup_printf(_("round %" PRId64 " started (phase %s)"), n, phase)
                : g_strdup_printf(_("round %" PRId64 " started"), n);
 }
 
 static char *
-fmt_round_progress(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_round_progress(const ArEvent *ev, const char **sgr)
 {
-  g_autofree char *age = ar_format_duration((gint64)ar_json_double(p, "wall_age_s", NULL));
+  g_autofree char *age = ar_format_duration((gint64)ar_event_get_number(ev, "wall_age_s", NULL));
   return g_strdup_printf(_("round %" PRId64 " running for %s, %" PRId64 " KB of output"),
-                         ar_json_int(p, "round_num", NULL), age,
-                         ar_json_int(p, "log_size_kb", NULL));
+                         ar_event_get_int(ev, "round_num", NULL), age,
+                         ar_event_get_int(ev, "log_size_kb", NULL));
 }
 
 static char *
-fmt_round_end(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_round_end(const ArEvent *ev, const char **sgr)
 {
-  const char *outcome = ar_json_str(p, "outcome");
+  const char *outcome = ar_event_get_string(ev, "outcome");
   *sgr = g_strcmp0(outcome, "ok") == 0 ? GREEN : RED;
-  g_autofree char *dur = ar_format_duration((gint64)(ar_json_double(p, "duration_s", NULL) + 0.5));
+  g_autofree char *dur =
+      ar_format_duration((gint64)(ar_event_get_number(ev, "duration_s", NULL) + 0.5));
   return g_strdup_printf(_("round %" PRId64 " ended: %s (exit %" PRId64 ") after %s"),
-                         ar_json_int(p, "round_num", NULL), outcome,
-                         ar_json_int(p, "exit_code", NULL), dur);
+                         ar_event_get_int(ev, "round_num", NULL), outcome,
+                         ar_event_get_int(ev, "exit_code", NULL), dur);
 }
 
 static char *
-fmt_transient(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_transient(const ArEvent *ev, const char **sgr)
 {
   *sgr = YELLOW;
-  const char *cls = ar_json_str(p, "classification");
+  const char *cls = ar_event_get_string(ev, "classification");
   gboolean have = FALSE;
-  gint64 until = ar_json_int(p, "throttled_until_epoch", &have);
+  gint64 until = ar_event_get_int(ev, "throttled_until_epoch", &have);
   if (!have)
     return g_strdup_printf(_("round %" PRId64 ": %s from %s (%s)"),
-                           ar_json_int(p, "round_num", NULL), cls, ar_json_str(p, "agent"),
-                           ar_json_str(p, "action"));
+                           ar_event_get_int(ev, "round_num", NULL), cls,
+                           ar_event_get_string(ev, "agent"), ar_event_get_string(ev, "action"));
   g_autofree char *when = until_text(until);
   return g_str_has_prefix(cls, "rate_limit")
              ? g_strdup_printf(_("waiting for the rate limit %s"), when)
@@ -100,83 +100,69 @@ fmt_transient(const ArEventKind *kind, JsonObject *p, const char **sgr)
 }
 
 static char *
-fmt_capped(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_capped(const ArEvent *ev, const char **sgr)
 {
   *sgr = YELLOW;
-  gint64 secs = (gint64)ar_json_double(p, "applied_sleep_s", NULL);
+  gint64 secs = (gint64)ar_event_get_number(ev, "applied_sleep_s", NULL);
   g_autofree char *when = until_text(g_get_real_time() / G_USEC_PER_SEC + secs);
-  return g_strdup_printf(_("backing off after %s %s"), ar_json_str(p, "classification"), when);
+  return g_strdup_printf(_("backing off after %s %s"), ar_event_get_string(ev, "classification"),
+                         when);
 }
 
 static char *
-fmt_quota(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_quota(const ArEvent *ev, const char **sgr)
 {
   *sgr = YELLOW;
   gboolean have = FALSE;
-  gint64 until = ar_json_int(p, "throttled_until_epoch", &have);
+  gint64 until = ar_event_get_int(ev, "throttled_until_epoch", &have);
   if (!have)
     return g_strdup_printf(_("%s quota exhausted, no reset time: stopping"),
-                           ar_json_str(p, "agent"));
+                           ar_event_get_string(ev, "agent"));
   g_autofree char *when = until_text(until);
-  return g_strdup_printf(_("%s quota exhausted: waiting %s"), ar_json_str(p, "agent"), when);
+  return g_strdup_printf(_("%s quota exhausted: waiting %s"), ar_event_get_string(ev, "agent"),
+                         when);
 }
 
+/* Every kind at notice priority or above gets a line: the table's
+ * sentence, coloured by priority. */
 static char *
-fmt_message(const ArEventKind *kind, JsonObject *p, const char **sgr)
+fmt_message(const ArEvent *ev, const char **sgr)
 {
-  if (kind->priority <= LOG_ERR)
+  if (ev->kind->priority <= LOG_ERR)
     *sgr = RED;
-  else if (kind->priority <= LOG_WARNING)
+  else if (ev->kind->priority <= LOG_WARNING)
     *sgr = YELLOW;
-  return ar_event_format_message(kind, p);
+  return ar_event_format_message(ev->kind, ev->payload);
 }
 
-/* The events worth a line, and how each reads; the rest stay in the
- * events file and the journal. */
+/* Kinds that read better in their own words. The round's lifecycle gets a
+ * line at any priority: it is what a person watching follows. */
 static const struct {
   const char *kind;
   ConsoleFormat format;
-} console_kinds[] = {
+} console_formats[] = {
   { "round_start", fmt_round_start },
   { "round_progress", fmt_round_progress },
   { "round_end", fmt_round_end },
   { "transient_error_detected", fmt_transient },
   { "transient_error_backoff_capped", fmt_capped },
   { "quota_exhausted", fmt_quota },
-  { "transient_error_recovered", fmt_message },
-  { "backoff_ended_early", fmt_message },
-  { "auth_failed", fmt_message },
-  { "serve_started", fmt_message },
-  { "serve_stopping", fmt_message },
-  { "smoke_check_failed", fmt_message },
-  { "config_broken", fmt_message },
-  { "crash_loop", fmt_message },
-  { "agent_self_terminated", fmt_message },
-  { "stop_file_detected", fmt_message },
-  { "max_rounds_reached", fmt_message },
-  { "round_timeout_kill", fmt_message },
-  { "round_grace_kill", fmt_message },
-  { "round_grace_extended", fmt_message },
-  { "round_stalled", fmt_message },
-  { "round_cancelled", fmt_message },
-  { "orphan_stashed", fmt_message },
-  { "config_reloaded", fmt_message },
-  { "config_reload_failed", fmt_message },
-  { "status_recovered", fmt_message },
 };
 
 static void
-console_sink(const ArEventKind *kind, JsonObject *p, const char *json_line, gpointer user_data)
+console_sink(const ArEvent *ev, gpointer user_data)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS(console_kinds); i++) {
-    if (!g_str_equal(kind->name, console_kinds[i].kind))
-      continue;
-    const char *sgr = "";
-    g_autofree char *text = console_kinds[i].format(kind, p, &sgr);
-    if (text)
-      print_line(sgr, text);
-    return;
+  ConsoleFormat format = ev->kind->priority <= LOG_NOTICE ? fmt_message : NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS(console_formats); i++) {
+    if (g_str_equal(ev->kind->name, console_formats[i].kind))
+      format = console_formats[i].format;
   }
+  if (format == NULL)
+    return;
+  const char *sgr = "";
+  g_autofree char *text = format(ev, &sgr);
+  if (text)
+    print_line(sgr, text);
 }
 
 void

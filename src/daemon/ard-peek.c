@@ -163,10 +163,10 @@ static const Defense defenses[] = {
 /* ---- ring buffer of events -------------------------------------------- */
 
 static void
-peek_sink(const ArEventKind *kind, JsonObject *payload, const char *json_line, gpointer user_data)
+peek_sink(const ArEvent *ev, gpointer user_data)
 {
   ArdPeek *peek = user_data;
-  g_queue_push_tail(&peek->events, g_strdup(json_line));
+  g_queue_push_tail(&peek->events, g_strdup(ev->json_line));
   while (g_queue_get_length(&peek->events) > ARD_PEEK_EVENTS)
     g_free(g_queue_pop_head(&peek->events));
 }
@@ -555,6 +555,6 @@ ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
 
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autoptr(GString) out = g_string_new(NULL);
-  ar_event_json_append(out, root);
+  ar_json_append(out, root);
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
