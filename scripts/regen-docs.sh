@@ -1,27 +1,46 @@
 #!/bin/sh
-# Regenerate the files generated from tables in the code, then commit them.
-# Usage: scripts/regen-docs.sh [BUILD_DIR]   (default: build)
-# The drift tests (events-docs-drift, ...) fail until this has been run.
-# Add one line per generated file (and its generator to the compile line).
+# The one way to regenerate the files generated from tables in the code,
+# and with --check the one drift test (meson test docs-drift): it prints a
+# diff and fails when a committed file differs from what the code gives.
+# Usage: scripts/regen-docs.sh [--check] [BUILD_DIR]   (default: build)
+# Every file comes from tools/ar-gen-docs (`ar-gen-docs list` names them),
+# except the client's man page, whose VERBS section the client prints from
+# its verb and option tables.
 set -eu
+check=false
+if [ "${1:-}" = --check ]; then
+  check=true
+  shift
+fi
 cd "$(dirname "$0")/.."
 B=${1:-build}
-meson compile -C "$B" ar-gen-docs src/client/agent-runner agent-runner-monitor >/dev/null
+# Under meson test the build is done; running meson from inside it is not.
+$check || meson compile -C "$B" ar-gen-docs src/client/agent-runner src/client/agent-runner-vcs >/dev/null
 
-"$B"/src/common/ar-gen-docs events-md > docs/events.md
-"$B"/src/common/ar-gen-docs catalog > data/catalog/agent-runner.catalog
-"$B"/src/common/ar-gen-docs config-md > docs/configuration.md
-"$B"/src/common/ar-gen-docs config-man > docs/agent-runner.toml.5
-"$B"/src/common/ar-gen-docs daemon-man > docs/agent-runnerd.8
-# The client's man page: its VERBS section from the verb and option tables.
-LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner __complete man docs/agent-runner.1.in > docs/agent-runner.1
-# docs/monitor.md's detector table, from src/monitor/arm-detectors.c
-python3 - "$B"/src/monitor/agent-runner-monitor docs/monitor.md <<'PY'
-import re, subprocess, sys
-md = subprocess.run([sys.argv[1], "--detectors-md"], check=True, stdout=subprocess.PIPE).stdout.decode()
-path = sys.argv[2]
-text = open(path).read()
-head, rest = text.split("(scripts/regen-docs.sh) -->\n", 1)
-_, tail = rest.split("<!-- end generated -->", 1)
-open(path, "w").write(head + "(scripts/regen-docs.sh) -->\n" + md + "<!-- end generated -->" + tail)
-PY
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+"$B"/tools/ar-gen-docs list >"$T/list"
+echo "client-man docs/agent-runner.1" >>"$T/list"
+while read -r mode path; do
+  mkdir -p "$T/$(dirname "$path")"
+  if [ "$mode" = client-man ]; then
+    LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner __complete man docs/agent-runner.1.in \
+      >"$T/$path"
+  else
+    "$B"/tools/ar-gen-docs "$mode" >"$T/$path"
+  fi
+done <"$T/list"
+
+failed=0
+while read -r mode path; do
+  if ! $check; then
+    cp "$T/$path" "$path"
+  elif cmp -s "$path" "$T/$path"; then
+    echo "ok: $path up to date"
+  else
+    diff -u "$path" "$T/$path" || true
+    echo "FAIL: $path is out of date with the code: run scripts/regen-docs.sh (then commit it)"
+    failed=1
+  fi
+done <"$T/list"
+exit $failed

@@ -577,7 +577,7 @@ gen_man_verbs(FILE *out, GPtrArray *verbs)
 }
 
 /* The page: the template with @VERBS@ replaced (scripts/regen-docs.sh;
- * the man-drift test compares it with docs/agent-runner.1). */
+ * the docs-drift test compares it with docs/agent-runner.1). */
 static int
 gen_man(const char *template_path)
 {

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "ar-classify.h"
+#include "ar-classify-tables.h"
 
 G_BEGIN_DECLS
 
@@ -14,9 +15,6 @@ G_BEGIN_DECLS
 #define AR_EVIDENCE_RAW_MAX   1024
 #define AR_EVIDENCE_MAX_CHARS 200
 #define AR_MODEL_MAX          128
-
-/* "No class known yet" while signals are being resolved; never reported. */
-#define AR_OUTCOME_UNKNOWN ((int)-1)
 
 /* One piece of evidence about why a round failed: the HTTP status the
  * CLI reported (0 if none), the class its words or its error category
@@ -49,13 +47,6 @@ typedef struct {
   ArModelName model;          /* the model that did the work */
   ArModelName fallback_model; /* announced at start (claude init), used if no other */
 } ArUsage;
-
-/* Where a retry-loop table entry looks. */
-typedef enum {
-  AR_RETRY_EVENT,   /* a JSON event's "type" or "type/subtype" */
-  AR_RETRY_MESSAGE, /* a JSON event's message text */
-  AR_RETRY_LINE,    /* a plain (non-JSON) output line */
-} ArRetryWhere;
 
 typedef struct _ArDialectOps ArDialectOps;
 
@@ -120,7 +111,7 @@ extern const ArDialectOps ar_classify_codex_ops;
 extern const ArDialectOps ar_classify_gemini_ops;
 extern const ArDialectOps ar_classify_text_ops;
 
-/* ---- tables (ar-classify-tables.c) ---- */
+/* ---- questions to the tables (ar-classify-match.c) ---- */
 
 /* Status table: HTTP status -> class; AR_OUTCOME_UNKNOWN if not listed. */
 int ar_classify_status_outcome(int status);
@@ -186,13 +177,10 @@ gboolean ar_classify_text_may_match(ArDialect dialect, const char *text, gsize l
 /* The message prefilter of a dialect (for the tests). */
 const ArLiteralSet *ar_classify_message_prefilter(ArDialect dialect);
 
-/* All tables as Markdown, for docs/classifiers.md. */
-void ar_classify_tables_markdown(GString *out);
-
 /* Every fixture case a table row names as its proof (strings owned by out). */
 void ar_classify_tables_fixtures(GPtrArray *out);
 
-/* ---- core helpers for the dialect parsers (ar-classify.c) ---- */
+/* ---- signals and evidence, for every dialect (ar-classify-evidence.c) ---- */
 
 /* Fill a signal from a CLI message: status from the text unless given,
  * hint from the message table. */
@@ -201,14 +189,9 @@ void ar_signal_set_message(ArSignal *sig, ArDialect dialect, int status, const c
 void ar_signal_set_evidence(ArSignal *sig, const char *text, gssize len);
 void ar_signal_clear(ArSignal *sig);
 
-/* The output made progress (model output, tool activity, a result): a
- * retry loop in progress is over and its cause is stale. */
-void ar_classifier_note_progress(ArClassifier *self);
-/* A retry announcement; the loop starts with the first one. */
-void ar_classifier_note_retry(ArClassifier *self, gint64 now_us);
-
 /* The generic handling of a plain line: message and status tables, notable
- * line (ar-classify-text.c). */
+ * line. Every dialect's plain lines go through it; the text dialect has
+ * nothing else. */
 void ar_classifier_feed_plain_generic(ArClassifier *self, const char *line, gsize len);
 /* Whether the generic handling would look at this plain line at all (not
  * indented, not blank, not a lone bracket, not noise); trims *len of
@@ -220,6 +203,17 @@ void ar_copy_bounded(char *buf, gsize max, const char *text, gssize len);
 
 void ar_model_name_set(ArModelName *m, const char *name);
 
+/* Evidence as reported: one line, valid UTF-8, redacted, <= 200 chars. */
+char *ar_classify_evidence_finish(const char *raw);
+
+/* ---- core helpers for the dialect parsers (ar-classify.c) ---- */
+
+/* The output made progress (model output, tool activity, a result): a
+ * retry loop in progress is over and its cause is stale. */
+void ar_classifier_note_progress(ArClassifier *self);
+/* A retry announcement; the loop starts with the first one. */
+void ar_classifier_note_retry(ArClassifier *self, gint64 now_us);
+
 /* JSON accessors that tolerate missing members and wrong types: ar-json.h */
 #include "ar-json.h"
 
@@ -230,8 +224,5 @@ gboolean ar_json_salvage_string(const char *line, gsize len, const char *member,
                                 gsize max);
 /* Whether the raw line contains needle (bytes). */
 gboolean ar_line_contains(const char *line, gsize len, const char *needle);
-
-/* Evidence as reported: one line, valid UTF-8, redacted, <= 200 chars. */
-char *ar_classify_evidence_finish(const char *raw);
 
 G_END_DECLS

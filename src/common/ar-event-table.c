@@ -9,7 +9,7 @@
 
 /* The one list of event kinds. docs/events.md and the journal catalog
  * (data/catalog/agent-runner.catalog) are generated from it by ar-gen-docs,
- * and the events-docs-drift test fails when they are out of date.
+ * and the docs-drift test fails when they are out of date.
  *
  * Contract: the kind name is the version discriminator. Fields are
  * append-only: never rename, remove or re-type one; a breaking change is a

@@ -310,16 +310,3 @@ arm_detectors(guint *n)
   *n = G_N_ELEMENTS(detectors);
   return detectors;
 }
-
-/* docs/monitor.md's detector table (scripts/regen-docs.sh; the
- * monitor-docs-drift test compares). */
-char *
-arm_detectors_markdown(void)
-{
-  GString *out = g_string_new("| detector | severity | fires when | keys |\n|---|---|---|---|\n");
-  for (guint i = 0; i < G_N_ELEMENTS(detectors); i++)
-    g_string_append_printf(out, "| `%s` | %s | %s | %s |\n", detectors[i].name,
-                           arm_severity_name(detectors[i].severity), detectors[i].condition,
-                           detectors[i].keys);
-  return g_string_free(out, FALSE);
-}

@@ -44,7 +44,6 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Serve the web page (127.0.0.1, with a token; prints the URL)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
-    { "detectors-md", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->detectors_md, NULL, NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -110,12 +109,6 @@ main(int argc, char **argv)
   if (!parse_args(&mon.opts, &argc, &argv, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
     return EXIT_USAGE;
-  }
-  if (mon.opts.detectors_md) {
-    g_autofree char *md = arm_detectors_markdown();
-    fputs(md, stdout);
-    g_free(mon.opts.project);
-    return 0;
   }
   mon.projects =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)arm_project_free);

@@ -49,7 +49,6 @@ typedef struct {
   guint interval_s; /* host-health sampling period */
   char *project;    /* only this project (NULL: all) */
   gboolean no_notify;
-  gboolean detectors_md; /* print docs/monitor.md's table and exit */
   gboolean http;         /* serve the web page (issue 16, arm-http.c) */
   char *listen;          /* --listen ADDR:PORT, NULL: 127.0.0.1 */
 } ArmOptions;
@@ -131,9 +130,8 @@ typedef struct {
   const char *keys;      /* docs: the config keys it reads */
 } ArmDetector;
 
+/* The table; docs/monitor.md shows it (tools/gen-monitor.c). */
 const ArmDetector *arm_detectors(guint *n);
-/* The table as docs/monitor.md shows it. */
-char *arm_detectors_markdown(void);
 
 /* ---- the monitor (arm-main.c) ------------------------------------------ */
 

@@ -2,22 +2,23 @@
 
 #include "ar-config-keys.h"
 #include "ar-events.h"
+#include "ar-gen-docs.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 /* ar-gen-docs: prints the files generated from tables in the code, so they
- * cannot drift from it. Not installed.
+ * cannot drift from it. Not installed. Run from the source root (files
+ * with a generated part are read from there).
  *
+ *   ar-gen-docs list             every MODE and the file it prints
  *   ar-gen-docs MODE             print the file of MODE on stdout
- *   ar-gen-docs check SRCROOT [MODE...]
- *                                compare with the committed files (all
- *                                modes by default); print a diff and fail
- *                                when one is out of date
  *
- * scripts/regen-docs.sh rewrites the committed files. */
+ * scripts/regen-docs.sh rewrites the committed files, and with --check
+ * compares them (the docs-drift test). */
 
 typedef void (*GenFunc)(GString *out);
 
@@ -37,10 +38,35 @@ static const struct {
   { "config-md", "docs/configuration.md", gen_config_md },
   { "config-man", "docs/agent-runner.toml.5", gen_config_man },
   { "daemon-man", "docs/agent-runnerd.8", gen_daemon_man },
+  { "classifiers-md", "docs/classifiers.md", gen_classifiers_md },
+  { "monitor-md", "docs/monitor.md", gen_monitor_md },
 };
 
-/* Where the inputs of the generated files live (check SRCROOT sets it). */
+/* Where the inputs of the generated files live: the source root. */
 static const char *source_root = ".";
+
+void
+gen_splice(GString *out, const char *path, const char *begin, const char *end,
+           const char *generated)
+{
+  g_autofree char *full = g_build_filename(source_root, path, NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!g_file_get_contents(full, &text, NULL, &error)) {
+    g_printerr("ar-gen-docs: %s (run it from the source root)\n", error->message);
+    exit(1);
+  }
+  const char *at = strstr(text, begin);
+  const char *stop = at ? strstr(at + strlen(begin), end) : NULL;
+  if (stop == NULL) {
+    g_printerr("ar-gen-docs: %s: no generated part between \"%s\" and \"%s\"\n", full, begin, end);
+    exit(1);
+  }
+  g_string_append_len(out, text, at - text);
+  g_string_append(out, begin);
+  g_string_append(out, generated);
+  g_string_append(out, stop);
+}
 
 /* The config reference comes from the key table (ar-config-doc.c). */
 static void
@@ -439,63 +465,17 @@ generate(const char *mode, GString *out)
   return FALSE;
 }
 
-/* Print a unified diff between the committed file and what it should be. */
-static void
-print_diff(const char *committed, const char *expected)
-{
-  g_autofree char *tmp = NULL;
-  g_autoptr(GError) error = NULL;
-  int fd = g_file_open_tmp("ar-gen-docs-XXXXXX", &tmp, &error);
-  if (fd < 0 || !g_file_set_contents(tmp, expected, -1, &error)) {
-    g_printerr("(no diff: %s)\n", error ? error->message : "?");
-    return;
-  }
-  close(fd);
-  const char *argv[] = { "diff", "-u", committed, tmp, NULL };
-  g_autofree char *diff = NULL;
-  if (g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &diff, NULL, NULL,
-                   &error))
-    g_printerr("%s", diff);
-  else
-    g_printerr("(no diff: %s)\n", error->message);
-  g_unlink(tmp);
-}
-
-static int
-check(const char *srcroot, char **wanted)
-{
-  int failed = 0;
-  for (gsize i = 0; i < G_N_ELEMENTS(modes); i++) {
-    if (wanted[0] != NULL && !g_strv_contains((const char *const *)wanted, modes[i].mode))
-      continue;
-    g_autofree char *path = g_build_filename(srcroot, modes[i].path, NULL);
-    g_autoptr(GString) expected = g_string_new(NULL);
-    modes[i].gen(expected);
-    g_autofree char *committed = NULL;
-    if (g_file_get_contents(path, &committed, NULL, NULL) &&
-        strcmp(committed, expected->str) == 0) {
-      g_print("%s: up to date\n", modes[i].path);
-      continue;
-    }
-    g_printerr("%s is out of date with the code:\n", modes[i].path);
-    print_diff(path, expected->str);
-    failed = 1;
-  }
-  if (failed)
-    g_printerr("\nRegenerate with: scripts/regen-docs.sh BUILD_DIR (then commit the files)\n");
-  return failed;
-}
-
 int
 main(int argc, char **argv)
 {
-  if (argc >= 3 && strcmp(argv[1], "check") == 0) {
-    source_root = argv[2];
-    return check(argv[2], argv + 3);
+  if (argc == 2 && strcmp(argv[1], "list") == 0) {
+    for (gsize i = 0; i < G_N_ELEMENTS(modes); i++)
+      g_print("%s %s\n", modes[i].mode, modes[i].path);
+    return 0;
   }
   g_autoptr(GString) out = g_string_new(NULL);
   if (argc != 2 || !generate(argv[1], out)) {
-    g_printerr("usage: ar-gen-docs MODE | ar-gen-docs check SRCROOT [MODE...]\nmodes:");
+    g_printerr("usage: ar-gen-docs list | ar-gen-docs MODE\nmodes:");
     for (gsize i = 0; i < G_N_ELEMENTS(modes); i++)
       g_printerr(" %s", modes[i].mode);
     g_printerr("\n");
