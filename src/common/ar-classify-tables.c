@@ -14,6 +14,12 @@
 #define D_JSON   (D_CLAUDE | D_CODEX | D_GEMINI)
 #define D_ALL    (D_JSON | D_TEXT)
 
+/* Named values of the rows' booleans. */
+#define BEATS_STATUS TRUE  /* the row's class wins over the HTTP status */
+#define BELOW_STATUS FALSE /* the HTTP status, when known and listed, wins */
+#define ENDLESS      TRUE  /* a retry loop the CLI never leaves by itself */
+#define BOUNDED      FALSE /* ends by the CLI's own retry limit */
+
 /* ---- HTTP status -> class ---- */
 
 static const ArStatusRow status_table[] = {
@@ -40,33 +46,33 @@ static const ArStatusRow status_table[] = {
  * that is a daily quota, a 400 that is a bad key. */
 
 static const ArMessageRow message_table[] = {
-  { D_ALL, "exhausted your daily quota", AR_OUTCOME_QUOTA_EXHAUSTED, TRUE,
+  { D_ALL, "exhausted your daily quota", AR_OUTCOME_QUOTA_EXHAUSTED, BEATS_STATUS,
     "gemini-0.61.0-429-daily" },
-  { D_ALL, "insufficient_quota|Quota exceeded\\. Check your plan", AR_OUTCOME_QUOTA_EXHAUSTED, TRUE,
-    "codex-0.171.0-429-quota, codex-0.171.0-provider-429-quota" },
-  { D_ALL, "credit balance is too low", AR_OUTCOME_QUOTA_EXHAUSTED, TRUE, NULL },
-  { D_ALL, "API_KEY_INVALID|API key not valid", AR_OUTCOME_AUTH_FAILURE, TRUE,
+  { D_ALL, "insufficient_quota|Quota exceeded\\. Check your plan", AR_OUTCOME_QUOTA_EXHAUSTED,
+    BEATS_STATUS, "codex-0.171.0-429-quota, codex-0.171.0-provider-429-quota" },
+  { D_ALL, "credit balance is too low", AR_OUTCOME_QUOTA_EXHAUSTED, BEATS_STATUS, NULL },
+  { D_ALL, "API_KEY_INVALID|API key not valid", AR_OUTCOME_AUTH_FAILURE, BEATS_STATUS,
     "gemini-0.61.0-400-apikey, gemini-0.61.0-400-apikey-json" },
-  { D_ALL, "Not logged in", AR_OUTCOME_AUTH_FAILURE, TRUE,
+  { D_ALL, "Not logged in", AR_OUTCOME_AUTH_FAILURE, BEATS_STATUS,
     "claude-2.1.197-nocreds, claude-2.1.197-oauth-401" },
-  { D_ALL, "Invalid API key|Incorrect API key|invalid x-api-key", AR_OUTCOME_AUTH_FAILURE, TRUE,
-    "claude-2.1.197-401, codex-0.171.0-401, codex-0.171.0-provider-401" },
+  { D_ALL, "Invalid API key|Incorrect API key|invalid x-api-key", AR_OUTCOME_AUTH_FAILURE,
+    BEATS_STATUS, "claude-2.1.197-401, codex-0.171.0-401, codex-0.171.0-provider-401" },
   { D_GEMINI, "Please set an Auth method|Invalid auth method selected", AR_OUTCOME_AUTH_FAILURE,
-    TRUE, "gemini-0.61.0-nocreds, gemini-0.61.0-gateway-auth" },
+    BEATS_STATUS, "gemini-0.61.0-nocreds, gemini-0.61.0-gateway-auth" },
   { D_TEXT, "\\bunauthori[sz]ed\\b|AuthenticationError|authentication_error",
-    AR_OUTCOME_AUTH_FAILURE, FALSE, NULL },
+    AR_OUTCOME_AUTH_FAILURE, BELOW_STATUS, NULL },
   { D_ALL,
     "rate[ _-]?limit|Too Many Requests|RateLimitError|exceeded your current quota"
     "|hit your (session |weekly |usage )?limit",
-    AR_OUTCOME_RATE_LIMIT_MODEL, FALSE,
+    AR_OUTCOME_RATE_LIMIT_MODEL, BELOW_STATUS,
     "claude-2.1.197-429, codex-0.171.0-429, gemini-0.61.0-429-defaultattempts" },
   { D_ALL,
     "overloaded|high demand|Internal server error|Service Unavailable|Bad Gateway"
     "|InternalServerError|ServiceUnavailableError",
-    AR_OUTCOME_API_TRANSIENT_5XX, FALSE,
+    AR_OUTCOME_API_TRANSIENT_5XX, BELOW_STATUS,
     "claude-2.1.197-529, codex-0.171.0-500, gemini-0.61.0-503" },
   { D_ALL, "Request timed out|idle timeout waiting for SSE|APITimeoutError", AR_OUTCOME_API_TIMEOUT,
-    FALSE,
+    BELOW_STATUS,
     "claude-2.1.197-hang-apitimeout, claude-2.1.197-stall-long, codex-0.171.0-hang, "
     "codex-0.171.0-provider-stall" },
   { D_ALL,
@@ -74,7 +80,7 @@ static const ArMessageRow message_table[] = {
     "|error sending request|fetch failed|failed to lookup address|Name does not resolve"
     "|name resolution|Name or service not known|nodename nor servname|network is unreachable"
     "|waiting for network|getaddrinfo|APIConnectionError|FailedToOpenSocket",
-    AR_OUTCOME_NETWORK, FALSE,
+    AR_OUTCOME_NETWORK, BELOW_STATUS,
     "claude-2.1.197-conn-refused, claude-2.1.197-drop, codex-0.171.0-drop, "
     "codex-0.171.0-conn-refused, gemini-0.61.0-drop" },
 };
@@ -92,13 +98,13 @@ static const char status_in_text_pattern[] =
  * never leaves by itself. */
 
 static const ArRetryRow retry_table[] = {
-  { AR_DIALECT_CODEX_JSON, AR_RETRY_MESSAGE, "^Reconnecting\\.\\.\\. waiting for network", TRUE,
+  { AR_DIALECT_CODEX_JSON, AR_RETRY_MESSAGE, "^Reconnecting\\.\\.\\. waiting for network", ENDLESS,
     "codex-0.171.0-conn-refused, codex-0.171.0-nocreds, codex-0.171.0-invalidkey-nonet" },
-  { AR_DIALECT_CODEX_JSON, AR_RETRY_MESSAGE, "^Reconnecting\\.\\.\\. \\d+/\\d+", FALSE,
+  { AR_DIALECT_CODEX_JSON, AR_RETRY_MESSAGE, "^Reconnecting\\.\\.\\. \\d+/\\d+", BOUNDED,
     "codex-0.171.0-hang, codex-0.171.0-401" },
-  { AR_DIALECT_CLAUDE_STREAM_JSON, AR_RETRY_EVENT, "^system/api_retry$", FALSE,
+  { AR_DIALECT_CLAUDE_STREAM_JSON, AR_RETRY_EVENT, "^system/api_retry$", BOUNDED,
     "claude-2.1.197-429-defaultretries, claude-2.1.197-529-defaultretries" },
-  { AR_DIALECT_GEMINI_STREAM_JSON, AR_RETRY_LINE, "^Attempt \\d+ failed", FALSE,
+  { AR_DIALECT_GEMINI_STREAM_JSON, AR_RETRY_LINE, "^Attempt \\d+ failed", BOUNDED,
     "gemini-0.61.0-429-defaultattempts, gemini-0.61.0-503-defaultattempts" },
 };
 
@@ -118,17 +124,17 @@ static const ArExitRow exit_table[] = {
  * api_retry, "unknown" means no HTTP answer at all. */
 
 static const ArCategoryRow claude_category_table[] = {
-  { "authentication_failed", AR_OUTCOME_AUTH_FAILURE, AR_OUTCOME_AUTH_FAILURE, TRUE,
+  { "authentication_failed", AR_OUTCOME_AUTH_FAILURE, AR_OUTCOME_AUTH_FAILURE, BEATS_STATUS,
     "claude-2.1.197-401, claude-2.1.197-403, claude-2.1.197-nocreds" },
-  { "oauth_org_not_allowed", AR_OUTCOME_AUTH_FAILURE, AR_OUTCOME_AUTH_FAILURE, TRUE, NULL },
-  { "billing_error", AR_OUTCOME_QUOTA_EXHAUSTED, AR_OUTCOME_QUOTA_EXHAUSTED, TRUE, NULL },
-  { "rate_limit", AR_OUTCOME_RATE_LIMIT_MODEL, AR_OUTCOME_RATE_LIMIT_MODEL, FALSE,
+  { "oauth_org_not_allowed", AR_OUTCOME_AUTH_FAILURE, AR_OUTCOME_AUTH_FAILURE, BEATS_STATUS, NULL },
+  { "billing_error", AR_OUTCOME_QUOTA_EXHAUSTED, AR_OUTCOME_QUOTA_EXHAUSTED, BEATS_STATUS, NULL },
+  { "rate_limit", AR_OUTCOME_RATE_LIMIT_MODEL, AR_OUTCOME_RATE_LIMIT_MODEL, BELOW_STATUS,
     "claude-2.1.197-429, claude-2.1.197-429-defaultretries" },
-  { "overloaded", AR_OUTCOME_API_TRANSIENT_5XX, AR_OUTCOME_API_TRANSIENT_5XX, FALSE,
+  { "overloaded", AR_OUTCOME_API_TRANSIENT_5XX, AR_OUTCOME_API_TRANSIENT_5XX, BELOW_STATUS,
     "claude-2.1.197-529-defaultretries" },
-  { "server_error", AR_OUTCOME_UNKNOWN, AR_OUTCOME_API_TRANSIENT_5XX, FALSE,
+  { "server_error", AR_OUTCOME_UNKNOWN, AR_OUTCOME_API_TRANSIENT_5XX, BELOW_STATUS,
     "claude-2.1.197-500, claude-2.1.197-conn-refused" },
-  { "unknown", AR_OUTCOME_UNKNOWN, AR_OUTCOME_NETWORK, FALSE,
+  { "unknown", AR_OUTCOME_UNKNOWN, AR_OUTCOME_NETWORK, BELOW_STATUS,
     "claude-2.1.197-invalidkey-nonet, claude-2.1.197-hang-apitimeout" },
 };
 

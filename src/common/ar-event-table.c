@@ -17,7 +17,7 @@
  * their leading fields are those of the Python tool cli-agent-runner. */
 
 /* clang-format off */
-#define FIELD(n, t, f, m) { (n), (t), (f), (m) }
+#define FIELD(n, t, f, m) { .name = (n), .type = (t), .flags = (f), .max_chars = (m) }
 /* clang-format on */
 #define F_INT(n)        FIELD(n, AR_FIELD_INT, AR_FIELD_REQUIRED, 0)
 #define F_INT_NULL(n)   FIELD(n, AR_FIELD_INT, AR_FIELD_NULLABLE, 0)
