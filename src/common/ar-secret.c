@@ -138,36 +138,69 @@ pick(GList *items, const char *project)
   return NULL;
 }
 
+/* The project's own item, else the every-project one: the order every
+ * reader of a secret follows (the keyring here, the credstore below). */
+static SecretItem *
+pick_for_project(GList *items, const char *project)
+{
+  SecretItem *item = project ? pick(items, project) : NULL;
+  return item ? item : pick(items, NULL);
+}
+
+/* The Secret Service and the items named name (every item: NULL), which
+ * every operation starts from. */
+typedef struct {
+  SecretService *svc;
+  GList *items;
+} Found;
+
+static void
+found_clear(Found *f)
+{
+  free_items(g_steal_pointer(&f->items));
+  g_clear_object(&f->svc);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Found, found_clear)
+
+static gboolean
+find(const char *name, Found *out, GError **error)
+{
+  out->svc = service(error);
+  if (!out->svc)
+    return FALSE;
+  g_autoptr(GError) local = NULL;
+  out->items = search(out->svc, name, &local);
+  if (local) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 ar_secret_store(const char *project, const char *name, const char *value, GError **error)
 {
   if (!ar_secret_name_valid(name, error) || !ar_secret_value_valid(value, strlen(value), error))
     return FALSE;
-  g_autoptr(SecretService) svc = service(error);
-  if (!svc)
+  g_auto(Found) found = { 0 };
+  if (!find(name, &found, error))
     return FALSE;
   g_autoptr(GError) local = NULL;
-  GList *items = search(svc, name, &local);
-  if (local) {
-    g_propagate_error(error, g_steal_pointer(&local));
-    return FALSE;
-  }
   g_autoptr(SecretValue) v = secret_value_new(value, -1, "text/plain");
   /* The exact entry is updated in place. Not CreateItem's "replace": it
    * matches on a subset of the attributes, so storing the entry for every
    * project could overwrite a project's own one. */
-  SecretItem *item = pick(items, project);
+  SecretItem *item = pick(found.items, project);
   if (item) {
     gboolean ok = secret_item_set_secret_sync(item, v, NULL, &local);
-    free_items(items);
     if (!ok)
       g_set_error(error, AR_ERROR, AR_ERROR_FAILED, _("cannot store %s in the Secret Service: %s"),
                   name, local->message);
     return ok;
   }
-  free_items(items);
   g_autoptr(SecretCollection) coll = secret_collection_for_alias_sync(
-      svc, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE, NULL, &local);
+      found.svc, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE, NULL, &local);
   if (!coll) {
     g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
                 _("cannot store %s: the Secret Service has no default keyring (%s)"), name,
@@ -193,23 +226,16 @@ ar_secret_remove(const char *project, const char *name, GError **error)
 {
   if (!ar_secret_name_valid(name, error))
     return FALSE;
-  g_autoptr(SecretService) svc = service(error);
-  if (!svc)
+  g_auto(Found) found = { 0 };
+  if (!find(name, &found, error))
     return FALSE;
   g_autoptr(GError) local = NULL;
-  GList *items = search(svc, name, &local);
-  if (local) {
-    g_propagate_error(error, g_steal_pointer(&local));
+  SecretItem *item = pick(found.items, project);
+  if (item && !secret_item_delete_sync(item, NULL, &local)) {
+    g_set_error(error, AR_ERROR, AR_ERROR_FAILED, _("cannot remove %s: %s"), name, local->message);
     return FALSE;
   }
-  SecretItem *item = pick(items, project);
-  gboolean removed = FALSE;
-  if (item && !secret_item_delete_sync(item, NULL, &local))
-    g_set_error(error, AR_ERROR, AR_ERROR_FAILED, _("cannot remove %s: %s"), name, local->message);
-  else
-    removed = item != NULL;
-  free_items(items);
-  return removed;
+  return item != NULL;
 }
 
 void
@@ -233,24 +259,17 @@ by_name(gconstpointer a, gconstpointer b)
 GPtrArray *
 ar_secret_list(GError **error)
 {
-  g_autoptr(SecretService) svc = service(error);
-  if (!svc)
+  g_auto(Found) found = { 0 };
+  if (!find(NULL, &found, error))
     return NULL;
-  g_autoptr(GError) local = NULL;
-  GList *items = search(svc, NULL, &local);
-  if (local) {
-    g_propagate_error(error, g_steal_pointer(&local));
-    return NULL;
-  }
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ar_secret_entry_free);
-  for (GList *l = items; l; l = l->next) {
+  for (GList *l = found.items; l; l = l->next) {
     ArSecretEntry *e = g_new0(ArSecretEntry, 1);
     e->name = item_attr(l->data, "name");
     e->project = item_attr(l->data, "project");
     e->locked = secret_item_get_locked(l->data);
     g_ptr_array_add(out, e);
   }
-  free_items(items);
   g_ptr_array_sort(out, by_name);
   return out;
 }
@@ -294,36 +313,21 @@ ar_secret_lookup(const char *project, const char *name, char **value, const char
   if (st != AR_SECRET_MISSING)
     return st;
   *source = "keyring";
-  g_autoptr(GError) local = NULL;
-  g_autoptr(SecretService) svc = service(&local);
-  if (!svc) {
-    g_propagate_error(error, g_steal_pointer(&local));
+  g_auto(Found) found = { 0 };
+  if (!find(name, &found, error))
     return AR_SECRET_UNAVAILABLE;
-  }
-  GList *items = search(svc, name, &local);
-  if (local) {
-    g_propagate_error(error, g_steal_pointer(&local));
-    return AR_SECRET_UNAVAILABLE;
-  }
-  SecretItem *item = project ? pick(items, project) : NULL;
+  SecretItem *item = pick_for_project(found.items, project);
   if (!item)
-    item = pick(items, NULL);
-  if (!item) {
-    free_items(items);
     return AR_SECRET_MISSING;
-  }
-  if (secret_item_get_locked(item)) {
-    free_items(items);
+  if (secret_item_get_locked(item))
     return AR_SECRET_LOCKED;
-  }
+  g_autoptr(GError) local = NULL;
   if (!secret_item_load_secret_sync(item, NULL, &local)) {
     g_set_error(error, AR_ERROR, AR_ERROR_FAILED, _("cannot read %s: %s"), name, local->message);
-    free_items(items);
     return AR_SECRET_UNAVAILABLE;
   }
   g_autoptr(SecretValue) sv = secret_item_get_secret(item);
   const char *text = sv ? secret_value_get_text(sv) : NULL;
-  free_items(items);
   if (!text) {
     g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS, _("%s is not stored as text"), name);
     return AR_SECRET_UNAVAILABLE;
