@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(
   # build
-  build-essential pkg-config meson ninja-build gettext clang
+  build-essential pkg-config meson ninja-build gettext clang clang-format
   libsystemd-dev libglib2.0-dev libjson-glib-dev libgit2-dev libsecret-1-dev
   libsoup-3.0-dev libpolkit-gobject-1-dev libdbus-1-dev bash-completion dbus
   libcmark-dev

@@ -49,8 +49,8 @@ typedef struct {
   guint interval_s; /* host-health sampling period */
   char *project;    /* only this project (NULL: all) */
   gboolean no_notify;
-  gboolean http;         /* serve the web page (issue 16, arm-http.c) */
-  char *listen;          /* --listen ADDR:PORT, NULL: 127.0.0.1 */
+  gboolean http; /* serve the web page (issue 16, arm-http.c) */
+  char *listen;  /* --listen ADDR:PORT, NULL: 127.0.0.1 */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */
