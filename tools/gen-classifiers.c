@@ -10,7 +10,7 @@
 #include "ar-gen-docs.h"
 #include "classify-cases.h"
 
-#define T (&ar_classify_tables)
+#define TABLES (&ar_classify_tables)
 
 static const char *
 outcome_cell(int outcome)
@@ -68,11 +68,11 @@ tables_markdown(GString *out)
   g_string_append(out, "### HTTP status\n\n"
                        "Statuses not listed here classify as `error`.\n\n"
                        "| status | outcome | meaning | proven by |\n|---|---|---|---|\n");
-  for (gsize i = 0; i < T->n_status; i++) {
-    g_string_append_printf(out, "| %d |", T->status[i].status);
-    append_cell(out, ar_outcome_to_string(T->status[i].outcome));
-    append_cell(out, T->status[i].note);
-    append_cell(out, T->status[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_status; i++) {
+    g_string_append_printf(out, "| %d |", TABLES->status[i].status);
+    append_cell(out, ar_outcome_to_string(TABLES->status[i].outcome));
+    append_cell(out, TABLES->status[i].note);
+    append_cell(out, TABLES->status[i].fixtures);
     g_string_append_c(out, '\n');
   }
 
@@ -84,16 +84,16 @@ tables_markdown(GString *out)
                   " the HTTP status (a 429 that is a daily quota, a 400 that is a bad key); other"
                   " rows apply when the status is unknown or unlisted.\n\n"
                   "A status is read from the words too, when a message states it: `");
-  g_string_append(out, T->status_in_text);
+  g_string_append(out, TABLES->status_in_text);
   g_string_append(out, "`.\n\n| dialects | pattern | outcome | beats status | proven by |\n"
                        "|---|---|---|---|---|\n");
-  for (gsize i = 0; i < T->n_message; i++) {
+  for (gsize i = 0; i < TABLES->n_message; i++) {
     g_string_append(out, "|");
-    append_dialects_cell(out, T->message[i].dialects);
-    append_code_cell(out, T->message[i].pattern);
-    append_cell(out, ar_outcome_to_string(T->message[i].outcome));
-    append_cell(out, T->message[i].overrides_status ? "yes" : "no");
-    append_cell(out, T->message[i].fixtures);
+    append_dialects_cell(out, TABLES->message[i].dialects);
+    append_code_cell(out, TABLES->message[i].pattern);
+    append_cell(out, ar_outcome_to_string(TABLES->message[i].outcome));
+    append_cell(out, TABLES->message[i].overrides_status ? "yes" : "no");
+    append_cell(out, TABLES->message[i].fixtures);
     g_string_append_c(out, '\n');
   }
 
@@ -102,8 +102,8 @@ tables_markdown(GString *out)
                   "`assistant.error` and `system/api_retry` `error`.\n\n"
                   "| category | in assistant.error | in api_retry | beats status | proven by |\n"
                   "|---|---|---|---|---|\n");
-  for (gsize i = 0; i < T->n_claude_category; i++) {
-    const ArCategoryRow *row = &T->claude_category[i];
+  for (gsize i = 0; i < TABLES->n_claude_category; i++) {
+    const ArCategoryRow *row = &TABLES->claude_category[i];
     g_string_append(out, "|");
     append_code_cell(out, row->category);
     append_cell(out, outcome_cell(row->assistant_outcome));
@@ -116,49 +116,49 @@ tables_markdown(GString *out)
   g_string_append(out,
                   "\n### Retry loops\n\n"
                   "| dialect | where | pattern | endless | proven by |\n|---|---|---|---|---|\n");
-  for (gsize i = 0; i < T->n_retry; i++) {
+  for (gsize i = 0; i < TABLES->n_retry; i++) {
     static const char *const where_names[] = { "JSON event type[/subtype]", "JSON message",
                                                "plain line" };
     g_string_append(out, "|");
-    append_cell(out, ar_dialect_to_string(T->retry[i].dialect));
-    append_cell(out, where_names[T->retry[i].where]);
-    append_code_cell(out, T->retry[i].pattern);
-    append_cell(out, T->retry[i].endless ? "yes" : "no (bounded by the CLI's retry limit)");
-    append_cell(out, T->retry[i].fixtures);
+    append_cell(out, ar_dialect_to_string(TABLES->retry[i].dialect));
+    append_cell(out, where_names[TABLES->retry[i].where]);
+    append_code_cell(out, TABLES->retry[i].pattern);
+    append_cell(out, TABLES->retry[i].endless ? "yes" : "no (bounded by the CLI's retry limit)");
+    append_cell(out, TABLES->retry[i].fixtures);
     g_string_append_c(out, '\n');
   }
 
   g_string_append(out, "\n### Exit codes\n\n"
                        "| dialect | exit code | outcome | meaning | proven by |\n"
                        "|---|---|---|---|---|\n");
-  for (gsize i = 0; i < T->n_exit; i++) {
+  for (gsize i = 0; i < TABLES->n_exit; i++) {
     g_string_append(out, "|");
-    append_cell(out, ar_dialect_to_string(T->exit[i].dialect));
-    g_string_append_printf(out, " %d |", T->exit[i].exit_code);
-    append_cell(out, ar_outcome_to_string(T->exit[i].outcome));
-    append_cell(out, T->exit[i].note);
-    append_cell(out, T->exit[i].fixtures);
+    append_cell(out, ar_dialect_to_string(TABLES->exit[i].dialect));
+    g_string_append_printf(out, " %d |", TABLES->exit[i].exit_code);
+    append_cell(out, ar_outcome_to_string(TABLES->exit[i].outcome));
+    append_cell(out, TABLES->exit[i].note);
+    append_cell(out, TABLES->exit[i].fixtures);
     g_string_append_c(out, '\n');
   }
 
   g_string_append(out, "\n### Noise\n\n"
                        "Plain lines that are never evidence (banners, fixed notices).\n\n"
                        "| dialects | pattern |\n|---|---|\n");
-  for (gsize i = 0; i < T->n_noise; i++) {
+  for (gsize i = 0; i < TABLES->n_noise; i++) {
     g_string_append(out, "|");
-    append_dialects_cell(out, T->noise[i].dialects);
-    append_code_cell(out, T->noise[i].pattern);
+    append_dialects_cell(out, TABLES->noise[i].dialects);
+    append_code_cell(out, TABLES->noise[i].pattern);
     g_string_append_c(out, '\n');
   }
 
   g_string_append(out, "\n### Silent rounds (stalled, no cause in the output)\n\n"
                        "| dialect | outcome | why | proven by |\n|---|---|---|---|\n");
-  for (gsize i = 0; i < T->n_stall; i++) {
+  for (gsize i = 0; i < TABLES->n_stall; i++) {
     g_string_append(out, "|");
-    append_cell(out, ar_dialect_to_string(T->stall[i].dialect));
-    append_cell(out, ar_outcome_to_string(T->stall[i].outcome));
-    append_cell(out, T->stall[i].why);
-    append_cell(out, T->stall[i].fixtures);
+    append_cell(out, ar_dialect_to_string(TABLES->stall[i].dialect));
+    append_cell(out, ar_outcome_to_string(TABLES->stall[i].outcome));
+    append_cell(out, TABLES->stall[i].why);
+    append_cell(out, TABLES->stall[i].fixtures);
     g_string_append_c(out, '\n');
   }
 }

@@ -10,14 +10,14 @@
 #include "ar-classify-private.h"
 #include "ar-classify-tables.h"
 
-#define T (&ar_classify_tables)
+#define TABLES (&ar_classify_tables)
 
 int
 ar_classify_status_outcome(int status)
 {
-  for (gsize i = 0; i < T->n_status; i++) {
-    if (T->status[i].status == status)
-      return T->status[i].outcome;
+  for (gsize i = 0; i < TABLES->n_status; i++) {
+    if (TABLES->status[i].status == status)
+      return TABLES->status[i].outcome;
   }
   return AR_OUTCOME_UNKNOWN;
 }
@@ -66,24 +66,24 @@ compiled(void)
   static gsize done = 0;
 
   if (g_once_init_enter(&done)) {
-    c.message = g_new0(GRegex *, T->n_message);
-    c.retry = g_new0(GRegex *, T->n_retry);
-    c.noise = g_new0(GRegex *, T->n_noise);
-    for (gsize i = 0; i < T->n_message; i++)
-      c.message[i] = compile(T->message[i].pattern);
-    for (gsize i = 0; i < T->n_retry; i++)
-      c.retry[i] = compile(T->retry[i].pattern);
-    for (gsize i = 0; i < T->n_noise; i++)
-      c.noise[i] = compile(T->noise[i].pattern);
-    c.status_in_text = compile(T->status_in_text);
+    c.message = g_new0(GRegex *, TABLES->n_message);
+    c.retry = g_new0(GRegex *, TABLES->n_retry);
+    c.noise = g_new0(GRegex *, TABLES->n_noise);
+    for (gsize i = 0; i < TABLES->n_message; i++)
+      c.message[i] = compile(TABLES->message[i].pattern);
+    for (gsize i = 0; i < TABLES->n_retry; i++)
+      c.retry[i] = compile(TABLES->retry[i].pattern);
+    for (gsize i = 0; i < TABLES->n_noise; i++)
+      c.noise[i] = compile(TABLES->noise[i].pattern);
+    c.status_in_text = compile(TABLES->status_in_text);
     for (int d = 0; d < AR_DIALECT_COUNT; d++) {
       c.message_lits[d] = ar_literal_set_new();
-      for (gsize i = 0; i < T->n_message; i++)
-        if (T->message[i].dialects & AR_DIALECT_BIT(d))
-          (void)ar_literal_set_add_pattern(c.message_lits[d], T->message[i].pattern);
+      for (gsize i = 0; i < TABLES->n_message; i++)
+        if (TABLES->message[i].dialects & AR_DIALECT_BIT(d))
+          (void)ar_literal_set_add_pattern(c.message_lits[d], TABLES->message[i].pattern);
     }
     c.status_lits = ar_literal_set_new();
-    (void)ar_literal_set_add_pattern(c.status_lits, T->status_in_text);
+    (void)ar_literal_set_add_pattern(c.status_lits, TABLES->status_in_text);
     g_once_init_leave(&done, 1);
   }
   return &c;
@@ -162,13 +162,13 @@ ar_classify_message_outcome(ArDialect dialect, const char *text, gssize len, gbo
     len = (gssize)strlen(text);
   if (fast_paths_enabled && !ar_literal_set_maybe(c->message_lits[dialect], text, (gsize)len))
     return AR_OUTCOME_UNKNOWN;
-  for (gsize i = 0; i < T->n_message; i++) {
-    if (!(T->message[i].dialects & AR_DIALECT_BIT(dialect)))
+  for (gsize i = 0; i < TABLES->n_message; i++) {
+    if (!(TABLES->message[i].dialects & AR_DIALECT_BIT(dialect)))
       continue;
     if (re_match(c->message[i], text, len, NULL)) {
       if (overrides)
-        *overrides = T->message[i].overrides_status;
-      return T->message[i].outcome;
+        *overrides = TABLES->message[i].overrides_status;
+      return TABLES->message[i].outcome;
     }
   }
   if (overrides)
@@ -181,8 +181,8 @@ ar_classify_is_retry(ArDialect dialect, ArRetryWhere where, const char *text, gs
 {
   const Compiled *c = compiled();
 
-  for (gsize i = 0; i < T->n_retry; i++) {
-    if (T->retry[i].dialect == dialect && T->retry[i].where == where &&
+  for (gsize i = 0; i < TABLES->n_retry; i++) {
+    if (TABLES->retry[i].dialect == dialect && TABLES->retry[i].where == where &&
         re_match(c->retry[i], text, len, NULL))
       return TRUE;
   }
@@ -194,8 +194,9 @@ ar_classify_is_noise(ArDialect dialect, const char *text, gssize len)
 {
   const Compiled *c = compiled();
 
-  for (gsize i = 0; i < T->n_noise; i++) {
-    if ((T->noise[i].dialects & AR_DIALECT_BIT(dialect)) && re_match(c->noise[i], text, len, NULL))
+  for (gsize i = 0; i < TABLES->n_noise; i++) {
+    if ((TABLES->noise[i].dialects & AR_DIALECT_BIT(dialect)) &&
+        re_match(c->noise[i], text, len, NULL))
       return TRUE;
   }
   return FALSE;
@@ -204,9 +205,9 @@ ar_classify_is_noise(ArDialect dialect, const char *text, gssize len)
 int
 ar_classify_exit_outcome(ArDialect dialect, int exit_code)
 {
-  for (gsize i = 0; i < T->n_exit; i++) {
-    if (T->exit[i].dialect == dialect && T->exit[i].exit_code == exit_code)
-      return T->exit[i].outcome;
+  for (gsize i = 0; i < TABLES->n_exit; i++) {
+    if (TABLES->exit[i].dialect == dialect && TABLES->exit[i].exit_code == exit_code)
+      return TABLES->exit[i].outcome;
   }
   return AR_OUTCOME_UNKNOWN;
 }
@@ -214,9 +215,9 @@ ar_classify_exit_outcome(ArDialect dialect, int exit_code)
 ArOutcome
 ar_classify_stall_outcome(ArDialect dialect)
 {
-  for (gsize i = 0; i < T->n_stall; i++) {
-    if (T->stall[i].dialect == dialect)
-      return T->stall[i].outcome;
+  for (gsize i = 0; i < TABLES->n_stall; i++) {
+    if (TABLES->stall[i].dialect == dialect)
+      return TABLES->stall[i].outcome;
   }
   return AR_OUTCOME_ERROR;
 }
@@ -228,8 +229,8 @@ ar_classify_claude_category_outcome(const char *category, gboolean in_retry, gbo
     *overrides = FALSE;
   if (category == NULL)
     return AR_OUTCOME_UNKNOWN;
-  for (gsize i = 0; i < T->n_claude_category; i++) {
-    const ArCategoryRow *row = &T->claude_category[i];
+  for (gsize i = 0; i < TABLES->n_claude_category; i++) {
+    const ArCategoryRow *row = &TABLES->claude_category[i];
     if (g_strcmp0(row->category, category) == 0) {
       if (overrides)
         *overrides = row->overrides_status;
@@ -252,16 +253,16 @@ add_fixtures(GPtrArray *out, const char *list)
 void
 ar_classify_tables_fixtures(GPtrArray *out)
 {
-  for (gsize i = 0; i < T->n_status; i++)
-    add_fixtures(out, T->status[i].fixtures);
-  for (gsize i = 0; i < T->n_message; i++)
-    add_fixtures(out, T->message[i].fixtures);
-  for (gsize i = 0; i < T->n_retry; i++)
-    add_fixtures(out, T->retry[i].fixtures);
-  for (gsize i = 0; i < T->n_exit; i++)
-    add_fixtures(out, T->exit[i].fixtures);
-  for (gsize i = 0; i < T->n_claude_category; i++)
-    add_fixtures(out, T->claude_category[i].fixtures);
-  for (gsize i = 0; i < T->n_stall; i++)
-    add_fixtures(out, T->stall[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_status; i++)
+    add_fixtures(out, TABLES->status[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_message; i++)
+    add_fixtures(out, TABLES->message[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_retry; i++)
+    add_fixtures(out, TABLES->retry[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_exit; i++)
+    add_fixtures(out, TABLES->exit[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_claude_category; i++)
+    add_fixtures(out, TABLES->claude_category[i].fixtures);
+  for (gsize i = 0; i < TABLES->n_stall; i++)
+    add_fixtures(out, TABLES->stall[i].fixtures);
 }
