@@ -4,11 +4,9 @@
 #include "ar-events.h"
 #include "ar-gen-docs.h"
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ar-gen-docs: prints the files generated from tables in the code, so they
  * cannot drift from it. Not installed. Run from the source root (files
