@@ -189,7 +189,7 @@ request_stop(ArdLoop *loop, gboolean now, const char *reason)
   emit_stopping(loop, reason);
   if (!loop->round) {
     /* Between rounds: a wait (or the pending step) ends now. */
-    loop_exit(loop, ARD_EXIT_OK, NULL);
+    loop_exit(loop, AR_EXIT_OK, NULL);
     return;
   }
   set_run_state(loop, ARD_RUN_STOPPING);
@@ -313,7 +313,7 @@ static gboolean
 check_stop_triggers(ArdLoop *loop)
 {
   if (loop->stop_requested) {
-    loop_exit(loop, ARD_EXIT_OK, "stop requested");
+    loop_exit(loop, AR_EXIT_OK, "stop requested");
     return TRUE;
   }
   gboolean exists = FALSE;
@@ -322,7 +322,7 @@ check_stop_triggers(ArdLoop *loop)
   if (exists) {
     ar_emit(loop->emitter, "agent_self_terminated", AR_EV_S("reason", done_reason), NULL);
     ard_loop_set_stop_reason(loop, ARD_STOP_REASON_DONE);
-    loop_exit(loop, ARD_EXIT_OK, "agent_done");
+    loop_exit(loop, AR_EXIT_OK, "agent_done");
     return TRUE;
   }
   g_autofree char *mstop_path = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
@@ -330,7 +330,7 @@ check_stop_triggers(ArdLoop *loop)
   if (exists) {
     ard_loop_set_stop_reason(loop, ARD_STOP_REASON_MONITOR);
     g_autofree char *why = g_strdup_printf("monitor_auto_stop:%s", mstop);
-    loop_exit(loop, ARD_EXIT_OK, why);
+    loop_exit(loop, AR_EXIT_OK, why);
     return TRUE;
   }
   if (loop->cfg->stop_file) {
@@ -339,7 +339,7 @@ check_stop_triggers(ArdLoop *loop)
       ar_emit(loop->emitter, "stop_file_detected", AR_EV_S("stop_file", loop->cfg->stop_file),
               AR_EV_S("content", content),
               AR_EV_I("rounds_completed", loop->status.rounds_completed), NULL);
-      loop_exit(loop, ARD_EXIT_OK, "stop_file");
+      loop_exit(loop, AR_EXIT_OK, "stop_file");
       return TRUE;
     }
   }
@@ -347,7 +347,7 @@ check_stop_triggers(ArdLoop *loop)
     ar_emit(loop->emitter, "max_rounds_reached",
             AR_EV_I("rounds_completed", loop->status.rounds_completed),
             AR_EV_I("max_rounds", loop->max_rounds), NULL);
-    loop_exit(loop, ARD_EXIT_OK, "max_rounds");
+    loop_exit(loop, AR_EXIT_OK, "max_rounds");
     return TRUE;
   }
   return FALSE;
@@ -411,7 +411,7 @@ config_broken_exit(ArdLoop *loop)
 {
   gboolean full = loop->disk_full;
   ard_loop_set_stop_reason(loop, full ? ARD_STOP_REASON_DISK_FULL : ARD_STOP_REASON_CONFIG_BROKEN);
-  loop_exit(loop, ARD_EXIT_CONFIG, full ? "disk_full" : "config_broken");
+  loop_exit(loop, AR_EXIT_CONFIG, full ? "disk_full" : "config_broken");
 }
 
 void
@@ -499,7 +499,7 @@ start_wait(ArdLoop *loop, const NextStep *next)
                         (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done, loop);
   if (r < 0) {
     g_warning("cannot arm the restart timer: %s", g_strerror(-r));
-    loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
+    loop_exit(loop, AR_EXIT_FAILURE, "internal error");
     return;
   }
   (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
@@ -568,7 +568,7 @@ start_backoff(ArdLoop *loop)
                             ar_timer_accuracy_us((guint64)wait), on_backoff_done, loop);
   if (r < 0) {
     g_warning("cannot arm the back-off timer: %s", g_strerror(-r));
-    loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
+    loop_exit(loop, AR_EXIT_FAILURE, "internal error");
     return;
   }
   (void)sd_event_source_set_description(loop->wait_timer, "back-off");
@@ -629,7 +629,7 @@ on_round_done(ArdRound *round, gpointer user_data)
     return;
   }
   NextStep next = ard_loop_decide_next(loop, res);
-  if (next.action == NEXT_STOP && next.exit_code == ARD_EXIT_CRASH_LOOP) {
+  if (next.action == NEXT_STOP && next.exit_code == AR_EXIT_CRASH_LOOP) {
     g_autofree char *tail = transcript_tail(res->transcript_path);
     ar_emit(loop->emitter, "crash_loop", AR_EV_I("consecutive", loop->state->crash_streak),
             AR_EV_I("exit_code", res->exit_code), AR_EV_S("reason", tail), NULL);
@@ -640,7 +640,7 @@ on_round_done(ArdRound *round, gpointer user_data)
     return;
   }
   if (loop->opts.once) {
-    loop_exit(loop, ARD_EXIT_OK, "once");
+    loop_exit(loop, AR_EXIT_OK, "once");
     return;
   }
   /* Triggers right away: no point waiting out a delay before noticing
@@ -761,7 +761,7 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
     g_printerr(_("agent-runnerd: %s; fix or disable the hook ([plugins] disable), then start "
                  "again\n"),
                failure);
-    loop_exit(loop, ARD_EXIT_CONFIG, failure);
+    loop_exit(loop, AR_EXIT_CONFIG, failure);
     return;
   }
   loop_step(loop);
@@ -816,7 +816,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
   loop->opts.console = opts->console;
-  loop->exit_code = ARD_EXIT_INTERNAL;
+  loop->exit_code = AR_EXIT_FAILURE;
   loop->status.state = ARD_RUN_STARTING;
   g_queue_init(&loop->status.recent);
   loop->base_env = g_get_environ();
@@ -954,7 +954,7 @@ ard_loop_run(ArdLoop *loop)
                              g_get_real_time());
 
   if (ard_loop_crash_loop_persists(loop)) {
-    loop_exit(loop, ARD_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
+    loop_exit(loop, AR_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
     return loop->exit_code;
   }
   if (!run_battery(loop)) {
@@ -973,12 +973,12 @@ ard_loop_run(ArdLoop *loop)
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {
     g_warning("sd_event_add_defer: %s", g_strerror(-r));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   r = sd_event_loop(loop->event);
   if (r < 0) {
     g_warning("event loop: %s", g_strerror(-r));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   return r;
 }

@@ -12,17 +12,10 @@
 
 #include "ar-config.h"
 #include "ar-events.h"
+#include "ar-exit.h"
 #include "ard-state.h"
 
 G_BEGIN_DECLS
-
-/* Exit codes of agent-runnerd (see ard-main.c and docs/design.md). */
-#define ARD_EXIT_OK         0  /* deliberate stop, or the job is finished */
-#define ARD_EXIT_INTERNAL   1  /* internal error */
-#define ARD_EXIT_LOCKED     75 /* EX_TEMPFAIL: another supervisor holds the project */
-#define ARD_EXIT_CONFIG     78 /* EX_CONFIG: config broken / startup checks failed */
-#define ARD_EXIT_CRASH_LOOP 79 /* the agent keeps crashing */
-#define ARD_EXIT_AUTH       80 /* the agent cannot authenticate (auth_failed) */
 
 /* Consecutive short failing rounds that stop the service. */
 #define ARD_CRASH_LOOP_THRESHOLD 5

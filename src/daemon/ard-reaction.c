@@ -247,7 +247,7 @@ decide_reaction(ArdLoop *loop, const ArdRoundResult *res, NextStep *next)
     ard_loop_save_throttle(loop);
     ard_loop_set_stop_reason(loop, ARD_STOP_REASON_AUTH);
     next->action = NEXT_STOP;
-    next->exit_code = ARD_EXIT_AUTH;
+    next->exit_code = AR_EXIT_AUTH;
     next->reason = "auth_failed";
     return TRUE;
   }
@@ -304,11 +304,11 @@ decide_reaction(ArdLoop *loop, const ArdRoundResult *res, NextStep *next)
 NextStep
 ard_loop_decide_next(ArdLoop *loop, const ArdRoundResult *res)
 {
-  NextStep next = { NEXT_CONTINUE, ARD_RUN_WAITING, 1, ARD_EXIT_OK, NULL };
+  NextStep next = { NEXT_CONTINUE, ARD_RUN_WAITING, 1, AR_EXIT_OK, NULL };
   guint streak = loop->state->crash_streak;
   if (streak >= ARD_CRASH_LOOP_THRESHOLD) {
     next.action = NEXT_STOP;
-    next.exit_code = ARD_EXIT_CRASH_LOOP;
+    next.exit_code = AR_EXIT_CRASH_LOOP;
     next.reason = "crash_loop";
     return next;
   }
