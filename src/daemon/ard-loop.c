@@ -355,20 +355,12 @@ check_stop_triggers(ArdLoop *loop)
 
 /* ---- the startup battery ------------------------------------------- */
 
-static gboolean
-skip_startup_checks(void)
-{
-  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
-  return v && (g_ascii_strcasecmp(v, "1") == 0 || g_ascii_strcasecmp(v, "true") == 0 ||
-               g_ascii_strcasecmp(v, "yes") == 0 || g_ascii_strcasecmp(v, "on") == 0);
-}
-
 /* TRUE when fine. Otherwise smoke_check_failed per failed check, then
  * config_broken; the caller exits 78. */
 static gboolean
 run_battery(ArdLoop *loop)
 {
-  if (skip_startup_checks())
+  if (ar_startup_checks_skipped())
     return TRUE;
   gboolean all_ok = TRUE;
   g_autoptr(GPtrArray) checks = ar_startup_checks(loop->cfg, NULL, &all_ok);

@@ -2,6 +2,7 @@
 
 #include "ar-history.h"
 #include "ar-json.h"
+#include "ar-prompt.h"
 #include "ard-peek.h"
 #include "ar-redact.h"
 
@@ -137,8 +138,7 @@ s_idle(const ArConfig *c)
 static const char *
 s_smoke(const ArConfig *c)
 {
-  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
-  return v && *v && g_strcmp0(v, "0") != 0 ? "off" : "active";
+  return ar_startup_checks_skipped() ? "off" : "active";
 }
 
 static const Defense defenses[] = {
