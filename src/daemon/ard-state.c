@@ -217,16 +217,13 @@ ard_state_round_from_transcript_name(const char *name)
 }
 
 /* The round number of one events line, 0 if it names none: a
- * round_start, round_end or agent_spawn line (cheap substring filter, then
- * the JSON parser). */
+ * round_start, round_end or agent_spawn line (its kind read by the events
+ * reader, then the JSON parser). */
 static guint
 round_of_event_line(JsonParser *parser, const char *line, gsize len)
 {
-  if (!g_strstr_len(line, (gssize)len, "\"round_num\""))
-    return 0;
-  if (!g_strstr_len(line, (gssize)len, "\"round_start\"") &&
-      !g_strstr_len(line, (gssize)len, "\"round_end\"") &&
-      !g_strstr_len(line, (gssize)len, "\"agent_spawn\""))
+  static const char *const round_kinds[] = { "round_start", "round_end", "agent_spawn", NULL };
+  if (!ar_event_line_matches(line, (gssize)len, round_kinds))
     return 0;
   if (!json_parser_load_from_data(parser, line, (gssize)len, NULL))
     return 0;
