@@ -202,6 +202,16 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   return ar_write_file_atomic_mode(path, withnl, -1, 0600, error);
 }
 
+void
+ard_state_save_or_warn(const ArdState *state, const char *log_dir)
+{
+  g_autoptr(GError) error = NULL;
+  /* The in-memory state and the transcripts still keep round numbers
+   * monotonic while this process lives. */
+  if (!ard_state_save(state, log_dir, &error))
+    g_warning("%s", error->message);
+}
+
 guint
 ard_state_round_from_transcript_name(const char *name)
 {
