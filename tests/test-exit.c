@@ -78,11 +78,34 @@ test_unit_prevents_restart(void)
   g_assert_cmpuint(listed->len, ==, expected);
 }
 
+/* The daemon's man page lists every code the daemon itself returns. */
+static void
+test_man_page_lists_codes(void)
+{
+  const char *src = g_getenv("AR_SOURCE_ROOT");
+  if (!src) {
+    g_test_skip("AR_SOURCE_ROOT is not set");
+    return;
+  }
+  g_autofree char *path = g_build_filename(src, "docs", "agent-runnerd.8.in", NULL);
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  const ArExit daemon_codes[] = { AR_EXIT_OK,     AR_EXIT_FAILURE,    AR_EXIT_LOCKED,
+                                  AR_EXIT_CONFIG, AR_EXIT_CRASH_LOOP, AR_EXIT_AUTH };
+  for (gsize i = 0; i < G_N_ELEMENTS(daemon_codes); i++) {
+    g_autofree char *entry = g_strdup_printf("\n.TP\n.B %d\n", daemon_codes[i]);
+    if (!strstr(text, entry))
+      g_test_message("%s: EXIT STATUS lacks %d", path, daemon_codes[i]);
+    g_assert_nonnull(strstr(text, entry));
+  }
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/exit/table", test_table_consistent);
   g_test_add_func("/exit/unit-prevents-restart", test_unit_prevents_restart);
+  g_test_add_func("/exit/man-page", test_man_page_lists_codes);
   return g_test_run();
 }
