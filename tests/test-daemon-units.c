@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ar-prompt.h"
 #include "ar-util.h"
 #include "ard-lock.h"
 #include "ard-output.h"
@@ -311,6 +312,29 @@ test_reap_descendants(void)
   g_assert_cmpstr(ard_reap_signal_name(SIGTERM), ==, "TERM");
 }
 
+/* One reading of AGENT_RUNNER_SKIP_STARTUP_CHECK for the battery and
+ * Peek: only 1/true/yes/on (any case) skip. */
+static void
+test_skip_startup_checks(void)
+{
+  static const struct {
+    const char *value; /* NULL: unset */
+    gboolean skipped;
+  } cases[] = {
+    { NULL, FALSE },  { "", FALSE },   { "0", FALSE }, { "false", FALSE }, { "no", FALSE },
+    { "off", FALSE }, { "2", FALSE },  { "1", TRUE },  { "true", TRUE },   { "TRUE", TRUE },
+    { "yes", TRUE },  { "Yes", TRUE }, { "on", TRUE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    if (cases[i].value)
+      g_setenv("AGENT_RUNNER_SKIP_STARTUP_CHECK", cases[i].value, TRUE);
+    else
+      g_unsetenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
+    g_assert_cmpint(ar_startup_checks_skipped(), ==, cases[i].skipped);
+  }
+  g_unsetenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -325,5 +349,6 @@ main(int argc, char **argv)
   g_test_add_func("/daemon/retention/events", test_retention_events);
   g_test_add_func("/daemon/lock/exclusive", test_lock_exclusive);
   g_test_add_func("/daemon/reap/descendants", test_reap_descendants);
+  g_test_add_func("/daemon/startup-checks/skip", test_skip_startup_checks);
   return g_test_run();
 }

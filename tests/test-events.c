@@ -349,11 +349,12 @@ static void
 test_unknown_kind(Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown event kind*no_such_kind*");
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_CRITICAL,
+                        "*unknown event kind*no_such_kind*");
   g_assert_false(ar_emitter_emit(f->em, "no_such_kind", NULL, &error));
   g_test_assert_expected_messages();
   g_assert_nonnull(error);
-  g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*unknown event kind*");
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_CRITICAL, "*unknown event kind*");
   g_assert_false(ar_emit(f->em, "sigterm_received", NULL));
   g_test_assert_expected_messages();
   g_autoptr(GPtrArray) files = ar_events_list_files(f->dir, NULL);
@@ -367,21 +368,24 @@ test_field_checks(Fixture *f, gconstpointer data)
   g_test_skip("field checks are for debug builds");
   return;
 #endif
-  g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*round_cancelled*unknown field*bogus*");
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_WARNING,
+                        "*round_cancelled*unknown field*bogus*");
   g_assert_true(
       ar_emit(f->em, "round_cancelled", AR_EV_I("round_num", 1), AR_EV_S("bogus", "x"), NULL));
   g_test_assert_expected_messages();
 
-  g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*round_cancelled*round_num*must be integer*");
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_WARNING,
+                        "*round_cancelled*round_num*must be integer*");
   g_assert_true(ar_emit(f->em, "round_cancelled", AR_EV_S("round_num", "1"), NULL));
   g_test_assert_expected_messages();
 
-  g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*round_end*required field*outcome*");
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_WARNING,
+                        "*round_end*required field*outcome*");
   g_assert_true(ar_emit(f->em, "round_end", AR_EV_I("round_num", 1), AR_EV_I("exit_code", 0),
                         AR_EV_D("duration_s", 1), NULL));
   g_test_assert_expected_messages();
 
-  g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_WARNING,
                         "*dirty_detected*files*must be array of strings*");
   g_assert_true(ar_emit(f->em, "dirty_detected", AR_EV_I("round_num", 1), AR_EV_SV("files", NULL),
                         AR_EV_I("count", 0), NULL));
@@ -480,7 +484,8 @@ test_short_write_truncated(Fixture *f, gconstpointer data)
   struct rlimit tight = { .rlim_cur = before + 20, .rlim_max = old.rlim_max };
   void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
   g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &tight), ==, 0);
-  g_test_expect_message(NULL, G_LOG_LEVEL_MESSAGE, "events: Cannot write to the events file*");
+  g_test_expect_message("agent-runner-common", G_LOG_LEVEL_MESSAGE,
+                        "events: Cannot write to the events file*");
   gboolean ok = ar_emit(f->em, "round_cancelled", AR_EV_I("round_num", 2), NULL);
   g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old), ==, 0);
   signal(SIGXFSZ, old_handler);

@@ -82,14 +82,14 @@ remote_conn_open(ArcGlobal *global, ArcConn *conn)
 {
   if (global->hosts->len != 1) {
     fprintf(stderr, _("agent-runner: only 'list' takes several -H/--host; this verb takes one\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   conn->host = g_strdup(g_ptr_array_index(global->hosts, 0));
   g_autoptr(GError) error = NULL;
   int r = arc_remote_bus_open(conn->host, conn->system, -1, 0, &conn->ssh_pid, &conn->bus, &error);
   if (r == -EINVAL) {
     fprintf(stderr, "agent-runner: %s\n", error->message);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (r < 0)
     conn->bus_error = g_strdup(error->message);
@@ -100,7 +100,7 @@ remote_conn_open(ArcGlobal *global, ArcConn *conn)
     if (!names) {
       fprintf(stderr, _("agent-runner: cannot reach the bus on %s over ssh (%s)\n"), conn->host,
               conn->bus_error ? conn->bus_error : error->message);
-      return ARC_EXIT_NOT_RUNNING;
+      return AR_EXIT_NOT_RUNNING;
     }
     if (names->len != 1) {
       fprintf(stderr,
@@ -109,7 +109,7 @@ remote_conn_open(ArcGlobal *global, ArcConn *conn)
                          : _("agent-runner: no agent-runner project runs on %s; name one with "
                              "--project NAME\n"),
               conn->host, conn->host);
-      return names->len ? ARC_EXIT_USAGE : ARC_EXIT_NOT_RUNNING;
+      return names->len ? AR_EXIT_USAGE : AR_EXIT_NOT_RUNNING;
     }
     conn->project = ar_project_from_bus_name(g_ptr_array_index(names, 0));
   }
@@ -117,9 +117,9 @@ remote_conn_open(ArcGlobal *global, ArcConn *conn)
   if (!conn->name) {
     fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
             conn->project);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 int
@@ -139,7 +139,7 @@ arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
     if (need_config || global->config_path) {
       conn->cfg = arc_load_config(global);
       if (!conn->cfg)
-        return ARC_EXIT_CONFIG;
+        return AR_EXIT_CONFIG;
     } else if (ar_project_name_valid(conn->project)) {
       conn->cfg = installed_config(conn->system, conn->project);
     }
@@ -162,7 +162,7 @@ arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
           fprintf(stderr, _("agent-runner: no agent-runner.toml here: run this in the project's "
                             "directory, name the config with --config F, or the project with "
                             "--project NAME ('agent-runner list --all' lists them)\n"));
-        return ARC_EXIT_CONFIG;
+        return AR_EXIT_CONFIG;
       }
     } else {
       conn->project = g_strdup(conn->cfg->project);
@@ -172,9 +172,9 @@ arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
   if (!conn->name) {
     fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
             conn->project);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 void
@@ -231,25 +231,25 @@ arc_conn_not_running(ArcConn *conn)
             _("agent-runner: project %s is not running (no %s on %s); start it with "
               "'agent-runner serve' or 'agent-runner start'\n"),
             conn->project, conn->name, bus_label(conn->system));
-  return ARC_EXIT_NOT_RUNNING;
+  return AR_EXIT_NOT_RUNNING;
 }
 
 static int
 exit_code_for(const GError *error)
 {
   if (error->domain != AR_ERROR)
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   switch (error->code) {
   case AR_ERROR_NOT_RUNNING:
-    return ARC_EXIT_NOT_RUNNING;
+    return AR_EXIT_NOT_RUNNING;
   case AR_ERROR_ACCESS_DENIED:
-    return ARC_EXIT_ACCESS_DENIED;
+    return AR_EXIT_ACCESS_DENIED;
   case AR_ERROR_INVALID_ARGS:
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   case AR_ERROR_CONFIG:
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   default:
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
 }
 
@@ -274,7 +274,7 @@ arc_conn_call(ArcConn *conn, const char *verb, const char *method, sd_bus_messag
   }
   if (r < 0) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, g_strerror(-r));
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   r = sd_bus_call(conn->bus, m, 0, &e, reply);
   if (r < 0) {
@@ -289,7 +289,7 @@ arc_conn_call(ArcConn *conn, const char *verb, const char *method, sd_bus_messag
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
     return exit_code_for(error);
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 int
@@ -322,15 +322,15 @@ arc_conn_peek(ArcConn *conn, const char *verb, JsonNode **out, ...)
     r = sd_bus_message_read(reply, "s", &json);
   if (r < 0) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, e.message ? e.message : g_strerror(-r));
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_autoptr(GError) error = NULL;
   *out = json_from_string(json, &error);
   if (!*out) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 char *

@@ -27,13 +27,13 @@ typedef struct {
 
 /* Resolve the project (--project, else the config's) and connect.
  * need_config: the config must load (its errors are printed). Returns an
- * exit code: ARC_EXIT_OK, or the code to exit with (message printed). */
+ * exit code: AR_EXIT_OK, or the code to exit with (message printed). */
 int arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config);
 void arc_conn_clear(ArcConn *conn);
 
 gboolean arc_conn_is_running(ArcConn *conn);
 /* "agent-runner: project X is not running (...)" on stderr; returns
- * ARC_EXIT_NOT_RUNNING. */
+ * AR_EXIT_NOT_RUNNING. */
 int arc_conn_not_running(ArcConn *conn);
 
 /* Call a method of the service; on failure prints

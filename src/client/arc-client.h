@@ -6,16 +6,9 @@
 #include <json-glib/json-glib.h>
 
 #include "ar-config.h"
+#include "ar-exit.h"
 
 G_BEGIN_DECLS
-
-/* sysexits-style codes the client shares with the daemon */
-#define ARC_EXIT_OK            0
-#define ARC_EXIT_FAILURE       1
-#define ARC_EXIT_USAGE         2
-#define ARC_EXIT_NOT_RUNNING   3 /* the project's service is not on the bus */
-#define ARC_EXIT_ACCESS_DENIED 4 /* the service (polkit) refused */
-#define ARC_EXIT_CONFIG        78
 
 /* Options every verb understands, before or after the verb. */
 typedef struct {

@@ -585,18 +585,18 @@ gen_man(const char *template_path)
   g_autoptr(GError) error = NULL;
   if (!g_file_get_contents(template_path, &text, NULL, &error)) {
     fprintf(stderr, "agent-runner __complete man: %s\n", error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   char *at = strstr(text, "@VERBS@\n");
   if (!at) {
     fprintf(stderr, "agent-runner __complete man: no @VERBS@ line in %s\n", template_path);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   fwrite(text, 1, at - text, stdout);
   g_autoptr(GPtrArray) verbs = collect();
   gen_man_verbs(stdout, verbs);
   fputs(at + strlen("@VERBS@\n"), stdout);
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 /* ---- the hidden verb ---------------------------------------------------- */
@@ -632,7 +632,7 @@ arc_completion_main(ArcGlobal *global, int argc, char **argv)
   /* __complete projects | __complete script bash|zsh|fish */
   if (argc == 2 && g_str_equal(argv[1], "projects")) {
     print_projects(global->system);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   if (argc == 3 && g_str_equal(argv[1], "man"))
     return gen_man(argv[2]);
@@ -646,10 +646,10 @@ arc_completion_main(ArcGlobal *global, int argc, char **argv)
         continue;
       g_autoptr(GPtrArray) verbs = collect();
       shells[i].gen(stdout, verbs);
-      return ARC_EXIT_OK;
+      return AR_EXIT_OK;
     }
   }
   fprintf(stderr,
           "usage: agent-runner __complete projects | script bash|zsh|fish | man TEMPLATE\n");
-  return ARC_EXIT_USAGE;
+  return AR_EXIT_USAGE;
 }

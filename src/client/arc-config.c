@@ -65,14 +65,14 @@ config_check(ArcGlobal *global)
       printf("%s✗%s config_loaded\n", arc_color("\033[31m"), arc_color("\033[0m"));
       fprintf(stderr, "%s\n", error->message);
     }
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   }
 
   gboolean ok = FALSE;
   g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &ok);
   if (global->json) {
     print_checks_json(path, checks, ok, NULL, cfg);
-    return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
+    return ok ? AR_EXIT_OK : AR_EXIT_CONFIG;
   }
   guint width = 0;
   for (guint i = 0; i < checks->len; i++)
@@ -92,7 +92,7 @@ config_check(ArcGlobal *global)
            (const char *)g_ptr_array_index(inert, i), (const char *)g_ptr_array_index(reasons, i));
   printf(ok ? _("\nproject %s: all checks passed\n") : _("\nproject %s: some checks failed\n"),
          cfg->project);
-  return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
+  return ok ? AR_EXIT_OK : AR_EXIT_CONFIG;
 }
 
 int
@@ -100,10 +100,10 @@ arc_verb_config(ArcGlobal *global, int argc, char **argv)
 {
   const ArcVerb *verb = arc_verb_lookup("config");
   if (!arc_parse_options(verb, NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc < 2 || !g_str_equal(argv[1], "check") || argc > 2) {
     fprintf(stderr, _("agent-runner config: usage: agent-runner config check [--json]\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   return config_check(global);
 }

@@ -41,10 +41,10 @@ stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
               gboolean quiet_if_stopped)
 {
   if (!arc_conn_is_running(conn))
-    return quiet_if_stopped ? ARC_EXIT_OK : arc_conn_not_running(conn);
+    return quiet_if_stopped ? AR_EXIT_OK : arc_conn_not_running(conn);
   gint64 t0 = g_get_monotonic_time();
   int rc = arc_conn_call(conn, verb, "Stop", NULL, "s", now ? "now" : "graceful");
-  if (rc != ARC_EXIT_OK)
+  if (rc != AR_EXIT_OK)
     return rc;
   if (!global->json)
     fprintf(stderr,
@@ -56,12 +56,12 @@ stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
     fprintf(stderr,
             _("agent-runner %s: %s is still stopping after %us; see 'agent-runner status'\n"), verb,
             conn->project, (guint)limit);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (!global->json)
     fprintf(stderr, _("agent-runner: stopped (%.1fs)\n"),
             (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 /* An installed project also gets a StopUnit once its daemon is gone: a
@@ -72,8 +72,8 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
                gboolean quiet_if_stopped)
 {
   gboolean running = arc_conn_is_running(conn);
-  int rc = running ? stop_and_wait(global, conn, verb, now, quiet_if_stopped) : ARC_EXIT_OK;
-  if (rc != ARC_EXIT_OK)
+  int rc = running ? stop_and_wait(global, conn, verb, now, quiet_if_stopped) : AR_EXIT_OK;
+  if (rc != AR_EXIT_OK)
     return rc;
   g_autoptr(GError) error = NULL;
   g_autoptr(ArcSystemd) sd = arc_systemd_new(global->system, FALSE, &error);
@@ -89,7 +89,7 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
     g_auto(ArcUnitState) st = { 0 };
     if (arc_systemd_wait_unit_settled(sd, unit, running, 5 * G_USEC_PER_SEC, &st, NULL) &&
         (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
-      return ARC_EXIT_OK;
+      return AR_EXIT_OK;
   }
   if (!sd || !arc_systemd_stop_unit(sd, unit, limit, &error)) {
     /* Refused (the service's own user may not manage units): enough if the
@@ -99,13 +99,13 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
     if (sd && running &&
         arc_systemd_wait_unit_settled(sd, unit, TRUE, 10 * G_USEC_PER_SEC, &st, NULL) &&
         (g_strcmp0(st.active_state, "inactive") == 0 || g_strcmp0(st.active_state, "failed") == 0))
-      return ARC_EXIT_OK;
+      return AR_EXIT_OK;
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (!running && !global->json)
     fprintf(stderr, _("agent-runner: %s was not running; %s is stopped\n"), conn->project, unit);
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 static gboolean
@@ -119,7 +119,7 @@ stop_verb(ArcGlobal *global, const char *verb, gboolean now, int argc, char **ar
 {
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc == ARC_EXIT_OK)
+  if (rc == AR_EXIT_OK)
     rc = installed(global, &conn) ? stop_installed(global, &conn, verb, now, FALSE)
                                   : stop_and_wait(global, &conn, verb, now, FALSE);
   arc_conn_clear(&conn);
@@ -136,7 +136,7 @@ arc_verb_stop(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!no_args("stop", entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   return stop_verb(global, "stop", now, argc, argv);
 }
 
@@ -144,7 +144,7 @@ int
 arc_verb_kill(ArcGlobal *global, int argc, char **argv)
 {
   if (!no_args("kill", NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   return stop_verb(global, "kill", TRUE, argc, argv);
 }
 
@@ -153,9 +153,9 @@ simple_call(ArcGlobal *global, const char *verb, const char *method, const char 
 {
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc == ARC_EXIT_OK)
+  if (rc == AR_EXIT_OK)
     rc = arc_conn_call(&conn, verb, method, NULL, NULL);
-  if (rc == ARC_EXIT_OK && !global->json)
+  if (rc == AR_EXIT_OK && !global->json)
     fprintf(stderr, "agent-runner: %s\n", done);
   arc_conn_clear(&conn);
   return rc;
@@ -165,7 +165,7 @@ int
 arc_verb_cancel(ArcGlobal *global, int argc, char **argv)
 {
   if (!no_args("cancel", NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   return simple_call(global, "cancel", "Cancel", _("round cancelled; the service goes on"));
 }
 
@@ -173,10 +173,10 @@ int
 arc_verb_reload(ArcGlobal *global, int argc, char **argv)
 {
   if (!no_args("reload", NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   int rc =
       simple_call(global, "reload", "Reload", _("config reloaded; it applies from the next round"));
-  if (rc == ARC_EXIT_CONFIG)
+  if (rc == AR_EXIT_CONFIG)
     fprintf(stderr, _("agent-runner reload: the service keeps running with the config it had; "
                       "fix the file, then run 'agent-runner reload' again\n"));
   return rc;
@@ -306,9 +306,9 @@ report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status, gint64 sinc
             _("  see 'journalctl AGENT_RUNNER_PROJECT=%s' or run 'agent-runner serve' to see "
               "why\n"),
             conn->project);
-  if (exit_status == ARC_EXIT_CONFIG || g_strcmp0(reason, "config_broken") == 0)
-    return ARC_EXIT_CONFIG;
-  return ARC_EXIT_FAILURE;
+  if (exit_status == AR_EXIT_CONFIG || g_strcmp0(reason, "config_broken") == 0)
+    return AR_EXIT_CONFIG;
+  return AR_EXIT_FAILURE;
 }
 
 /* After the name appeared: wait until the first round runs (or a wait
@@ -328,7 +328,7 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
       sd_bus_match_signal(conn->bus, &props_slot, conn->name, AR_BUS_PATH,
                           "org.freedesktop.DBus.Properties", "PropertiesChanged", on_start_change,
                           NULL) < 0)
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   gint64 deadline = g_get_monotonic_time() + START_WAIT_S * G_USEC_PER_SEC;
   while (!w.gone && arc_conn_is_running(conn)) {
     g_autofree char *state = arc_conn_get_string(conn, "State");
@@ -337,7 +337,7 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
         fprintf(stderr, _("agent-runner: started %s (%s): round %u is running, agent pid %u\n"),
                 conn->project, how, arc_conn_get_u32(conn, "RoundNum"),
                 arc_conn_get_u32(conn, "AgentPid"));
-      return ARC_EXIT_OK;
+      return AR_EXIT_OK;
     }
     if (g_str_equal(state, "backing_off") || g_str_equal(state, "waiting")) {
       guint64 until = 0;
@@ -352,7 +352,7 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
       else if (!global->json)
         fprintf(stderr, _("agent-runner: started %s (%s); the next round starts soon\n"),
                 conn->project, how);
-      return ARC_EXIT_OK;
+      return AR_EXIT_OK;
     }
     gint64 now = g_get_monotonic_time();
     if (now >= deadline) {
@@ -360,7 +360,7 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
               _("agent-runner start: %s is up but no round started within %ds (state %s); see "
                 "'agent-runner status'\n"),
               conn->project, START_WAIT_S, state);
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
     int r;
     while ((r = sd_bus_process(conn->bus, NULL)) > 0)
@@ -385,7 +385,7 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
     int rc = max_rounds > 0 ? arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds",
                                             "u", (guint32)max_rounds)
                             : arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 0);
-    if (rc != ARC_EXIT_OK || global->json)
+    if (rc != AR_EXIT_OK || global->json)
       return rc;
     if (g_str_equal(state, "backing_off"))
       fprintf(stderr, _("agent-runner: %s was waiting out a back-off; the next round starts now\n"),
@@ -409,16 +409,16 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
             _("agent-runner start: -H resumes a running service only; start a stopped "
               "one on the host: ssh %s agent-runner start --project %s\n"),
             conn->host, conn->project);
-    return ARC_EXIT_NOT_RUNNING;
+    return AR_EXIT_NOT_RUNNING;
   }
   if (conn->project && arc_systemd_unit_installed(global->system, conn->project)) {
     /* Installed as a unit: systemd starts it (arc-systemd.c). */
     int urc = arc_systemd_start_installed(global->system, conn->project,
                                           conn->cfg ? conn->cfg->log_dir : NULL, TRUE);
-    if (urc == ARC_EXIT_OK && max_rounds > 0 && conn->bus)
+    if (urc == AR_EXIT_OK && max_rounds > 0 && conn->bus)
       urc = arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds", "u",
                           (guint32)max_rounds);
-    if (urc == ARC_EXIT_OK && conn->bus) {
+    if (urc == AR_EXIT_OK && conn->bus) {
       g_autofree char *unit = arc_systemd_unit_name(conn->project);
       urc = report_start(global, conn, 0, unit, since_s);
     }
@@ -428,17 +428,17 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
     arc_conn_not_running(conn);
     fprintf(stderr, _("agent-runner start: without a bus the service cannot be watched; run "
                       "'agent-runner serve' in the foreground instead\n"));
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (!conn->cfg) {
     fprintf(stderr, _("agent-runner start: the config is needed to start the service (--config "
                       "F)\n"));
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   }
   pid_t pid = spawn_daemon(global, conn, max_rounds);
   if (pid < 0) {
     fprintf(stderr, _("agent-runner start: fork: %s\n"), g_strerror(errno));
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   int status = -1; /* set only when the child was reaped */
   gboolean up = arc_conn_wait_name(conn, TRUE, START_WAIT_S * G_USEC_PER_SEC, pid, &status);
@@ -448,8 +448,9 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
     else
       fprintf(stderr, _("agent-runner start: %s did not appear within %ds\n"), conn->name,
               START_WAIT_S);
-    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 78 ? ARC_EXIT_CONFIG
-                                                                          : ARC_EXIT_FAILURE;
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == AR_EXIT_CONFIG
+               ? AR_EXIT_CONFIG
+               : AR_EXIT_FAILURE;
   }
   g_autofree char *how = g_strdup_printf(_("pid %d"), (int)pid);
   return report_start(global, conn, pid, how, since_s);
@@ -464,10 +465,10 @@ arc_verb_start(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!no_args("start", entries, &argc, &argv) || max_rounds < 0)
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc == ARC_EXIT_OK)
+  if (rc == AR_EXIT_OK)
     rc = start_verb(global, &conn, max_rounds);
   arc_conn_clear(&conn);
   return rc;
@@ -484,13 +485,13 @@ arc_verb_restart(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!no_args("restart", entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, TRUE);
-  if (rc == ARC_EXIT_OK)
+  if (rc == AR_EXIT_OK)
     rc = installed(global, &conn) ? stop_installed(global, &conn, "restart", now, TRUE)
                                   : stop_and_wait(global, &conn, "restart", now, TRUE);
-  if (rc == ARC_EXIT_OK)
+  if (rc == AR_EXIT_OK)
     rc = start_verb(global, &conn, 0);
   arc_conn_clear(&conn);
   return rc;

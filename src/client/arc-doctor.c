@@ -357,10 +357,10 @@ arc_verb_doctor(ArcGlobal *global, int argc, char **argv)
     if (g_str_equal(v->name, "doctor"))
       verb = v;
   if (!arc_parse_options(verb, NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner doctor: unexpected argument \"%s\"\n"), argv[1]);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   Doctor d = { .system = global->system };
   g_autoptr(GError) error = NULL;
@@ -375,7 +375,7 @@ arc_verb_doctor(ArcGlobal *global, int argc, char **argv)
             config_error ? config_error : _("invalid project name"));
     g_free(d.project);
     g_clear_pointer(&d.cfg, ar_config_unref);
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   }
   d.unit = arc_systemd_unit_name(d.project);
   d.unit_path = arc_systemd_dropin_path_env(d.system, d.project);
@@ -404,5 +404,5 @@ arc_verb_doctor(ArcGlobal *global, int argc, char **argv)
   g_free(d.project);
   g_free(d.unit);
   g_free(d.unit_path);
-  return ok ? ARC_EXIT_OK : ARC_EXIT_FAILURE;
+  return ok ? AR_EXIT_OK : AR_EXIT_FAILURE;
 }

@@ -148,7 +148,7 @@ on_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
      * Go on with the file, which a restarted service writes again. */
     f->event_slot = sd_bus_slot_unref(f->event_slot);
     if (!follow_file(f))
-      return sd_event_exit(f->event, ARC_EXIT_FAILURE);
+      return sd_event_exit(f->event, AR_EXIT_FAILURE);
   } else if (!f->log_dir) {
     /* No files to fall back on (-H: they are on the host): follow the
      * service that takes the name next, as a restarted one does. */
@@ -158,7 +158,7 @@ on_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
               f->conn->project);
     else if (sd_bus_match_signal(f->conn->bus, &f->event_slot, new_owner, AR_BUS_PATH,
                                  AR_BUS_INTERFACE, "Event", on_event_signal, f) < 0)
-      return sd_event_exit(f->event, ARC_EXIT_FAILURE);
+      return sd_event_exit(f->event, AR_EXIT_FAILURE);
   }
   return 0;
 }
@@ -174,7 +174,7 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
   if (sd_event_default(&f->event) < 0 ||
       sd_event_add_signal(f->event, NULL, SIGINT, NULL, NULL) < 0 ||
       sd_event_add_signal(f->event, NULL, SIGTERM, NULL, NULL) < 0)
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   gboolean running = arc_conn_is_running(conn);
   if (running) {
     g_autoptr(sd_bus_message) reply = NULL;
@@ -202,7 +202,7 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
   }
   if (!running && !f->log_dir) {
     arc_conn_not_running(conn);
-    return ARC_EXIT_NOT_RUNNING;
+    return AR_EXIT_NOT_RUNNING;
   }
   /* The last lines first (subscribed already: nothing falls between). */
   if (f->log_dir && f->window) {
@@ -216,9 +216,9 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
     fflush(stdout);
   }
   if (!running && !follow_file(f))
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   int r = sd_event_loop(f->event);
-  return r < 0 ? ARC_EXIT_FAILURE : r;
+  return r < 0 ? AR_EXIT_FAILURE : r;
 }
 
 int
@@ -238,10 +238,10 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("events"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1 || window < 0 || (window == 0 && !follow_opt)) {
     fprintf(stderr, _("agent-runner events: bad arguments (see 'agent-runner events --help')\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   g_auto(GStrv) kinds = NULL;
   if (kind_arg) {
@@ -251,13 +251,13 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
       if (!ar_event_kind_lookup(*k)) {
         fprintf(stderr, _("agent-runner events: unknown event kind '%s' (see docs/events.md)\n"),
                 *k);
-        return ARC_EXIT_USAGE;
+        return AR_EXIT_USAGE;
       }
     }
   }
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc != ARC_EXIT_OK) {
+  if (rc != AR_EXIT_OK) {
     arc_conn_clear(&conn);
     return rc;
   }
@@ -270,7 +270,7 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
               "'agent-runner -H %s peek --events N'\n"),
             conn.host, conn.host, conn.host);
     arc_conn_clear(&conn);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (!log_dir && !conn.host && arc_conn_is_running(&conn))
     log_dir = arc_conn_get_string(&conn, "LogDir");
@@ -285,7 +285,7 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
           ar_events_tail(log_dir, (const char *const *)kinds, (guint)window, &error);
       if (!lines) {
         fprintf(stderr, "agent-runner events: %s\n", error->message);
-        rc = ARC_EXIT_FAILURE;
+        rc = AR_EXIT_FAILURE;
       }
       for (guint i = 0; lines && i < lines->len; i++)
         print_line(g_ptr_array_index(lines, i), global->json);

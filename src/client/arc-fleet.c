@@ -299,5 +299,5 @@ arc_fleet_list(ArcGlobal *global, GPtrArray *specs, guint timeout_s)
     print_json(hosts);
   else
     print_table(hosts);
-  return failed ? ARC_EXIT_FAILURE : ARC_EXIT_OK;
+  return failed ? AR_EXIT_FAILURE : AR_EXIT_OK;
 }

@@ -106,14 +106,14 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("init"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner init: unexpected argument '%s'\n"), argv[1]);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (want_commit && no_commit) {
     fprintf(stderr, _("agent-runner init: --commit and --no-commit exclude each other\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (preset == NULL)
     preset = g_strdup("claude");
@@ -122,7 +122,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
   if (!g_strv_contains((const char *const *)names, preset)) {
     g_autofree char *list = g_strjoinv(", ", names);
     fprintf(stderr, _("agent-runner init: unknown preset '%s' (available: %s)\n"), preset, list);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
 
   g_autofree char *config_path = arc_config_path(global);
@@ -138,18 +138,18 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
               "then run init again\n"),
             work_dir);
     git_libgit2_shutdown();
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (git_repository_is_bare(repo)) {
     fprintf(stderr, _("agent-runner init: %s is a bare repository; use a work tree\n"), work_dir);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_autofree char *top = g_canonicalize_filename(git_repository_workdir(repo), NULL);
 
   if (g_file_test(config_path, G_FILE_TEST_EXISTS) && !force) {
     fprintf(stderr, _("agent-runner init: %s already exists (use --force to overwrite)\n"),
             config_path);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
 
   g_autofree char *preset_file = g_strdup_printf("%s/%s.toml", ar_presets_dir(), preset);
@@ -157,7 +157,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (!g_file_get_contents(preset_file, &text, NULL, &error)) {
     fprintf(stderr, "agent-runner init: %s\n", error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_autofree char *project = g_path_get_basename(work_dir);
   g_auto(GStrv) parts = g_strsplit(text, "{project}", -1);
@@ -170,7 +170,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
   g_autoptr(GPtrArray) written = g_ptr_array_new_with_free_func(g_free);
   if (!write_new_file(config_path, config_text, &error)) {
     fprintf(stderr, "agent-runner init: %s\n", error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_ptr_array_add(written, g_strdup(config_path));
 
@@ -178,7 +178,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
   if (!g_file_test(prompt_path, G_FILE_TEST_EXISTS) || force) {
     if (!write_new_file(prompt_path, main_prompt, &error)) {
       fprintf(stderr, "agent-runner init: %s\n", error->message);
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
     g_ptr_array_add(written, g_strdup(prompt_path));
   }
@@ -195,7 +195,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     gboolean changed = FALSE;
     if (!ensure_ignored(top, cfg->log_dir, &changed, &error)) {
       fprintf(stderr, "agent-runner init: %s\n", error->message);
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
     if (changed)
       g_ptr_array_add(written, g_build_filename(top, ".gitignore", NULL));
@@ -248,5 +248,5 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
              "  agent-runner install          (systemd user service)\n"),
            config_path);
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }

@@ -688,28 +688,28 @@ do_install(InstallOpts *o, ArConfig *cfg)
             _("agent-runner install: project name \"%s\" (the basename of work_dir) "
               "must match [A-Za-z0-9._-]+\n"),
             project ? project : "");
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   }
   gboolean supported = TRUE;
   g_autofree char *distro = arc_systemd_distro_advice(&supported);
   if (!supported && !o->dry_run) {
     fprintf(stderr, "agent-runner install: %s\n", distro);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (o->system) {
     if (!resolve_run_as(o, &error)) {
       fprintf(stderr, "agent-runner install: %s\n", error->message);
-      return ARC_EXIT_USAGE;
+      return AR_EXIT_USAGE;
     }
     if (geteuid() != 0 && !o->dry_run) {
       fprintf(stderr, _("agent-runner install --system: needs root; run: sudo env \"PATH=$PATH\" "
                         "agent-runner install --system (sudo resets PATH)\n"));
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
     /* Before the checks: they would create log_dir as root. */
     if (!prepare_log_dir(o, cfg, &error)) {
       fprintf(stderr, "agent-runner install: %s\n", error->message);
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
   }
 
@@ -719,14 +719,14 @@ do_install(InstallOpts *o, ArConfig *cfg)
   g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, o->path, &ok);
   if (!ok) {
     print_failed_checks(checks);
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   }
   /* The checks ran as root; the service runs as run_as. */
   if (o->system && geteuid() == 0 && o->run_uid != 0 && !o->dry_run) {
     g_autofree char *problem = probe_as_user(o, cfg);
     if (problem) {
       fprintf(stderr, _("agent-runner install --system: %s\nnot installing\n"), problem);
-      return ARC_EXIT_CONFIG;
+      return AR_EXIT_CONFIG;
     }
   }
 
@@ -744,7 +744,7 @@ do_install(InstallOpts *o, ArConfig *cfg)
   if (!write_link(o, link, cfg->config_path, &error) || !write_dropin(o, dropin, content, &error) ||
       !write_dropin(o, activation, acontent_bus, &error)) {
     fprintf(stderr, "agent-runner install: %s\n", error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (o->system) {
     /* The service runs as run_as: it needs its own right to the bus name,
@@ -756,7 +756,7 @@ do_install(InstallOpts *o, ArConfig *cfg)
     if (!write_dropin(o, policy, pcontent, &error) || !write_dropin(o, action, acontent, &error) ||
         !arc_dbus_reload_config(o->dry_run, &error)) {
       fprintf(stderr, "agent-runner install: %s\n", error->message);
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
   }
 
@@ -768,7 +768,7 @@ do_install(InstallOpts *o, ArConfig *cfg)
       fprintf(stderr, _("  Is your user manager running? (log in, or enable linger)\n  %s\n"),
               advice);
     }
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (!arc_systemd_reload(sd, &error))
     goto fail;
@@ -782,7 +782,7 @@ do_install(InstallOpts *o, ArConfig *cfg)
                 "install), then run install again\n"),
               o->system ? "system" : "user",
               o->system ? SYSTEMD_SYSTEM_UNIT_DIR : SYSTEMD_USER_UNIT_DIR);
-      return ARC_EXIT_FAILURE;
+      return AR_EXIT_FAILURE;
     }
   }
   if (!arc_systemd_enable(sd, unit, &error) ||
@@ -808,11 +808,11 @@ do_install(InstallOpts *o, ArConfig *cfg)
     printf(_("  status: agent-runner status    logs: journalctl --user -u %s\n"), unit);
   }
   linger_note(o);
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 
 fail:
   fprintf(stderr, "agent-runner install: %s\n", error->message);
-  return ARC_EXIT_FAILURE;
+  return AR_EXIT_FAILURE;
 }
 
 int
@@ -837,16 +837,16 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(verb, entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   o.system = global->system;
   o.path = clean_path(path ? path : g_getenv("PATH"));
   o.run_as = g_steal_pointer(&run_as);
   g_autoptr(ArConfig) cfg = arc_load_config(global);
-  int rc = cfg ? do_install(&o, cfg) : ARC_EXIT_CONFIG;
+  int rc = cfg ? do_install(&o, cfg) : AR_EXIT_CONFIG;
   g_free(o.path);
   g_free(o.run_as);
   g_free(o.run_group);
@@ -879,18 +879,18 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(verb, entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner uninstall: unexpected argument \"%s\"\n"), argv[1]);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   guint timeout = 0;
   g_autofree char *project = uninstall_project(global, &timeout);
   if (!project)
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   if (!ar_project_name_valid(project)) {
     fprintf(stderr, _("agent-runner uninstall: invalid project name \"%s\"\n"), project);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   gboolean system = global->system;
   if (!dry_run) {
@@ -902,21 +902,21 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
     struct stat lst;
     if (lstat(link, &lst) != 0 && !g_file_test(dropin, G_FILE_TEST_EXISTS)) {
       printf(_("%s is not installed (no %s): nothing to uninstall\n"), unit, link);
-      return ARC_EXIT_OK;
+      return AR_EXIT_OK;
     }
   }
   if (system && geteuid() != 0 && !dry_run) {
     fprintf(stderr, _("agent-runner uninstall --system: needs root (sudo)\n"));
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(ArcSystemd) sd = arc_systemd_new(system, dry_run, &error);
   if (!sd) {
     fprintf(stderr, "agent-runner uninstall: %s\n", error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_autofree char *unit = arc_systemd_unit_name(project);
-  int rc = ARC_EXIT_OK;
+  int rc = AR_EXIT_OK;
   /* agent-runner-monitor.service watches every project: it stays. */
   const char *units[] = { unit };
   for (guint i = 0; i < G_N_ELEMENTS(units); i++) {
@@ -933,13 +933,13 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
       if (!arc_systemd_stop_unit(sd, units[i], timeout, &error)) {
         fprintf(stderr, "agent-runner uninstall: %s\n", error->message);
         g_clear_error(&error);
-        rc = ARC_EXIT_FAILURE;
+        rc = AR_EXIT_FAILURE;
       }
     }
     if (!arc_systemd_disable(sd, units[i], &error)) {
       fprintf(stderr, "agent-runner uninstall: %s\n", error->message);
       g_clear_error(&error);
-      rc = ARC_EXIT_FAILURE;
+      rc = AR_EXIT_FAILURE;
     }
   }
   for (guint i = 0; i < G_N_ELEMENTS(units); i++) {
@@ -976,10 +976,10 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
   if (!arc_systemd_reload(sd, &error)) {
     fprintf(stderr, "agent-runner uninstall: %s\n", error->message);
     g_clear_error(&error);
-    rc = ARC_EXIT_FAILURE;
+    rc = AR_EXIT_FAILURE;
   }
   arc_systemd_reset_failed(sd, unit);
-  if (rc == ARC_EXIT_OK)
+  if (rc == AR_EXIT_OK)
     printf(dry_run ? _("would uninstall %s\n") : _("uninstalled %s\n"), unit);
   return rc;
 }

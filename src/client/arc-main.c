@@ -95,11 +95,11 @@ arc_verb_help(ArcGlobal *global, int argc, char **argv)
 {
   if (argc > 2) {
     fprintf(stderr, _("agent-runner help: one verb at most (see 'agent-runner help')\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (argc < 2) {
     print_help(stdout);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   for (const ArcVerb *v = arc_verbs; v->name; v++) {
     if (g_str_equal(v->name, argv[1]) && v->func != arc_verb_help) {
@@ -108,7 +108,7 @@ arc_verb_help(ArcGlobal *global, int argc, char **argv)
     }
   }
   fprintf(stderr, _("agent-runner help: unknown verb '%s' (see 'agent-runner help')\n"), argv[1]);
-  return ARC_EXIT_USAGE;
+  return AR_EXIT_USAGE;
 }
 
 /* Global options may stand before or after the verb, as in the Python
@@ -191,25 +191,25 @@ main(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (!take_global(&global, &argc, argv, &version, &help, &error)) {
     fprintf(stderr, "agent-runner: %s\n", error->message);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (version) {
     printf("agent-runner %s\n", PACKAGE_VERSION);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   if (help) {
     print_help(stdout);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   if (argc < 2) {
     print_help(stderr);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (g_str_equal(argv[1], "__complete"))
     return arc_completion_main(&global, argc - 1, argv + 1);
   if (argv[1][0] == '-') {
     fprintf(stderr, _("agent-runner: unknown option %s (see 'agent-runner --help')\n"), argv[1]);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   for (const ArcVerb *v = arc_verbs; v->name; v++) {
     if (g_str_equal(v->name, argv[1])) {
@@ -218,7 +218,7 @@ main(int argc, char **argv)
                 _("agent-runner %s: does not work with -H/--host (it needs this host's files or "
                   "service manager); run it on the host: ssh HOST agent-runner %s\n"),
                 v->name, v->name);
-        return ARC_EXIT_USAGE;
+        return AR_EXIT_USAGE;
       }
       int rc = v->func(&global, argc - 1, argv + 1);
       g_clear_pointer(&global.hosts, g_ptr_array_unref);
@@ -234,5 +234,5 @@ main(int argc, char **argv)
             argv[1], close);
   else
     fprintf(stderr, _("agent-runner: unknown verb '%s' (see 'agent-runner help')\n"), argv[1]);
-  return ARC_EXIT_USAGE;
+  return AR_EXIT_USAGE;
 }

@@ -33,10 +33,10 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("monitor"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1 || interval < 1) {
     fprintf(stderr, _("agent-runner monitor: bad arguments (see 'agent-runner monitor --help')\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   const char *monitor = ar_monitor_path();
@@ -58,5 +58,5 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
   g_ptr_array_add(args, NULL);
   execv(monitor, (char **)args->pdata);
   fprintf(stderr, _("agent-runner monitor: cannot run %s: %s\n"), monitor, g_strerror(errno));
-  return ARC_EXIT_FAILURE;
+  return AR_EXIT_FAILURE;
 }

@@ -69,26 +69,26 @@ int
 arc_verb_orphans(ArcGlobal *global, int argc, char **argv)
 {
   if (!arc_parse_options(arc_verb_lookup("orphans"), NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   const char *sub = argc > 1 ? argv[1] : "list";
   gboolean needs_sha = g_str_equal(sub, "show") || g_str_equal(sub, "pop");
   if ((!needs_sha && !g_str_equal(sub, "list")) || (needs_sha && argc != 3) ||
       (!needs_sha && argc > 2)) {
     fprintf(stderr, _("agent-runner orphans: usage: agent-runner orphans [list|show SHA|pop SHA] "
                       "[--json]\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   g_autoptr(ArConfig) cfg = arc_load_config(global);
   if (cfg == NULL)
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
 
   git_libgit2_init();
   g_autoptr(GError) error = NULL;
-  int rc = ARC_EXIT_OK;
+  int rc = AR_EXIT_OK;
   if (g_str_equal(sub, "list")) {
     g_autoptr(GPtrArray) orphans = ar_vcs_list_orphans(cfg->work_dir, &error);
     if (orphans == NULL)
-      rc = ARC_EXIT_FAILURE;
+      rc = AR_EXIT_FAILURE;
     else if (global->json)
       print_list_json(orphans);
     else
@@ -96,14 +96,14 @@ arc_verb_orphans(ArcGlobal *global, int argc, char **argv)
   } else if (g_str_equal(sub, "show")) {
     g_autofree char *diff = ar_vcs_orphan_diff(cfg->work_dir, argv[2], &error);
     if (diff == NULL)
-      rc = ARC_EXIT_FAILURE;
+      rc = AR_EXIT_FAILURE;
     else
       fputs(diff, stdout);
   } else {
     if (ar_vcs_orphan_pop(cfg->work_dir, argv[2], &error))
       printf(_("restored %s into %s and dropped the stash\n"), argv[2], cfg->work_dir);
     else
-      rc = ARC_EXIT_FAILURE;
+      rc = AR_EXIT_FAILURE;
   }
   git_libgit2_shutdown();
   if (error)

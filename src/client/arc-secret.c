@@ -180,14 +180,14 @@ usage(void)
                     "       agent-runner secret list [--system] [--json]\n"
                     "       agent-runner secret rm NAME [--project P] [--system]\n"
                     "       agent-runner secret check [--config F] [--json]\n"));
-  return ARC_EXIT_USAGE;
+  return AR_EXIT_USAGE;
 }
 
 static int
 fail(const char *message)
 {
   fprintf(stderr, "agent-runner secret: %s\n", message);
-  return ARC_EXIT_FAILURE;
+  return AR_EXIT_FAILURE;
 }
 
 static int
@@ -196,7 +196,7 @@ secret_set(ArcGlobal *g, const char *name)
   g_autoptr(GError) error = NULL;
   if (!ar_secret_name_valid(name, &error)) {
     fail(error->message);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   gsize len = 0;
   char *value = read_value(name, &len, &error);
@@ -219,7 +219,7 @@ secret_set(ArcGlobal *g, const char *name)
   } else {
     printf(_("stored %s for every project in the Secret Service; the next round gets it\n"), name);
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 static int
@@ -228,7 +228,7 @@ secret_rm(ArcGlobal *g, const char *name)
   g_autoptr(GError) error = NULL;
   if (!ar_secret_name_valid(name, &error)) {
     fail(error->message);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   gboolean removed;
   if (g->system) {
@@ -247,10 +247,10 @@ secret_rm(ArcGlobal *g, const char *name)
                        : _("agent-runner secret: no secret %s for every project (give "
                            "--project P for a project's own)\n"),
             name, g->project);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   printf(_("removed %s\n"), name);
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 static void
@@ -304,13 +304,13 @@ secret_list(ArcGlobal *g)
     json_builder_end_array(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     arc_print_json(root);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   if (entries->len == 0) {
     g_autofree char *probe = ar_secret_credstore_path(NULL, "X");
     g_autofree char *dir = g_path_get_dirname(probe);
     printf(g->system ? _("no secrets in %s\n") : _("no secrets in the Secret Service\n"), dir);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   for (guint i = 0; i < entries->len; i++) {
     ArSecretEntry *e = g_ptr_array_index(entries, i);
@@ -318,7 +318,7 @@ secret_list(ArcGlobal *g)
                                        : g_strdup(e->locked ? _("keyring (locked)") : _("keyring"));
     printf("%-24s %-20s %s\n", e->name, e->project ? e->project : _("(every project)"), where);
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 static int
@@ -326,7 +326,7 @@ secret_check(ArcGlobal *g)
 {
   g_autoptr(ArConfig) cfg = arc_load_config(g);
   if (!cfg)
-    return ARC_EXIT_CONFIG;
+    return AR_EXIT_CONFIG;
   gboolean ok = TRUE;
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_array(b);
@@ -374,7 +374,7 @@ secret_check(ArcGlobal *g)
   } else if (!cfg->secrets || !cfg->secrets[0]) {
     printf(_("project %s: [agent] secrets is empty; nothing to check\n"), cfg->project);
   }
-  return ok ? ARC_EXIT_OK : ARC_EXIT_CONFIG;
+  return ok ? AR_EXIT_OK : AR_EXIT_CONFIG;
 }
 
 int
@@ -382,7 +382,7 @@ arc_verb_secret(ArcGlobal *global, int argc, char **argv)
 {
   const ArcVerb *verb = arc_verb_lookup("secret");
   if (!arc_parse_options(verb, NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc < 2)
     return usage();
   const char *sub = argv[1];

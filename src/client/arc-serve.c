@@ -20,7 +20,7 @@ exec_daemon(const char *verb, GPtrArray *args)
   g_ptr_array_add(args, NULL);
   execv(daemon, (char **)args->pdata);
   fprintf(stderr, _("agent-runner %s: cannot run %s: %s\n"), verb, daemon, g_strerror(errno));
-  return ARC_EXIT_FAILURE;
+  return AR_EXIT_FAILURE;
 }
 
 int
@@ -38,10 +38,10 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("serve"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1 || max_rounds < 0) {
     fprintf(stderr, _("agent-runner serve: bad arguments (see 'agent-runner serve --help')\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   g_ptr_array_add(args, g_strdup("--config"));
@@ -73,10 +73,10 @@ arc_verb_round(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("round"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner round: unexpected argument '%s'\n"), argv[1]);
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   g_ptr_array_add(args, g_strdup("--config"));

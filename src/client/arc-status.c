@@ -394,10 +394,10 @@ int
 arc_verb_status(ArcGlobal *global, int argc, char **argv)
 {
   if (!arc_parse_options(arc_verb_lookup("status"), NULL, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc == ARC_EXIT_OK) {
+  if (rc == AR_EXIT_OK) {
     g_autoptr(JsonNode) doc = NULL;
     g_auto(ArcUnitState) unit = { 0 };
     gboolean installed = query_unit(global, &conn, &unit);
@@ -417,7 +417,7 @@ arc_verb_status(ArcGlobal *global, int argc, char **argv)
           render_unit(conn.project, &unit);
       }
       rc = arc_conn_not_running(&conn);
-    } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == ARC_EXIT_OK) {
+    } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == AR_EXIT_OK) {
       if (global->json) {
         g_autoptr(JsonNode) j = status_json(&conn, json_node_get_object(doc));
         if (installed)
@@ -517,7 +517,7 @@ peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
               : 0;
     }
     *doc = arc_offline_doc(conn->cfg, conn->system, (guint)round_num, (guint)sel->events);
-    rc = *doc ? ARC_EXIT_OK : arc_conn_not_running(conn);
+    rc = *doc ? AR_EXIT_OK : arc_conn_not_running(conn);
     /* "Why did it die": peek --round latest --log works on a stopped one. */
     if (*doc && sel->log)
       arc_offline_add_log(*doc, conn->cfg->log_dir, 50);
@@ -527,13 +527,13 @@ peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
     rc = arc_conn_peek(conn, verb, doc, "round", (guint32)round_num, "log_tail",
                        (guint32)(sel->log ? 50 : 0), "events", (guint32)sel->events, NULL);
   }
-  if (rc == ARC_EXIT_OK && round_num && sel->round && !g_str_equal(sel->round, "latest") &&
+  if (rc == AR_EXIT_OK && round_num && sel->round && !g_str_equal(sel->round, "latest") &&
       JSON_NODE_HOLDS_NULL(json_object_get_member(json_node_get_object(*doc), "current_round"))) {
     fprintf(stderr,
             _("agent-runner %s: round %s not found (neither in memory, nor in the events, nor a "
               "transcript on disk)\n"),
             verb, sel->round);
-    rc = ARC_EXIT_FAILURE;
+    rc = AR_EXIT_FAILURE;
   }
   return rc;
 }
@@ -548,7 +548,7 @@ print_selection(const char *verb, JsonNode *doc, const PeekSel *sel, gboolean js
   g_autoptr(GError) error = NULL;
   if (sel->select && !(out = select_path(doc, sel->select, &error))) {
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   if (!json && JSON_NODE_HOLDS_VALUE(out) && json_node_get_value_type(out) == G_TYPE_STRING) {
     printf("%s\n", json_node_get_string(out));
@@ -559,7 +559,7 @@ print_selection(const char *verb, JsonNode *doc, const PeekSel *sel, gboolean js
   } else {
     arc_print_json(out);
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 int
@@ -569,16 +569,16 @@ arc_verb_peek(ArcGlobal *global, int argc, char **argv)
   GOptionEntry entries[PEEK_N_ENTRIES + 1] = { { 0 } };
   peek_entries(&sel, entries);
   gboolean ok = arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv);
-  int rc = ARC_EXIT_USAGE;
+  int rc = AR_EXIT_USAGE;
   if (ok && !peek_sel_valid(&sel))
     fprintf(stderr, _("agent-runner peek: bad arguments (see 'agent-runner peek --help')\n"));
   else if (ok) {
     ArcConn conn;
     rc = arc_conn_open(global, &conn, FALSE);
     g_autoptr(JsonNode) doc = NULL;
-    if (rc == ARC_EXIT_OK)
+    if (rc == AR_EXIT_OK)
       rc = peek_document(&conn, "peek", &sel, &doc);
-    if (rc == ARC_EXIT_OK)
+    if (rc == AR_EXIT_OK)
       rc = print_selection("peek", doc, &sel, global->json, FALSE);
     arc_conn_clear(&conn);
   }
@@ -668,11 +668,11 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
   if (all) {
     fprintf(stderr, _("agent-runner list: --all reads this host's unit files and does not work "
                       "with -H/--fleet; run 'ssh HOST agent-runner list --all'\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   if (timeout_s <= 0) {
     fprintf(stderr, _("agent-runner list: --timeout needs a number of seconds above 0\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func(g_free);
   if (fleet) {
@@ -681,14 +681,14 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
     g_autoptr(GPtrArray) conf = arc_fleet_config_hosts(&path, &error);
     if (!conf) {
       fprintf(stderr, "agent-runner list: %s\n", error->message);
-      return ARC_EXIT_CONFIG;
+      return AR_EXIT_CONFIG;
     }
     if (conf->len == 0 && !global->hosts) {
       fprintf(stderr,
               _("agent-runner list: --fleet: no hosts in %s (write [fleet] hosts = "
                 "[\"pi\", \"user@server:2222\"])\n"),
               path);
-      return ARC_EXIT_CONFIG;
+      return AR_EXIT_CONFIG;
     }
     for (guint i = 0; i < conf->len; i++)
       g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(conf, i)));
@@ -700,7 +700,7 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
     g_autoptr(GError) error = NULL;
     if (!arc_host_parse(g_ptr_array_index(hosts, i), &h, &error)) {
       fprintf(stderr, "agent-runner list: %s\n", error->message);
-      return ARC_EXIT_USAGE;
+      return AR_EXIT_USAGE;
     }
     arc_host_clear(&h);
   }
@@ -722,7 +722,7 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("list"), entries, &argc, &argv))
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (global->hosts || fleet)
     return list_fleet(global, all, fleet, timeout_s);
   g_autoptr(sd_bus) bus = NULL;
@@ -741,7 +741,7 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
               g_strerror(-r));
     else
       fprintf(stderr, _("agent-runner list: %s\n"), error->message);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)list_row_free);
   g_autoptr(GHashTable) by_project = g_hash_table_new(g_str_hash, g_str_equal);
@@ -797,14 +797,14 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
     json_builder_end_array(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     arc_print_json(root);
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   if (rows->len == 0) {
     printf(all ? _("no agent-runner project is running or installed (%s)\n")
                : _("no agent-runner service on the %s bus ('agent-runner list --all' also shows "
                    "installed ones that are stopped)\n"),
            global->system ? "system" : "user");
-    return ARC_EXIT_OK;
+    return AR_EXIT_OK;
   }
   printf("%s%-24s %-12s %-6s%s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
          all ? _(" UNIT / STOP REASON") : "", arc_color(RESET));
@@ -817,7 +817,7 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
              row->stop_reason ? row->stop_reason : "");
     printf("\n");
   }
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }
 
 /* ---- watch --------------------------------------------------------------- */
@@ -846,7 +846,7 @@ redraw(Watch *w)
     printf("\033[H\033[2J");
   if (peek_sel_any(w->sel)) {
     g_autoptr(JsonNode) doc = NULL;
-    if (peek_document(w->conn, "watch", w->sel, &doc) == ARC_EXIT_OK)
+    if (peek_document(w->conn, "watch", w->sel, &doc) == AR_EXIT_OK)
       (void)print_selection("watch", doc, w->sel, w->json, w->json);
   } else if (!arc_conn_is_running(w->conn)) {
     /* The last state stays on screen, from the files. */
@@ -860,7 +860,7 @@ redraw(Watch *w)
       printf(_("%s  not running\n"), w->conn->project);
   } else {
     g_autoptr(JsonNode) doc = NULL;
-    if (arc_conn_peek(w->conn, "watch", &doc, NULL) == ARC_EXIT_OK) {
+    if (arc_conn_peek(w->conn, "watch", &doc, NULL) == AR_EXIT_OK) {
       if (w->json)
         print_json_line(doc);
       else
@@ -902,15 +902,15 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
   g_autofree char *round_arg = sel->round;
   g_autofree char *select_arg = sel->select;
   if (!ok)
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   if (argc > 1 || interval <= 0 || !peek_sel_valid(sel)) {
     fprintf(stderr, _("agent-runner watch: bad arguments (see 'agent-runner watch --help')\n"));
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   ArcConn conn;
   int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc != ARC_EXIT_OK || !conn.bus) {
-    rc = rc != ARC_EXIT_OK ? rc : arc_conn_not_running(&conn);
+  if (rc != AR_EXIT_OK || !conn.bus) {
+    rc = rc != AR_EXIT_OK ? rc : arc_conn_not_running(&conn);
     arc_conn_clear(&conn);
     return rc;
   }
@@ -938,11 +938,11 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
       sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, period, period, on_tick, &w) < 0) {
     fprintf(stderr, _("agent-runner watch: cannot set up the event loop\n"));
     arc_conn_clear(&conn);
-    return ARC_EXIT_FAILURE;
+    return AR_EXIT_FAILURE;
   }
   redraw(&w);
   (void)sd_event_loop(event);
   (void)sd_bus_detach_event(conn.bus);
   arc_conn_clear(&conn);
-  return ARC_EXIT_OK;
+  return AR_EXIT_OK;
 }

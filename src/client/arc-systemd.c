@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ar-cleanup.h"
+#include "ar-exit.h"
 #include "ar-util.h"
 
 #define SD_DEST    "org.freedesktop.systemd1"
@@ -704,8 +705,9 @@ arc_systemd_start_installed(gboolean system, const char *project, const char *lo
   if (!sd || !arc_systemd_start_unit(sd, unit, 120, &error)) {
     fprintf(stderr, "agent-runner start: %s\n", error->message);
     g_auto(ArcUnitState) st = { 0 };
-    if (sd && arc_systemd_get_unit_state(sd, unit, &st, NULL) && st.exec_main_status == 78)
-      return 78;
+    if (sd && arc_systemd_get_unit_state(sd, unit, &st, NULL) &&
+        st.exec_main_status == AR_EXIT_CONFIG)
+      return AR_EXIT_CONFIG;
     return 1;
   }
   if (!quiet)

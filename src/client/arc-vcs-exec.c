@@ -31,7 +31,7 @@ exec_vcs_helper(ArcGlobal *global, int argc, char **argv)
   /* Never run a verb for real while shell completion is reading option
    * tables (it runs in the helper anyway, see arc_completion_main). */
   if (arc_options_hook)
-    return ARC_EXIT_USAGE;
+    return AR_EXIT_USAGE;
 
   const char *helper = ar_vcs_helper_path();
   g_autoptr(GPtrArray) args = g_ptr_array_new();
@@ -57,7 +57,7 @@ exec_vcs_helper(ArcGlobal *global, int argc, char **argv)
   int errsv = errno;
   fprintf(stderr, _("agent-runner: cannot run %s for '%s': %s (is the installation complete?)\n"),
           helper, argv[0], g_strerror(errsv));
-  return ARC_EXIT_FAILURE;
+  return AR_EXIT_FAILURE;
 }
 
 int

@@ -47,8 +47,9 @@ props_read(ArdBus *self, Props *p)
   const ArdStatus *st = ard_loop_get_status(self->loop);
   const ArdRoundSummary *last = g_queue_peek_tail((GQueue *)&st->recent);
   p->state = ard_run_state_to_string(st->state);
-  p->round_num = st->round_num;
-  p->phase = g_strdup(st->phase ? st->phase : "");
+  p->round_num = ard_status_round_num(st);
+  const char *phase = ard_status_phase(st);
+  p->phase = g_strdup(phase ? phase : "");
   p->agent_pid = st->agent_pid > 0 ? (guint32)st->agent_pid : 0;
   p->round_started_at = st->round_started_at_us > 0 ? (guint64)st->round_started_at_us : 0;
   p->last_exit_code = last ? last->exit_code : 0;
@@ -659,6 +660,8 @@ ard_bus_free(ArdBus *self)
     (void)sd_bus_detach_event(self->bus);
   }
   g_clear_pointer(&self->peek, ard_peek_free);
+  /* Their slots hold the connection: it would never be freed. */
+  ard_polkit_cancel_all();
   sd_bus_slot_unref(self->vtable_slot);
   sd_bus_flush_close_unref(self->bus);
   props_clear(&self->announced);

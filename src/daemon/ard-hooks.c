@@ -457,7 +457,7 @@ on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *user_data)
 ArdHookBatch *
 ard_hooks_start(sd_event *event, ArConfig *cfg, ArHookKind kind, GPtrArray *hooks,
                 const char *const *base_env, guint round_num, const char *phase, JsonObject *input,
-                const char *prompt_path, ArdHookBatchDone done, gpointer user_data)
+                const char *prompt_path, ArdHookBatchDone done, gpointer user_data, GError **error)
 {
   ArdHookBatch *b = g_new0(ArdHookBatch, 1);
   b->cfg = ar_config_ref(cfg);
@@ -471,8 +471,13 @@ ard_hooks_start(sd_event *event, ArConfig *cfg, ArHookKind kind, GPtrArray *hook
   b->done = done;
   b->user_data = user_data;
   b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (b->efd < 0 || sd_event_add_io(event, &b->io, b->efd, EPOLLIN, on_batch_done, b) < 0)
-    g_error("cannot watch the hook worker: %s", g_strerror(errno));
+  int r = b->efd < 0 ? -errno : sd_event_add_io(event, &b->io, b->efd, EPOLLIN, on_batch_done, b);
+  if (r < 0) {
+    /* No thread started: the caller ends what waited for the hooks. */
+    ar_set_error_errno(error, -r, "cannot watch the hook worker");
+    ard_hook_batch_free(b);
+    return NULL;
+  }
   (void)sd_event_source_set_description(b->io, "hooks");
   b->thread = g_thread_new("hooks", batch_thread, b);
   return b;

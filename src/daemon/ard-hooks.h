@@ -71,7 +71,7 @@ typedef void (*ArdHookBatchDone)(ArdHookBatch *batch, gpointer user_data);
 ArdHookBatch *ard_hooks_start(sd_event *event, ArConfig *cfg, ArHookKind kind, GPtrArray *hooks,
                               const char *const *base_env, guint round_num, const char *phase,
                               JsonObject *input, const char *prompt_path, ArdHookBatchDone done,
-                              gpointer user_data);
+                              gpointer user_data, GError **error);
 GPtrArray *ard_hook_batch_get_results(ArdHookBatch *batch);
 void ard_hook_batch_free(ArdHookBatch *batch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdHookBatch, ard_hook_batch_free)

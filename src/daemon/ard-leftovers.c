@@ -41,53 +41,14 @@ read_boot_id(void)
   return g_strdup(g_strstrip(text));
 }
 
-typedef struct {
-  char state;
-  pid_t ppid;
-  pid_t pgrp;
-  pid_t session;
-  guint64 start_ticks;
-} ProcStat;
-
-/* "PID (comm) S PPID PGRP SESSION ... STARTTIME(22) ...": comm may hold
- * spaces and parentheses, so parse after the last ')'. */
-static gboolean
-read_proc_stat(int proc_fd, const char *name, ProcStat *st)
-{
-  char path[64];
-  g_snprintf(path, sizeof path, "%s/stat", name);
-  g_auto(ArFd) fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return FALSE;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return FALSE;
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')');
-  if (!p)
-    return FALSE;
-  int ppid = 0, pgrp = 0, session = 0;
-  unsigned long long start = 0;
-  /* Fields 3..22; the 14 in between are skipped with %*s. */
-  if (sscanf(p + 1, " %c %d %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-             &st->state, &ppid, &pgrp, &session, &start) != 5)
-    return FALSE;
-  st->ppid = ppid;
-  st->pgrp = pgrp;
-  st->session = session;
-  st->start_ticks = start;
-  return TRUE;
-}
-
 JsonNode *
 ard_leftovers_record(guint round_num, pid_t agent_pid, const char *token)
 {
   g_auto(ArFd) proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   char name[16];
   g_snprintf(name, sizeof name, "%d", (int)agent_pid);
-  ProcStat st = { 0 };
-  if (proc < 0 || !read_proc_stat(proc, name, &st))
+  ArdProcStat st = { 0 };
+  if (proc < 0 || !ard_reap_read_stat(proc, name, &st))
     return NULL;
   g_autofree char *boot = read_boot_id();
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -139,8 +100,8 @@ self_and_ancestors(int proc_fd)
     g_hash_table_add(set, GINT_TO_POINTER(p));
     char name[16];
     g_snprintf(name, sizeof name, "%d", (int)p);
-    ProcStat st = { 0 };
-    if (!read_proc_stat(proc_fd, name, &st))
+    ArdProcStat st = { 0 };
+    if (!ard_reap_read_stat(proc_fd, name, &st))
       break;
     p = st.ppid;
   }
@@ -173,8 +134,8 @@ ard_leftovers_find(JsonObject *record)
   if (session_valid) {
     char name[16];
     g_snprintf(name, sizeof name, "%d", (int)sid);
-    ProcStat leader = { 0 };
-    if (read_proc_stat(proc_fd, name, &leader) && leader.start_ticks != start_ticks)
+    ArdProcStat leader = { 0 };
+    if (ard_reap_read_stat(proc_fd, name, &leader) && leader.start_ticks != start_ticks)
       session_valid = FALSE;
   }
   struct dirent *e;
@@ -184,8 +145,8 @@ ard_leftovers_find(JsonObject *record)
     pid_t pid = (pid_t)atoi(e->d_name);
     if (g_hash_table_contains(mine, GINT_TO_POINTER(pid)))
       continue;
-    ProcStat st = { 0 };
-    if (!read_proc_stat(proc_fd, e->d_name, &st))
+    ArdProcStat st = { 0 };
+    if (!ard_reap_read_stat(proc_fd, e->d_name, &st))
       continue;
     if (st.state == 'Z' || st.state == 'X' || st.state == 'x')
       continue;

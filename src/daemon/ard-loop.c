@@ -2,7 +2,6 @@
 
 #include "ar-json.h"
 #include "ard-loop.h"
-#include "ard-loop-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +22,7 @@
 #include "ard-perms.h"
 #include "ar-util.h"
 #include "ard-backoff.h"
+#include "ard-between.h"
 #include "ard-console.h"
 #include "ard-hooks.h"
 #include "ard-leftovers.h"
@@ -30,26 +30,60 @@
 #include "ard-notify.h"
 #include "ard-reap.h"
 #include "ard-retention.h"
+#include "ard-reaction.h"
 #include "ard-round.h"
+#include "ard-secrets.h"
 #include "ard-vcs.h"
 
-/* The sentinel an agent writes into its log dir to say "I am done". */
-#define AGENT_DONE_FILE ".agent-done"
-/* Excerpts of sentinel/stop-file content in events. */
-#define EXCERPT_CHARS 200
-/* crash_loop.reason: the end of the last transcript. */
-#define CRASH_TAIL_CHARS 2000
+#include <systemd/sd-bus.h>
+
+/* Cap of the restart delay during a crash streak. */
+#define ARD_DELAY_CAP_S 1800
+
+struct ArdLoop {
+  ArdOptions opts;
+  sd_event *event;
+  ArConfig *cfg;
+  ArEmitter *emitter;
+  ArdLock *lock;
+  ArdState *state; /* state.json: the source of what status derives from it */
+  gboolean state_recovered;
+  ArdStatus status;
+  char **base_env;
+
+  sd_event_source *sig_term;
+  sd_event_source *sig_int;
+  sd_event_source *sig_hup;
+  sd_event_source *sig_chld;
+  sd_event_source *wait_timer;
+  sd_event_source *step_defer;
+
+  ArdRound *round;
+  struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
+  guint max_rounds;                   /* effective: --max-rounds, else config */
+  gboolean battery_fresh;             /* the start-up battery just ran: skip it once */
+  gboolean disk_full;                 /* the battery failed for want of space in log_dir */
+
+  gboolean stop_requested;
+  gboolean stopping_emitted;
+  gboolean libgit2_ref; /* a git_libgit2_init() reference held for our lifetime */
+  int exit_code;
+
+  /* The current wait: restart_delay_s times factor, from wait_start. */
+  gint64 wait_start_mono_us;
+  guint wait_factor;
+
+  ArdStatusHook status_hook;
+  gpointer status_hook_data;
+
+  ArdReactor *reactor;           /* crash streak, back-off, auth, quota, usage */
+  double backoff_scale;          /* AGENT_RUNNER_TEST_BACKOFF_SCALE, else 1 */
+  sd_event_source *extend_timer; /* EXTEND_TIMEOUT_USEC while a stop waits */
+  ArdSecrets *secrets;           /* [agent] secrets for the next round */
+};
 
 static void loop_step(ArdLoop *loop);
-
-const char *
-ard_run_state_to_string(ArdRunState state)
-{
-  static const char *const names[] = {
-    "starting", "running", "waiting", "backing_off", "stopping", "stopped", "waiting_for_secret",
-  };
-  return state <= ARD_RUN_WAITING_FOR_SECRET ? names[state] : "unknown";
-}
+static void step_soon(ArdLoop *loop);
 
 void
 ard_options_clear(ArdOptions *opts)
@@ -76,21 +110,10 @@ set_run_state(ArdLoop *loop, ArdRunState st)
     loop->status_hook(loop, loop->status_hook_data);
 }
 
-void
-ard_loop_set_run_state(ArdLoop *loop, ArdRunState st)
+static void
+save_state(ArdLoop *loop)
 {
-  set_run_state(loop, st);
-}
-
-void
-ard_loop_save_state(ArdLoop *loop)
-{
-  g_autoptr(GError) error = NULL;
-  /* A state file we cannot write is serious (round numbers could repeat
-   * after a restart) but not a reason to abandon the agent mid-run: the
-   * in-memory state and the transcripts still keep numbers monotonic. */
-  if (!ard_state_save(loop->state, loop->cfg->log_dir, &error))
-    g_warning("%s", error->message);
+  ard_state_save_or_warn(loop->state, loop->cfg->log_dir);
 }
 
 /* ---- stopping ------------------------------------------------------- */
@@ -124,14 +147,13 @@ loop_exit(ArdLoop *loop, int code, const char *reason)
 
 /* A lasting stop: remembered in state.json so status/Peek can tell after a
  * restart why the service is down. */
-void
-ard_loop_set_stop_reason(ArdLoop *loop, const char *reason)
+static void
+set_stop_reason(ArdLoop *loop, const char *reason)
 {
   g_free(loop->state->stop_reason);
   loop->state->stop_reason = g_strdup(reason);
-  g_free(loop->status.stop_reason);
-  loop->status.stop_reason = g_strdup(reason);
-  ard_loop_save_state(loop);
+  loop->status.stop_reason_current = TRUE;
+  save_state(loop);
 }
 
 /* EXTEND_TIMEOUT_USEC: systemd's TimeoutStopSec counts from the SIGTERM,
@@ -162,9 +184,9 @@ extend_stop_timeout(ArdLoop *loop, gboolean ending)
     return;
   guint64 usec = 2 * ARD_KILL_GRACE_USEC + EXTEND_MARGIN_USEC;
   if (!ending) {
-    gint64 deadline =
-        ard_round_get_started_realtime_us(loop->round) +
-        (gint64)ar_config_round_timeout(loop->cfg, loop->status.phase) * G_USEC_PER_SEC;
+    gint64 deadline = ard_round_get_started_realtime_us(loop->round) +
+                      (gint64)ar_config_round_timeout(loop->cfg, ard_status_phase(&loop->status)) *
+                          G_USEC_PER_SEC;
     usec += (guint64)MAX(deadline - g_get_real_time(), 0);
   }
   ard_notify_extend_timeout(usec);
@@ -189,7 +211,7 @@ request_stop(ArdLoop *loop, gboolean now, const char *reason)
   emit_stopping(loop, reason);
   if (!loop->round) {
     /* Between rounds: a wait (or the pending step) ends now. */
-    loop_exit(loop, ARD_EXIT_OK, NULL);
+    loop_exit(loop, AR_EXIT_OK, NULL);
     return;
   }
   set_run_state(loop, ARD_RUN_STOPPING);
@@ -294,114 +316,40 @@ on_chld(sd_event_source *s, const struct signalfd_siginfo *si, void *user_data)
 
 /* ---- stop triggers -------------------------------------------------- */
 
-static char *
-read_excerpt(const char *path, gboolean *exists)
-{
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  *exists = g_file_test(path, G_FILE_TEST_EXISTS);
-  if (!*exists || !g_file_get_contents(path, &text, &len, NULL))
-    return g_strdup("");
-  g_autofree char *valid = g_utf8_make_valid(text, len);
-  g_strstrip(valid);
-  return ar_redact_truncate(valid, EXCERPT_CHARS);
-}
-
-/* Between rounds, in this order: a stop request, .agent-done, stop_file,
- * max_rounds. TRUE when the loop stopped. */
+/* Between rounds, in this order: a stop request, .agent-done,
+ * .monitor-stop, stop_file, max_rounds. TRUE when the loop stopped. */
 static gboolean
 check_stop_triggers(ArdLoop *loop)
 {
   if (loop->stop_requested) {
-    loop_exit(loop, ARD_EXIT_OK, "stop requested");
+    loop_exit(loop, AR_EXIT_OK, "stop requested");
     return TRUE;
   }
-  gboolean exists = FALSE;
-  g_autofree char *done_path = g_build_filename(loop->cfg->log_dir, AGENT_DONE_FILE, NULL);
-  g_autofree char *done_reason = read_excerpt(done_path, &exists);
-  if (exists) {
-    ar_emit(loop->emitter, "agent_self_terminated", AR_EV_S("reason", done_reason), NULL);
-    ard_loop_set_stop_reason(loop, ARD_STOP_REASON_DONE);
-    loop_exit(loop, ARD_EXIT_OK, "agent_done");
-    return TRUE;
-  }
-  g_autofree char *mstop_path = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
-  g_autofree char *mstop = read_excerpt(mstop_path, &exists);
-  if (exists) {
-    ard_loop_set_stop_reason(loop, ARD_STOP_REASON_MONITOR);
-    g_autofree char *why = g_strdup_printf("monitor_auto_stop:%s", mstop);
-    loop_exit(loop, ARD_EXIT_OK, why);
-    return TRUE;
-  }
-  if (loop->cfg->stop_file) {
-    g_autofree char *content = read_excerpt(loop->cfg->stop_file, &exists);
-    if (exists) {
-      ar_emit(loop->emitter, "stop_file_detected", AR_EV_S("stop_file", loop->cfg->stop_file),
-              AR_EV_S("content", content),
-              AR_EV_I("rounds_completed", loop->status.rounds_completed), NULL);
-      loop_exit(loop, ARD_EXIT_OK, "stop_file");
-      return TRUE;
-    }
-  }
-  if (loop->max_rounds > 0 && loop->status.rounds_completed >= loop->max_rounds) {
-    ar_emit(loop->emitter, "max_rounds_reached",
-            AR_EV_I("rounds_completed", loop->status.rounds_completed),
-            AR_EV_I("max_rounds", loop->max_rounds), NULL);
-    loop_exit(loop, ARD_EXIT_OK, "max_rounds");
-    return TRUE;
-  }
-  return FALSE;
+  g_autofree char *why = NULL;
+  ArdTrigger t = ard_between_check_triggers(loop->cfg, loop->emitter, loop->status.rounds_completed,
+                                            loop->max_rounds, &why);
+  if (t == ARD_TRIGGER_NONE)
+    return FALSE;
+  /* The lasting ones: a restart stops again until an explicit start. */
+  static const char *const lasting[] = {
+    [ARD_TRIGGER_DONE] = ARD_STOP_REASON_DONE,
+    [ARD_TRIGGER_MONITOR] = ARD_STOP_REASON_MONITOR,
+  };
+  if ((gsize)t < G_N_ELEMENTS(lasting) && lasting[t])
+    set_stop_reason(loop, lasting[t]);
+  loop_exit(loop, AR_EXIT_OK, why);
+  return TRUE;
 }
 
 /* ---- the startup battery ------------------------------------------- */
 
-static gboolean
-skip_startup_checks(void)
-{
-  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
-  return v && (g_ascii_strcasecmp(v, "1") == 0 || g_ascii_strcasecmp(v, "true") == 0 ||
-               g_ascii_strcasecmp(v, "yes") == 0 || g_ascii_strcasecmp(v, "on") == 0);
-}
-
-/* TRUE when fine. Otherwise smoke_check_failed per failed check, then
- * config_broken; the caller exits 78. */
+/* TRUE when fine; FALSE after the battery's events (the caller exits). */
 static gboolean
 run_battery(ArdLoop *loop)
 {
-  if (skip_startup_checks())
-    return TRUE;
-  gboolean all_ok = TRUE;
-  g_autoptr(GPtrArray) checks = ar_startup_checks(loop->cfg, NULL, &all_ok);
-  if (all_ok)
-    return TRUE;
-  g_autoptr(GString) names = g_string_new(NULL);
-  for (guint i = 0; i < checks->len; i++) {
-    ArCheck *c = g_ptr_array_index(checks, i);
-    if (c->ok)
-      continue;
-    g_autofree char *reason = g_strdup_printf("%s: %s", c->name, c->detail ? c->detail : "");
-    /* The Python tool's stderr line, kept for people grepping for it. */
-    fprintf(stderr, "STARTUP FAIL: %s | how-to-fix: %s\n", reason, c->hint ? c->hint : "");
-    ar_emit(loop->emitter, "smoke_check_failed", AR_EV_S("reason", reason), NULL);
-    g_string_append_printf(names, "%s%s", names->len ? ", " : "", c->name);
-  }
-  g_autofree char *reason = g_strdup_printf("startup checks failed: %s", names->str);
-  guint64 free_bytes = 0;
-  if (ar_check_dir_full(loop->cfg->log_dir, &free_bytes)) {
-    /* Not a broken config: a full disk, said as such (the events file may
-     * not take this line; the journal, the bus and stderr do). */
-    fprintf(stderr,
-            _("DISK FULL: %s has %" PRIu64 " bytes free | how-to-fix: free "
-              "space there (old rounds/ logs, events files), then run agent-runner "
-              "start\n"),
-            loop->cfg->log_dir, free_bytes);
-    ar_emit(loop->emitter, "disk_full", AR_EV_S("path", loop->cfg->log_dir),
-            AR_EV_I("free_bytes", free_bytes), AR_EV_S("reason", reason), NULL);
-    loop->disk_full = TRUE;
-    return FALSE;
-  }
-  ar_emit(loop->emitter, "config_broken", AR_EV_S("reason", reason), NULL);
-  return FALSE;
+  ArdBattery b = ard_between_run_battery(loop->cfg, loop->emitter);
+  loop->disk_full = b == ARD_BATTERY_DISK_FULL;
+  return b == ARD_BATTERY_OK;
 }
 
 /* Exit 78 either way: the unit's RestartPreventExitStatus honours it, and
@@ -410,68 +358,33 @@ static void
 config_broken_exit(ArdLoop *loop)
 {
   gboolean full = loop->disk_full;
-  ard_loop_set_stop_reason(loop, full ? ARD_STOP_REASON_DISK_FULL : ARD_STOP_REASON_CONFIG_BROKEN);
-  loop_exit(loop, ARD_EXIT_CONFIG, full ? "disk_full" : "config_broken");
+  set_stop_reason(loop, full ? ARD_STOP_REASON_DISK_FULL : ARD_STOP_REASON_CONFIG_BROKEN);
+  loop_exit(loop, AR_EXIT_CONFIG, full ? "disk_full" : "config_broken");
 }
 
-void
-ard_loop_config_broken(ArdLoop *loop)
+/* TRUE when every [agent] secret was read; FALSE when the loop now waits
+ * for a locked keyring or stopped as config-broken. */
+static gboolean
+secrets_ready(ArdLoop *loop)
 {
-  config_broken_exit(loop);
-}
-
-/* ---- after a round ---------------------------------------------------- */
-
-static char *
-transcript_tail(const char *path)
-{
-  if (!path)
-    return g_strdup("");
-  g_auto(ArFd) fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return g_strdup("");
-  /* Up to 4 bytes per character, so this many bytes hold 2000 of them;
-   * plus the longest secret, so one cut at the start is redacted whole. */
-  const off_t want = CRASH_TAIL_CHARS * 4 + (off_t)ar_redact_max_secret_len();
-  off_t size = lseek(fd, 0, SEEK_END);
-  off_t from = size > want ? size - want : 0;
-  g_autofree char *buf = g_malloc(want + 1);
-  ssize_t n = pread(fd, buf, want, from);
-  if (n <= 0)
-    return g_strdup("");
-  g_autofree char *literal = ar_redact_literals_len(buf, (gsize)n);
-  g_autofree char *valid = g_utf8_make_valid(literal, -1);
-  glong chars = g_utf8_strlen(valid, -1);
-  const char *start =
-      chars > CRASH_TAIL_CHARS ? g_utf8_offset_to_pointer(valid, chars - CRASH_TAIL_CHARS) : valid;
-  /* The emitter redacts free-text fields; redact here too so the text is
-   * clean whatever sink gets it. */
-  return ar_redact(start);
-}
-
-static ArdRoundSummary *
-summarize(const ArdRoundResult *res)
-{
-  ArdRoundSummary *s = g_new0(ArdRoundSummary, 1);
-  s->round_num = res->round_num;
-  s->phase = g_strdup(res->phase);
-  s->exit_code = res->exit_code;
-  s->exit_cause = g_strdup(res->exit_cause);
-  s->outcome = g_strdup(res->outcome);
-  s->duration_s = res->duration_s;
-  s->started_at = ar_utc_iso_ms(res->started_realtime_us);
-  s->ended_at = ar_utc_iso_ms(res->ended_realtime_us);
-  s->timed_out = res->timed_out || res->grace_killed || res->stalled;
-  return s;
+  ArdSecretsResult r = ard_secrets_read(loop->secrets, loop->cfg);
+  loop->status.waiting_secret = ard_secrets_get_waiting(loop->secrets);
+  if (r == ARD_SECRETS_LOCKED)
+    set_run_state(loop, ARD_RUN_WAITING_FOR_SECRET);
+  else if (r == ARD_SECRETS_MISSING)
+    config_broken_exit(loop);
+  return r == ARD_SECRETS_READY;
 }
 
 static void
-remember_round(ArdLoop *loop, ArdRoundSummary *summary)
+on_secrets_changed(gpointer user_data)
 {
-  g_queue_push_tail(&loop->status.recent, summary);
-  while (g_queue_get_length(&loop->status.recent) > ARD_RECENT_ROUNDS)
-    ard_round_summary_free(g_queue_pop_head(&loop->status.recent));
+  ArdLoop *loop = user_data;
+  if (loop->status.state == ARD_RUN_WAITING_FOR_SECRET)
+    step_soon(loop);
 }
+
+/* ---- after a round ---------------------------------------------------- */
 
 static int
 on_wait_done(sd_event_source *s, uint64_t usec, void *user_data)
@@ -484,7 +397,7 @@ on_wait_done(sd_event_source *s, uint64_t usec, void *user_data)
 }
 
 static void
-start_wait(ArdLoop *loop, const NextStep *next)
+start_wait(ArdLoop *loop, const ArdNextStep *next)
 {
   loop->wait_factor = next->factor;
   loop->wait_start_mono_us = now_mono(loop);
@@ -499,7 +412,7 @@ start_wait(ArdLoop *loop, const NextStep *next)
                         (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done, loop);
   if (r < 0) {
     g_warning("cannot arm the restart timer: %s", g_strerror(-r));
-    loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
+    loop_exit(loop, AR_EXIT_FAILURE, "internal error");
     return;
   }
   (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
@@ -511,7 +424,7 @@ static void
 end_backoff(ArdLoop *loop, const char *requested_by)
 {
   loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
-  ArdThrottle *t = &loop->throttle;
+  ArdThrottle *t = ard_reactor_get_throttle(loop->reactor);
   double for_s = MAX(g_get_real_time() - t->started_us, 0) / (double)G_USEC_PER_SEC;
   if (requested_by)
     ar_emit(loop->emitter, "backoff_ended_early", AR_EV_S("classification", t->classification),
@@ -522,7 +435,7 @@ end_backoff(ArdLoop *loop, const char *requested_by)
             AR_EV_S("classification", t->classification), AR_EV_S("agent", t->agent),
             AR_EV_D("throttled_for_s", for_s), NULL);
   ard_throttle_end_wait(t);
-  ard_loop_save_throttle(loop);
+  ard_reactor_save_throttle(loop->reactor, loop->cfg->log_dir);
   loop->status.throttled_until_us = 0;
   loop->status.throttle_classification = NULL;
   loop->status.next_round_at_us = 0;
@@ -552,7 +465,7 @@ ard_loop_resume_now(ArdLoop *loop, const char *requested_by)
 static void
 start_backoff(ArdLoop *loop)
 {
-  ArdThrottle *t = &loop->throttle;
+  const ArdThrottle *t = ard_reactor_get_throttle(loop->reactor);
   ArOutcome o = AR_OUTCOME_ERROR;
   (void)ar_outcome_from_string(t->classification, &o);
   gint64 now = g_get_real_time();
@@ -568,7 +481,7 @@ start_backoff(ArdLoop *loop)
                             ar_timer_accuracy_us((guint64)wait), on_backoff_done, loop);
   if (r < 0) {
     g_warning("cannot arm the back-off timer: %s", g_strerror(-r));
-    loop_exit(loop, ARD_EXIT_INTERNAL, "internal error");
+    loop_exit(loop, AR_EXIT_FAILURE, "internal error");
     return;
   }
   (void)sd_event_source_set_description(loop->wait_timer, "back-off");
@@ -590,13 +503,12 @@ on_round_done(ArdRound *round, gpointer user_data)
   g_autoptr(ArdRound) owned = g_steal_pointer(&loop->round);
   const ArdRoundResult *res = ard_round_get_result(round);
 
-  if (!loop->opts.round_mode)
-    ard_loop_update_crash_streak(loop, res);
+  ard_reactor_update_crash_streak(loop->reactor, res);
   loop->state->round_running = FALSE;
   /* Teardown ended every process of the round. */
   g_clear_pointer(&loop->state->round_procs, json_node_unref);
   ard_round_summary_free(loop->state->last);
-  loop->state->last = summarize(res);
+  loop->state->last = ard_between_summarize(res);
   ArdVcsJob *vcs = ard_round_get_vcs_job(round);
   JsonNode *orphan = NULL;
   if (vcs && ard_vcs_job_orphan_update(vcs, &orphan)) {
@@ -604,13 +516,13 @@ on_round_done(ArdRound *round, gpointer user_data)
     g_clear_pointer(&loop->state->orphan, json_node_unref);
     loop->state->orphan = orphan;
   }
-  ard_loop_save_state(loop);
+  save_state(loop);
 
   ar_emit(loop->emitter, "round_end", AR_EV_I("round_num", res->round_num),
           AR_EV_S("outcome", res->outcome), AR_EV_I("exit_code", res->exit_code),
           AR_EV_D("duration_s", res->duration_s), NULL);
   loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
-  ard_loop_record_outcome(loop, res);
+  ard_reactor_record_outcome(loop->reactor, loop->cfg, res);
   if (vcs)
     ard_vcs_job_emit_substrate_after(vcs, loop->emitter);
   ar_emitter_sync(loop->emitter);
@@ -619,7 +531,7 @@ on_round_done(ArdRound *round, gpointer user_data)
   loop->status.rounds_completed++;
   loop->status.agent_pid = 0;
   loop->status.round_started_at_us = 0;
-  remember_round(loop, summarize(res));
+  ard_status_remember_round(&loop->status, ard_between_summarize(res));
   ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
@@ -628,19 +540,20 @@ on_round_done(ArdRound *round, gpointer user_data)
     loop_exit(loop, round_mode_exit_code(res), NULL);
     return;
   }
-  NextStep next = ard_loop_decide_next(loop, res);
-  if (next.action == NEXT_STOP && next.exit_code == ARD_EXIT_CRASH_LOOP) {
-    g_autofree char *tail = transcript_tail(res->transcript_path);
+  ArdNextStep next = ard_reactor_decide_next(loop->reactor, loop->cfg, res);
+  if (next.action == ARD_NEXT_STOP && next.exit_code == AR_EXIT_CRASH_LOOP) {
+    g_autofree char *tail = ard_between_transcript_tail(res->transcript_path);
     ar_emit(loop->emitter, "crash_loop", AR_EV_I("consecutive", loop->state->crash_streak),
             AR_EV_I("exit_code", res->exit_code), AR_EV_S("reason", tail), NULL);
-    ard_loop_set_stop_reason(loop, ARD_STOP_REASON_CRASH_LOOP);
   }
-  if (next.action == NEXT_STOP) {
+  if (next.stop_reason)
+    set_stop_reason(loop, next.stop_reason);
+  if (next.action == ARD_NEXT_STOP) {
     loop_exit(loop, next.exit_code, next.reason);
     return;
   }
   if (loop->opts.once) {
-    loop_exit(loop, ARD_EXIT_OK, "once");
+    loop_exit(loop, AR_EXIT_OK, "once");
     return;
   }
   /* Triggers right away: no point waiting out a delay before noticing
@@ -676,7 +589,7 @@ end_leftovers(ArdLoop *loop)
     return;
   ard_leftovers_end(loop->state->round_procs, ARD_KILL_GRACE_USEC, loop->emitter);
   g_clear_pointer(&loop->state->round_procs, json_node_unref);
-  ard_loop_save_state(loop);
+  save_state(loop);
 }
 
 static void
@@ -697,9 +610,7 @@ start_round(ArdLoop *loop)
    * keeps N taken, and one fsync'ed write per round (at its end) is enough. */
 
   ar_emitter_set_context(loop->emitter, num, phase);
-  loop->status.round_num = num;
-  g_free(loop->status.phase);
-  loop->status.phase = g_strdup(phase);
+  /* With it the status shows this round's number and phase (ard-status.h). */
   loop->status.round_started_at_us = g_get_real_time();
 
   ard_vcs_emit_substrate_before(loop->emitter, loop->cfg, num);
@@ -712,7 +623,7 @@ start_round(ArdLoop *loop)
     .phase = phase,
     .previous = loop->state->last,
     .base_env = (const char *const *)loop->base_env,
-    .secret_env = (const char *const *)loop->secret_env,
+    .secret_env = ard_secrets_get_env(loop->secrets),
   };
   loop->round = ard_round_start(&params, on_round_done, loop);
   loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
@@ -721,7 +632,7 @@ start_round(ArdLoop *loop)
   g_clear_pointer(&loop->state->round_procs, json_node_unref);
   loop->state->round_procs = ard_round_leftovers_record(loop->round);
   if (loop->state->round_procs)
-    ard_loop_save_state(loop);
+    save_state(loop);
   set_run_state(loop, loop->stop_requested ? ARD_RUN_STOPPING : ARD_RUN_RUNNING);
 }
 
@@ -733,7 +644,7 @@ loop_step(ArdLoop *loop)
     return;
   if (!loop->opts.round_mode && check_stop_triggers(loop))
     return;
-  if (!loop->opts.round_mode && loop->throttle.until_us > 0) {
+  if (!loop->opts.round_mode && ard_reactor_get_throttle(loop->reactor)->until_us > 0) {
     /* Restarted during a back-off: wait out the rest. */
     start_backoff(loop);
     return;
@@ -743,7 +654,7 @@ loop_step(ArdLoop *loop)
     return;
   }
   loop->battery_fresh = FALSE;
-  if (!ard_loop_secrets_ready(loop))
+  if (!secrets_ready(loop))
     return;
   start_round(loop);
 }
@@ -761,7 +672,7 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
     g_printerr(_("agent-runnerd: %s; fix or disable the hook ([plugins] disable), then start "
                  "again\n"),
                failure);
-    loop_exit(loop, ARD_EXIT_CONFIG, failure);
+    loop_exit(loop, AR_EXIT_CONFIG, failure);
     return;
   }
   loop_step(loop);
@@ -775,17 +686,23 @@ on_first_step(sd_event_source *s, void *user_data)
   g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
   if (!loop->opts.round_mode && hooks->len > 0) {
     g_autoptr(JsonObject) input = ard_hooks_input_new(loop->cfg, AR_HOOK_SERVE_STARTUP, 0, NULL);
+    g_autoptr(GError) error = NULL;
     loop->startup_hooks = ard_hooks_start(loop->event, loop->cfg, AR_HOOK_SERVE_STARTUP, hooks,
                                           (const char *const *)loop->base_env, 0, NULL, input, NULL,
-                                          on_startup_hooks_done, loop);
+                                          on_startup_hooks_done, loop, &error);
+    if (!loop->startup_hooks) {
+      g_warning("[hooks] serve_startup: %s", error->message);
+      loop_exit(loop, AR_EXIT_FAILURE, "internal error");
+    }
     return 0;
   }
   loop_step(loop);
   return 0;
 }
 
-void
-ard_loop_step_soon(ArdLoop *loop)
+/* Run the between-rounds step from the event loop (a retry). */
+static void
+step_soon(ArdLoop *loop)
 {
   if (!loop->step_defer &&
       sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop) >= 0)
@@ -816,9 +733,8 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
   loop->opts.console = opts->console;
-  loop->exit_code = ARD_EXIT_INTERNAL;
-  loop->status.state = ARD_RUN_STARTING;
-  g_queue_init(&loop->status.recent);
+  loop->exit_code = AR_EXIT_FAILURE;
+  ard_status_init(&loop->status, NULL);
   loop->base_env = g_get_environ();
 
   g_autofree char *path =
@@ -899,7 +815,9 @@ ard_loop_new(const ArdOptions *opts, GError **error)
     return NULL;
   }
   loop->state_recovered = recovered;
-  ard_throttle_from_json(&loop->throttle, loop->state->throttle);
+  loop->status.persisted = loop->state;
+  loop->reactor = ard_reactor_new(loop->emitter, loop->state, opts->round_mode);
+  loop->secrets = ard_secrets_new(loop->event, loop->emitter, on_secrets_changed, loop);
   loop->backoff_scale = 1.0;
   /* AGENT_RUNNER_TEST_BACKOFF_SCALE (0..1] is a test-only switch: back-off
    * timers run that much faster; events, state and ThrottledUntil keep the
@@ -911,6 +829,22 @@ ard_loop_new(const ArdOptions *opts, GError **error)
       loop->backoff_scale = v;
   }
   return g_steal_pointer(&loop);
+}
+
+/* A crash-loop stop of an earlier run still holds: TRUE after telling the
+ * operator; the caller exits without a round. */
+static gboolean
+crash_loop_persists(ArdLoop *loop)
+{
+  /* As durable as .agent-done: a plain restart (the unit, a reboot, a
+   * manual serve) does not resume a crash loop; agent-runner start
+   * (--clear-done, .start-requested) does, having cleared the reason. */
+  if (loop->opts.round_mode || g_strcmp0(loop->state->stop_reason, ARD_STOP_REASON_CRASH_LOOP) != 0)
+    return FALSE;
+  fprintf(stderr, "%s\n",
+          _("stopped after a crash loop; fix the agent, then run: agent-runner start"));
+  loop->status.stop_reason_current = TRUE;
+  return TRUE;
 }
 
 int
@@ -937,7 +871,7 @@ ard_loop_run(ArdLoop *loop)
   if (loop->opts.clear_done) {
     /* An explicit start: the agent's "done" and a lasting stop of an
      * earlier run no longer apply. A plain restart (the unit) keeps them. */
-    g_autofree char *done = g_build_filename(loop->cfg->log_dir, AGENT_DONE_FILE, NULL);
+    g_autofree char *done = g_build_filename(loop->cfg->log_dir, ARD_AGENT_DONE_FILE, NULL);
     (void)unlink(done);
     g_autofree char *mstop = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
     (void)unlink(mstop);
@@ -945,16 +879,15 @@ ard_loop_run(ArdLoop *loop)
     loop->state->crash_streak = 0;
   }
   end_leftovers(loop);
-  loop->status.crash_streak = loop->state->crash_streak;
   if (loop->state->last)
-    remember_round(loop, ard_round_summary_copy(loop->state->last));
+    ard_status_remember_round(&loop->status, ard_round_summary_copy(loop->state->last));
   ard_perms_tighten(loop->cfg->log_dir, loop->emitter);
   ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
   ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
                              g_get_real_time());
 
-  if (ard_loop_crash_loop_persists(loop)) {
-    loop_exit(loop, ARD_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
+  if (crash_loop_persists(loop)) {
+    loop_exit(loop, AR_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
     return loop->exit_code;
   }
   if (!run_battery(loop)) {
@@ -966,19 +899,19 @@ ard_loop_run(ArdLoop *loop)
     /* Starting again clears a stale lasting-stop note; .agent-done itself
      * still stops us below if it is there. */
     g_clear_pointer(&loop->state->stop_reason, g_free);
-    ard_loop_save_state(loop);
+    save_state(loop);
   }
   ard_notify_ready();
   set_run_state(loop, ARD_RUN_STARTING);
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {
     g_warning("sd_event_add_defer: %s", g_strerror(-r));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   r = sd_event_loop(loop->event);
   if (r < 0) {
     g_warning("event loop: %s", g_strerror(-r));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   return r;
 }
@@ -997,9 +930,8 @@ ard_loop_free(ArdLoop *loop)
   sd_event_source_disable_unref(loop->wait_timer);
   sd_event_source_disable_unref(loop->step_defer);
   sd_event_source_disable_unref(loop->extend_timer);
-  ard_throttle_clear(&loop->throttle);
-  g_clear_pointer(&loop->usage, json_node_unref);
-  ard_loop_secrets_clear(loop);
+  g_clear_pointer(&loop->reactor, ard_reactor_free);
+  g_clear_pointer(&loop->secrets, ard_secrets_free);
   if (loop->emitter)
     ar_emitter_sync(loop->emitter);
   g_clear_pointer(&loop->emitter, ar_emitter_unref);
@@ -1009,9 +941,7 @@ ard_loop_free(ArdLoop *loop)
     git_libgit2_shutdown();
   g_clear_pointer(&loop->cfg, ar_config_unref);
   g_clear_pointer(&loop->event, sd_event_unref);
-  g_queue_clear_full(&loop->status.recent, (GDestroyNotify)ard_round_summary_free);
-  g_free(loop->status.phase);
-  g_free(loop->status.stop_reason);
+  ard_status_clear(&loop->status);
   g_strfreev(loop->base_env);
   ard_options_clear(&loop->opts);
   g_free(loop);
@@ -1069,31 +999,14 @@ ard_loop_get_orphan(ArdLoop *loop)
   return loop->state->orphan;
 }
 
-JsonNode *
+const ArdThrottle *
 ard_loop_get_throttle(ArdLoop *loop)
 {
-  const ArdThrottle *t = &loop->throttle;
-  if (t->until_us <= 0)
-    return NULL;
-  g_autofree char *until = ar_utc_iso_ms(t->until_us);
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  /* throttled_until is the schema 2.0 name, kept for older clients. */
-  const char *names[] = { "until", "throttled_until" };
-  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-    ar_json_add_str(b, names[i], until);
-  }
-  ar_json_add_int(b, "until_epoch", t->until_us / G_USEC_PER_SEC);
-  ar_json_add_str(b, "classification", t->classification);
-  ar_json_add_str(b, "agent", t->agent ? t->agent : "");
-  ar_json_add_int(b, "since_round", t->since_round);
-  ar_json_add_str(b, "reason", t->reason ? t->reason : "");
-  json_builder_end_object(b);
-  return json_builder_get_root(b);
+  return ard_reactor_get_throttle(loop->reactor);
 }
 
-JsonNode *
+const ArdUsage *
 ard_loop_get_usage(ArdLoop *loop)
 {
-  return loop->usage;
+  return ard_reactor_get_usage(loop->reactor);
 }

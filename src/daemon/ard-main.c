@@ -7,17 +7,9 @@
  *   agent-runnerd [--config F] [--max-rounds N] [--once] [--round [--phase P]]
  *                 [--no-journal] [--clear-done] [--user | --system]
  *
- * Exit codes (the unit lists the non-zero "stopped on purpose" ones in
- * RestartPreventExitStatus=; docs/design.md "Daemon exit codes"):
- *
- *   code  meaning
- *   0     deliberate stop (signal, Stop, .agent-done, stop_file, max_rounds,
- *         --once) or the job is finished
- *   1     internal error (bad arguments too)
- *   75    EX_TEMPFAIL: another supervisor holds the project lock
- *   78    EX_CONFIG: the config does not load or the startup checks fail
- *   79    crash loop: the agent failed fast 5 rounds in a row
- *   80    the agent cannot authenticate (used by the back-off issue)
+ * Exit codes: the table in src/common/ar-exit.h (0 deliberate stop, 1
+ * internal error, 75 locked, 78 config, 79 crash loop, 80 auth); the
+ * unit lists the ones that prevent a restart in RestartPreventExitStatus=.
  *
  * --round: exit code = the agent's exit code (128+N when killed by signal
  * N, 127 when it could not be started); 75/78 as above. */
@@ -56,10 +48,10 @@ static int
 exit_code_for(const GError *error)
 {
   if (error->domain == AR_ERROR && error->code == AR_ERROR_LOCKED)
-    return ARD_EXIT_LOCKED;
+    return AR_EXIT_LOCKED;
   if (error->domain == AR_ERROR && error->code == AR_ERROR_CONFIG)
-    return ARD_EXIT_CONFIG;
-  return ARD_EXIT_INTERNAL;
+    return AR_EXIT_CONFIG;
+  return AR_EXIT_FAILURE;
 }
 
 int
@@ -116,27 +108,27 @@ main(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     fprintf(stderr, "agent-runnerd: %s\n", error->message);
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   if (version) {
     printf("agent-runnerd %s\n", PACKAGE_VERSION);
-    return ARD_EXIT_OK;
+    return AR_EXIT_OK;
   }
   if (argc > 1) {
     fprintf(stderr, _("agent-runnerd: unexpected argument \"%s\"\n"), argv[1]);
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   if (max_rounds < 0) {
     fprintf(stderr, _("agent-runnerd: --max-rounds must be positive\n"));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   if (phase && !round_mode) {
     fprintf(stderr, _("agent-runnerd: --phase needs --round\n"));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
   if (round_mode && (once || max_rounds > 0)) {
     fprintf(stderr, _("agent-runnerd: --round runs one round; drop --once/--max-rounds\n"));
-    return ARD_EXIT_INTERNAL;
+    return AR_EXIT_FAILURE;
   }
 
   ArdOptions opts = {

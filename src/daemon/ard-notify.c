@@ -13,7 +13,7 @@ ard_notify_ready(void)
 void
 ard_notify_reloading(void)
 {
-  /* The unit has no ExecReload of its own yet: READY=1 follows at once. */
+  /* ard_loop_reload says READY=1 again once the config is read. */
   (void)sd_notify(0, "RELOADING=1");
 }
 
@@ -35,16 +35,19 @@ ard_notify_format_status(const ArdStatus *st)
   const ArdRoundSummary *last = g_queue_peek_tail((GQueue *)&st->recent);
   g_autofree char *tail =
       last && last->outcome ? g_strdup_printf(", last %s", last->outcome) : g_strdup("");
+  guint round_num = ard_status_round_num(st);
+  const char *phase = ard_status_phase(st);
+  const char *stop_reason = ard_status_stop_reason(st);
   switch (st->state) {
   case ARD_RUN_RUNNING:
-    if (st->phase)
-      return g_strdup_printf("round %u running (phase %s)%s", st->round_num, st->phase, tail);
-    return g_strdup_printf("round %u running%s", st->round_num, tail);
+    if (phase)
+      return g_strdup_printf("round %u running (phase %s)%s", round_num, phase, tail);
+    return g_strdup_printf("round %u running%s", round_num, tail);
   case ARD_RUN_WAITING:
-    return g_strdup_printf("waiting before round %u%s", st->round_num + 1, tail);
+    return g_strdup_printf("waiting before round %u%s", round_num + 1, tail);
   case ARD_RUN_BACKING_OFF: {
     if (st->throttled_until_us <= 0)
-      return g_strdup_printf("backing off before round %u%s", st->round_num + 1, tail);
+      return g_strdup_printf("backing off before round %u%s", round_num + 1, tail);
     g_autoptr(GDateTime) dt =
         g_date_time_new_from_unix_local(st->throttled_until_us / G_USEC_PER_SEC);
     g_autofree char *hhmm = dt ? g_date_time_format(dt, "%H:%M") : g_strdup("?");
@@ -55,13 +58,13 @@ ard_notify_format_status(const ArdStatus *st)
     return g_strdup_printf("backing off after %s until %s%s", c, hhmm, tail);
   }
   case ARD_RUN_WAITING_FOR_SECRET:
-    return g_strdup_printf("round %u waits for a locked keyring (secret %s)%s", st->round_num + 1,
+    return g_strdup_printf("round %u waits for a locked keyring (secret %s)%s", round_num + 1,
                            st->waiting_secret ? st->waiting_secret : "?", tail);
   case ARD_RUN_STOPPING:
     return g_strdup_printf("stopping%s", tail);
   case ARD_RUN_STOPPED:
-    return g_strdup_printf("stopped%s%s%s", st->stop_reason ? ": " : "",
-                           st->stop_reason ? st->stop_reason : "", tail);
+    return g_strdup_printf("stopped%s%s%s", stop_reason ? ": " : "", stop_reason ? stop_reason : "",
+                           tail);
   case ARD_RUN_STARTING:
   default:
     return g_strdup("starting");

@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-#include "ard-loop.h"
+#include "ard-status.h"
 
 G_BEGIN_DECLS
 

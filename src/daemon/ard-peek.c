@@ -2,6 +2,7 @@
 
 #include "ar-history.h"
 #include "ar-json.h"
+#include "ar-prompt.h"
 #include "ard-peek.h"
 #include "ar-redact.h"
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "ar-util.h"
+#include "ard-reaction.h"
 
 struct ArdPeek {
   ArdLoop *loop;
@@ -104,7 +106,7 @@ v_backoff(const ArConfig *c)
 static char *
 v_auth_stop(const ArConfig *c)
 {
-  return g_strdup_printf("stop (exit 80) after %u auth failure(s) in a row",
+  return g_strdup_printf("stop (exit %d) after %u auth failure(s) in a row", AR_EXIT_AUTH,
                          MAX(c->auth_fail_threshold, 1u));
 }
 
@@ -137,8 +139,7 @@ s_idle(const ArConfig *c)
 static const char *
 s_smoke(const ArConfig *c)
 {
-  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
-  return v && *v && g_strcmp0(v, "0") != 0 ? "off" : "active";
+  return ar_startup_checks_skipped() ? "off" : "active";
 }
 
 static const Defense defenses[] = {
@@ -389,14 +390,15 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
   const ArConfig *cfg = ard_loop_get_config(peek->loop);
   json_builder_set_member_name(b, "current_round");
   gboolean running = st->round_started_at_us > 0;
-  if (opts->round && !(running && opts->round == st->round_num)) {
+  guint round_num = ard_status_round_num(st);
+  if (opts->round && !(running && opts->round == round_num)) {
     /* A finished round from memory (the last ARD_RECENT_ROUNDS). */
     const ArdRoundSummary *s = find_summary(st, opts->round);
     g_autofree char *path = transcript_for_round(cfg->log_dir, opts->round);
     /* A round of an earlier run: its events tell what memory cannot
      * (read backwards, bounded by how far back the round is). */
     g_autoptr(JsonObject) h =
-        s ? NULL : ar_history_round(cfg->log_dir, opts->round, MAX(st->round_num, opts->round));
+        s ? NULL : ar_history_round(cfg->log_dir, opts->round, MAX(round_num, opts->round));
     if (!s && !path && !h) {
       json_builder_add_null_value(b);
       return;
@@ -433,10 +435,10 @@ add_current_round(ArdPeek *peek, JsonBuilder *b, const ArdPeekOptions *opts)
     json_builder_add_null_value(b);
     return;
   }
-  g_autofree char *path = transcript_for_round(cfg->log_dir, st->round_num);
+  g_autofree char *path = transcript_for_round(cfg->log_dir, round_num);
   json_builder_begin_object(b);
-  ar_json_add_int(b, "round_num", st->round_num);
-  ar_json_add_str(b, "phase", st->phase);
+  ar_json_add_int(b, "round_num", round_num);
+  ar_json_add_str(b, "phase", ard_status_phase(st));
   member_time(b, "started_at", st->round_started_at_us);
   json_builder_set_member_name(b, "agent_pid");
   if (st->agent_pid > 0)
@@ -468,6 +470,78 @@ add_defenses(JsonBuilder *b, const ArConfig *cfg)
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+}
+
+/* {until, throttled_until, until_epoch, classification, agent,
+ * since_round, reason}, null when no back-off is pending. */
+static void
+add_throttle(JsonBuilder *b, const ArdThrottle *t)
+{
+  json_builder_set_member_name(b, "throttle");
+  if (t->until_us <= 0) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  g_autofree char *until = ar_utc_iso_ms(t->until_us);
+  json_builder_begin_object(b);
+  /* throttled_until is the schema 2.0 name, kept for older clients. */
+  const char *names[] = { "until", "throttled_until" };
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+    ar_json_add_str(b, names[i], until);
+  }
+  ar_json_add_int(b, "until_epoch", t->until_us / G_USEC_PER_SEC);
+  ar_json_add_str(b, "classification", t->classification);
+  ar_json_add_str(b, "agent", t->agent ? t->agent : "");
+  ar_json_add_int(b, "since_round", t->since_round);
+  ar_json_add_str(b, "reason", t->reason ? t->reason : "");
+  json_builder_end_object(b);
+}
+
+/* The last round's agent_usage_recorded figures ({recorded: true, ...})
+ * or why there are none ({recorded: false, reason}); null before the
+ * first round of this process. */
+static void
+add_usage(JsonBuilder *b, const ArdUsage *u)
+{
+  json_builder_set_member_name(b, "usage");
+  if (!u->present) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "recorded");
+  json_builder_add_boolean_value(b, u->recorded);
+  ar_json_add_int(b, "round_num", u->round_num);
+  if (!u->recorded) {
+    ar_json_add_str(b, "reason", u->reason);
+    json_builder_end_object(b);
+    return;
+  }
+  const struct {
+    const char *name;
+    gint64 value;
+  } ints[] = {
+    { "input_tokens", u->input_tokens },   { "output_tokens", u->output_tokens },
+    { "cached_tokens", u->cached_tokens }, { "cache_creation_tokens", u->cache_creation_tokens },
+    { "duration_ms", u->duration_ms },     { "tool_call_count", u->tool_call_count },
+  };
+  ar_json_add_str(b, "agent", u->agent);
+  json_builder_set_member_name(b, "model");
+  if (u->model)
+    json_builder_add_string_value(b, u->model);
+  else
+    json_builder_add_null_value(b);
+  for (gsize i = 0; i < G_N_ELEMENTS(ints); i++) {
+    ar_json_add_int(b, ints[i].name, ints[i].value);
+  }
+  json_builder_set_member_name(b, "cost_usd");
+  if (u->has_cost)
+    json_builder_add_double_value(b, u->cost_usd);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "success");
+  json_builder_add_boolean_value(b, u->success);
+  json_builder_end_object(b);
 }
 
 static void
@@ -511,9 +585,9 @@ ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
   ar_json_add_str(b, "mode", peek->mode);
   ar_json_add_str(b, "version", PACKAGE_VERSION);
   ar_json_add_int(b, "rounds_completed", st->rounds_completed);
-  ar_json_add_int(b, "crash_streak", st->crash_streak);
+  ar_json_add_int(b, "crash_streak", ard_status_crash_streak(st));
   member_time(b, "next_round_at", st->next_round_at_us);
-  ar_json_add_str(b, "stop_reason", st->stop_reason);
+  ar_json_add_str(b, "stop_reason", ard_status_stop_reason(st));
   json_builder_end_object(b);
 
   add_current_round(peek, b, opts);
@@ -526,18 +600,8 @@ ard_peek_to_json(ArdPeek *peek, const ArdPeekOptions *opts)
 
   add_defenses(b, cfg);
 
-  json_builder_set_member_name(b, "throttle");
-  JsonNode *throttle = ard_loop_get_throttle(peek->loop);
-  if (throttle)
-    json_builder_add_value(b, throttle);
-  else
-    json_builder_add_null_value(b);
-  json_builder_set_member_name(b, "usage");
-  JsonNode *usage = ard_loop_get_usage(peek->loop);
-  if (usage)
-    json_builder_add_value(b, json_node_copy(usage));
-  else
-    json_builder_add_null_value(b);
+  add_throttle(b, ard_loop_get_throttle(peek->loop));
+  add_usage(b, ard_loop_get_usage(peek->loop));
   json_builder_set_member_name(b, "orphan");
   JsonNode *orphan = ard_loop_get_orphan(peek->loop);
   if (orphan)

@@ -19,32 +19,64 @@ typedef struct {
   sd_bus_message *m;
   ArdPolkitDone done;
   gpointer user_data;
-  gboolean answered;
-  gboolean reading; /* the read-transcript action: its own refusal text */
+  gboolean reading;  /* the read-transcript action: its own refusal text */
+  sd_bus_slot *call; /* the CheckAuthorization call; unref'd, it is cancelled */
+  sd_bus_slot *gone; /* NameOwnerChanged of the caller: it left the bus */
 } Pending;
 
+/* The queries polkit has not answered yet: their slots hold the bus, so
+ * they end with the caller, the answer or ard_polkit_cancel_all. */
+static GList *pendings;
+
+/* done has run (or will not): the slots go, and with them the call. */
 static void
-pending_free(void *p)
+pending_free(Pending *pending)
 {
-  Pending *pending = p;
-  /* The bus went away before polkit answered: the caller gets no reply
-   * (it lost its connection to us anyway). */
+  pendings = g_list_remove(pendings, pending);
+  pending->call = sd_bus_slot_unref(pending->call);
+  pending->gone = sd_bus_slot_unref(pending->gone);
   sd_bus_message_unref(pending->m);
   g_free(pending);
+}
+
+static void
+pending_refuse(Pending *pending, const char *message)
+{
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, message);
+  pending->done(pending->m, FALSE, &error, pending->user_data);
+  pending_free(pending);
+}
+
+static int
+on_caller_gone(sd_bus_message *signal, void *user_data, sd_bus_error *ret_error)
+{
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+  if (sd_bus_message_read(signal, "sss", &name, &old_owner, &new_owner) < 0 ||
+      (new_owner && *new_owner))
+    return 0;
+  /* No one waits for the answer: stop asking (done still runs, so its
+   * data is freed; the reply to a vanished name goes nowhere). */
+  pending_refuse(user_data, _("the caller left the bus before polkit answered"));
+  return 0;
+}
+
+void
+ard_polkit_cancel_all(void)
+{
+  while (pendings)
+    pending_refuse(pendings->data, _("the service is stopping"));
 }
 
 static int
 on_reply(sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
 {
   Pending *pending = user_data;
-  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-  pending->answered = TRUE;
   const sd_bus_error *e = sd_bus_message_get_error(reply);
   if (e) {
     g_autofree char *msg = g_strdup_printf(_("cannot ask polkit for authorization: %s"),
                                            e->message ? e->message : e->name);
-    sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, msg);
-    pending->done(pending->m, FALSE, &error, pending->user_data);
+    pending_refuse(pending, msg);
     return 0;
   }
   int authorized = 0, challenge = 0;
@@ -52,8 +84,7 @@ on_reply(sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
   if (r >= 0)
     r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
   if (r < 0) {
-    sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, _("polkit sent an unreadable answer"));
-    pending->done(pending->m, FALSE, &error, pending->user_data);
+    pending_refuse(pending, _("polkit sent an unreadable answer"));
     return 0;
   }
   if (!authorized) {
@@ -65,11 +96,11 @@ on_reply(sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
                              "without log_tail needs no authorization)"))
             : (challenge ? _("authentication is required to manage this agent-runner")
                          : _("not authorized to manage this agent-runner"));
-    sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, msg);
-    pending->done(pending->m, FALSE, &error, pending->user_data);
+    pending_refuse(pending, msg);
     return 0;
   }
   pending->done(pending->m, TRUE, NULL, pending->user_data);
+  pending_free(pending);
   return 0;
 }
 
@@ -106,15 +137,21 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
   pending->done = done;
   pending->user_data = user_data;
   pending->reading = g_str_has_suffix(action, ".read-transcript");
-  g_autoptr(sd_bus_slot) slot = NULL;
+  pendings = g_list_prepend(pendings, pending);
   /* Interactive authentication can take as long as a person needs. */
-  r = sd_bus_call_async(bus, &slot, call, on_reply, pending, flags ? 300 * G_USEC_PER_SEC : 0);
+  r = sd_bus_call_async(bus, &pending->call, call, on_reply, pending,
+                        flags ? 300 * G_USEC_PER_SEC : 0);
+  if (r >= 0) {
+    g_autofree char *match =
+        g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                        "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+                        sd_bus_message_get_sender(m));
+    r = sd_bus_add_match_async(bus, &pending->gone, match, on_caller_gone, NULL, pending);
+  }
   if (r < 0) {
     pending_free(pending);
     return sd_bus_error_set_errnof(ret_error, -r, "cannot ask polkit: %m");
   }
-  (void)sd_bus_slot_set_destroy_callback(slot, pending_free);
-  (void)sd_bus_slot_set_floating(slot, 1);
   return 0;
 }
 

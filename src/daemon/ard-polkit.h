@@ -41,5 +41,9 @@ typedef void (*ArdPolkitDone)(sd_bus_message *m, gboolean allowed, const sd_bus_
  * ret_error set. */
 int ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpointer user_data,
                      sd_bus_error *ret_error);
+/* A pending check ends when the caller leaves the bus (done is called with
+ * AccessDenied, the polkit call cancelled). This ends every pending check
+ * the same way: before the bus connection is closed. */
+void ard_polkit_cancel_all(void);
 
 G_END_DECLS

@@ -19,10 +19,10 @@ typedef struct {
   pid_t ppid;
 } ProcLink;
 
-/* Read "PID (comm) S PPID ..." from /proc/PID/stat. comm may contain
+/* "PID (comm) S PPID PGRP SESSION ... STARTTIME(22) ...": comm may hold
  * spaces and parentheses, so parse after the last ')'. */
-static gboolean
-read_stat(int proc_fd, const char *name, char *state, pid_t *ppid)
+gboolean
+ard_reap_read_stat(int proc_fd, const char *name, ArdProcStat *st)
 {
   char path[64];
   g_snprintf(path, sizeof path, "%s/stat", name);
@@ -34,15 +34,19 @@ read_stat(int proc_fd, const char *name, char *state, pid_t *ppid)
   if (n <= 0)
     return FALSE;
   buf[n] = '\0';
-  char *close_paren = strrchr(buf, ')');
-  if (!close_paren)
+  char *p = strrchr(buf, ')');
+  if (!p)
     return FALSE;
-  char st = 0;
-  int pp = 0;
-  if (sscanf(close_paren + 1, " %c %d", &st, &pp) != 2)
+  int ppid = 0, pgrp = 0, session = 0;
+  unsigned long long start = 0;
+  /* Fields 3..22; the 14 in between are skipped with %*s. */
+  if (sscanf(p + 1, " %c %d %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+             &st->state, &ppid, &pgrp, &session, &start) != 5)
     return FALSE;
-  *state = st;
-  *ppid = pp;
+  st->ppid = ppid;
+  st->pgrp = pgrp;
+  st->session = session;
+  st->start_ticks = start;
   return TRUE;
 }
 
@@ -61,14 +65,13 @@ descendants_by_scan(pid_t root)
   while ((e = readdir(d))) {
     if (!g_ascii_isdigit(e->d_name[0]))
       continue;
-    char state;
-    pid_t ppid;
-    if (!read_stat(dfd, e->d_name, &state, &ppid))
+    ArdProcStat st;
+    if (!ard_reap_read_stat(dfd, e->d_name, &st))
       continue;
     /* Zombies are dead already: nothing to wait for or kill, only to reap. */
-    if (state == 'Z' || state == 'X' || state == 'x')
+    if (st.state == 'Z' || st.state == 'X' || st.state == 'x')
       continue;
-    ProcLink l = { .pid = (pid_t)atoi(e->d_name), .ppid = ppid };
+    ProcLink l = { .pid = (pid_t)atoi(e->d_name), .ppid = st.ppid };
     g_array_append_val(links, l);
   }
   closedir(d);
@@ -132,10 +135,9 @@ is_live(pid_t pid)
   g_auto(ArFd) dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   char name[16];
   g_snprintf(name, sizeof name, "%d", (int)pid);
-  char state;
-  pid_t ppid;
-  return dfd >= 0 && read_stat(dfd, name, &state, &ppid) && state != 'Z' && state != 'X' &&
-         state != 'x';
+  ArdProcStat st;
+  return dfd >= 0 && ard_reap_read_stat(dfd, name, &st) && st.state != 'Z' && st.state != 'X' &&
+         st.state != 'x';
 }
 
 GArray *

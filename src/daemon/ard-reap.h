@@ -11,6 +11,19 @@
 
 G_BEGIN_DECLS
 
+/* The fields of /proc/PID/stat the daemon reads. */
+typedef struct {
+  char state; /* R, S, D, Z, ... */
+  pid_t ppid;
+  pid_t pgrp;
+  pid_t session;
+  guint64 start_ticks; /* since boot, in clock ticks */
+} ArdProcStat;
+
+/* Read proc_fd/name/stat (proc_fd: an open /proc, name: a pid). FALSE
+ * when the process is gone or the file does not parse. */
+gboolean ard_reap_read_stat(int proc_fd, const char *name, ArdProcStat *st);
+
 /* Live (non-zombie) descendants of root, root itself excluded. */
 GArray *ard_reap_descendants(pid_t root);
 

@@ -1,7 +1,7 @@
 #include "config.h"
 
 #include "ar-json.h"
-#include "ard-round.h"
+#include "ard-round-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ar-prompt.h"
+#include "ar-exit.h"
 #include "ar-util.h"
 #include "ard-detect.h"
 #include "ard-hooks.h"
@@ -37,69 +38,10 @@
  * "command not found" convention). */
 #define SPAWN_FAILED_EXIT 127
 
-typedef enum {
-  STAGE_RUNNING,  /* the agent is alive (or not yet reaped) */
-  STAGE_TEARDOWN, /* the agent is reaped; leftovers and output remain */
-  STAGE_FINISHED,
-} Stage;
-
-struct ArdRound {
-  sd_event *event;
-  ArdVcsJob *vcs_job; /* the git work after the agent exit, in a thread */
-  ArEmitter *emitter;
-  ArConfig *cfg;
-  ArdRoundDoneFunc done;
-  gpointer user_data;
-  ArdRoundResult res;
-  Stage stage;
-
-  pid_t pid; /* the agent; 0 before spawn and after reaping */
-  pid_t pgid;
-  int wait_status;
-  struct rusage ru;
-  gint64 started_mono_us;
-  guint timeout_s;
-
-  ArClassifier *classifier;
-  ArdRepetition *repetition; /* anomaly_repetitive_tool; NULL when off */
-  ArdOutput *output;
-  ArdStdinWriter *stdin_writer;
-  sd_event_source *child_source;
-  sd_event_source *timeout_timer;
-  sd_event_source *grace_timer;
-  sd_event_source *idle_timer;
-  sd_event_source *retry_timer;
-  sd_event_source *kill_timer;
-  sd_event_source *progress_timer;
-  sd_event_source *drain_timer;
-  sd_event_source *recheck_defer;
-  sd_event_source *finish_defer;
-  GHashTable *watches; /* pid -> sd_event_source* on its pidfd */
-
-  gboolean killing;  /* TERM was sent to the tree */
-  guint kill_passes; /* KILL passes done */
-  gboolean teardown_done;
-  gboolean grace_armed;
-  gboolean grace_waiting; /* extended: waiting for live workers to go */
-  gboolean grace_extended_emitted;
-  GPtrArray *ignore_regexes; /* GRegex*, grace_kill_ignore_patterns */
-
-  /* [hooks] around the round (ard-hooks.c) and what the start needs
-   * after the pre-round ones */
-  ArdHookBatch *hooks;
-  JsonObject *context;
-  GStrv base_env;
-  GStrv secret_env; /* [agent] secrets as NAME=value, read for this round: the agent's only */
-  int transcript_fd;
-  char *token; /* ARD_ROUND_ID_ENV of this round's processes */
-};
-
 static void schedule_recheck(ArdRound *r);
-static void schedule_finish(ArdRound *r);
-static ArDialect round_dialect(const ArConfig *cfg);
 
-static gint64
-now_mono(ArdRound *r)
+gint64
+ard_round_now_mono(ArdRound *r)
 {
   uint64_t now = 0;
   if (sd_event_now(r->event, CLOCK_MONOTONIC, &now) < 0)
@@ -108,9 +50,9 @@ now_mono(ArdRound *r)
 }
 
 /* Arm (or re-arm) a one-shot monotonic timer owned by *slot. */
-static void
-arm_timer(ArdRound *r, sd_event_source **slot, uint64_t usec_from_now,
-          sd_event_time_handler_t handler, const char *description)
+void
+ard_round_arm_timer(ArdRound *r, sd_event_source **slot, uint64_t usec_from_now,
+                    sd_event_time_handler_t handler, const char *description)
 {
   if (*slot) {
     (void)sd_event_source_set_time_relative(*slot, usec_from_now);
@@ -131,6 +73,15 @@ static void
 disarm(sd_event_source **slot)
 {
   *slot = sd_event_source_disable_unref(*slot);
+}
+
+ArDialect
+ard_round_dialect(const ArConfig *cfg)
+{
+  ArDialect d = AR_DIALECT_TEXT;
+  if (cfg->output && ar_dialect_from_string(cfg->output, &d))
+    return d;
+  return ar_dialect_guess((const char *const *)cfg->command);
 }
 
 /* ---- killing ------------------------------------------------------- */
@@ -155,7 +106,7 @@ begin_kill(ArdRound *r)
     return;
   r->killing = TRUE;
   signal_tree(r, SIGTERM);
-  arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
+  ard_round_arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
 }
 
 static void teardown_complete(ArdRound *r);
@@ -174,7 +125,7 @@ on_kill_timer(sd_event_source *s, uint64_t usec, void *user_data)
   }
   /* Look again shortly: the KILLed processes are gone in microseconds,
    * their pidfds wake the recheck; this only catches stragglers. */
-  arm_timer(r, &r->kill_timer, KILL_RETRY_USEC, on_kill_timer, "round-kill");
+  ard_round_arm_timer(r, &r->kill_timer, KILL_RETRY_USEC, on_kill_timer, "round-kill");
   return 0;
 }
 
@@ -198,8 +149,8 @@ on_watch_exit(sd_event_source *s, int fd, uint32_t revents, void *user_data)
   return 0;
 }
 
-static void
-drop_watch(gpointer source)
+void
+ard_round_drop_watch(gpointer source)
 {
   sd_event_source_disable_unref(source);
 }
@@ -312,24 +263,25 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data);
 
 static void after_lines(ArdRound *r);
 
-static void
-on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
+void
+ard_round_on_line(const char *line, gsize len, gboolean truncated, gpointer user_data)
 {
   ArdRound *r = user_data;
-  ar_classifier_feed_line(r->classifier, line, len, now_mono(r));
+  ar_classifier_feed_line(r->classifier, line, len, ard_round_now_mono(r));
   ard_repetition_feed(r->repetition, r->emitter, line, len);
   after_lines(r);
 }
 
-static gsize
-on_lines(const char *data, gsize len, gpointer user_data)
+gsize
+ard_round_on_lines(const char *data, gsize len, gpointer user_data)
 {
   ArdRound *r = user_data;
   /* The repetition detector (anomaly_repetitive_*, off by default) reads
    * every line: with it on, lines take the one-by-one path. */
   if (r->repetition)
     return 0;
-  gsize took = ar_classifier_feed_lines_fast(r->classifier, data, len, ARD_LINE_MAX, now_mono(r));
+  gsize took =
+      ar_classifier_feed_lines_fast(r->classifier, data, len, ARD_LINE_MAX, ard_round_now_mono(r));
   if (took > 0)
     after_lines(r);
   return took;
@@ -343,14 +295,15 @@ after_lines(ArdRound *r)
   if (!r->retry_timer && r->cfg->retry_loop_timeout_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_retry_loop(r->classifier, &since)) {
     gint64 deadline = since + (gint64)r->cfg->retry_loop_timeout_s * G_USEC_PER_SEC;
-    arm_timer(r, &r->retry_timer, (uint64_t)MAX(deadline - now_mono(r), 0), on_retry_timer,
-              "round-retry-loop");
+    ard_round_arm_timer(r, &r->retry_timer, (uint64_t)MAX(deadline - ard_round_now_mono(r), 0),
+                        on_retry_timer, "round-retry-loop");
   }
   if (!r->grace_armed && r->cfg->max_grace_after_result_s > 0 && r->stage == STAGE_RUNNING &&
       ar_classifier_saw_result(r->classifier)) {
     r->grace_armed = TRUE;
-    arm_timer(r, &r->grace_timer, (uint64_t)r->cfg->max_grace_after_result_s * G_USEC_PER_SEC,
-              on_grace_timer, "round-grace");
+    ard_round_arm_timer(r, &r->grace_timer,
+                        (uint64_t)r->cfg->max_grace_after_result_s * G_USEC_PER_SEC, on_grace_timer,
+                        "round-grace");
   }
 }
 
@@ -369,13 +322,13 @@ stall(ArdRound *r, const char *reason, double silent_s)
 
 /* Fires idle_timeout_s after the last output it knows of; output since
  * then only moves the deadline (re-armed here, never per read). */
-static int
-on_idle_timer(sd_event_source *s, uint64_t usec, void *user_data)
+int
+ard_round_on_idle_timer(sd_event_source *s, uint64_t usec, void *user_data)
 {
   ArdRound *r = user_data;
   if (r->stage != STAGE_RUNNING)
     return 0;
-  gint64 now = now_mono(r);
+  gint64 now = ard_round_now_mono(r);
   gint64 last = r->output ? ard_output_get_last_write_us(r->output) : 0;
   if (last < r->started_mono_us)
     last = r->started_mono_us;
@@ -386,7 +339,8 @@ on_idle_timer(sd_event_source *s, uint64_t usec, void *user_data)
     stall(r, reason, (now - last) / 1e6);
     return 0;
   }
-  arm_timer(r, &r->idle_timer, (uint64_t)(last + limit - now), on_idle_timer, "round-idle");
+  ard_round_arm_timer(r, &r->idle_timer, (uint64_t)(last + limit - now), ard_round_on_idle_timer,
+                      "round-idle");
   return 0;
 }
 
@@ -397,7 +351,7 @@ on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data)
   if (r->stage != STAGE_RUNNING)
     return 0;
   gint64 since = 0;
-  gint64 now = now_mono(r);
+  gint64 now = ard_round_now_mono(r);
   gint64 limit = (gint64)r->cfg->retry_loop_timeout_s * G_USEC_PER_SEC;
   if (!ar_classifier_retry_loop(r->classifier, &since)) {
     /* The loop ended (progress): the next retry line arms us again. */
@@ -411,15 +365,15 @@ on_retry_timer(sd_event_source *s, uint64_t usec, void *user_data)
     return 0;
   }
   /* A new loop began since we were armed. */
-  arm_timer(r, &r->retry_timer, (uint64_t)(since + limit - now), on_retry_timer,
-            "round-retry-loop");
+  ard_round_arm_timer(r, &r->retry_timer, (uint64_t)(since + limit - now), on_retry_timer,
+                      "round-retry-loop");
   return 0;
 }
 
 /* ---- timeout, progress ---------------------------------------------- */
 
-static int
-on_timeout(sd_event_source *s, uint64_t usec, void *user_data)
+int
+ard_round_on_timeout(sd_event_source *s, uint64_t usec, void *user_data)
 {
   ArdRound *r = user_data;
   if (r->stage != STAGE_RUNNING || r->killing)
@@ -429,13 +383,13 @@ on_timeout(sd_event_source *s, uint64_t usec, void *user_data)
   return 0;
 }
 
-static int
-on_progress(sd_event_source *s, uint64_t usec, void *user_data)
+int
+ard_round_on_progress(sd_event_source *s, uint64_t usec, void *user_data)
 {
   ArdRound *r = user_data;
   if (r->stage != STAGE_RUNNING)
     return 0;
-  gint64 now = now_mono(r);
+  gint64 now = ard_round_now_mono(r);
   double wall = (now - r->started_mono_us) / 1e6;
   gint64 last = r->output ? ard_output_get_last_write_us(r->output) : 0;
   double silent = last > 0 ? (now - last) / 1e6 : wall;
@@ -443,8 +397,9 @@ on_progress(sd_event_source *s, uint64_t usec, void *user_data)
   ar_emit(r->emitter, "round_progress", AR_EV_I("round_num", r->res.round_num),
           AR_EV_I("log_size_kb", bytes / 1024), AR_EV_D("last_write_age_s", silent),
           AR_EV_D("wall_age_s", wall), NULL);
-  arm_timer(r, &r->progress_timer, (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC,
-            on_progress, "round-progress");
+  ard_round_arm_timer(r, &r->progress_timer,
+                      (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC,
+                      ard_round_on_progress, "round-progress");
   return 0;
 }
 
@@ -456,7 +411,7 @@ on_drain_timer(sd_event_source *s, uint64_t usec, void *user_data)
   ArdRound *r = user_data;
   if (r->output)
     ard_output_drain_and_close(r->output);
-  schedule_finish(r);
+  ard_round_schedule_finish(r);
   return 0;
 }
 
@@ -469,9 +424,9 @@ teardown_complete(ArdRound *r)
   disarm(&r->kill_timer);
   g_hash_table_remove_all(r->watches);
   if (!r->output || ard_output_is_eof(r->output))
-    schedule_finish(r);
+    ard_round_schedule_finish(r);
   else
-    arm_timer(r, &r->drain_timer, DRAIN_USEC, on_drain_timer, "round-drain");
+    ard_round_arm_timer(r, &r->drain_timer, DRAIN_USEC, on_drain_timer, "round-drain");
 }
 
 /* The agent is gone. Whatever it left behind in the daemon's subtree is
@@ -496,7 +451,7 @@ teardown_evaluate(ArdRound *r)
             AR_EV_B("after_restart", FALSE), NULL);
     r->killing = TRUE;
     ard_reap_signal_descendants(getpid(), 0, SIGTERM);
-    arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
+    ard_round_arm_timer(r, &r->kill_timer, ARD_KILL_GRACE_USEC, on_kill_timer, "round-kill");
   } else if (r->kill_passes > 0) {
     ard_reap_signal_descendants(getpid(), 0, SIGKILL);
   }
@@ -527,18 +482,18 @@ schedule_recheck(ArdRound *r)
   }
 }
 
-static void
-on_output_eof(ArdOutput *out, gpointer user_data)
+void
+ard_round_on_output_eof(ArdOutput *out, gpointer user_data)
 {
   ArdRound *r = user_data;
   if (r->teardown_done) {
     disarm(&r->drain_timer);
-    schedule_finish(r);
+    ard_round_schedule_finish(r);
   }
 }
 
-static int
-on_agent_exit(sd_event_source *s, const siginfo_t *si, void *user_data)
+int
+ard_round_on_agent_exit(sd_event_source *s, const siginfo_t *si, void *user_data)
 {
   ArdRound *r = user_data;
   int status = 0;
@@ -580,7 +535,7 @@ static void
 compute_result(ArdRound *r)
 {
   ArdRoundResult *res = &r->res;
-  gint64 now = now_mono(r);
+  gint64 now = ard_round_now_mono(r);
   res->ended_realtime_us = g_get_real_time();
   res->duration_s = r->started_mono_us ? (now - r->started_mono_us) / 1e6 : 0;
   int exit_status = 0;
@@ -617,7 +572,7 @@ compute_result(ArdRound *r)
   ar_classifier_finish(r->classifier, exit_status, res->term_signal,
                        res->timed_out || res->grace_killed || res->stalled, res->stalled,
                        &res->classification);
-  ard_detect_auth_patterns(r->cfg, round_dialect(r->cfg), res->transcript_path, exit_status,
+  ard_detect_auth_patterns(r->cfg, ard_round_dialect(r->cfg), res->transcript_path, exit_status,
                            res->timed_out || res->grace_killed || res->stalled || res->term_signal,
                            res->duration_s, &res->classification);
   res->outcome = res->cancelled ? "cancelled" : ar_outcome_to_string(res->classification.outcome);
@@ -665,8 +620,13 @@ on_finish(sd_event_source *s, void *user_data)
    * after a crash or a kill the tree is reported and left as it is. */
   gboolean clean = !res->spawn_failed && !res->cancelled && res->exit_code == 0 &&
                    !res->timed_out && !res->grace_killed && !res->stalled;
-  r->vcs_job =
-      ard_vcs_job_start(r->event, r->cfg, res->round_num, res->phase, clean, finish_after_vcs, r);
+  g_autoptr(GError) error = NULL;
+  r->vcs_job = ard_vcs_job_start(r->event, r->cfg, res->round_num, res->phase, clean,
+                                 finish_after_vcs, r, &error);
+  if (!r->vcs_job) {
+    g_warning("round %u: %s; its git work is skipped", res->round_num, error->message);
+    finish_after_vcs(NULL, r);
+  }
   return 0;
 }
 
@@ -721,9 +681,15 @@ run_post_round_hooks(ArdRound *r)
   g_autoptr(JsonObject) input =
       ard_hooks_input_new(r->cfg, AR_HOOK_POST_ROUND, r->res.round_num, r->res.phase);
   json_object_set_object_member(input, "result", result_object(r));
+  g_autoptr(GError) error = NULL;
   r->hooks =
       ard_hooks_start(r->event, r->cfg, AR_HOOK_POST_ROUND, hooks, (const char *const *)r->base_env,
-                      r->res.round_num, r->res.phase, input, NULL, on_post_hooks_done, r);
+                      r->res.round_num, r->res.phase, input, NULL, on_post_hooks_done, r, &error);
+  if (!r->hooks) {
+    g_warning("round %u: %s; its post_round hooks are skipped", r->res.round_num, error->message);
+    /* Last: the callee may free the round. */
+    r->done(r, r->user_data);
+  }
 }
 
 static void
@@ -731,7 +697,8 @@ finish_after_vcs(ArdVcsJob *job, gpointer user_data)
 {
   ArdRound *r = user_data;
   ArdRoundResult *res = &r->res;
-  ard_vcs_job_emit(job, r->emitter);
+  if (job)
+    ard_vcs_job_emit(job, r->emitter);
   if (res->grace_killed) {
     g_autoptr(JsonNode) empty = json_node_init_array(json_node_alloc(), json_array_new());
     ar_emit(r->emitter, "round_grace_kill", AR_EV_I("round_num", res->round_num),
@@ -745,8 +712,8 @@ finish_after_vcs(ArdVcsJob *job, gpointer user_data)
   run_post_round_hooks(r);
 }
 
-static void
-schedule_finish(ArdRound *r)
+void
+ard_round_schedule_finish(ArdRound *r)
 {
   if (r->finish_defer || r->stage == STAGE_FINISHED)
     return;
@@ -756,348 +723,12 @@ schedule_finish(ArdRound *r)
     (void)sd_event_source_set_enabled(r->finish_defer, SD_EVENT_ONESHOT);
     (void)sd_event_source_set_description(r->finish_defer, "round-finish");
   } else {
-    g_error("cannot schedule the end of round %u", r->res.round_num);
+    /* Without a dispatch the round can never end: leave the event loop as
+     * an internal failure (the unit restarts us, and the next start ends
+     * what the round left running). */
+    g_warning("cannot schedule the end of round %u", r->res.round_num);
+    (void)sd_event_exit(r->event, AR_EXIT_FAILURE);
   }
-}
-
-/* ---- the start ----------------------------------------------------- */
-
-static char *
-build_context_json(const ArdRoundParams *p, gint64 started_us)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  g_autofree char *started = ar_utc_iso_ms(started_us);
-  json_builder_begin_object(b);
-  ar_json_add_int(b, "round_num", p->round_num);
-  ar_json_add_str(b, "started_at", started);
-  if (p->phase) {
-    ar_json_add_str(b, "phase", p->phase);
-  }
-  if (p->previous) {
-    json_builder_set_member_name(b, "previous");
-    json_builder_begin_object(b);
-    ar_json_add_int(b, "exit_code", p->previous->exit_code);
-    json_builder_set_member_name(b, "duration_s");
-    json_builder_add_double_value(b, p->previous->duration_s);
-    json_builder_set_member_name(b, "ended_at");
-    if (p->previous->ended_at)
-      json_builder_add_string_value(b, p->previous->ended_at);
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "outcome");
-    if (p->previous->outcome)
-      json_builder_add_string_value(b, p->previous->outcome);
-    else
-      json_builder_add_null_value(b);
-    json_builder_end_object(b);
-  }
-  JsonNode *orphan = ard_vcs_orphan_context(p->orphan);
-  if (orphan) {
-    json_builder_set_member_name(b, "orphan_stash");
-    json_builder_add_value(b, orphan);
-  }
-  json_builder_end_object(b);
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  return ar_json_pretty(root);
-}
-
-/* A failure before the agent runs: say it in the transcript (where the
- * operator looks first) and end the round like an agent that exited 127. */
-static void
-fail_before_spawn(ArdRound *r, int transcript_fd, const char *message)
-{
-  g_warning("round %u: %s", r->res.round_num, message);
-  if (transcript_fd >= 0) {
-    g_autofree char *line = g_strdup_printf("agent-runnerd: %s\n", message);
-    (void)!write(transcript_fd, line, strlen(line));
-  }
-  r->res.spawn_failed = TRUE;
-  r->stage = STAGE_TEARDOWN;
-  r->teardown_done = TRUE;
-  schedule_finish(r);
-}
-
-static void
-compile_ignore_patterns(ArdRound *r)
-{
-  r->ignore_regexes = g_ptr_array_new_with_free_func((GDestroyNotify)g_regex_unref);
-  for (guint i = 0; r->cfg->grace_kill_ignore_patterns && r->cfg->grace_kill_ignore_patterns[i];
-       i++) {
-    g_autoptr(GError) error = NULL;
-    GRegex *re = g_regex_new(r->cfg->grace_kill_ignore_patterns[i], G_REGEX_OPTIMIZE, 0, &error);
-    if (re)
-      g_ptr_array_add(r->ignore_regexes, re);
-    else /* the loader validates them; a failure here is a loader bug */
-      g_warning("grace_kill_ignore_patterns: %s", error->message);
-  }
-}
-
-static ArDialect
-round_dialect(const ArConfig *cfg)
-{
-  ArDialect d = AR_DIALECT_TEXT;
-  if (cfg->output && ar_dialect_from_string(cfg->output, &d))
-    return d;
-  return ar_dialect_guess((const char *const *)cfg->command);
-}
-
-/* Spawn with pipes wired; on success the round owns pid, output, writer. */
-static gboolean
-spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char *prompt,
-            gsize prompt_len, GError **error)
-{
-  g_autofree char *exec_path = ar_config_find_agent(r->cfg, g_getenv("PATH"));
-  if (!exec_path) {
-    g_set_error(error, AR_ERROR, AR_ERROR_NOT_FOUND, _("agent command \"%s\" not found"),
-                r->cfg->command && r->cfg->command[0] ? r->cfg->command[0] : "");
-    return FALSE;
-  }
-  gboolean via_stdin = r->cfg->prompt_delivery == AR_PROMPT_STDIN;
-  g_auto(GStrv) argv = ard_spawn_build_argv(r->cfg, via_stdin ? NULL : prompt);
-  gboolean fresh = r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0;
-  g_auto(GStrv) envp = ard_spawn_build_env(r->cfg, p->base_env, p->round_num, p->phase, fresh);
-  /* Inherited by everything the agent starts, setsid'ed daemons included:
-   * how a restarted daemon recognizes what is left of this round. */
-  envp = g_environ_setenv(envp, ARD_ROUND_ID_ENV, r->token, TRUE);
-  /* Last, so a secret wins over an [agent.env] entry of the same name. */
-  for (guint i = 0; p->secret_env && p->secret_env[i]; i++) {
-    const char *eq = strchr(p->secret_env[i], '=');
-    g_autofree char *name = g_strndup(p->secret_env[i], eq - p->secret_env[i]);
-    envp = g_environ_setenv(envp, name, eq + 1, TRUE);
-  }
-
-  int out_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) < 0)
-    return ar_set_error_errno(error, errno, "pipe2");
-  g_auto(ArFd) out_r = out_pipe[0];
-  g_auto(ArFd) out_w = out_pipe[1];
-  g_auto(ArFd) in_r = -1;
-  g_auto(ArFd) in_w = -1;
-  if (via_stdin) {
-    int in_pipe[2];
-    if (pipe2(in_pipe, O_CLOEXEC) < 0)
-      return ar_set_error_errno(error, errno, "pipe2");
-    in_r = in_pipe[0];
-    in_w = in_pipe[1];
-  }
-  ArdSpawnParams sp = {
-    .exec_path = exec_path,
-    .argv = (const char *const *)argv,
-    .envp = (const char *const *)envp,
-    .cwd = r->cfg->work_dir,
-    .stdin_fd = in_r,
-    .output_fd = out_w,
-  };
-  pid_t pid = 0;
-  int pidfd = -1;
-  if (!ard_spawn(&sp, &pid, &pidfd, error))
-    return FALSE;
-  r->pid = pid;
-  r->pgid = pid; /* setsid() made it the leader */
-  ar_fd_close(&out_w);
-  ar_fd_close(&in_r);
-
-  int rc = sd_event_add_child_pidfd(r->event, &r->child_source, pidfd, WEXITED, on_agent_exit, r);
-  if (rc < 0) {
-    close(pidfd);
-    /* Without its exit source the round could never end: take it down. */
-    (void)kill(-pid, SIGKILL);
-    (void)waitpid(pid, &r->wait_status, 0);
-    r->pid = 0;
-    return ar_set_error_errno(error, -rc, "sd_event_add_child_pidfd");
-  }
-  (void)sd_event_source_set_child_pidfd_own(r->child_source, TRUE);
-  (void)sd_event_source_set_description(r->child_source, "agent");
-
-  g_autoptr(GError) local = NULL;
-  r->output = ard_output_new(r->event, g_steal_fd(&out_r), dup(transcript_fd), on_line,
-                             on_output_eof, r, &local);
-  if (!r->output)
-    g_warning("round %u: output: %s", p->round_num, local->message);
-  else
-    ard_output_set_bulk(r->output, on_lines);
-  if (via_stdin) {
-    g_autoptr(GBytes) bytes = g_bytes_new(prompt, prompt_len);
-    g_clear_error(&local);
-    r->stdin_writer = ard_stdin_writer_new(r->event, g_steal_fd(&in_w), bytes, &local);
-    if (!r->stdin_writer)
-      g_warning("round %u: stdin: %s", p->round_num, local->message);
-  }
-  return TRUE;
-}
-
-static void round_spawn(ArdRound *r);
-static void run_hooks(ArdRound *r, ArHookKind kind, JsonObject *input, const char *prompt_path);
-
-/* Pre-round hooks, then context enrichers, then the agent. */
-static void
-on_start_hooks_done(ArdHookBatch *batch, gpointer user_data)
-{
-  ArdRound *r = user_data;
-  g_autoptr(ArdHookBatch) owned = g_steal_pointer(&r->hooks);
-  ArHookKind kind = AR_HOOK_PRE_ROUND;
-  GPtrArray *results = ard_hook_batch_get_results(owned);
-  if (results && results->len)
-    kind = ((ArdHookResult *)g_ptr_array_index(results, 0))->kind;
-  g_free(ard_hooks_emit(r->emitter, r->cfg, results, r->res.round_num, r->res.phase,
-                        ard_hooks_prompt_path(r->cfg, r->res.phase)));
-  for (guint i = 0; kind == AR_HOOK_CONTEXT_ENRICHER && results && i < results->len; i++) {
-    /* Each enricher's object under its own name, as the Python tool's
-     * context[name]: enrichers cannot overwrite each other. */
-    ArdHookResult *res = g_ptr_array_index(results, i);
-    if (res->answer)
-      json_object_set_object_member(r->context, res->name, json_object_ref(res->answer));
-  }
-  if (kind == AR_HOOK_PRE_ROUND && !r->res.cancelled) {
-    g_autoptr(JsonObject) input =
-        ard_hooks_input_new(r->cfg, AR_HOOK_CONTEXT_ENRICHER, r->res.round_num, r->res.phase);
-    json_object_set_object_member(input, "context", json_object_ref(r->context));
-    run_hooks(r, AR_HOOK_CONTEXT_ENRICHER, input, NULL);
-    return;
-  }
-  round_spawn(r);
-}
-
-/* Start the hooks of kind, or go straight on when there are none. */
-static void
-run_hooks(ArdRound *r, ArHookKind kind, JsonObject *input, const char *prompt_path)
-{
-  g_autoptr(GPtrArray) hooks = ar_config_hooks(r->cfg, r->res.phase, kind);
-  if (hooks->len == 0) {
-    if (kind == AR_HOOK_PRE_ROUND) {
-      g_autoptr(JsonObject) next =
-          ard_hooks_input_new(r->cfg, AR_HOOK_CONTEXT_ENRICHER, r->res.round_num, r->res.phase);
-      json_object_set_object_member(next, "context", json_object_ref(r->context));
-      run_hooks(r, AR_HOOK_CONTEXT_ENRICHER, next, NULL);
-    } else {
-      round_spawn(r);
-    }
-    return;
-  }
-  r->hooks =
-      ard_hooks_start(r->event, r->cfg, kind, hooks, (const char *const *)r->base_env,
-                      r->res.round_num, r->res.phase, input, prompt_path, on_start_hooks_done, r);
-}
-
-ArdRound *
-ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_data)
-{
-  ArdRound *r = g_new0(ArdRound, 1);
-  r->event = sd_event_ref(p->event);
-  r->emitter = ar_emitter_ref(p->emitter);
-  r->cfg = ar_config_ref(p->cfg);
-  r->done = done;
-  r->user_data = user_data;
-  r->watches = g_hash_table_new_full(NULL, NULL, NULL, drop_watch);
-  r->res.round_num = p->round_num;
-  r->res.phase = g_strdup(p->phase);
-  r->res.started_realtime_us = g_get_real_time();
-  r->started_mono_us = now_mono(r);
-  r->timeout_s = ar_config_round_timeout(r->cfg, p->phase);
-  r->classifier = ar_classifier_new(round_dialect(r->cfg));
-  r->repetition = ard_repetition_new(r->cfg, round_dialect(r->cfg), p->round_num);
-  r->transcript_fd = -1;
-  r->token = ard_leftovers_new_token();
-  compile_ignore_patterns(r);
-  if (r->cfg->fresh_eyes_every_n > 0 && p->round_num % r->cfg->fresh_eyes_every_n == 0)
-    ar_emit(r->emitter, "fresh_eyes_round_triggered", AR_EV_I("round_num", p->round_num),
-            AR_EV_I("every_n", r->cfg->fresh_eyes_every_n), NULL);
-
-  g_autoptr(GError) error = NULL;
-  r->transcript_fd = ard_transcript_create(
-      r->cfg->log_dir, p->round_num, r->res.started_realtime_us, &r->res.transcript_path, &error);
-  if (r->transcript_fd < 0) {
-    /* No transcript, no round: the agent's output would go nowhere. */
-    ar_emit(r->emitter, "round_start", AR_EV_I("round_num", p->round_num),
-            AR_EV_S("phase", p->phase), NULL);
-    fail_before_spawn(r, -1, error->message);
-    return r;
-  }
-
-  /* The base context now (previous round, orphan stash: the loop's
-   * objects, not to be kept); hooks add to it before it is written. */
-  g_autofree char *base = build_context_json(p, r->res.started_realtime_us);
-  g_autoptr(JsonNode) node = json_from_string(base, NULL);
-  r->context = json_object_ref(json_node_get_object(node));
-  r->base_env = g_strdupv((GStrv)p->base_env);
-  r->secret_env = g_strdupv((GStrv)p->secret_env);
-
-  g_autoptr(JsonObject) input =
-      ard_hooks_input_new(r->cfg, AR_HOOK_PRE_ROUND, p->round_num, p->phase);
-  if (p->previous)
-    json_object_set_member(input, "previous",
-                           json_node_copy(json_object_get_member(r->context, "previous")));
-  run_hooks(r, AR_HOOK_PRE_ROUND, input, ard_hooks_prompt_path(r->cfg, p->phase));
-  return r;
-}
-
-static char *
-context_to_string(JsonObject *context)
-{
-  g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), context);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_indent(gen, 2);
-  return json_generator_to_data(gen, NULL);
-}
-
-/* After the pre-round hooks and enrichers: context, prompt, agent. */
-static void
-round_spawn(ArdRound *r)
-{
-  g_autoptr(GError) error = NULL;
-  guint num = r->res.round_num;
-  const char *phase = r->res.phase;
-  g_auto(ArFd) tfd = g_steal_fd(&r->transcript_fd);
-  if (r->res.cancelled) {
-    /* Cancelled while its hooks ran: nothing was started. */
-    r->stage = STAGE_TEARDOWN;
-    r->teardown_done = TRUE;
-    schedule_finish(r);
-    return;
-  }
-
-  g_autofree char *context = context_to_string(r->context);
-  if (r->cfg->inject_context && r->cfg->context_injection_mode != AR_CONTEXT_NONE) {
-    g_autofree char *ctx_path = g_build_filename(r->cfg->log_dir, "round-context.json", NULL);
-    g_autofree char *ctx_line = g_strconcat(context, "\n", NULL);
-    /* Atomic for readers; no fsync: it is rewritten every round. */
-    if (!ard_write_file_replace(ctx_path, ctx_line, -1, &error)) {
-      g_warning("round %u: %s", num, error->message);
-      g_clear_error(&error);
-    }
-  }
-  ar_emit(r->emitter, "round_start", AR_EV_I("round_num", num), AR_EV_S("phase", phase), NULL);
-
-  gsize prompt_len = 0;
-  g_autofree char *prompt = ar_prompt_assemble(r->cfg, phase, context, &prompt_len, &error);
-  if (!prompt) {
-    fail_before_spawn(r, tfd, error->message);
-    return;
-  }
-  /* An integer, as the Python tool writes it (30, not 30.0). */
-  ar_emit(r->emitter, "agent_spawn", AR_EV_I("round_num", num), AR_EV_I("timeout_s", r->timeout_s),
-          NULL);
-  ArdRoundParams p = {
-    .round_num = num,
-    .phase = phase,
-    .base_env = (const char *const *)r->base_env,
-    .secret_env = (const char *const *)r->secret_env,
-  };
-  if (!spawn_agent(r, &p, tfd, prompt, prompt_len, &error)) {
-    fail_before_spawn(r, tfd, error->message);
-    return;
-  }
-  if (r->timeout_s > 0)
-    arm_timer(r, &r->timeout_timer, (uint64_t)r->timeout_s * G_USEC_PER_SEC, on_timeout,
-              "round-timeout");
-  if (r->cfg->idle_timeout_s > 0)
-    arm_timer(r, &r->idle_timer, (uint64_t)r->cfg->idle_timeout_s * G_USEC_PER_SEC, on_idle_timer,
-              "round-idle");
-  if (r->cfg->round_progress_interval_s > 0)
-    arm_timer(r, &r->progress_timer, (uint64_t)r->cfg->round_progress_interval_s * G_USEC_PER_SEC,
-              on_progress, "round-progress");
 }
 
 void

@@ -202,6 +202,16 @@ ard_state_save(const ArdState *state, const char *log_dir, GError **error)
   return ar_write_file_atomic_mode(path, withnl, -1, 0600, error);
 }
 
+void
+ard_state_save_or_warn(const ArdState *state, const char *log_dir)
+{
+  g_autoptr(GError) error = NULL;
+  /* The in-memory state and the transcripts still keep round numbers
+   * monotonic while this process lives. */
+  if (!ard_state_save(state, log_dir, &error))
+    g_warning("%s", error->message);
+}
+
 guint
 ard_state_round_from_transcript_name(const char *name)
 {
@@ -217,8 +227,8 @@ ard_state_round_from_transcript_name(const char *name)
 }
 
 /* The round number of one events line, 0 if it names none: a
- * round_start, round_end or agent_spawn line (the kind read without the
- * parser, then the JSON parser). */
+ * round_start, round_end or agent_spawn line (its kind read by the events
+ * reader, then the JSON parser). */
 static guint
 round_of_event_line(JsonParser *parser, const char *line, gsize len)
 {

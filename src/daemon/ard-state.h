@@ -52,8 +52,8 @@ typedef struct {
   guint crash_streak;
   char *stop_reason;
   ArdRoundSummary *last; /* NULL before the first round */
-  JsonNode *throttle;    /* owned by the back-off code (later); kept verbatim */
-  JsonNode *orphan;      /* owned by the vcs code (later); kept verbatim */
+  JsonNode *throttle;    /* ard-backoff.h's ArdThrottle, written by the reactor */
+  JsonNode *orphan;      /* the orphan stash (ard-vcs.h); kept verbatim */
   JsonNode *round_procs; /* ard-leftovers.h: the running round's marks; NULL between rounds */
 } ArdState;
 
@@ -66,6 +66,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdState, ard_state_free)
  * emits status_recovered). Only I/O errors other than ENOENT fail. */
 ArdState *ard_state_load(const char *log_dir, gboolean *recovered, GError **error);
 gboolean ard_state_save(const ArdState *state, const char *log_dir, GError **error);
+/* ard_state_save, a failure logged: serious (round numbers could repeat
+ * after a restart) but no reason to abandon the agent mid-run. */
+void ard_state_save_or_warn(const ArdState *state, const char *log_dir);
 
 /* The highest round number any trace in log_dir remembers: transcripts
  * rounds/R<N>-*.log and, when scan_events, the last round_start/round_end/

@@ -148,7 +148,7 @@ on_job_done(sd_event_source *s, int fd, uint32_t revents, void *user_data)
 
 ArdVcsJob *
 ard_vcs_job_start(sd_event *event, ArConfig *cfg, guint round_num, const char *phase,
-                  gboolean clean_exit, ArdVcsDoneFunc done, gpointer user_data)
+                  gboolean clean_exit, ArdVcsDoneFunc done, gpointer user_data, GError **error)
 {
   ArdVcsJob *job = g_new0(ArdVcsJob, 1);
   job->cfg = ar_config_ref(cfg);
@@ -158,8 +158,14 @@ ard_vcs_job_start(sd_event *event, ArConfig *cfg, guint round_num, const char *p
   job->done = done;
   job->user_data = user_data;
   job->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (job->efd < 0 || sd_event_add_io(event, &job->io, job->efd, EPOLLIN, on_job_done, job) < 0)
-    g_error("cannot watch the git worker: %s", g_strerror(errno));
+  int r =
+      job->efd < 0 ? -errno : sd_event_add_io(event, &job->io, job->efd, EPOLLIN, on_job_done, job);
+  if (r < 0) {
+    /* No thread started: the round ends without its git work. */
+    ar_set_error_errno(error, -r, "cannot watch the git worker");
+    ard_vcs_job_free(job);
+    return NULL;
+  }
   (void)sd_event_source_set_description(job->io, "vcs-job");
   job->thread = g_thread_new("vcs", job_thread, job);
   return job;

@@ -22,7 +22,8 @@ typedef void (*ArdVcsDoneFunc)(ArdVcsJob *job, gpointer user_data);
  * action applies only then (after a crash the tree is reported and left
  * for the next round, as cli-agent-runner did). done runs on the loop. */
 ArdVcsJob *ard_vcs_job_start(sd_event *event, ArConfig *cfg, guint round_num, const char *phase,
-                             gboolean clean_exit, ArdVcsDoneFunc done, gpointer user_data);
+                             gboolean clean_exit, ArdVcsDoneFunc done, gpointer user_data,
+                             GError **error);
 void ard_vcs_job_free(ArdVcsJob *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdVcsJob, ard_vcs_job_free)
 

@@ -7,13 +7,12 @@
 #include <string.h>
 
 #include "ar-cleanup.h"
+#include "ar-exit.h"
 #include "arm-monitor.h"
 
 /* agent-runner-monitor: arguments, the sd-event loop, signals. The unit
  * agent-runner-monitor.service runs it with --quiet (the journal is its
  * output); `agent-runner monitor` runs it in the foreground. */
-
-#define EXIT_USAGE 2
 
 static int
 on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -108,7 +107,7 @@ main(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (!parse_args(&mon.opts, &argc, &argv, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
-    return EXIT_USAGE;
+    return AR_EXIT_USAGE;
   }
   mon.projects =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)arm_project_free);
@@ -126,13 +125,13 @@ main(int argc, char **argv)
   if (r < 0) {
     fprintf(stderr, "agent-runner-monitor: sd-event: %s\n", g_strerror(-r));
     monitor_clear(&mon);
-    return 1;
+    return AR_EXIT_FAILURE;
   }
   mon.health = arm_health_new(&mon);
   if (!arm_bus_start(&mon, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
     monitor_clear(&mon);
-    return 1;
+    return AR_EXIT_FAILURE;
   }
   if (mon.acting)
     mon.notify = arm_notify_new(&mon);
@@ -142,12 +141,12 @@ main(int argc, char **argv)
     if (!mon.web) {
       fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
       monitor_clear(&mon);
-      return 1;
+      return AR_EXIT_FAILURE;
     }
     r = arm_glib_loop_run(mon.event);
   } else {
     r = sd_event_loop(mon.event);
   }
   monitor_clear(&mon);
-  return r < 0 ? 1 : 0;
+  return r < 0 ? AR_EXIT_FAILURE : AR_EXIT_OK;
 }

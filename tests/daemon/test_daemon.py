@@ -447,6 +447,9 @@ class StateTest(DaemonTestCase):
         # The escape hatch.
         rc, _, err = p.run("--once", env={"AGENT_RUNNER_SKIP_STARTUP_CHECK": "1"})
         self.assertEqual(rc, 0, err)
+        # Only 1/true/yes/on skip: "false" runs the checks.
+        rc, _, err = p.run("--once", env={"AGENT_RUNNER_SKIP_STARTUP_CHECK": "false"})
+        self.assertEqual(rc, 78, err)
         # An unparseable file: no log dir to write to, exit 78 all the same.
         p.write_config(raw="[agent\n")
         rc, _, err = p.run()

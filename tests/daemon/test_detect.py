@@ -16,7 +16,7 @@ class DetectTest(DaemonTestCase):
         p = self.project("auth-fail")
         p.write_config(max_rounds=3, agent={"output": "text"})
         rc, _, err = p.run()
-        self.assertEqual(rc, 80, err)  # ARD_EXIT_AUTH
+        self.assertEqual(rc, 80, err)  # AR_EXIT_AUTH
         self.assertEqual(p.events("round_end")[0]["outcome"], "auth_failure")
         ev = p.events("auth_failed")
         self.assertEqual(len(ev), 1)

@@ -50,7 +50,7 @@ for code in 75 78 79 80; do
   done
 done
 for code in 75 78 79 80; do
-  grep -q "define ARD_EXIT_[A-Z_]* *$code\b" "$SRC/src/daemon/ard-loop.h" \
-    || { echo "FAIL: exit code $code is no longer in src/daemon/ard-loop.h; update the units"; fails=1; }
+  grep -q "AR_EXIT_[A-Z_]* *= *$code," "$SRC/src/common/ar-exit.h" \
+    || { echo "FAIL: exit code $code is no longer in src/common/ar-exit.h; update the units"; fails=1; }
 done
 exit $fails

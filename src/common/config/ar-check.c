@@ -268,3 +268,15 @@ ar_startup_checks(const ArConfig *cfg, const char *base_path, gboolean *all_ok)
     *all_ok = ok;
   return results;
 }
+
+gboolean
+ar_startup_checks_skipped(void)
+{
+  static const char *const yes[] = { "1", "true", "yes", "on" };
+  const char *v = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
+  for (gsize i = 0; v && i < G_N_ELEMENTS(yes); i++) {
+    if (g_ascii_strcasecmp(v, yes[i]) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}

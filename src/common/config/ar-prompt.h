@@ -42,4 +42,10 @@ GPtrArray *ar_startup_checks(const ArConfig *cfg, const char *base_path, gboolea
  * says is left for this user. */
 gboolean ar_check_dir_full(const char *dir, guint64 *free_bytes);
 
+/* AGENT_RUNNER_SKIP_STARTUP_CHECK (a test switch) asks to skip the
+ * battery: 1, true, yes or on, in any case, as the Python tool reads it;
+ * anything else (0, false, empty, unset) runs it. The one reading of the
+ * variable: the daemon and Peek's defenses both ask here. */
+gboolean ar_startup_checks_skipped(void);
+
 G_END_DECLS
