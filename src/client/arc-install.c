@@ -48,15 +48,6 @@
  * wait for a whole round. */
 #define START_TIMEOUT_S 120
 
-static const ArcVerb *
-find_verb(const char *name)
-{
-  for (const ArcVerb *v = arc_verbs; v->name; v++)
-    if (g_str_equal(v->name, name))
-      return v;
-  g_assert_not_reached();
-}
-
 /* ---- linger and distributions -------------------------------------------- */
 
 /* The situations docs/install.md explains, one row each. */
@@ -816,9 +807,8 @@ fail:
 }
 
 int
-arc_verb_install(ArcGlobal *global, int argc, char **argv)
+arc_verb_install(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = find_verb("install");
   InstallOpts o = { 0 };
   g_autofree char *path = NULL;
   g_autofree char *run_as = NULL;
@@ -836,16 +826,16 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
       N_("--system: the user the unit runs as (default: $SUDO_USER)"), N_("USER") },
     { NULL },
   };
-  if (!arc_parse_options(verb, entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
     return ARC_EXIT_USAGE;
   }
-  o.system = global->system;
+  o.system = ctx->system;
   o.path = clean_path(path ? path : g_getenv("PATH"));
   o.run_as = g_steal_pointer(&run_as);
-  g_autoptr(ArConfig) cfg = arc_load_config(global);
+  g_autoptr(ArConfig) cfg = arc_load_config(ctx);
   int rc = cfg ? do_install(&o, cfg) : ARC_EXIT_CONFIG;
   g_free(o.path);
   g_free(o.run_as);
@@ -856,12 +846,12 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
 /* ---- uninstall ------------------------------------------------------------- */
 
 static char *
-uninstall_project(ArcGlobal *global, guint *stop_timeout)
+uninstall_project(ArcContext *ctx, guint *stop_timeout)
 {
   *stop_timeout = 3600;
-  if (global->project)
-    return g_strdup(global->project);
-  g_autoptr(ArConfig) cfg = arc_load_config(global);
+  if (ctx->project)
+    return g_strdup(ctx->project);
+  g_autoptr(ArConfig) cfg = arc_load_config(ctx);
   if (!cfg)
     return NULL;
   *stop_timeout = stop_timeout_s(cfg) + 30;
@@ -869,30 +859,29 @@ uninstall_project(ArcGlobal *global, guint *stop_timeout)
 }
 
 int
-arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
+arc_verb_uninstall(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = find_verb("uninstall");
   gboolean dry_run = FALSE;
   GOptionEntry entries[] = {
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run,
       N_("Print what would be stopped, disabled and removed; change nothing"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(verb, entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner uninstall: unexpected argument \"%s\"\n"), argv[1]);
     return ARC_EXIT_USAGE;
   }
   guint timeout = 0;
-  g_autofree char *project = uninstall_project(global, &timeout);
+  g_autofree char *project = uninstall_project(ctx, &timeout);
   if (!project)
     return ARC_EXIT_CONFIG;
   if (!ar_project_name_valid(project)) {
     fprintf(stderr, _("agent-runner uninstall: invalid project name \"%s\"\n"), project);
     return ARC_EXIT_USAGE;
   }
-  gboolean system = global->system;
+  gboolean system = ctx->system;
   if (!dry_run) {
     /* Nothing of ours there (neither the config link nor the drop-in):
      * say so plainly instead of relaying systemd's "unit not found". */

@@ -191,7 +191,7 @@ fail(const char *message)
 }
 
 static int
-secret_set(ArcGlobal *g, const char *name)
+secret_set(ArcContext *g, const char *name)
 {
   g_autoptr(GError) error = NULL;
   if (!ar_secret_name_valid(name, &error)) {
@@ -223,7 +223,7 @@ secret_set(ArcGlobal *g, const char *name)
 }
 
 static int
-secret_rm(ArcGlobal *g, const char *name)
+secret_rm(ArcContext *g, const char *name)
 {
   g_autoptr(GError) error = NULL;
   if (!ar_secret_name_valid(name, &error)) {
@@ -287,7 +287,7 @@ list_credentials(void)
 }
 
 static int
-secret_list(ArcGlobal *g)
+secret_list(ArcContext *g)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) entries = g->system ? list_credentials() : ar_secret_list(&error);
@@ -322,7 +322,7 @@ secret_list(ArcGlobal *g)
 }
 
 static int
-secret_check(ArcGlobal *g)
+secret_check(ArcContext *g)
 {
   g_autoptr(ArConfig) cfg = arc_load_config(g);
   if (!cfg)
@@ -378,22 +378,21 @@ secret_check(ArcGlobal *g)
 }
 
 int
-arc_verb_secret(ArcGlobal *global, int argc, char **argv)
+arc_verb_secret(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = arc_verb_lookup("secret");
-  if (!arc_parse_options(verb, NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return ARC_EXIT_USAGE;
   if (argc < 2)
     return usage();
   const char *sub = argv[1];
   if (g_str_equal(sub, "set") && argc == 3)
-    return secret_set(global, argv[2]);
+    return secret_set(ctx, argv[2]);
   if (g_str_equal(sub, "rm") && argc == 3)
-    return secret_rm(global, argv[2]);
+    return secret_rm(ctx, argv[2]);
   if (g_str_equal(sub, "list") && argc == 2)
-    return secret_list(global);
+    return secret_list(ctx);
   if (g_str_equal(sub, "check") && argc == 2)
-    return secret_check(global);
+    return secret_check(ctx);
   if (g_str_equal(sub, "set") && argc > 3)
     fprintf(stderr, _("agent-runner secret: the value is read from stdin, never from the command "
                       "line (it would show in ps and the shell history)\n"));

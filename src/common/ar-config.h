@@ -140,6 +140,10 @@ typedef struct {
 } ArConfig;
 
 ArConfig *ar_config_load(const char *path, GError **error);
+/* The project (basename of [runtime] work_dir) without loading and
+ * validating the whole file (ar-config-project.c); NULL when the file
+ * cannot be read or parsed, or has no work_dir. */
+char *ar_config_read_project(const char *path, GError **error);
 ArConfig *ar_config_ref(ArConfig *cfg);
 void ar_config_unref(ArConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArConfig, ar_config_unref)
