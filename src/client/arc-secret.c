@@ -41,19 +41,6 @@ arc_secret_unit_lines(GString *unit, const ArConfig *cfg)
   }
 }
 
-void
-arc_secret_append_read_action(GString *policy, const char *escaped, const char *project,
-                              const char *user)
-{
-  g_autofree char *id = g_strdup_printf("org.agentrunner.runner.%s.read-transcript", escaped);
-  g_autofree char *desc =
-      g_strdup_printf("Read the transcripts of the agent-runner service of project %s", project);
-  g_autofree char *msg = g_strdup_printf("Authentication is required to read the agent's raw "
-                                         "output of project %s (it may contain secrets)",
-                                         project);
-  arc_install_append_action(policy, id, desc, msg, user);
-}
-
 /* ---- reading the value ------------------------------------------------ */
 
 static gboolean
