@@ -6,15 +6,17 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
-meson compile -C "$B" ar-gen-docs src/client/agent-runner agent-runner-monitor >/dev/null
+meson compile -C "$B" ar-gen-docs src/client/agent-runner-vcs agent-runner-monitor >/dev/null
 
 "$B"/src/common/ar-gen-docs events-md > docs/events.md
 "$B"/src/common/ar-gen-docs catalog > data/catalog/agent-runner.catalog
 "$B"/src/common/ar-gen-docs config-md > docs/configuration.md
 "$B"/src/common/ar-gen-docs config-man > docs/agent-runner.toml.5
 "$B"/src/common/ar-gen-docs daemon-man > docs/agent-runnerd.8
-# The client's man page: its VERBS section from the verb and option tables.
-LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner __complete man docs/agent-runner.1.in > docs/agent-runner.1
+# The client's man page: its VERBS section from the verb and option tables
+# (agent-runner-vcs is the full client; the thin one would exec the
+# installed one).
+LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner-vcs __complete man docs/agent-runner.1.in > docs/agent-runner.1
 # docs/monitor.md's detector table, from src/monitor/arm-detectors.c
 python3 - "$B"/src/monitor/agent-runner-monitor docs/monitor.md <<'PY'
 import re, subprocess, sys

@@ -738,6 +738,7 @@ test_stall_and_timeout(void)
     [AR_DIALECT_CLAUDE_STREAM_JSON] = AR_OUTCOME_API_TIMEOUT,
     [AR_DIALECT_CODEX_JSON] = AR_OUTCOME_API_TIMEOUT,
     [AR_DIALECT_GEMINI_STREAM_JSON] = AR_OUTCOME_NETWORK,
+    [AR_DIALECT_CODEWHALE_STREAM_JSON] = AR_OUTCOME_ERROR,
   };
 
   for (int d = 0; d < AR_DIALECT_COUNT; d++) {
@@ -857,6 +858,52 @@ test_codex_usage_sum(void)
   g_assert_false(out.has_cost);
 }
 
+/* The Python tool's codewhale facts: usage from the metadata record (no
+ * cache, no cost), an API error as {"type":"error"} with a numeric code. */
+static void
+test_codewhale(void)
+{
+  const char *meta = "{\"type\":\"metadata\",\"meta\":{\"model\":\"deepseek-chat\","
+                     "\"input_tokens\":1234,\"output_tokens\":56}}";
+  const char *msg = "{\"type\":\"message\",\"content\":\"done\"}";
+  const char *limit = "{\"type\":\"error\",\"code\":429,\"message\":\"Too Many Requests\"}";
+  const char *busy = "{\"type\":\"error\",\"status_code\":503,\"message\":\"busy\"}";
+
+  g_autoptr(ArClassifier) ok = ar_classifier_new(AR_DIALECT_CODEWHALE_STREAM_JSON);
+  g_auto(ArClassification) out = { 0 };
+  ar_classifier_feed_line(ok, msg, strlen(msg), 1000);
+  ar_classifier_feed_line(ok, meta, strlen(meta), 2000);
+  ar_classifier_finish(ok, 0, 0, FALSE, FALSE, &out);
+  g_assert_cmpint(out.outcome, ==, AR_OUTCOME_OK);
+  g_assert_true(out.has_usage);
+  g_assert_cmpstr(out.model, ==, "deepseek-chat");
+  g_assert_cmpint(out.input_tokens, ==, 1234);
+  g_assert_cmpint(out.output_tokens, ==, 56);
+  g_assert_cmpint(out.cached_tokens, ==, 0);
+  g_assert_false(out.has_cost);
+
+  g_autoptr(ArClassifier) limited = ar_classifier_new(AR_DIALECT_CODEWHALE_STREAM_JSON);
+  g_auto(ArClassification) lout = { 0 };
+  ar_classifier_feed_line(limited, limit, strlen(limit), 1000);
+  ar_classifier_finish(limited, 1, 0, FALSE, FALSE, &lout);
+  g_assert_cmpint(lout.outcome, ==, AR_OUTCOME_RATE_LIMIT_MODEL);
+  g_assert_cmpint(lout.http_status, ==, 429);
+
+  g_autoptr(ArClassifier) busy_c = ar_classifier_new(AR_DIALECT_CODEWHALE_STREAM_JSON);
+  g_auto(ArClassification) bout = { 0 };
+  ar_classifier_feed_line(busy_c, busy, strlen(busy), 1000);
+  ar_classifier_finish(busy_c, 1, 0, FALSE, FALSE, &bout);
+  g_assert_cmpint(bout.outcome, ==, AR_OUTCOME_API_TRANSIENT_5XX);
+
+  /* An error the CLI got past: the clean exit decides. */
+  g_autoptr(ArClassifier) past = ar_classifier_new(AR_DIALECT_CODEWHALE_STREAM_JSON);
+  g_auto(ArClassification) pout = { 0 };
+  ar_classifier_feed_line(past, limit, strlen(limit), 1000);
+  ar_classifier_feed_line(past, msg, strlen(msg), 2000);
+  ar_classifier_finish(past, 0, 0, FALSE, FALSE, &pout);
+  g_assert_cmpint(pout.outcome, ==, AR_OUTCOME_OK);
+}
+
 /* ---- names, guess, evidence ---- */
 
 static void
@@ -912,6 +959,8 @@ test_guess(void)
     { "gemini --yolo --skip-trust --output-format stream-json", AR_DIALECT_GEMINI_STREAM_JSON },
     { "gemini -o json -p hi", AR_DIALECT_GEMINI_STREAM_JSON },
     { "gemini --yolo", AR_DIALECT_TEXT },
+    { "codewhale exec --auto --output-format stream-json", AR_DIALECT_CODEWHALE_STREAM_JSON },
+    { "codewhale exec --auto", AR_DIALECT_TEXT },
     { "aider --yes-always --no-stream", AR_DIALECT_TEXT },
     { "my-claude --output-format stream-json", AR_DIALECT_TEXT },
     { "claude --output-format", AR_DIALECT_TEXT },
@@ -1182,6 +1231,7 @@ main(int argc, char **argv)
   g_test_add_func("/classify/claude-rate-limit-event", test_claude_rate_limit_event);
   g_test_add_func("/classify/claude-rejected-no-status", test_claude_rejected_no_status);
   g_test_add_func("/classify/codex-usage-sum", test_codex_usage_sum);
+  g_test_add_func("/classify/codewhale", test_codewhale);
   g_test_add_func("/classify/docs-in-sync", test_docs_in_sync);
   g_test_add_func("/classify/fixtures/inventory", test_fixture_inventory);
   g_test_add_func("/classify/fixtures/stdout-first", test_fixture_order);

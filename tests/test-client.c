@@ -232,8 +232,9 @@ static void
 test_presets_pass_check(Fixture *f, gconstpointer data)
 {
   static const char *const presets[][2] = {
-    { "claude", "claude" }, { "codex", "codex" }, { "gemini", "gemini" },   { "aider", "aider" },
-    { "kimi", "kimi" },     { "pi", "pi" },       { "custom", "my-agent" },
+    { "claude", "claude" },       { "codex", "codex" },     { "gemini", "gemini" },
+    { "aider", "aider" },         { "kimi", "kimi" },       { "pi", "pi" },
+    { "codewhale", "codewhale" }, { "custom", "my-agent" },
   };
   git_init_with_commit(f);
   for (guint i = 0; i < G_N_ELEMENTS(presets); i++) {
