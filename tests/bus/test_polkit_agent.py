@@ -1,9 +1,13 @@
 """The client's text polkit agent (src/client/arc-polkit-agent.c): a
 mutating verb on the system bus, run on a terminal by a user polkit wants
-to authenticate, starts pkttyagent as systemctl does, and polkit's
-question reaches that terminal; without a terminal the call is refused at
-once. A private system bus, a real polkitd and a throwaway user; needs
-root: exit 77 (skip) otherwise."""
+to authenticate, starts pkttyagent --notify-fd N --fallback as systemctl
+does; polkitd registers it for the client's own process and drops it when
+the client ends. Without a terminal no agent is started and the call is
+refused at once. polkit hands a request to a fallback agent only when the
+subject sits in a logind session, which a throwaway user here has not, so
+the password prompt itself is not reached (the client still ends with
+"authentication is required", exit 4). A private system bus, a real
+polkitd and a throwaway user; needs root: exit 77 (skip) otherwise."""
 
 import fcntl
 import os
@@ -41,7 +45,7 @@ class PolkitAgentTest(BusTestCase):
     def run_quiet(self, *args):
         subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def test_password_asked_on_the_terminal(self):
+    def test_agent_for_the_terminal(self):
         tag = "%x" % (os.getpid() & 0xfffff)
         user = f"arpka{tag}"
         subprocess.run(["useradd", "-M", "-s", "/bin/sh", user], check=True)
@@ -70,8 +74,11 @@ class PolkitAgentTest(BusTestCase):
         sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
         self.addCleanup(sysbus.stop)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=sysbus.address, LC_ALL="C.UTF-8")
-        pk = subprocess.Popen(["/usr/lib/polkit-1/polkitd", "--no-debug"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Without --no-debug polkitd logs agent registrations on stdout.
+        pk_log = os.path.join(d, "polkitd.log")
+        with open(pk_log, "w") as log:
+            pk = subprocess.Popen(["/usr/lib/polkit-1/polkitd"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
         self.addCleanup(lambda: (pk.terminate(), pk.wait()))
         sysbus.wait_name("org.freedesktop.PolicyKit1")
 
@@ -83,12 +90,14 @@ class PolkitAgentTest(BusTestCase):
         p.wait_event("agent_spawn", proc=proc)
         argv = [CLIENT, "--system", "--project", "work", "cancel"]
 
-        # No terminal: nobody to ask, refused at once (exit 4).
+        # No terminal: nobody to ask, no agent, refused at once (exit 4).
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=env, user=user, timeout=ENDS_WITHIN)
         self.assertEqual(r.returncode, 4, r.stderr.decode())
+        self.assertIn("authentication is required", r.stderr.decode())
+        self.assertNotIn("Registered Authentication Agent", read(pk_log))
 
-        # On a terminal: pkttyagent runs and polkit's question reaches it.
+        # On a terminal: pkttyagent, registered for the client's process.
         master, slave = pty.openpty()
         os.chown(os.ttyname(slave), pwd_uid(user), -1)
 
@@ -99,20 +108,33 @@ class PolkitAgentTest(BusTestCase):
                              start_new_session=True, preexec_fn=controlling_tty)
         os.close(slave)
         self.addCleanup(lambda: c.poll() is None and (c.kill(), c.wait()))
-        seen = read_until(master, b"AUTHENTICATING FOR org.agentrunner.runner.manage", c)
+        out = read_until(master, b"authentication is required", c)
+        # The terminal stays open until the client is done (closing it
+        # would hang it up).
+        rc = c.wait(timeout=ENDS_WITHIN)
         os.close(master)
-        self.assertIn(b"AUTHENTICATING FOR org.agentrunner.runner.manage", seen, seen.decode())
-        # Nobody answers: the client ends, and its agent with it.
-        c.terminate()
-        c.wait(timeout=ENDS_WITHIN)
-        self.assertIsNone(proc.poll())
+        self.assertEqual(rc, 4, out.decode())
+        log = read(pk_log)
+        self.assertIn(f"Registered Authentication Agent for unix-process:{c.pid}:", log)
+        self.assertIn("[/usr/bin/pkttyagent --notify-fd ", log)
+        self.assertIn(" --fallback]", log)
+        # It ended with the client: polkitd sees it leave the bus.
         deadline = time.monotonic() + ENDS_WITHIN
-        while agents_of(user) and time.monotonic() < deadline:
+        while "Unregistered Authentication Agent" not in read(pk_log) and \
+                time.monotonic() < deadline:
             time.sleep(0.1)
+        self.assertIn(f"Unregistered Authentication Agent for unix-process:{c.pid}:",
+                      read(pk_log))
         self.assertFalse(agents_of(user), "pkttyagent outlived the client")
+        self.assertIsNone(proc.poll())
         sysbus.busctl("call", NAME, "/org/agentrunner/Runner1", "org.agentrunner.Runner1",
                       "Stop", "s", "now")
         proc.communicate(timeout=ENDS_WITHIN)
+
+
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
 
 
 def pwd_uid(user):
