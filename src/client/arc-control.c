@@ -420,7 +420,7 @@ start_verb(ArcContext *ctx, ArcConn *conn, int max_rounds)
                       "'agent-runner serve' in the foreground instead\n"));
     return ARC_EXIT_FAILURE;
   }
-  if (!arc_conn_config(conn, TRUE)) {
+  if (!arc_conn_config(conn, conn->config_path != NULL)) {
     fprintf(stderr, _("agent-runner start: the config is needed to start the service (--config "
                       "F)\n"));
     return ARC_EXIT_CONFIG;
