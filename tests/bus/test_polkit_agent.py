@@ -58,11 +58,12 @@ class PolkitAgentTest(BusTestCase):
                     os.path.join(d, "policy.d"))
         with open(os.path.join(d, "system.conf"), "w") as f:
             f.write(SYSTEM_CONF.format(dir=d))
-        action = os.path.join(ACTIONS_DIR, "org.agentrunner.runner.policy")
-        if not os.path.exists(action):
-            shutil.copy(os.path.join(SOURCE_ROOT, "data", "polkit",
-                                     "org.agentrunner.runner.policy"), action)
-            self.addCleanup(os.unlink, action)
+        # Our own copy of the generic actions: another test (or an install)
+        # may add and remove org.agentrunner.runner.policy meanwhile.
+        action = os.path.join(ACTIONS_DIR, f"org.agentrunner.runner-test-pkagent-{tag}.policy")
+        shutil.copy(os.path.join(SOURCE_ROOT, "data", "polkit", "org.agentrunner.runner.policy"),
+                    action)
+        self.addCleanup(os.unlink, action)
         rules = os.path.join(RULES_DIR, f"49-agent-runner-pkagent-{tag}.rules")
         tmp = os.path.join(RULES_DIR, f".49-agent-runner-pkagent-{tag}.tmp")
         with open(tmp, "w") as f:
