@@ -15,7 +15,7 @@ fi
 cd "$(dirname "$0")/.."
 B=${1:-build}
 # Under meson test the build is done; running meson from inside it is not.
-$check || meson compile -C "$B" ar-gen-docs src/client/agent-runner src/client/agent-runner-vcs >/dev/null
+$check || meson compile -C "$B" ar-gen-docs src/client/agent-runner-vcs >/dev/null
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -24,7 +24,7 @@ echo "client-man docs/agent-runner.1" >>"$T/list"
 while read -r mode path; do
   mkdir -p "$T/$(dirname "$path")"
   if [ "$mode" = client-man ]; then
-    LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner __complete man docs/agent-runner.1.in \
+    LC_ALL=C.UTF-8 LANGUAGE=C "$B"/src/client/agent-runner-vcs __complete man docs/agent-runner.1.in \
       >"$T/$path"
   else
     "$B"/tools/ar-gen-docs "$mode" >"$T/$path"

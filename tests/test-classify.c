@@ -224,6 +224,7 @@ test_stall_and_timeout(void)
     [AR_DIALECT_CLAUDE_STREAM_JSON] = AR_OUTCOME_API_TIMEOUT,
     [AR_DIALECT_CODEX_JSON] = AR_OUTCOME_API_TIMEOUT,
     [AR_DIALECT_GEMINI_STREAM_JSON] = AR_OUTCOME_NETWORK,
+    [AR_DIALECT_CODEWHALE_STREAM_JSON] = AR_OUTCOME_ERROR,
   };
 
   for (int d = 0; d < AR_DIALECT_COUNT; d++) {
@@ -295,6 +296,8 @@ test_guess(void)
     { "gemini --yolo --skip-trust --output-format stream-json", AR_DIALECT_GEMINI_STREAM_JSON },
     { "gemini -o json -p hi", AR_DIALECT_GEMINI_STREAM_JSON },
     { "gemini --yolo", AR_DIALECT_TEXT },
+    { "codewhale exec --auto --output-format stream-json", AR_DIALECT_CODEWHALE_STREAM_JSON },
+    { "codewhale exec --auto", AR_DIALECT_TEXT },
     { "aider --yes-always --no-stream", AR_DIALECT_TEXT },
     { "my-claude --output-format stream-json", AR_DIALECT_TEXT },
     { "claude --output-format", AR_DIALECT_TEXT },

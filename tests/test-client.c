@@ -42,7 +42,6 @@ run(Fixture *f, const char *cwd, char **out, char **err, ...)
   env = g_environ_setenv(env, "PATH", path, TRUE);
   env = g_environ_setenv(env, "GIT_CONFIG_NOSYSTEM", "1", TRUE);
   env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
-  env = g_environ_unsetenv(env, "AGENT_RUNNER_PRESETS_DIR");
 
   int status = 0;
   g_autoptr(GError) error = NULL;
@@ -211,7 +210,6 @@ test_init_ignores_inside_log_dir(Fixture *f, gconstpointer data)
                       "prompt_delivery = \"stdin\"\n[runtime]\nwork_dir = \".\"\nlog_dir = "
                       "\"logs\"\n[prompt]\nfile = \"./prompts/main.md\"\n",
                       -1, NULL);
-  g_setenv("AGENT_RUNNER_PRESETS_DIR", presets, TRUE);
   g_autofree char *client = client_path();
   g_autofree char *cmd = g_strdup_printf("env AGENT_RUNNER_PRESETS_DIR=%s HOME=%s %s init "
                                          "--preset inside",
@@ -221,7 +219,6 @@ test_init_ignores_inside_log_dir(Fixture *f, gconstpointer data)
   g_chdir(f->repo);
   g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
   g_chdir(old);
-  g_unsetenv("AGENT_RUNNER_PRESETS_DIR");
   g_assert_true(g_spawn_check_wait_status(status, NULL));
   g_autofree char *names = git(f, "show --name-only --format= HEAD");
   g_assert_cmpstr(names, ==, ".gitignore\nagent-runner.toml\nprompts/main.md");
@@ -235,8 +232,9 @@ static void
 test_presets_pass_check(Fixture *f, gconstpointer data)
 {
   static const char *const presets[][2] = {
-    { "claude", "claude" }, { "codex", "codex" }, { "gemini", "gemini" },   { "aider", "aider" },
-    { "kimi", "kimi" },     { "pi", "pi" },       { "custom", "my-agent" },
+    { "claude", "claude" },       { "codex", "codex" },     { "gemini", "gemini" },
+    { "aider", "aider" },         { "kimi", "kimi" },       { "pi", "pi" },
+    { "codewhale", "codewhale" }, { "custom", "my-agent" },
   };
   git_init_with_commit(f);
   for (guint i = 0; i < G_N_ELEMENTS(presets); i++) {

@@ -4,6 +4,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ar-config-keys.h"
 #include "ar-config.h"
@@ -438,6 +439,48 @@ test_key_table_sane(void)
   }
 }
 
+/* The client learns the project without the whole config
+ * (ar-config-project.c): the same name as the loader's, also from a file
+ * the loader refuses, through a symlink, and with work_dir elsewhere. */
+static void
+test_read_project(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ArConfig) cfg = load_text(f, minimal_head, &error);
+  g_assert_no_error(error);
+  g_autofree char *name = ar_config_read_project(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(name, ==, cfg->project);
+
+  g_autofree char *broken = g_strconcat(minimal_head, "bogus_key = 1\n", NULL);
+  g_assert_true(g_file_set_contents(f->path, broken, -1, NULL));
+  g_autoptr(ArConfig) refused = ar_config_load(f->path, NULL);
+  g_assert_null(refused);
+  g_autofree char *still = ar_config_read_project(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(still, ==, name);
+
+  g_autofree char *link = g_build_filename(f->dir, "prompts", "link.toml", NULL);
+  g_assert_cmpint(symlink(f->path, link), ==, 0);
+  g_autofree char *via_link = ar_config_read_project(link, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(via_link, ==, name);
+
+  g_assert_true(g_file_set_contents(f->path, "[runtime]\nwork_dir = \"sub/my-proj\"\n", -1, NULL));
+  g_autofree char *sub = ar_config_read_project(f->path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(sub, ==, "my-proj");
+
+  g_assert_true(g_file_set_contents(f->path, "[runtime]\nlog_dir = \"x\"\n", -1, NULL));
+  g_autofree char *none = ar_config_read_project(f->path, &error);
+  g_assert_null(none);
+  g_assert_error(error, AR_ERROR, AR_ERROR_CONFIG);
+  g_clear_error(&error);
+  g_assert_true(g_file_set_contents(f->path, "[runtime\n", -1, NULL));
+  g_assert_null(ar_config_read_project(f->path, &error));
+  g_assert_nonnull(error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -461,6 +504,7 @@ main(int argc, char **argv)
   ADD("/config/all-errors-reported", test_all_errors_reported);
   ADD("/config/prompt-assembly", test_prompt_assembly);
   ADD("/config/hooks-and-inert-keys", test_hooks_and_inert_keys);
+  ADD("/config/read-project", test_read_project);
   g_test_add_func("/config/key-table", test_key_table_sane);
   return g_test_run();
 }

@@ -14,15 +14,6 @@
 #include "arc-remote.h"
 #include "arc-systemd.h"
 
-const ArcVerb *
-arc_verb_lookup(const char *name)
-{
-  for (const ArcVerb *v = arc_verbs; v->name; v++)
-    if (g_str_equal(v->name, name))
-      return v;
-  g_assert_not_reached();
-}
-
 int
 arc_bus_open(gboolean system, sd_bus **ret)
 {
@@ -65,26 +56,29 @@ project_serving(sd_bus *bus, const char *config_path)
   return NULL;
 }
 
-/* No config named and none here: an installed project's config is found
- * through the link install wrote. */
-static ArConfig *
-installed_config(gboolean system, const char *project)
+/* No config named: an installed project's config is found through the
+ * link install wrote. */
+static char *
+installed_config_path(gboolean system, const char *project)
 {
-  g_autofree char *link = arc_systemd_config_link_path(system, project);
-  return g_file_test(link, G_FILE_TEST_EXISTS) ? ar_config_load(link, NULL) : NULL;
+  char *link = arc_systemd_config_link_path(system, project);
+  if (g_file_test(link, G_FILE_TEST_EXISTS))
+    return link;
+  g_free(link);
+  return NULL;
 }
 
 /* -H: the remote bus; the project is --project, or the only one there.
  * Nothing is read from this host's files: the config, log dir and unit
  * that count are the remote host's. */
 static int
-remote_conn_open(ArcGlobal *global, ArcConn *conn)
+remote_conn_open(ArcContext *ctx, ArcConn *conn)
 {
-  if (global->hosts->len != 1) {
+  if (ctx->hosts->len != 1) {
     fprintf(stderr, _("agent-runner: only 'list' takes several -H/--host; this verb takes one\n"));
     return AR_EXIT_USAGE;
   }
-  conn->host = g_strdup(g_ptr_array_index(global->hosts, 0));
+  conn->host = g_strdup(g_ptr_array_index(ctx->hosts, 0));
   g_autoptr(GError) error = NULL;
   int r = arc_remote_bus_open(conn->host, conn->system, -1, 0, &conn->ssh_pid, &conn->bus, &error);
   if (r == -EINVAL) {
@@ -93,8 +87,8 @@ remote_conn_open(ArcGlobal *global, ArcConn *conn)
   }
   if (r < 0)
     conn->bus_error = g_strdup(error->message);
-  if (global->project) {
-    conn->project = g_strdup(global->project);
+  if (ctx->project) {
+    conn->project = g_strdup(ctx->project);
   } else {
     g_autoptr(GPtrArray) names = conn->bus ? arc_bus_list_names(conn->bus, &error) : NULL;
     if (!names) {
@@ -123,49 +117,51 @@ remote_conn_open(ArcGlobal *global, ArcConn *conn)
 }
 
 int
-arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
+arc_conn_open(ArcContext *ctx, ArcConn *conn)
 {
   memset(conn, 0, sizeof *conn);
-  conn->system = global->system;
-  if (global->hosts)
-    return remote_conn_open(global, conn);
+  conn->system = ctx->system;
+  conn->running = -1;
+  if (ctx->hosts)
+    return remote_conn_open(ctx, conn);
   int r = arc_bus_open(conn->system, &conn->bus);
   if (r < 0) {
     conn->bus = sd_bus_unref(conn->bus);
     conn->bus_error = g_strdup(g_strerror(-r));
   }
-  if (global->project) {
-    conn->project = g_strdup(global->project);
-    if (need_config || global->config_path) {
-      conn->cfg = arc_load_config(global);
-      if (!conn->cfg)
-        return AR_EXIT_CONFIG;
+  /* polkit may ask the person at the terminal for a password (the polkit
+   * agent main started answers it), on every call of this connection. */
+  if (conn->bus)
+    (void)sd_bus_set_allow_interactive_authorization(conn->bus, isatty(STDIN_FILENO));
+  if (ctx->project) {
+    conn->project = g_strdup(ctx->project);
+    if (ctx->config_path) {
+      conn->config_path = arc_config_path(ctx);
+      conn->config_arg = ctx->config_path;
     } else if (ar_project_name_valid(conn->project)) {
-      conn->cfg = installed_config(conn->system, conn->project);
+      conn->config_path = installed_config_path(conn->system, conn->project);
+      conn->config_arg = conn->config_path;
     }
   } else {
-    g_autofree char *path = arc_config_path(global);
-    g_autoptr(GError) error = NULL;
-    conn->cfg =
-        ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
-    if (!conn->cfg) {
-      gboolean exists = g_file_test(path, G_FILE_TEST_EXISTS);
-      conn->project = exists && !need_config ? project_serving(conn->bus, path) : NULL;
-      if (!conn->project) {
-        fprintf(stderr, "%s\n", error->message);
-        if (exists)
-          fprintf(stderr,
-                  _("agent-runner: fix %s ('agent-runner config check' lists every problem), "
-                    "or name the project with --project NAME\n"),
-                  path);
-        else
-          fprintf(stderr, _("agent-runner: no agent-runner.toml here: run this in the project's "
-                            "directory, name the config with --config F, or the project with "
-                            "--project NAME ('agent-runner list --all' lists them)\n"));
-        return AR_EXIT_CONFIG;
-      }
-    } else {
-      conn->project = g_strdup(conn->cfg->project);
+    conn->config_path = arc_config_path(ctx);
+    conn->config_arg = ctx->config_path ? ctx->config_path : "agent-runner.toml";
+    conn->project = ar_config_read_project(conn->config_path, NULL);
+    gboolean exists = g_file_test(conn->config_path, G_FILE_TEST_EXISTS);
+    if (!conn->project && exists)
+      conn->project = project_serving(conn->bus, conn->config_path);
+    if (!conn->project) {
+      /* The loader's message says what is wrong, at file:line. */
+      arc_conn_config(conn, TRUE);
+      if (exists)
+        fprintf(stderr,
+                _("agent-runner: fix %s ('agent-runner config check' lists every problem), "
+                  "or name the project with --project NAME\n"),
+                conn->config_path);
+      else
+        fprintf(stderr, _("agent-runner: no agent-runner.toml here: run this in the project's "
+                          "directory, name the config with --config F, or the project with "
+                          "--project NAME ('agent-runner list --all' lists them)\n"));
+      return AR_EXIT_CONFIG;
     }
   }
   conn->name = ar_bus_name_for_project(conn->project);
@@ -175,6 +171,29 @@ arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config)
     return AR_EXIT_USAGE;
   }
   return AR_EXIT_OK;
+}
+
+ArConfig *
+arc_conn_config(ArcConn *conn, gboolean print_error)
+{
+  if (!conn->cfg_tried && conn->config_path) {
+    conn->cfg_tried = TRUE;
+    g_autoptr(GError) error = NULL;
+    /* Messages name the file as the user gave it. */
+    conn->cfg = ar_config_load(conn->config_arg, &error);
+    if (!conn->cfg)
+      conn->cfg_error = g_strdup(error->message);
+  }
+  if (!conn->cfg && print_error && conn->cfg_error) {
+    fprintf(stderr, "%s\n", conn->cfg_error);
+    g_clear_pointer(&conn->cfg_error, g_free); /* said once */
+  } else if (!conn->cfg && print_error && !conn->config_path && !conn->host) {
+    fprintf(stderr,
+            _("agent-runner: project %s is not installed, so its config is not known here: "
+              "name it with --config F\n"),
+            conn->project);
+  }
+  return conn->cfg;
 }
 
 void
@@ -188,6 +207,8 @@ arc_conn_clear(ArcConn *conn)
   g_clear_pointer(&conn->bus_error, g_free);
   g_clear_pointer(&conn->project, g_free);
   g_clear_pointer(&conn->name, g_free);
+  g_clear_pointer(&conn->config_path, g_free);
+  g_clear_pointer(&conn->cfg_error, g_free);
   g_clear_pointer(&conn->cfg, ar_config_unref);
 }
 
@@ -206,7 +227,9 @@ name_has_owner(sd_bus *bus, const char *name)
 gboolean
 arc_conn_is_running(ArcConn *conn)
 {
-  return conn->bus && name_has_owner(conn->bus, conn->name);
+  if (conn->running < 0)
+    conn->running = conn->bus && name_has_owner(conn->bus, conn->name);
+  return conn->running;
 }
 
 int
@@ -263,9 +286,6 @@ arc_conn_call(ArcConn *conn, const char *verb, const char *method, sd_bus_messag
   g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
   int r = sd_bus_message_new_method_call(conn->bus, &m, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
                                          method);
-  /* polkit may ask the person at the terminal for a password. */
-  if (r >= 0)
-    r = sd_bus_message_set_allow_interactive_authorization(m, isatty(STDIN_FILENO));
   if (r >= 0 && types) {
     va_list ap;
     va_start(ap, types);
@@ -279,8 +299,10 @@ arc_conn_call(ArcConn *conn, const char *verb, const char *method, sd_bus_messag
   r = sd_bus_call(conn->bus, m, 0, &e, reply);
   if (r < 0) {
     if (g_strcmp0(e.name, SD_BUS_ERROR_SERVICE_UNKNOWN) == 0 ||
-        g_strcmp0(e.name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) == 0)
+        g_strcmp0(e.name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) == 0) {
+      conn->running = FALSE;
       return arc_conn_not_running(conn);
+    }
     g_autoptr(GError) error = NULL;
     if (sd_bus_error_is_set(&e))
       ar_bus_error_to_gerror(&e, &error);
@@ -373,9 +395,8 @@ on_name_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_erro
   return 0;
 }
 
-gboolean
-arc_conn_wait_name(ArcConn *conn, gboolean present, guint64 timeout_usec, pid_t pid,
-                   int *child_status)
+static gboolean
+wait_name(ArcConn *conn, gboolean present, guint64 timeout_usec, pid_t pid, int *child_status)
 {
   if (!conn->bus)
     return !present;
@@ -417,6 +438,16 @@ arc_conn_wait_name(ArcConn *conn, gboolean present, guint64 timeout_usec, pid_t 
       return !present;
   }
   return TRUE;
+}
+
+gboolean
+arc_conn_wait_name(ArcConn *conn, gboolean present, guint64 timeout_usec, pid_t pid,
+                   int *child_status)
+{
+  gboolean reached = wait_name(conn, present, timeout_usec, pid, child_status);
+  /* What the wait saw is the answer a later check would get. */
+  conn->running = reached ? present : -1;
+  return reached;
 }
 
 static int

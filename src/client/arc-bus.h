@@ -14,23 +14,36 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+struct ArcConn {
   sd_bus *bus;     /* NULL when no bus could be reached */
   char *bus_error; /* why not */
   gboolean system;
   char *project;
-  char *name;    /* org.agentrunner.Runner1.<escaped project> */
-  ArConfig *cfg; /* NULL when only --project was given and no config loads; always for -H */
-  char *host;    /* -H: the remote host ([USER@]HOST[:PORT]); NULL: this one */
-  GPid ssh_pid;  /* -H: the ssh carrying the bus */
-} ArcConn;
+  char *name;             /* org.agentrunner.Runner1.<escaped project> */
+  char *config_path;      /* the config to load on demand (arc_conn_config); NULL: none */
+  const char *config_arg; /* how the user named it, for messages */
+  ArConfig *cfg;          /* loaded by arc_conn_config */
+  gboolean cfg_tried;
+  char *cfg_error; /* why it did not load, until said */
+  int running;     /* NameHasOwner's answer, kept up to date by the waits; -1: not asked */
+  char *host;      /* -H: the remote host ([USER@]HOST[:PORT]); NULL: this one */
+  GPid ssh_pid;    /* -H: the ssh carrying the bus */
+};
 
-/* Resolve the project (--project, else the config's) and connect.
- * need_config: the config must load (its errors are printed). Returns an
- * exit code: AR_EXIT_OK, or the code to exit with (message printed). */
-int arc_conn_open(ArcGlobal *global, ArcConn *conn, gboolean need_config);
+/* Resolve the project (--project, else the one the config names, read
+ * without loading the whole config) and connect. Returns an exit code:
+ * AR_EXIT_OK, or the code to exit with (message printed). Verbs get their
+ * connection through arc_context_conn. */
+int arc_conn_open(ArcContext *ctx, ArcConn *conn);
 void arc_conn_clear(ArcConn *conn);
 
+/* The project's whole config, loaded on the first call (NULL when none
+ * loads: -H, only --project without an installed link, or a broken file).
+ * print_error: say why on stderr (once). */
+ArConfig *arc_conn_config(ArcConn *conn, gboolean print_error);
+
+/* Whether the service owns its name: asked once, then kept up to date by
+ * the waits and calls below. */
 gboolean arc_conn_is_running(ArcConn *conn);
 /* "agent-runner: project X is not running (...)" on stderr; returns
  * AR_EXIT_NOT_RUNNING. */

@@ -5,9 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arc-client.h"
 #include "ar-events.h"
 #include "ar-util.h"
+#include "arc-bus.h"
+#include "arc-client.h"
+#include "arc-polkit-agent.h"
 
 /* The global options, for the help of every verb only: main() takes them
  * out of argv before a verb parses its own (arc-main.c). */
@@ -59,8 +61,9 @@ arc_verb_positionals(const ArcVerb *verb)
 ArcOptionsHook arc_options_hook;
 
 gboolean
-arc_parse_options(const ArcVerb *verb, GOptionEntry *entries, int *argc, char ***argv)
+arc_parse_options(ArcContext *ctx, GOptionEntry *entries, int *argc, char ***argv)
 {
+  const ArcVerb *verb = ctx->verb;
   if (arc_options_hook) {
     arc_options_hook(verb, entries);
     return FALSE;
@@ -70,15 +73,15 @@ arc_parse_options(const ArcVerb *verb, GOptionEntry *entries, int *argc, char **
   g_autofree char *prgname = g_strdup_printf("agent-runner %s", verb->name);
   if (!g_get_prgname() || !g_str_has_prefix(g_get_prgname(), "agent-runner "))
     g_set_prgname(prgname);
-  g_autoptr(GOptionContext) ctx = g_option_context_new(*param ? param : NULL);
-  g_option_context_set_summary(ctx, _(verb->summary));
-  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+  g_autoptr(GOptionContext) octx = g_option_context_new(*param ? param : NULL);
+  g_option_context_set_summary(octx, _(verb->summary));
+  g_option_context_set_translation_domain(octx, GETTEXT_PACKAGE);
   if (entries)
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    g_option_context_add_main_entries(octx, entries, GETTEXT_PACKAGE);
   /* In the main group, so plain --help lists them too. */
-  g_option_context_add_main_entries(ctx, global_entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries(octx, global_entries, GETTEXT_PACKAGE);
   g_autoptr(GError) error = NULL;
-  if (!g_option_context_parse(ctx, argc, argv, &error)) {
+  if (!g_option_context_parse(octx, argc, argv, &error)) {
     fprintf(stderr, _("agent-runner %s: %s (see 'agent-runner %s --help')\n"), verb->name,
             error->message, verb->name);
     return FALSE;
@@ -94,22 +97,49 @@ arc_parse_options(const ArcVerb *verb, GOptionEntry *entries, int *argc, char **
   return TRUE;
 }
 
-char *
-arc_config_path(ArcGlobal *global)
+int
+arc_context_conn(ArcContext *ctx, ArcConn **conn)
 {
-  if (global->config_path)
-    return g_canonicalize_filename(global->config_path, NULL);
+  /* Only rows that say so reach the service: a verb that starts using
+   * the bus must say it in the table (which also decides the polkit
+   * agent). */
+  g_return_val_if_fail(ctx->verb->flags & ARC_VERB_BUS, AR_EXIT_FAILURE);
+  if (!ctx->conn) {
+    ctx->conn = g_new0(ArcConn, 1);
+    ctx->conn_rc = arc_conn_open(ctx, ctx->conn);
+  }
+  *conn = ctx->conn;
+  return ctx->conn_rc;
+}
+
+void
+arc_context_clear(ArcContext *ctx)
+{
+  if (ctx->conn) {
+    arc_conn_clear(ctx->conn);
+    g_clear_pointer(&ctx->conn, g_free);
+  }
+  arc_polkit_agent_close(ctx);
+  g_clear_pointer(&ctx->hosts, g_ptr_array_unref);
+  g_clear_pointer(&ctx->config_path, g_free);
+  g_clear_pointer(&ctx->project, g_free);
+}
+
+char *
+arc_config_path(ArcContext *ctx)
+{
+  if (ctx->config_path)
+    return g_canonicalize_filename(ctx->config_path, NULL);
   return ar_config_default_path();
 }
 
 ArConfig *
-arc_load_config(ArcGlobal *global)
+arc_load_config(ArcContext *ctx)
 {
-  g_autofree char *path = arc_config_path(global);
+  g_autofree char *path = arc_config_path(ctx);
   g_autoptr(GError) error = NULL;
   /* Messages name the file as the user gave it. */
-  ArConfig *cfg =
-      ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
+  ArConfig *cfg = ar_config_load(ctx->config_path ? ctx->config_path : "agent-runner.toml", &error);
   if (cfg == NULL)
     fprintf(stderr, "%s\n", error->message);
   return cfg;

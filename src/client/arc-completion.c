@@ -85,7 +85,7 @@ static GPtrArray *
 collect(void)
 {
   GPtrArray *verbs = g_ptr_array_new_with_free_func((GDestroyNotify)verb_info_free);
-  ArcGlobal global = { 0 };
+  ArcContext ctx = { 0 };
   for (const ArcVerb *v = arc_verbs; v->name; v++) {
     VerbInfo *info = g_new0(VerbInfo, 1);
     info->verb = v;
@@ -95,10 +95,11 @@ collect(void)
     if (v->func == arc_verb_help)
       continue;
     /* The verb hands its option table to the hook and stops there. */
+    ctx.verb = v;
     collecting = info;
     arc_options_hook = collect_hook;
     char *argv[] = { (char *)v->name, NULL };
-    (void)v->func(&global, 1, argv);
+    (void)v->func(&ctx, 1, argv);
     arc_options_hook = NULL;
     collecting = NULL;
   }
@@ -627,11 +628,11 @@ print_projects(gboolean system)
 }
 
 int
-arc_completion_main(ArcGlobal *global, int argc, char **argv)
+arc_completion_main(ArcContext *ctx, int argc, char **argv)
 {
   /* __complete projects | __complete script bash|zsh|fish */
   if (argc == 2 && g_str_equal(argv[1], "projects")) {
-    print_projects(global->system);
+    print_projects(ctx->system);
     return AR_EXIT_OK;
   }
   if (argc == 3 && g_str_equal(argv[1], "man"))

@@ -7,6 +7,6 @@
 
 G_BEGIN_DECLS
 
-int arc_completion_main(ArcGlobal *global, int argc, char **argv);
+int arc_completion_main(ArcContext *ctx, int argc, char **argv);
 
 G_END_DECLS

@@ -52,14 +52,14 @@ print_checks_json(const char *config_path, GPtrArray *checks, gboolean ok, const
 }
 
 static int
-config_check(ArcGlobal *global)
+config_check(ArcContext *ctx)
 {
-  g_autofree char *path = arc_config_path(global);
+  g_autofree char *path = arc_config_path(ctx);
   g_autoptr(GError) error = NULL;
   g_autoptr(ArConfig) cfg =
-      ar_config_load(global->config_path ? global->config_path : "agent-runner.toml", &error);
+      ar_config_load(ctx->config_path ? ctx->config_path : "agent-runner.toml", &error);
   if (cfg == NULL) {
-    if (global->json) {
+    if (ctx->json) {
       print_checks_json(path, NULL, FALSE, error->message, NULL);
     } else {
       printf("%s✗%s config_loaded\n", arc_color("\033[31m"), arc_color("\033[0m"));
@@ -70,7 +70,7 @@ config_check(ArcGlobal *global)
 
   gboolean ok = FALSE;
   g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &ok);
-  if (global->json) {
+  if (ctx->json) {
     print_checks_json(path, checks, ok, NULL, cfg);
     return ok ? AR_EXIT_OK : AR_EXIT_CONFIG;
   }
@@ -96,14 +96,13 @@ config_check(ArcGlobal *global)
 }
 
 int
-arc_verb_config(ArcGlobal *global, int argc, char **argv)
+arc_verb_config(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = arc_verb_lookup("config");
-  if (!arc_parse_options(verb, NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc < 2 || !g_str_equal(argv[1], "check") || argc > 2) {
     fprintf(stderr, _("agent-runner config: usage: agent-runner config check [--json]\n"));
     return AR_EXIT_USAGE;
   }
-  return config_check(global);
+  return config_check(ctx);
 }

@@ -24,20 +24,8 @@
 #define STOP_NOW_WAIT_S 60
 #define START_WAIT_S    60
 
-static gboolean
-no_args(const char *verb, GOptionEntry *entries, int *argc, char ***argv)
-{
-  if (!arc_parse_options(arc_verb_lookup(verb), entries, argc, argv))
-    return FALSE;
-  if (*argc > 1) {
-    fprintf(stderr, _("agent-runner %s: unexpected argument '%s'\n"), verb, (*argv)[1]);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 static int
-stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
+stop_and_wait(ArcContext *ctx, ArcConn *conn, const char *verb, gboolean now,
               gboolean quiet_if_stopped)
 {
   if (!arc_conn_is_running(conn))
@@ -46,19 +34,20 @@ stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
   int rc = arc_conn_call(conn, verb, "Stop", NULL, "s", now ? "now" : "graceful");
   if (rc != AR_EXIT_OK)
     return rc;
-  if (!global->json)
+  if (!ctx->json)
     fprintf(stderr,
             now ? _("agent-runner: stopping %s now…\n")
                 : _("agent-runner: stopping %s (after the current round)…\n"),
             conn->project);
-  guint64 limit = now ? STOP_NOW_WAIT_S : (conn->cfg ? conn->cfg->round_timeout_s + 60 : 0);
+  const ArConfig *cfg = arc_conn_config(conn, FALSE);
+  guint64 limit = now ? STOP_NOW_WAIT_S : (cfg ? cfg->round_timeout_s + 60 : 0);
   if (!arc_conn_wait_name(conn, FALSE, limit * G_USEC_PER_SEC, 0, NULL)) {
     fprintf(stderr,
             _("agent-runner %s: %s is still stopping after %us; see 'agent-runner status'\n"), verb,
             conn->project, (guint)limit);
     return AR_EXIT_FAILURE;
   }
-  if (!global->json)
+  if (!ctx->json)
     fprintf(stderr, _("agent-runner: stopped (%.1fs)\n"),
             (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
   return AR_EXIT_OK;
@@ -68,17 +57,18 @@ stop_and_wait(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
  * unit waiting to restart after a crash (auto-restart) must not come back
  * after the operator said stop. */
 static int
-stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
+stop_installed(ArcContext *ctx, ArcConn *conn, const char *verb, gboolean now,
                gboolean quiet_if_stopped)
 {
   gboolean running = arc_conn_is_running(conn);
-  int rc = running ? stop_and_wait(global, conn, verb, now, quiet_if_stopped) : AR_EXIT_OK;
+  int rc = running ? stop_and_wait(ctx, conn, verb, now, quiet_if_stopped) : AR_EXIT_OK;
   if (rc != AR_EXIT_OK)
     return rc;
   g_autoptr(GError) error = NULL;
-  g_autoptr(ArcSystemd) sd = arc_systemd_new(global->system, FALSE, &error);
+  g_autoptr(ArcSystemd) sd = arc_systemd_new(ctx->system, FALSE, &error);
   g_autofree char *unit = arc_systemd_unit_name(conn->project);
-  guint limit = conn->cfg ? conn->cfg->round_timeout_s + 60 : 120;
+  const ArConfig *cfg = arc_conn_config(conn, FALSE);
+  guint limit = cfg ? cfg->round_timeout_s + 60 : 120;
   /* Only a unit that is (re)starting needs the manager: StopUnit of the
    * system manager asks polkit for manage-units, which the service's own
    * user usually lacks, while its bus Stop above is enough. */
@@ -103,31 +93,30 @@ stop_installed(ArcGlobal *global, ArcConn *conn, const char *verb, gboolean now,
     fprintf(stderr, "agent-runner %s: %s\n", verb, error->message);
     return AR_EXIT_FAILURE;
   }
-  if (!running && !global->json)
+  if (!running && !ctx->json)
     fprintf(stderr, _("agent-runner: %s was not running; %s is stopped\n"), conn->project, unit);
   return AR_EXIT_OK;
 }
 
 static gboolean
-installed(ArcGlobal *global, ArcConn *conn)
+installed(ArcContext *ctx, ArcConn *conn)
 {
-  return !conn->host && conn->project && arc_systemd_unit_installed(global->system, conn->project);
+  return !conn->host && conn->project && arc_systemd_unit_installed(ctx->system, conn->project);
 }
 
 static int
-stop_verb(ArcGlobal *global, const char *verb, gboolean now, int argc, char **argv)
+stop_verb(ArcContext *ctx, gboolean now)
 {
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
   if (rc == AR_EXIT_OK)
-    rc = installed(global, &conn) ? stop_installed(global, &conn, verb, now, FALSE)
-                                  : stop_and_wait(global, &conn, verb, now, FALSE);
-  arc_conn_clear(&conn);
+    rc = installed(ctx, conn) ? stop_installed(ctx, conn, ctx->verb->name, now, FALSE)
+                              : stop_and_wait(ctx, conn, ctx->verb->name, now, FALSE);
   return rc;
 }
 
 int
-arc_verb_stop(ArcGlobal *global, int argc, char **argv)
+arc_verb_stop(ArcContext *ctx, int argc, char **argv)
 {
   gboolean now = FALSE;
   GOptionEntry entries[] = {
@@ -135,47 +124,45 @@ arc_verb_stop(ArcGlobal *global, int argc, char **argv)
       NULL },
     { NULL },
   };
-  if (!no_args("stop", entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
-  return stop_verb(global, "stop", now, argc, argv);
+  return stop_verb(ctx, now);
 }
 
 int
-arc_verb_kill(ArcGlobal *global, int argc, char **argv)
+arc_verb_kill(ArcContext *ctx, int argc, char **argv)
 {
-  if (!no_args("kill", NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
-  return stop_verb(global, "kill", TRUE, argc, argv);
+  return stop_verb(ctx, TRUE);
 }
 
 static int
-simple_call(ArcGlobal *global, const char *verb, const char *method, const char *done)
+simple_call(ArcContext *ctx, const char *method, const char *done)
 {
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
   if (rc == AR_EXIT_OK)
-    rc = arc_conn_call(&conn, verb, method, NULL, NULL);
-  if (rc == AR_EXIT_OK && !global->json)
+    rc = arc_conn_call(conn, ctx->verb->name, method, NULL, NULL);
+  if (rc == AR_EXIT_OK && !ctx->json)
     fprintf(stderr, "agent-runner: %s\n", done);
-  arc_conn_clear(&conn);
   return rc;
 }
 
 int
-arc_verb_cancel(ArcGlobal *global, int argc, char **argv)
+arc_verb_cancel(ArcContext *ctx, int argc, char **argv)
 {
-  if (!no_args("cancel", NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
-  return simple_call(global, "cancel", "Cancel", _("round cancelled; the service goes on"));
+  return simple_call(ctx, "Cancel", _("round cancelled; the service goes on"));
 }
 
 int
-arc_verb_reload(ArcGlobal *global, int argc, char **argv)
+arc_verb_reload(ArcContext *ctx, int argc, char **argv)
 {
-  if (!no_args("reload", NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
-  int rc =
-      simple_call(global, "reload", "Reload", _("config reloaded; it applies from the next round"));
+  int rc = simple_call(ctx, "Reload", _("config reloaded; it applies from the next round"));
   if (rc == AR_EXIT_CONFIG)
     fprintf(stderr, _("agent-runner reload: the service keeps running with the config it had; "
                       "fix the file, then run 'agent-runner reload' again\n"));
@@ -204,7 +191,7 @@ daemon_output_fd(const ArConfig *cfg, char **file_path)
  * session, its events in the journal and log_dir, its stderr in the
  * journal or log_dir/agent-runnerd.log. */
 static pid_t
-spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
+spawn_daemon(ArcContext *ctx, ArcConn *conn, int max_rounds)
 {
   const char *daemon = ar_daemon_path();
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
@@ -214,7 +201,7 @@ spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
   g_ptr_array_add(args, g_strdup("--clear-done"));
   if (max_rounds > 0)
     g_ptr_array_add(args, g_strdup_printf("--max-rounds=%d", max_rounds));
-  if (global->system)
+  if (ctx->system)
     g_ptr_array_add(args, g_strdup("--system"));
   g_ptr_array_add(args, NULL);
   /* Its stdout/stderr (start-up errors, warnings) must land somewhere an
@@ -226,7 +213,7 @@ spawn_daemon(ArcGlobal *global, ArcConn *conn, int max_rounds)
   if (pid != 0) {
     if (out >= 0)
       close(out);
-    if (pid > 0 && log_path && !global->json)
+    if (pid > 0 && log_path && !ctx->json)
       fprintf(stderr, _("agent-runner: the service's own messages go to %s\n"), log_path);
     return pid;
   }
@@ -280,9 +267,10 @@ when_text(guint64 until_us)
 /* The daemon went away before its first round: say why, from its files. */
 /* since_s: when this start began (seconds since the epoch). */
 static int
-report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status, gint64 since_s)
+report_early_stop(ArcContext *ctx, ArcConn *conn, int exit_status, gint64 since_s)
 {
-  g_autoptr(JsonNode) off = conn->cfg ? arc_offline_doc(conn->cfg, global->system, 0, 0) : NULL;
+  const ArConfig *cfg = arc_conn_config(conn, FALSE);
+  g_autoptr(JsonNode) off = cfg ? arc_offline_doc(cfg, ctx->system, 0, 0) : NULL;
   JsonObject *svc = off ? ar_json_obj(json_node_get_object(off), "service") : NULL;
   /* Only what this run wrote: an older stop says nothing about this one. */
   const char *at = ar_json_str(svc, "stopped_at");
@@ -315,7 +303,7 @@ report_early_stop(ArcGlobal *global, ArcConn *conn, int exit_status, gint64 sinc
  * before it began) or the daemon stopped, and say which. pid > 0: the
  * daemon is our child (its exit status completes the story). */
 static int
-report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint64 since_s)
+report_start(ArcContext *ctx, ArcConn *conn, pid_t pid, const char *how, gint64 since_s)
 {
   StartWait w = { FALSE };
   g_autoptr(sd_bus_slot) owner_slot = NULL;
@@ -333,7 +321,7 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
   while (!w.gone && arc_conn_is_running(conn)) {
     g_autofree char *state = arc_conn_get_string(conn, "State");
     if (g_str_equal(state, "running")) {
-      if (!global->json)
+      if (!ctx->json)
         fprintf(stderr, _("agent-runner: started %s (%s): round %u is running, agent pid %u\n"),
                 conn->project, how, arc_conn_get_u32(conn, "RoundNum"),
                 arc_conn_get_u32(conn, "AgentPid"));
@@ -344,12 +332,12 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
       (void)sd_bus_get_property_trivial(conn->bus, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
                                         "ThrottledUntil", NULL, 't', &until);
       g_autofree char *when = until ? when_text(until) : NULL;
-      if (!global->json && when)
+      if (!ctx->json && when)
         fprintf(stderr,
                 _("agent-runner: started %s (%s); it waits for the rate limit %s ('agent-runner "
                   "start' again ends the wait now)\n"),
                 conn->project, how, when);
-      else if (!global->json)
+      else if (!ctx->json)
         fprintf(stderr, _("agent-runner: started %s (%s); the next round starts soon\n"),
                 conn->project, how);
       return AR_EXIT_OK;
@@ -373,11 +361,11 @@ report_start(ArcGlobal *global, ArcConn *conn, pid_t pid, const char *how, gint6
   int status = -1;
   if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
     status = WEXITSTATUS(status);
-  return report_early_stop(global, conn, status, since_s);
+  return report_early_stop(ctx, conn, status, since_s);
 }
 
 static int
-start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
+start_verb(ArcContext *ctx, ArcConn *conn, int max_rounds)
 {
   gint64 since_s = g_get_real_time() / G_USEC_PER_SEC;
   if (arc_conn_is_running(conn)) {
@@ -385,7 +373,7 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
     int rc = max_rounds > 0 ? arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds",
                                             "u", (guint32)max_rounds)
                             : arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 0);
-    if (rc != AR_EXIT_OK || global->json)
+    if (rc != AR_EXIT_OK || ctx->json)
       return rc;
     if (g_str_equal(state, "backing_off"))
       fprintf(stderr, _("agent-runner: %s was waiting out a back-off; the next round starts now\n"),
@@ -411,16 +399,18 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
             conn->host, conn->project);
     return AR_EXIT_NOT_RUNNING;
   }
-  if (conn->project && arc_systemd_unit_installed(global->system, conn->project)) {
+  if (conn->project && arc_systemd_unit_installed(ctx->system, conn->project)) {
     /* Installed as a unit: systemd starts it (arc-systemd.c). */
-    int urc = arc_systemd_start_installed(global->system, conn->project,
-                                          conn->cfg ? conn->cfg->log_dir : NULL, TRUE);
+    const ArConfig *cfg = arc_conn_config(conn, FALSE);
+    int urc =
+        arc_systemd_start_installed(ctx->system, conn->project, cfg ? cfg->log_dir : NULL, TRUE);
+    conn->running = -1; /* systemd has started it: ask again */
     if (urc == AR_EXIT_OK && max_rounds > 0 && conn->bus)
       urc = arc_conn_call(conn, "start", "Serve", NULL, "a{sv}", 1, "max_rounds", "u",
                           (guint32)max_rounds);
     if (urc == AR_EXIT_OK && conn->bus) {
       g_autofree char *unit = arc_systemd_unit_name(conn->project);
-      urc = report_start(global, conn, 0, unit, since_s);
+      urc = report_start(ctx, conn, 0, unit, since_s);
     }
     return urc;
   }
@@ -430,12 +420,12 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
                       "'agent-runner serve' in the foreground instead\n"));
     return AR_EXIT_FAILURE;
   }
-  if (!conn->cfg) {
+  if (!arc_conn_config(conn, conn->config_path != NULL)) {
     fprintf(stderr, _("agent-runner start: the config is needed to start the service (--config "
                       "F)\n"));
     return AR_EXIT_CONFIG;
   }
-  pid_t pid = spawn_daemon(global, conn, max_rounds);
+  pid_t pid = spawn_daemon(ctx, conn, max_rounds);
   if (pid < 0) {
     fprintf(stderr, _("agent-runner start: fork: %s\n"), g_strerror(errno));
     return AR_EXIT_FAILURE;
@@ -444,38 +434,36 @@ start_verb(ArcGlobal *global, ArcConn *conn, int max_rounds)
   gboolean up = arc_conn_wait_name(conn, TRUE, START_WAIT_S * G_USEC_PER_SEC, pid, &status);
   if (!up) {
     if (status != -1 && WIFEXITED(status))
-      return report_early_stop(global, conn, WEXITSTATUS(status), since_s);
+      return report_early_stop(ctx, conn, WEXITSTATUS(status), since_s);
     else
       fprintf(stderr, _("agent-runner start: %s did not appear within %ds\n"), conn->name,
               START_WAIT_S);
-    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == AR_EXIT_CONFIG
-               ? AR_EXIT_CONFIG
-               : AR_EXIT_FAILURE;
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == AR_EXIT_CONFIG ? AR_EXIT_CONFIG
+                                                                          : AR_EXIT_FAILURE;
   }
   g_autofree char *how = g_strdup_printf(_("pid %d"), (int)pid);
-  return report_start(global, conn, pid, how, since_s);
+  return report_start(ctx, conn, pid, how, since_s);
 }
 
 int
-arc_verb_start(ArcGlobal *global, int argc, char **argv)
+arc_verb_start(ArcContext *ctx, int argc, char **argv)
 {
   int max_rounds = 0;
   GOptionEntry entries[] = {
     { "max-rounds", 0, 0, G_OPTION_ARG_INT, &max_rounds, N_("Stop after N rounds"), "N" },
     { NULL },
   };
-  if (!no_args("start", entries, &argc, &argv) || max_rounds < 0)
+  if (!arc_parse_options(ctx, entries, &argc, &argv) || max_rounds < 0)
     return AR_EXIT_USAGE;
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
   if (rc == AR_EXIT_OK)
-    rc = start_verb(global, &conn, max_rounds);
-  arc_conn_clear(&conn);
+    rc = start_verb(ctx, conn, max_rounds);
   return rc;
 }
 
 int
-arc_verb_restart(ArcGlobal *global, int argc, char **argv)
+arc_verb_restart(ArcContext *ctx, int argc, char **argv)
 {
   gboolean now = FALSE;
   GOptionEntry entries[] = {
@@ -484,15 +472,17 @@ arc_verb_restart(ArcGlobal *global, int argc, char **argv)
     { "force", 0, 0, G_OPTION_ARG_NONE, &now, N_("The same as --now (kill, then start)"), NULL },
     { NULL },
   };
-  if (!no_args("restart", entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, TRUE);
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
+  /* Not stopped when it could not start again. */
+  if (rc == AR_EXIT_OK && !arc_conn_config(conn, TRUE))
+    rc = AR_EXIT_CONFIG;
   if (rc == AR_EXIT_OK)
-    rc = installed(global, &conn) ? stop_installed(global, &conn, "restart", now, TRUE)
-                                  : stop_and_wait(global, &conn, "restart", now, TRUE);
+    rc = installed(ctx, conn) ? stop_installed(ctx, conn, "restart", now, TRUE)
+                              : stop_and_wait(ctx, conn, "restart", now, TRUE);
   if (rc == AR_EXIT_OK)
-    rc = start_verb(global, &conn, 0);
-  arc_conn_clear(&conn);
+    rc = start_verb(ctx, conn, 0);
   return rc;
 }

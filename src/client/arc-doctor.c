@@ -350,26 +350,22 @@ print_text(const Doctor *d, GPtrArray *checks, gboolean ok)
 }
 
 int
-arc_verb_doctor(ArcGlobal *global, int argc, char **argv)
+arc_verb_doctor(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = NULL;
-  for (const ArcVerb *v = arc_verbs; v->name; v++)
-    if (g_str_equal(v->name, "doctor"))
-      verb = v;
-  if (!arc_parse_options(verb, NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner doctor: unexpected argument \"%s\"\n"), argv[1]);
     return AR_EXIT_USAGE;
   }
-  Doctor d = { .system = global->system };
+  Doctor d = { .system = ctx->system };
   g_autoptr(GError) error = NULL;
   g_autofree char *config_error = NULL;
-  g_autofree char *path = arc_config_path(global);
+  g_autofree char *path = arc_config_path(ctx);
   d.cfg = ar_config_load(path, &error);
   if (!d.cfg)
     config_error = g_strdup(error->message);
-  d.project = g_strdup(global->project ? global->project : d.cfg ? d.cfg->project : NULL);
+  d.project = g_strdup(ctx->project ? ctx->project : d.cfg ? d.cfg->project : NULL);
   if (!d.project || !ar_project_name_valid(d.project)) {
     fprintf(stderr, "agent-runner doctor: %s\n",
             config_error ? config_error : _("invalid project name"));
@@ -394,7 +390,7 @@ arc_verb_doctor(ArcGlobal *global, int argc, char **argv)
   gboolean ok = TRUE;
   for (guint i = 0; i < checks->len; i++)
     ok = ok && ((DoctorCheck *)g_ptr_array_index(checks, i))->status != CHECK_FAIL;
-  if (global->json)
+  if (ctx->json)
     print_json(&d, checks, ok);
   else
     print_text(&d, checks, ok);

@@ -164,7 +164,7 @@ on_owner_changed(sd_bus_message *m, void *user_data, sd_bus_error *ret_error)
 }
 
 static int
-follow(ArcGlobal *global, ArcConn *conn, Follow *f)
+follow(ArcContext *ctx, ArcConn *conn, Follow *f)
 {
   sigset_t mask;
   sigemptyset(&mask);
@@ -222,7 +222,7 @@ follow(ArcGlobal *global, ArcConn *conn, Follow *f)
 }
 
 int
-arc_verb_events(ArcGlobal *global, int argc, char **argv)
+arc_verb_events(ArcContext *ctx, int argc, char **argv)
 {
   g_autofree char *kind_arg = NULL;
   int window = 10;
@@ -237,7 +237,7 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
     { "tail", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &follow_opt, NULL, NULL },
     { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("events"), entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1 || window < 0 || (window == 0 && !follow_opt)) {
     fprintf(stderr, _("agent-runner events: bad arguments (see 'agent-runner events --help')\n"));
@@ -255,30 +255,28 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
       }
     }
   }
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc != AR_EXIT_OK) {
-    arc_conn_clear(&conn);
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
+  if (rc != AR_EXIT_OK)
     return rc;
-  }
-  g_autofree char *log_dir = conn.cfg ? g_strdup(conn.cfg->log_dir) : NULL;
+  const ArConfig *cfg = arc_conn_config(conn, FALSE);
+  g_autofree char *log_dir = cfg ? g_strdup(cfg->log_dir) : NULL;
   /* -H: the events files are on the host; only the bus crosses ssh. */
-  if (conn.host && !follow_opt) {
+  if (conn->host && !follow_opt) {
     fprintf(stderr,
             _("agent-runner events: the past events are in files on %s: follow new ones "
               "with 'agent-runner -H %s events --follow', or see the last ones with "
               "'agent-runner -H %s peek --events N'\n"),
-            conn.host, conn.host, conn.host);
-    arc_conn_clear(&conn);
+            conn->host, conn->host, conn->host);
     return AR_EXIT_USAGE;
   }
-  if (!log_dir && !conn.host && arc_conn_is_running(&conn))
-    log_dir = arc_conn_get_string(&conn, "LogDir");
+  if (!log_dir && !conn->host && arc_conn_is_running(conn))
+    log_dir = arc_conn_get_string(conn, "LogDir");
   if (log_dir && !*log_dir)
     g_clear_pointer(&log_dir, g_free);
   if (!follow_opt) {
     if (!log_dir) {
-      rc = arc_conn_not_running(&conn);
+      rc = arc_conn_not_running(conn);
     } else {
       g_autoptr(GError) error = NULL;
       g_autoptr(GPtrArray) lines =
@@ -288,22 +286,20 @@ arc_verb_events(ArcGlobal *global, int argc, char **argv)
         rc = AR_EXIT_FAILURE;
       }
       for (guint i = 0; lines && i < lines->len; i++)
-        print_line(g_ptr_array_index(lines, i), global->json);
+        print_line(g_ptr_array_index(lines, i), ctx->json);
     }
-    arc_conn_clear(&conn);
     return rc;
   }
-  Follow f = { &conn, global->json, kinds, log_dir };
+  Follow f = { conn, ctx->json, kinds, log_dir };
   f.window = (guint)window;
-  rc = follow(global, &conn, &f);
+  rc = follow(ctx, conn, &f);
   g_clear_pointer(&f.shown, g_hash_table_unref);
   f.event_slot = sd_bus_slot_unref(f.event_slot);
   f.owner_slot = sd_bus_slot_unref(f.owner_slot);
   f.inotify = sd_event_source_disable_unref(f.inotify);
   g_clear_pointer(&f.follower, ar_events_follower_free);
-  if (conn.bus)
-    (void)sd_bus_detach_event(conn.bus);
-  arc_conn_clear(&conn);
+  if (conn->bus)
+    (void)sd_bus_detach_event(conn->bus);
   f.event = sd_event_unref(f.event);
   return rc;
 }

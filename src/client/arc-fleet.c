@@ -248,13 +248,13 @@ print_table(GPtrArray *hosts)
 }
 
 int
-arc_fleet_list(ArcGlobal *global, GPtrArray *specs, guint timeout_s)
+arc_fleet_list(ArcContext *ctx, GPtrArray *specs, guint timeout_s)
 {
   g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func((GDestroyNotify)fleet_host_free);
   for (guint i = 0; i < specs->len; i++) {
     FleetHost *fh = g_new0(FleetHost, 1);
     fh->spec = g_strdup(g_ptr_array_index(specs, i));
-    fh->system = global->system;
+    fh->system = ctx->system;
     fh->timeout_usec = (guint64)timeout_s * G_USEC_PER_SEC;
     fh->rows = g_ptr_array_new_with_free_func((GDestroyNotify)fleet_row_free);
     g_mutex_init(&fh->lock);
@@ -295,7 +295,7 @@ arc_fleet_list(ArcGlobal *global, GPtrArray *specs, guint timeout_s)
     }
     failed |= !fh->reached;
   }
-  if (global->json)
+  if (ctx->json)
     print_json(hosts);
   else
     print_table(hosts);

@@ -11,6 +11,6 @@ G_BEGIN_DECLS
 
 /* specs: "[USER@]HOST[:PORT]" strings. Prints the table (or --json);
  * returns 1 when a host could not be reached. */
-int arc_fleet_list(ArcGlobal *global, GPtrArray *specs, guint timeout_s);
+int arc_fleet_list(ArcContext *ctx, GPtrArray *specs, guint timeout_s);
 
 G_END_DECLS

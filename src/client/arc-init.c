@@ -92,7 +92,7 @@ ensure_ignored(const char *work_dir, const char *log_dir, gboolean *changed, GEr
 }
 
 int
-arc_verb_init(ArcGlobal *global, int argc, char **argv)
+arc_verb_init(ArcContext *ctx, int argc, char **argv)
 {
   g_autofree char *preset = NULL;
   gboolean force = FALSE, no_commit = FALSE, want_commit = FALSE;
@@ -105,7 +105,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     { "no-commit", 0, 0, G_OPTION_ARG_NONE, &no_commit, N_("Do not commit the new files"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("init"), entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner init: unexpected argument '%s'\n"), argv[1]);
@@ -125,7 +125,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
     return AR_EXIT_USAGE;
   }
 
-  g_autofree char *config_path = arc_config_path(global);
+  g_autofree char *config_path = arc_config_path(ctx);
   g_autofree char *work_dir = g_path_get_dirname(config_path);
 
   git_libgit2_init();
@@ -220,7 +220,7 @@ arc_verb_init(ArcGlobal *global, int argc, char **argv)
   g_clear_pointer(&repo, git_repository_free);
   git_libgit2_shutdown();
 
-  if (global->json) {
+  if (ctx->json) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
     ar_json_add_str(b, "work_dir", work_dir);

@@ -39,6 +39,7 @@
 
 #include "ar-names.h"
 #include "ar-prompt.h"
+#include "ar-template.h"
 #include "ar-util.h"
 #include "arc-client.h"
 #include "arc-secret.h"
@@ -47,15 +48,6 @@
 /* Jobs: a start waits for READY=1 (config checks + bus name); a stop may
  * wait for a whole round. */
 #define START_TIMEOUT_S 120
-
-static const ArcVerb *
-find_verb(const char *name)
-{
-  for (const ArcVerb *v = arc_verbs; v->name; v++)
-    if (g_str_equal(v->name, name))
-      return v;
-  g_assert_not_reached();
-}
 
 /* ---- linger and distributions -------------------------------------------- */
 
@@ -385,31 +377,6 @@ resolve_run_as(InstallOpts *o, GError **error)
 
 /* ---- system mode: the service user's rights --------------------------------- */
 
-/* The bus name's escaping, reused so that one project maps to one policy
- * file and one set of polkit actions (docs/design.md, Bus API). */
-static char *
-escaped_project(const char *project)
-{
-  g_autofree char *name = ar_bus_name_for_project(project);
-  return g_strdup(name + strlen(AR_BUS_NAME_PREFIX));
-}
-
-static char *
-bus_policy_path(const char *project)
-{
-  g_autofree char *esc = escaped_project(project);
-  g_autofree char *file = g_strconcat(AR_BUS_NAME_PREFIX, esc, ".conf", NULL);
-  return g_build_filename(DBUS_SYSTEM_CONF_DIR, file, NULL);
-}
-
-static char *
-polkit_action_path(const char *project)
-{
-  g_autofree char *esc = escaped_project(project);
-  g_autofree char *file = g_strconcat("org.agentrunner.runner.", esc, ".policy", NULL);
-  return g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
-}
-
 /* D-Bus activation: a call to the project's name (busctl, gdbus, the
  * monitor) starts its unit when it is not running. User mode: the session
  * bus's service dir under $XDG_DATA_HOME; system mode: system-services
@@ -448,83 +415,24 @@ activation_content(const InstallOpts *o, const ArConfig *cfg)
   return g_string_free(s, FALSE);
 }
 
-/* No "--" in these XML comments: expat (dbus-daemon, polkitd) rejects it. */
-static char *
-bus_policy_content(const InstallOpts *o, const ArConfig *cfg)
+/* The service's right to its bus name and the polkit actions it owns
+ * (data/templates; the generic actions' defaults, per project, with the
+ * service's user as owner: polkit answers CheckAuthorization about another
+ * user's subject only to root or an action owner). */
+static gboolean
+system_policies(const InstallOpts *o, const ArConfig *cfg, char **bus_policy, char **actions,
+                GError **error)
 {
   g_autofree char *name = ar_bus_name_for_project(cfg->project);
-  g_autofree char *user = g_markup_escape_text(o->run_as, -1);
-  return g_strdup_printf(
-      "<?xml version=\"1.0\"?>\n"
-      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
-      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-      "<!-- Written by 'agent-runner install' (system mode) for project %s; 'agent-runner\n"
-      "     uninstall' removes it. The service runs as %s and owns its name. -->\n"
-      "<busconfig>\n"
-      "  <policy user=\"%s\">\n"
-      "    <allow own=\"%s\"/>\n"
-      "  </policy>\n"
-      "</busconfig>\n",
-      cfg->project, user, user, name);
-}
-
-void
-arc_install_append_action(GString *s, const char *id, const char *description, const char *message,
-                          const char *user)
-{
-  g_string_append_printf(
-      s,
-      "  <action id=\"%s\">\n"
-      "    <description>%s</description>\n"
-      "    <message>%s</message>\n"
-      "    <defaults>\n"
-      "      <allow_any>auth_admin_keep</allow_any>\n"
-      "      <allow_inactive>auth_admin_keep</allow_inactive>\n"
-      "      <allow_active>auth_admin_keep</allow_active>\n"
-      "    </defaults>\n"
-      "    <annotate key=\"org.freedesktop.policykit.owner\">unix-user:%s</annotate>\n"
-      "  </action>\n",
-      id, description, message, user);
-}
-
-/* The generic actions' defaults (data/polkit), per project, with the
- * service's user as owner: polkit answers CheckAuthorization about another
- * user's subject only to root or an action owner. */
-static char *
-polkit_action_content(const InstallOpts *o, const ArConfig *cfg)
-{
-  g_autofree char *esc = escaped_project(cfg->project);
-  g_autofree char *user = g_markup_escape_text(o->run_as, -1);
-  GString *s = g_string_new(NULL);
-  g_string_append_printf(
-      s,
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<!DOCTYPE policyconfig PUBLIC\n"
-      " \"-//freedesktop//DTD PolicyKit Policy Configuration 1.0//EN\"\n"
-      " \"http://www.freedesktop.org/standards/PolicyKit/1/policyconfig.dtd\">\n"
-      "<!-- Written by 'agent-runner install' (system mode) for project %s; 'agent-runner\n"
-      "     uninstall' removes it. The owner annotation lets the service (running as\n"
-      "     %s) ask polkit about other users. -->\n"
-      "<policyconfig>\n"
-      "  <vendor>agent-runner</vendor>\n",
-      cfg->project, user);
-  g_autofree char *manage = g_strdup_printf("org.agentrunner.runner.%s.manage", esc);
-  g_autofree char *upgrade = g_strdup_printf("org.agentrunner.runner.%s.upgrade", esc);
-  g_autofree char *mdesc =
-      g_strdup_printf("Manage the agent-runner service of project %s", cfg->project);
-  g_autofree char *mmsg = g_strdup_printf(
-      "Authentication is required to start, stop, cancel or reload the agent-runner service of "
-      "project %s",
-      cfg->project);
-  g_autofree char *udesc =
-      g_strdup_printf("Upgrade the agent-runner service of project %s", cfg->project);
-  g_autofree char *umsg = g_strdup_printf(
-      "Authentication is required to upgrade the agent-runner service of project %s", cfg->project);
-  arc_install_append_action(s, manage, mdesc, mmsg, user);
-  arc_install_append_action(s, upgrade, udesc, umsg, user);
-  arc_secret_append_read_action(s, esc, cfg->project, user);
-  g_string_append(s, "</policyconfig>\n");
-  return g_string_free(s, FALSE);
+  g_autofree char *prefix = ar_polkit_project_prefix(cfg->project);
+  const char *const kv[] = {
+    "PROJECT", cfg->project, "USER", o->run_as, "BUS_NAME", name, "ACTION_PREFIX", prefix, NULL,
+  };
+  *bus_policy = ar_template_load_xml("org.agentrunner.Runner1.PROJECT.conf.in", kv, error);
+  *actions = *bus_policy
+                 ? ar_template_load_xml("org.agentrunner.runner.PROJECT.policy.in", kv, error)
+                 : NULL;
+  return *actions != NULL;
 }
 
 /* install runs as root, the service as o->run_as: every directory of
@@ -749,11 +657,12 @@ do_install(InstallOpts *o, ArConfig *cfg)
   if (o->system) {
     /* The service runs as run_as: it needs its own right to the bus name,
      * and polkit actions it owns to ask about other callers. */
-    g_autofree char *policy = bus_policy_path(project);
-    g_autofree char *pcontent = bus_policy_content(o, cfg);
-    g_autofree char *action = polkit_action_path(project);
-    g_autofree char *acontent = polkit_action_content(o, cfg);
-    if (!write_dropin(o, policy, pcontent, &error) || !write_dropin(o, action, acontent, &error) ||
+    g_autofree char *policy = ar_bus_policy_path(project);
+    g_autofree char *action = ar_polkit_policy_path(project);
+    g_autofree char *pcontent = NULL;
+    g_autofree char *acontent = NULL;
+    if (!system_policies(o, cfg, &pcontent, &acontent, &error) ||
+        !write_dropin(o, policy, pcontent, &error) || !write_dropin(o, action, acontent, &error) ||
         !arc_dbus_reload_config(o->dry_run, &error)) {
       fprintf(stderr, "agent-runner install: %s\n", error->message);
       return AR_EXIT_FAILURE;
@@ -816,9 +725,8 @@ fail:
 }
 
 int
-arc_verb_install(ArcGlobal *global, int argc, char **argv)
+arc_verb_install(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = find_verb("install");
   InstallOpts o = { 0 };
   g_autofree char *path = NULL;
   g_autofree char *run_as = NULL;
@@ -836,16 +744,16 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
       N_("--system: the user the unit runs as (default: $SUDO_USER)"), N_("USER") },
     { NULL },
   };
-  if (!arc_parse_options(verb, entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner install: unexpected argument \"%s\"\n"), argv[1]);
     return AR_EXIT_USAGE;
   }
-  o.system = global->system;
+  o.system = ctx->system;
   o.path = clean_path(path ? path : g_getenv("PATH"));
   o.run_as = g_steal_pointer(&run_as);
-  g_autoptr(ArConfig) cfg = arc_load_config(global);
+  g_autoptr(ArConfig) cfg = arc_load_config(ctx);
   int rc = cfg ? do_install(&o, cfg) : AR_EXIT_CONFIG;
   g_free(o.path);
   g_free(o.run_as);
@@ -856,12 +764,12 @@ arc_verb_install(ArcGlobal *global, int argc, char **argv)
 /* ---- uninstall ------------------------------------------------------------- */
 
 static char *
-uninstall_project(ArcGlobal *global, guint *stop_timeout)
+uninstall_project(ArcContext *ctx, guint *stop_timeout)
 {
   *stop_timeout = 3600;
-  if (global->project)
-    return g_strdup(global->project);
-  g_autoptr(ArConfig) cfg = arc_load_config(global);
+  if (ctx->project)
+    return g_strdup(ctx->project);
+  g_autoptr(ArConfig) cfg = arc_load_config(ctx);
   if (!cfg)
     return NULL;
   *stop_timeout = stop_timeout_s(cfg) + 30;
@@ -869,30 +777,29 @@ uninstall_project(ArcGlobal *global, guint *stop_timeout)
 }
 
 int
-arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
+arc_verb_uninstall(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = find_verb("uninstall");
   gboolean dry_run = FALSE;
   GOptionEntry entries[] = {
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run,
       N_("Print what would be stopped, disabled and removed; change nothing"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(verb, entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner uninstall: unexpected argument \"%s\"\n"), argv[1]);
     return AR_EXIT_USAGE;
   }
   guint timeout = 0;
-  g_autofree char *project = uninstall_project(global, &timeout);
+  g_autofree char *project = uninstall_project(ctx, &timeout);
   if (!project)
     return AR_EXIT_CONFIG;
   if (!ar_project_name_valid(project)) {
     fprintf(stderr, _("agent-runner uninstall: invalid project name \"%s\"\n"), project);
     return AR_EXIT_USAGE;
   }
-  gboolean system = global->system;
+  gboolean system = ctx->system;
   if (!dry_run) {
     /* Nothing of ours there (neither the config link nor the drop-in):
      * say so plainly instead of relaying systemd's "unit not found". */
@@ -955,8 +862,8 @@ arc_verb_uninstall(ArcGlobal *global, int argc, char **argv)
   else
     remove_written(dry_run, link, FALSE);
   if (system) {
-    g_autofree char *policy = bus_policy_path(project);
-    g_autofree char *action = polkit_action_path(project);
+    g_autofree char *policy = ar_bus_policy_path(project);
+    g_autofree char *action = ar_polkit_policy_path(project);
     gboolean had_policy = g_file_test(policy, G_FILE_TEST_EXISTS);
     remove_written(dry_run, policy, FALSE);
     remove_written(dry_run, action, FALSE);

@@ -9,47 +9,128 @@
 #include "ar-util.h"
 #include "arc-client.h"
 #include "arc-completion.h"
+#include "arc-polkit-agent.h"
+
+/* The thin client runs the verbs that need libgit2 or libsecret by
+ * exec'ing agent-runner-vcs, the full client built from this same file
+ * (arc-vcs-exec.c). */
+#ifdef ARC_THIN_CLIENT
+#define IN_HELPER(func) arc_exec_helper
+#define RUNS_HERE(v)    (!((v)->flags & ARC_VERB_HELPER))
+#else
+#define IN_HELPER(func) func
+#define RUNS_HERE(v)    TRUE
+#endif
+
+#define REMOTE_BUS (ARC_VERB_REMOTE | ARC_VERB_BUS)
 
 const ArcVerb arc_verbs[] = {
-  { "init", arc_verb_init, "[--preset NAME] [--force] [--commit|--no-commit]",
-    N_("Scaffold agent-runner.toml and prompts/main.md in this git work tree") },
-  { "config", arc_verb_config, "check [--json]", N_("Load the config and run the startup checks") },
-  { "serve", arc_verb_serve, "[--max-rounds N] [--once] [--quiet]",
-    N_("Run the loop in the foreground, round after round") },
-  { "round", arc_verb_round, "[--phase P] [--quiet]",
-    N_("Run exactly one round in the foreground; exit code is the agent's") },
-  { "status", arc_verb_status, "[--json]", N_("Show the service's state on one screen"), TRUE },
-  { "peek", arc_verb_peek, "[--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
-    N_("Print the service's state document (schema in docs/peek.md)"), TRUE },
-  { "list", arc_verb_list, "[--all] [--fleet] [--timeout S] [--json]",
-    N_("List the projects on the bus (--all: installed ones too; -H: across hosts)"), TRUE },
-  { "watch", arc_verb_watch,
-    "[--interval S] [--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
-    N_("Redraw the status (or peek's selection) as it changes"), TRUE },
-  { "start", arc_verb_start, "[--max-rounds N]",
-    N_("Start the service in the background (or resume a running one)"), TRUE },
-  { "stop", arc_verb_stop, "[--now]", N_("Stop after the current round (--now: end the round too)"),
-    TRUE },
-  { "kill", arc_verb_kill, "", N_("End the current round and stop (= stop --now)"), TRUE },
-  { "restart", arc_verb_restart, "[--now|--force]", N_("Stop, then start again") },
-  { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving"), TRUE },
-  { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round"), TRUE },
-  { "events", arc_verb_events, "[--kind K,..] [-n N] [--follow] [--json]",
-    N_("Print the last events, or follow them"), TRUE },
-  { "monitor", arc_verb_monitor,
-    "[--project P] [--interval S] [--mode alerts|events|narrate] [--json]",
-    N_("Watch every project on the bus: alerts (or events) as they happen") },
-  { "install", arc_verb_install, "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",
-    N_("Run the project as a systemd service (agent-runner@PROJECT.service)") },
-  { "uninstall", arc_verb_uninstall, "[--system] [--dry-run]",
-    N_("Stop, disable and remove what install wrote") },
-  { "doctor", arc_verb_doctor, "[--system] [--json]",
-    N_("Check config, agent PATH, systemd, linger, unit, bus and journal, with fixes") },
-  { "orphans", arc_verb_orphans, "[list|show SHA|pop SHA] [--json]",
-    N_("Uncommitted work rounds left behind, stashed by SHA") },
-  { "secret", arc_verb_secret, "set NAME|list|rm NAME|check [--project P] [--system]",
-    N_("Store, list, remove or check the secrets the agent gets (value on stdin)") },
-  { "help", arc_verb_help, "[VERB]", N_("Show the verbs, or the options of one verb") },
+  { .name = "init",
+    .func = IN_HELPER(arc_verb_init),
+    .args = "[--preset NAME] [--force] [--commit|--no-commit]",
+    .summary = N_("Scaffold agent-runner.toml and prompts/main.md in this git work tree"),
+    .flags = ARC_VERB_HELPER },
+  { .name = "config",
+    .func = IN_HELPER(arc_verb_config),
+    .args = "check [--json]",
+    .summary = N_("Load the config and run the startup checks"),
+    .flags = ARC_VERB_HELPER },
+  { .name = "serve",
+    .func = arc_verb_serve,
+    .args = "[--max-rounds N] [--once] [--quiet]",
+    .summary = N_("Run the loop in the foreground, round after round") },
+  { .name = "round",
+    .func = arc_verb_round,
+    .args = "[--phase P] [--quiet]",
+    .summary = N_("Run exactly one round in the foreground; exit code is the agent's") },
+  { .name = "status",
+    .func = arc_verb_status,
+    .args = "[--json]",
+    .summary = N_("Show the service's state on one screen"),
+    .flags = REMOTE_BUS },
+  { .name = "peek",
+    .func = arc_verb_peek,
+    .args = "[--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
+    .summary = N_("Print the service's state document (schema in docs/peek.md)"),
+    .flags = REMOTE_BUS },
+  { .name = "list",
+    .func = arc_verb_list,
+    .args = "[--all] [--fleet] [--timeout S] [--json]",
+    .summary = N_("List the projects on the bus (--all: installed ones too; -H: across hosts)"),
+    .flags = ARC_VERB_REMOTE },
+  { .name = "watch",
+    .func = arc_verb_watch,
+    .args = "[--interval S] [--round N|latest] [--log] [--events N] [--select a.b.c] [--json]",
+    .summary = N_("Redraw the status (or peek's selection) as it changes"),
+    .flags = REMOTE_BUS },
+  { .name = "start",
+    .func = arc_verb_start,
+    .args = "[--max-rounds N]",
+    .summary = N_("Start the service in the background (or resume a running one)"),
+    .flags = REMOTE_BUS | ARC_VERB_AUTH },
+  { .name = "stop",
+    .func = arc_verb_stop,
+    .args = "[--now]",
+    .summary = N_("Stop after the current round (--now: end the round too)"),
+    .flags = REMOTE_BUS | ARC_VERB_AUTH },
+  { .name = "kill",
+    .func = arc_verb_kill,
+    .args = "",
+    .summary = N_("End the current round and stop (= stop --now)"),
+    .flags = REMOTE_BUS | ARC_VERB_AUTH },
+  { .name = "restart",
+    .func = arc_verb_restart,
+    .args = "[--now|--force]",
+    .summary = N_("Stop, then start again"),
+    .flags = ARC_VERB_BUS | ARC_VERB_AUTH },
+  { .name = "cancel",
+    .func = arc_verb_cancel,
+    .args = "",
+    .summary = N_("End the current round, keep serving"),
+    .flags = REMOTE_BUS | ARC_VERB_AUTH },
+  { .name = "reload",
+    .func = arc_verb_reload,
+    .args = "",
+    .summary = N_("Re-read the config; applies from the next round"),
+    .flags = REMOTE_BUS | ARC_VERB_AUTH },
+  { .name = "events",
+    .func = arc_verb_events,
+    .args = "[--kind K,..] [-n N] [--follow] [--json]",
+    .summary = N_("Print the last events, or follow them"),
+    .flags = REMOTE_BUS },
+  { .name = "monitor",
+    .func = arc_verb_monitor,
+    .args = "[--project P] [--interval S] [--mode alerts|events|narrate] [--json]",
+    .summary = N_("Watch every project on the bus: alerts (or events) as they happen") },
+  { .name = "install",
+    .func = IN_HELPER(arc_verb_install),
+    .args = "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",
+    .summary = N_("Run the project as a systemd service (agent-runner@PROJECT.service)"),
+    .flags = ARC_VERB_HELPER | ARC_VERB_AUTH },
+  { .name = "uninstall",
+    .func = IN_HELPER(arc_verb_uninstall),
+    .args = "[--system] [--dry-run]",
+    .summary = N_("Stop, disable and remove what install wrote"),
+    .flags = ARC_VERB_HELPER | ARC_VERB_AUTH },
+  { .name = "doctor",
+    .func = IN_HELPER(arc_verb_doctor),
+    .args = "[--system] [--json]",
+    .summary = N_("Check config, agent PATH, systemd, linger, unit, bus and journal, with fixes"),
+    .flags = ARC_VERB_HELPER },
+  { .name = "orphans",
+    .func = IN_HELPER(arc_verb_orphans),
+    .args = "[list|show SHA|pop SHA] [--json]",
+    .summary = N_("Uncommitted work rounds left behind, stashed by SHA"),
+    .flags = ARC_VERB_HELPER },
+  { .name = "secret",
+    .func = IN_HELPER(arc_verb_secret),
+    .args = "set NAME|list|rm NAME|check [--project P] [--system]",
+    .summary = N_("Store, list, remove or check the secrets the agent gets (value on stdin)"),
+    .flags = ARC_VERB_HELPER },
+  { .name = "help",
+    .func = arc_verb_help,
+    .args = "[VERB]",
+    .summary = N_("Show the verbs, or the options of one verb") },
   { NULL },
 };
 
@@ -91,7 +172,7 @@ closest_verb(const char *name)
 }
 
 int
-arc_verb_help(ArcGlobal *global, int argc, char **argv)
+arc_verb_help(ArcContext *ctx, int argc, char **argv)
 {
   if (argc > 2) {
     fprintf(stderr, _("agent-runner help: one verb at most (see 'agent-runner help')\n"));
@@ -104,17 +185,30 @@ arc_verb_help(ArcGlobal *global, int argc, char **argv)
   for (const ArcVerb *v = arc_verbs; v->name; v++) {
     if (g_str_equal(v->name, argv[1]) && v->func != arc_verb_help) {
       char *verb_argv[] = { argv[1], (char *)"--help", NULL };
-      return v->func(global, 2, verb_argv);
+      ctx->verb = v;
+      return v->func(ctx, 2, verb_argv);
     }
   }
   fprintf(stderr, _("agent-runner help: unknown verb '%s' (see 'agent-runner help')\n"), argv[1]);
   return AR_EXIT_USAGE;
 }
 
+/* `VERB --help` only prints: no password prompt for it. */
+static gboolean
+wants_help(int argc, char **argv)
+{
+  for (int i = 1; i < argc && !g_str_equal(argv[i], "--"); i++)
+    if (g_str_equal(argv[i], "--help") || g_str_equal(argv[i], "-h") ||
+        g_str_equal(argv[i], "-?") || g_str_has_prefix(argv[i], "--help-"))
+      return TRUE;
+  return FALSE;
+}
+
 /* Global options may stand before or after the verb, as in the Python
  * tool; they are taken out of argv so each verb sees only its own. */
 static gboolean
-take_global(ArcGlobal *g, int *argc, char **argv, gboolean *version, gboolean *help, GError **error)
+take_global(ArcContext *g, int *argc, char **argv, gboolean *version, gboolean *help,
+            GError **error)
 {
   int out = 1;
   gboolean seen_verb = FALSE;
@@ -186,10 +280,10 @@ main(int argc, char **argv)
   bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
   textdomain(GETTEXT_PACKAGE);
 
-  ArcGlobal global = { 0 };
+  ArcContext ctx = { 0 };
   gboolean version = FALSE, help = FALSE;
   g_autoptr(GError) error = NULL;
-  if (!take_global(&global, &argc, argv, &version, &help, &error)) {
+  if (!take_global(&ctx, &argc, argv, &version, &help, &error)) {
     fprintf(stderr, "agent-runner: %s\n", error->message);
     return AR_EXIT_USAGE;
   }
@@ -206,24 +300,31 @@ main(int argc, char **argv)
     return AR_EXIT_USAGE;
   }
   if (g_str_equal(argv[1], "__complete"))
-    return arc_completion_main(&global, argc - 1, argv + 1);
+#ifdef ARC_THIN_CLIENT
+    return arc_exec_helper(&ctx, argc - 1, argv + 1);
+#else
+    return arc_completion_main(&ctx, argc - 1, argv + 1);
+#endif
   if (argv[1][0] == '-') {
     fprintf(stderr, _("agent-runner: unknown option %s (see 'agent-runner --help')\n"), argv[1]);
     return AR_EXIT_USAGE;
   }
   for (const ArcVerb *v = arc_verbs; v->name; v++) {
     if (g_str_equal(v->name, argv[1])) {
-      if (global.hosts && !v->remote) {
+      if (ctx.hosts && !(v->flags & ARC_VERB_REMOTE)) {
         fprintf(stderr,
                 _("agent-runner %s: does not work with -H/--host (it needs this host's files or "
                   "service manager); run it on the host: ssh HOST agent-runner %s\n"),
                 v->name, v->name);
         return AR_EXIT_USAGE;
       }
-      int rc = v->func(&global, argc - 1, argv + 1);
-      g_clear_pointer(&global.hosts, g_ptr_array_unref);
-      g_free(global.config_path);
-      g_free(global.project);
+      ctx.verb = v;
+      /* polkit may ask the person at the terminal for a password; the
+       * helper starts its own agent for the verbs it runs. */
+      if ((v->flags & ARC_VERB_AUTH) && RUNS_HERE(v) && !wants_help(argc - 1, argv + 1))
+        arc_polkit_agent_open(&ctx);
+      int rc = v->func(&ctx, argc - 1, argv + 1);
+      arc_context_clear(&ctx);
       return rc;
     }
   }

@@ -13,7 +13,7 @@
  * on the bus (or --project's); when the service already runs, this one
  * only watches and prints (the service records, stops and notifies). */
 int
-arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
+arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
 {
   int interval = 30;
   g_autofree char *mode = NULL;
@@ -32,7 +32,7 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("monitor"), entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1 || interval < 1) {
     fprintf(stderr, _("agent-runner monitor: bad arguments (see 'agent-runner monitor --help')\n"));
@@ -41,13 +41,13 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   const char *monitor = ar_monitor_path();
   g_ptr_array_add(args, g_strdup(monitor));
-  g_ptr_array_add(args, g_strdup(global->system ? "--system" : "--user"));
+  g_ptr_array_add(args, g_strdup(ctx->system ? "--system" : "--user"));
   g_ptr_array_add(args, g_strdup_printf("--interval=%d", interval));
-  if (global->project)
-    g_ptr_array_add(args, g_strdup_printf("--project=%s", global->project));
+  if (ctx->project)
+    g_ptr_array_add(args, g_strdup_printf("--project=%s", ctx->project));
   if (mode)
     g_ptr_array_add(args, g_strdup_printf("--mode=%s", mode));
-  if (global->json)
+  if (ctx->json)
     g_ptr_array_add(args, g_strdup("--json"));
   if (no_notify)
     g_ptr_array_add(args, g_strdup("--no-notify"));

@@ -66,9 +66,9 @@ print_list(GPtrArray *orphans)
 }
 
 int
-arc_verb_orphans(ArcGlobal *global, int argc, char **argv)
+arc_verb_orphans(ArcContext *ctx, int argc, char **argv)
 {
-  if (!arc_parse_options(arc_verb_lookup("orphans"), NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
   const char *sub = argc > 1 ? argv[1] : "list";
   gboolean needs_sha = g_str_equal(sub, "show") || g_str_equal(sub, "pop");
@@ -78,7 +78,7 @@ arc_verb_orphans(ArcGlobal *global, int argc, char **argv)
                       "[--json]\n"));
     return AR_EXIT_USAGE;
   }
-  g_autoptr(ArConfig) cfg = arc_load_config(global);
+  g_autoptr(ArConfig) cfg = arc_load_config(ctx);
   if (cfg == NULL)
     return AR_EXIT_CONFIG;
 
@@ -89,7 +89,7 @@ arc_verb_orphans(ArcGlobal *global, int argc, char **argv)
     g_autoptr(GPtrArray) orphans = ar_vcs_list_orphans(cfg->work_dir, &error);
     if (orphans == NULL)
       rc = AR_EXIT_FAILURE;
-    else if (global->json)
+    else if (ctx->json)
       print_list_json(orphans);
     else
       print_list(orphans);

@@ -41,19 +41,6 @@ arc_secret_unit_lines(GString *unit, const ArConfig *cfg)
   }
 }
 
-void
-arc_secret_append_read_action(GString *policy, const char *escaped, const char *project,
-                              const char *user)
-{
-  g_autofree char *id = g_strdup_printf("org.agentrunner.runner.%s.read-transcript", escaped);
-  g_autofree char *desc =
-      g_strdup_printf("Read the transcripts of the agent-runner service of project %s", project);
-  g_autofree char *msg = g_strdup_printf("Authentication is required to read the agent's raw "
-                                         "output of project %s (it may contain secrets)",
-                                         project);
-  arc_install_append_action(policy, id, desc, msg, user);
-}
-
 /* ---- reading the value ------------------------------------------------ */
 
 static gboolean
@@ -191,7 +178,7 @@ fail(const char *message)
 }
 
 static int
-secret_set(ArcGlobal *g, const char *name)
+secret_set(ArcContext *g, const char *name)
 {
   g_autoptr(GError) error = NULL;
   if (!ar_secret_name_valid(name, &error)) {
@@ -223,7 +210,7 @@ secret_set(ArcGlobal *g, const char *name)
 }
 
 static int
-secret_rm(ArcGlobal *g, const char *name)
+secret_rm(ArcContext *g, const char *name)
 {
   g_autoptr(GError) error = NULL;
   if (!ar_secret_name_valid(name, &error)) {
@@ -287,7 +274,7 @@ list_credentials(void)
 }
 
 static int
-secret_list(ArcGlobal *g)
+secret_list(ArcContext *g)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) entries = g->system ? list_credentials() : ar_secret_list(&error);
@@ -322,7 +309,7 @@ secret_list(ArcGlobal *g)
 }
 
 static int
-secret_check(ArcGlobal *g)
+secret_check(ArcContext *g)
 {
   g_autoptr(ArConfig) cfg = arc_load_config(g);
   if (!cfg)
@@ -378,22 +365,21 @@ secret_check(ArcGlobal *g)
 }
 
 int
-arc_verb_secret(ArcGlobal *global, int argc, char **argv)
+arc_verb_secret(ArcContext *ctx, int argc, char **argv)
 {
-  const ArcVerb *verb = arc_verb_lookup("secret");
-  if (!arc_parse_options(verb, NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc < 2)
     return usage();
   const char *sub = argv[1];
   if (g_str_equal(sub, "set") && argc == 3)
-    return secret_set(global, argv[2]);
+    return secret_set(ctx, argv[2]);
   if (g_str_equal(sub, "rm") && argc == 3)
-    return secret_rm(global, argv[2]);
+    return secret_rm(ctx, argv[2]);
   if (g_str_equal(sub, "list") && argc == 2)
-    return secret_list(global);
+    return secret_list(ctx);
   if (g_str_equal(sub, "check") && argc == 2)
-    return secret_check(global);
+    return secret_check(ctx);
   if (g_str_equal(sub, "set") && argc > 3)
     fprintf(stderr, _("agent-runner secret: the value is read from stdin, never from the command "
                       "line (it would show in ps and the shell history)\n"));

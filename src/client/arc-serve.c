@@ -24,7 +24,7 @@ exec_daemon(const char *verb, GPtrArray *args)
 }
 
 int
-arc_verb_serve(ArcGlobal *global, int argc, char **argv)
+arc_verb_serve(ArcContext *ctx, int argc, char **argv)
 {
   int max_rounds = 0;
   gboolean once = FALSE;
@@ -37,7 +37,7 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
       N_("No progress lines on stderr (the events file and journal still get everything)"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("serve"), entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1 || max_rounds < 0) {
     fprintf(stderr, _("agent-runner serve: bad arguments (see 'agent-runner serve --help')\n"));
@@ -45,7 +45,7 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
   }
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   g_ptr_array_add(args, g_strdup("--config"));
-  g_ptr_array_add(args, arc_config_path(global));
+  g_ptr_array_add(args, arc_config_path(ctx));
   /* An explicit start by a person clears a previous .agent-done; a
    * restart by systemd does not. */
   g_ptr_array_add(args, g_strdup("--clear-done"));
@@ -55,13 +55,13 @@ arc_verb_serve(ArcGlobal *global, int argc, char **argv)
     g_ptr_array_add(args, g_strdup("--once"));
   /* A person ran this: narrate on stderr even when it is a pipe or a file. */
   g_ptr_array_add(args, g_strdup(quiet ? "--quiet" : "--console"));
-  if (global->system)
+  if (ctx->system)
     g_ptr_array_add(args, g_strdup("--system"));
   return exec_daemon("serve", args);
 }
 
 int
-arc_verb_round(ArcGlobal *global, int argc, char **argv)
+arc_verb_round(ArcContext *ctx, int argc, char **argv)
 {
   g_autofree char *phase = NULL;
   gboolean quiet = FALSE;
@@ -72,7 +72,7 @@ arc_verb_round(ArcGlobal *global, int argc, char **argv)
       N_("No progress lines on stderr (the events file and journal still get everything)"), NULL },
     { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("round"), entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
   if (argc > 1) {
     fprintf(stderr, _("agent-runner round: unexpected argument '%s'\n"), argv[1]);
@@ -80,7 +80,7 @@ arc_verb_round(ArcGlobal *global, int argc, char **argv)
   }
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   g_ptr_array_add(args, g_strdup("--config"));
-  g_ptr_array_add(args, arc_config_path(global));
+  g_ptr_array_add(args, arc_config_path(ctx));
   g_ptr_array_add(args, g_strdup("--round"));
   if (phase)
     g_ptr_array_add(args, g_strdup_printf("--phase=%s", phase));

@@ -348,11 +348,11 @@ status_json(ArcConn *conn, JsonObject *doc)
 /* An installed project: the unit's state is part of the answer, running
  * or not (a failed unit is exactly what the operator must see). */
 static gboolean
-query_unit(ArcGlobal *global, ArcConn *conn, ArcUnitState *st)
+query_unit(ArcContext *ctx, ArcConn *conn, ArcUnitState *st)
 {
-  if (conn->host || !conn->project || !arc_systemd_unit_installed(global->system, conn->project))
+  if (conn->host || !conn->project || !arc_systemd_unit_installed(ctx->system, conn->project))
     return FALSE;
-  return arc_systemd_query_project(global->system, conn->project, st, NULL);
+  return arc_systemd_query_project(ctx->system, conn->project, st, NULL);
 }
 
 static JsonNode *
@@ -391,46 +391,46 @@ render_unit(const char *project, const ArcUnitState *st)
 }
 
 int
-arc_verb_status(ArcGlobal *global, int argc, char **argv)
+arc_verb_status(ArcContext *ctx, int argc, char **argv)
 {
-  if (!arc_parse_options(arc_verb_lookup("status"), NULL, &argc, &argv))
+  if (!arc_parse_options(ctx, NULL, &argc, &argv))
     return AR_EXIT_USAGE;
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
   if (rc == AR_EXIT_OK) {
     g_autoptr(JsonNode) doc = NULL;
     g_auto(ArcUnitState) unit = { 0 };
-    gboolean installed = query_unit(global, &conn, &unit);
-    if (!arc_conn_is_running(&conn)) {
+    gboolean installed = query_unit(ctx, conn, &unit);
+    if (!arc_conn_is_running(conn)) {
       /* Stopped: the files tell why (exit 3 like systemctl status). */
-      g_autoptr(JsonNode) off = conn.cfg ? arc_offline_doc(conn.cfg, global->system, 0, 0) : NULL;
+      const ArConfig *cfg = arc_conn_config(conn, FALSE);
+      g_autoptr(JsonNode) off = cfg ? arc_offline_doc(cfg, ctx->system, 0, 0) : NULL;
       JsonObject *offo = off ? json_node_get_object(off) : NULL;
-      if (global->json) {
-        g_autoptr(JsonNode) j = status_json(&conn, offo);
+      if (ctx->json) {
+        g_autoptr(JsonNode) j = status_json(conn, offo);
         if (installed)
-          json_object_set_member(json_node_get_object(j), "unit", unit_json(conn.project, &unit));
+          json_object_set_member(json_node_get_object(j), "unit", unit_json(conn->project, &unit));
         arc_print_json(j);
       } else {
         if (offo)
           render_status(offo);
         if (installed)
-          render_unit(conn.project, &unit);
+          render_unit(conn->project, &unit);
       }
-      rc = arc_conn_not_running(&conn);
-    } else if ((rc = arc_conn_peek(&conn, "status", &doc, NULL)) == AR_EXIT_OK) {
-      if (global->json) {
-        g_autoptr(JsonNode) j = status_json(&conn, json_node_get_object(doc));
+      rc = arc_conn_not_running(conn);
+    } else if ((rc = arc_conn_peek(conn, "status", &doc, NULL)) == AR_EXIT_OK) {
+      if (ctx->json) {
+        g_autoptr(JsonNode) j = status_json(conn, json_node_get_object(doc));
         if (installed)
-          json_object_set_member(json_node_get_object(j), "unit", unit_json(conn.project, &unit));
+          json_object_set_member(json_node_get_object(j), "unit", unit_json(conn->project, &unit));
         arc_print_json(j);
       } else {
         render_status(json_node_get_object(doc));
         if (installed)
-          render_unit(conn.project, &unit);
+          render_unit(conn->project, &unit);
       }
     }
   }
-  arc_conn_clear(&conn);
   return rc;
 }
 
@@ -506,21 +506,22 @@ peek_document(ArcConn *conn, const char *verb, PeekSel *sel, JsonNode **doc)
 {
   guint64 round_num = sel->round_num;
   int rc;
-  if (!arc_conn_is_running(conn) && conn->cfg) {
+  const ArConfig *cfg = arc_conn_config(conn, FALSE);
+  if (!arc_conn_is_running(conn) && cfg) {
     /* Stopped: the same document from the files, as the Python tool's
      * peek answers. */
     if (sel->round && g_str_equal(sel->round, "latest")) {
-      g_autoptr(JsonArray) last = ar_history_last_rounds(conn->cfg->log_dir, 1);
+      g_autoptr(JsonArray) last = ar_history_last_rounds(cfg->log_dir, 1);
       round_num =
           json_array_get_length(last)
               ? (guint64)ar_json_int(json_array_get_object_element(last, 0), "round_num", NULL)
               : 0;
     }
-    *doc = arc_offline_doc(conn->cfg, conn->system, (guint)round_num, (guint)sel->events);
+    *doc = arc_offline_doc(cfg, conn->system, (guint)round_num, (guint)sel->events);
     rc = *doc ? AR_EXIT_OK : arc_conn_not_running(conn);
     /* "Why did it die": peek --round latest --log works on a stopped one. */
     if (*doc && sel->log)
-      arc_offline_add_log(*doc, conn->cfg->log_dir, 50);
+      arc_offline_add_log(*doc, cfg->log_dir, 50);
   } else {
     if (sel->round && g_str_equal(sel->round, "latest"))
       round_num = arc_conn_get_u32(conn, "RoundNum");
@@ -563,24 +564,23 @@ print_selection(const char *verb, JsonNode *doc, const PeekSel *sel, gboolean js
 }
 
 int
-arc_verb_peek(ArcGlobal *global, int argc, char **argv)
+arc_verb_peek(ArcContext *ctx, int argc, char **argv)
 {
   PeekSel sel = { 0 };
   GOptionEntry entries[PEEK_N_ENTRIES + 1] = { { 0 } };
   peek_entries(&sel, entries);
-  gboolean ok = arc_parse_options(arc_verb_lookup("peek"), entries, &argc, &argv);
+  gboolean ok = arc_parse_options(ctx, entries, &argc, &argv);
   int rc = AR_EXIT_USAGE;
   if (ok && !peek_sel_valid(&sel))
     fprintf(stderr, _("agent-runner peek: bad arguments (see 'agent-runner peek --help')\n"));
   else if (ok) {
-    ArcConn conn;
-    rc = arc_conn_open(global, &conn, FALSE);
+    ArcConn *conn;
+    rc = arc_context_conn(ctx, &conn);
     g_autoptr(JsonNode) doc = NULL;
     if (rc == AR_EXIT_OK)
-      rc = peek_document(&conn, "peek", &sel, &doc);
+      rc = peek_document(conn, "peek", &sel, &doc);
     if (rc == AR_EXIT_OK)
-      rc = print_selection("peek", doc, &sel, global->json, FALSE);
-    arc_conn_clear(&conn);
+      rc = print_selection("peek", doc, &sel, ctx->json, FALSE);
   }
   g_free(sel.round);
   g_free(sel.select);
@@ -663,7 +663,7 @@ fill_installed(ListRow *row, gboolean system)
 
 /* list -H a -H b / --fleet: the remote hosts' buses (arc-fleet.c). */
 static int
-list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
+list_fleet(ArcContext *ctx, gboolean all, gboolean fleet, int timeout_s)
 {
   if (all) {
     fprintf(stderr, _("agent-runner list: --all reads this host's unit files and does not work "
@@ -683,7 +683,7 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
       fprintf(stderr, "agent-runner list: %s\n", error->message);
       return AR_EXIT_CONFIG;
     }
-    if (conf->len == 0 && !global->hosts) {
+    if (conf->len == 0 && !ctx->hosts) {
       fprintf(stderr,
               _("agent-runner list: --fleet: no hosts in %s (write [fleet] hosts = "
                 "[\"pi\", \"user@server:2222\"])\n"),
@@ -693,8 +693,8 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
     for (guint i = 0; i < conf->len; i++)
       g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(conf, i)));
   }
-  for (guint i = 0; global->hosts && i < global->hosts->len; i++)
-    g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(global->hosts, i)));
+  for (guint i = 0; ctx->hosts && i < ctx->hosts->len; i++)
+    g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(ctx->hosts, i)));
   for (guint i = 0; i < hosts->len; i++) {
     ArcHost h;
     g_autoptr(GError) error = NULL;
@@ -704,11 +704,11 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
     }
     arc_host_clear(&h);
   }
-  return arc_fleet_list(global, hosts, (guint)timeout_s);
+  return arc_fleet_list(ctx, hosts, (guint)timeout_s);
 }
 
 int
-arc_verb_list(ArcGlobal *global, int argc, char **argv)
+arc_verb_list(ArcContext *ctx, int argc, char **argv)
 {
   gboolean all = FALSE, fleet = FALSE;
   int timeout_s = 10;
@@ -721,18 +721,18 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
       N_("With -H/--fleet: give up on a host after S seconds (default 10)"), "S" },
     { NULL },
   };
-  if (!arc_parse_options(arc_verb_lookup("list"), entries, &argc, &argv))
+  if (!arc_parse_options(ctx, entries, &argc, &argv))
     return AR_EXIT_USAGE;
-  if (global->hosts || fleet)
-    return list_fleet(global, all, fleet, timeout_s);
+  if (ctx->hosts || fleet)
+    return list_fleet(ctx, all, fleet, timeout_s);
   g_autoptr(sd_bus) bus = NULL;
-  int r = arc_bus_open(global->system, &bus);
+  int r = arc_bus_open(ctx->system, &bus);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) names = r >= 0 ? arc_bus_list_names(bus, &error) : NULL;
   if (!names && !all) {
     if (r < 0)
       fprintf(stderr,
-              global->system
+              ctx->system
                   ? _("agent-runner list: cannot reach the system bus (%s): is dbus running "
                       "('systemctl status dbus')? Without it no system service can run either\n")
                   : _("agent-runner list: cannot reach the user bus (%s): is this a login "
@@ -763,7 +763,7 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
     g_hash_table_insert(by_project, row->project, row);
   }
   if (all) {
-    g_autoptr(GPtrArray) inst = installed_projects(global->system);
+    g_autoptr(GPtrArray) inst = installed_projects(ctx->system);
     for (guint i = 0; i < inst->len; i++) {
       const char *project = g_ptr_array_index(inst, i);
       ListRow *row = g_hash_table_lookup(by_project, project);
@@ -772,11 +772,11 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
         row->project = g_strdup(project);
         g_ptr_array_add(rows, row);
       }
-      fill_installed(row, global->system);
+      fill_installed(row, ctx->system);
     }
     g_ptr_array_sort(rows, compare_rows);
   }
-  if (global->json) {
+  if (ctx->json) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_array(b);
     for (guint i = 0; i < rows->len; i++) {
@@ -803,7 +803,7 @@ arc_verb_list(ArcGlobal *global, int argc, char **argv)
     printf(all ? _("no agent-runner project is running or installed (%s)\n")
                : _("no agent-runner service on the %s bus ('agent-runner list --all' also shows "
                    "installed ones that are stopped)\n"),
-           global->system ? "system" : "user");
+           ctx->system ? "system" : "user");
     return AR_EXIT_OK;
   }
   printf("%s%-24s %-12s %-6s%s%s\n", arc_color(BOLD), _("PROJECT"), _("STATE"), _("ROUND"),
@@ -842,6 +842,8 @@ print_json_line(JsonNode *doc)
 static void
 redraw(Watch *w)
 {
+  /* The name may have changed owner since the last redraw. */
+  w->conn->running = -1;
   if (arc_use_color() && !w->json)
     printf("\033[H\033[2J");
   if (peek_sel_any(w->sel)) {
@@ -850,8 +852,8 @@ redraw(Watch *w)
       (void)print_selection("watch", doc, w->sel, w->json, w->json);
   } else if (!arc_conn_is_running(w->conn)) {
     /* The last state stays on screen, from the files. */
-    g_autoptr(JsonNode) off =
-        w->conn->cfg ? arc_offline_doc(w->conn->cfg, w->conn->system, 0, 0) : NULL;
+    const ArConfig *cfg = arc_conn_config(w->conn, FALSE);
+    g_autoptr(JsonNode) off = cfg ? arc_offline_doc(cfg, w->conn->system, 0, 0) : NULL;
     if (off && w->json)
       print_json_line(off);
     else if (off)
@@ -889,7 +891,7 @@ on_tick(sd_event_source *s, uint64_t usec, void *user_data)
 }
 
 int
-arc_verb_watch(ArcGlobal *global, int argc, char **argv)
+arc_verb_watch(ArcContext *ctx, int argc, char **argv)
 {
   double interval = 2.0;
   g_autofree PeekSel *sel = g_new0(PeekSel, 1);
@@ -898,7 +900,7 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
       "S" },
   };
   peek_entries(sel, entries + 1);
-  gboolean ok = arc_parse_options(arc_verb_lookup("watch"), entries, &argc, &argv);
+  gboolean ok = arc_parse_options(ctx, entries, &argc, &argv);
   g_autofree char *round_arg = sel->round;
   g_autofree char *select_arg = sel->select;
   if (!ok)
@@ -907,15 +909,12 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
     fprintf(stderr, _("agent-runner watch: bad arguments (see 'agent-runner watch --help')\n"));
     return AR_EXIT_USAGE;
   }
-  ArcConn conn;
-  int rc = arc_conn_open(global, &conn, FALSE);
-  if (rc != AR_EXIT_OK || !conn.bus) {
-    rc = rc != AR_EXIT_OK ? rc : arc_conn_not_running(&conn);
-    arc_conn_clear(&conn);
-    return rc;
-  }
+  ArcConn *conn;
+  int rc = arc_context_conn(ctx, &conn);
+  if (rc != AR_EXIT_OK || !conn->bus)
+    return rc != AR_EXIT_OK ? rc : arc_conn_not_running(conn);
   uint64_t period = (uint64_t)(interval * G_USEC_PER_SEC);
-  Watch w = { &conn, global->json, period, sel };
+  Watch w = { conn, ctx->json, period, sel };
   g_autoptr(sd_event) event = NULL;
   g_autoptr(sd_event_source) tick = NULL;
   sigset_t mask;
@@ -926,23 +925,22 @@ arc_verb_watch(ArcGlobal *global, int argc, char **argv)
   /* Changes of any project's properties wake us; Peek is cheap, and the
    * name may change owner across restarts. */
   g_autofree char *owner_rule = g_strdup_printf(
-      "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", conn.name);
-  if (sd_event_default(&event) < 0 || sd_bus_attach_event(conn.bus, event, 0) < 0 ||
-      sd_bus_match_signal(conn.bus, NULL, NULL, AR_BUS_PATH, "org.freedesktop.DBus.Properties",
+      "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+      conn->name);
+  if (sd_event_default(&event) < 0 || sd_bus_attach_event(conn->bus, event, 0) < 0 ||
+      sd_bus_match_signal(conn->bus, NULL, NULL, AR_BUS_PATH, "org.freedesktop.DBus.Properties",
                           "PropertiesChanged", on_change, &w) < 0 ||
-      sd_bus_match_signal(conn.bus, NULL, NULL, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished",
+      sd_bus_match_signal(conn->bus, NULL, NULL, AR_BUS_PATH, AR_BUS_INTERFACE, "RoundFinished",
                           on_change, &w) < 0 ||
-      sd_bus_add_match(conn.bus, NULL, owner_rule, on_change, &w) < 0 ||
+      sd_bus_add_match(conn->bus, NULL, owner_rule, on_change, &w) < 0 ||
       sd_event_add_signal(event, NULL, SIGINT, NULL, NULL) < 0 ||
       sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL) < 0 ||
       sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, period, period, on_tick, &w) < 0) {
     fprintf(stderr, _("agent-runner watch: cannot set up the event loop\n"));
-    arc_conn_clear(&conn);
     return AR_EXIT_FAILURE;
   }
   redraw(&w);
   (void)sd_event_loop(event);
-  (void)sd_bus_detach_event(conn.bus);
-  arc_conn_clear(&conn);
+  (void)sd_bus_detach_event(conn->bus);
   return AR_EXIT_OK;
 }

@@ -192,6 +192,9 @@ arc_systemd_new(gboolean system, gboolean dry_run, GError **error)
                 manager_label(sd), g_strerror(-r));
     return NULL;
   }
+  /* Managing units may need polkit to ask for a password, as systemctl
+   * lets it (the verb runs a text agent on a terminal). */
+  (void)sd_bus_set_allow_interactive_authorization(sd->bus, isatty(STDIN_FILENO));
   return g_steal_pointer(&sd);
 }
 

@@ -32,6 +32,42 @@ ar_bus_name_for_project(const char *project)
 }
 
 char *
+ar_project_escaped(const char *project)
+{
+  g_autofree char *name = ar_bus_name_for_project(project);
+  return name ? g_strdup(name + strlen(AR_BUS_NAME_PREFIX)) : NULL;
+}
+
+char *
+ar_polkit_project_prefix(const char *project)
+{
+  /* The bus name's escaping, so one project maps to one policy file and
+   * one set of actions. */
+  g_autofree char *esc = ar_project_escaped(project);
+  return esc ? g_strconcat(AR_POLKIT_ACTION_PREFIX, esc, NULL) : NULL;
+}
+
+char *
+ar_polkit_policy_path(const char *project)
+{
+  g_autofree char *prefix = ar_polkit_project_prefix(project);
+  if (!prefix)
+    return NULL;
+  g_autofree char *file = g_strconcat(prefix, ".policy", NULL);
+  return g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
+}
+
+char *
+ar_bus_policy_path(const char *project)
+{
+  g_autofree char *name = ar_bus_name_for_project(project);
+  if (!name)
+    return NULL;
+  g_autofree char *file = g_strconcat(name, ".conf", NULL);
+  return g_build_filename(DBUS_SYSTEM_CONF_DIR, file, NULL);
+}
+
+char *
 ar_project_from_bus_name(const char *bus_name)
 {
   if (!bus_name || !g_str_has_prefix(bus_name, AR_BUS_NAME_PREFIX))

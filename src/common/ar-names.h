@@ -22,8 +22,27 @@ G_BEGIN_DECLS
 #define AR_BUS_INTERFACE    "org.agentrunner.Runner1"
 #define AR_BUS_ERROR_PREFIX "org.agentrunner.Error."
 
+/* polkit actions of the system service: the generic ones
+ * (data/polkit/org.agentrunner.runner.policy) and, per project, the same
+ * actions under AR_POLKIT_ACTION_PREFIX<escaped project>. that install
+ * --system writes naming the service's user as owner. */
+#define AR_POLKIT_ACTION_PREFIX  "org.agentrunner.runner."
+#define AR_POLKIT_ACTION_MANAGE  AR_POLKIT_ACTION_PREFIX "manage"
+#define AR_POLKIT_ACTION_UPGRADE AR_POLKIT_ACTION_PREFIX "upgrade"
+#define AR_POLKIT_ACTION_READ    AR_POLKIT_ACTION_PREFIX "read-transcript"
+
 /* NULL when project is not a valid project name. */
 char *ar_bus_name_for_project(const char *project);
+/* The project's escaped form (the bus name's last element); NULL when
+ * project is not a valid project name. */
+char *ar_project_escaped(const char *project);
+/* org.agentrunner.runner.<escaped>: the per-project actions are this plus
+ * ".manage", ".upgrade", ".read-transcript". */
+char *ar_polkit_project_prefix(const char *project);
+/* Where install --system writes the per-project polkit actions and bus
+ * policy (POLKIT_ACTIONS_DIR, DBUS_SYSTEM_CONF_DIR). */
+char *ar_polkit_policy_path(const char *project);
+char *ar_bus_policy_path(const char *project);
 /* NULL when name does not carry the prefix or does not unescape to a
  * valid project name. */
 char *ar_project_from_bus_name(const char *bus_name);

@@ -215,51 +215,38 @@ ar_format_duration(gint64 s)
                          (s % 86400) / 3600);
 }
 
-static gboolean
-running_from_build_tree(void)
+/* Installed programs find their data and helpers through the configured
+ * prefix only: nothing of the build tree is compiled in. A build tree is
+ * run through `meson devenv` or the tests, which set these variables. */
+static const char *
+env_or(const char *var, const char *installed)
 {
-  static int answer = -1;
-  if (answer < 0) {
-    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
-    answer = exe && g_str_has_prefix(exe, BUILD_ROOT "/");
-  }
-  return answer;
+  const char *env = g_getenv(var);
+  return env && *env ? env : installed;
 }
 
 const char *
 ar_presets_dir(void)
 {
-  const char *env = g_getenv("AGENT_RUNNER_PRESETS_DIR");
-  if (env && *env)
-    return env;
-  return running_from_build_tree() ? SOURCE_PRESETSDIR : PRESETSDIR;
+  return env_or("AGENT_RUNNER_PRESETS_DIR", PRESETSDIR);
 }
 
 const char *
 ar_vcs_helper_path(void)
 {
-  const char *env = g_getenv("AGENT_RUNNER_VCS_HELPER");
-  if (env && *env)
-    return env;
-  return running_from_build_tree() ? BUILD_VCS_HELPER_PATH : LIBEXECDIR "/agent-runner-vcs";
+  return env_or("AGENT_RUNNER_VCS_HELPER", LIBEXECDIR "/agent-runner-vcs");
 }
 
 const char *
 ar_daemon_path(void)
 {
-  const char *env = g_getenv("AGENT_RUNNER_DAEMON");
-  if (env && *env)
-    return env;
-  return running_from_build_tree() ? BUILD_DAEMON_PATH : LIBEXECDIR "/agent-runnerd";
+  return env_or("AGENT_RUNNER_DAEMON", LIBEXECDIR "/agent-runnerd");
 }
 
 const char *
 ar_monitor_path(void)
 {
-  const char *env = g_getenv("AGENT_RUNNER_MONITOR");
-  if (env && *env)
-    return env;
-  return running_from_build_tree() ? BUILD_MONITOR_PATH : LIBEXECDIR "/agent-runner-monitor";
+  return env_or("AGENT_RUNNER_MONITOR", LIBEXECDIR "/agent-runner-monitor");
 }
 
 char *

@@ -210,6 +210,9 @@ static const char *const auth_hints[AR_DIALECT_COUNT] = {
   [AR_DIALECT_GEMINI_STREAM_JSON] =
       N_("log in with gemini (or set GEMINI_API_KEY with agent-runner secret set), then run "
          "agent-runner start"),
+  [AR_DIALECT_CODEWHALE_STREAM_JSON] =
+      N_("run codewhale auth status (or set DEEPSEEK_API_KEY with agent-runner secret set), then "
+         "run agent-runner start"),
 };
 
 const char *

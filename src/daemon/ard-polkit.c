@@ -158,17 +158,13 @@ ard_polkit_check(sd_bus_message *m, const char *action, ArdPolkitDone done, gpoi
 void
 ard_polkit_actions_for(const char *project, gboolean system, char **manage, char **upgrade)
 {
-  *manage = g_strdup(ARD_POLKIT_ACTION_MANAGE);
-  *upgrade = g_strdup(ARD_POLKIT_ACTION_UPGRADE);
-  g_autofree char *bus_name = ar_bus_name_for_project(project);
-  if (!system || !bus_name)
+  *manage = g_strdup(AR_POLKIT_ACTION_MANAGE);
+  *upgrade = g_strdup(AR_POLKIT_ACTION_UPGRADE);
+  /* install --system writes the file (arc-install.c). */
+  g_autofree char *prefix = ar_polkit_project_prefix(project);
+  g_autofree char *path = ar_polkit_policy_path(project);
+  if (!system || !prefix)
     return;
-  /* The same escaping as the bus name, so one project maps to one action
-   * file; install --system writes it (arc-install.c). */
-  const char *escaped = bus_name + strlen(AR_BUS_NAME_PREFIX);
-  g_autofree char *prefix = g_strconcat(ARD_POLKIT_ACTION_PREFIX, escaped, NULL);
-  g_autofree char *file = g_strconcat(prefix, ".policy", NULL);
-  g_autofree char *path = g_build_filename(POLKIT_ACTIONS_DIR, file, NULL);
   if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
     /* polkit answers a non-root daemon about other users only for actions
      * that name it as owner: without the file only root and our own uid
@@ -190,7 +186,7 @@ char *
 ard_polkit_action_read_for(const char *manage)
 {
   if (!g_str_has_suffix(manage, ".manage"))
-    return g_strdup(ARD_POLKIT_ACTION_READ);
+    return g_strdup(AR_POLKIT_ACTION_READ);
   g_autofree char *prefix = g_strndup(manage, strlen(manage) - strlen("manage"));
   return g_strconcat(prefix, "read-transcript", NULL);
 }

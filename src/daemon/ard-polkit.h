@@ -10,16 +10,11 @@
 
 G_BEGIN_DECLS
 
-#define ARD_POLKIT_ACTION_PREFIX  "org.agentrunner.runner."
-#define ARD_POLKIT_ACTION_MANAGE  ARD_POLKIT_ACTION_PREFIX "manage"
-#define ARD_POLKIT_ACTION_UPGRADE ARD_POLKIT_ACTION_PREFIX "upgrade"
-#define ARD_POLKIT_ACTION_READ    ARD_POLKIT_ACTION_PREFIX "read-transcript"
-
 /* The action ids to ask about (free both). System mode with
  * POLKIT_ACTIONS_DIR/org.agentrunner.runner.<escaped project>.policy
  * present (install --system writes it, naming the service's user as the
  * actions' owner): org.agentrunner.runner.<escaped>.manage / .upgrade.
- * Otherwise the generic ARD_POLKIT_ACTION_MANAGE / _UPGRADE. Checked once,
+ * Otherwise the generic AR_POLKIT_ACTION_MANAGE / _UPGRADE (ar-names.h). Checked once,
  * at startup. */
 void ard_polkit_actions_for(const char *project, gboolean system, char **manage, char **upgrade);
 

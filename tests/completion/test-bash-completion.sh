@@ -39,7 +39,7 @@ expect 'help' he
 expect_has --now stop --
 expect_has --project stop --
 expect_has --json status --
-expect 'claude codex custom' init --preset c
+expect 'claude codewhale codex custom' init --preset c
 expect 'round_stalled round_start round_substrate_after round_substrate_before' events --kind round_s
 expect 'round_end,agent_exit round_end,agent_network_blip round_end,agent_self_terminated round_end,agent_spawn round_end,agent_usage_recorded' events --kind round_end,age
 expect 'work' --project w

@@ -38,6 +38,8 @@ list = ["a"]
 round_timeout_s = 2000
 TOML
 run() { (cd "$P" && env -i HOME=$T/home XDG_CONFIG_HOME=$T/config LANG=C.UTF-8 \
+  AGENT_RUNNER_VCS_HELPER="$AGENT_RUNNER_VCS_HELPER" AGENT_RUNNER_DAEMON="$AGENT_RUNNER_DAEMON" \
+  AGENT_RUNNER_TEMPLATES_DIR="$AGENT_RUNNER_TEMPLATES_DIR" \
   "PATH=/opt/my bin/%x:relative:/usr/bin:/bin:/usr/bin" "$AR" "$@"); }
 
 # --- user mode

@@ -109,6 +109,7 @@ struct _ArDialectOps {
 extern const ArDialectOps ar_classify_claude_ops;
 extern const ArDialectOps ar_classify_codex_ops;
 extern const ArDialectOps ar_classify_gemini_ops;
+extern const ArDialectOps ar_classify_codewhale_ops;
 extern const ArDialectOps ar_classify_text_ops;
 
 /* ---- questions to the tables (ar-classify-match.c) ---- */

@@ -17,6 +17,7 @@ static const char *const dialect_names[AR_DIALECT_COUNT] = {
   [AR_DIALECT_CLAUDE_STREAM_JSON] = "claude-stream-json",
   [AR_DIALECT_CODEX_JSON] = "codex-json",
   [AR_DIALECT_GEMINI_STREAM_JSON] = "gemini-stream-json",
+  [AR_DIALECT_CODEWHALE_STREAM_JSON] = "codewhale-stream-json",
 };
 
 static const ArDialectOps *const dialect_ops[AR_DIALECT_COUNT] = {
@@ -24,6 +25,7 @@ static const ArDialectOps *const dialect_ops[AR_DIALECT_COUNT] = {
   [AR_DIALECT_CLAUDE_STREAM_JSON] = &ar_classify_claude_ops,
   [AR_DIALECT_CODEX_JSON] = &ar_classify_codex_ops,
   [AR_DIALECT_GEMINI_STREAM_JSON] = &ar_classify_gemini_ops,
+  [AR_DIALECT_CODEWHALE_STREAM_JSON] = &ar_classify_codewhale_ops,
 };
 
 static const struct {
@@ -140,6 +142,9 @@ ar_dialect_guess(const char *const *command)
   if (strcmp(base, "gemini") == 0 && (is_json_format(option_value(command, "--output-format")) ||
                                       is_json_format(option_value(command, "-o"))))
     return AR_DIALECT_GEMINI_STREAM_JSON;
+  if (strcmp(base, "codewhale") == 0 &&
+      g_strcmp0(option_value(command, "--output-format"), "stream-json") == 0)
+    return AR_DIALECT_CODEWHALE_STREAM_JSON;
   return AR_DIALECT_TEXT;
 }
 

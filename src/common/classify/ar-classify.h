@@ -22,19 +22,22 @@ typedef enum {
   AR_DIALECT_CLAUDE_STREAM_JSON,
   AR_DIALECT_CODEX_JSON,
   AR_DIALECT_GEMINI_STREAM_JSON,
+  AR_DIALECT_CODEWHALE_STREAM_JSON,
 } ArDialect;
 
-#define AR_DIALECT_COUNT 4
+#define AR_DIALECT_COUNT 5
 
-/* "text", "claude-stream-json", "codex-json", "gemini-stream-json".
+/* "text", "claude-stream-json", "codex-json", "gemini-stream-json",
+ * "codewhale-stream-json".
  * from_string returns FALSE (and leaves *out alone) for anything else. */
 gboolean ar_dialect_from_string(const char *name, ArDialect *out);
 const char *ar_dialect_to_string(ArDialect dialect);
 
 /* The dialect a command most likely speaks: basename of argv[0] is
- * claude / codex / gemini and the command asks for their JSON output
- * (claude --output-format stream-json|json, codex exec --json,
- * gemini -o|--output-format stream-json|json); anything else is text. */
+ * claude / codex / gemini / codewhale and the command asks for their JSON
+ * output (claude --output-format stream-json|json, codex exec --json,
+ * gemini -o|--output-format stream-json|json, codewhale --output-format
+ * stream-json); anything else is text. */
 ArDialect ar_dialect_guess(const char *const *command);
 
 typedef enum {

@@ -11,8 +11,9 @@
 #define PHASE_OFF(field) offsetof(ArPhase, field)
 
 static const char *const prompt_delivery_choices[] = { "argv", "stdin", NULL };
-static const char *const output_choices[] = { "claude-stream-json", "codex-json",
-                                              "gemini-stream-json", "text", NULL };
+static const char *const output_choices[] = {
+  "claude-stream-json", "codex-json", "gemini-stream-json", "codewhale-stream-json", "text", NULL
+};
 static const char *const transient_choices[] = { "back_off", "skip", "stop", NULL };
 static const char *const context_mode_choices[] = { "prepend", "file", "none", NULL };
 static const char *const dirty_choices[] = { "stash", "ignore", "auto_commit", NULL };
@@ -77,7 +78,7 @@ const ArConfigKey ar_config_keys[] = {
   { "agent", "prompt_delivery", AR_KEY_ENUM, .default_toml = "\"argv\"", .offset = OFF(prompt_delivery), .choices = prompt_delivery_choices,
     .doc = "\"argv\": the prompt goes through prompt_arg_template; \"stdin\": written to the agent's stdin, never visible in argv." },
   { "agent", "output", AR_KEY_STRING, .offset = OFF(output), .choices = output_choices, .ours = TRUE,
-    .doc = "Output dialect the round's classifier reads. Default: guessed from command (claude/codex/gemini with their JSON flags), else \"text\"." },
+    .doc = "Output dialect the round's classifier reads. Default: guessed from command (claude/codex/gemini/codewhale with their JSON flags), else \"text\"." },
   { "agent", "secrets", AR_KEY_STRV, .default_toml = "[]", .offset = OFF(secrets), .ours = TRUE,
     .doc = "Names of secrets (agent-runner secret set NAME, or systemd credentials in system mode) put into the agent's environment under the same name." },
   { "agent", "path", AR_KEY_PATHV, .default_toml = "[]", .offset = OFF(path), .ours = TRUE,

@@ -73,7 +73,7 @@ typedef struct {
   char *agent_name; /* NULL: basename of command[0] */
   GStrv env;        /* "KEY=VALUE", in file order */
   ArPromptDelivery prompt_delivery;
-  char *output; /* dialect: claude-stream-json | codex-json | gemini-stream-json | text */
+  char *output; /* dialect: claude-stream-json | codex-json | gemini-stream-json | codewhale-stream-json | text */
   GStrv secrets;
   GStrv path; /* extra PATH entries for the agent, absolute, prepended */
 
@@ -140,6 +140,10 @@ typedef struct {
 } ArConfig;
 
 ArConfig *ar_config_load(const char *path, GError **error);
+/* The project (basename of [runtime] work_dir) without loading and
+ * validating the whole file (ar-config-project.c); NULL when the file
+ * cannot be read or parsed, or has no work_dir. */
+char *ar_config_read_project(const char *path, GError **error);
 ArConfig *ar_config_ref(ArConfig *cfg);
 void ar_config_unref(ArConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArConfig, ar_config_unref)
