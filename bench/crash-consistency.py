@@ -48,7 +48,9 @@ def main(n, seed):
         print(f"leftovers ended after a restart: {len(after_restart)} times, "
               f"{sum(e['count'] for e in after_restart)} processes; at round end: "
               f"{len(leftovers) - len(after_restart)} times")
-        print(f"orphan stashes: {len(c.p.events('orphan_stashed'))}")
+        print(f"orphan stashes: {len(c.p.events('orphan_stashed'))}, failed: "
+              f"{len(c.p.events('orphan_stash_failed'))}; stale index locks removed: "
+              f"{len(c.p.events('stale_index_lock_removed'))}")
         print(f"restart after kill -9: {ms(c.restart_s)}")
         print(f"baseline, restart after a clean stop: {ms(baseline)}")
         print("invariants: " + ("all hold" if not problems else f"{len(problems)} broken"))
