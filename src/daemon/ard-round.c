@@ -18,6 +18,7 @@
 #include "ard-detect.h"
 #include "ard-hooks.h"
 #include "ard-leftovers.h"
+#include "ard-cgroup.h"
 #include "ard-output.h"
 #include "ard-reap.h"
 #include "ard-vcs.h"
@@ -91,7 +92,8 @@ struct ArdRound {
   GStrv base_env;
   GStrv secret_env; /* [agent] secrets as NAME=value, read for this round: the agent's only */
   int transcript_fd;
-  char *token; /* ARD_ROUND_ID_ENV of this round's processes */
+  char *token;  /* ARD_ROUND_ID_ENV of this round's processes */
+  char *cgroup; /* the round's own cgroup (ard-cgroup.h), or NULL */
 };
 
 static void schedule_recheck(ArdRound *r);
@@ -467,6 +469,9 @@ teardown_complete(ArdRound *r)
     return;
   r->teardown_done = TRUE;
   disarm(&r->kill_timer);
+  /* Empty by now (every descendant is gone): only the directory is left. */
+  if (r->cgroup)
+    (void)ard_cgroup_kill_remove(r->cgroup, 100 * 1000);
   g_hash_table_remove_all(r->watches);
   if (!r->output || ard_output_is_eof(r->output))
     schedule_finish(r);
@@ -880,6 +885,10 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
     in_r = in_pipe[0];
     in_w = in_pipe[1];
   }
+  g_auto(ArFd) cgroup_fd = -1;
+  g_autofree char *service_cgroup = ard_cgroup_delegated_dir();
+  if (service_cgroup)
+    r->cgroup = ard_cgroup_round_create(service_cgroup, p->round_num, &cgroup_fd);
   ArdSpawnParams sp = {
     .exec_path = exec_path,
     .argv = (const char *const *)argv,
@@ -887,11 +896,17 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
     .cwd = r->cfg->work_dir,
     .stdin_fd = in_r,
     .output_fd = out_w,
+    .join_cgroup = cgroup_fd >= 0,
+    .cgroup_procs_fd = cgroup_fd,
   };
   pid_t pid = 0;
   int pidfd = -1;
-  if (!ard_spawn(&sp, &pid, &pidfd, error))
+  if (!ard_spawn(&sp, &pid, &pidfd, error)) {
+    if (r->cgroup)
+      (void)ard_cgroup_kill_remove(r->cgroup, G_USEC_PER_SEC);
+    g_clear_pointer(&r->cgroup, g_free);
     return FALSE;
+  }
   r->pid = pid;
   r->pgid = pid; /* setsid() made it the leader */
   ar_fd_close(&out_w);
@@ -1162,6 +1177,7 @@ ard_round_free(ArdRound *r)
   g_free(r->res.transcript_path);
   g_free(r->res.exit_cause_owned);
   g_free(r->token);
+  g_free(r->cgroup);
   ar_config_unref(r->cfg);
   ar_emitter_unref(r->emitter);
   sd_event_unref(r->event);
@@ -1183,7 +1199,10 @@ ard_round_get_result(const ArdRound *r)
 JsonNode *
 ard_round_leftovers_record(const ArdRound *r)
 {
-  return r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
+  JsonNode *rec = r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
+  if (rec && r->cgroup)
+    json_object_set_string_member(json_node_get_object(rec), "cgroup", r->cgroup);
+  return rec;
 }
 
 pid_t

@@ -77,7 +77,7 @@ typedef struct {
   int errsv;
 } ChildFailure;
 
-enum { STEP_SETSID = 1, STEP_CHDIR, STEP_DUP, STEP_EXEC };
+enum { STEP_SETSID = 1, STEP_CHDIR, STEP_DUP, STEP_EXEC, STEP_CGROUP };
 
 static const char *
 step_name(int step)
@@ -89,6 +89,8 @@ step_name(int step)
     return "chdir";
   case STEP_DUP:
     return "dup2";
+  case STEP_CGROUP:
+    return "join the round's cgroup";
   default:
     return "exec";
   }
@@ -122,6 +124,9 @@ child_exec(const ArdSpawnParams *p, pid_t parent, int err_fd, int null_fd)
     _exit(127);
   if (setsid() < 0)
     child_fail(err_fd, STEP_SETSID);
+  /* Before exec, so nothing the agent starts is ever outside it. */
+  if (p->join_cgroup && write(p->cgroup_procs_fd, "0", 1) != 1)
+    child_fail(err_fd, STEP_CGROUP);
   if (chdir(p->cwd) < 0)
     child_fail(err_fd, STEP_CHDIR);
   int in = p->stdin_fd >= 0 ? p->stdin_fd : null_fd;
