@@ -59,16 +59,21 @@ xattr_is_one(const char *path, const char *name)
 char *
 ard_cgroup_delegated_dir(void)
 {
-  if (g_strcmp0(g_getenv("AGENT_RUNNER_CGROUP_DELEGATED"), "0") == 0)
+  const char *said = g_getenv("AGENT_RUNNER_CGROUP_DELEGATED");
+  if (g_strcmp0(said, "0") == 0)
     return NULL;
   g_autofree char *mount = cgroup2_mount();
   g_autofree char *own = own_cgroup_path();
   if (mount == NULL || own == NULL || g_str_equal(own, "/"))
     return NULL;
   g_autofree char *dir = g_build_filename(mount, own, NULL);
-  /* systemd marks a Delegate=yes unit's cgroup: trusted.* for the system
-   * manager, user.* for a user manager (it cannot write trusted.*). */
-  if (!xattr_is_one(dir, "trusted.delegate") && !xattr_is_one(dir, "user.delegate"))
+  /* systemd >= 253 marks a Delegate=yes unit's cgroup: trusted.* for the
+   * system manager, user.* for a user manager (it cannot write trusted.*).
+   * Older ones do not: our unit sets AGENT_RUNNER_CGROUP_DELEGATED=1 next
+   * to its Delegate=yes. A writable cgroup alone says nothing: a user
+   * manager's whole tree belongs to the user. */
+  if (g_strcmp0(said, "1") != 0 && !xattr_is_one(dir, "trusted.delegate") &&
+      !xattr_is_one(dir, "user.delegate"))
     return NULL;
   if (access(dir, W_OK) < 0)
     return NULL;

@@ -17,8 +17,9 @@
 G_BEGIN_DECLS
 
 /* The daemon's own cgroup2 directory when it is delegated to this
- * process (systemd's user.delegate / trusted.delegate xattr, writable),
- * else NULL. $AGENT_RUNNER_CGROUP_DELEGATED=0 turns it off. */
+ * process (systemd's user.delegate / trusted.delegate xattr, or
+ * $AGENT_RUNNER_CGROUP_DELEGATED=1 from our unit; and writable), else
+ * NULL. $AGENT_RUNNER_CGROUP_DELEGATED=0 turns it off. */
 char *ard_cgroup_delegated_dir(void);
 
 /* Create `<parent>/round-<num>` (ending and removing a leftover of the

@@ -18,8 +18,14 @@
 /* Variables systemd gives the daemon itself; the agent must not inherit
  * them (it could send READY=1/WATCHDOG=1 for us, or take our sockets). */
 static const char *const daemon_only_env[] = {
-  "NOTIFY_SOCKET", "WATCHDOG_USEC",  "WATCHDOG_PID", "LISTEN_FDS",
-  "LISTEN_PID",    "LISTEN_FDNAMES", NULL,
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+  "LISTEN_FDS",
+  "LISTEN_PID",
+  "LISTEN_FDNAMES",
+  "AGENT_RUNNER_CGROUP_DELEGATED",
+  NULL,
 };
 
 GStrv
