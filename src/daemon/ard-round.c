@@ -886,6 +886,7 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
     in_w = in_pipe[1];
   }
   g_auto(ArFd) cgroup_fd = -1;
+  int cgroup_errno = 0;
   g_autofree char *service_cgroup = ard_cgroup_delegated_dir();
   if (service_cgroup)
     r->cgroup = ard_cgroup_round_create(service_cgroup, p->round_num, &cgroup_fd);
@@ -898,6 +899,7 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
     .output_fd = out_w,
     .join_cgroup = cgroup_fd >= 0,
     .cgroup_procs_fd = cgroup_fd,
+    .cgroup_errno = &cgroup_errno,
   };
   pid_t pid = 0;
   int pidfd = -1;
@@ -906,6 +908,13 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
       (void)ard_cgroup_kill_remove(r->cgroup, G_USEC_PER_SEC);
     g_clear_pointer(&r->cgroup, g_free);
     return FALSE;
+  }
+  if (cgroup_errno != 0) {
+    g_warning("round %u: the agent could not join its cgroup %s: %s; this round runs in the "
+              "service's cgroup (AGENT_RUNNER_CGROUP_DELEGATED=0 stops trying)",
+              p->round_num, r->cgroup, g_strerror(cgroup_errno));
+    (void)ard_cgroup_kill_remove(r->cgroup, 0);
+    g_clear_pointer(&r->cgroup, g_free);
   }
   r->pid = pid;
   r->pgid = pid; /* setsid() made it the leader */

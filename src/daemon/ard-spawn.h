@@ -23,6 +23,7 @@ typedef struct {
   int stderr_fd;
   gboolean join_cgroup; /* the child writes itself into cgroup_procs_fd */
   int cgroup_procs_fd;
+  int *cgroup_errno; /* set when it could not (the agent runs on without) */
 } ArdSpawnParams;
 
 /* Fork and exec. On success *pid and *pidfd (CLOEXEC) are set. An exec
