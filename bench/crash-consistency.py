@@ -8,6 +8,7 @@ ending what the killed round left) against clean restarts of the same run
 
 Usage: crash-consistency.py [N] [SEED]"""
 
+import collections
 import os
 import statistics
 import sys
@@ -48,7 +49,12 @@ def main(n, seed):
         print(f"leftovers ended after a restart: {len(after_restart)} times, "
               f"{sum(e['count'] for e in after_restart)} processes; at round end: "
               f"{len(leftovers) - len(after_restart)} times")
-        print(f"orphan stashes: {len(c.p.events('orphan_stashed'))}")
+        print(f"orphan stashes: {len(c.p.events('orphan_stashed'))}, failed: "
+              f"{len(c.p.events('orphan_stash_failed'))}; stale index locks removed: "
+              f"{len(c.p.events('stale_index_lock_removed'))}")
+        reasons = collections.Counter(e["reason"][:120] for e in c.p.events("orphan_stash_failed"))
+        for reason, times in reasons.most_common(5):
+            print(f"  stash failed {times}x: {reason}")
         print(f"restart after kill -9: {ms(c.restart_s)}")
         print(f"baseline, restart after a clean stop: {ms(baseline)}")
         print("invariants: " + ("all hold" if not problems else f"{len(problems)} broken"))

@@ -132,9 +132,19 @@ static const char *const python_kinds[] = {
 };
 
 static const char *const new_kinds[] = {
-  "serve_started",       "serve_stopping",         "round_stalled",          "auth_failed",
-  "quota_exhausted",     "round_cancelled",        "config_reloaded",        "config_reload_failed",
-  "backoff_ended_early", "monitor_alert_resolved", "round_leftovers_killed", "disk_full",
+  "serve_started",
+  "serve_stopping",
+  "round_stalled",
+  "auth_failed",
+  "quota_exhausted",
+  "round_cancelled",
+  "config_reloaded",
+  "config_reload_failed",
+  "backoff_ended_early",
+  "monitor_alert_resolved",
+  "round_leftovers_killed",
+  "disk_full",
+  "stale_index_lock_removed",
 };
 
 /* Issue 12 (secrets). */

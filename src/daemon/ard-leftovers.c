@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "ard-leftovers.h"
+#include "ard-cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -233,8 +234,25 @@ ard_leftovers_kill(JsonObject *record, guint64 grace_usec, guint *count)
 {
   *count = 0;
   g_autoptr(GArray) pids = ard_leftovers_find(record);
-  if (pids->len == 0)
+  /* The round's own cgroup (ard-cgroup.h) holds also what left both the
+   * session and the token behind: counted, and killed at the end. */
+  const char *cgroup = ar_json_str(record, "cgroup");
+  if (cgroup) {
+    g_autoptr(GArray) in_cgroup = ard_cgroup_pids(cgroup);
+    for (guint i = 0; i < in_cgroup->len; i++) {
+      pid_t pid = g_array_index(in_cgroup, pid_t, i);
+      gboolean known = FALSE;
+      for (guint j = 0; j < pids->len && !known; j++)
+        known = g_array_index(pids, pid_t, j) == pid;
+      if (!known)
+        g_array_append_val(pids, pid);
+    }
+  }
+  if (pids->len == 0) {
+    if (cgroup)
+      (void)ard_cgroup_kill_remove(cgroup, G_USEC_PER_SEC);
     return NULL;
+  }
   *count = pids->len;
   JsonNode *described = ard_leftovers_describe(pids);
   g_autoptr(GArray) pidfds = g_array_new(FALSE, FALSE, sizeof(int));
@@ -256,6 +274,8 @@ ard_leftovers_kill(JsonObject *record, guint64 grace_usec, guint *count)
     (void)wait_all(pidfds, G_USEC_PER_SEC);
     close_all(pidfds);
   }
+  if (cgroup)
+    (void)ard_cgroup_kill_remove(cgroup, G_USEC_PER_SEC);
   return described;
 }
 

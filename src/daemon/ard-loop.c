@@ -26,6 +26,7 @@
 #include "ard-console.h"
 #include "ard-hooks.h"
 #include "ard-leftovers.h"
+#include "ard-stale-lock.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
 #include "ard-reap.h"
@@ -588,6 +589,9 @@ end_leftovers(ArdLoop *loop)
   if (!loop->state->round_procs)
     return;
   ard_leftovers_end(loop->state->round_procs, ARD_KILL_GRACE_USEC, loop->emitter);
+  if (JSON_NODE_HOLDS_OBJECT(loop->state->round_procs))
+    (void)ard_stale_lock_end(loop->cfg->work_dir, json_node_get_object(loop->state->round_procs),
+                             loop->emitter);
   g_clear_pointer(&loop->state->round_procs, json_node_unref);
   save_state(loop);
 }

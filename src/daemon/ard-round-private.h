@@ -72,7 +72,8 @@ struct ArdRound {
   GStrv base_env;
   GStrv secret_env; /* [agent] secrets as NAME=value, read for this round: the agent's only */
   int transcript_fd;
-  char *token; /* ARD_ROUND_ID_ENV of this round's processes */
+  char *token;  /* ARD_ROUND_ID_ENV of this round's processes */
+  char *cgroup; /* the round's own cgroup (ard-cgroup.h), or NULL */
 };
 
 gint64 ard_round_now_mono(ArdRound *r);

@@ -15,6 +15,7 @@
 #include "ar-json.h"
 #include "ar-prompt.h"
 #include "ar-util.h"
+#include "ard-cgroup.h"
 #include "ard-leftovers.h"
 #include "ard-round-private.h"
 #include "ard-spawn.h"
@@ -128,6 +129,11 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
     in_r = in_pipe[0];
     in_w = in_pipe[1];
   }
+  g_auto(ArFd) cgroup_fd = -1;
+  int cgroup_errno = 0;
+  g_autofree char *service_cgroup = ard_cgroup_delegated_dir();
+  if (service_cgroup)
+    r->cgroup = ard_cgroup_round_create(service_cgroup, p->round_num, &cgroup_fd);
   ArdSpawnParams sp = {
     .exec_path = exec_path,
     .argv = (const char *const *)argv,
@@ -135,11 +141,25 @@ spawn_agent(ArdRound *r, const ArdRoundParams *p, int transcript_fd, const char 
     .cwd = r->cfg->work_dir,
     .stdin_fd = in_r,
     .output_fd = out_w,
+    .join_cgroup = cgroup_fd >= 0,
+    .cgroup_procs_fd = cgroup_fd,
+    .cgroup_errno = &cgroup_errno,
   };
   pid_t pid = 0;
   int pidfd = -1;
-  if (!ard_spawn(&sp, &pid, &pidfd, error))
+  if (!ard_spawn(&sp, &pid, &pidfd, error)) {
+    if (r->cgroup)
+      (void)ard_cgroup_kill_remove(r->cgroup, G_USEC_PER_SEC);
+    g_clear_pointer(&r->cgroup, g_free);
     return FALSE;
+  }
+  if (cgroup_errno != 0) {
+    g_warning("round %u: the agent could not join its cgroup %s: %s; this round runs in the "
+              "service's cgroup (AGENT_RUNNER_CGROUP_DELEGATED=0 stops trying)",
+              p->round_num, r->cgroup, g_strerror(cgroup_errno));
+    (void)ard_cgroup_kill_remove(r->cgroup, 0);
+    g_clear_pointer(&r->cgroup, g_free);
+  }
   r->pid = pid;
   r->pgid = pid; /* setsid() made it the leader */
   ar_fd_close(&out_w);

@@ -19,6 +19,7 @@
 #include "ard-detect.h"
 #include "ard-hooks.h"
 #include "ard-leftovers.h"
+#include "ard-cgroup.h"
 #include "ard-output.h"
 #include "ard-reap.h"
 #include "ard-vcs.h"
@@ -422,6 +423,9 @@ teardown_complete(ArdRound *r)
     return;
   r->teardown_done = TRUE;
   disarm(&r->kill_timer);
+  /* Empty by now (every descendant is gone): only the directory is left. */
+  if (r->cgroup)
+    (void)ard_cgroup_kill_remove(r->cgroup, 100 * 1000);
   g_hash_table_remove_all(r->watches);
   if (!r->output || ard_output_is_eof(r->output))
     ard_round_schedule_finish(r);
@@ -793,6 +797,7 @@ ard_round_free(ArdRound *r)
   g_free(r->res.transcript_path);
   g_free(r->res.exit_cause_owned);
   g_free(r->token);
+  g_free(r->cgroup);
   ar_config_unref(r->cfg);
   ar_emitter_unref(r->emitter);
   sd_event_unref(r->event);
@@ -814,7 +819,10 @@ ard_round_get_result(const ArdRound *r)
 JsonNode *
 ard_round_leftovers_record(const ArdRound *r)
 {
-  return r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
+  JsonNode *rec = r->pid > 0 ? ard_leftovers_record(r->res.round_num, r->pid, r->token) : NULL;
+  if (rec && r->cgroup)
+    json_object_set_string_member(json_node_get_object(rec), "cgroup", r->cgroup);
+  return rec;
 }
 
 pid_t

@@ -18,8 +18,14 @@
 /* Variables systemd gives the daemon itself; the agent must not inherit
  * them (it could send READY=1/WATCHDOG=1 for us, or take our sockets). */
 static const char *const daemon_only_env[] = {
-  "NOTIFY_SOCKET", "WATCHDOG_USEC",  "WATCHDOG_PID", "LISTEN_FDS",
-  "LISTEN_PID",    "LISTEN_FDNAMES", NULL,
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+  "LISTEN_FDS",
+  "LISTEN_PID",
+  "LISTEN_FDNAMES",
+  "AGENT_RUNNER_CGROUP_DELEGATED",
+  NULL,
 };
 
 GStrv
@@ -77,7 +83,7 @@ typedef struct {
   int errsv;
 } ChildFailure;
 
-enum { STEP_SETSID = 1, STEP_CHDIR, STEP_DUP, STEP_EXEC };
+enum { STEP_SETSID = 1, STEP_CHDIR, STEP_DUP, STEP_EXEC, STEP_CGROUP };
 
 static const char *
 step_name(int step)
@@ -89,6 +95,8 @@ step_name(int step)
     return "chdir";
   case STEP_DUP:
     return "dup2";
+  case STEP_CGROUP:
+    return "join the round's cgroup";
   default:
     return "exec";
   }
@@ -122,6 +130,12 @@ child_exec(const ArdSpawnParams *p, pid_t parent, int err_fd, int null_fd)
     _exit(127);
   if (setsid() < 0)
     child_fail(err_fd, STEP_SETSID);
+  /* Before exec, so nothing the agent starts is ever outside it. A
+   * failure only costs the round its cgroup: said, not fatal. */
+  if (p->join_cgroup && write(p->cgroup_procs_fd, "0", 1) != 1) {
+    ChildFailure f = { STEP_CGROUP, errno };
+    (void)!write(err_fd, &f, sizeof f);
+  }
   if (chdir(p->cwd) < 0)
     child_fail(err_fd, STEP_CHDIR);
   int in = p->stdin_fd >= 0 ? p->stdin_fd : null_fd;
@@ -166,9 +180,15 @@ ard_spawn(const ArdSpawnParams *params, pid_t *pid_out, int *pidfd_out, GError *
   int pidfd_errno = errno;
   ChildFailure f = { 0 };
   ssize_t n;
-  do
+  do {
     n = read(err_r, &f, sizeof f);
-  while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof f && f.step == STEP_CGROUP) {
+      if (params->cgroup_errno)
+        *params->cgroup_errno = f.errsv;
+      n = -1;
+      errno = EINTR; /* read on: exec or its failure comes next */
+    }
+  } while (n < 0 && errno == EINTR);
   if (n == (ssize_t)sizeof f) {
     (void)waitpid(pid, NULL, 0);
     if (pidfd >= 0)

@@ -21,6 +21,9 @@ typedef struct {
   int output_fd;         /* write end of the output pipe: stdout and stderr */
   gboolean split_stderr; /* stderr to stderr_fd instead (hooks: stdout is their answer) */
   int stderr_fd;
+  gboolean join_cgroup; /* the child writes itself into cgroup_procs_fd */
+  int cgroup_procs_fd;
+  int *cgroup_errno; /* set when it could not (the agent runs on without) */
 } ArdSpawnParams;
 
 /* Fork and exec. On success *pid and *pidfd (CLOEXEC) are set. An exec

@@ -167,13 +167,21 @@ class DefenseTest(DaemonTestCase):
         self.assertEqual(p.state()["crash_streak"], 0)
 
     def test_timeout_ignores_sigterm(self):
-        p = self.project("ignore-term", round_timeout_s=1)
-        t0 = time.monotonic()
-        rc, _, err = p.run("--once")
-        self.assertLess(time.monotonic() - t0, 1 + 5 + 15)
-        self.assertEqual(rc, 0, err)
-        ex = p.events("agent_exit")[0]
-        self.assertEqual(ex["exit_cause"], "timeout")
+        # The agent says "ignoring SIGTERM" once its trap is set. On a
+        # loaded machine the 1 s timeout can come before the shell got
+        # there, and the TERM ends it as it should: then the premise did
+        # not hold, and the round is tried again (a few times at most).
+        for _ in range(5):
+            p = self.project("ignore-term", round_timeout_s=1)
+            t0 = time.monotonic()
+            rc, _, err = p.run("--once")
+            self.assertLess(time.monotonic() - t0, 1 + 5 + 15)
+            self.assertEqual(rc, 0, err)
+            ex = p.events("agent_exit")[0]
+            self.assertEqual(ex["exit_cause"], "timeout")
+            if "ignoring SIGTERM" in p.read(p.transcript(1)):
+                break
+            self.assertEqual(ex["exit_code"], -signal.SIGTERM)
         self.assertEqual(ex["exit_code"], -signal.SIGKILL)
 
     def test_idle_stall(self):

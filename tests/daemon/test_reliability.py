@@ -75,6 +75,70 @@ class ProcessTest(DaemonTestCase):
         time.sleep(0.3)
         self.assertEqual(os.path.getsize(work_file), size)
 
+    def killed_with_index_lock(self):
+        """A round killed (kill -9 of the daemon) after the agent's git left
+        .git/index.lock; returns the project and the lock's path."""
+        p = self.project("git-lock-and-wait")
+        pidfile = os.path.join(p.dir, "agent.pid")
+        p.write_config(agent_env={"FAKE_PIDFILE": pidfile})
+        # A stash needs a first commit.
+        subprocess.run(["git", "-C", p.work, "add", "prompt.md", "agent-runner.toml"], check=True)
+        subprocess.run(["git", "-C", p.work, "-c", "user.name=T", "-c", "user.email=t@example.com",
+                        "commit", "-q", "-m", "base"], check=True)
+        d = p.start()
+        wait_for(lambda: os.path.exists(pidfile), "the agent's index lock")
+        d.kill()
+        d.wait()
+        lock = os.path.join(p.work, ".git", "index.lock")
+        self.assertTrue(os.path.exists(lock), "precondition: the lock is left")
+        p.agent = "succeed"
+        p.write_config()
+        return p, lock
+
+    def test_kill9_stale_index_lock_removed(self):
+        """The lock a killed round left would make every later stash fail;
+        it is removed at start, with an event, and the next round stashes."""
+        p, lock = self.killed_with_index_lock()
+        rc, _, err = p.run("--max-rounds", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(os.path.exists(lock))
+        ev = p.events("stale_index_lock_removed")
+        self.assertEqual(len(ev), 1, p.kinds())
+        self.assertEqual(ev[0]["round_num"], 1)
+        self.assertEqual(ev[0]["path"], os.path.realpath(lock))
+        self.assertEqual(p.events("orphan_stash_failed"), [])
+        stashed = p.events("orphan_stashed")
+        self.assertEqual(len(stashed), 1, p.kinds())
+        self.assertIn("agent-work.txt", stashed[0]["files"])
+        # Before the restarted daemon's first round.
+        self.assertSubsequence(p.kinds(), ["round_start", "serve_started",
+                                           "stale_index_lock_removed", "round_start"])
+
+    def test_older_or_held_index_lock_left_alone(self):
+        """A lock older than the killed round (someone else's) or one a live
+        process holds open is not ours to remove."""
+        p, lock = self.killed_with_index_lock()
+        old = time.time() - 3600
+        os.utime(lock, (old, old))
+        state = p.state()
+        rc, _, err = p.run("--max-rounds", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(os.path.exists(lock))
+        self.assertEqual(p.events("stale_index_lock_removed"), [])
+        self.assertEqual(len(p.events("orphan_stash_failed")), 1, p.kinds())
+        # Held open by a live process: left alone too.
+        os.utime(lock, None)
+        with open(os.path.join(p.log_dir, "state.json"), "w") as f:
+            json.dump(state, f)  # the killed round's record again
+        with open(lock) as held:
+            holder = subprocess.Popen(["sleep", "600"], stdin=held)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        rc, _, err = p.run("--max-rounds", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(os.path.exists(lock))
+        self.assertEqual(p.events("stale_index_lock_removed"), [])
+
     def test_unrelated_processes_survive(self):
         """Only the round's own processes are ended: not a process started
         before the round, nor one the token does not mark."""
@@ -299,6 +363,11 @@ class Campaign:
         self.check_no_survivors(1 << 30)
         self.check_events(before)
         self.check_work()
+        # A kill while the index is written leaves .git/index.lock; left
+        # there, it would make every later stash fail (ard-stale-lock.h).
+        for ev in self.p.events("orphan_stash_failed"):
+            if "index.lock" in ev["reason"]:
+                self.problems.append(f"round {ev['round_num']}: stash failed: {ev['reason'][:160]}")
         return self.problems
 
     def check_events(self, before):

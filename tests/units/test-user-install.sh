@@ -109,6 +109,25 @@ assert d["running"] and d["unit"]["active_state"] == "active", d
 assert d["unit"]["name"] == "agent-runner@run.service" and d["unit"]["restarts"] == 0, d
 ' || fail "status --json lacks the unit"
 
+echo "[$(date +%T)] == run: each round in its own cgroup (Delegate=yes)"
+# The unit says Delegate=yes (and AGENT_RUNNER_CGROUP_DELEGATED=1); wherever
+# the manager's cgroup2 tree is writable for the user, the round's agent runs
+# in <unit cgroup>/round-N. Without a cgroup2 tree this says so.
+cg2=$(awk '/ - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+svc_cg="$cg2$(prop run ControlGroup)"
+if [ -n "$cg2" ] && [ -w "$svc_cg" ]; then
+  wait_for 30 'python3 - "$HOME/run/logs/state.json" "$svc_cg" <<"PY"
+import json, os, re, sys
+rec = json.load(open(sys.argv[1])).get("round_procs") or {}
+cg = rec.get("cgroup") or ""
+ok = re.fullmatch(re.escape(sys.argv[2]) + r"/round-\d+", cg) is not None
+procs = open(os.path.join(cg, "cgroup.procs")).read().split() if ok else []
+sys.exit(0 if ok and str(rec["session"]) in procs else 1)
+PY' || fail "no round cgroup under $svc_cg: $(cat "$HOME/run/logs/state.json")"
+else
+  echo "note: no writable cgroup2 tree at $svc_cg; per-round cgroup not exercised"
+fi
+
 echo "[$(date +%T)] == run: systemctl reload re-reads the config (ExecReload=)"
 systemctl --user reload agent-runner@run.service || fail "systemctl reload failed"
 wait_for 30 'grep -q "\"config_reloaded\"" "$HOME"/run/logs/events-*.jsonl' || fail "no config_reloaded after systemctl reload"

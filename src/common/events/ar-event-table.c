@@ -744,6 +744,20 @@ static const ArEventKind kinds[] = {
     "If this repeats, tell the agent not to leave background processes, or list the "
     "ones that may outlive the result in grace_kill_ignore_patterns.",
     { F_INT("round_num"), F_INT("count"), F_OBJV("processes"), F_BOOL("after_restart") } },
+  { "stale_index_lock_removed",
+    "5358ed8b8f5a4143946e83372ee0c85e",
+    LOG_NOTICE,
+    "daemon",
+    "A git index lock left by a killed round was removed",
+    "Round %{round_num}: removed the stale git index lock %{path}",
+    "The supervisor (or the agent's own git command) was killed while round round_num "
+    "wrote the git index, which left path (.git/index.lock) behind; every later stash, "
+    "commit or git add in the tree would fail until it is removed. It was removed at "
+    "start, after the round's leftover processes were ended, because it was created "
+    "during that round and no process had it open. A lock older than the round, or one "
+    "some process holds, is never touched.\n\n"
+    "Nothing to do; if it repeats, look for what kills the service (OOM, watchdog).",
+    { F_INT("round_num"), F_STR("path"), F_INT("size") } },
 };
 
 /* Fields whose strings come from outside the supervisor (agent output,
