@@ -570,7 +570,7 @@ static const ArEventKind kinds[] = {
     "Upgraded from %{from_version} to %{to_version} in %{duration_s} s",
     "The new version was installed, passed its smoke test and took over the running "
     "service. No action needed.",
-    { F_STR("from_version"), F_STR("to_version"), F_NUM("duration_s") } },
+    { F_STR("from_version"), F_STR("to_version"), F_NUM("duration_s"), F_BOOL("round_kept") } },
 
   { "package_upgraded",
     "1a4b9de281754ec4817e9841a823dacd",

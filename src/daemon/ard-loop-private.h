@@ -31,6 +31,7 @@ struct ArdLoop {
   sd_event_source *step_defer;
 
   ArdRound *round;
+  struct ArdHandover *handover; /* upgrade in place: what the previous image handed over */
   struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
   guint max_rounds;                   /* effective: --max-rounds, else config */
   gboolean battery_fresh;             /* the start-up battery just ran: skip it once */

@@ -31,6 +31,7 @@
 #include "ard-reap.h"
 #include "ard-retention.h"
 #include "ard-round.h"
+#include "ard-upgrade.h"
 #include "ard-vcs.h"
 
 /* The sentinel an agent writes into its log dir to say "I am done". */
@@ -651,6 +652,7 @@ on_round_done(ArdRound *round, gpointer user_data)
     start_backoff(loop);
   else
     start_wait(loop, &next);
+  ard_upgrade_round_ended(loop);
 }
 
 /* ---- before a round --------------------------------------------------- */
@@ -767,11 +769,40 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
   loop_step(loop);
 }
 
+static void
+resume_handed_over_wait(ArdLoop *loop)
+{
+  const ArdHandover *h = loop->handover;
+  gint64 left = h->next_round_at_us - g_get_real_time();
+  if (h->next_round_at_us <= 0 || left <= 0 || loop->throttle.until_us > 0) {
+    loop_step(loop);
+    return;
+  }
+  loop->wait_factor = MAX(h->wait_factor, 1);
+  loop->wait_start_mono_us = now_mono(loop) + left - (gint64)wait_usec(loop);
+  loop->status.next_round_at_us = h->next_round_at_us;
+  set_run_state(loop, ARD_RUN_WAITING);
+  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
+                            (uint64_t)(now_mono(loop) + left), ar_timer_accuracy_us((guint64)left),
+                            on_wait_done, loop);
+  if (r < 0) {
+    loop_step(loop);
+    return;
+  }
+  (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
+}
+
 static int
 on_first_step(sd_event_source *s, void *user_data)
 {
   ArdLoop *loop = user_data;
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
+  if (loop->handover) {
+    /* Upgraded in place: serve_startup hooks ran for this serve already,
+     * and a restart delay in progress goes on to its end. */
+    resume_handed_over_wait(loop);
+    return 0;
+  }
   g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
   if (!loop->opts.round_mode && hooks->len > 0) {
     g_autoptr(JsonObject) input = ard_hooks_input_new(loop->cfg, AR_HOOK_SERVE_STARTUP, 0, NULL);
@@ -816,6 +847,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
   loop->opts.console = opts->console;
+  loop->handover = opts->handover;
   loop->exit_code = ARD_EXIT_INTERNAL;
   loop->status.state = ARD_RUN_STARTING;
   g_queue_init(&loop->status.recent);
@@ -842,7 +874,10 @@ ard_loop_new(const ArdOptions *opts, GError **error)
                 loop->cfg->log_dir, g_strerror(errno));
     return NULL;
   }
-  loop->lock = ard_lock_acquire(loop->cfg->log_dir, error);
+  loop->lock = loop->handover ? ard_lock_adopt(loop->cfg->log_dir, loop->handover->lock_fd)
+                              : ard_lock_acquire(loop->cfg->log_dir, error);
+  if (!loop->lock && loop->handover)
+    ar_set_error_errno(error, errno, _("cannot take over the project lock"));
   if (!loop->lock)
     return NULL;
 
@@ -916,14 +951,14 @@ ard_loop_new(const ArdOptions *opts, GError **error)
 int
 ard_loop_run(ArdLoop *loop)
 {
-  if (!loop->opts.round_mode) {
+  if (!loop->opts.round_mode && !loop->handover) {
     if (loop->max_rounds)
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
               AR_EV_I("max_rounds", loop->max_rounds), NULL);
     else
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
               "max_rounds", AR_EV_NULL, NULL);
   }
   if (loop->state_recovered)
@@ -969,6 +1004,7 @@ ard_loop_run(ArdLoop *loop)
     ard_loop_save_state(loop);
   }
   ard_notify_ready();
+  ard_upgrade_adopted(loop);
   set_run_state(loop, ARD_RUN_STARTING);
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {

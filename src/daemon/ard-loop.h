@@ -54,6 +54,7 @@ typedef struct {
   gboolean journal;
   gboolean clear_done; /* explicit start: forget .agent-done and a lasting stop */
   int console;         /* ArdConsoleMode: stderr narration (ard-console.h) */
+  struct ArdHandover *handover; /* --deserialize: state from the previous image (borrowed) */
 } ArdOptions;
 
 void ard_options_clear(ArdOptions *opts);
