@@ -71,6 +71,7 @@ int arc_verb_stop(ArcGlobal *global, int argc, char **argv);
 int arc_verb_kill(ArcGlobal *global, int argc, char **argv);
 int arc_verb_cancel(ArcGlobal *global, int argc, char **argv);
 int arc_verb_reload(ArcGlobal *global, int argc, char **argv);
+int arc_verb_upgrade(ArcGlobal *global, int argc, char **argv); /* arc-upgrade.c */
 int arc_verb_start(ArcGlobal *global, int argc, char **argv);
 int arc_verb_restart(ArcGlobal *global, int argc, char **argv);
 int arc_verb_events(ArcGlobal *global, int argc, char **argv);

@@ -34,6 +34,8 @@ const ArcVerb arc_verbs[] = {
   { "restart", arc_verb_restart, "[--now|--force]", N_("Stop, then start again") },
   { "cancel", arc_verb_cancel, "", N_("End the current round, keep serving"), TRUE },
   { "reload", arc_verb_reload, "", N_("Re-read the config; applies from the next round"), TRUE },
+  { "upgrade", arc_verb_upgrade, "[--to PATH] [--check] [--json]",
+    N_("Re-execute the service into the installed (or given) version, keeping its state") },
   { "events", arc_verb_events, "[--kind K,..] [-n N] [--follow] [--json]",
     N_("Print the last events, or follow them"), TRUE },
   { "monitor", arc_verb_monitor,
