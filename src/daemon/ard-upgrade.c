@@ -493,6 +493,9 @@ ard_upgrade_handle(ArdLoop *loop, sd_bus *bus, sd_bus_message *m)
   r = sd_bus_reply_method_return(m, "s", json);
   if (check)
     return r;
+  if (deferred)
+    ar_emit(loop->emitter, "package_upgraded", AR_EV_S("from_version", ard_version()),
+            AR_EV_S("to_version", version), AR_EV_B("restart_deferred", TRUE), NULL);
   g_free(up.pending);
   up.pending = g_steal_pointer(&candidate);
   /* From the loop, after the reply went out; a running round first ends
