@@ -772,15 +772,17 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
 static void
 resume_handed_over_wait(ArdLoop *loop)
 {
-  const ArdHandover *h = loop->handover;
+  ArdHandover *h = loop->handover;
   gint64 left = h->next_round_at_us - g_get_real_time();
-  if (h->next_round_at_us <= 0 || left <= 0 || loop->throttle.until_us > 0) {
+  /* Once: a later retry of the step (ard_loop_step_soon) must not re-arm it. */
+  h->next_round_at_us = 0;
+  if (left <= 0 || loop->wait_timer || loop->throttle.until_us > 0) {
     loop_step(loop);
     return;
   }
   loop->wait_factor = MAX(h->wait_factor, 1);
   loop->wait_start_mono_us = now_mono(loop) + left - (gint64)wait_usec(loop);
-  loop->status.next_round_at_us = h->next_round_at_us;
+  loop->status.next_round_at_us = g_get_real_time() + left;
   set_run_state(loop, ARD_RUN_WAITING);
   int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
                             (uint64_t)(now_mono(loop) + left), ar_timer_accuracy_us((guint64)left),
