@@ -196,8 +196,11 @@ static gboolean
 candidate_is_safe(const char *path, GError **error)
 {
   struct stat st;
-  if (stat(path, &st) < 0)
-    return ar_set_error_errno(error, errno, _("candidate %s"), path);
+  if (stat(path, &st) < 0) {
+    g_set_error(error, AR_ERROR, errno == ENOENT ? AR_ERROR_NOT_FOUND : AR_ERROR_FAILED,
+                _("candidate %s: %s"), path, g_strerror(errno));
+    return FALSE;
+  }
   if (!S_ISREG(st.st_mode)) {
     g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS, _("candidate %s is not a regular file"),
                 path);
@@ -475,6 +478,13 @@ ard_upgrade_handle(ArdLoop *loop, sd_bus *bus, sd_bus_message *m)
   if (loop->opts.round_mode || loop->stop_requested || loop->status.state == ARD_RUN_STOPPED) {
     g_set_error(&error, AR_ERROR, AR_ERROR_BUSY,
                 _("the service is stopping; upgrade it after it has started again"));
+    return reply_error(m, error);
+  }
+  if (*target && !g_path_is_absolute(target)) {
+    g_set_error(&error, AR_ERROR, AR_ERROR_INVALID_ARGS,
+                _("target must be an absolute path or \"\" (the installed agent-runnerd), not "
+                  "\"%s\""),
+                target);
     return reply_error(m, error);
   }
   g_autofree char *candidate =
