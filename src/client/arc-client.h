@@ -92,6 +92,7 @@ int arc_verb_stop(ArcContext *ctx, int argc, char **argv);
 int arc_verb_kill(ArcContext *ctx, int argc, char **argv);
 int arc_verb_cancel(ArcContext *ctx, int argc, char **argv);
 int arc_verb_reload(ArcContext *ctx, int argc, char **argv);
+int arc_verb_upgrade(ArcContext *ctx, int argc, char **argv); /* arc-upgrade.c */
 int arc_verb_start(ArcContext *ctx, int argc, char **argv);
 int arc_verb_restart(ArcContext *ctx, int argc, char **argv);
 int arc_verb_events(ArcContext *ctx, int argc, char **argv);

@@ -12,6 +12,7 @@
 #include "ar-util.h"
 #include "ard-peek.h"
 #include "ard-polkit.h"
+#include "ard-upgrade.h"
 
 /* The values of the changing properties as last announced; a status
  * change compares against them and announces the difference. */
@@ -76,7 +77,7 @@ prop_get(sd_bus *bus, const char *path, const char *interface, const char *prope
   if (g_str_equal(property, "Project"))
     r = sd_bus_message_append(reply, "s", cfg->project);
   else if (g_str_equal(property, "Version"))
-    r = sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+    r = sd_bus_message_append(reply, "s", ard_version());
   else if (g_str_equal(property, "ConfigPath"))
     r = sd_bus_message_append(reply, "s", cfg->config_path);
   else if (g_str_equal(property, "WorkDir"))
@@ -356,9 +357,7 @@ apply_reload(ArdBus *self, sd_bus_message *m)
 static int
 apply_upgrade(ArdBus *self, sd_bus_message *m)
 {
-  g_autoptr(GError) error =
-      g_error_new_literal(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, _("Upgrade is not supported yet"));
-  return reply_gerror(m, error);
+  return ard_upgrade_handle(self->loop, self->bus, m);
 }
 
 /* MonitorAlert: the monitor's alerts land in the project's events through
@@ -565,8 +564,9 @@ static const sd_bus_vtable runner_vtable[] = {
                           SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS("Peek", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", json),
                           method_peek, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS("Upgrade", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
-                          method_upgrade, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS("Upgrade", SD_BUS_ARGS("s", target, "a{sv}", options),
+                          SD_BUS_RESULT("s", result_json), method_upgrade,
+                          SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS(
       "MonitorAlert",
       SD_BUS_ARGS("s", detector, "s", severity, "s", transition, "s", message, "s", auto_action),

@@ -107,6 +107,23 @@ ard_lock_acquire(const char *log_dir, GError **error)
   return lock;
 }
 
+ArdLock *
+ard_lock_adopt(const char *log_dir, int fd)
+{
+  /* A duplicate: the flock belongs to the open file, so it holds while
+   * either fd is open, and fd stays usable for a rollback. */
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (own < 0)
+    return NULL;
+  ArdLock *lock = g_new0(ArdLock, 1);
+  lock->fd = own;
+  lock->path = g_build_filename(log_dir, "agent-runner.lock", NULL);
+  lock->holder_path = g_strconcat(lock->path, ".holder", NULL);
+  /* Same pid; the command line now names the new image. */
+  write_holder(lock);
+  return lock;
+}
+
 void
 ard_lock_release(ArdLock *lock)
 {

@@ -34,6 +34,7 @@
 #include "ard-reaction.h"
 #include "ard-round.h"
 #include "ard-secrets.h"
+#include "ard-upgrade.h"
 #include "ard-vcs.h"
 
 #include <systemd/sd-bus.h>
@@ -60,6 +61,7 @@ struct ArdLoop {
   sd_event_source *step_defer;
 
   ArdRound *round;
+  struct ArdHandover *handover; /* upgrade in place: what the previous image handed over */
   struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
   guint max_rounds;                   /* effective: --max-rounds, else config */
   gboolean battery_fresh;             /* the start-up battery just ran: skip it once */
@@ -565,6 +567,7 @@ on_round_done(ArdRound *round, gpointer user_data)
     start_backoff(loop);
   else
     start_wait(loop, &next);
+  ard_upgrade_round_ended(loop);
 }
 
 /* ---- before a round --------------------------------------------------- */
@@ -682,11 +685,42 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
   loop_step(loop);
 }
 
+static void
+resume_handed_over_wait(ArdLoop *loop)
+{
+  ArdHandover *h = loop->handover;
+  gint64 left = h->next_round_at_us - g_get_real_time();
+  /* Once: a later retry of the step (ard_loop_step_soon) must not re-arm it. */
+  h->next_round_at_us = 0;
+  if (left <= 0 || loop->wait_timer || ard_loop_get_throttle(loop)->until_us > 0) {
+    loop_step(loop);
+    return;
+  }
+  loop->wait_factor = MAX(h->wait_factor, 1);
+  loop->wait_start_mono_us = now_mono(loop) + left - (gint64)wait_usec(loop);
+  loop->status.next_round_at_us = g_get_real_time() + left;
+  set_run_state(loop, ARD_RUN_WAITING);
+  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
+                            (uint64_t)(now_mono(loop) + left), ar_timer_accuracy_us((guint64)left),
+                            on_wait_done, loop);
+  if (r < 0) {
+    loop_step(loop);
+    return;
+  }
+  (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
+}
+
 static int
 on_first_step(sd_event_source *s, void *user_data)
 {
   ArdLoop *loop = user_data;
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
+  if (loop->handover) {
+    /* Upgraded in place: serve_startup hooks ran for this serve already,
+     * and a restart delay in progress goes on to its end. */
+    resume_handed_over_wait(loop);
+    return 0;
+  }
   g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
   if (!loop->opts.round_mode && hooks->len > 0) {
     g_autoptr(JsonObject) input = ard_hooks_input_new(loop->cfg, AR_HOOK_SERVE_STARTUP, 0, NULL);
@@ -739,6 +773,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.console = opts->console;
   loop->exit_code = AR_EXIT_FAILURE;
   ard_status_init(&loop->status, NULL);
+  loop->handover = opts->handover;
   loop->base_env = g_get_environ();
 
   g_autofree char *path =
@@ -762,7 +797,10 @@ ard_loop_new(const ArdOptions *opts, GError **error)
                 loop->cfg->log_dir, g_strerror(errno));
     return NULL;
   }
-  loop->lock = ard_lock_acquire(loop->cfg->log_dir, error);
+  loop->lock = loop->handover ? ard_lock_adopt(loop->cfg->log_dir, loop->handover->lock_fd)
+                              : ard_lock_acquire(loop->cfg->log_dir, error);
+  if (!loop->lock && loop->handover)
+    ar_set_error_errno(error, errno, _("cannot take over the project lock"));
   if (!loop->lock)
     return NULL;
 
@@ -854,14 +892,14 @@ crash_loop_persists(ArdLoop *loop)
 int
 ard_loop_run(ArdLoop *loop)
 {
-  if (!loop->opts.round_mode) {
+  if (!loop->opts.round_mode && !loop->handover) {
     if (loop->max_rounds)
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
               AR_EV_I("max_rounds", loop->max_rounds), NULL);
     else
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", PACKAGE_VERSION), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
               "max_rounds", AR_EV_NULL, NULL);
   }
   if (loop->state_recovered)
@@ -906,6 +944,7 @@ ard_loop_run(ArdLoop *loop)
     save_state(loop);
   }
   ard_notify_ready();
+  ard_upgrade_adopted(loop);
   set_run_state(loop, ARD_RUN_STARTING);
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {
@@ -1013,4 +1052,46 @@ const ArdUsage *
 ard_loop_get_usage(ArdLoop *loop)
 {
   return ard_reactor_get_usage(loop->reactor);
+}
+
+ArdLock *
+ard_loop_get_lock(ArdLoop *loop)
+{
+  return loop->lock;
+}
+
+const ArdOptions *
+ard_loop_get_options(ArdLoop *loop)
+{
+  return &loop->opts;
+}
+
+guint
+ard_loop_get_wait_factor(ArdLoop *loop)
+{
+  return loop->wait_factor;
+}
+
+gboolean
+ard_loop_is_busy(ArdLoop *loop)
+{
+  return loop->round != NULL || loop->startup_hooks != NULL;
+}
+
+struct ArdHandover *
+ard_loop_get_handover(ArdLoop *loop)
+{
+  return loop->handover;
+}
+
+void
+ard_loop_set_rounds_completed(ArdLoop *loop, guint n)
+{
+  loop->status.rounds_completed = n;
+}
+
+void
+ard_loop_save_state(ArdLoop *loop)
+{
+  save_state(loop);
 }

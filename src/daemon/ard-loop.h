@@ -28,6 +28,7 @@ typedef struct {
   gboolean journal;
   gboolean clear_done; /* explicit start: forget .agent-done and a lasting stop */
   int console;         /* ArdConsoleMode: stderr narration (ard-console.h) */
+  struct ArdHandover *handover; /* --deserialize: state from the previous image (borrowed) */
 } ArdOptions;
 
 void ard_options_clear(ArdOptions *opts);
@@ -81,5 +82,17 @@ void ard_loop_set_max_rounds(ArdLoop *loop, guint max_rounds);
 gboolean ard_loop_resume_now(ArdLoop *loop, const char *requested_by);
 /* TRUE once a stop was asked for (signal, Stop, trigger). */
 gboolean ard_loop_stop_requested(ArdLoop *loop);
+
+/* For the upgrade in place (ard-upgrade.c): what the hand-over carries. */
+typedef struct ArdLock ArdLock;
+ArdLock *ard_loop_get_lock(ArdLoop *loop);
+const ArdOptions *ard_loop_get_options(ArdLoop *loop);
+guint ard_loop_get_wait_factor(ArdLoop *loop);
+/* A round or the serve_startup hooks are running: not the time to exec. */
+gboolean ard_loop_is_busy(ArdLoop *loop);
+struct ArdHandover *ard_loop_get_handover(ArdLoop *loop);
+void ard_loop_set_rounds_completed(ArdLoop *loop, guint n);
+/* Write state.json now (before handing over). */
+void ard_loop_save_state(ArdLoop *loop);
 
 G_END_DECLS

@@ -26,6 +26,17 @@
 #include "ar-redact.h"
 #include "ard-console.h"
 #include "ard-loop.h"
+#include "ard-upgrade.h"
+
+/* A second build of the daemon for the upgrade tests: another version
+ * string, and the test-only upgrade fault switch. */
+#ifdef AR_VERSION_OVERRIDE
+#define ARD_VERSION     AR_VERSION_OVERRIDE
+#define ARD_TEST_FAULTS TRUE
+#else
+#define ARD_VERSION     PACKAGE_VERSION
+#define ARD_TEST_FAULTS FALSE
+#endif
 
 /* The agent's stdio and our pipes must never land on fds 0-2 by accident:
  * a daemon started with them closed would hand its own pipes out as the
@@ -65,6 +76,7 @@ main(int argc, char **argv)
   /* A closed agent stdin must be EPIPE for the writer, not a kill. */
   signal(SIGPIPE, SIG_IGN);
   g_log_set_writer_func(ar_redact_log_writer, NULL, NULL);
+  ard_upgrade_init(argc, argv, ARD_VERSION, ARD_TEST_FAULTS);
 
   g_autofree char *config_path = NULL;
   g_autofree char *phase = NULL;
@@ -78,6 +90,9 @@ main(int argc, char **argv)
   gboolean version = FALSE;
   gboolean console = FALSE;
   gboolean quiet = FALSE;
+  int deserialize_fd = -1;
+  gboolean self_check = FALSE;
+  g_autofree char *rollback_reason = NULL;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       N_("Configuration file (default: ./agent-runner.toml)"), N_("FILE") },
@@ -99,6 +114,12 @@ main(int argc, char **argv)
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
       N_("No progress lines on stderr, even on a terminal"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version"), NULL },
+    { "deserialize", 0, 0, G_OPTION_ARG_INT, &deserialize_fd,
+      N_("Upgrade in place: take over the state handed over on FD"), "FD" },
+    { "self-check", 0, 0, G_OPTION_ARG_NONE, &self_check,
+      N_("With --deserialize: check the config and the handed-over state, then exit"), NULL },
+    { "rollback-reason", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &rollback_reason, NULL,
+      NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -111,8 +132,32 @@ main(int argc, char **argv)
     return AR_EXIT_FAILURE;
   }
   if (version) {
-    printf("agent-runnerd %s\n", PACKAGE_VERSION);
+    if (ARD_TEST_FAULTS &&
+        g_strcmp0(g_getenv("AGENT_RUNNER_TEST_UPGRADE_FAULT"), "version-exit-1") == 0)
+      return AR_EXIT_FAILURE;
+    printf("agent-runnerd %s\n", ard_version());
     return AR_EXIT_OK;
+  }
+  if (self_check) {
+    if (deserialize_fd < 0) {
+      fprintf(stderr, _("agent-runnerd: --self-check needs --deserialize FD\n"));
+      return AR_EXIT_FAILURE;
+    }
+    return ard_upgrade_self_check(config_path, deserialize_fd);
+  }
+  g_autoptr(ArdHandover) handover = NULL;
+  if (deserialize_fd >= 0 &&
+      !ard_upgrade_take_handover(deserialize_fd, rollback_reason, &handover, &error)) {
+    ard_upgrade_rollback(handover, deserialize_fd, error->message);
+    return AR_EXIT_FAILURE;
+  }
+  if (handover) {
+    /* The loop goes on as it was: same config, same bounds. */
+    g_free(config_path);
+    config_path = g_strdup(handover->config_path);
+    max_rounds = (int)handover->max_rounds;
+    once = handover->once;
+    clear_done = FALSE;
   }
   if (argc > 1) {
     fprintf(stderr, _("agent-runnerd: unexpected argument \"%s\"\n"), argv[1]);
@@ -142,14 +187,22 @@ main(int argc, char **argv)
     .console = quiet     ? ARD_CONSOLE_NEVER
                : console ? ARD_CONSOLE_ALWAYS
                          : ARD_CONSOLE_AUTO,
+    .handover = handover,
   };
   g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
+  if (!loop && handover)
+    ard_upgrade_rollback(handover, deserialize_fd, error->message);
   if (!loop) {
     fprintf(stderr, "agent-runnerd: %s\n", error->message);
     return exit_code_for(error);
   }
   /* The bus name is owned before ard_loop_run() says READY=1. */
   g_autoptr(ArdBus) bus = ard_bus_new(loop, system_mode, &error);
+  if (!bus && handover) {
+    /* The handed-over lock fd is still open: the old image adopts it. */
+    g_clear_pointer(&loop, ard_loop_free);
+    ard_upgrade_rollback(handover, deserialize_fd, error->message);
+  }
   if (!bus) {
     fprintf(stderr, "agent-runnerd: %s\n", error->message);
     return exit_code_for(error);

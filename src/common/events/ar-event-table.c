@@ -569,9 +569,10 @@ static const ArEventKind kinds[] = {
     "upgrade",
     "The service was upgraded",
     "Upgraded from %{from_version} to %{to_version} in %{duration_s} s",
-    "The new version was installed, passed its smoke test and took over the running "
-    "service. No action needed.",
-    { F_STR("from_version"), F_STR("to_version"), F_NUM("duration_s") } },
+    "The new version passed its smoke test and took over the running service in place: "
+    "same PID, state kept. round_kept is true when a round was running at the hand-over "
+    "(today the hand-over waits for the round to end, so it is false). No action needed.",
+    { F_STR("from_version"), F_STR("to_version"), F_NUM("duration_s"), F_BOOL("round_kept") } },
 
   { "package_upgraded",
     "1a4b9de281754ec4817e9841a823dacd",
@@ -579,9 +580,10 @@ static const ArEventKind kinds[] = {
     "upgrade",
     "The package was upgraded; the service restarts later",
     "Package upgraded from %{from_version} to %{to_version}, restart deferred",
-    "The new version is installed but the running service keeps the old one until it "
-    "restarts.\n\n"
-    "Restart the service when convenient.",
+    "An upgrade was asked for while a round runs: the new version passed its smoke test "
+    "and the service re-executes into it when the round ends (service_upgraded follows "
+    "then).\n\n"
+    "No action needed.",
     { F_STR("from_version"), F_STR("to_version"), F_BOOL("restart_deferred") } },
 
   { "service_upgrade_rolled_back",

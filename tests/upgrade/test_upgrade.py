@@ -1,0 +1,239 @@
+"""Upgrade in place (src/daemon/ard-upgrade.c): the real agent-runnerd on a
+private dbus-daemon re-executes itself into a second build of the daemon
+(agent-runnerd-nextver: another version string, and the test-only fault
+switch AGENT_RUNNER_TEST_UPGRADE_FAULT that only that build honours).
+Same PID before and after; the events say what happened."""
+
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
+from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase, pid_alive  # noqa: E402
+
+NEXT = os.path.join(BUILD_ROOT, "tests", "agent-runnerd-nextver")
+NAME = "org.agentrunner.Runner1.work"
+
+
+class UpgradeCase(BusTestCase):
+    agent = "ticker"
+
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(NEXT):
+            raise unittest.SkipTest("agent-runnerd-nextver not built")
+        self.next_version = None
+
+    def start(self, fault=None, **runtime):
+        p = self.project(**runtime)
+        env = {"FAKE_TICKS": "25", "FAKE_TICK_S": "0.2"}
+        if fault:
+            env["AGENT_RUNNER_TEST_UPGRADE_FAULT"] = fault
+        proc = self.serve(p, env=env)
+        self.addCleanup(self.stop_daemon, proc)
+        return p, proc
+
+    def upgrade(self, target=NEXT, check=False, expect_ok=True):
+        args = [target, 1, "check", "b", "true"] if check else [target, 0]
+        data, err = self.bus.call(NAME, "Upgrade", "sa{sv}", *args, check=False)
+        if expect_ok:
+            self.assertIsNone(err, err)
+            return json.loads(data[0])
+        self.assertIsNotNone(err, "the upgrade should have failed")
+        return err
+
+    def version(self):
+        deadline = time.monotonic() + ENDS_WITHIN
+        while time.monotonic() < deadline:
+            p = self.bus.busctl("--json=short", "get-property", NAME,
+                                "/org/agentrunner/Runner1", "org.agentrunner.Runner1",
+                                "Version", check=False)
+            if p.returncode == 0:
+                return json.loads(p.stdout)["data"]
+            time.sleep(0.02)
+        raise AssertionError("the name never came back")
+
+    def wait_state(self, p, proc, state):
+        deadline = time.monotonic() + ENDS_WITHIN
+        while time.monotonic() < deadline:
+            if self.bus.get(NAME, "State") == state:
+                return
+            self.assertIsNone(proc.poll(), "daemon exited")
+            time.sleep(0.02)
+        raise AssertionError(f"never {state}")
+
+    def assert_transcript_whole(self, p, n):
+        with open(p.transcript(n)) as f:
+            lines = [l.rstrip("\n") for l in f if l.startswith("tick ") or l == "done\n"]
+        ticks = [l for l in lines if l.startswith("tick ")]
+        self.assertEqual(ticks, [f"tick {i}" for i in range(1, 26)])
+        self.assertEqual(lines[-1], "done")
+
+
+class UpgradeTest(UpgradeCase):
+    def test_between_rounds(self):
+        p, proc = self.start(restart_delay_s=4)
+        old = self.version()
+        p.wait_event("round_end", proc=proc)
+        self.wait_state(p, proc, "waiting")
+        res = self.upgrade()
+        self.assertFalse(res["deferred"])
+        self.assertEqual(res["from_version"], old)
+        ev = p.wait_event("service_upgraded", proc=proc)
+        self.assertEqual(ev["from_version"], old)
+        self.assertEqual(ev["to_version"], old + "+next")
+        self.assertFalse(ev["round_kept"])
+        self.assertGreaterEqual(ev["duration_s"], 0)
+        self.assertEqual(self.version(), old + "+next")
+        self.assertIsNone(proc.poll())
+        # The restart delay goes on; round numbers continue on the new image.
+        p.wait_event("round_start", count=2, proc=proc)
+        self.assertEqual([e["round_num"] for e in p.events("round_start")], [1, 2])
+        self.assertEqual(p.kinds().count("serve_started"), 1)
+        p.wait_event("round_end", count=2, proc=proc)
+        self.assert_transcript_whole(p, 2)
+        self.assertEqual(p.state()["round_num"], 2)
+        self.assertIsNone(proc.poll(), "same PID throughout")
+
+    def test_mid_round_is_deferred_to_the_round_end(self):
+        p, proc = self.start(restart_delay_s=2)
+        old = self.version()
+        p.wait_event("round_start", proc=proc)
+        agent_pid = self.bus.get(NAME, "AgentPid")
+        self.assertGreater(agent_pid, 0)
+        time.sleep(1)  # let the agent print a few lines first (not a timing assertion)
+        res = self.upgrade()
+        self.assertTrue(res["deferred"])
+        self.assertEqual(self.bus.get(NAME, "AgentPid"), agent_pid)
+        end = p.wait_event("round_end", proc=proc)
+        self.assertEqual(end["outcome"], "ok")
+        self.assertEqual(end["exit_code"], 0)
+        self.assert_transcript_whole(p, 1)
+        ev = p.wait_event("service_upgraded", proc=proc)
+        self.assertEqual(ev["to_version"], old + "+next")
+        kinds = p.kinds()
+        self.assertLess(kinds.index("round_end"), kinds.index("service_upgraded"))
+        p.wait_event("round_start", count=2, proc=proc)
+        self.assertEqual(self.version(), old + "+next")
+        self.assertIsNone(proc.poll())
+
+    def test_check_only_changes_nothing(self):
+        p, proc = self.start(restart_delay_s=4)
+        old = self.version()
+        p.wait_event("round_end", proc=proc)
+        res = self.upgrade(check=True)
+        self.assertTrue(res["check_only"])
+        self.assertEqual(res["to_version"], old + "+next")
+        self.assertEqual(self.version(), old)
+        self.assertNotIn("service_upgraded", p.kinds())
+        self.assertNotIn("service_upgrade_rolled_back", p.kinds())
+
+    def test_client_verb(self):
+        p, proc = self.start(restart_delay_s=4)
+        old = self.version()
+        p.wait_event("round_end", proc=proc)
+        self.wait_state(p, proc, "waiting")
+        rc, out, err = self.client("--config", p.config_path, "upgrade", "--check", "--to", NEXT)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(old + "+next", out)
+        rc, out, err = self.client("--config", p.config_path, "--json", "upgrade", "--to", NEXT)
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["outcome"], "service_upgraded")
+        self.assertEqual(doc["to_version"], old + "+next")
+        self.assertEqual(self.version(), old + "+next")
+        self.assertIsNone(proc.poll())
+
+
+class RollbackTest(UpgradeCase):
+    def rolled_back(self, p, proc, old, target=NEXT, fault_in_reply=True):
+        err = self.upgrade(target=target, expect_ok=not fault_in_reply)
+        ev = p.wait_event("service_upgrade_rolled_back", proc=proc)
+        self.assertEqual(ev["restored_version"], old)
+        self.assertTrue(ev["failure_reason"])
+        self.assertEqual(self.version(), old)
+        self.assertIsNone(proc.poll(), "same PID throughout")
+        self.assertNotIn("service_upgraded", p.kinds())
+        return err, ev
+
+    def mid_round(self, fault):
+        p, proc = self.start(fault=fault, restart_delay_s=0)
+        old = self.version()
+        p.wait_event("round_start", proc=proc)
+        return p, proc, old
+
+    def assert_round_intact(self, p, proc):
+        end = p.wait_event("round_end", proc=proc)
+        self.assertEqual(end["outcome"], "ok")
+        self.assert_transcript_whole(p, 1)
+        p.wait_event("round_start", count=2, proc=proc)
+
+    def test_not_executable(self):
+        p, proc, old = self.mid_round(None)
+        d = tempfile.mkdtemp(prefix="ar-upg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cand = os.path.join(d, "agent-runnerd")
+        shutil.copy(NEXT, cand)
+        os.chmod(cand, 0o644)
+        err, ev = self.rolled_back(p, proc, old, target=cand)
+        self.assertIn("not executable", ev["failure_reason"])
+        self.assert_round_intact(p, proc)
+
+    def test_version_exits_1(self):
+        p, proc, old = self.mid_round("version-exit-1")
+        err, ev = self.rolled_back(p, proc, old)
+        self.assertIn("--version", ev["failure_reason"])
+        self.assert_round_intact(p, proc)
+
+    def test_crash_while_deserializing(self):
+        p, proc, old = self.mid_round("abort-deserialize")
+        err, ev = self.rolled_back(p, proc, old)
+        self.assertIn("--self-check", ev["failure_reason"])
+        self.assertIn("signal", ev["failure_reason"])
+        self.assert_round_intact(p, proc)
+
+    def test_never_ready(self):
+        p, proc, old = self.mid_round("hang-deserialize")
+        err, ev = self.rolled_back(p, proc, old)
+        self.assertIn("no answer", ev["failure_reason"])
+        self.assert_round_intact(p, proc)
+
+    def test_new_image_refuses_after_exec(self):
+        # The smoke test passes; the exec'ed image then refuses the state
+        # and hands back to the old image (the fd kept since start-up).
+        p, proc = self.start(fault="fail-after-exec", restart_delay_s=4)
+        old = self.version()
+        p.wait_event("round_end", proc=proc)
+        self.wait_state(p, proc, "waiting")
+        res = self.upgrade()
+        self.assertFalse(res["deferred"])
+        ev = p.wait_event("service_upgrade_rolled_back", proc=proc)
+        self.assertEqual(ev["restored_version"], old)
+        self.assertEqual(ev["attempted_version"], old + "+next")
+        self.assertIn("fail-after-exec", ev["failure_reason"])
+        self.assertEqual(self.version(), old)
+        p.wait_event("round_start", count=2, proc=proc)
+        self.assertEqual([e["round_num"] for e in p.events("round_start")], [1, 2])
+        self.assertIsNone(proc.poll())
+
+    def test_writable_candidate_refused(self):
+        p, proc, old = self.mid_round(None)
+        d = tempfile.mkdtemp(prefix="ar-upg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cand = os.path.join(d, "agent-runnerd")
+        shutil.copy(NEXT, cand)
+        os.chmod(cand, 0o775 | stat.S_IWOTH)
+        err = self.upgrade(target=cand, expect_ok=False)
+        self.assertIn("AccessDenied", err + "AccessDenied" if "refusing" in err else err)
+        self.assertIn("refusing", err)
+        self.assertEqual(self.version(), old)
+        self.assert_round_intact(p, proc)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], *sys.argv[1:]], verbosity=2)
