@@ -149,7 +149,7 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "auth_fail_threshold", AR_KEY_UINT, "1", OFF(auth_fail_threshold), 1, 0, NULL, FALSE, TRUE,
     "Consecutive authentication failures after which the loop stops instead of burning quota." },
   { "monitor", "auto_stop_on", AR_KEY_NAMES, "[\"oauth_fail\", \"disk_critical\"]", OFF(auto_stop_on), 0, 0, ar_known_detectors, FALSE, FALSE,
-    "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start)." },
+    "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start). [hooks] detector names count; such a hook stops the service when its alert asks for stop_service." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, "90", OFF(remote_failure_tolerance_s), 0, 3600, NULL, FALSE, FALSE,
     "How long monitor --host tolerates ssh failures before giving up (0..3600).",
     NO_EFFECT_REMOTE },
@@ -203,8 +203,7 @@ const ArConfigKey ar_config_keys[] = {
   { "hooks", "dirty_handler", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_DIRTY_HANDLER]), 0, 0, NULL, FALSE, FALSE,
     "Run in order when a clean round leaves the tree dirty, before the built-in [vcs] dirty_action; the first that answers {\"claimed\": true} wins." },
   { "hooks", "detector", AR_KEY_HOOKS, "[]", OFF(hooks[AR_HOOK_DETECTOR]), 0, 0, NULL, FALSE, FALSE,
-    "Monitor detectors: print {\"alerts\": [...]}.",
-    "agent-runner-monitor does not run detector hooks yet" },
+    "Your own monitor detectors, run by agent-runner-monitor after each round and with each host-health sample; each prints {\"alerts\": [...]} and is a detector named after the hook (auto_stop_on may name it)." },
   { "hooks", "timeout_s", AR_KEY_UINT, "60", OFF(hook_timeout_s), 1, 0, NULL, FALSE, TRUE,
     "Each hook's process group is killed after this many seconds (hook_failed, error_type timeout)." },
 

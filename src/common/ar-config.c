@@ -257,8 +257,10 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
           loader_value_error(ld, item, _("%s %s: invalid regular expression: %s"), section_label,
                              key->name, rerr->message);
       } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i]) &&
-                 key->offset != offsetof(ArConfig, plugins_disable)) {
-        /* plugins_disable is checked in cross_check: hook names count. */
+                 key->offset != offsetof(ArConfig, plugins_disable) &&
+                 key->offset != offsetof(ArConfig, auto_stop_on)) {
+        /* plugins_disable and auto_stop_on are checked in cross_check:
+         * hook names count. */
         g_autofree char *list = g_strjoinv(", ", (GStrv)key->choices);
         g_autofree char *dym = did_you_mean(v[i], key->choices);
         loader_value_error(ld, item, _("%s %s: unknown name \"%s\"%s (known: %s)"), section_label,
@@ -571,6 +573,36 @@ check_plugins_disable(Loader *ld, const ArTomlNode *root)
   }
 }
 
+/* [monitor] auto_stop_on names built-in detectors and [hooks] detector
+ * hooks; anything else would silently never stop. */
+static void
+check_auto_stop_on(Loader *ld, const ArTomlNode *root)
+{
+  ArConfig *cfg = ld->cfg;
+  if (cfg->auto_stop_on == NULL || cfg->auto_stop_on[0] == NULL)
+    return;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; ar_known_detectors[i]; i++)
+    g_ptr_array_add(names, g_strdup(ar_known_detectors[i]));
+  GPtrArray *hooks = cfg->hooks[AR_HOOK_DETECTOR];
+  for (guint i = 0; hooks && i < hooks->len; i++)
+    g_ptr_array_add(names, ar_hook_name(g_ptr_array_index(hooks, i)));
+  g_ptr_array_add(names, NULL);
+  const char *const *known = (const char *const *)names->pdata;
+  const ArTomlNode *monitor = ar_toml_get(root, "monitor");
+  const ArTomlNode *list =
+      monitor && monitor->type == AR_TOML_TABLE ? ar_toml_get(monitor, "auto_stop_on") : NULL;
+  for (guint i = 0; cfg->auto_stop_on[i]; i++) {
+    if (g_strv_contains(known, cfg->auto_stop_on[i]))
+      continue;
+    g_autofree char *joined = g_strjoinv(", ", (GStrv)known);
+    g_autofree char *dym = did_you_mean(cfg->auto_stop_on[i], known);
+    loader_error(ld, list ? ar_toml_at(list, i) : NULL,
+                 _("[monitor] auto_stop_on: unknown name \"%s\"%s (known: %s)"),
+                 cfg->auto_stop_on[i], dym, joined);
+  }
+}
+
 /* [events] kinds: names a journal field and a jq filter can carry, and
  * never a built-in kind (a hook must not forge round_end). */
 static void
@@ -668,6 +700,7 @@ cross_check(Loader *ld, const ArTomlNode *root)
   }
 
   check_plugins_disable(ld, root);
+  check_auto_stop_on(ld, root);
   check_event_kinds(ld, root);
 
   if (cfg->disk_warning_pct > cfg->disk_critical_pct)

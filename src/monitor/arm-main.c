@@ -45,6 +45,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { "detectors-md", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->detectors_md, NULL, NULL },
+    { "run-detector-hooks", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o->hooks_helper, NULL,
+      NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -107,9 +109,16 @@ main(int argc, char **argv)
 
   ArmMonitor mon = { 0 };
   g_autoptr(GError) error = NULL;
+  int r;
   if (!parse_args(&mon.opts, &argc, &argv, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
     return EXIT_USAGE;
+  }
+  if (mon.opts.hooks_helper) {
+    r = arm_hooks_helper_main(mon.opts.hooks_helper, mon.opts.journal);
+    g_free(mon.opts.hooks_helper);
+    g_free(mon.opts.project);
+    return r;
   }
   if (mon.opts.detectors_md) {
     g_autofree char *md = arm_detectors_markdown();
@@ -119,7 +128,8 @@ main(int argc, char **argv)
   }
   mon.projects =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)arm_project_free);
-  int r = sd_event_default(&mon.event);
+  arm_hooks_init();
+  r = sd_event_default(&mon.event);
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);

@@ -52,6 +52,7 @@ typedef struct {
   gboolean detectors_md; /* print docs/monitor.md's table and exit */
   gboolean http;         /* serve the web page (issue 16, arm-http.c) */
   char *listen;          /* --listen ADDR:PORT, NULL: 127.0.0.1 */
+  char *hooks_helper;    /* --run-detector-hooks CONFIG (arm-hooks.c) */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */
@@ -70,6 +71,7 @@ typedef struct {
 
 typedef struct ArmMonitor ArmMonitor;
 typedef struct ArmProject ArmProject;
+typedef struct ArmHooks ArmHooks;
 
 struct ArmProject {
   ArmMonitor *mon;
@@ -117,6 +119,8 @@ struct ArmProject {
   GHashTable *start_lines; /* lines replayed at start-up, until a new signal */
   ArmAlertState alerts[ARM_MAX_DETECTORS];
   guint32 notify_id; /* the desktop notification this project owns */
+  gboolean started_emitted; /* monitor_started is out */
+  ArmHooks *hooks;          /* [hooks] detector runs and alerts (arm-hooks.c), or NULL */
 };
 
 typedef struct {
@@ -178,6 +182,10 @@ guint arm_project_no_progress_rounds(ArmProject *p);
  * events, auto-stop, desktop). */
 void arm_alert_transition(ArmProject *p, const ArmDetector *d, gboolean active,
                           const char *message);
+/* The same for an alert by name (a detector hook's): auto-stop only when
+ * stop_allowed (the hook asked for stop_service) and auto_stop_on names it. */
+void arm_alert_emit(ArmProject *p, const char *name, ArmSeverity severity, gboolean active,
+                    const char *message, gboolean stop_allowed);
 /* A plain event line for --mode events / narrate. */
 void arm_output_event(ArmMonitor *mon, const char *project, const char *kind,
                       const char *json_line);
@@ -189,6 +197,21 @@ void arm_bus_stop(ArmMonitor *mon);
 /* MonitorAlert on the project's daemon; FALSE when it is not on the bus. */
 gboolean arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
                               const char *transition, const char *message, const char *auto_action);
+
+/* Peek (no transcript) on the project's daemon; cb gets the document, or
+ * NULL when the call failed. FALSE when it could not be sent. */
+typedef void (*ArmPeekFunc)(ArmProject *p, const char *peek_json, guint serial);
+gboolean arm_bus_peek(ArmProject *p, ArmPeekFunc cb, guint serial);
+
+/* ---- arm-hooks.c -------------------------------------------------------- */
+
+/* Before the loop: remember this binary (the helper is started from it). */
+void arm_hooks_init(void);
+/* A round ended or a host sample was taken: run [hooks] detector. */
+void arm_hooks_trigger(ArmProject *p);
+void arm_hooks_free(ArmHooks *h);
+/* agent-runner-monitor --run-detector-hooks CONFIG: the helper. */
+int arm_hooks_helper_main(const char *config_path, gboolean journal);
 
 /* ---- arm-notify.c ------------------------------------------------------- */
 

@@ -56,6 +56,7 @@ arm_project_free(ArmProject *p)
   sd_bus_slot_unref(p->match_slot);
   g_clear_pointer(&p->cfg, ar_config_unref);
   g_clear_pointer(&p->journal, ar_emitter_unref);
+  g_clear_pointer(&p->hooks, arm_hooks_free);
   for (guint i = 0; i < G_N_ELEMENTS(p->immediate); i++)
     g_free(p->immediate[i]);
   for (guint i = 0; i < ARM_MAX_DETECTORS; i++)
@@ -342,6 +343,8 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
     p->round_orphaned = TRUE;
   } else if (g_str_equal(kind, "round_end")) {
     on_round_end(p, o);
+    if (!p->replaying)
+      arm_hooks_trigger(p);
   } else if (g_str_equal(kind, "round_substrate_after")) {
     on_substrate_after(p, o);
   } else if (g_str_equal(kind, "transient_error_detected")) {
@@ -493,10 +496,44 @@ arm_project_seen_at_start(ArmProject *p, const char *json_line)
   return FALSE;
 }
 
+/* monitor_started goes to the monitor's own journal entries (the
+ * project's events are the daemon's to write) and to --mode events and
+ * narrate, like the events it watches. */
+static void
+print_own_event(const ArEventKind *kind, JsonObject *payload, const char *json_line,
+                gpointer user_data)
+{
+  ArmProject *p = user_data;
+  arm_output_event(p->mon, p->name, kind->name, json_line);
+}
+
+/* Once per project and monitor run, when the monitor starts watching it
+ * (its log_dir known from the daemon's properties when it answered). */
+static void
+emit_started(ArmProject *p)
+{
+  static const char *const modes[] = {
+    [ARM_OUT_ALERTS] = "alerts",
+    [ARM_OUT_EVENTS] = "events",
+    [ARM_OUT_NARRATE] = "narrate",
+    [ARM_OUT_NONE] = "service",
+  };
+  if (p->started_emitted)
+    return;
+  p->started_emitted = TRUE;
+  g_autoptr(ArEmitter) em = ar_emitter_new(NULL, p->name);
+  ar_emitter_set_journal(em, p->mon->opts.journal);
+  ar_emitter_add_sink(em, print_own_event, p);
+  ar_emit(em, "monitor_started", "host", AR_EV_NULL, AR_EV_I("interval_s", p->mon->opts.interval_s),
+          AR_EV_S("log_dir", p->log_dir ? p->log_dir : ""),
+          AR_EV_S("mode", modes[p->mon->opts.output]), NULL);
+}
+
 void
 arm_project_load_peek(ArmProject *p, const char *peek_json)
 {
   p->peek_pending = FALSE;
+  emit_started(p);
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonObject *doc = NULL;
   /* No answer (a frozen or vanished daemon): the file alone. */
