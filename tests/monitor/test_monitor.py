@@ -162,7 +162,9 @@ class DetectorTest(MonitorTestCase):
         self.assertEqual(len(p.events("round_start")), rounds)
         self.assertEqual(p.events("serve_stopping")[-1]["reason"],
                          "monitor_auto_stop:disk_critical")
-        self.assertEqual(p.state()["stop_reason"], "monitor_auto_stop")
+        # The stop lasts: the daemon's marker names the hook.
+        with open(os.path.join(p.log_dir, ".monitor-stop")) as f:
+            self.assertEqual(f.read(), "detect")
 
     def test_supervisor_stale_when_killed(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
@@ -406,6 +408,94 @@ class ActingTest(MonitorTestCase):
         # Both saw it; only the one that owns the name handed it over.
         self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
         second.wait_stderr("only watches")
+
+
+HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hooks")
+
+
+class DetectorHookTest(MonitorTestCase):
+    """[hooks] detector: the acting monitor runs them after each round and
+    with each host-health sample; each is a detector named after the hook."""
+
+    def setUp(self):
+        super().setUp()
+        self.hook_dir = tempfile.mkdtemp(prefix="arm-hooks-")
+        self.addCleanup(shutil.rmtree, self.hook_dir, True)
+
+    def trip(self, **alert):
+        with open(os.path.join(self.hook_dir, "trip.tmp"), "w") as f:
+            json.dump(alert, f)
+        os.rename(os.path.join(self.hook_dir, "trip.tmp"), os.path.join(self.hook_dir, "trip"))
+
+    def wait_file(self, name):
+        path = os.path.join(self.hook_dir, name)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not os.path.exists(path):
+            self.assertLess(time.monotonic(), deadline, f"no {name}")
+            time.sleep(0.05)
+        return path
+
+    def test_hook_alert_fires_resolves_and_stops(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={
+            "hooks": {"detector": [os.path.join(HOOKS, "detect.sh"),
+                                   os.path.join(HOOKS, "fail.sh")]},
+            "monitor": {"auto_stop_on": ["detect"], "no_progress_rounds": 0}})
+        m = self.monitor("--interval", "1", env={"HOOK_DIR": self.hook_dir})
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        with open(self.wait_file("detector.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["hook_kind"], "detector")
+        self.assertEqual(doc["hook_name"], "detect")
+        self.assertEqual(doc["project"], "work")
+        self.assertIsNone(doc["phase"])
+        # state: the daemon's Peek document.
+        self.assertEqual(doc["state"]["project"], "work")
+        self.assertTrue(doc["state"]["current_round"]["running"])
+        # A failing hook is said, and changes no alert.
+        m.wait_stderr("detector hook fail failed: exited with status 3")
+        self.assertEqual(m.alerts(), [])
+        # A warning without stop_service: recorded by the daemon, no stop.
+        self.trip(severity="warning", message="tripped once")
+        a = m.wait_alert("detect")
+        self.assertEqual((a["severity"], a["message"], a["auto_action"]),
+                         ("warning", "tripped once", "none"))
+        ev = p.wait_event("monitor_alert_emitted", proc=proc)
+        self.assertEqual(ev["detector"], "detect")
+        # Samples keep coming: the same answer never alerts again.
+        os.unlink(os.path.join(self.hook_dir, "detector.json"))
+        self.wait_file("detector.json")
+        os.unlink(os.path.join(self.hook_dir, "detector.json"))
+        self.wait_file("detector.json")
+        self.assertEqual(len(m.alerts("detect")), 1)
+        os.unlink(os.path.join(self.hook_dir, "trip"))
+        m.wait_alert("detect", "resolved")
+        # stop_service from a hook auto_stop_on names: the project stops.
+        self.trip(severity="critical", message="stop it", auto_action="stop_service")
+        a = m.wait_alert("detect", count=2)
+        self.assertEqual((a["severity"], a["auto_action"]), ("critical", "stop_service"))
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "detect")
+        # The stop lasts: the daemon's marker names the hook.
+        with open(os.path.join(p.log_dir, ".monitor-stop")) as f:
+            self.assertEqual(f.read(), "detect")
+
+    def test_hook_leftovers_are_killed(self):
+        p = self.project("succeed", max_rounds=1, sections={
+            "hooks": {"detector": [os.path.join(HOOKS, "double-fork.sh")]}})
+        self.monitor(env={"HOOK_DIR": self.hook_dir})
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        with open(self.wait_file("escapee.pid")) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + ENDS_WITHIN
+        while os.path.exists(f"/proc/{pid}"):
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            self.assertLess(time.monotonic(), deadline, f"escapee {pid} still runs")
+            time.sleep(0.05)
 
 
 JOURNAL_SCRIPT = r"""
