@@ -291,7 +291,8 @@ static const ArmDetector detectors[] = {
     "`transient_error_recovered`)",
     "-" },
   { "anomaly_repetitive_active", ARM_SEV_WARNING, eval_repetitive, NULL,
-    "an `anomaly_repetitive_tool` event within the last 5 rounds (no classifier emits it yet)",
+    "an `anomaly_repetitive_tool` event (the daemon's scan of claude output) within the last 5 "
+    "rounds",
     "`[monitor] anomaly_repetitive_window`, `_threshold`" },
   { "supervisor_stale", ARM_SEV_WARNING, eval_supervisor_stale, stale_deadline,
     "no event for longer than the threshold while the daemon is on the bus and not backing off, or "

@@ -4,6 +4,7 @@ the project's events through the daemon, auto-stop lasts across a
 restart, a killed daemon is noticed, and desktop notifications reach a
 real notification server (dunst on Xvfb)."""
 
+import ctypes
 import json
 import os
 import shutil
@@ -408,6 +409,91 @@ class ActingTest(MonitorTestCase):
         # Both saw it; only the one that owns the name handed it over.
         self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
         second.wait_stderr("only watches")
+
+
+class HostHealthTest(MonitorTestCase):
+    def private_tmpfs(self, size):
+        """A tmpfs of size in a mount namespace of this test process (and
+        the daemon and monitor it starts), before any thread exists."""
+        if os.geteuid() != 0:
+            sys.exit(77)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+            sys.exit(77)
+        subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+        d = tempfile.mkdtemp(prefix="arm-tmpfs-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", d], check=True)
+        self.addCleanup(shutil.rmtree, d, True)
+        self.addCleanup(subprocess.run, ["umount", "-l", d])
+        return d
+
+    def test_disk_warning_fires_and_resolves(self):
+        d = self.private_tmpfs("1m")
+        health = {"disk_warning_pct": 50.0, "disk_critical_pct": 100.0}
+        p = self.project("sleep", log_dir=os.path.join(d, "logs"),
+                         agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        time.sleep(1.5)
+        self.assertEqual(m.alerts("disk_warning"), [])
+        ballast = os.path.join(d, "ballast")
+        with open(ballast, "wb") as f:
+            f.write(b"x" * (700 << 10))
+        a = m.wait_alert("disk_warning")
+        self.assertIn("warning at 50.0%", a["message"])
+        os.unlink(ballast)
+        m.wait_alert("disk_warning", "resolved")
+        self.assertEqual([x["state"] for x in m.alerts("disk_warning")], ["emitted", "resolved"])
+        self.assertEqual(p.wait_event("monitor_alert_resolved", proc=proc)["detector"],
+                         "disk_warning")
+        self.stop_daemon(proc)
+
+    def test_mem_pressure_fires_and_resolves(self):
+        # Memory cannot be squeezed on a shared machine: the threshold moves
+        # instead, through a reload.
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": {"mem_avail_min_mb": 1 << 30}})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        m.wait_alert("mem_pressure")
+        p.write_config(agent_env={"FAKE_SLEEP": "600"},
+                       sections={"monitor.host_health": {"mem_avail_min_mb": 1}})
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        m.wait_alert("mem_pressure", "resolved")
+        time.sleep(1.5)
+        self.assertEqual([x["state"] for x in m.alerts("mem_pressure")], ["emitted", "resolved"])
+        self.stop_daemon(proc)
+
+
+class RepetitiveTest(MonitorTestCase):
+    def test_anomaly_repetitive_active_fires_and_resolves(self):
+        # The daemon's scanner emits anomaly_repetitive_tool for the fake
+        # agent that reads one file over and over; 5 rounds later it is over.
+        p = self.project("repeat-tool", max_rounds=1, agent={"output": "claude-stream-json"},
+                         sections={"monitor": {"anomaly_repetitive_window": 10,
+                                               "anomaly_repetitive_threshold": 3,
+                                               "no_progress_rounds": 0}})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("anomaly_repetitive_tool")), 1)
+        a = m.wait_alert("anomaly_repetitive_active")
+        self.assertIn("Read on /src/main.c", a["message"])
+        p.agent = "succeed"
+        p.write_config(max_rounds=4, sections={"monitor": {"no_progress_rounds": 0}})
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        p.wait_event("round_end", count=5)
+        time.sleep(0.5)
+        self.assertEqual(m.alerts("anomaly_repetitive_active", "resolved"), [])
+        p.write_config(max_rounds=1, sections={"monitor": {"no_progress_rounds": 0}})
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("anomaly_repetitive_active", "resolved")
+        self.assertEqual(len(m.alerts("anomaly_repetitive_active")), 2)
 
 
 HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hooks")
