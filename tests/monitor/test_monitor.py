@@ -607,6 +607,8 @@ for i in $(seq 1 500); do
   sleep 0.02
 done
 journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_alert_emitted
+echo ---
+journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_started
 """
 
 
@@ -623,8 +625,14 @@ class JournalTest(MonitorTestCase):
                               JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=env, timeout=ENDS_WITHIN)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
-        entries = [json.loads(x) for x in out.stdout.decode().splitlines() if x.strip()]
+        alerts, started = out.stdout.decode().split("---\n")
+        entries = [json.loads(x) for x in alerts.splitlines() if x.strip()]
         self.assertEqual(len(entries), 1, out.stderr.decode())
+        # The monitor said when it began watching the project.
+        started = [json.loads(x) for x in started.splitlines() if x.strip()]
+        self.assertEqual(len(started), 1, out.stderr.decode())
+        self.assertEqual(started[0]["MESSAGE_ID"], "c31300fb965a4f9d87884bfc61f33f74")
+        self.assertEqual(started[0]["AGENT_RUNNER_PROJECT"], "work")
         e = entries[0]
         # The daemon was gone (crash loop): this entry is the record.
         self.assertEqual(e["MESSAGE_ID"], "0c4d69ee244e4c6ca107534749965537")
@@ -725,6 +733,12 @@ class ClientTest(MonitorTestCase):
             self.assertEqual(proc.returncode, 0, e)
             out[mode] = (seen + o).decode()
         lines = [json.loads(x) for x in out["events"].splitlines()]
+        started = [x for x in lines if x["event"] == "monitor_started"]
+        self.assertEqual(len(started), 1, lines)
+        self.assertEqual((started[0]["project"], started[0]["host"], started[0]["interval_s"],
+                          started[0]["mode"], started[0]["log_dir"]),
+                         ("work", None, 30, "events", p.log_dir))
+        self.assertIn("monitor_started", out["narrate"])
         ends = [x for x in lines if x["event"] == "round_end"]
         self.assertEqual(len(ends), 1, lines)
         self.assertEqual(ends[0]["project"], "work")
