@@ -69,6 +69,14 @@ typedef struct {
   char *message;
 } ArmAlertState;
 
+/* The daemon's own stops, kept in ArmProject.immediate[]. */
+typedef enum {
+  ARM_IMM_CRASH,
+  ARM_IMM_AUTH,
+  ARM_IMM_QUOTA,
+  ARM_IMM_CONFIG,
+} ArmImmediate;
+
 typedef struct ArmMonitor ArmMonitor;
 typedef struct ArmProject ArmProject;
 typedef struct ArmHooks ArmHooks;
@@ -118,21 +126,22 @@ struct ArmProject {
   GPtrArray *held;         /* "kind\nline" of Event signals received meanwhile */
   GHashTable *start_lines; /* lines replayed at start-up, until a new signal */
   ArmAlertState alerts[ARM_MAX_DETECTORS];
-  guint32 notify_id; /* the desktop notification this project owns */
+  guint32 notify_id;        /* the desktop notification this project owns */
   gboolean started_emitted; /* monitor_started is out */
   ArmHooks *hooks;          /* [hooks] detector runs and alerts (arm-hooks.c), or NULL */
 };
 
-typedef struct {
+typedef struct ArmDetector {
   const char *name;
   ArmSeverity severity;
   /* TRUE while the condition holds; *message says why (new string). */
-  gboolean (*eval)(ArmProject *p, gint64 now_us, char **message);
+  gboolean (*eval)(ArmProject *p, const struct ArmDetector *d, gint64 now_us, char **message);
   /* The next realtime (µs) at which the answer may change without an
    * event (a deadline), or 0. */
   gint64 (*deadline)(ArmProject *p);
   const char *condition; /* docs: when it fires */
   const char *keys;      /* docs: the config keys it reads */
+  gsize arg;             /* for a shared eval: an ArmExit field offset, an ArmImmediate */
 } ArmDetector;
 
 const ArmDetector *arm_detectors(guint *n);

@@ -27,8 +27,6 @@ static const char network_pattern[] =
     "connect(ion)? timed out|nodename nor servname|network (is )?unreachable|"
     "\\b50[023]\\b|bad gateway|service unavailable|internal server error|connection reset";
 
-enum { IMM_CRASH, IMM_AUTH, IMM_QUOTA, IMM_CONFIG };
-
 ArmProject *
 arm_project_new(ArmMonitor *mon, const char *bus_name, const char *project)
 {
@@ -354,13 +352,13 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   } else if (g_str_equal(kind, "anomaly_repetitive_tool")) {
     on_repetitive(p, o);
   } else if (g_str_equal(kind, "crash_loop")) {
-    set_immediate(p, IMM_CRASH,
+    set_immediate(p, ARM_IMM_CRASH,
                   g_strdup_printf(_("the agent crashed %" PRId64
                                     " times in a row (last exit %" PRId64 "); the service stopped"),
                                   ar_json_int(o, "consecutive", NULL),
                                   ar_json_int(o, "exit_code", NULL)));
   } else if (g_str_equal(kind, "auth_failed")) {
-    set_immediate(p, IMM_AUTH,
+    set_immediate(p, ARM_IMM_AUTH,
                   g_strdup_printf(_("%s cannot authenticate: %s"), ar_json_str(o, "agent"),
                                   ar_json_str(o, "hint")));
   } else if (g_str_equal(kind, "quota_exhausted")) {
@@ -369,11 +367,11 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
     if (has_reset)
       on_transient(p, o);
     else
-      set_immediate(p, IMM_QUOTA,
+      set_immediate(p, ARM_IMM_QUOTA,
                     g_strdup_printf(_("%s's quota is exhausted; the service stopped"),
                                     ar_json_str(o, "agent")));
   } else if (g_str_equal(kind, "config_broken")) {
-    set_immediate(p, IMM_CONFIG,
+    set_immediate(p, ARM_IMM_CONFIG,
                   g_strdup_printf(_("the configuration is broken: %s"), ar_json_str(o, "reason")));
   } else if (g_str_equal(kind, "config_reloaded") && !p->replaying) {
     /* New thresholds apply from now on, as the daemon's own settings do. */
@@ -658,7 +656,7 @@ arm_project_evaluate(ArmProject *p)
   for (guint i = 0; i < n; i++) {
     const ArmDetector *d = &table[i];
     g_autofree char *message = NULL;
-    gboolean active = d->eval(p, now, &message);
+    gboolean active = d->eval(p, d, now, &message);
     ArmAlertState *st = &p->alerts[i];
     if (active != st->active) {
       st->active = active;
