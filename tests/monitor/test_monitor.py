@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
 from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase  # noqa: E402
+from sysharness import can_unshare, private_system_bus, run_with_journald  # noqa: E402
 
 MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
 NAME = "org.agentrunner.Runner1.work"
@@ -585,18 +586,9 @@ class DetectorHookTest(MonitorTestCase):
 
 
 JOURNAL_SCRIPT = r"""
-set -eu
-mount -t tmpfs tmpfs /run/systemd
-mount -t tmpfs tmpfs /run/log
-install -d -m 2755 -g systemd-journal /run/log/journal
-printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
-mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
-SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
-JPID=$!
 "$MONITOR" --quiet --no-notify >/dev/null 2>&1 &
 MPID=$!
 trap 'kill $MPID $JPID; wait $MPID $JPID 2>/dev/null || true' EXIT
-for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 for i in $(seq 1 3000); do
   busctl --user status org.agentrunner.Monitor1 >/dev/null 2>&1 && break; sleep 0.01
 done
@@ -614,16 +606,13 @@ journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_started
 
 class JournalTest(MonitorTestCase):
     def test_alert_in_the_monitors_journal_entries(self):
-        if not (os.geteuid() == 0 and shutil.which("unshare") and
-                subprocess.run(["unshare", "--mount", "true"]).returncode == 0):
+        if not can_unshare():
             sys.exit(77)
         from bustest import DAEMON
         p = self.project("fail-fast")
         env = dict(os.environ, DAEMON=DAEMON, MONITOR=MONITOR, CONFIG=p.config_path,
                    DBUS_SESSION_BUS_ADDRESS=self.bus.address)
-        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env, timeout=ENDS_WITHIN)
+        out = run_with_journald(JOURNAL_SCRIPT, env)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
         alerts, started = out.stdout.decode().split("---\n")
         entries = [json.loads(x) for x in alerts.splitlines() if x.strip()]
@@ -662,18 +651,7 @@ class SystemTest(MonitorTestCase):
     def test_system_bus_monitor_as_root(self):
         if os.geteuid() != 0:
             sys.exit(77)
-        from bustest import SOURCE_ROOT, PrivateBus
-        from test_system import SYSTEM_CONF
-        d = tempfile.mkdtemp(prefix="ar-sysbus-")
-        os.chmod(d, 0o755)
-        self.addCleanup(shutil.rmtree, d, True)
-        os.makedirs(os.path.join(d, "policy.d"))
-        shutil.copy(os.path.join(SOURCE_ROOT, "data", "dbus", "org.agentrunner.Runner1.conf"),
-                    os.path.join(d, "policy.d"))
-        with open(os.path.join(d, "system.conf"), "w") as f:
-            f.write(SYSTEM_CONF.format(dir=d))
-        sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
-        self.addCleanup(sysbus.stop)
+        sysbus = private_system_bus(self)
         env = {"DBUS_SYSTEM_BUS_ADDRESS": sysbus.address}
         health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
