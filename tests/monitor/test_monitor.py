@@ -97,6 +97,14 @@ class Monitor:
 
 
 class MonitorTestCase(BusTestCase):
+    def commit_all(self, p):
+        """A first commit of the work tree, the log dir ignored."""
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+
     def monitor(self, *args, env=None, wait_name=True):
         m = Monitor(self, *args, env=env)
         self.addCleanup(m.stop)
@@ -127,11 +135,7 @@ class DetectorTest(MonitorTestCase):
         # daemon still runs, so the alert lands in its events.
         p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
                          restart_delay_s=1)
-        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
-        with open(os.path.join(p.work, ".gitignore"), "w") as f:
-            f.write("logs/\n")
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        self.commit_all(p)
         m = self.monitor()
         proc = self.serve(p)
         m.wait_alert("no_progress")
@@ -201,13 +205,6 @@ class DetectorTest(MonitorTestCase):
 
 
 class MoreDetectorTest(MonitorTestCase):
-    def commit_all(self, p):
-        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
-        with open(os.path.join(p.work, ".gitignore"), "w") as f:
-            f.write("logs/\n")
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-qm", "start"], check=True)
-
     def test_timeout_rate_at_two_of_ten(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=1,
                          max_rounds=2)
@@ -395,11 +392,7 @@ class ActingTest(MonitorTestCase):
     def test_a_second_monitor_only_watches(self):
         p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
                          max_rounds=4)
-        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
-        with open(os.path.join(p.work, ".gitignore"), "w") as f:
-            f.write("logs/\n")
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        self.commit_all(p)
         first = self.monitor()
         second = self.monitor(wait_name=False)
         time.sleep(0.5)
