@@ -273,8 +273,8 @@ static const ArmDetector detectors[] = {
     "`agent_network_blip`)",
     "-", G_STRUCT_OFFSET(ArmExit, net_match) },
   { "rate_limit_active", ARM_SEV_WARNING, eval_rate_limit_active, rate_limit_deadline,
-    "a back-off for a transient error or quota is in progress (until its end, or "
-    "`transient_error_recovered`)",
+    "a back-off for a transient error or quota is in progress (until its end, "
+    "`transient_error_recovered` or `backoff_ended_early`)",
     "-" },
   { "anomaly_repetitive_active", ARM_SEV_WARNING, eval_repetitive, NULL,
     "an `anomaly_repetitive_tool` event (the daemon's scan of claude output) within the last 5 "

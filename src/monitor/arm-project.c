@@ -347,7 +347,9 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
     on_substrate_after(p, o);
   } else if (g_str_equal(kind, "transient_error_detected")) {
     on_transient(p, o);
-  } else if (g_str_equal(kind, "transient_error_recovered")) {
+  } else if (g_str_equal(kind, "transient_error_recovered") ||
+             g_str_equal(kind, "backoff_ended_early")) {
+    /* Over at its end, or when an operator ended it early (Serve). */
     clear_throttle(p);
   } else if (g_str_equal(kind, "anomaly_repetitive_tool")) {
     on_repetitive(p, o);
@@ -433,6 +435,7 @@ static const char *const window_kinds[] = {
   "round_substrate_after",
   "transient_error_detected",
   "transient_error_recovered",
+  "backoff_ended_early",
   "anomaly_repetitive_tool",
   "crash_loop",
   "auth_failed",

@@ -146,6 +146,10 @@ class DetectorTest(MonitorTestCase):
         p.wait_event("round_end", count=4, proc=proc)
         self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
         self.assertEqual(len(m.alerts("no_progress", "emitted")), 1)
+        # A commit: HEAD moves at the next round's end, the streak is over.
+        subprocess.run(["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org",
+                        "commit", "-q", "--allow-empty", "-m", "progress"], check=True)
+        m.wait_alert("no_progress", "resolved")
         self.stop_daemon(proc)
 
     def test_disk_critical_stops_and_the_stop_lasts(self):
@@ -285,11 +289,25 @@ class MoreDetectorTest(MonitorTestCase):
         self.assertEqual(rc, 80, err)
         a = m.wait_alert("auth_failed")
         self.assertEqual(a["severity"], "critical")
-        os.unlink(os.path.join(p.work, "prompt.md"))
+        prompt = os.path.join(p.work, "prompt.md")
+        with open(prompt) as f:
+            text = f.read()
+        os.unlink(prompt)
         rc, _, err = p.run("--clear-done", env=self.env())
         self.assertEqual(rc, 78, err)
         a = m.wait_alert("config_broken")
         self.assertEqual(a["severity"], "critical")
+        # Fixed, and a round starts again: both are over, once each.
+        with open(prompt, "w") as f:
+            f.write(text)
+        p.agent = "succeed"
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("auth_failed", "resolved")
+        m.wait_alert("config_broken", "resolved")
+        self.assertEqual(len(m.alerts("auth_failed")), 2)
+        self.assertEqual(len(m.alerts("config_broken")), 2)
 
     def test_host_health_warnings(self):
         health = {"disk_warning_pct": 0.0, "disk_critical_pct": 100.0,
@@ -318,6 +336,16 @@ class TransientTest(MonitorTestCase):
         self.assertIn(det["classification"], a["message"])
         time.sleep(0.5)
         self.assertEqual(len(m.alerts("rate_limit_active")), 1)
+        # The agent works again and Serve ends the back-off early: over.
+        p.agent = "succeed"
+        p.write_config()
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        _, err = self.bus.call(NAME, "Serve", "a{sv}", 0)
+        self.assertIsNone(err)
+        p.wait_event("backoff_ended_early", proc=proc)
+        m.wait_alert("rate_limit_active", "resolved")
+        self.assertEqual(len(m.alerts("rate_limit_active")), 2)
         self.stop_daemon(proc)
 
     def test_quota_exhausted_is_immediate(self):
@@ -328,6 +356,11 @@ class TransientTest(MonitorTestCase):
         self.assertIsNone(p.events("quota_exhausted")[0]["reset_at_epoch"])
         a = m.wait_alert("quota_exhausted")
         self.assertEqual(a["severity"], "critical")
+        p.agent = "succeed"
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("quota_exhausted", "resolved")
 
     def test_network_fail_two_of_ten(self):
         p = self.project("say", agent_env={"FAKE_SAY": "Error: connect ECONNREFUSED 1.2.3.4:443"},
@@ -338,6 +371,13 @@ class TransientTest(MonitorTestCase):
         a = m.wait_alert("network_fail")
         self.assertEqual(a["severity"], "warning")
         self.assertIn("10 of the last 10", a["message"])
+        # 9 clean rounds: 1 of the last 10, over.
+        p.agent = "succeed"
+        p.write_config(transient_error_action="skip", max_rounds=9)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("network_fail", "resolved")
+        self.assertEqual(len(m.alerts("network_fail")), 2)
 
 
 class HistoryTest(MonitorTestCase):
