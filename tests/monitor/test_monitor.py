@@ -172,9 +172,7 @@ class DetectorTest(MonitorTestCase):
         self.assertEqual(len(p.events("round_start")), rounds)
         self.assertEqual(p.events("serve_stopping")[-1]["reason"],
                          "monitor_auto_stop:disk_critical")
-        # The stop lasts: the daemon's marker names the hook.
-        with open(os.path.join(p.log_dir, ".monitor-stop")) as f:
-            self.assertEqual(f.read(), "detect")
+        self.assertEqual(p.state()["stop_reason"], "monitor_auto_stop")
 
     def test_supervisor_stale_when_killed(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
