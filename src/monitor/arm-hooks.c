@@ -34,8 +34,9 @@
  * [{name, ok, alerts}] on stdout. The loop never waits: the helper's
  * stdout and pidfd are event sources.
  *
- * Runs come after each round's end and with each host-health sample (at
- * most once per --interval, only while the daemon is on the bus), never
+ * Runs come when the monitor starts watching the project, after each
+ * round's end and with each host-health sample (at most once per
+ * --interval, only while the daemon is on the bus), never
  * two at once for a project: a trigger during a run asks for one more.
  * Each hook is one detector named after the hook; its alert fires when its
  * answer lists alerts and resolves when it lists none, once per

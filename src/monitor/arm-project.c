@@ -596,6 +596,9 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   g_clear_pointer(&p->start_lines, g_hash_table_unref);
   p->start_lines = g_steal_pointer(&in_ring);
   arm_project_evaluate(p);
+  /* The first judgement of the detector hooks too: a round that ended
+   * during the start-up came from the file, not as a trigger. */
+  arm_hooks_trigger(p);
 }
 
 /* ---- owner changes ------------------------------------------------------ */

@@ -600,11 +600,11 @@ class DetectorHookTest(MonitorTestCase):
             self.assertEqual(f.read(), "detect")
 
     def test_hook_leftovers_are_killed(self):
-        p = self.project("succeed", max_rounds=1, sections={
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={
             "hooks": {"detector": [os.path.join(HOOKS, "double-fork.sh")]}})
         self.monitor(env={"HOOK_DIR": self.hook_dir})
-        rc, _, err = p.run(env=self.env())
-        self.assertEqual(rc, 0, err)
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
         with open(self.wait_file("escapee.pid")) as f:
             pid = int(f.read())
         deadline = time.monotonic() + ENDS_WITHIN
