@@ -398,6 +398,10 @@ arm_hooks_helper_main(const char *config_path, gboolean journal)
   /* Leftovers of a hook (double forks included) stay in this process's
    * subtree, which the runner sweeps after each hook. */
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* A hook that does not read its input must not kill the runner (the
+   * daemon ignores SIGPIPE too); the runner treats EPIPE as the hook's
+   * business. */
+  (void)signal(SIGPIPE, SIG_IGN);
   g_autoptr(GError) error = NULL;
   g_autoptr(ArConfig) cfg = ar_config_load(config_path, &error);
   if (!cfg) {

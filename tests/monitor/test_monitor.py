@@ -598,6 +598,9 @@ class DetectorHookTest(MonitorTestCase):
         # The stop lasts: the daemon's marker names the hook.
         with open(os.path.join(p.log_dir, ".monitor-stop")) as f:
             self.assertEqual(f.read(), "detect")
+        # The monitor ends cleanly (under ASan: without leaks).
+        rc, err = m.stop()
+        self.assertEqual(rc, 0, err)
 
     def test_hook_leftovers_are_killed(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={
