@@ -34,7 +34,7 @@ test_fresh_project_is_quiet(void)
   const ArmDetector *table = arm_detectors(&n);
   for (guint i = 0; i < n; i++) {
     g_autofree char *message = NULL;
-    g_assert_false(table[i].eval(p, g_get_real_time(), &message));
+    g_assert_false(table[i].eval(p, &table[i], g_get_real_time(), &message));
     g_assert_null(message);
   }
   arm_project_free(p);

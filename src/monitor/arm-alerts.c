@@ -57,6 +57,18 @@ auto_stop_wanted(ArmProject *p, const ArmDetector *d)
          g_strv_contains((const char *const *)p->cfg->auto_stop_on, d->name);
 }
 
+static void transition(ArmProject *p, const ArmDetector *d, gboolean active, const char *message,
+                       gboolean stop_allowed);
+
+void
+arm_alert_emit(ArmProject *p, const char *name, ArmSeverity severity, gboolean active,
+               const char *message, gboolean stop_allowed)
+{
+  /* The sinks read a detector's name and severity only. */
+  const ArmDetector d = { .name = name, .severity = severity };
+  transition(p, &d, active, message, stop_allowed);
+}
+
 static void
 notify_alert(ArmMonitor *mon, ArmProject *p, const ArmDetector *d, const char *message)
 {
@@ -72,8 +84,16 @@ notify_alert(ArmMonitor *mon, ArmProject *p, const ArmDetector *d, const char *m
 void
 arm_alert_transition(ArmProject *p, const ArmDetector *d, gboolean active, const char *message)
 {
+  transition(p, d, active, message, TRUE);
+}
+
+static void
+transition(ArmProject *p, const ArmDetector *d, gboolean active, const char *message,
+           gboolean stop_allowed)
+{
   ArmMonitor *mon = p->mon;
-  const char *auto_action = active && auto_stop_wanted(p, d) ? "stop_service" : NULL;
+  const char *auto_action =
+      active && stop_allowed && auto_stop_wanted(p, d) ? "stop_service" : NULL;
   const char *severity = arm_severity_name(d->severity);
   message = message ? message : "";
   print_alert(mon, p, d, active, message, auto_action);

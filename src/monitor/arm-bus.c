@@ -223,6 +223,42 @@ arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
   return TRUE;
 }
 
+/* ---- Peek for the detector hooks -------------------------------------------- */
+
+typedef struct {
+  ArmProject *p;
+  ArmPeekFunc cb;
+  guint serial;
+} StateCall;
+
+static int
+on_state_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  g_autofree StateCall *call = userdata;
+  const char *json = NULL;
+  if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &json) < 0)
+    json = NULL;
+  call->cb(call->p, json, call->serial);
+  return 0;
+}
+
+gboolean
+arm_bus_peek(ArmProject *p, ArmPeekFunc cb, guint serial)
+{
+  if (!p->owner)
+    return FALSE;
+  StateCall *call = g_new0(StateCall, 1);
+  *call = (StateCall){ p, cb, serial };
+  int r =
+      sd_bus_call_method_async(p->mon->bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE, "Peek",
+                               on_state_reply, call, "a{sv}", 1, "events", "u", (guint32)50);
+  if (r < 0) {
+    g_free(call);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static gboolean

@@ -44,20 +44,20 @@ rate_over(ArmProject *p, gsize field_offset, guint *matches)
 }
 
 static gboolean
-eval_timeout_rate(ArmProject *p, gint64 now_us, char **message)
+eval_timeout_rate(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   guint n;
-  if (!rate_over(p, G_STRUCT_OFFSET(ArmExit, timed_out), &n))
+  if (!rate_over(p, d->arg, &n))
     return FALSE;
   *message = g_strdup_printf(_("%u of the last %u rounds timed out"), n, ARM_EXIT_WINDOW);
   return TRUE;
 }
 
 static gboolean
-eval_oauth_fail(ArmProject *p, gint64 now_us, char **message)
+eval_oauth_fail(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   guint n;
-  if (!rate_over(p, G_STRUCT_OFFSET(ArmExit, auth_match), &n))
+  if (!rate_over(p, d->arg, &n))
     return FALSE;
   const char *hint = p->cfg && p->cfg->auth_fail_hint && *p->cfg->auth_fail_hint
                          ? p->cfg->auth_fail_hint
@@ -68,14 +68,23 @@ eval_oauth_fail(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_network_fail(ArmProject *p, gint64 now_us, char **message)
+eval_network_fail(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   guint n;
-  if (!rate_over(p, G_STRUCT_OFFSET(ArmExit, net_match), &n))
+  if (!rate_over(p, d->arg, &n))
     return FALSE;
   *message =
       g_strdup_printf(_("%u of the last %u rounds failed on network errors"), n, ARM_EXIT_WINDOW);
   return TRUE;
+}
+
+/* Whether the detector's deadline (its table entry's own function: the one
+ * source of the time the timer is armed for) has passed. */
+static gboolean
+deadline_passed(ArmProject *p, const ArmDetector *d, gint64 now_us)
+{
+  gint64 deadline = d->deadline(p);
+  return deadline != 0 && now_us >= deadline;
 }
 
 static gint64
@@ -87,10 +96,9 @@ hung_deadline(ArmProject *p)
 }
 
 static gboolean
-eval_hung(ArmProject *p, gint64 now_us, char **message)
+eval_hung(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
-  gint64 deadline = hung_deadline(p);
-  if (deadline == 0 || now_us < deadline)
+  if (!deadline_passed(p, d, now_us))
     return FALSE;
   *message = g_strdup_printf(_("round %u has run for more than %us without ending"), p->round_num,
                              arm_project_hung_threshold_s(p));
@@ -98,7 +106,7 @@ eval_hung(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_orphan_chain(ArmProject *p, gint64 now_us, char **message)
+eval_orphan_chain(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   if (p->orphan_streak < ORPHAN_STREAK)
     return FALSE;
@@ -108,7 +116,7 @@ eval_orphan_chain(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_disk_warning(ArmProject *p, gint64 now_us, char **message)
+eval_disk_warning(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   if (!p->cfg || p->disk_pct < 0 || p->disk_pct < p->cfg->disk_warning_pct ||
       p->disk_pct >= p->cfg->disk_critical_pct)
@@ -119,7 +127,7 @@ eval_disk_warning(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_disk_critical(ArmProject *p, gint64 now_us, char **message)
+eval_disk_critical(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   if (!p->cfg || p->disk_pct < 0 || p->disk_pct < p->cfg->disk_critical_pct)
     return FALSE;
@@ -129,7 +137,7 @@ eval_disk_critical(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_mem_pressure(ArmProject *p, gint64 now_us, char **message)
+eval_mem_pressure(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   if (!p->cfg || p->mem_avail_mb < 0 || p->mem_avail_mb >= p->cfg->mem_avail_min_mb)
     return FALSE;
@@ -139,9 +147,10 @@ eval_mem_pressure(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_rate_limit_active(ArmProject *p, gint64 now_us, char **message)
+eval_rate_limit_active(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
-  if (p->throttled_until_s == 0 || p->throttled_until_s * G_USEC_PER_SEC <= now_us)
+  /* Active until its deadline: the back-off's end. */
+  if (d->deadline(p) == 0 || deadline_passed(p, d, now_us))
     return FALSE;
   g_autofree char *until = ar_utc_iso_ms(p->throttled_until_s * G_USEC_PER_SEC);
   *message = g_strdup_printf(_("%s is rate-limited (%s) until %s"),
@@ -157,7 +166,7 @@ rate_limit_deadline(ArmProject *p)
 }
 
 static gboolean
-eval_repetitive(ArmProject *p, gint64 now_us, char **message)
+eval_repetitive(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   guint n = 0;
   for (guint i = 0; i < p->repetitive->len; i++)
@@ -185,14 +194,13 @@ stale_deadline(ArmProject *p)
 }
 
 static gboolean
-eval_supervisor_stale(ArmProject *p, gint64 now_us, char **message)
+eval_supervisor_stale(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   if (p->vanished) {
     *message = g_strdup(_("the supervisor went away without stopping (killed or crashed)"));
     return TRUE;
   }
-  gint64 deadline = stale_deadline(p);
-  if (deadline == 0 || now_us < deadline)
+  if (!deadline_passed(p, d, now_us))
     return FALSE;
   *message = g_strdup_printf(_("no event from the supervisor for more than %us"),
                              arm_project_stale_threshold_s(p));
@@ -200,7 +208,7 @@ eval_supervisor_stale(ArmProject *p, gint64 now_us, char **message)
 }
 
 static gboolean
-eval_no_progress(ArmProject *p, gint64 now_us, char **message)
+eval_no_progress(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
   guint n = arm_project_no_progress_rounds(p);
   if (n == 0 || p->no_progress_streak < n)
@@ -210,60 +218,38 @@ eval_no_progress(ArmProject *p, gint64 now_us, char **message)
   return TRUE;
 }
 
-/* The daemon's own stops: true from the event until a new round starts. */
+/* The daemon's own stops: true from the event until a new round starts;
+ * the table's arg says which (arm-project.c's IMM_* order). */
 static gboolean
-eval_immediate(ArmProject *p, guint which, char **message)
+eval_immediate(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
-  if (!p->immediate[which])
+  if (!p->immediate[d->arg])
     return FALSE;
-  *message = g_strdup(p->immediate[which]);
+  *message = g_strdup(p->immediate[d->arg]);
   return TRUE;
-}
-
-static gboolean
-eval_crash_loop(ArmProject *p, gint64 now_us, char **message)
-{
-  return eval_immediate(p, 0, message);
-}
-
-static gboolean
-eval_auth_failed(ArmProject *p, gint64 now_us, char **message)
-{
-  return eval_immediate(p, 1, message);
-}
-
-static gboolean
-eval_quota_exhausted(ArmProject *p, gint64 now_us, char **message)
-{
-  return eval_immediate(p, 2, message);
-}
-
-static gboolean
-eval_config_broken(ArmProject *p, gint64 now_us, char **message)
-{
-  return eval_immediate(p, 3, message);
 }
 
 /* Order = the order alerts of one evaluation come out in. */
 static const ArmDetector detectors[] = {
-  { "crash_loop", ARM_SEV_CRITICAL, eval_crash_loop, NULL,
+  { "crash_loop", ARM_SEV_CRITICAL, eval_immediate, NULL,
     "the daemon stopped after 5 short crashes in a row (`crash_loop` event); over when a round "
     "starts again",
-    "-" },
-  { "auth_failed", ARM_SEV_CRITICAL, eval_auth_failed, NULL,
+    "-", ARM_IMM_CRASH },
+  { "auth_failed", ARM_SEV_CRITICAL, eval_immediate, NULL,
     "the daemon stopped because the agent cannot authenticate (`auth_failed`); over when a round "
     "starts again",
-    "`[monitor] auth_fail_threshold`" },
-  { "quota_exhausted", ARM_SEV_CRITICAL, eval_quota_exhausted, NULL,
+    "`[monitor] auth_fail_threshold`", ARM_IMM_AUTH },
+  { "quota_exhausted", ARM_SEV_CRITICAL, eval_immediate, NULL,
     "the daemon stopped on a quota without a reset time (`quota_exhausted`); over when a round "
     "starts again",
-    "-" },
-  { "config_broken", ARM_SEV_CRITICAL, eval_config_broken, NULL,
+    "-", ARM_IMM_QUOTA },
+  { "config_broken", ARM_SEV_CRITICAL, eval_immediate, NULL,
     "the daemon stopped on a broken configuration (`config_broken`); over when a round starts "
     "again",
-    "-" },
+    "-", ARM_IMM_CONFIG },
   { "timeout_rate", ARM_SEV_WARNING, eval_timeout_rate, NULL,
-    "at least 2 of the last 10 agent exits timed out (needs 10 exits)", "-" },
+    "at least 2 of the last 10 agent exits timed out (needs 10 exits)", "-",
+    G_STRUCT_OFFSET(ArmExit, timed_out) },
   { "hung", ARM_SEV_WARNING, eval_hung, hung_deadline,
     "a round has run for longer than 1.5 x its phase's round timeout without ending (the daemon is "
     "stuck)",
@@ -281,17 +267,18 @@ static const ArmDetector detectors[] = {
   { "oauth_fail", ARM_SEV_CRITICAL, eval_oauth_fail, NULL,
     "at least 2 of the last 10 exits are short failures whose transcript tail matches "
     "`auth_fail_patterns` (or that the classifier called auth_failure)",
-    "`[monitor] auth_fail_patterns`, `auth_fail_hint`" },
+    "`[monitor] auth_fail_patterns`, `auth_fail_hint`", G_STRUCT_OFFSET(ArmExit, auth_match) },
   { "network_fail", ARM_SEV_WARNING, eval_network_fail, NULL,
     "at least 2 of the last 10 exits are short failures on network errors (transcript tail or "
     "`agent_network_blip`)",
-    "-" },
+    "-", G_STRUCT_OFFSET(ArmExit, net_match) },
   { "rate_limit_active", ARM_SEV_WARNING, eval_rate_limit_active, rate_limit_deadline,
-    "a back-off for a transient error or quota is in progress (until its end, or "
-    "`transient_error_recovered`)",
+    "a back-off for a transient error or quota is in progress (until its end, "
+    "`transient_error_recovered` or `backoff_ended_early`)",
     "-" },
   { "anomaly_repetitive_active", ARM_SEV_WARNING, eval_repetitive, NULL,
-    "an `anomaly_repetitive_tool` event within the last 5 rounds (no classifier emits it yet)",
+    "an `anomaly_repetitive_tool` event (the daemon's scan of claude output) within the last 5 "
+    "rounds",
     "`[monitor] anomaly_repetitive_window`, `_threshold`" },
   { "supervisor_stale", ARM_SEV_WARNING, eval_supervisor_stale, stale_deadline,
     "no event for longer than the threshold while the daemon is on the bus and not backing off, or "

@@ -100,6 +100,7 @@ arm_health_sample(ArmHealth *h)
     p->mem_avail_mb = mem;
     p->disk_pct = disk_used_pct(p->log_dir);
     arm_project_evaluate(p);
+    arm_hooks_trigger(p);
   }
 }
 

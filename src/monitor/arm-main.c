@@ -43,6 +43,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Serve the web page (127.0.0.1, with a token; prints the URL)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
+    { "run-detector-hooks", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o->hooks_helper, NULL,
+      NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -105,13 +107,21 @@ main(int argc, char **argv)
 
   ArmMonitor mon = { 0 };
   g_autoptr(GError) error = NULL;
+  int r;
   if (!parse_args(&mon.opts, &argc, &argv, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
     return AR_EXIT_USAGE;
   }
+  if (mon.opts.hooks_helper) {
+    r = arm_hooks_helper_main(mon.opts.hooks_helper, mon.opts.journal);
+    g_free(mon.opts.hooks_helper);
+    g_free(mon.opts.project);
+    return r;
+  }
   mon.projects =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)arm_project_free);
-  int r = sd_event_default(&mon.event);
+  arm_hooks_init();
+  r = sd_event_default(&mon.event);
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);

@@ -49,8 +49,9 @@ typedef struct {
   guint interval_s; /* host-health sampling period */
   char *project;    /* only this project (NULL: all) */
   gboolean no_notify;
-  gboolean http; /* serve the web page (issue 16, arm-http.c) */
-  char *listen;  /* --listen ADDR:PORT, NULL: 127.0.0.1 */
+  gboolean http;      /* serve the web page (issue 16, arm-http.c) */
+  char *listen;       /* --listen ADDR:PORT, NULL: 127.0.0.1 */
+  char *hooks_helper; /* --run-detector-hooks CONFIG (arm-hooks.c) */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */
@@ -67,8 +68,17 @@ typedef struct {
   char *message;
 } ArmAlertState;
 
+/* The daemon's own stops, kept in ArmProject.immediate[]. */
+typedef enum {
+  ARM_IMM_CRASH,
+  ARM_IMM_AUTH,
+  ARM_IMM_QUOTA,
+  ARM_IMM_CONFIG,
+} ArmImmediate;
+
 typedef struct ArmMonitor ArmMonitor;
 typedef struct ArmProject ArmProject;
+typedef struct ArmHooks ArmHooks;
 
 struct ArmProject {
   ArmMonitor *mon;
@@ -115,19 +125,22 @@ struct ArmProject {
   GPtrArray *held;         /* "kind\nline" of Event signals received meanwhile */
   GHashTable *start_lines; /* lines replayed at start-up, until a new signal */
   ArmAlertState alerts[ARM_MAX_DETECTORS];
-  guint32 notify_id; /* the desktop notification this project owns */
+  guint32 notify_id;        /* the desktop notification this project owns */
+  gboolean started_emitted; /* monitor_started is out */
+  ArmHooks *hooks;          /* [hooks] detector runs and alerts (arm-hooks.c), or NULL */
 };
 
-typedef struct {
+typedef struct ArmDetector {
   const char *name;
   ArmSeverity severity;
   /* TRUE while the condition holds; *message says why (new string). */
-  gboolean (*eval)(ArmProject *p, gint64 now_us, char **message);
+  gboolean (*eval)(ArmProject *p, const struct ArmDetector *d, gint64 now_us, char **message);
   /* The next realtime (µs) at which the answer may change without an
    * event (a deadline), or 0. */
   gint64 (*deadline)(ArmProject *p);
   const char *condition; /* docs: when it fires */
   const char *keys;      /* docs: the config keys it reads */
+  gsize arg;             /* for a shared eval: an ArmExit field offset, an ArmImmediate */
 } ArmDetector;
 
 /* The table; docs/monitor.md shows it (tools/gen-monitor.c). */
@@ -176,6 +189,10 @@ guint arm_project_no_progress_rounds(ArmProject *p);
  * events, auto-stop, desktop). */
 void arm_alert_transition(ArmProject *p, const ArmDetector *d, gboolean active,
                           const char *message);
+/* The same for an alert by name (a detector hook's): auto-stop only when
+ * stop_allowed (the hook asked for stop_service) and auto_stop_on names it. */
+void arm_alert_emit(ArmProject *p, const char *name, ArmSeverity severity, gboolean active,
+                    const char *message, gboolean stop_allowed);
 /* A plain event line for --mode events / narrate. */
 void arm_output_event(ArmMonitor *mon, const char *project, const char *kind,
                       const char *json_line);
@@ -187,6 +204,21 @@ void arm_bus_stop(ArmMonitor *mon);
 /* MonitorAlert on the project's daemon; FALSE when it is not on the bus. */
 gboolean arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
                               const char *transition, const char *message, const char *auto_action);
+
+/* Peek (no transcript) on the project's daemon; cb gets the document, or
+ * NULL when the call failed. FALSE when it could not be sent. */
+typedef void (*ArmPeekFunc)(ArmProject *p, const char *peek_json, guint serial);
+gboolean arm_bus_peek(ArmProject *p, ArmPeekFunc cb, guint serial);
+
+/* ---- arm-hooks.c -------------------------------------------------------- */
+
+/* Before the loop: remember this binary (the helper is started from it). */
+void arm_hooks_init(void);
+/* A round ended or a host sample was taken: run [hooks] detector. */
+void arm_hooks_trigger(ArmProject *p);
+void arm_hooks_free(ArmHooks *h);
+/* agent-runner-monitor --run-detector-hooks CONFIG: the helper. */
+int arm_hooks_helper_main(const char *config_path, gboolean journal);
 
 /* ---- arm-notify.c ------------------------------------------------------- */
 

@@ -27,8 +27,6 @@ static const char network_pattern[] =
     "connect(ion)? timed out|nodename nor servname|network (is )?unreachable|"
     "\\b50[023]\\b|bad gateway|service unavailable|internal server error|connection reset";
 
-enum { IMM_CRASH, IMM_AUTH, IMM_QUOTA, IMM_CONFIG };
-
 ArmProject *
 arm_project_new(ArmMonitor *mon, const char *bus_name, const char *project)
 {
@@ -56,6 +54,7 @@ arm_project_free(ArmProject *p)
   sd_bus_slot_unref(p->match_slot);
   g_clear_pointer(&p->cfg, ar_config_unref);
   g_clear_pointer(&p->journal, ar_emitter_unref);
+  g_clear_pointer(&p->hooks, arm_hooks_free);
   for (guint i = 0; i < G_N_ELEMENTS(p->immediate); i++)
     g_free(p->immediate[i]);
   for (guint i = 0; i < ARM_MAX_DETECTORS; i++)
@@ -342,22 +341,26 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
     p->round_orphaned = TRUE;
   } else if (g_str_equal(kind, "round_end")) {
     on_round_end(p, o);
+    if (!p->replaying)
+      arm_hooks_trigger(p);
   } else if (g_str_equal(kind, "round_substrate_after")) {
     on_substrate_after(p, o);
   } else if (g_str_equal(kind, "transient_error_detected")) {
     on_transient(p, o);
-  } else if (g_str_equal(kind, "transient_error_recovered")) {
+  } else if (g_str_equal(kind, "transient_error_recovered") ||
+             g_str_equal(kind, "backoff_ended_early")) {
+    /* Over at its end, or when an operator ended it early (Serve). */
     clear_throttle(p);
   } else if (g_str_equal(kind, "anomaly_repetitive_tool")) {
     on_repetitive(p, o);
   } else if (g_str_equal(kind, "crash_loop")) {
-    set_immediate(p, IMM_CRASH,
+    set_immediate(p, ARM_IMM_CRASH,
                   g_strdup_printf(_("the agent crashed %" PRId64
                                     " times in a row (last exit %" PRId64 "); the service stopped"),
                                   ar_json_int(o, "consecutive", NULL),
                                   ar_json_int(o, "exit_code", NULL)));
   } else if (g_str_equal(kind, "auth_failed")) {
-    set_immediate(p, IMM_AUTH,
+    set_immediate(p, ARM_IMM_AUTH,
                   g_strdup_printf(_("%s cannot authenticate: %s"), ar_json_str(o, "agent"),
                                   ar_json_str(o, "hint")));
   } else if (g_str_equal(kind, "quota_exhausted")) {
@@ -366,11 +369,11 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
     if (has_reset)
       on_transient(p, o);
     else
-      set_immediate(p, IMM_QUOTA,
+      set_immediate(p, ARM_IMM_QUOTA,
                     g_strdup_printf(_("%s's quota is exhausted; the service stopped"),
                                     ar_json_str(o, "agent")));
   } else if (g_str_equal(kind, "config_broken")) {
-    set_immediate(p, IMM_CONFIG,
+    set_immediate(p, ARM_IMM_CONFIG,
                   g_strdup_printf(_("the configuration is broken: %s"), ar_json_str(o, "reason")));
   } else if (g_str_equal(kind, "config_reloaded") && !p->replaying) {
     /* New thresholds apply from now on, as the daemon's own settings do. */
@@ -432,6 +435,7 @@ static const char *const window_kinds[] = {
   "round_substrate_after",
   "transient_error_detected",
   "transient_error_recovered",
+  "backoff_ended_early",
   "anomaly_repetitive_tool",
   "crash_loop",
   "auth_failed",
@@ -493,10 +497,43 @@ arm_project_seen_at_start(ArmProject *p, const char *json_line)
   return FALSE;
 }
 
+/* monitor_started goes to the monitor's own journal entries (the
+ * project's events are the daemon's to write) and to --mode events and
+ * narrate, like the events it watches. */
+static void
+print_own_event(const ArEvent *event, gpointer user_data)
+{
+  ArmProject *p = user_data;
+  arm_output_event(p->mon, p->name, event->kind->name, event->json_line);
+}
+
+/* Once per project and monitor run, when the monitor starts watching it
+ * (its log_dir known from the daemon's properties when it answered). */
+static void
+emit_started(ArmProject *p)
+{
+  static const char *const modes[] = {
+    [ARM_OUT_ALERTS] = "alerts",
+    [ARM_OUT_EVENTS] = "events",
+    [ARM_OUT_NARRATE] = "narrate",
+    [ARM_OUT_NONE] = "service",
+  };
+  if (p->started_emitted)
+    return;
+  p->started_emitted = TRUE;
+  g_autoptr(ArEmitter) em = ar_emitter_new(NULL, p->name);
+  ar_emitter_set_journal(em, p->mon->opts.journal);
+  ar_emitter_add_sink(em, print_own_event, p);
+  ar_emit(em, "monitor_started", "host", AR_EV_NULL, AR_EV_I("interval_s", p->mon->opts.interval_s),
+          AR_EV_S("log_dir", p->log_dir ? p->log_dir : ""),
+          AR_EV_S("mode", modes[p->mon->opts.output]), NULL);
+}
+
 void
 arm_project_load_peek(ArmProject *p, const char *peek_json)
 {
   p->peek_pending = FALSE;
+  emit_started(p);
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonObject *doc = NULL;
   /* No answer (a frozen or vanished daemon): the file alone. */
@@ -558,6 +595,9 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   g_clear_pointer(&p->start_lines, g_hash_table_unref);
   p->start_lines = g_steal_pointer(&in_ring);
   arm_project_evaluate(p);
+  /* The first judgement of the detector hooks too: a round that ended
+   * during the start-up came from the file, not as a trigger. */
+  arm_hooks_trigger(p);
 }
 
 /* ---- owner changes ------------------------------------------------------ */
@@ -621,7 +661,7 @@ arm_project_evaluate(ArmProject *p)
   for (guint i = 0; i < n; i++) {
     const ArmDetector *d = &table[i];
     g_autofree char *message = NULL;
-    gboolean active = d->eval(p, now, &message);
+    gboolean active = d->eval(p, d, now, &message);
     ArmAlertState *st = &p->alerts[i];
     if (active != st->active) {
       st->active = active;

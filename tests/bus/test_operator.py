@@ -554,20 +554,10 @@ class OperatorTest(FixtureMixin, BusTestCase):
         self.assertRegex(lines[1], r"^work: round 2 ok ")
 
     def test_start_logs_to_the_journal_and_messages_read_as_sentences(self):
-        from test_system import can_unshare
+        from sysharness import can_unshare, run_with_journald
         if not can_unshare():
             self.skipTest("needs root and a private mount namespace for journald")
         script = r"""
-set -eu
-mount -t tmpfs tmpfs /run/systemd
-mount -t tmpfs tmpfs /run/log
-install -d -m 2755 -g systemd-journal /run/log/journal
-printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
-mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
-SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
-JPID=$!
-trap 'kill $JPID; wait $JPID 2>/dev/null || true' EXIT
-for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 cd "$BROKEN" && "$CLIENT" start >/dev/null 2>&1 || true
 "$DAEMON" --config "$CONFIG" --once >/dev/null 2>&1
 journalctl --sync
@@ -584,9 +574,7 @@ journalctl -o json --no-pager AGENT_RUNNER_EVENT=round_start
                                                    "agent-runnerd"),
                    CLIENT=CLIENT, CONFIG=p.config_path, BROKEN=broken.work,
                    DBUS_SESSION_BUS_ADDRESS=self.bus.address)
-        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                              script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env, timeout=ENDS_WITHIN)
+        out = run_with_journald(script, env)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
         parts = {}
         for chunk in out.stdout.decode().split("--- ")[1:]:

@@ -14,8 +14,9 @@ import textwrap
 import time
 import unittest
 
-from bustest import (DAEMON, ENDS_WITHIN, IFACE, PATH, SOURCE_ROOT, BusTestCase, PrivateBus,
-                     pid_alive)
+from bustest import DAEMON, ENDS_WITHIN, IFACE, PATH, SOURCE_ROOT, BusTestCase, pid_alive
+from sysharness import (ACTIONS_DIR, add_users, can_unshare, have_polkit,  # noqa: F401
+                        install_rule, private_system_bus, run_with_journald, start_polkitd)
 
 NAME = "org.agentrunner.Runner1.work"
 
@@ -59,22 +60,7 @@ class NotifyTest(BusTestCase):
         self.assertFalse(any("STOPPING=1" in m for m in msgs[:ready_index]))
 
 
-def can_unshare():
-    return os.geteuid() == 0 and shutil.which("unshare") and \
-        subprocess.run(["unshare", "--mount", "true"]).returncode == 0
-
-
 JOURNAL_SCRIPT = r"""
-set -eu
-mount -t tmpfs tmpfs /run/systemd
-mount -t tmpfs tmpfs /run/log
-install -d -m 2755 -g systemd-journal /run/log/journal
-printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
-mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
-SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
-JPID=$!
-trap 'kill $JPID; wait $JPID 2>/dev/null || true' EXIT
-for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 "$DAEMON" --config "$CONFIG" --once >/dev/null 2>&1 || echo "daemon rc=$?" >&2
 journalctl --sync
 journalctl -o json --no-pager AGENT_RUNNER_EVENT=round_end AGENT_RUNNER_PROJECT=work
@@ -88,9 +74,7 @@ class JournalTest(BusTestCase):
         p = self.project("succeed")
         env = dict(os.environ, DAEMON=DAEMON, CONFIG=p.config_path,
                    DBUS_SESSION_BUS_ADDRESS=self.bus.address)
-        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env, timeout=ENDS_WITHIN)
+        out = run_with_journald(JOURNAL_SCRIPT, env)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
         entries = [json.loads(l) for l in out.stdout.decode().splitlines() if l.strip()]
         self.assertEqual(len(entries), 1, out.stderr.decode())
@@ -102,32 +86,6 @@ class JournalTest(BusTestCase):
         self.assertIn("Round 1 ended", e["MESSAGE"])
 
 
-SYSTEM_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-  <includedir>{dir}/policy.d</includedir>
-</busconfig>
-"""
-
 RULES = """polkit.addRule(function(action, subject) {{
     if (action.id == "org.agentrunner.runner.manage") {{
         if (subject.user == "{yes}") return polkit.Result.YES;
@@ -137,55 +95,23 @@ RULES = """polkit.addRule(function(action, subject) {{
 }});
 """
 
-ACTIONS_DIR = "/usr/share/polkit-1/actions"
-RULES_DIR = "/etc/polkit-1/rules.d"
-
 
 class PolkitTest(BusTestCase):
     def setUp(self):
-        if os.geteuid() != 0 or not os.path.exists("/usr/lib/polkit-1/polkitd") or \
-                not shutil.which("useradd"):
+        if not have_polkit():
             sys.exit(77)
         super().setUp()
 
-    def run_quiet(self, *args):
-        subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
     def test_stop_needs_polkit_peek_does_not(self):
-        tag = "%x" % (os.getpid() & 0xfffff)
-        yes, no = f"arbusy{tag}", f"arbusn{tag}"
-        for u in (yes, no):
-            subprocess.run(["useradd", "-M", "-s", "/bin/sh", u], check=True)
-            self.addCleanup(self.run_quiet, "userdel", u)
-        d = tempfile.mkdtemp(prefix="ar-sysbus-")
-        os.chmod(d, 0o755)
-        self.addCleanup(shutil.rmtree, d, True)
-        os.makedirs(os.path.join(d, "policy.d"))
-        shutil.copy(os.path.join(SOURCE_ROOT, "data", "dbus", "org.agentrunner.Runner1.conf"),
-                    os.path.join(d, "policy.d"))
-        with open(os.path.join(d, "system.conf"), "w") as f:
-            f.write(SYSTEM_CONF.format(dir=d))
+        yes, no, tag = add_users(self, "arbus")
         action = os.path.join(ACTIONS_DIR, "org.agentrunner.runner.policy")
-        installed_action = not os.path.exists(action)
-        if installed_action:
+        if not os.path.exists(action):
             shutil.copy(os.path.join(SOURCE_ROOT, "data", "polkit",
                                      "org.agentrunner.runner.policy"), action)
             self.addCleanup(os.unlink, action)
-        rules = os.path.join(RULES_DIR, f"49-agent-runner-test-{tag}.rules")
-        tmp = os.path.join(RULES_DIR, f".49-agent-runner-test-{tag}.tmp")
-        with open(tmp, "w") as f:
-            f.write(RULES.format(yes=yes, no=no))
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, rules)
-        self.addCleanup(os.unlink, rules)
-
-        sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
-        self.addCleanup(sysbus.stop)
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=sysbus.address)
-        pk = subprocess.Popen(["/usr/lib/polkit-1/polkitd", "--no-debug"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (pk.terminate(), pk.wait()))
-        sysbus.wait_name("org.freedesktop.PolicyKit1")
+        install_rule(self, f"49-agent-runner-test-{tag}", RULES.format(yes=yes, no=no))
+        sysbus = private_system_bus(self)
+        env = start_polkitd(self, sysbus)
 
         p = self.project(agent_env={"FAKE_SLEEP": "600"})
         os.chmod(p.dir, 0o755)

@@ -4,6 +4,7 @@ the project's events through the daemon, auto-stop lasts across a
 restart, a killed daemon is noticed, and desktop notifications reach a
 real notification server (dunst on Xvfb)."""
 
+import ctypes
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
 from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase  # noqa: E402
+from sysharness import can_unshare, private_system_bus, run_with_journald  # noqa: E402
 
 MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
 NAME = "org.agentrunner.Runner1.work"
@@ -95,6 +97,14 @@ class Monitor:
 
 
 class MonitorTestCase(BusTestCase):
+    def commit_all(self, p):
+        """A first commit of the work tree, the log dir ignored."""
+        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        with open(os.path.join(p.work, ".gitignore"), "w") as f:
+            f.write("logs/\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+
     def monitor(self, *args, env=None, wait_name=True):
         m = Monitor(self, *args, env=env)
         self.addCleanup(m.stop)
@@ -125,11 +135,7 @@ class DetectorTest(MonitorTestCase):
         # daemon still runs, so the alert lands in its events.
         p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
                          restart_delay_s=1)
-        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
-        with open(os.path.join(p.work, ".gitignore"), "w") as f:
-            f.write("logs/\n")
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        self.commit_all(p)
         m = self.monitor()
         proc = self.serve(p)
         m.wait_alert("no_progress")
@@ -140,6 +146,10 @@ class DetectorTest(MonitorTestCase):
         p.wait_event("round_end", count=4, proc=proc)
         self.assertEqual(len(p.events("monitor_alert_emitted")), 1)
         self.assertEqual(len(m.alerts("no_progress", "emitted")), 1)
+        # A commit: HEAD moves at the next round's end, the streak is over.
+        subprocess.run(["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org",
+                        "commit", "-q", "--allow-empty", "-m", "progress"], check=True)
+        m.wait_alert("no_progress", "resolved")
         self.stop_daemon(proc)
 
     def test_disk_critical_stops_and_the_stop_lasts(self):
@@ -197,13 +207,6 @@ class DetectorTest(MonitorTestCase):
 
 
 class MoreDetectorTest(MonitorTestCase):
-    def commit_all(self, p):
-        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
-        with open(os.path.join(p.work, ".gitignore"), "w") as f:
-            f.write("logs/\n")
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-qm", "start"], check=True)
-
     def test_timeout_rate_at_two_of_ten(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "30"}, round_timeout_s=1,
                          max_rounds=2)
@@ -284,11 +287,25 @@ class MoreDetectorTest(MonitorTestCase):
         self.assertEqual(rc, 80, err)
         a = m.wait_alert("auth_failed")
         self.assertEqual(a["severity"], "critical")
-        os.unlink(os.path.join(p.work, "prompt.md"))
+        prompt = os.path.join(p.work, "prompt.md")
+        with open(prompt) as f:
+            text = f.read()
+        os.unlink(prompt)
         rc, _, err = p.run("--clear-done", env=self.env())
         self.assertEqual(rc, 78, err)
         a = m.wait_alert("config_broken")
         self.assertEqual(a["severity"], "critical")
+        # Fixed, and a round starts again: both are over, once each.
+        with open(prompt, "w") as f:
+            f.write(text)
+        p.agent = "succeed"
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("auth_failed", "resolved")
+        m.wait_alert("config_broken", "resolved")
+        self.assertEqual(len(m.alerts("auth_failed")), 2)
+        self.assertEqual(len(m.alerts("config_broken")), 2)
 
     def test_host_health_warnings(self):
         health = {"disk_warning_pct": 0.0, "disk_critical_pct": 100.0,
@@ -317,6 +334,16 @@ class TransientTest(MonitorTestCase):
         self.assertIn(det["classification"], a["message"])
         time.sleep(0.5)
         self.assertEqual(len(m.alerts("rate_limit_active")), 1)
+        # The agent works again and Serve ends the back-off early: over.
+        p.agent = "succeed"
+        p.write_config()
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        _, err = self.bus.call(NAME, "Serve", "a{sv}", 0)
+        self.assertIsNone(err)
+        p.wait_event("backoff_ended_early", proc=proc)
+        m.wait_alert("rate_limit_active", "resolved")
+        self.assertEqual(len(m.alerts("rate_limit_active")), 2)
         self.stop_daemon(proc)
 
     def test_quota_exhausted_is_immediate(self):
@@ -327,6 +354,11 @@ class TransientTest(MonitorTestCase):
         self.assertIsNone(p.events("quota_exhausted")[0]["reset_at_epoch"])
         a = m.wait_alert("quota_exhausted")
         self.assertEqual(a["severity"], "critical")
+        p.agent = "succeed"
+        p.write_config(max_rounds=1)
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("quota_exhausted", "resolved")
 
     def test_network_fail_two_of_ten(self):
         p = self.project("say", agent_env={"FAKE_SAY": "Error: connect ECONNREFUSED 1.2.3.4:443"},
@@ -337,6 +369,13 @@ class TransientTest(MonitorTestCase):
         a = m.wait_alert("network_fail")
         self.assertEqual(a["severity"], "warning")
         self.assertIn("10 of the last 10", a["message"])
+        # 9 clean rounds: 1 of the last 10, over.
+        p.agent = "succeed"
+        p.write_config(transient_error_action="skip", max_rounds=9)
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("network_fail", "resolved")
+        self.assertEqual(len(m.alerts("network_fail")), 2)
 
 
 class HistoryTest(MonitorTestCase):
@@ -391,11 +430,7 @@ class ActingTest(MonitorTestCase):
     def test_a_second_monitor_only_watches(self):
         p = self.project("succeed", sections={"monitor": {"no_progress_rounds": 2}},
                          max_rounds=4)
-        git = ["git", "-C", p.work, "-c", "user.name=t", "-c", "user.email=t@example.org"]
-        with open(os.path.join(p.work, ".gitignore"), "w") as f:
-            f.write("logs/\n")
-        subprocess.run(git + ["add", "-A"], check=True)
-        subprocess.run(git + ["commit", "-qm", "start"], check=True)
+        self.commit_all(p)
         first = self.monitor()
         second = self.monitor(wait_name=False)
         time.sleep(0.5)
@@ -408,19 +443,186 @@ class ActingTest(MonitorTestCase):
         second.wait_stderr("only watches")
 
 
+class HostHealthTest(MonitorTestCase):
+    def private_tmpfs(self, size):
+        """A tmpfs of size in a mount namespace of this test process (and
+        the daemon and monitor it starts), before any thread exists."""
+        if os.geteuid() != 0:
+            sys.exit(77)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+            sys.exit(77)
+        subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+        d = tempfile.mkdtemp(prefix="arm-tmpfs-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", d], check=True)
+        self.addCleanup(shutil.rmtree, d, True)
+        self.addCleanup(subprocess.run, ["umount", "-l", d])
+        return d
+
+    def test_disk_warning_fires_and_resolves(self):
+        d = self.private_tmpfs("1m")
+        health = {"disk_warning_pct": 50.0, "disk_critical_pct": 100.0}
+        p = self.project("sleep", log_dir=os.path.join(d, "logs"),
+                         agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        time.sleep(1.5)
+        self.assertEqual(m.alerts("disk_warning"), [])
+        ballast = os.path.join(d, "ballast")
+        with open(ballast, "wb") as f:
+            f.write(b"x" * (700 << 10))
+        a = m.wait_alert("disk_warning")
+        self.assertIn("warning at 50.0%", a["message"])
+        os.unlink(ballast)
+        m.wait_alert("disk_warning", "resolved")
+        self.assertEqual([x["state"] for x in m.alerts("disk_warning")], ["emitted", "resolved"])
+        self.assertEqual(p.wait_event("monitor_alert_resolved", proc=proc)["detector"],
+                         "disk_warning")
+        self.stop_daemon(proc)
+
+    def test_mem_pressure_fires_and_resolves(self):
+        # Memory cannot be squeezed on a shared machine: the threshold moves
+        # instead, through a reload.
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": {"mem_avail_min_mb": 1 << 30}})
+        m = self.monitor("--interval", "1")
+        proc = self.serve(p)
+        m.wait_alert("mem_pressure")
+        p.write_config(agent_env={"FAKE_SLEEP": "600"},
+                       sections={"monitor.host_health": {"mem_avail_min_mb": 1}})
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        m.wait_alert("mem_pressure", "resolved")
+        time.sleep(1.5)
+        self.assertEqual([x["state"] for x in m.alerts("mem_pressure")], ["emitted", "resolved"])
+        self.stop_daemon(proc)
+
+
+class RepetitiveTest(MonitorTestCase):
+    def test_anomaly_repetitive_active_fires_and_resolves(self):
+        # The daemon's scanner emits anomaly_repetitive_tool for the fake
+        # agent that reads one file over and over; 5 rounds later it is over.
+        p = self.project("repeat-tool", max_rounds=1, agent={"output": "claude-stream-json"},
+                         sections={"monitor": {"anomaly_repetitive_window": 10,
+                                               "anomaly_repetitive_threshold": 3,
+                                               "no_progress_rounds": 0}})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(p.events("anomaly_repetitive_tool")), 1)
+        a = m.wait_alert("anomaly_repetitive_active")
+        self.assertIn("Read on /src/main.c", a["message"])
+        p.agent = "succeed"
+        p.write_config(max_rounds=4, sections={"monitor": {"no_progress_rounds": 0}})
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        p.wait_event("round_end", count=5)
+        time.sleep(0.5)
+        self.assertEqual(m.alerts("anomaly_repetitive_active", "resolved"), [])
+        p.write_config(max_rounds=1, sections={"monitor": {"no_progress_rounds": 0}})
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("anomaly_repetitive_active", "resolved")
+        self.assertEqual(len(m.alerts("anomaly_repetitive_active")), 2)
+
+
+HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hooks")
+
+
+class DetectorHookTest(MonitorTestCase):
+    """[hooks] detector: the acting monitor runs them after each round and
+    with each host-health sample; each is a detector named after the hook."""
+
+    def setUp(self):
+        super().setUp()
+        self.hook_dir = tempfile.mkdtemp(prefix="arm-hooks-")
+        self.addCleanup(shutil.rmtree, self.hook_dir, True)
+
+    def trip(self, **alert):
+        with open(os.path.join(self.hook_dir, "trip.tmp"), "w") as f:
+            json.dump(alert, f)
+        os.rename(os.path.join(self.hook_dir, "trip.tmp"), os.path.join(self.hook_dir, "trip"))
+
+    def wait_file(self, name):
+        path = os.path.join(self.hook_dir, name)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not os.path.exists(path):
+            self.assertLess(time.monotonic(), deadline, f"no {name}")
+            time.sleep(0.05)
+        return path
+
+    def test_hook_alert_fires_resolves_and_stops(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={
+            "hooks": {"detector": [os.path.join(HOOKS, "detect.sh"),
+                                   os.path.join(HOOKS, "fail.sh")]},
+            "monitor": {"auto_stop_on": ["detect"], "no_progress_rounds": 0}})
+        m = self.monitor("--interval", "1", env={"HOOK_DIR": self.hook_dir})
+        proc = self.serve(p)
+        p.wait_event("agent_spawn", proc=proc)
+        with open(self.wait_file("detector.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["hook_kind"], "detector")
+        self.assertEqual(doc["hook_name"], "detect")
+        self.assertEqual(doc["project"], "work")
+        self.assertIsNone(doc["phase"])
+        # state: the daemon's Peek document.
+        self.assertEqual(doc["state"]["project"], "work")
+        self.assertTrue(doc["state"]["current_round"]["running"])
+        # A failing hook is said, and changes no alert.
+        m.wait_stderr("detector hook fail failed: exited with status 3")
+        self.assertEqual(m.alerts(), [])
+        # A warning without stop_service: recorded by the daemon, no stop.
+        self.trip(severity="warning", message="tripped once")
+        a = m.wait_alert("detect")
+        self.assertEqual((a["severity"], a["message"], a["auto_action"]),
+                         ("warning", "tripped once", "none"))
+        ev = p.wait_event("monitor_alert_emitted", proc=proc)
+        self.assertEqual(ev["detector"], "detect")
+        # Samples keep coming: the same answer never alerts again.
+        os.unlink(os.path.join(self.hook_dir, "detector.json"))
+        self.wait_file("detector.json")
+        os.unlink(os.path.join(self.hook_dir, "detector.json"))
+        self.wait_file("detector.json")
+        self.assertEqual(len(m.alerts("detect")), 1)
+        os.unlink(os.path.join(self.hook_dir, "trip"))
+        m.wait_alert("detect", "resolved")
+        # stop_service from a hook auto_stop_on names: the project stops.
+        self.trip(severity="critical", message="stop it", auto_action="stop_service")
+        a = m.wait_alert("detect", count=2)
+        self.assertEqual((a["severity"], a["auto_action"]), ("critical", "stop_service"))
+        rc, err = self.wait_exit(proc)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "detect")
+        # The stop lasts: the daemon's marker names the hook.
+        with open(os.path.join(p.log_dir, ".monitor-stop")) as f:
+            self.assertEqual(f.read(), "detect")
+        # The monitor ends cleanly (under ASan: without leaks).
+        rc, err = m.stop()
+        self.assertEqual(rc, 0, err)
+
+    def test_hook_leftovers_are_killed(self):
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={
+            "hooks": {"detector": [os.path.join(HOOKS, "double-fork.sh")]}})
+        self.monitor(env={"HOOK_DIR": self.hook_dir})
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        with open(self.wait_file("escapee.pid")) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + ENDS_WITHIN
+        while os.path.exists(f"/proc/{pid}"):
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            self.assertLess(time.monotonic(), deadline, f"escapee {pid} still runs")
+            time.sleep(0.05)
+
+
 JOURNAL_SCRIPT = r"""
-set -eu
-mount -t tmpfs tmpfs /run/systemd
-mount -t tmpfs tmpfs /run/log
-install -d -m 2755 -g systemd-journal /run/log/journal
-printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
-mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
-SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
-JPID=$!
 "$MONITOR" --quiet --no-notify >/dev/null 2>&1 &
 MPID=$!
 trap 'kill $MPID $JPID; wait $MPID $JPID 2>/dev/null || true' EXIT
-for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 for i in $(seq 1 3000); do
   busctl --user status org.agentrunner.Monitor1 >/dev/null 2>&1 && break; sleep 0.01
 done
@@ -431,24 +633,29 @@ for i in $(seq 1 500); do
   sleep 0.02
 done
 journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_alert_emitted
+echo ---
+journalctl -o json --no-pager AGENT_RUNNER_EVENT=monitor_started
 """
 
 
 class JournalTest(MonitorTestCase):
     def test_alert_in_the_monitors_journal_entries(self):
-        if not (os.geteuid() == 0 and shutil.which("unshare") and
-                subprocess.run(["unshare", "--mount", "true"]).returncode == 0):
+        if not can_unshare():
             sys.exit(77)
         from bustest import DAEMON
         p = self.project("fail-fast")
         env = dict(os.environ, DAEMON=DAEMON, MONITOR=MONITOR, CONFIG=p.config_path,
                    DBUS_SESSION_BUS_ADDRESS=self.bus.address)
-        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env, timeout=ENDS_WITHIN)
+        out = run_with_journald(JOURNAL_SCRIPT, env)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
-        entries = [json.loads(x) for x in out.stdout.decode().splitlines() if x.strip()]
+        alerts, started = out.stdout.decode().split("---\n")
+        entries = [json.loads(x) for x in alerts.splitlines() if x.strip()]
         self.assertEqual(len(entries), 1, out.stderr.decode())
+        # The monitor said when it began watching the project.
+        started = [json.loads(x) for x in started.splitlines() if x.strip()]
+        self.assertEqual(len(started), 1, out.stderr.decode())
+        self.assertEqual(started[0]["MESSAGE_ID"], "c31300fb965a4f9d87884bfc61f33f74")
+        self.assertEqual(started[0]["AGENT_RUNNER_PROJECT"], "work")
         e = entries[0]
         # The daemon was gone (crash loop): this entry is the record.
         self.assertEqual(e["MESSAGE_ID"], "0c4d69ee244e4c6ca107534749965537")
@@ -478,18 +685,7 @@ class SystemTest(MonitorTestCase):
     def test_system_bus_monitor_as_root(self):
         if os.geteuid() != 0:
             sys.exit(77)
-        from bustest import SOURCE_ROOT, PrivateBus
-        from test_system import SYSTEM_CONF
-        d = tempfile.mkdtemp(prefix="ar-sysbus-")
-        os.chmod(d, 0o755)
-        self.addCleanup(shutil.rmtree, d, True)
-        os.makedirs(os.path.join(d, "policy.d"))
-        shutil.copy(os.path.join(SOURCE_ROOT, "data", "dbus", "org.agentrunner.Runner1.conf"),
-                    os.path.join(d, "policy.d"))
-        with open(os.path.join(d, "system.conf"), "w") as f:
-            f.write(SYSTEM_CONF.format(dir=d))
-        sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
-        self.addCleanup(sysbus.stop)
+        sysbus = private_system_bus(self)
         env = {"DBUS_SYSTEM_BUS_ADDRESS": sysbus.address}
         health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
@@ -549,6 +745,12 @@ class ClientTest(MonitorTestCase):
             self.assertEqual(proc.returncode, 0, e)
             out[mode] = (seen + o).decode()
         lines = [json.loads(x) for x in out["events"].splitlines()]
+        started = [x for x in lines if x["event"] == "monitor_started"]
+        self.assertEqual(len(started), 1, lines)
+        self.assertEqual((started[0]["project"], started[0]["host"], started[0]["interval_s"],
+                          started[0]["mode"], started[0]["log_dir"]),
+                         ("work", None, 30, "events", p.log_dir))
+        self.assertIn("monitor_started", out["narrate"])
         ends = [x for x in lines if x["event"] == "round_end"]
         self.assertEqual(len(ends), 1, lines)
         self.assertEqual(ends[0]["project"], "work")

@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
 from bustest import (BUILD_ROOT, CLIENT, DAEMON, ENDS_WITHIN, BusTestCase,  # noqa: E402
                      bus_name)
-from test_system import can_unshare  # noqa: E402
+from sysharness import can_unshare, run_with_journald  # noqa: E402
 
 UNLOCK = os.path.join(BUILD_ROOT, "tests", "keyring-unlock")
 PASSWORD = "test-keyring-password"
@@ -312,9 +312,7 @@ class RedactTest(KeyringCase):
         p, values = self.property_project()
         env = dict(os.environ, DAEMON=DAEMON, CONFIG=p.config_path)
         env.update(self.env())
-        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                              JOURNAL_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env, timeout=ENDS_WITHIN * 2)
+        out = run_with_journald(JOURNAL_SCRIPT, env, timeout=ENDS_WITHIN * 2)
         self.assertEqual(out.returncode, 0, out.stderr.decode())
         journal = out.stdout.decode(errors="replace")
         self.assertIn("AGENT_RUNNER_EVENT=crash_loop", journal)
@@ -346,16 +344,6 @@ class RedactTest(KeyringCase):
 # daemon serves until the crash-loop breaker stops it; the whole journal
 # of the project comes out in export format (every field).
 JOURNAL_SCRIPT = r"""
-set -eu
-mount -t tmpfs tmpfs /run/systemd
-mount -t tmpfs tmpfs /run/log
-install -d -m 2755 -g systemd-journal /run/log/journal
-printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\n' > /run/log/journald-test.conf
-mount --bind /run/log/journald-test.conf /etc/systemd/journald.conf
-SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald >/dev/null 2>&1 &
-JPID=$!
-trap 'kill $JPID; wait $JPID 2>/dev/null || true' EXIT
-for i in $(seq 1 3000); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 "$DAEMON" --config "$CONFIG" >/dev/null 2>&1 || true
 journalctl --sync
 journalctl -o export --no-pager AGENT_RUNNER_PROJECT=work

@@ -9,13 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
-from bustest import (ENDS_WITHIN, IFACE, PATH, SOURCE_ROOT, BusTestCase,  # noqa: E402
-                     PrivateBus)
-from test_system import ACTIONS_DIR, NAME, RULES_DIR, SYSTEM_CONF  # noqa: E402
+from bustest import ENDS_WITHIN, IFACE, PATH, SOURCE_ROOT, BusTestCase  # noqa: E402
+from sysharness import (ACTIONS_DIR, add_users, have_polkit, install_rule,  # noqa: E402
+                        private_system_bus, start_polkitd)
+from test_system import NAME  # noqa: E402
 
 RULES = """polkit.addRule(function(action, subject) {{
     if (action.id == "org.agentrunner.runner.read-transcript") {{
@@ -29,13 +29,9 @@ RULES = """polkit.addRule(function(action, subject) {{
 
 class TranscriptAccessTest(BusTestCase):
     def setUp(self):
-        if os.geteuid() != 0 or not os.path.exists("/usr/lib/polkit-1/polkitd") or \
-                not shutil.which("useradd"):
+        if not have_polkit():
             sys.exit(77)
         super().setUp()
-
-    def run_quiet(self, *args):
-        subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def install_actions(self, tag):
         """The shipped actions file, or (when an older copy is installed)
@@ -60,35 +56,11 @@ class TranscriptAccessTest(BusTestCase):
         self.addCleanup(os.unlink, extra)
 
     def test_log_tail_needs_read_transcript(self):
-        tag = "%x" % (os.getpid() & 0xfffff)
-        yes, no = f"artry{tag}", f"artrn{tag}"
-        for u in (yes, no):
-            subprocess.run(["useradd", "-M", "-s", "/bin/sh", u], check=True)
-            self.addCleanup(self.run_quiet, "userdel", u)
-        d = tempfile.mkdtemp(prefix="ar-sysbus-")
-        os.chmod(d, 0o755)
-        self.addCleanup(shutil.rmtree, d, True)
-        os.makedirs(os.path.join(d, "policy.d"))
-        shutil.copy(os.path.join(SOURCE_ROOT, "data", "dbus", "org.agentrunner.Runner1.conf"),
-                    os.path.join(d, "policy.d"))
-        with open(os.path.join(d, "system.conf"), "w") as f:
-            f.write(SYSTEM_CONF.format(dir=d))
+        yes, no, tag = add_users(self, "artr")
         self.install_actions(tag)
-        rules = os.path.join(RULES_DIR, f"49-agent-runner-read-test-{tag}.rules")
-        tmp = os.path.join(RULES_DIR, f".49-agent-runner-read-test-{tag}.tmp")
-        with open(tmp, "w") as f:
-            f.write(RULES.format(yes=yes, no=no))
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, rules)
-        self.addCleanup(os.unlink, rules)
-
-        sysbus = PrivateBus(config=os.path.join(d, "system.conf"))
-        self.addCleanup(sysbus.stop)
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=sysbus.address)
-        pk = subprocess.Popen(["/usr/lib/polkit-1/polkitd", "--no-debug"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (pk.terminate(), pk.wait()))
-        sysbus.wait_name("org.freedesktop.PolicyKit1")
+        install_rule(self, f"49-agent-runner-read-test-{tag}", RULES.format(yes=yes, no=no))
+        sysbus = private_system_bus(self)
+        env = start_polkitd(self, sysbus)
 
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
         os.chmod(p.dir, 0o755)

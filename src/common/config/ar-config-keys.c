@@ -146,7 +146,7 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "auth_fail_threshold", AR_KEY_UINT, .default_toml = "1", .offset = OFF(auth_fail_threshold), .min = 1, .ours = TRUE,
     .doc = "Consecutive authentication failures after which the loop stops instead of burning quota." },
   { "monitor", "auto_stop_on", AR_KEY_NAMES, .default_toml = "[\"oauth_fail\", \"disk_critical\"]", .offset = OFF(auto_stop_on), .choices = ar_known_detectors,
-    .doc = "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start)." },
+    .doc = "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start). [hooks] detector names count; such a hook stops the service when its alert asks for stop_service." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, .default_toml = "90", .offset = OFF(remote_failure_tolerance_s), .max = 3600,
     .doc = "How long monitor --host tolerates ssh failures before giving up (0..3600).",
     .no_effect = NO_EFFECT_REMOTE },
@@ -197,8 +197,7 @@ const ArConfigKey ar_config_keys[] = {
   { "hooks", "dirty_handler", AR_KEY_HOOKS, .default_toml = "[]", .offset = OFF(hooks[AR_HOOK_DIRTY_HANDLER]),
     .doc = "Run in order when a clean round leaves the tree dirty, before the built-in [vcs] dirty_action; the first that answers {\"claimed\": true} wins." },
   { "hooks", "detector", AR_KEY_HOOKS, .default_toml = "[]", .offset = OFF(hooks[AR_HOOK_DETECTOR]),
-    .doc = "Monitor detectors: print {\"alerts\": [...]}.",
-    .no_effect = "agent-runner-monitor does not run detector hooks yet" },
+    .doc = "Your own monitor detectors, run by agent-runner-monitor after each round and with each host-health sample; each prints {\"alerts\": [...]} and is a detector named after the hook (auto_stop_on may name it)." },
   { "hooks", "timeout_s", AR_KEY_UINT, .default_toml = "60", .offset = OFF(hook_timeout_s), .min = 1, .ours = TRUE,
     .doc = "Each hook's process group is killed after this many seconds (hook_failed, error_type timeout)." },
   /* [events] */

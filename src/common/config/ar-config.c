@@ -257,8 +257,10 @@ apply_value(Loader *ld, const ArConfigKey *key, const ArTomlNode *node, gpointer
           loader_value_error(ld, item, _("%s %s: invalid regular expression: %s"), section_label,
                              key->name, rerr->message);
       } else if (key->type == AR_KEY_NAMES && !g_strv_contains(key->choices, v[i]) &&
-                 key->offset != offsetof(ArConfig, plugins_disable)) {
-        /* plugins_disable is checked in cross_check: hook names count. */
+                 key->offset != offsetof(ArConfig, plugins_disable) &&
+                 key->offset != offsetof(ArConfig, auto_stop_on)) {
+        /* plugins_disable and auto_stop_on are checked in cross_check:
+         * hook names count. */
         g_autofree char *list = g_strjoinv(", ", (GStrv)key->choices);
         g_autofree char *dym = did_you_mean(v[i], key->choices);
         loader_value_error(ld, item, _("%s %s: unknown name \"%s\"%s (known: %s)"), section_label,
@@ -542,8 +544,28 @@ add_hook_names(GPtrArray *names, GPtrArray *const *hooks)
       g_ptr_array_add(names, ar_hook_name(g_ptr_array_index(hooks[k], i)));
 }
 
-/* [plugins] disable names built-ins and hooks alike; a name that is
- * neither is a typo that would silently disable nothing. */
+/* Each of values must be one of names (NULL-terminated); a typo would
+ * silently do nothing. root: the file, for the file:line:col of each. */
+static void
+check_known_names(Loader *ld, char **values, GPtrArray *names, const ArTomlNode *root,
+                  const char *section, const char *key)
+{
+  g_ptr_array_add(names, NULL);
+  const char *const *known = (const char *const *)names->pdata;
+  const ArTomlNode *sec = ar_toml_get(root, section);
+  const ArTomlNode *list = sec && sec->type == AR_TOML_TABLE ? ar_toml_get(sec, key) : NULL;
+  g_autofree char *label = g_strdup_printf("[%s]", section);
+  for (guint i = 0; values && values[i]; i++) {
+    if (g_strv_contains(known, values[i]))
+      continue;
+    g_autofree char *joined = g_strjoinv(", ", (GStrv)known);
+    g_autofree char *dym = did_you_mean(values[i], known);
+    loader_error(ld, list ? ar_toml_at(list, i) : NULL,
+                 _("%s %s: unknown name \"%s\"%s (known: %s)"), label, key, values[i], dym, joined);
+  }
+}
+
+/* [plugins] disable names built-ins and hooks alike. */
 static void
 check_plugins_disable(Loader *ld, const ArTomlNode *root)
 {
@@ -556,19 +578,24 @@ check_plugins_disable(Loader *ld, const ArTomlNode *root)
   add_hook_names(names, cfg->hooks);
   for (guint i = 0; cfg->phases && i < cfg->phases->len; i++)
     add_hook_names(names, ((ArPhase *)g_ptr_array_index(cfg->phases, i))->hooks);
-  g_ptr_array_add(names, NULL);
-  const char *const *known = (const char *const *)names->pdata;
-  const ArTomlNode *plugins = ar_toml_get(root, "plugins");
-  const ArTomlNode *list = plugins ? ar_toml_get(plugins, "disable") : NULL;
-  for (guint i = 0; cfg->plugins_disable[i]; i++) {
-    if (g_strv_contains(known, cfg->plugins_disable[i]))
-      continue;
-    g_autofree char *joined = g_strjoinv(", ", (GStrv)known);
-    g_autofree char *dym = did_you_mean(cfg->plugins_disable[i], known);
-    loader_error(ld, list ? ar_toml_at(list, i) : NULL,
-                 _("[plugins] disable: unknown name \"%s\"%s (known: %s)"), cfg->plugins_disable[i],
-                 dym, joined);
-  }
+  check_known_names(ld, cfg->plugins_disable, names, root, "plugins", "disable");
+}
+
+/* [monitor] auto_stop_on names built-in detectors and [hooks] detector
+ * hooks. */
+static void
+check_auto_stop_on(Loader *ld, const ArTomlNode *root)
+{
+  ArConfig *cfg = ld->cfg;
+  if (cfg->auto_stop_on == NULL || cfg->auto_stop_on[0] == NULL)
+    return;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; ar_known_detectors[i]; i++)
+    g_ptr_array_add(names, g_strdup(ar_known_detectors[i]));
+  GPtrArray *hooks = cfg->hooks[AR_HOOK_DETECTOR];
+  for (guint i = 0; hooks && i < hooks->len; i++)
+    g_ptr_array_add(names, ar_hook_name(g_ptr_array_index(hooks, i)));
+  check_known_names(ld, cfg->auto_stop_on, names, root, "monitor", "auto_stop_on");
 }
 
 /* [events] kinds: names a journal field and a jq filter can carry, and
@@ -668,6 +695,7 @@ cross_check(Loader *ld, const ArTomlNode *root)
   }
 
   check_plugins_disable(ld, root);
+  check_auto_stop_on(ld, root);
   check_event_kinds(ld, root);
 
   if (cfg->disk_warning_pct > cfg->disk_critical_pct)
