@@ -50,26 +50,6 @@ fleet_row_free(FleetRow *r)
   g_free(r);
 }
 
-/* The last non-empty line ssh (or the remote shell) wrote. */
-static char *
-last_line(int fd)
-{
-  if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0)
-    return NULL;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return NULL;
-  buf[n] = '\0';
-  g_auto(GStrv) lines = g_strsplit(buf, "\n", -1);
-  for (int i = (int)g_strv_length(lines) - 1; i >= 0; i--) {
-    g_strstrip(lines[i]);
-    if (*lines[i])
-      return g_strdup(lines[i]);
-  }
-  return NULL;
-}
-
 static void
 read_row(sd_bus *bus, const char *name, FleetRow *row)
 {
@@ -132,10 +112,10 @@ query_host(gpointer data)
   fh->pid = 0;
   g_mutex_unlock(&fh->lock);
   /* The bus closed: ssh ends on its own (EOF on its stdin). */
-  arc_remote_reap(pid, !names);
+  ar_remote_reap(pid, !names);
   fh->reached = names != NULL;
   if (!names) {
-    g_autofree char *why = last_line(err_fd);
+    g_autofree char *why = ar_remote_last_line(err_fd);
     fh->error = g_strdup(why ? why : error ? error->message : _("connection failed"));
   } else if (names->len == 0) {
     fh->error = g_strdup(fh->system ? _("no agent-runner project on the host's system bus")

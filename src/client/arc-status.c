@@ -696,13 +696,13 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
   for (guint i = 0; global->hosts && i < global->hosts->len; i++)
     g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(global->hosts, i)));
   for (guint i = 0; i < hosts->len; i++) {
-    ArcHost h;
+    ArHost h;
     g_autoptr(GError) error = NULL;
-    if (!arc_host_parse(g_ptr_array_index(hosts, i), &h, &error)) {
+    if (!ar_host_parse(g_ptr_array_index(hosts, i), &h, &error)) {
       fprintf(stderr, "agent-runner list: %s\n", error->message);
       return ARC_EXIT_USAGE;
     }
-    arc_host_clear(&h);
+    ar_host_clear(&h);
   }
   return arc_fleet_list(global, hosts, (guint)timeout_s);
 }
