@@ -135,6 +135,7 @@ static const char *const new_kinds[] = {
   "serve_started",       "serve_stopping",         "round_stalled",          "auth_failed",
   "quota_exhausted",     "round_cancelled",        "config_reloaded",        "config_reload_failed",
   "backoff_ended_early", "monitor_alert_resolved", "round_leftovers_killed", "disk_full",
+  "monitor_remote_recovered",
 };
 
 /* Issue 12 (secrets). */

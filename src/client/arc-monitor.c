@@ -51,6 +51,21 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
     g_ptr_array_add(args, g_strdup("--json"));
   if (no_notify)
     g_ptr_array_add(args, g_strdup("--no-notify"));
+  /* -H: the monitor also watches these hosts' buses over ssh; the
+   * tolerance of their outages is the local project's
+   * remote_failure_tolerance_s when there is one (as the Python tool's
+   * monitor --host read it), else the monitor's default. */
+  for (guint i = 0; global->hosts && i < global->hosts->len; i++)
+    g_ptr_array_add(args,
+                    g_strdup_printf("--host=%s", (char *)g_ptr_array_index(global->hosts, i)));
+  if (global->hosts) {
+    g_autofree char *path = arc_config_path(global);
+    g_autoptr(ArConfig) cfg =
+        path && g_file_test(path, G_FILE_TEST_IS_REGULAR) ? ar_config_load(path, NULL) : NULL;
+    if (cfg)
+      g_ptr_array_add(args,
+                      g_strdup_printf("--remote-tolerance=%u", cfg->remote_failure_tolerance_s));
+  }
   if (http && !listen)
     g_ptr_array_add(args, g_strdup("--http"));
   if (listen)

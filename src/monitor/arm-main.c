@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ar-cleanup.h"
+#include "ar-remote.h"
 #include "arm-monitor.h"
 
 /* agent-runner-monitor: arguments, the sd-event loop, signals. The unit
@@ -26,7 +27,7 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
 {
   gboolean user = FALSE, quiet = FALSE, no_journal = FALSE;
   g_autofree char *mode = NULL;
-  int interval = 30;
+  int interval = 30, tolerance = 90;
   GOptionEntry entries[] = {
     { "user", 0, 0, G_OPTION_ARG_NONE, &user, N_("Watch the user bus (default)"), NULL },
     { "system", 0, 0, G_OPTION_ARG_NONE, &o->system, N_("Watch the system bus"), NULL },
@@ -44,6 +45,12 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Serve the web page (127.0.0.1, with a token; prints the URL)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
+    { "host", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &o->hosts,
+      N_("Also watch the bus of this host over ssh (repeatable)"), N_("[USER@]HOST[:PORT]") },
+    { "remote-tolerance", 0, 0, G_OPTION_ARG_INT, &tolerance,
+      N_("Seconds a host may stay unreachable before it alerts (default 90; "
+         "remote_failure_tolerance_s)"),
+      "S" },
     { "detectors-md", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->detectors_md, NULL, NULL },
     { NULL },
   };
@@ -64,6 +71,18 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
                 _("--interval must be at least 1 second"));
     return FALSE;
   }
+  if (tolerance < 0 || tolerance > 3600) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                _("--remote-tolerance must be between 0 and 3600 seconds"));
+    return FALSE;
+  }
+  for (guint i = 0; o->hosts && o->hosts[i]; i++) {
+    ArHost h;
+    if (!ar_host_parse(o->hosts[i], &h, error))
+      return FALSE;
+    ar_host_clear(&h);
+  }
+  o->remote_tolerance_s = (guint)tolerance;
   if (o->listen)
     o->http = TRUE;
   o->interval_s = (guint)interval;
@@ -91,10 +110,12 @@ monitor_clear(ArmMonitor *mon)
   g_clear_pointer(&mon->notify, arm_notify_free);
   g_clear_pointer(&mon->health, arm_health_free);
   g_clear_pointer(&mon->projects, g_hash_table_unref);
+  arm_remote_stop(mon);
   arm_bus_stop(mon);
   mon->event = sd_event_unref(mon->event);
   g_free(mon->opts.project);
   g_free(mon->opts.listen);
+  g_strfreev(mon->opts.hosts);
 }
 
 int
@@ -143,6 +164,7 @@ main(int argc, char **argv)
   }
   if (mon.acting)
     mon.notify = arm_notify_new(&mon);
+  arm_remote_start(&mon);
   /* The web page: libsoup on a GMainLoop that hosts sd-event (arm-glib-loop.c). */
   if (mon.opts.http) {
     mon.web = arm_web_new(&mon, mon.opts.listen, &error);
