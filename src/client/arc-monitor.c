@@ -17,7 +17,7 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
 {
   int interval = 30;
   g_autofree char *mode = NULL;
-  gboolean no_notify = FALSE, http = FALSE;
+  gboolean no_notify = FALSE, http = FALSE, fleet = FALSE;
   g_autofree char *listen = NULL;
   GOptionEntry entries[] = {
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
@@ -26,6 +26,8 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
       N_("alerts (default), events (every event as a JSON line) or narrate (readable)"),
       N_("MODE") },
     { "no-notify", 0, 0, G_OPTION_ARG_NONE, &no_notify, N_("No desktop notifications"), NULL },
+    { "fleet", 0, 0, G_OPTION_ARG_NONE, &fleet,
+      N_("Also watch the hosts of [fleet] hosts in client.toml (as list --fleet)"), NULL },
     { "http", 0, 0, G_OPTION_ARG_NONE, &http,
       N_("Also serve the web page on 127.0.0.1 and print its URL (with the token)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
@@ -66,6 +68,8 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
       g_ptr_array_add(args,
                       g_strdup_printf("--remote-tolerance=%u", cfg->remote_failure_tolerance_s));
   }
+  if (fleet)
+    g_ptr_array_add(args, g_strdup("--fleet"));
   if (http && !listen)
     g_ptr_array_add(args, g_strdup("--http"));
   if (listen)

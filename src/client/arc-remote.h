@@ -18,9 +18,4 @@ G_BEGIN_DECLS
 int arc_remote_bus_open(const char *spec, gboolean system, int stderr_fd, guint64 timeout_usec,
                         GPid *pid, sd_bus **ret, GError **error);
 
-/* The user config file of the client: $XDG_CONFIG_HOME/agent-runner/client.toml.
- * Returns the [fleet] hosts it lists (empty when the file does not exist),
- * NULL with the error (file:line:col) when it is malformed. */
-GPtrArray *arc_fleet_config_hosts(char **path_out, GError **error);
-
 G_END_DECLS

@@ -678,7 +678,7 @@ list_fleet(ArcGlobal *global, gboolean all, gboolean fleet, int timeout_s)
   if (fleet) {
     g_autoptr(GError) error = NULL;
     g_autofree char *path = NULL;
-    g_autoptr(GPtrArray) conf = arc_fleet_config_hosts(&path, &error);
+    g_autoptr(GPtrArray) conf = ar_fleet_config_hosts(&path, &error);
     if (!conf) {
       fprintf(stderr, "agent-runner list: %s\n", error->message);
       return ARC_EXIT_CONFIG;

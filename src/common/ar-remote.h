@@ -36,4 +36,10 @@ void ar_remote_reap(GPid pid, gboolean kill_it);
  * stderr), the one-line reason of a failed connection; NULL when none. */
 char *ar_remote_last_line(int fd);
 
+/* The user config file of the client: $XDG_CONFIG_HOME/agent-runner/client.toml.
+ * Returns the [fleet] hosts it lists (empty when the file does not exist),
+ * NULL with the error (file:line:col) when it is malformed. The fleet
+ * list and the user-mode monitor (--fleet) read it. */
+GPtrArray *ar_fleet_config_hosts(char **path_out, GError **error);
+
 G_END_DECLS

@@ -22,12 +22,35 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
   return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/* The user's fleet (client.toml, as `agent-runner list --fleet` reads it).
+ * A malformed file is noted, not fatal: the service still watches this
+ * host. */
+static void
+add_fleet_hosts(ArmOptions *o)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) fleet = ar_fleet_config_hosts(NULL, &error);
+  if (!fleet) {
+    g_message(_("the fleet's hosts are not watched: %s"), error->message);
+    return;
+  }
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  if (o->hosts)
+    g_strv_builder_addv(b, (const char **)o->hosts);
+  for (guint i = 0; i < fleet->len; i++)
+    if (!o->hosts || !g_strv_contains((const char *const *)o->hosts, fleet->pdata[i]))
+      g_strv_builder_add(b, fleet->pdata[i]);
+  g_strfreev(o->hosts);
+  o->hosts = g_strv_builder_end(b);
+}
+
 static gboolean
 parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
 {
   gboolean user = FALSE, quiet = FALSE, no_journal = FALSE;
   g_autofree char *mode = NULL;
   int interval = 30, tolerance = 90;
+  gboolean fleet = FALSE;
   GOptionEntry entries[] = {
     { "user", 0, 0, G_OPTION_ARG_NONE, &user, N_("Watch the user bus (default)"), NULL },
     { "system", 0, 0, G_OPTION_ARG_NONE, &o->system, N_("Watch the system bus"), NULL },
@@ -47,6 +70,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { "host", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &o->hosts,
       N_("Also watch the bus of this host over ssh (repeatable)"), N_("[USER@]HOST[:PORT]") },
+    { "fleet", 0, 0, G_OPTION_ARG_NONE, &fleet,
+      N_("Also watch the hosts of [fleet] hosts in ~/.config/agent-runner/client.toml"), NULL },
     { "remote-tolerance", 0, 0, G_OPTION_ARG_INT, &tolerance,
       N_("Seconds a host may stay unreachable before it alerts (default 90; "
          "remote_failure_tolerance_s)"),
@@ -76,6 +101,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
                 _("--remote-tolerance must be between 0 and 3600 seconds"));
     return FALSE;
   }
+  if (fleet)
+    add_fleet_hosts(o);
   for (guint i = 0; o->hosts && o->hosts[i]; i++) {
     ArHost h;
     if (!ar_host_parse(o->hosts[i], &h, error))

@@ -70,11 +70,16 @@ class MonitorRemoteTest(unittest.TestCase):
 
     def monitor(self, name, *args):
         out = os.path.join(self.fleet.dir, name)
-        env = dict(os.environ, AGENT_RUNNER_SSH=self.fleet.ssh,
+        # --fleet reads the hosts from here (client.toml, as list --fleet).
+        cfg_home = os.path.join(self.fleet.dir, "xdg")
+        os.makedirs(os.path.join(cfg_home, "agent-runner"), exist_ok=True)
+        with open(os.path.join(cfg_home, "agent-runner", "client.toml"), "w") as c:
+            c.write('[fleet]\nhosts = ["h1"]\n')
+        env = dict(os.environ, AGENT_RUNNER_SSH=self.fleet.ssh, XDG_CONFIG_HOME=cfg_home,
                    DBUS_SESSION_BUS_ADDRESS=self.bus_address)
         with open(out, "w") as o, open(out + ".err", "w") as e:
             p = subprocess.Popen([MONITOR, "--user", "--no-journal", "--no-notify",
-                                  "--host", "h1", f"--remote-tolerance={TOLERANCE_S}", *args],
+                                  f"--remote-tolerance={TOLERANCE_S}", *args],
                                  stdout=o, stderr=e, stdin=subprocess.DEVNULL, env=env)
         self.fleet.procs.append(p)
         return Lines(out)
@@ -94,8 +99,8 @@ class MonitorRemoteTest(unittest.TestCase):
         f.serve(USERS[0])
         wait_for(lambda: f.client("-H", "h1", "peek", "--select", "service.state")[1].strip()
                  == "running", "work running")
-        events = self.monitor("events.out", "--mode", "events")
-        alerts = self.monitor("alerts.out", "--json")
+        events = self.monitor("events.out", "--host", "h1", "--mode", "events")
+        alerts = self.monitor("alerts.out", "--fleet", "--json")
 
         def kinds(host=None, project=None):
             return [e["event"] for e in events.all()
