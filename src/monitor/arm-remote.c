@@ -303,6 +303,18 @@ arm_remote_listed(ArmRemote *r, char **names, const char *why)
   }
   r->state = HOST_UP;
   r->has_monitor = g_strv_contains((const char *const *)names, ARM_BUS_NAME);
+  /* Reachable again: a project that is not on the bus any more stopped
+   * meanwhile (those that are come back through GetNameOwner). */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, r->mon->projects);
+  while (g_hash_table_iter_next(&it, NULL, &value)) {
+    ArmProject *p = value;
+    if (p->remote == r && p->unreachable) {
+      p->unreachable = FALSE;
+      arm_web_changed(r->mon, p);
+    }
+  }
   if (r->down_since_us == 0)
     return;
   double outage = seconds_since(r->down_since_us);

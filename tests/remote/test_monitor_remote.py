@@ -16,7 +16,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_remote import BUILD_ROOT, ENDS_WITHIN, USERS, Fleet, wait_for  # noqa: E402
+from test_remote import BUILD_ROOT, CLIENT, ENDS_WITHIN, USERS, Fleet, wait_for  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from daemontest import Project  # noqa: E402
 
 MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
 TOLERANCE_S = 4
@@ -83,6 +86,30 @@ class MonitorRemoteTest(unittest.TestCase):
                                  stdout=o, stderr=e, stdin=subprocess.DEVNULL, env=env)
         self.fleet.procs.append(p)
         return Lines(out)
+
+    def test_client_passes_hosts_and_the_config_tolerance(self):
+        """agent-runner -H HOST monitor: the project config's
+        remote_failure_tolerance_s (0: at once) reaches the monitor."""
+        proj = Project("sleep")
+        self.addCleanup(proj.cleanup)
+        proj.write_config(sections={"monitor": {"remote_failure_tolerance_s": 0}})
+        out_path = os.path.join(self.fleet.dir, "client-monitor.out")
+        env = dict(os.environ, AGENT_RUNNER_SSH=self.fleet.ssh,
+                   DBUS_SESSION_BUS_ADDRESS=self.bus_address)
+        with open(out_path, "w") as o:
+            p = subprocess.Popen([CLIENT, "--config", proj.config_path, "-H", "down", "monitor",
+                                  "--mode", "events", "--no-notify"],
+                                 stdout=o, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                 env=env)
+        self.fleet.procs.append(p)
+        out = Lines(out_path)
+        wait_for(lambda: any(e["event"] == "monitor_remote_giveup" for e in out.all()),
+                 "an immediate give-up")
+        giveup = [e for e in out.all() if e["event"] == "monitor_remote_giveup"][0]
+        self.assertEqual((giveup["project"], giveup["cap_s"], giveup["total_attempts"]),
+                         ("down", 0, 1))
+        self.assertIn("Connection refused", giveup["final_error"])
+        self.assertNotIn("monitor_remote_blip", [e["event"] for e in out.all()])
 
     def cut_sshd(self):
         """sshd and every session it serves (the monitor's ssh sees the end)."""
