@@ -165,8 +165,14 @@ class MonitorRemoteTest(unittest.TestCase):
         host_alerts = [a for a in alerts.all() if a["detector"] == "remote_unreachable"]
         self.assertEqual([(a["host"], a["state"]) for a in host_alerts], [("h1", "emitted")])
         f.start_sshd()
-        wait_for(lambda: len([a for a in alerts.all() if a["detector"] == "remote_unreachable"])
-                 == 2, "the host alert resolved")
+        try:
+            wait_for(lambda: len([a for a in alerts.all()
+                                  if a["detector"] == "remote_unreachable"]) == 2,
+                     "the host alert resolved")
+        except AssertionError:
+            with open(os.path.join(f.dir, "alerts.out.err")) as e:
+                raise AssertionError("no resolution; the alerts monitor said:\n" + e.read() +
+                                     "\nhost events: " + repr(kinds(host="h1")))
         wait_for(lambda: kinds(host="h1").count("monitor_remote_recovered") == 2, "recovery")
         host_alerts = [a for a in alerts.all() if a["detector"] == "remote_unreachable"]
         self.assertEqual([a["state"] for a in host_alerts], ["emitted", "resolved"])
