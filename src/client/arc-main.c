@@ -38,7 +38,7 @@ const ArcVerb arc_verbs[] = {
     N_("Print the last events, or follow them"), TRUE },
   { "monitor", arc_verb_monitor,
     "[--project P] [--interval S] [--mode alerts|events|narrate] [--fleet] [--json]",
-    N_("Watch every project on the bus (-H, --fleet: and on other hosts): alerts (or events) as they happen"),
+    N_("Watch every project on the bus (and -H/--fleet hosts'): alerts or events as they happen"),
     TRUE },
   { "install", arc_verb_install, "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",
     N_("Run the project as a systemd service (agent-runner@PROJECT.service)") },
