@@ -147,6 +147,9 @@ static const char *const new_kinds[] = {
   "stale_index_lock_removed",
 };
 
+/* Issue 17 (the monitor on other hosts). */
+static const char *const remote_kinds[] = { "monitor_remote_recovered" };
+
 /* Issue 12 (secrets). */
 static const char *const secret_kinds[] = { "waiting_for_secret", "log_permissions_tightened" };
 
@@ -164,8 +167,11 @@ test_table(void)
 {
   gsize n;
   const ArEventKind *kinds = ar_event_kinds(&n);
-  g_assert_cmpuint(
-      n, ==, G_N_ELEMENTS(python_kinds) + G_N_ELEMENTS(new_kinds) + G_N_ELEMENTS(secret_kinds));
+  g_assert_cmpuint(n, ==,
+                   G_N_ELEMENTS(python_kinds) + G_N_ELEMENTS(new_kinds) +
+                       G_N_ELEMENTS(secret_kinds) + G_N_ELEMENTS(remote_kinds));
+  for (gsize i = 0; i < G_N_ELEMENTS(remote_kinds); i++)
+    g_assert_nonnull(ar_event_kind_lookup(remote_kinds[i]));
   for (gsize i = 0; i < G_N_ELEMENTS(secret_kinds); i++)
     g_assert_nonnull(ar_event_kind_lookup(secret_kinds[i]));
   g_assert_cmpuint(G_N_ELEMENTS(python_kinds), ==, 43);

@@ -201,7 +201,7 @@ arc_conn_clear(ArcConn *conn)
 {
   conn->bus = sd_bus_flush_close_unref(conn->bus);
   /* The bus is closed: ssh sees EOF and ends. */
-  arc_remote_reap(conn->ssh_pid, FALSE);
+  ar_remote_reap(conn->ssh_pid, FALSE);
   conn->ssh_pid = 0;
   g_clear_pointer(&conn->host, g_free);
   g_clear_pointer(&conn->bus_error, g_free);

@@ -39,6 +39,7 @@ typedef struct {
   guint32 round_num;
   char *last_outcome;
   guint64 throttled_until;
+  GPtrArray *alerts; /* detectors alerting, from the daemon's recent events */
 } FleetRow;
 
 static void
@@ -47,27 +48,8 @@ fleet_row_free(FleetRow *r)
   g_free(r->project);
   g_free(r->state);
   g_free(r->last_outcome);
+  g_clear_pointer(&r->alerts, g_ptr_array_unref);
   g_free(r);
-}
-
-/* The last non-empty line ssh (or the remote shell) wrote. */
-static char *
-last_line(int fd)
-{
-  if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0)
-    return NULL;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return NULL;
-  buf[n] = '\0';
-  g_auto(GStrv) lines = g_strsplit(buf, "\n", -1);
-  for (int i = (int)g_strv_length(lines) - 1; i >= 0; i--) {
-    g_strstrip(lines[i]);
-    if (*lines[i])
-      return g_strdup(lines[i]);
-  }
-  return NULL;
 }
 
 static void
@@ -103,6 +85,63 @@ read_row(sd_bus *bus, const char *name, FleetRow *row)
   }
 }
 
+/* The monitor's alerts live in the project's events (MonitorAlert): the
+ * detectors whose last word in the daemon's recent events (Peek's ring, at
+ * most 200, this process's) is monitor_alert_emitted. One call, no file. */
+#define ALERT_EVENTS 200
+
+static gint
+by_string(gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+read_alerts(sd_bus *bus, const char *name, FleetRow *row)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  const char *json = NULL;
+  if (sd_bus_call_method(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "Peek", NULL, &reply, "a{sv}", 1,
+                         "events", "u", (guint32)ALERT_EVENTS) < 0 ||
+      sd_bus_message_read(reply, "s", &json) < 0)
+    return;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, json, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+    return;
+  JsonArray *events =
+      ar_json_array(json_node_get_object(json_parser_get_root(parser)), "recent_events");
+  g_autoptr(GHashTable) active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  row->alerts = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; events && i < json_array_get_length(events); i++) {
+    JsonNode *n = json_array_get_element(events, i);
+    g_autoptr(JsonParser) line = NULL;
+    JsonObject *o = NULL;
+    if (JSON_NODE_HOLDS_OBJECT(n)) {
+      o = json_node_get_object(n);
+    } else if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) {
+      line = json_parser_new();
+      if (json_parser_load_from_data(line, json_node_get_string(n), -1, NULL) &&
+          JSON_NODE_HOLDS_OBJECT(json_parser_get_root(line)))
+        o = json_node_get_object(json_parser_get_root(line));
+    }
+    const char *kind = o ? ar_json_str(o, "event") : NULL;
+    const char *detector = o ? ar_json_str(o, "detector") : NULL;
+    if (!kind || !detector)
+      continue;
+    if (g_str_equal(kind, "monitor_alert_emitted"))
+      g_hash_table_add(active, g_strdup(detector));
+    else if (g_str_equal(kind, "monitor_alert_resolved"))
+      g_hash_table_remove(active, detector);
+  }
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init(&it, active);
+  while (g_hash_table_iter_next(&it, &key, NULL))
+    g_ptr_array_add(row->alerts, g_strdup(key));
+  g_ptr_array_sort(row->alerts, by_string);
+}
+
 static gpointer
 query_host(gpointer data)
 {
@@ -125,6 +164,7 @@ query_host(gpointer data)
     if (!row->project)
       row->project = g_strdup(name);
     read_row(bus, name, row);
+    read_alerts(bus, name, row);
     g_ptr_array_add(fh->rows, row);
   }
   bus = sd_bus_flush_close_unref(g_steal_pointer(&bus));
@@ -132,10 +172,10 @@ query_host(gpointer data)
   fh->pid = 0;
   g_mutex_unlock(&fh->lock);
   /* The bus closed: ssh ends on its own (EOF on its stdin). */
-  arc_remote_reap(pid, !names);
+  ar_remote_reap(pid, !names);
   fh->reached = names != NULL;
   if (!names) {
-    g_autofree char *why = last_line(err_fd);
+    g_autofree char *why = ar_remote_last_line(err_fd);
     fh->error = g_strdup(why ? why : error ? error->message : _("connection failed"));
   } else if (names->len == 0) {
     fh->error = g_strdup(fh->system ? _("no agent-runner project on the host's system bus")
@@ -211,6 +251,11 @@ print_json(GPtrArray *hosts)
       ar_json_add_int(b, "round_num", row->round_num);
       ar_json_add_str(b, "last_outcome", row->last_outcome);
       ar_json_add_int(b, "throttled_until_us", (gint64)row->throttled_until);
+      json_builder_set_member_name(b, "alerts");
+      json_builder_begin_array(b);
+      for (guint k = 0; row->alerts && k < row->alerts->len; k++)
+        json_builder_add_string_value(b, g_ptr_array_index(row->alerts, k));
+      json_builder_end_array(b);
       json_builder_end_object(b);
     }
     if (fh->error) {
@@ -230,16 +275,24 @@ print_json(GPtrArray *hosts)
 static void
 print_table(GPtrArray *hosts)
 {
-  printf("%s%-20s %-24s %-12s %-6s %-16s %s%s\n", arc_color("\033[1m"), _("HOST"), _("PROJECT"),
-         _("STATE"), _("ROUND"), _("LAST"), _("THROTTLE"), arc_color("\033[0m"));
+  printf("%s%-20s %-24s %-12s %-6s %-16s %-10s %s%s\n", arc_color("\033[1m"), _("HOST"),
+         _("PROJECT"), _("STATE"), _("ROUND"), _("LAST"), _("THROTTLE"), _("ALERTS"),
+         arc_color("\033[0m"));
   for (guint i = 0; i < hosts->len; i++) {
     FleetHost *fh = g_ptr_array_index(hosts, i);
     for (guint j = 0; j < fh->rows->len; j++) {
       FleetRow *row = g_ptr_array_index(fh->rows, j);
       g_autofree char *throttle = throttle_text(row->throttled_until);
-      printf("%-20s %-24s %-12s %-6u %-16s %s\n", fh->spec, row->project,
+      g_autofree char *alerts = NULL;
+      if (row->alerts && row->alerts->len) {
+        g_ptr_array_add(row->alerts, NULL);
+        alerts = g_strjoinv(",", (char **)row->alerts->pdata);
+        g_ptr_array_set_size(row->alerts, row->alerts->len - 1);
+      }
+      printf("%-20s %-24s %-12s %-6u %-16s %-10s %s\n", fh->spec, row->project,
              row->state ? row->state : "?", row->round_num,
-             row->last_outcome && *row->last_outcome ? row->last_outcome : "-", throttle);
+             row->last_outcome && *row->last_outcome ? row->last_outcome : "-", throttle,
+             alerts ? alerts : "-");
     }
     if (fh->error)
       printf("%-20s %s%s%s\n", fh->spec, arc_color(fh->reached ? "" : "\033[31m"), fh->error,

@@ -105,8 +105,10 @@ const ArcVerb arc_verbs[] = {
     .flags = REMOTE_BUS },
   { .name = "monitor",
     .func = arc_verb_monitor,
-    .args = "[--project P] [--interval S] [--mode alerts|events|narrate] [--json]",
-    .summary = N_("Watch every project on the bus: alerts (or events) as they happen") },
+    .args = "[--project P] [--interval S] [--mode alerts|events|narrate] [--fleet] [--json]",
+    .summary =
+        N_("Watch every project on the bus (and -H/--fleet hosts'): alerts or events as they happen"),
+    .flags = ARC_VERB_REMOTE },
   { .name = "install",
     .func = IN_HELPER(arc_verb_install),
     .args = "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",

@@ -17,7 +17,7 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
 {
   int interval = 30;
   g_autofree char *mode = NULL;
-  gboolean no_notify = FALSE, http = FALSE;
+  gboolean no_notify = FALSE, http = FALSE, fleet = FALSE;
   g_autofree char *listen = NULL;
   GOptionEntry entries[] = {
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
@@ -26,6 +26,8 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
       N_("alerts (default), events (every event as a JSON line) or narrate (readable)"),
       N_("MODE") },
     { "no-notify", 0, 0, G_OPTION_ARG_NONE, &no_notify, N_("No desktop notifications"), NULL },
+    { "fleet", 0, 0, G_OPTION_ARG_NONE, &fleet,
+      N_("Also watch the hosts of [fleet] hosts in client.toml (as list --fleet)"), NULL },
     { "http", 0, 0, G_OPTION_ARG_NONE, &http,
       N_("Also serve the web page on 127.0.0.1 and print its URL (with the token)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
@@ -51,6 +53,23 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
     g_ptr_array_add(args, g_strdup("--json"));
   if (no_notify)
     g_ptr_array_add(args, g_strdup("--no-notify"));
+  /* -H: the monitor also watches these hosts' buses over ssh; the
+   * tolerance of their outages is the local project's
+   * remote_failure_tolerance_s when there is one (as the Python tool's
+   * monitor --host read it), else the monitor's default. */
+  for (guint i = 0; ctx->hosts && i < ctx->hosts->len; i++)
+    g_ptr_array_add(args,
+                    g_strdup_printf("--host=%s", (char *)g_ptr_array_index(ctx->hosts, i)));
+  if (ctx->hosts) {
+    g_autofree char *path = arc_config_path(ctx);
+    g_autoptr(ArConfig) cfg =
+        path && g_file_test(path, G_FILE_TEST_IS_REGULAR) ? ar_config_load(path, NULL) : NULL;
+    if (cfg)
+      g_ptr_array_add(args,
+                      g_strdup_printf("--remote-tolerance=%u", cfg->remote_failure_tolerance_s));
+  }
+  if (fleet)
+    g_ptr_array_add(args, g_strdup("--fleet"));
   if (http && !listen)
     g_ptr_array_add(args, g_strdup("--http"));
   if (listen)

@@ -7,34 +7,15 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "ar-remote.h"
+
 G_BEGIN_DECLS
-
-typedef struct {
-  char *user; /* NULL: ssh's default (~/.ssh/config, the local name) */
-  char *host; /* an address or a ~/.ssh/config alias */
-  char *port; /* NULL: ssh's default */
-} ArcHost;
-
-/* [USER@]HOST[:PORT]; [IPv6]:PORT too. */
-gboolean arc_host_parse(const char *spec, ArcHost *out, GError **error);
-void arc_host_clear(ArcHost *h);
-
-/* The ssh argv that runs the bridge to the host's user (or system) bus.
- * The ssh program is $AGENT_RUNNER_SSH when set (like systemd's
- * $SYSTEMD_SSH), else ssh from PATH. */
-GStrv arc_remote_ssh_argv(const ArcHost *h, gboolean system);
 
 /* Connect to the host's bus. stderr_fd: where ssh's messages go (-1: ours,
  * so a host key or password prompt reaches the terminal). *pid is the ssh
- * process (kill it and reap it with arc_remote_reap). timeout_usec bounds
+ * process (kill it and reap it with ar_remote_reap). timeout_usec bounds
  * each call on the bus (0: sd-bus's default). Negative errno on failure. */
 int arc_remote_bus_open(const char *spec, gboolean system, int stderr_fd, guint64 timeout_usec,
                         GPid *pid, sd_bus **ret, GError **error);
-void arc_remote_reap(GPid pid, gboolean kill_it);
-
-/* The user config file of the client: $XDG_CONFIG_HOME/agent-runner/client.toml.
- * Returns the [fleet] hosts it lists (empty when the file does not exist),
- * NULL with the error (file:line:col) when it is malformed. */
-GPtrArray *arc_fleet_config_hosts(char **path_out, GError **error);
 
 G_END_DECLS

@@ -678,7 +678,7 @@ list_fleet(ArcContext *ctx, gboolean all, gboolean fleet, int timeout_s)
   if (fleet) {
     g_autoptr(GError) error = NULL;
     g_autofree char *path = NULL;
-    g_autoptr(GPtrArray) conf = arc_fleet_config_hosts(&path, &error);
+    g_autoptr(GPtrArray) conf = ar_fleet_config_hosts(&path, &error);
     if (!conf) {
       fprintf(stderr, "agent-runner list: %s\n", error->message);
       return AR_EXIT_CONFIG;
@@ -696,13 +696,13 @@ list_fleet(ArcContext *ctx, gboolean all, gboolean fleet, int timeout_s)
   for (guint i = 0; ctx->hosts && i < ctx->hosts->len; i++)
     g_ptr_array_add(hosts, g_strdup(g_ptr_array_index(ctx->hosts, i)));
   for (guint i = 0; i < hosts->len; i++) {
-    ArcHost h;
+    ArHost h;
     g_autoptr(GError) error = NULL;
-    if (!arc_host_parse(g_ptr_array_index(hosts, i), &h, &error)) {
+    if (!ar_host_parse(g_ptr_array_index(hosts, i), &h, &error)) {
       fprintf(stderr, "agent-runner list: %s\n", error->message);
       return AR_EXIT_USAGE;
     }
-    arc_host_clear(&h);
+    ar_host_clear(&h);
   }
   return arc_fleet_list(ctx, hosts, (guint)timeout_s);
 }

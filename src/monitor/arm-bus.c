@@ -24,9 +24,18 @@
 #define CALL_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
 
 static ArmProject *
-lookup(ArmMonitor *mon, const char *bus_name)
+lookup(ArmMonitor *mon, ArmRemote *remote, const char *bus_name)
 {
-  return g_hash_table_lookup(mon->projects, bus_name);
+  if (!remote)
+    return g_hash_table_lookup(mon->projects, bus_name);
+  g_autofree char *key = g_strconcat(arm_remote_spec(remote), "/", bus_name, NULL);
+  return g_hash_table_lookup(mon->projects, key);
+}
+
+sd_bus *
+arm_project_bus(ArmProject *p)
+{
+  return p->remote ? arm_remote_bus(p->remote) : p->mon->bus;
 }
 
 /* ---- Event signals -------------------------------------------------------- */
@@ -74,21 +83,21 @@ on_peek(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 static void
 call_peek(ArmProject *p)
 {
-  ArmMonitor *mon = p->mon;
-  if (!p->owner) {
+  sd_bus *bus = arm_project_bus(p);
+  if (!p->owner || !bus) {
     arm_project_load_peek(p, NULL);
     return;
   }
   g_autoptr(sd_bus_message) call = NULL;
-  int r = sd_bus_message_new_method_call(mon->bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
-                                         "Peek");
+  int r =
+      sd_bus_message_new_method_call(bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE, "Peek");
   if (r >= 0)
     r = sd_bus_message_append(call, "a{sv}", 1, "events", "u", (guint32)PEEK_EVENTS);
   PeekCall *pc = g_new0(PeekCall, 1);
   pc->p = p;
   pc->serial = p->peek_serial;
   if (r >= 0)
-    r = sd_bus_call_async(mon->bus, NULL, call, on_peek, pc, CALL_TIMEOUT_USEC);
+    r = sd_bus_call_async(bus, NULL, call, on_peek, pc, CALL_TIMEOUT_USEC);
   if (r < 0) {
     g_free(pc);
     g_warning("Peek %s: %s", p->name, g_strerror(-r));
@@ -123,49 +132,55 @@ on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
       (void)sd_bus_message_exit_container(m);
     }
   }
-  if (config_path)
+  /* A remote project's files are on its host: no local path is read. */
+  if (config_path && !p->remote)
     arm_project_set_config(p, config_path, log_dir);
   call_peek(p);
   return 0;
 }
 
 static void
-project_appeared(ArmMonitor *mon, const char *bus_name, const char *owner)
+project_appeared(ArmMonitor *mon, ArmRemote *remote, const char *bus_name, const char *owner)
 {
   g_autofree char *project = ar_project_from_bus_name(bus_name);
   if (!project || (mon->opts.project && !g_str_equal(project, mon->opts.project)))
     return;
-  ArmProject *p = lookup(mon, bus_name);
+  sd_bus *bus = remote ? arm_remote_bus(remote) : mon->bus;
+  if (!bus)
+    return;
+  ArmProject *p =
+      remote ? arm_remote_project(remote, bus_name, project) : lookup(mon, NULL, bus_name);
   if (!p) {
     p = arm_project_new(mon, bus_name, project);
-    g_hash_table_insert(mon->projects, p->bus_name, p);
+    g_hash_table_insert(mon->projects, p->key, p);
   }
+  p->unreachable = FALSE;
   p->match_slot = sd_bus_slot_unref(p->match_slot);
   g_autofree char *match = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s',"
                                            "member='Event'",
                                            owner, AR_BUS_PATH, AR_BUS_INTERFACE);
-  int r = sd_bus_add_match_async(mon->bus, &p->match_slot, match, on_event, NULL, p);
+  int r = sd_bus_add_match_async(bus, &p->match_slot, match, on_event, NULL, p);
   if (r < 0)
     g_warning("AddMatch %s: %s", bus_name, g_strerror(-r));
   p->peek_pending = TRUE;
   p->peek_serial++;
   arm_project_set_owner(p, owner);
   g_autoptr(sd_bus_message) getall = NULL;
-  r = sd_bus_message_new_method_call(mon->bus, &getall, owner, AR_BUS_PATH,
+  r = sd_bus_message_new_method_call(bus, &getall, owner, AR_BUS_PATH,
                                      "org.freedesktop.DBus.Properties", "GetAll");
   if (r >= 0)
     r = sd_bus_message_append(getall, "s", AR_BUS_INTERFACE);
   if (r >= 0)
-    r = sd_bus_call_async(mon->bus, NULL, getall, on_properties, p, CALL_TIMEOUT_USEC);
+    r = sd_bus_call_async(bus, NULL, getall, on_properties, p, CALL_TIMEOUT_USEC);
   if (r < 0)
     g_warning("GetAll %s: %s", bus_name, g_strerror(-r));
   arm_health_update(mon->health);
 }
 
 static void
-project_vanished(ArmMonitor *mon, const char *bus_name)
+project_vanished(ArmMonitor *mon, ArmRemote *remote, const char *bus_name)
 {
-  ArmProject *p = lookup(mon, bus_name);
+  ArmProject *p = lookup(mon, remote, bus_name);
   if (!p)
     return;
   p->match_slot = sd_bus_slot_unref(p->match_slot);
@@ -177,19 +192,32 @@ project_vanished(ArmMonitor *mon, const char *bus_name)
   arm_health_update(mon->health);
 }
 
+static void
+name_owner_changed(ArmMonitor *mon, ArmRemote *remote, sd_bus_message *m)
+{
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+  if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+    return;
+  if (!g_str_has_prefix(name, AR_BUS_NAME_PREFIX))
+    return;
+  if (*new_owner)
+    project_appeared(mon, remote, name, new_owner);
+  else
+    project_vanished(mon, remote, name);
+}
+
 static int
 on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  ArmMonitor *mon = userdata;
-  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
-  if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
-    return 0;
-  if (!g_str_has_prefix(name, AR_BUS_NAME_PREFIX))
-    return 0;
-  if (*new_owner)
-    project_appeared(mon, name, new_owner);
-  else
-    project_vanished(mon, name);
+  name_owner_changed(userdata, NULL, m);
+  return 0;
+}
+
+static int
+on_remote_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  ArmRemote *remote = userdata;
+  name_owner_changed(arm_remote_monitor(remote), remote, m);
   return 0;
 }
 
@@ -209,10 +237,12 @@ gboolean
 arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
                      const char *transition, const char *message, const char *auto_action)
 {
-  if (!p->owner)
+  sd_bus *bus = arm_project_bus(p);
+  /* A monitor acting on the host itself records its alerts there. */
+  if (!p->owner || !bus || (p->remote && arm_remote_has_monitor(p->remote)))
     return FALSE;
   g_autofree char *what = g_strdup_printf("%s %s", p->name, detector);
-  int r = sd_bus_call_method_async(p->mon->bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
+  int r = sd_bus_call_method_async(bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
                                    "MonitorAlert", on_alert_reply, what, "sssss", detector,
                                    severity, transition, message, auto_action ? auto_action : "");
   if (r < 0) {
@@ -259,6 +289,87 @@ arm_bus_peek(ArmProject *p, ArmPeekFunc cb, guint serial)
   return TRUE;
 }
 
+/* ---- a remote host's bus (arm-remote.c owns the connection) -------------- */
+
+typedef struct {
+  ArmRemote *remote;
+  char *name;
+} OwnerCall;
+
+static void
+owner_call_free(void *userdata)
+{
+  OwnerCall *oc = userdata;
+  g_free(oc->name);
+  g_free(oc);
+}
+
+static int
+on_remote_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  OwnerCall *oc = userdata;
+  const char *owner = NULL;
+  if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_read(m, "s", &owner) >= 0)
+    project_appeared(arm_remote_monitor(oc->remote), oc->remote, oc->name, owner);
+  return 0;
+}
+
+static int
+on_remote_names(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  ArmRemote *remote = userdata;
+  const sd_bus_error *e = sd_bus_message_get_error(m);
+  g_auto(GStrv) names = NULL;
+  if (e) {
+    arm_remote_listed(remote, NULL, e->message);
+    return 0;
+  }
+  int r = sd_bus_message_read_strv(m, &names);
+  if (r < 0) {
+    arm_remote_listed(remote, NULL, g_strerror(-r));
+    return 0;
+  }
+  arm_remote_listed(remote, names, NULL);
+  sd_bus *bus = arm_remote_bus(remote);
+  for (guint i = 0; bus && names && names[i]; i++) {
+    if (!g_str_has_prefix(names[i], AR_BUS_NAME_PREFIX))
+      continue;
+    OwnerCall *oc = g_new0(OwnerCall, 1);
+    oc->remote = remote;
+    oc->name = g_strdup(names[i]);
+    sd_bus_slot *slot = NULL;
+    r = sd_bus_call_method_async(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "GetNameOwner", on_remote_owner, oc, "s",
+                                 names[i]);
+    if (r < 0) {
+      owner_call_free(oc);
+      continue;
+    }
+    /* The slot frees the call's data however it ends (answer or a closed bus). */
+    (void)sd_bus_slot_set_destroy_callback(slot, owner_call_free);
+    (void)sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+  }
+  return 0;
+}
+
+void
+arm_bus_follow_remote(ArmRemote *remote, sd_bus *bus)
+{
+  /* The answers come in order: the match is in place before ListNames
+   * answers, so no name that appears in between is missed. */
+  int r = sd_bus_add_match_async(bus, NULL,
+                                 "type='signal',sender='org.freedesktop.DBus',interface='org."
+                                 "freedesktop.DBus',member='NameOwnerChanged',arg0namespace='org."
+                                 "agentrunner.Runner1'",
+                                 on_remote_name_owner_changed, NULL, remote);
+  if (r >= 0)
+    r = sd_bus_call_method_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "ListNames", on_remote_names, remote, "");
+  if (r < 0)
+    arm_remote_listed(remote, NULL, g_strerror(-r));
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static gboolean
@@ -284,7 +395,7 @@ list_existing(ArmMonitor *mon, GError **error)
                            "org.freedesktop.DBus", "GetNameOwner", &oe, &oreply, "s",
                            names[i]) >= 0 &&
         sd_bus_message_read(oreply, "s", &owner) >= 0)
-      project_appeared(mon, names[i], owner);
+      project_appeared(mon, NULL, names[i], owner);
   }
   return TRUE;
 }

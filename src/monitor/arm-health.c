@@ -69,6 +69,9 @@ disk_used_pct(const char *path)
 void
 arm_health_sample_one(ArmProject *p)
 {
+  /* A remote project's disk and memory are its host's, not ours. */
+  if (p->remote)
+    return;
   p->mem_avail_mb = mem_available_mb();
   p->disk_pct = disk_used_pct(p->log_dir);
 }
@@ -80,7 +83,7 @@ any_running(ArmMonitor *mon)
   gpointer value;
   g_hash_table_iter_init(&it, mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value))
-    if (((ArmProject *)value)->owner)
+    if (((ArmProject *)value)->owner && !((ArmProject *)value)->remote)
       return TRUE;
   return FALSE;
 }
@@ -95,7 +98,7 @@ arm_health_sample(ArmHealth *h)
   g_hash_table_iter_init(&it, h->mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
-    if (!p->owner)
+    if (!p->owner || p->remote)
       continue;
     p->mem_avail_mb = mem;
     p->disk_pct = disk_used_pct(p->log_dir);

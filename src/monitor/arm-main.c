@@ -8,6 +8,7 @@
 
 #include "ar-cleanup.h"
 #include "ar-exit.h"
+#include "ar-remote.h"
 #include "arm-monitor.h"
 
 /* agent-runner-monitor: arguments, the sd-event loop, signals. The unit
@@ -20,12 +21,35 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
   return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/* The user's fleet (client.toml, as `agent-runner list --fleet` reads it).
+ * A malformed file is noted, not fatal: the service still watches this
+ * host. */
+static void
+add_fleet_hosts(ArmOptions *o)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) fleet = ar_fleet_config_hosts(NULL, &error);
+  if (!fleet) {
+    g_message(_("the fleet's hosts are not watched: %s"), error->message);
+    return;
+  }
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  if (o->hosts)
+    g_strv_builder_addv(b, (const char **)o->hosts);
+  for (guint i = 0; i < fleet->len; i++)
+    if (!o->hosts || !g_strv_contains((const char *const *)o->hosts, fleet->pdata[i]))
+      g_strv_builder_add(b, fleet->pdata[i]);
+  g_strfreev(o->hosts);
+  o->hosts = g_strv_builder_end(b);
+}
+
 static gboolean
 parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
 {
   gboolean user = FALSE, quiet = FALSE, no_journal = FALSE;
   g_autofree char *mode = NULL;
-  int interval = 30;
+  int interval = 30, tolerance = 90;
+  gboolean fleet = FALSE;
   GOptionEntry entries[] = {
     { "user", 0, 0, G_OPTION_ARG_NONE, &user, N_("Watch the user bus (default)"), NULL },
     { "system", 0, 0, G_OPTION_ARG_NONE, &o->system, N_("Watch the system bus"), NULL },
@@ -45,6 +69,14 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { "run-detector-hooks", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o->hooks_helper, NULL,
       NULL },
+    { "host", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &o->hosts,
+      N_("Also watch the bus of this host over ssh (repeatable)"), N_("[USER@]HOST[:PORT]") },
+    { "fleet", 0, 0, G_OPTION_ARG_NONE, &fleet,
+      N_("Also watch the hosts of [fleet] hosts in ~/.config/agent-runner/client.toml"), NULL },
+    { "remote-tolerance", 0, 0, G_OPTION_ARG_INT, &tolerance,
+      N_("Seconds a host may stay unreachable before it alerts (default 90; "
+         "remote_failure_tolerance_s)"),
+      "S" },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -64,6 +96,20 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
                 _("--interval must be at least 1 second"));
     return FALSE;
   }
+  if (tolerance < 0 || tolerance > 3600) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                _("--remote-tolerance must be between 0 and 3600 seconds"));
+    return FALSE;
+  }
+  if (fleet)
+    add_fleet_hosts(o);
+  for (guint i = 0; o->hosts && o->hosts[i]; i++) {
+    ArHost h;
+    if (!ar_host_parse(o->hosts[i], &h, error))
+      return FALSE;
+    ar_host_clear(&h);
+  }
+  o->remote_tolerance_s = (guint)tolerance;
   if (o->listen)
     o->http = TRUE;
   o->interval_s = (guint)interval;
@@ -91,10 +137,12 @@ monitor_clear(ArmMonitor *mon)
   g_clear_pointer(&mon->notify, arm_notify_free);
   g_clear_pointer(&mon->health, arm_health_free);
   g_clear_pointer(&mon->projects, g_hash_table_unref);
+  arm_remote_stop(mon);
   arm_bus_stop(mon);
   mon->event = sd_event_unref(mon->event);
   g_free(mon->opts.project);
   g_free(mon->opts.listen);
+  g_strfreev(mon->opts.hosts);
 }
 
 int
@@ -145,6 +193,7 @@ main(int argc, char **argv)
   }
   if (mon.acting)
     mon.notify = arm_notify_new(&mon);
+  arm_remote_start(&mon);
   /* The web page: libsoup on a GMainLoop that hosts sd-event (arm-glib-loop.c). */
   if (mon.opts.http) {
     mon.web = arm_web_new(&mon, mon.opts.listen, &error);

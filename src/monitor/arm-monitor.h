@@ -52,6 +52,10 @@ typedef struct {
   gboolean http;      /* serve the web page (issue 16, arm-http.c) */
   char *listen;       /* --listen ADDR:PORT, NULL: 127.0.0.1 */
   char *hooks_helper; /* --run-detector-hooks CONFIG (arm-hooks.c) */
+
+  /* other hosts' buses over ssh (arm-remote.c) */
+  char **hosts;             /* --host [USER@]HOST[:PORT] */
+  guint remote_tolerance_s; /* --remote-tolerance: outage before a host alerts */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */
@@ -79,10 +83,11 @@ typedef enum {
 typedef struct ArmMonitor ArmMonitor;
 typedef struct ArmProject ArmProject;
 typedef struct ArmHooks ArmHooks;
+typedef struct ArmRemote ArmRemote;
 
 struct ArmProject {
   ArmMonitor *mon;
-  char *name;     /* the project */
+  char *name;     /* the project; HOST/PROJECT for a remote one */
   char *bus_name; /* org.agentrunner.Runner1.<escaped> */
   char *owner;    /* unique name while on the bus, else NULL */
   ArConfig *cfg;  /* NULL until ConfigPath was read and loaded */
@@ -128,6 +133,12 @@ struct ArmProject {
   guint32 notify_id;        /* the desktop notification this project owns */
   gboolean started_emitted; /* monitor_started is out */
   ArmHooks *hooks;          /* [hooks] detector runs and alerts (arm-hooks.c), or NULL */
+
+  /* where it is (arm-remote.c) */
+  char *key;            /* in mon->projects: bus_name, or HOST/bus_name */
+  char *host;           /* the --host spec of a remote project, NULL: local */
+  ArmRemote *remote;    /* its host's connection, NULL: local */
+  gboolean unreachable; /* its host's connection is down */
 };
 
 typedef struct ArmDetector {
@@ -157,6 +168,7 @@ struct ArmMonitor {
   struct ArmNotify *notify;
   struct ArmHealth *health;
   struct ArmWeb *web; /* NULL without --http */
+  GPtrArray *remotes; /* ArmRemote*, one per --host */
 };
 
 /* ---- arm-project.c ------------------------------------------------------ */
@@ -201,6 +213,12 @@ void arm_output_event(ArmMonitor *mon, const char *project, const char *kind,
 
 gboolean arm_bus_start(ArmMonitor *mon, GError **error);
 void arm_bus_stop(ArmMonitor *mon);
+/* Follow the projects on a remote host's bus (connected, not yet
+ * answering): NameOwnerChanged, then ListNames; the answer or its failure
+ * goes to arm_remote_listed(). */
+void arm_bus_follow_remote(ArmRemote *r, sd_bus *bus);
+/* The bus a project's daemon is on. */
+sd_bus *arm_project_bus(ArmProject *p);
 /* MonitorAlert on the project's daemon; FALSE when it is not on the bus. */
 gboolean arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
                               const char *transition, const char *message, const char *auto_action);
@@ -219,6 +237,24 @@ void arm_hooks_trigger(ArmProject *p);
 void arm_hooks_free(ArmHooks *h);
 /* agent-runner-monitor --run-detector-hooks CONFIG: the helper. */
 int arm_hooks_helper_main(const char *config_path, gboolean journal);
+/* ---- arm-remote.c ------------------------------------------------------- */
+
+/* Watch --host's buses: connect, and reconnect with back-off; an outage
+ * shorter than --remote-tolerance is a blip (journal only), a longer one
+ * alerts once and resolves on reconnect. */
+void arm_remote_start(ArmMonitor *mon);
+void arm_remote_stop(ArmMonitor *mon);
+ArmMonitor *arm_remote_monitor(ArmRemote *r);
+const char *arm_remote_spec(ArmRemote *r);
+sd_bus *arm_remote_bus(ArmRemote *r);
+/* An acting monitor runs on the host itself: it records the alerts. */
+gboolean arm_remote_has_monitor(ArmRemote *r);
+/* ListNames answered (names) or failed (NULL, why). */
+void arm_remote_listed(ArmRemote *r, char **names, const char *why);
+/* The desktop notification the host's outage owns. */
+guint32 *arm_remote_notify_id(ArmMonitor *mon, const char *key);
+/* The project of a remote bus name (created on first sight). */
+ArmProject *arm_remote_project(ArmRemote *r, const char *bus_name, const char *project);
 
 /* ---- arm-notify.c ------------------------------------------------------- */
 
@@ -228,6 +264,9 @@ void arm_notify_free(ArmNotify *n);
 /* Show (or replace) the project's notification. */
 void arm_notify_show(ArmNotify *n, ArmProject *p, ArmSeverity sev, const char *summary,
                      const char *body);
+/* The same for what key names (a project's, or a remote host's outage). */
+void arm_notify_show_key(ArmNotify *n, const char *key, guint32 replaces_id, ArmSeverity sev,
+                         const char *summary, const char *body);
 /* Does the project's config ask for this kind ("critical", "warning",
  * "finished", "round_end")? */
 gboolean arm_notify_wants(ArmProject *p, const char *what);

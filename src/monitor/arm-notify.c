@@ -5,6 +5,7 @@
 
 #include "ar-cleanup.h"
 #include "ar-json.h"
+#include "ar-names.h"
 #include "arm-monitor.h"
 
 /* Desktop notifications through org.freedesktop.Notifications on the
@@ -27,7 +28,7 @@ struct ArmNotify {
 
 typedef struct {
   ArmNotify *n;
-  char *bus_name; /* the project's, to find it again when the reply comes */
+  char *key; /* the project's (or a host's) key, to find it again when the reply comes */
 } Pending;
 
 static ArmProject *
@@ -55,7 +56,16 @@ on_action(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   ArmProject *p = project_by_notification(n, id);
   if (!p)
     return 0;
-  const char *argv[] = { n->terminal, "-e", "agent-runner", "--project", p->name, "watch", NULL };
+  g_autofree char *project = ar_project_from_bus_name(p->bus_name);
+  const char *argv[] = {
+    n->terminal, "-e", "agent-runner", "--project", project, "watch", NULL, NULL, NULL,
+  };
+  if (p->host) {
+    /* A remote project: its status is on its host. */
+    argv[5] = "-H";
+    argv[6] = p->host;
+    argv[7] = "watch";
+  }
   g_autoptr(GError) error = NULL;
   if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &error))
     g_message(_("cannot open the status of %s: %s"), p->name, error->message);
@@ -112,17 +122,27 @@ on_notify_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
                 e->message);
     n->no_server_noted = TRUE;
   } else if (sd_bus_message_read(m, "u", &id) >= 0) {
-    ArmProject *p = g_hash_table_lookup(n->mon->projects, pd->bus_name);
+    ArmProject *p = g_hash_table_lookup(n->mon->projects, pd->key);
+    guint32 *host_id = p ? NULL : arm_remote_notify_id(n->mon, pd->key);
     if (p)
       p->notify_id = id;
+    else if (host_id)
+      *host_id = id;
   }
-  g_free(pd->bus_name);
+  g_free(pd->key);
   g_free(pd);
   return 0;
 }
 
 void
 arm_notify_show(ArmNotify *n, ArmProject *p, ArmSeverity sev, const char *summary, const char *body)
+{
+  arm_notify_show_key(n, p->key, p->notify_id, sev, summary, body);
+}
+
+void
+arm_notify_show_key(ArmNotify *n, const char *key, guint32 replaces_id, ArmSeverity sev,
+                    const char *summary, const char *body)
 {
   if (!n)
     return;
@@ -131,7 +151,7 @@ arm_notify_show(ArmNotify *n, ArmProject *p, ArmSeverity sev, const char *summar
   int r = sd_bus_message_new_method_call(n->bus, &call, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_IFACE,
                                          "Notify");
   if (r >= 0)
-    r = sd_bus_message_append(call, "susss", "agent-runner", p->notify_id,
+    r = sd_bus_message_append(call, "susss", "agent-runner", replaces_id,
                               sev == ARM_SEV_CRITICAL ? "dialog-error" : "dialog-information",
                               summary, body);
   if (r >= 0 && n->terminal)
@@ -149,10 +169,10 @@ arm_notify_show(ArmNotify *n, ArmProject *p, ArmSeverity sev, const char *summar
   }
   Pending *pd = g_new0(Pending, 1);
   pd->n = n;
-  pd->bus_name = g_strdup(p->bus_name);
+  pd->key = g_strdup(key);
   r = sd_bus_call_async(n->bus, NULL, call, on_notify_reply, pd, 0);
   if (r < 0) {
-    g_free(pd->bus_name);
+    g_free(pd->key);
     g_free(pd);
   }
 }

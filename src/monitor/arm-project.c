@@ -33,6 +33,7 @@ arm_project_new(ArmMonitor *mon, const char *bus_name, const char *project)
   ArmProject *p = g_new0(ArmProject, 1);
   p->mon = mon;
   p->bus_name = g_strdup(bus_name);
+  p->key = g_strdup(bus_name);
   p->name = g_strdup(project);
   p->repetitive = g_array_new(FALSE, FALSE, sizeof(guint));
   p->held = g_ptr_array_new_with_free_func(g_free);
@@ -71,6 +72,8 @@ arm_project_free(ArmProject *p)
   g_free(p->log_dir);
   g_free(p->owner);
   g_free(p->bus_name);
+  g_free(p->key);
+  g_free(p->host);
   g_free(p->name);
   g_free(p);
 }
@@ -101,6 +104,9 @@ arm_project_no_progress_rounds(ArmProject *p)
 void
 arm_project_set_config(ArmProject *p, const char *config_path, const char *log_dir)
 {
+  /* A remote project's paths are its host's: nothing local to read. */
+  if (p->remote)
+    return;
   g_autoptr(GError) error = NULL;
   g_autoptr(ArConfig) cfg = ar_config_load(config_path, &error);
   if (cfg) {
@@ -547,6 +553,10 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   if (lines)
     reset_inputs(p);
   else if (doc) {
+    /* A remote project after an outage: its daemon's ring holds what the
+     * detectors saw before it as well as what came meanwhile. */
+    if (p->remote)
+      reset_inputs(p);
     lines = g_ptr_array_new_with_free_func(g_free);
     JsonArray *events = ar_json_array(doc, "recent_events");
     for (guint i = 0; events && i < json_array_get_length(events); i++) {

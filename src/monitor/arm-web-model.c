@@ -241,7 +241,7 @@ static const char *
 project_state(ArmProject *p)
 {
   if (!p->owner)
-    return p->vanished ? "gone" : "stopped";
+    return p->unreachable ? "unreachable" : p->vanished ? "gone" : "stopped";
   if (p->round_num)
     return "running";
   if (p->throttled_until_s > g_get_real_time() / G_USEC_PER_SEC)
@@ -261,6 +261,7 @@ arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   ar_json_add_str(b, "name", p->name);
+  ar_json_add_str(b, "host", p->host);
   ar_json_add_str(b, "state", project_state(p));
   ar_json_add_int(b, "round", p->round_num);
   ar_json_add_int(b, "max_round", p->max_round);
@@ -339,7 +340,11 @@ static gint
 by_name(gconstpointer a, gconstpointer b)
 {
   ArmProject *pa = *(ArmProject **)a, *pb = *(ArmProject **)b;
-  return g_strcmp0(pa->name, pb->name);
+  /* Grouped by host: this host's projects first (host NULL). */
+  if (!pa->host != !pb->host)
+    return pa->host ? 1 : -1;
+  int by_host = g_strcmp0(pa->host, pb->host);
+  return by_host ? by_host : g_strcmp0(pa->name, pb->name);
 }
 
 GPtrArray *
@@ -366,6 +371,12 @@ arm_web_model_html(ArmWebModel *m, ArmMonitor *mon)
     g_string_append_printf(s, "<p class=\"empty\">%s</p>\n", _("No project on this bus yet."));
   for (guint i = 0; i < list->len; i++) {
     ArmProject *p = g_ptr_array_index(list, i);
+    ArmProject *prev = i > 0 ? g_ptr_array_index(list, i - 1) : NULL;
+    /* A heading for each remote host's group. */
+    if (p->host && (!prev || g_strcmp0(prev->host, p->host) != 0)) {
+      g_autofree char *host = arm_web_escape(p->host);
+      g_string_append_printf(s, "<h2 class=\"host\">%s</h2>\n", host);
+    }
     WebProject *w = lookup(m, p->name);
     g_autofree char *json = arm_web_model_project_json(m, p); /* reads the narrative */
     g_autofree char *name = arm_web_escape(p->name);

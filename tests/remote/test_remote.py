@@ -267,6 +267,27 @@ class RemoteTest(unittest.TestCase):
             by_host.setdefault(r["host"], []).append(r)
         self.assertEqual([(r["project"], r["state"]) for r in by_host["h1"]], [("work", "running")])
         self.assertEqual([(r["project"], r["state"]) for r in by_host["h2"]], [("work", "running")])
+        self.assertEqual(by_host["h1"][0]["alerts"], [])
+        # The monitor's alerts as the daemon recorded them (MonitorAlert, as
+        # the monitor calls it): the ALERTS column shows those not resolved.
+        pw = pwd.getpwnam(USERS[1])
+
+        def alert(detector, transition):
+            subprocess.run(["busctl", f"--address=unix:path=/run/user/{pw.pw_uid}/bus", "call",
+                            "org.agentrunner.Runner1.work", "/org/agentrunner/Runner1",
+                            "org.agentrunner.Runner1", "MonitorAlert", "sssss", detector,
+                            "warning", transition, "test", ""],
+                           check=True, user=pw.pw_uid, group=pw.pw_gid, stdout=subprocess.DEVNULL)
+        alert("no_progress", "emitted")
+        alert("hung", "emitted")
+        alert("hung", "resolved")
+        rc, out, err = f.client("list", "-H", "h1", "-H", "h2", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual({r["host"]: r["alerts"] for r in json.loads(out)},
+                         {"h1": [], "h2": ["no_progress"]})
+        rc, out, err = f.client("list", "-H", "h1", "-H", "h2")
+        self.assertIn("ALERTS", out.splitlines()[0])
+        self.assertRegex(out, r"h2 .* no_progress")
         self.assertIn("Connection refused", by_host["down"][0]["error"])
         self.assertIn("Permission denied", by_host["refused"][0]["error"])
         self.assertIn("bus", by_host["h3"][0]["error"])  # no user bus there

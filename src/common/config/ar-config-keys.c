@@ -56,10 +56,6 @@ const char *const ar_config_sections[] = {
   "phases", "plugins",   "hooks",   "events", NULL,
 };
 
-/* Keys read but not acted on yet (DESIGN.md §12): what `config check`
- * says when a file sets one. */
-#define NO_EFFECT_REMOTE "the monitor does not watch remote hosts yet"
-
 #define AUTH_FAIL_DEFAULT                                                                          \
   "['\\b(oauth|unauthorized|401|api[_ ]key|auth(entication)?[_ -]?(failed|error|expired)|"         \
   "session.*expired)\\b']"
@@ -148,8 +144,7 @@ const ArConfigKey ar_config_keys[] = {
   { "monitor", "auto_stop_on", AR_KEY_NAMES, .default_toml = "[\"oauth_fail\", \"disk_critical\"]", .offset = OFF(auto_stop_on), .choices = ar_known_detectors,
     .doc = "Detectors whose alert stops the service (the monitor calls the daemon, and the stop lasts until agent-runner start). [hooks] detector names count; such a hook stops the service when its alert asks for stop_service." },
   { "monitor", "remote_failure_tolerance_s", AR_KEY_UINT, .default_toml = "90", .offset = OFF(remote_failure_tolerance_s), .max = 3600,
-    .doc = "How long monitor --host tolerates ssh failures before giving up (0..3600).",
-    .no_effect = NO_EFFECT_REMOTE },
+    .doc = "How long a host that agent-runner monitor -H HOST (run next to this file) watches may stay unreachable before the monitor alerts (0: at once); shorter outages are journal-only blips, and the monitor reconnects by itself either way." },
   { "monitor", "anomaly_repetitive_window", AR_KEY_UINT, .default_toml = "0", .offset = OFF(anomaly_repetitive_window),
     .doc = "Tool-call window of the repetitive-tool detector on claude output (0: off)." },
   { "monitor", "anomaly_repetitive_threshold", AR_KEY_UINT, .default_toml = "0", .offset = OFF(anomaly_repetitive_threshold),

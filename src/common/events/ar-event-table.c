@@ -556,11 +556,24 @@ static const ArEventKind kinds[] = {
     "monitor",
     "The monitor gave up on a remote host",
     "Gave up on %{host} after %{total_attempts} attempts: %{final_error}",
-    "The remote host stayed unreachable for longer than the tolerance window; the "
-    "monitor exits.\n\n"
-    "Check the host and the ssh connection, then restart the monitor.",
+    "The remote host stayed unreachable for longer than the tolerance window "
+    "(remote_failure_tolerance_s); the monitor alerts once and keeps retrying with a "
+    "bounded back-off (at most every 30 s); monitor_remote_recovered follows when the "
+    "host answers again.\n\n"
+    "Check the host and the ssh connection (ssh HOST systemd-stdio-bridge).",
     { F_STR("host"), F_INT("total_attempts"), F_NUM("total_elapsed_s"), F_NUM("cap_s"),
       F_STR("final_error") } },
+
+  { "monitor_remote_recovered",
+    "457f1ce5f4f54c4d8e212ce49fef8ee0",
+    LOG_NOTICE,
+    "monitor",
+    "A remote host answers again",
+    "Remote %{host} reachable again after %{outage_s} s",
+    "The monitor's ssh connection to the host's bus works again after an outage "
+    "(gave_up tells whether it had alerted); its projects are followed again and the "
+    "events they wrote meanwhile are read from their daemons.",
+    { F_STR("host"), F_INT("attempts"), F_NUM("outage_s"), F_BOOL("gave_up") } },
 
   /* ---- upgrade ---- */
   { "service_upgraded",

@@ -87,8 +87,9 @@
 
   function render(d) {
     let p = projects.get(d.name);
-    const card = el("section", "card" + (d.state === "gone" || d.state === "stopped" ? " gone-card" : ""));
+    const card = el("section", "card" + (d.state === "gone" || d.state === "stopped" || d.state === "unreachable" ? " gone-card" : ""));
     card.dataset.project = d.name;
+    if (d.host) card.dataset.host = d.host;
     const h = el("h2");
     h.appendChild(el("span", "name", d.name));
     h.appendChild(el("span", "state st-" + d.state, d.state));
@@ -150,8 +151,11 @@
       if (old && !old.hidden && running) { pre.hidden = false; pre.textContent = old.textContent; }
       main.replaceChild(card, p.el);
     } else {
-      const after = [...projects.keys()].filter(k => k > d.name).sort()[0];
-      main.insertBefore(card, after ? projects.get(after).el : null);
+      // grouped by host: this host's projects first, then each remote host's
+      const key = q => (q.host ? "1" + q.host + "\u0000" : "0") + q.name;
+      const after = [...projects.values()].filter(q => key(q.data) > key(d))
+        .sort((a, b) => key(a.data) < key(b.data) ? -1 : 1)[0];
+      main.insertBefore(card, after ? after.el : null);
       const empty = main.querySelector(".empty");
       if (empty) empty.remove();
     }
