@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -38,7 +40,7 @@
 
 typedef struct {
   guint64 seq;
-  char *text; /* the whole SSE message, "id: ...\n...\n\n" */
+  GBytes *text; /* the whole SSE message, "id: ...\n...\n\n", shared by every stream */
 } RingEntry;
 
 typedef struct {
@@ -268,11 +270,12 @@ all_projects_json(ArmWeb *w)
 /* ---- SSE ----------------------------------------------------------------- */
 
 static void
-client_append(SseClient *c, const char *text)
+client_append_bytes(SseClient *c, GBytes *bytes)
 {
-  gsize len = strlen(text);
-  soup_message_body_append(soup_server_message_get_response_body(c->msg), SOUP_MEMORY_COPY, text,
-                           len);
+  gsize len = g_bytes_get_size(bytes);
+  /* One message's bytes are shared by every stream (a reference each, no
+   * copy per page). */
+  soup_message_body_append_bytes(soup_server_message_get_response_body(c->msg), bytes);
   c->backlog += len;
   soup_server_message_unpause(c->msg);
   /* A client that does not read: drop it rather than buffer for it. */
@@ -283,12 +286,27 @@ client_append(SseClient *c, const char *text)
   }
 }
 
-static char *
+static void
+client_append_static(SseClient *c, const char *text)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_static(text, strlen(text));
+  client_append_bytes(c, bytes);
+}
+
+static GBytes *
 sse_message(ArmWeb *w, guint64 seq, const char *event, const char *data)
 {
   /* data is single-line JSON: JSON escapes newlines inside strings. */
-  return g_strdup_printf("id: %s-%" G_GUINT64_FORMAT "\nevent: %s\ndata: %s\n\n", w->instance, seq,
-                         event, data);
+  char *text = g_strdup_printf("id: %s-%" G_GUINT64_FORMAT "\nevent: %s\ndata: %s\n\n", w->instance,
+                               seq, event, data);
+  return g_bytes_new_take(text, strlen(text));
+}
+
+static void
+ring_entry_free(RingEntry *e)
+{
+  g_bytes_unref(e->text);
+  g_free(e);
 }
 
 static void
@@ -298,13 +316,10 @@ broadcast(ArmWeb *w, const char *event, const char *data)
   e->seq = ++w->seq;
   e->text = sse_message(w, e->seq, event, data);
   g_queue_push_tail(&w->ring, e);
-  while (w->ring.length > ARM_WEB_RING) {
-    RingEntry *old = g_queue_pop_head(&w->ring);
-    g_free(old->text);
-    g_free(old);
-  }
+  while (w->ring.length > ARM_WEB_RING)
+    ring_entry_free(g_queue_pop_head(&w->ring));
   for (GList *l = w->clients; l; l = l->next)
-    client_append(l->data, e->text);
+    client_append_bytes(l->data, e->text);
 }
 
 static void
@@ -332,8 +347,8 @@ static void
 send_snapshot(ArmWeb *w, SseClient *c)
 {
   g_autofree char *all = all_projects_json(w);
-  g_autofree char *text = sse_message(w, w->seq, "snapshot", all);
-  client_append(c, text);
+  g_autoptr(GBytes) text = sse_message(w, w->seq, "snapshot", all);
+  client_append_bytes(c, text);
 }
 
 static void
@@ -348,6 +363,14 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
   soup_message_headers_set_content_type(rh, "text/event-stream", NULL);
   soup_message_headers_set_encoding(rh, SOUP_ENCODING_CHUNKED);
   soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  /* A stream lives for days: a chunk is dropped once written instead of
+   * being kept in the body (libsoup's default accumulates them all). */
+  soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
+  /* Small messages go out at once: with Nagle a message written while the
+   * previous one waits for the browser's delayed ACK is held up to 40 ms. */
+  GSocket *sock = soup_server_message_get_socket(msg);
+  if (sock)
+    g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   SseClient *c = g_new0(SseClient, 1);
   c->web = w;
   c->msg = g_object_ref(msg);
@@ -355,7 +378,7 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
   w->n_clients++;
   g_signal_connect(msg, "wrote-body-data", G_CALLBACK(on_wrote_body_data), c);
   g_signal_connect(msg, "finished", G_CALLBACK(on_client_finished), c);
-  client_append(c, "retry: 1000\n\n");
+  client_append_static(c, "retry: 1000\n\n");
 
   const char *last =
       soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Last-Event-ID");
@@ -367,7 +390,7 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
       for (GList *l = w->ring.head; l; l = l->next) {
         RingEntry *e = l->data;
         if (e->seq > seen)
-          client_append(c, e->text);
+          client_append_bytes(c, e->text);
       }
       return;
     }
@@ -380,7 +403,7 @@ heartbeat(gpointer user_data)
 {
   ArmWeb *w = user_data;
   for (GList *l = w->clients; l; l = l->next)
-    client_append(l->data, ": ping\n\n");
+    client_append_static(l->data, ": ping\n\n");
   return G_SOURCE_CONTINUE;
 }
 
@@ -731,11 +754,7 @@ arm_web_free(ArmWeb *w)
   while (w->clients)
     on_client_finished(((SseClient *)w->clients->data)->msg, w->clients->data);
   g_clear_object(&w->server);
-  RingEntry *e;
-  while ((e = g_queue_pop_head(&w->ring))) {
-    g_free(e->text);
-    g_free(e);
-  }
+  g_queue_clear_full(&w->ring, (GDestroyNotify)ring_entry_free);
   g_hash_table_unref(w->last_sent);
   g_ptr_array_unref(w->hosts);
   arm_web_model_free(w->model);
