@@ -39,6 +39,8 @@ const ArcVerb arc_verbs[] = {
   { "monitor", arc_verb_monitor,
     "[--project P] [--interval S] [--mode alerts|events|narrate] [--json]",
     N_("Watch every project on the bus: alerts (or events) as they happen") },
+  { "web", arc_verb_web, "[--open]",
+    N_("Print the address of the monitor's web page, or open it in the browser") },
   { "install", arc_verb_install, "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",
     N_("Run the project as a systemd service (agent-runner@PROJECT.service)") },
   { "uninstall", arc_verb_uninstall, "[--system] [--dry-run]",

@@ -17,7 +17,7 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
 {
   int interval = 30;
   g_autofree char *mode = NULL;
-  gboolean no_notify = FALSE, http = FALSE;
+  gboolean no_notify = FALSE, http = FALSE, open = FALSE;
   g_autofree char *listen = NULL;
   GOptionEntry entries[] = {
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
@@ -30,6 +30,8 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
       N_("Also serve the web page on 127.0.0.1 and print its URL (with the token)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
+    { "open", 0, 0, G_OPTION_ARG_NONE, &open,
+      N_("Open the web page in the browser (xdg-open; implies --http)"), NULL },
     { NULL },
   };
   if (!arc_parse_options(arc_verb_lookup("monitor"), entries, &argc, &argv))
@@ -55,6 +57,8 @@ arc_verb_monitor(ArcGlobal *global, int argc, char **argv)
     g_ptr_array_add(args, g_strdup("--http"));
   if (listen)
     g_ptr_array_add(args, g_strdup_printf("--listen=%s", listen));
+  if (open)
+    g_ptr_array_add(args, g_strdup("--open"));
   g_ptr_array_add(args, NULL);
   execv(monitor, (char **)args->pdata);
   fprintf(stderr, _("agent-runner monitor: cannot run %s: %s\n"), monitor, g_strerror(errno));

@@ -14,8 +14,10 @@
 
 #include "ar-cleanup.h"
 #include "ar-json.h"
+#include "ar-monitor-settings.h"
 #include "ar-names.h"
 #include "ar-util.h"
+#include "ar-web-open.h"
 #include "arm-monitor.h"
 #include "arm-web-resources.h"
 #include "arm-web.h"
@@ -31,8 +33,8 @@
  * messages are kept for Last-Event-ID, whose ids carry the monitor's
  * instance so a restarted monitor answers with a full snapshot. */
 
-#define TOKEN_FILE  "monitor-http.token"
-#define URL_FILE    "monitor-http.url"
+#define TOKEN_FILE  AR_WEB_TOKEN_FILE
+#define URL_FILE    AR_WEB_URL_FILE
 #define HEARTBEAT_S 20
 #define CSP                                                                                        \
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "  \
@@ -71,10 +73,7 @@ struct ArmWeb {
 char *
 arm_web_runtime_dir(void)
 {
-  const char *rt = g_getenv("XDG_RUNTIME_DIR");
-  if (!rt || !*rt)
-    rt = "/run";
-  return g_build_filename(rt, "agent-runner", NULL);
+  return ar_web_runtime_dir();
 }
 
 static char *
@@ -623,26 +622,10 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
 static gboolean
 parse_listen(const char *listen, char **addr, guint *port, GError **error)
 {
-  if (!listen) {
-    *addr = g_strdup("127.0.0.1");
-    *port = ARM_WEB_DEFAULT_PORT;
+  if (ar_monitor_listen_parse(listen ? listen : AR_MONITOR_DEFAULT_LISTEN, addr, port, error))
     return TRUE;
-  }
-  const char *colon = strrchr(listen, ':');
-  guint64 v = 0;
-  if (!colon || !g_ascii_string_to_unsigned(colon + 1, 10, 0, 65535, &v, NULL)) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                _("--listen wants ADDRESS:PORT (for example 127.0.0.1:8765), not \"%s\""), listen);
-    return FALSE;
-  }
-  *addr = g_strndup(listen, colon - listen);
-  if (**addr == '[' && g_str_has_suffix(*addr, "]")) {
-    char *inner = g_strndup(*addr + 1, strlen(*addr) - 2);
-    g_free(*addr);
-    *addr = inner;
-  }
-  *port = (guint)v;
-  return TRUE;
+  g_prefix_error(error, "--listen: ");
+  return FALSE;
 }
 
 static void
@@ -659,12 +642,7 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
   guint port = 0;
   if (!parse_listen(listen, &addr, &port, error))
     return NULL;
-  g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(addr);
-  if (!ia) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                _("--listen: \"%s\" is not an IP address"), addr);
-    return NULL;
-  }
+  g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(addr); /* parse_listen checked it */
   g_autofree char *token = load_or_make_token(error);
   if (!token)
     return NULL;
@@ -718,6 +696,9 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
     g_message(_("cannot write %s"), url_path);
   if (mon->opts.output != ARM_OUT_NONE)
     g_printerr(_("agent-runner-monitor: web page: %s\n"), w->url);
+  g_autoptr(GError) open_error = NULL;
+  if (mon->opts.open && !ar_web_open(dir, w->url, FALSE, &open_error))
+    g_printerr("agent-runner-monitor: %s\n", open_error->message);
   w->heartbeat = g_timeout_add_seconds(HEARTBEAT_S, heartbeat, w);
   return w;
 }

@@ -44,6 +44,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Serve the web page (127.0.0.1, with a token; prints the URL)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
+    { "open", 0, 0, G_OPTION_ARG_NONE, &o->open,
+      N_("Open the web page in the browser (xdg-open; implies --http)"), NULL },
     { "detectors-md", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->detectors_md, NULL, NULL },
     { NULL },
   };
@@ -64,7 +66,7 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
                 _("--interval must be at least 1 second"));
     return FALSE;
   }
-  if (o->listen)
+  if (o->listen || o->open)
     o->http = TRUE;
   o->interval_s = (guint)interval;
   o->journal = !no_journal;
@@ -143,6 +145,11 @@ main(int argc, char **argv)
   }
   if (mon.acting)
     mon.notify = arm_notify_new(&mon);
+  if (!arm_web_settings_apply(&mon, &error)) {
+    fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
+    monitor_clear(&mon);
+    return EXIT_USAGE;
+  }
   /* The web page: libsoup on a GMainLoop that hosts sd-event (arm-glib-loop.c). */
   if (mon.opts.http) {
     mon.web = arm_web_new(&mon, mon.opts.listen, &error);

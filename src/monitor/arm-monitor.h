@@ -52,6 +52,7 @@ typedef struct {
   gboolean detectors_md; /* print docs/monitor.md's table and exit */
   gboolean http;         /* serve the web page (issue 16, arm-http.c) */
   char *listen;          /* --listen ADDR:PORT, NULL: 127.0.0.1 */
+  gboolean open;         /* --open: the page in a browser (xdg-open) */
 } ArmOptions;
 
 /* One agent exit, as the rate detectors need it. */

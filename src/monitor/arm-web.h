@@ -56,6 +56,11 @@ void arm_web_free(ArmWeb *w);
 /* Hooks from arm-project.c; no-ops without --http. */
 void arm_web_event(ArmMonitor *mon, ArmProject *p, const char *kind, JsonObject *o);
 void arm_web_changed(ArmMonitor *mon, ArmProject *p);
+/* ---- arm-web-settings.c ---- */
+/* monitor.toml's [monitor] http for the acting monitor (after arm_bus_start);
+ * FALSE: the file is wrong (FILE:LINE:COL in error). */
+gboolean arm_web_settings_apply(ArmMonitor *mon, GError **error);
+
 /* Where the token and URL files live ($XDG_RUNTIME_DIR/agent-runner). */
 char *arm_web_runtime_dir(void);
 
