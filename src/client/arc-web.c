@@ -78,8 +78,7 @@ arc_verb_web(ArcGlobal *global, int argc, char **argv)
   g_strstrip(text);
   if (!reachable(text, &error)) {
     g_autofree char *hint = not_served_hint(global);
-    fprintf(stderr,
-            _("agent-runner web: the monitor that served the web page is gone (%s): %s\n"),
+    fprintf(stderr, _("agent-runner web: the monitor that served the web page is gone (%s): %s\n"),
             error->message, hint);
     return ARC_EXIT_NOT_RUNNING;
   }

@@ -75,15 +75,17 @@ ar_monitor_listen_parse(const char *listen, char **addr, guint *port, GError **e
   return TRUE;
 }
 
-static gboolean G_GNUC_PRINTF(4, 5)
-    fail_at(GError **error, const char *path, const ArTomlNode *at, const char *fmt, ...)
+/* at_value: point at the value (a wrong value), else at its key. */
+static gboolean G_GNUC_PRINTF(5, 6) fail_at(GError **error, const char *path, const ArTomlNode *at,
+                                            gboolean at_value, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
   g_autofree char *msg = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  guint line = at->key_line ? at->key_line : at->line;
-  guint col = at->key_line ? at->key_col : at->col;
+  gboolean key = at->key_line && !at_value;
+  guint line = key ? at->key_line : at->line;
+  guint col = key ? at->key_col : at->col;
   g_set_error(error, AR_TOML_ERROR, AR_TOML_ERROR_SYNTAX, "%s:%u:%u: %s", path, line, col, msg);
   return FALSE;
 }
@@ -121,7 +123,8 @@ apply(const char *path, const ArMonitorSettingKey *key, const ArTomlNode *v, ArM
 {
   if (key->type == AR_MSET_BOOL) {
     if (v->type != AR_TOML_BOOL)
-      return fail_at(error, path, v, _("[%s] %s must be true or false"), key->section, key->name);
+      return fail_at(error, path, v, TRUE, _("[%s] %s must be true or false"), key->section,
+                     key->name);
     s->http = v->v.boolean;
     *http_set = TRUE;
     return TRUE;
@@ -130,10 +133,10 @@ apply(const char *path, const ArMonitorSettingKey *key, const ArTomlNode *v, ArM
   guint port = 0;
   g_autoptr(GError) bad = NULL;
   if (v->type != AR_TOML_STRING)
-    return fail_at(error, path, v, _("[%s] %s must be a string \"ADDRESS:PORT\""), key->section,
-                   key->name);
+    return fail_at(error, path, v, TRUE, _("[%s] %s must be a string \"ADDRESS:PORT\""),
+                   key->section, key->name);
   if (!ar_monitor_listen_parse(v->v.str, &addr, &port, &bad))
-    return fail_at(error, path, v, "[%s] %s: %s", key->section, key->name, bad->message);
+    return fail_at(error, path, v, TRUE, "[%s] %s: %s", key->section, key->name, bad->message);
   g_free(s->http_listen);
   s->http_listen = g_strdup(v->v.str);
   *listen_set = TRUE;
@@ -155,7 +158,8 @@ ar_monitor_settings_load(const char *path, ArMonitorSettings *out, GError **erro
     const ArTomlNode *t = ar_toml_at(root, i);
     if (g_strcmp0(t->key, "monitor") != 0 || t->type != AR_TOML_TABLE) {
       ar_monitor_settings_clear(out);
-      return fail_at(error, path, t, _("unknown key \"%s\" (this file has one table, [monitor])"),
+      return fail_at(error, path, t, FALSE,
+                     _("unknown key \"%s\" (this file has one table, [monitor])"),
                      t->key ? t->key : "?");
     }
     for (guint j = 0; j < ar_toml_len(t); j++) {
@@ -166,10 +170,10 @@ ar_monitor_settings_load(const char *path, ArMonitorSettings *out, GError **erro
         g_autofree char *all = known_keys("monitor");
         ar_monitor_settings_clear(out);
         if (near)
-          return fail_at(error, path, k, _("unknown key \"%s\" in [monitor]; did you mean \"%s\"?"),
-                         k->key, near);
-        return fail_at(error, path, k, _("unknown key \"%s\" in [monitor] (known: %s)"), k->key,
-                       all);
+          return fail_at(error, path, k, FALSE,
+                         _("unknown key \"%s\" in [monitor]; did you mean \"%s\"?"), k->key, near);
+        return fail_at(error, path, k, FALSE, _("unknown key \"%s\" in [monitor] (known: %s)"),
+                       k->key, all);
       }
       if (!apply(path, key, k, out, &listen_set, &http_set, error)) {
         ar_monitor_settings_clear(out);
@@ -193,7 +197,8 @@ ar_monitor_settings_clear(ArMonitorSettings *s)
 char *
 ar_monitor_settings_doc_markdown(void)
 {
-  g_autofree char *user = g_build_filename("$XDG_CONFIG_HOME", "agent-runner", "monitor.toml", NULL);
+  g_autofree char *user =
+      g_build_filename("$XDG_CONFIG_HOME", "agent-runner", "monitor.toml", NULL);
   GString *out = g_string_new(NULL);
   g_string_append_printf(
       out,

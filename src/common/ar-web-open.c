@@ -43,8 +43,7 @@ ar_web_open(const char *dir, const char *url, gboolean wait, GError **error)
     return FALSE;
   if (!opener) {
     g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT,
-                _("xdg-open is not installed (package xdg-utils): open %s in a browser"),
-                file_url);
+                _("xdg-open is not installed (package xdg-utils): open %s in a browser"), file_url);
     return FALSE;
   }
   const char *argv[] = { opener, file_url, NULL };
@@ -52,8 +51,8 @@ ar_web_open(const char *dir, const char *url, gboolean wait, GError **error)
     return g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
                          error);
   int status = 0;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL,
-                    NULL, &status, error))
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL, NULL,
+                    &status, error))
     return FALSE;
   if (!g_spawn_check_wait_status(status, NULL)) {
     g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
