@@ -249,8 +249,8 @@ project_state(ArmProject *p)
   return "waiting";
 }
 
-char *
-arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
+JsonNode *
+arm_web_model_project_node(ArmWebModel *m, ArmProject *p)
 {
   WebProject *w = lookup(m, p->name);
   if (!w->narrative_read) {
@@ -331,7 +331,13 @@ arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
   json_builder_end_array(b);
   ar_json_add_str(b, "narrative_html", w->narrative);
   json_builder_end_object(b);
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  return json_builder_get_root(b);
+}
+
+char *
+arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
+{
+  g_autoptr(JsonNode) root = arm_web_model_project_node(m, p);
   return json_to_string(root, FALSE);
 }
 

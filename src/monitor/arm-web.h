@@ -39,6 +39,8 @@ void arm_web_model_free(ArmWebModel *m);
 void arm_web_model_event(ArmWebModel *m, ArmProject *p, const char *kind, JsonObject *o);
 /* The project's view as a JSON object (new string). */
 char *arm_web_model_project_json(ArmWebModel *m, ArmProject *p);
+/* The same view as a JSON object node (the server diffs its members). */
+JsonNode *arm_web_model_project_node(ArmWebModel *m, ArmProject *p);
 /* Every project as escaped HTML cards (the page without JavaScript). */
 char *arm_web_model_html(ArmWebModel *m, ArmMonitor *mon);
 /* The narrative of a project rendered to sanitized HTML (NULL: none). */

@@ -221,6 +221,12 @@
       for (const d of list) render(d);
     });
     es.addEventListener("project", ev => render(JSON.parse(ev.data)));
+    // Only the members that changed since the last message of that project.
+    es.addEventListener("patch", ev => {
+      const d = JSON.parse(ev.data);
+      const p = projects.get(d.name);
+      if (p) render(Object.assign({}, p.data, d));
+    });
     es.addEventListener("event", ev => {
       const d = JSON.parse(ev.data);
       const p = projects.get(d.project);
