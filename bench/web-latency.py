@@ -71,8 +71,9 @@ class SseTimes(threading.Thread):
                     if not line.startswith(b"data: {"):
                         continue
                     d = json.loads(line[6:])
-                    if d.get("name") == "work" and d.get("strip"):
-                        self.seen.setdefault(str(d["strip"][-1][0]), now)
+                    n = newest_round(d)
+                    if d.get("name") == "work" and n is not None:
+                        self.seen.setdefault(str(n), now)
         except OSError:
             return
 
@@ -80,6 +81,13 @@ class SseTimes(threading.Thread):
 def percentiles(lat):
     lat = sorted(lat)
     return statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))], lat[-1]
+
+
+def newest_round(d):
+    """The newest round of a "project" message's strip, or of a patch's
+    splice of it ([drop, same, tail])."""
+    strip = d.get("strip") or d.get("splice", {}).get("strip", [0, 0, []])[2]
+    return strip[-1][0] if strip else None
 
 
 def rss_kb(pid):

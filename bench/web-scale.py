@@ -105,6 +105,13 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def newest_round(d):
+    """The newest round of a "project" message's strip, or of a patch's
+    splice of it ([drop, same, tail])."""
+    strip = d.get("strip") or d.get("splice", {}).get("strip", [0, 0, []])[2]
+    return strip[-1][0] if strip else None
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -141,8 +148,9 @@ class Streams(threading.Thread):
         for line in lines:
             if line.startswith(b"data: {"):
                 d = json.loads(line[6:])
-                if d.get("strip"):
-                    self.seen.setdefault(f"{d['name']} {d['strip'][-1][0]}", now)
+                n = newest_round(d)
+                if n is not None:
+                    self.seen.setdefault(f"{d['name']} {n}", now)
 
     def run(self):
         while not self.stop:

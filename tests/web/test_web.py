@@ -4,6 +4,7 @@ two projects listed, a round end shown without reload, the event stream
 surviving a monitor restart, no console errors, token/Host/Origin checks,
 an agent's <script> shown as text, Stop from the page."""
 
+import json
 import os
 import shutil
 import signal
@@ -126,6 +127,29 @@ class PageTest(WebTestCase):
         b.wait_event("round_end", count=n + 2, proc=pb)
         br.wait_for(self.card("other") + f".querySelectorAll('.strip li').length > {n}")
         self.assertEqual(br.eval("window.__marker"), 1)  # the same document
+        self.assertEqual(br.errors, [])
+
+    def test_patches_add_up_to_the_state(self):
+        """60 rounds streamed to an open page as patches (the strip slides
+        past its 50) leave the page showing exactly the server's view."""
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        a = self.project("succeed", max_rounds=60, restart_delay_s=0)
+        pa = self.serve(a)
+        self.addCleanup(self.stop_daemon, pa)
+        self.wait_exit(pa)
+        br.wait_for(self.card("work") + "?.querySelector('.state').textContent === 'stopped'")
+        with urllib.request.urlopen(self.url.replace("/?", "/api/state?")) as r:
+            state = {d["name"]: d for d in json.load(r)}["work"]
+        self.assertEqual(len(state["strip"]), 50)
+        self.assertEqual(br.eval(f"[...{self.card('work')}.querySelectorAll('.strip li')]"
+                                 ".map(li => li.title)"),
+                         [f"{n} {o}" for n, o in state["strip"]])
+        rounds = br.eval(f"[...{self.card('work')}.querySelectorAll('.chart title')]"
+                         ".map(t => t.textContent.split(': ')[1].split(' ')[0])")
+        self.assertEqual(rounds, [str(h[1]) for h in state["hours"]])
         self.assertEqual(br.errors, [])
 
     def test_the_stream_survives_a_monitor_restart(self):

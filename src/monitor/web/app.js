@@ -222,18 +222,23 @@
     });
     es.addEventListener("project", ev => render(JSON.parse(ev.data)));
     // Only the members that changed since the last message of that project.
+    // A slid array comes as [drop, same, tail]: old.slice(drop, drop + same) + tail.
     es.addEventListener("patch", ev => {
       const d = JSON.parse(ev.data);
       const p = projects.get(d.name);
-      if (p) render(Object.assign({}, p.data, d));
+      if (!p) return;
+      const next = Object.assign({}, p.data, d);
+      delete next.splice;
+      for (const [k, [drop, same, tail]] of Object.entries(d.splice || {}))
+        next[k] = p.data[k].slice(drop, drop + same).concat(tail);
+      render(next);
     });
     es.addEventListener("event", ev => {
       const d = JSON.parse(ev.data);
       const p = projects.get(d.project);
       if (!p) return;
-      const ul = p.parts.events;
-      ul.insertBefore(el("li", null, (d.ts || "") + " " + d.kind), ul.firstChild);
-      while (ul.children.length > 12) ul.lastChild.remove();
+      const events = p.data.events.concat([(d.ts || "") + "\t" + d.kind]).slice(-12);
+      render(Object.assign({}, p.data, { events: events }));
     });
   }
   connect();
