@@ -127,6 +127,7 @@ class Streams(threading.Thread):
     def __init__(self, port, token, count):
         super().__init__(daemon=True)
         self.seen = {}
+        self.event_seen = {}  # "project ts" of round_end event messages
         self.bytes = 0
         self.socks = []
         self.stop = False
@@ -148,6 +149,8 @@ class Streams(threading.Thread):
         for line in lines:
             if line.startswith(b"data: {"):
                 d = json.loads(line[6:])
+                if d.get("kind") == "round_end":
+                    self.event_seen.setdefault(d["project"] + " " + d["ts"], now)
                 n = newest_round(d)
                 if n is not None:
                     self.seen.setdefault(f"{d['name']} {n}", now)
@@ -183,6 +186,18 @@ def round_ends(logs_dirs, since_round):
                         ts = datetime.fromisoformat(ev["ts"].replace("Z", "+00:00"))
                         out[f"{name} {ev['round_num']}"] = ts.timestamp() * 1000
     return out
+
+
+def event_figures(event_seen):
+    lat = []
+    for key, now in event_seen.items():
+        name, ts = key.split(" ", 1)
+        lat.append(now - datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+    if lat:
+        lat.sort()
+        print(f"  round_end -> its event message on a raw stream (bus delivery and the monitor's"
+              f" queue, before the page's view): median {statistics.median(lat):.1f} ms, p99 "
+              f"{lat[min(len(lat) - 1, int(len(lat) * 0.99))]:.1f} ms")
 
 
 def figures(label, seen, ends):
@@ -261,6 +276,7 @@ def main():
         print(f"  monitor CPU: {100 * (c1 - c0) / WINDOW:.1f}% of one core with the page and "
               f"{PAGES} pages; baseline, the monitor without it: {100 * (b1 - b0) / WINDOW:.1f}%")
         ends = round_ends(logs, start_round)
+        event_figures(streams.event_seen)
         figures("raw stream", streams.seen, ends)
         if browser:
             figures("Chromium DOM (100 cards)", browser.eval("window.__seen"), ends)

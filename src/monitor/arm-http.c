@@ -431,21 +431,52 @@ arm_web_event(ArmMonitor *mon, ArmProject *p, const char *kind, JsonObject *o)
   broadcast(w, "event", json);
 }
 
-/* An array member that slid or grew (the strip of rounds, the hourly
- * chart): new = old[drop .. drop + same) + tail, with the shortest tail.
- * FALSE when nothing of the old array can be kept. */
-static gboolean
-array_splice(JsonNode *old, JsonNode *now, guint *drop, guint *same)
+/* What was last sent of one member: its JSON text and, for an array, the
+ * text of each element (strings take a fraction of a JsonNode tree's
+ * memory, and 100 projects keep one of these per member). */
+typedef struct {
+  char *text;
+  GPtrArray *elements; /* char*, NULL: not an array */
+} Sent;
+
+static void
+sent_free(Sent *s)
 {
-  if (!old || !JSON_NODE_HOLDS_ARRAY(old) || !JSON_NODE_HOLDS_ARRAY(now))
+  g_free(s->text);
+  if (s->elements)
+    g_ptr_array_unref(s->elements);
+  g_free(s);
+}
+
+static Sent *
+sent_new(JsonNode *value, char *text)
+{
+  Sent *s = g_new0(Sent, 1);
+  s->text = text;
+  if (JSON_NODE_HOLDS_ARRAY(value)) {
+    JsonArray *a = json_node_get_array(value);
+    s->elements = g_ptr_array_new_full(json_array_get_length(a), g_free);
+    for (guint i = 0; i < json_array_get_length(a); i++)
+      g_ptr_array_add(s->elements, json_to_string(json_array_get_element(a, i), FALSE));
+  }
+  return s;
+}
+
+/* An array member that slid or grew (the strip of rounds, the hourly
+ * chart): new = old[drop .. drop + same) + new[same ..], with the longest
+ * kept run. FALSE when nothing of the old array can be kept. */
+static gboolean
+array_splice(const Sent *old, const Sent *now, guint *drop, guint *same)
+{
+  if (!old || !old->elements || !now->elements)
     return FALSE;
-  JsonArray *o = json_node_get_array(old), *n = json_node_get_array(now);
-  guint lo = json_array_get_length(o), ln = json_array_get_length(n);
+  guint lo = old->elements->len, ln = now->elements->len;
   *same = 0;
   for (guint d = 0; d < lo; d++) {
     guint s = 0;
-    while (d + s < lo && s < ln &&
-           json_node_equal(json_array_get_element(o, d + s), json_array_get_element(n, s)))
+    while (
+        d + s < lo && s < ln &&
+        g_str_equal(g_ptr_array_index(old->elements, d + s), g_ptr_array_index(now->elements, s)))
       s++;
     if (s > *same) {
       *same = s;
@@ -472,7 +503,7 @@ arm_web_changed(ArmMonitor *mon, ArmProject *p)
   GHashTable *sent = g_hash_table_lookup(w->last_sent, p->name);
   gboolean first = sent == NULL;
   if (first) {
-    sent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_node_unref);
+    sent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)sent_free);
     g_hash_table_insert(w->last_sent, g_strdup(p->name), sent);
   }
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -486,12 +517,15 @@ arm_web_changed(ArmMonitor *mon, ArmProject *p)
   JsonNode *value;
   json_object_iter_init(&it, json_node_get_object(node));
   while (json_object_iter_next(&it, &member, &value)) {
-    JsonNode *old = g_hash_table_lookup(sent, member);
-    if (g_str_equal(member, "name") || (g_str_equal(member, "events") && !first) ||
-        (old && json_node_equal(old, value)))
+    if (g_str_equal(member, "name") || (g_str_equal(member, "events") && !first))
       continue;
+    Sent *old = g_hash_table_lookup(sent, member);
+    g_autofree char *text = json_to_string(value, FALSE);
+    if (old && g_str_equal(old->text, text))
+      continue;
+    Sent *now = sent_new(value, g_steal_pointer(&text));
     guint drop = 0, same = 0;
-    if (array_splice(old, value, &drop, &same)) {
+    if (array_splice(old, now, &drop, &same)) {
       JsonArray *a = json_node_get_array(value);
       json_builder_set_member_name(splice, member);
       json_builder_begin_array(splice);
@@ -508,7 +542,7 @@ arm_web_changed(ArmMonitor *mon, ArmProject *p)
       json_builder_add_value(b, json_node_copy(value));
     }
     changed++;
-    g_hash_table_replace(sent, g_strdup(member), json_node_copy(value));
+    g_hash_table_replace(sent, g_strdup(member), now);
   }
   json_builder_end_object(splice);
   if (spliced) {
