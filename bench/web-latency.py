@@ -40,7 +40,7 @@ new MutationObserver(() => {
   const li = document.querySelector('section.card[data-project="work"] .strip li:last-child');
   if (!li) return;
   const n = li.title.split(' ')[0];
-  if (!(n in window.__seen)) window.__seen[n] = performance.timeOrigin + performance.now();
+  if (!(n in window.__seen)) window.__seen[n] = Date.now();
 }).observe(document.getElementById('projects'), {childList: true, subtree: true});
 true
 """

@@ -44,7 +44,7 @@ HISTORY = 50
 OBSERVER = """
 window.__seen = {};
 new MutationObserver(muts => {
-  const now = performance.timeOrigin + performance.now();
+  const now = Date.now();
   for (const m of muts) for (const n of m.addedNodes) {
     if (n.nodeName !== 'LI' || !n.dataset.n) continue;
     const card = n.closest('section.card');
