@@ -130,16 +130,16 @@ class PageTest(WebTestCase):
         self.assertEqual(br.errors, [])
 
     def test_patches_add_up_to_the_state(self):
-        """60 rounds streamed to an open page as patches (the strip slides
+        """52 rounds streamed to an open page as patches (the strip slides
         past its 50) leave the page showing exactly the server's view."""
         self.start_monitor()
         br = self.browser()
         br.goto(self.url)
         br.wait_for("document.getElementById('conn').textContent === 'live'")
-        a = self.project("succeed", max_rounds=60, restart_delay_s=0)
+        a = self.project("succeed", max_rounds=52, restart_delay_s=0)
         pa = self.serve(a)
         self.addCleanup(self.stop_daemon, pa)
-        self.wait_exit(pa)
+        self.wait_exit(pa, timeout=150)  # about a second a round on a loaded machine
         br.wait_for(self.card("work") + "?.querySelector('.state').textContent === 'stopped'")
         with urllib.request.urlopen(self.url.replace("/?", "/api/state?")) as r:
             state = {d["name"]: d for d in json.load(r)}["work"]
