@@ -152,6 +152,39 @@ class PageTest(WebTestCase):
         self.assertEqual(rounds, [str(h[1]) for h in state["hours"]])
         self.assertEqual(br.errors, [])
 
+    def test_history_is_counted_once(self):
+        """The strip, the chart and today's cost come from the events files
+        when the monitor starts, and a daemon's reappearance (which replays
+        the file's tail) counts nothing twice."""
+        a = self.project("succeed", max_rounds=3, restart_delay_s=0)
+        self.assertEqual(a.run(env=self.env())[0], 0)
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        events = [os.path.join(a.log_dir, f) for f in os.listdir(a.log_dir)
+                  if f.startswith("events-")][0]
+        with open(events, "a") as f:
+            f.write(json.dumps({"ts": ts, "event": "agent_usage_recorded", "agent": "x",
+                                "model": None, "round_num": 3, "input_tokens": 10,
+                                "output_tokens": 2, "cached_tokens": 0, "cost_usd": 0.25})
+                    + "\n")
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        # Two appearances: the second replays round 4, already counted live.
+        a.write_config(max_rounds=1, restart_delay_s=0)
+        for _ in range(2):
+            pa = self.serve(a)
+            self.addCleanup(self.stop_daemon, pa)
+            self.wait_exit(pa)
+            self.bus.wait_name(WORK, present=False)
+        strip = f"[...{self.card('work')}.querySelectorAll('.strip li')].map(li => li.title)"
+        br.wait_for(f"{strip}.length === 5")
+        time.sleep(0.5)  # nothing more arrives
+        self.assertEqual([t.split()[0] for t in br.eval(strip)], ["1", "2", "3", "4", "5"])
+        self.assertIn("today $0.25", br.eval(self.card("work") + ".querySelector('.usage')"
+                                             ".textContent"))
+        self.assertEqual(br.errors, [])
+
     def test_the_stream_survives_a_monitor_restart(self):
         b = self.other_project("succeed", restart_delay_s=1)
         pb = self.serve(b, name=OTHER)
