@@ -169,7 +169,7 @@ def main():
         print(f"  monitor RSS with 1 project, {STREAMS} open streams + 1 page: "
               f"{rss_kb(mon.pid)} KiB; baseline, the monitor without --http: "
               f"{rss_kb(plain.pid)} KiB")
-        print("  (100 projects x 50 pages: not measured by this script)")
+        print("  (100 projects and 50 pages: bench/web-scale.py)")
     finally:
         for s in streams:
             s.close()
