@@ -86,7 +86,7 @@ extern const ArcVerb arc_verbs[];
 int arc_verb_orphans(ArcGlobal *global, int argc, char **argv);
 /* arc-monitor.c: agent-runner-monitor in the foreground */
 int arc_verb_monitor(ArcGlobal *global, int argc, char **argv);
-int arc_verb_web(ArcGlobal *global, int argc, char **argv); /* arc-web.c */
+int arc_verb_web(ArcGlobal *global, int argc, char **argv);    /* arc-web.c */
 int arc_verb_secret(ArcGlobal *global, int argc, char **argv); /* arc-secret.c */
 /* help [VERB] (arc-main.c) */
 int arc_verb_help(ArcGlobal *global, int argc, char **argv);
