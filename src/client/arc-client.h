@@ -105,6 +105,7 @@ extern const ArcVerb arc_verbs[];
 int arc_verb_orphans(ArcContext *ctx, int argc, char **argv);
 /* arc-monitor.c: agent-runner-monitor in the foreground */
 int arc_verb_monitor(ArcContext *ctx, int argc, char **argv);
+int arc_verb_web(ArcContext *ctx, int argc, char **argv);    /* arc-web.c */
 int arc_verb_secret(ArcContext *ctx, int argc, char **argv); /* arc-secret.c */
 /* help [VERB] (arc-main.c) */
 int arc_verb_help(ArcContext *ctx, int argc, char **argv);

@@ -109,6 +109,10 @@ const ArcVerb arc_verbs[] = {
     .summary =
         N_("Watch every project on the bus (and -H/--fleet hosts'): alerts or events as they happen"),
     .flags = ARC_VERB_REMOTE },
+  { .name = "web",
+    .func = arc_verb_web,
+    .args = "[--open]",
+    .summary = N_("Print the address of the monitor's web page, or open it in the browser") },
   { .name = "install",
     .func = IN_HELPER(arc_verb_install),
     .args = "[--system] [--monitor] [--no-start] [--dry-run] [--path DIRS]",

@@ -17,7 +17,7 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
 {
   int interval = 30;
   g_autofree char *mode = NULL;
-  gboolean no_notify = FALSE, http = FALSE, fleet = FALSE;
+  gboolean no_notify = FALSE, http = FALSE, fleet = FALSE, open = FALSE;
   g_autofree char *listen = NULL;
   GOptionEntry entries[] = {
     { "interval", 0, 0, G_OPTION_ARG_INT, &interval,
@@ -32,6 +32,8 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
       N_("Also serve the web page on 127.0.0.1 and print its URL (with the token)"), NULL },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
+    { "open", 0, 0, G_OPTION_ARG_NONE, &open,
+      N_("Open the web page in the browser (xdg-open; implies --http)"), NULL },
     { NULL },
   };
   if (!arc_parse_options(ctx, entries, &argc, &argv))
@@ -74,6 +76,8 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
     g_ptr_array_add(args, g_strdup("--http"));
   if (listen)
     g_ptr_array_add(args, g_strdup_printf("--listen=%s", listen));
+  if (open)
+    g_ptr_array_add(args, g_strdup("--open"));
   g_ptr_array_add(args, NULL);
   execv(monitor, (char **)args->pdata);
   fprintf(stderr, _("agent-runner monitor: cannot run %s: %s\n"), monitor, g_strerror(errno));

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -12,8 +14,10 @@
 
 #include "ar-cleanup.h"
 #include "ar-json.h"
+#include "ar-monitor-settings.h"
 #include "ar-names.h"
 #include "ar-util.h"
+#include "ar-web-open.h"
 #include "arm-monitor.h"
 #include "arm-web-resources.h"
 #include "arm-web.h"
@@ -29,8 +33,8 @@
  * messages are kept for Last-Event-ID, whose ids carry the monitor's
  * instance so a restarted monitor answers with a full snapshot. */
 
-#define TOKEN_FILE  "monitor-http.token"
-#define URL_FILE    "monitor-http.url"
+#define TOKEN_FILE  AR_WEB_TOKEN_FILE
+#define URL_FILE    AR_WEB_URL_FILE
 #define HEARTBEAT_S 20
 #define CSP                                                                                        \
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "  \
@@ -38,7 +42,7 @@
 
 typedef struct {
   guint64 seq;
-  char *text; /* the whole SSE message, "id: ...\n...\n\n" */
+  GBytes *text; /* the whole SSE message, "id: ...\n...\n\n", shared by every stream */
 } RingEntry;
 
 typedef struct {
@@ -60,7 +64,7 @@ struct ArmWeb {
   guint64 seq;
   GList *clients; /* SseClient* */
   guint n_clients;
-  GHashTable *last_sent; /* project -> JSON last broadcast */
+  GHashTable *last_sent; /* project -> (member -> its JSON last broadcast) */
   guint heartbeat;
 };
 
@@ -69,10 +73,7 @@ struct ArmWeb {
 char *
 arm_web_runtime_dir(void)
 {
-  const char *rt = g_getenv("XDG_RUNTIME_DIR");
-  if (!rt || !*rt)
-    rt = "/run";
-  return g_build_filename(rt, "agent-runner", NULL);
+  return ar_web_runtime_dir();
 }
 
 static char *
@@ -268,11 +269,12 @@ all_projects_json(ArmWeb *w)
 /* ---- SSE ----------------------------------------------------------------- */
 
 static void
-client_append(SseClient *c, const char *text)
+client_append_bytes(SseClient *c, GBytes *bytes)
 {
-  gsize len = strlen(text);
-  soup_message_body_append(soup_server_message_get_response_body(c->msg), SOUP_MEMORY_COPY, text,
-                           len);
+  gsize len = g_bytes_get_size(bytes);
+  /* One message's bytes are shared by every stream (a reference each, no
+   * copy per page). */
+  soup_message_body_append_bytes(soup_server_message_get_response_body(c->msg), bytes);
   c->backlog += len;
   soup_server_message_unpause(c->msg);
   /* A client that does not read: drop it rather than buffer for it. */
@@ -283,12 +285,27 @@ client_append(SseClient *c, const char *text)
   }
 }
 
-static char *
+static void
+client_append_static(SseClient *c, const char *text)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_static(text, strlen(text));
+  client_append_bytes(c, bytes);
+}
+
+static GBytes *
 sse_message(ArmWeb *w, guint64 seq, const char *event, const char *data)
 {
   /* data is single-line JSON: JSON escapes newlines inside strings. */
-  return g_strdup_printf("id: %s-%" G_GUINT64_FORMAT "\nevent: %s\ndata: %s\n\n", w->instance, seq,
-                         event, data);
+  char *text = g_strdup_printf("id: %s-%" G_GUINT64_FORMAT "\nevent: %s\ndata: %s\n\n", w->instance,
+                               seq, event, data);
+  return g_bytes_new_take(text, strlen(text));
+}
+
+static void
+ring_entry_free(RingEntry *e)
+{
+  g_bytes_unref(e->text);
+  g_free(e);
 }
 
 static void
@@ -298,13 +315,10 @@ broadcast(ArmWeb *w, const char *event, const char *data)
   e->seq = ++w->seq;
   e->text = sse_message(w, e->seq, event, data);
   g_queue_push_tail(&w->ring, e);
-  while (w->ring.length > ARM_WEB_RING) {
-    RingEntry *old = g_queue_pop_head(&w->ring);
-    g_free(old->text);
-    g_free(old);
-  }
+  while (w->ring.length > ARM_WEB_RING)
+    ring_entry_free(g_queue_pop_head(&w->ring));
   for (GList *l = w->clients; l; l = l->next)
-    client_append(l->data, e->text);
+    client_append_bytes(l->data, e->text);
 }
 
 static void
@@ -332,8 +346,8 @@ static void
 send_snapshot(ArmWeb *w, SseClient *c)
 {
   g_autofree char *all = all_projects_json(w);
-  g_autofree char *text = sse_message(w, w->seq, "snapshot", all);
-  client_append(c, text);
+  g_autoptr(GBytes) text = sse_message(w, w->seq, "snapshot", all);
+  client_append_bytes(c, text);
 }
 
 static void
@@ -343,11 +357,24 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
     answer_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, _("too many open pages"));
     return;
   }
+  /* Patches are diffs against what was last broadcast: bring that up to
+   * date first, so a snapshot and the patches after it agree. */
+  g_autoptr(GPtrArray) list = arm_web_sorted_projects(w->mon);
+  for (guint i = 0; i < list->len; i++)
+    arm_web_changed(w->mon, g_ptr_array_index(list, i));
   SoupMessageHeaders *rh = soup_server_message_get_response_headers(msg);
   set_common_headers(msg);
   soup_message_headers_set_content_type(rh, "text/event-stream", NULL);
   soup_message_headers_set_encoding(rh, SOUP_ENCODING_CHUNKED);
   soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  /* A stream lives for days: a chunk is dropped once written instead of
+   * being kept in the body (libsoup's default accumulates them all). */
+  soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
+  /* Small messages go out at once: with Nagle a message written while the
+   * previous one waits for the browser's delayed ACK is held up to 40 ms. */
+  GSocket *sock = soup_server_message_get_socket(msg);
+  if (sock)
+    g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   SseClient *c = g_new0(SseClient, 1);
   c->web = w;
   c->msg = g_object_ref(msg);
@@ -355,7 +382,7 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
   w->n_clients++;
   g_signal_connect(msg, "wrote-body-data", G_CALLBACK(on_wrote_body_data), c);
   g_signal_connect(msg, "finished", G_CALLBACK(on_client_finished), c);
-  client_append(c, "retry: 1000\n\n");
+  client_append_static(c, "retry: 1000\n\n");
 
   const char *last =
       soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Last-Event-ID");
@@ -367,7 +394,7 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
       for (GList *l = w->ring.head; l; l = l->next) {
         RingEntry *e = l->data;
         if (e->seq > seen)
-          client_append(c, e->text);
+          client_append_bytes(c, e->text);
       }
       return;
     }
@@ -380,7 +407,7 @@ heartbeat(gpointer user_data)
 {
   ArmWeb *w = user_data;
   for (GList *l = w->clients; l; l = l->next)
-    client_append(l->data, ": ping\n\n");
+    client_append_static(l->data, ": ping\n\n");
   return G_SOURCE_CONTINUE;
 }
 
@@ -404,18 +431,130 @@ arm_web_event(ArmMonitor *mon, ArmProject *p, const char *kind, JsonObject *o)
   broadcast(w, "event", json);
 }
 
+/* What was last sent of one member: its JSON text and, for an array, the
+ * text of each element (strings take a fraction of a JsonNode tree's
+ * memory, and 100 projects keep one of these per member). */
+typedef struct {
+  char *text;
+  GPtrArray *elements; /* char*, NULL: not an array */
+} Sent;
+
+static void
+sent_free(Sent *s)
+{
+  g_free(s->text);
+  if (s->elements)
+    g_ptr_array_unref(s->elements);
+  g_free(s);
+}
+
+static Sent *
+sent_new(JsonNode *value, char *text)
+{
+  Sent *s = g_new0(Sent, 1);
+  s->text = text;
+  if (JSON_NODE_HOLDS_ARRAY(value)) {
+    JsonArray *a = json_node_get_array(value);
+    s->elements = g_ptr_array_new_full(json_array_get_length(a), g_free);
+    for (guint i = 0; i < json_array_get_length(a); i++)
+      g_ptr_array_add(s->elements, json_to_string(json_array_get_element(a, i), FALSE));
+  }
+  return s;
+}
+
+/* An array member that slid or grew (the strip of rounds, the hourly
+ * chart): new = old[drop .. drop + same) + new[same ..], with the longest
+ * kept run. FALSE when nothing of the old array can be kept. */
+static gboolean
+array_splice(const Sent *old, const Sent *now, guint *drop, guint *same)
+{
+  if (!old || !old->elements || !now->elements)
+    return FALSE;
+  guint lo = old->elements->len, ln = now->elements->len;
+  *same = 0;
+  for (guint d = 0; d < lo; d++) {
+    guint s = 0;
+    while (
+        d + s < lo && s < ln &&
+        g_str_equal(g_ptr_array_index(old->elements, d + s), g_ptr_array_index(now->elements, s)))
+      s++;
+    if (s > *same) {
+      *same = s;
+      *drop = d;
+    }
+  }
+  return *same > 0;
+}
+
+/* A project's view changed: its first message is the whole view
+ * ("project"); every later one ("patch") carries only the members that
+ * differ from what was last sent, and a slid array as a splice (the strip
+ * gains one round, the chart's last hour changes). The event list is left
+ * out: the "event" messages carry each event already. So a round costs a
+ * page a few hundred bytes, not several KiB per event: with 100 projects
+ * at 10 rounds/s that is what each open page has to read and parse. */
 void
 arm_web_changed(ArmMonitor *mon, ArmProject *p)
 {
   ArmWeb *w = mon->web;
   if (!w || p->replaying)
     return;
-  g_autofree char *json = arm_web_model_project_json(w->model, p);
-  const char *prev = g_hash_table_lookup(w->last_sent, p->name);
-  if (g_strcmp0(prev, json) == 0)
+  g_autoptr(JsonNode) node = arm_web_model_project_node(w->model, p);
+  GHashTable *sent = g_hash_table_lookup(w->last_sent, p->name);
+  gboolean first = sent == NULL;
+  if (first) {
+    sent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)sent_free);
+    g_hash_table_insert(w->last_sent, g_strdup(p->name), sent);
+  }
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(JsonBuilder) splice = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_begin_object(splice);
+  ar_json_add_str(b, "name", p->name);
+  guint changed = 0, spliced = 0;
+  JsonObjectIter it;
+  const char *member;
+  JsonNode *value;
+  json_object_iter_init(&it, json_node_get_object(node));
+  while (json_object_iter_next(&it, &member, &value)) {
+    if (g_str_equal(member, "name") || (g_str_equal(member, "events") && !first))
+      continue;
+    Sent *old = g_hash_table_lookup(sent, member);
+    g_autofree char *text = json_to_string(value, FALSE);
+    if (old && g_str_equal(old->text, text))
+      continue;
+    Sent *now = sent_new(value, g_steal_pointer(&text));
+    guint drop = 0, same = 0;
+    if (array_splice(old, now, &drop, &same)) {
+      JsonArray *a = json_node_get_array(value);
+      json_builder_set_member_name(splice, member);
+      json_builder_begin_array(splice);
+      json_builder_add_int_value(splice, drop);
+      json_builder_add_int_value(splice, same);
+      json_builder_begin_array(splice);
+      for (guint i = same; i < json_array_get_length(a); i++)
+        json_builder_add_value(splice, json_node_copy(json_array_get_element(a, i)));
+      json_builder_end_array(splice);
+      json_builder_end_array(splice);
+      spliced++;
+    } else {
+      json_builder_set_member_name(b, member);
+      json_builder_add_value(b, json_node_copy(value));
+    }
+    changed++;
+    g_hash_table_replace(sent, g_strdup(member), now);
+  }
+  json_builder_end_object(splice);
+  if (spliced) {
+    json_builder_set_member_name(b, "splice");
+    json_builder_add_value(b, json_builder_get_root(splice));
+  }
+  json_builder_end_object(b);
+  if (!changed && !first)
     return;
-  g_hash_table_replace(w->last_sent, g_strdup(p->name), g_strdup(json));
-  broadcast(w, "project", json);
+  g_autoptr(JsonNode) patch = json_builder_get_root(b);
+  g_autofree char *json = json_to_string(first ? node : patch, FALSE);
+  broadcast(w, first ? "project" : "patch", json);
 }
 
 /* ---- actions and the transcript tail, through the bus ---------------------- */
@@ -600,26 +739,10 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
 static gboolean
 parse_listen(const char *listen, char **addr, guint *port, GError **error)
 {
-  if (!listen) {
-    *addr = g_strdup("127.0.0.1");
-    *port = ARM_WEB_DEFAULT_PORT;
+  if (ar_monitor_listen_parse(listen ? listen : AR_MONITOR_DEFAULT_LISTEN, addr, port, error))
     return TRUE;
-  }
-  const char *colon = strrchr(listen, ':');
-  guint64 v = 0;
-  if (!colon || !g_ascii_string_to_unsigned(colon + 1, 10, 0, 65535, &v, NULL)) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                _("--listen wants ADDRESS:PORT (for example 127.0.0.1:8765), not \"%s\""), listen);
-    return FALSE;
-  }
-  *addr = g_strndup(listen, colon - listen);
-  if (**addr == '[' && g_str_has_suffix(*addr, "]")) {
-    char *inner = g_strndup(*addr + 1, strlen(*addr) - 2);
-    g_free(*addr);
-    *addr = inner;
-  }
-  *port = (guint)v;
-  return TRUE;
+  g_prefix_error(error, "--listen: ");
+  return FALSE;
 }
 
 static void
@@ -636,12 +759,7 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
   guint port = 0;
   if (!parse_listen(listen, &addr, &port, error))
     return NULL;
-  g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(addr);
-  if (!ia) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                _("--listen: \"%s\" is not an IP address"), addr);
-    return NULL;
-  }
+  g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(addr); /* parse_listen checked it */
   g_autofree char *token = load_or_make_token(error);
   if (!token)
     return NULL;
@@ -656,7 +774,8 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
   w->instance = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
   w->model = arm_web_model_new();
   w->hosts = g_ptr_array_new_with_free_func(g_free);
-  w->last_sent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  w->last_sent =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
   g_queue_init(&w->ring);
   w->server = soup_server_new("server-header", NULL, NULL);
   soup_server_add_early_handler(w->server, NULL, early_handler, w, NULL);
@@ -695,6 +814,9 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
     g_message(_("cannot write %s"), url_path);
   if (mon->opts.output != ARM_OUT_NONE)
     g_printerr(_("agent-runner-monitor: web page: %s\n"), w->url);
+  g_autoptr(GError) open_error = NULL;
+  if (mon->opts.open && !ar_web_open(dir, w->url, FALSE, &open_error))
+    g_printerr("agent-runner-monitor: %s\n", open_error->message);
   w->heartbeat = g_timeout_add_seconds(HEARTBEAT_S, heartbeat, w);
   return w;
 }
@@ -731,11 +853,7 @@ arm_web_free(ArmWeb *w)
   while (w->clients)
     on_client_finished(((SseClient *)w->clients->data)->msg, w->clients->data);
   g_clear_object(&w->server);
-  RingEntry *e;
-  while ((e = g_queue_pop_head(&w->ring))) {
-    g_free(e->text);
-    g_free(e);
-  }
+  g_queue_clear_full(&w->ring, (GDestroyNotify)ring_entry_free);
   g_hash_table_unref(w->last_sent);
   g_ptr_array_unref(w->hosts);
   arm_web_model_free(w->model);

@@ -77,6 +77,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Seconds a host may stay unreachable before it alerts (default 90; "
          "remote_failure_tolerance_s)"),
       "S" },
+    { "open", 0, 0, G_OPTION_ARG_NONE, &o->open,
+      N_("Open the web page in the browser (xdg-open; implies --http)"), NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -110,7 +112,7 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
     ar_host_clear(&h);
   }
   o->remote_tolerance_s = (guint)tolerance;
-  if (o->listen)
+  if (o->listen || o->open)
     o->http = TRUE;
   o->interval_s = (guint)interval;
   o->journal = !no_journal;
@@ -194,6 +196,11 @@ main(int argc, char **argv)
   if (mon.acting)
     mon.notify = arm_notify_new(&mon);
   arm_remote_start(&mon);
+  if (!arm_web_settings_apply(&mon, &error)) {
+    fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
+    monitor_clear(&mon);
+    return AR_EXIT_USAGE;
+  }
   /* The web page: libsoup on a GMainLoop that hosts sd-event (arm-glib-loop.c). */
   if (mon.opts.http) {
     mon.web = arm_web_new(&mon, mon.opts.listen, &error);

@@ -51,6 +51,7 @@ typedef struct {
   gboolean no_notify;
   gboolean http;      /* serve the web page (issue 16, arm-http.c) */
   char *listen;       /* --listen ADDR:PORT, NULL: 127.0.0.1 */
+  gboolean open;      /* --open: the page in a browser (xdg-open) */
   char *hooks_helper; /* --run-detector-hooks CONFIG (arm-hooks.c) */
 
   /* other hosts' buses over ssh (arm-remote.c) */

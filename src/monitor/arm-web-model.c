@@ -3,7 +3,9 @@
 #include <glib/gi18n.h>
 #include <string.h>
 #include <cmark.h>
+#include <glib/gstdio.h>
 
+#include "ar-events.h"
 #include "ar-json.h"
 #include "ar-util.h"
 #include "arm-monitor.h"
@@ -17,6 +19,9 @@
 
 #define RECENT_EVENTS 12
 #define NARRATIVE_MAX (256 * 1024)
+/* round_end and usage lines read at start: 72 hours at up to 7 rounds an
+ * hour, and always the strip's 50 rounds. */
+#define HISTORY_LINES 1000
 
 typedef struct {
   guint round;
@@ -41,6 +46,10 @@ typedef struct {
   GPtrArray *events; /* "iso\tkind" */
   char *narrative;   /* rendered, NULL: none */
   gboolean narrative_read;
+  gboolean history_read;
+  guint last_end_round;   /* newest round_end counted */
+  guint last_usage_round; /* newest agent_usage_recorded counted */
+  char *last_event_ts;    /* newest event in the list */
 } WebProject;
 
 struct ArmWebModel {
@@ -61,6 +70,7 @@ web_project_free(WebProject *w)
   g_ptr_array_unref(w->events);
   g_free(w->cost_day);
   g_free(w->narrative);
+  g_free(w->last_event_ts);
   g_free(w);
 }
 
@@ -163,18 +173,70 @@ on_usage(WebProject *w, JsonObject *o, gint64 t_s)
   }
 }
 
+/* Round numbers only grow (state.json keeps them), so an event of a round
+ * already counted is a repeat: the monitor replays the tail of the events
+ * files each time a daemon appears. */
+static gboolean
+new_round(guint *last, JsonObject *o)
+{
+  guint n = (guint)ar_json_int(o, "round_num", NULL);
+  if (n && n <= *last)
+    return FALSE;
+  *last = MAX(*last, n);
+  return TRUE;
+}
+
+static void
+count(WebProject *w, const char *kind, JsonObject *o)
+{
+  gint64 t_s = event_time_s(o);
+  if (g_str_equal(kind, "round_end") && new_round(&w->last_end_round, o))
+    on_round_end(w, o, t_s);
+  else if (g_str_equal(kind, "agent_usage_recorded") && new_round(&w->last_usage_round, o))
+    on_usage(w, o, t_s);
+}
+
+/* The strip, the chart and today's cost from the events files, once per
+ * project: the monitor's own replay keeps only the newest events its
+ * detectors need, which leave out usage and most of 72 hours. */
+static const char *const history_kinds[] = { "round_end", "agent_usage_recorded", NULL };
+
+static void
+read_history(WebProject *w, ArmProject *p)
+{
+  if (!p->log_dir || g_access(p->log_dir, R_OK | X_OK) != 0)
+    return; /* another user's project: the replayed events are the history */
+  g_autoptr(GPtrArray) lines = ar_events_tail(p->log_dir, history_kinds, HISTORY_LINES, NULL);
+  for (guint i = 0; lines && i < lines->len; i++) {
+    g_autoptr(JsonParser) parser = json_parser_new();
+    const char *line = g_ptr_array_index(lines, i);
+    if (!json_parser_load_from_data(parser, line, -1, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+      continue;
+    JsonObject *o = json_node_get_object(json_parser_get_root(parser));
+    const char *kind = ar_json_str(o, "event");
+    if (kind)
+      count(w, kind, o);
+  }
+}
+
 void
 arm_web_model_event(ArmWebModel *m, ArmProject *p, const char *kind, JsonObject *o)
 {
   WebProject *w = lookup(m, p->name);
-  gint64 t_s = event_time_s(o);
-  if (g_str_equal(kind, "round_end"))
-    on_round_end(w, o, t_s);
-  else if (g_str_equal(kind, "agent_usage_recorded"))
-    on_usage(w, o, t_s);
-  else if (g_str_equal(kind, "config_reloaded"))
+  if (!w->history_read && p->log_dir) {
+    w->history_read = TRUE;
+    read_history(w, p);
+  }
+  count(w, kind, o);
+  if (g_str_equal(kind, "config_reloaded"))
     w->narrative_read = FALSE;
-  g_ptr_array_add(w->events, g_strdup_printf("%s\t%s", ar_json_str(o, "ts") ?: "", kind));
+  const char *ts = ar_json_str(o, "ts") ?: "";
+  if (p->replaying && w->last_event_ts && strcmp(ts, w->last_event_ts) <= 0)
+    return; /* already in the list */
+  g_free(w->last_event_ts);
+  w->last_event_ts = g_strdup(ts);
+  g_ptr_array_add(w->events, g_strdup_printf("%s\t%s", ts, kind));
   if (w->events->len > RECENT_EVENTS)
     g_ptr_array_remove_range(w->events, 0, w->events->len - RECENT_EVENTS);
 }
@@ -249,8 +311,8 @@ project_state(ArmProject *p)
   return "waiting";
 }
 
-char *
-arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
+JsonNode *
+arm_web_model_project_node(ArmWebModel *m, ArmProject *p)
 {
   WebProject *w = lookup(m, p->name);
   if (!w->narrative_read) {
@@ -332,7 +394,13 @@ arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
   json_builder_end_array(b);
   ar_json_add_str(b, "narrative_html", w->narrative);
   json_builder_end_object(b);
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  return json_builder_get_root(b);
+}
+
+char *
+arm_web_model_project_json(ArmWebModel *m, ArmProject *p)
+{
+  g_autoptr(JsonNode) root = arm_web_model_project_node(m, p);
   return json_to_string(root, FALSE);
 }
 

@@ -39,6 +39,8 @@ void arm_web_model_free(ArmWebModel *m);
 void arm_web_model_event(ArmWebModel *m, ArmProject *p, const char *kind, JsonObject *o);
 /* The project's view as a JSON object (new string). */
 char *arm_web_model_project_json(ArmWebModel *m, ArmProject *p);
+/* The same view as a JSON object node (the server diffs its members). */
+JsonNode *arm_web_model_project_node(ArmWebModel *m, ArmProject *p);
 /* Every project as escaped HTML cards (the page without JavaScript). */
 char *arm_web_model_html(ArmWebModel *m, ArmMonitor *mon);
 /* The narrative of a project rendered to sanitized HTML (NULL: none). */
@@ -56,6 +58,11 @@ void arm_web_free(ArmWeb *w);
 /* Hooks from arm-project.c; no-ops without --http. */
 void arm_web_event(ArmMonitor *mon, ArmProject *p, const char *kind, JsonObject *o);
 void arm_web_changed(ArmMonitor *mon, ArmProject *p);
+/* ---- arm-web-settings.c ---- */
+/* monitor.toml's [monitor] http for the acting monitor (after arm_bus_start);
+ * FALSE: the file is wrong (FILE:LINE:COL in error). */
+gboolean arm_web_settings_apply(ArmMonitor *mon, GError **error);
+
 /* Where the token and URL files live ($XDG_RUNTIME_DIR/agent-runner). */
 char *arm_web_runtime_dir(void);
 

@@ -4,6 +4,7 @@ two projects listed, a round end shown without reload, the event stream
 surviving a monitor restart, no console errors, token/Host/Origin checks,
 an agent's <script> shown as text, Stop from the page."""
 
+import json
 import os
 import shutil
 import signal
@@ -40,14 +41,21 @@ class WebTestCase(BusTestCase):
         self.runtime = tempfile.mkdtemp(prefix="ar-web-rt-")
         os.chmod(self.runtime, 0o700)
         self.addCleanup(shutil.rmtree, self.runtime, True)
+        # monitor.toml is read from here: never the user's own
+        self.config_home = os.path.join(self.runtime, "config")
+        os.makedirs(os.path.join(self.config_home, "agent-runner"))
         self.port = free_port()
 
-    def start_monitor(self):
+    def web_env(self, **extra):
         e = dict(os.environ)
-        e.update(self.env(XDG_RUNTIME_DIR=self.runtime))
-        proc = subprocess.Popen([MONITOR, "--no-journal", "--no-notify", "--quiet",
-                                 f"--listen=127.0.0.1:{self.port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=e)
+        e.update(self.env(XDG_RUNTIME_DIR=self.runtime, XDG_CONFIG_HOME=self.config_home, **extra))
+        return e
+
+    def start_monitor(self, args=None, env=None):
+        args = [f"--listen=127.0.0.1:{self.port}"] if args is None else args
+        proc = subprocess.Popen([MONITOR, "--no-journal", "--no-notify", "--quiet", *args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=self.web_env(**(env or {})))
         self.addCleanup(self.stop_monitor, proc)
         url_file = os.path.join(self.runtime, "agent-runner", "monitor-http.url")
         deadline = time.monotonic() + ENDS_WITHIN
@@ -111,14 +119,70 @@ class PageTest(WebTestCase):
         br.goto(self.url)
         br.wait_for("document.getElementById('conn').textContent === 'live'")
         br.wait_for("document.querySelectorAll('section.card').length === 2")
-        self.assertEqual(br.eval(self.card("work") + ".querySelector('.state').textContent"),
-                         "running")
+        # the first round may start after the page's snapshot: it shows up live
+        br.wait_for(self.card("work") + ".querySelector('.state').textContent === 'running'")
         # A round of "other" ends: the strip grows without a reload.
         br.eval("window.__marker = 1")
         n = br.eval(self.card("other") + ".querySelectorAll('.strip li').length")
         b.wait_event("round_end", count=n + 2, proc=pb)
         br.wait_for(self.card("other") + f".querySelectorAll('.strip li').length > {n}")
         self.assertEqual(br.eval("window.__marker"), 1)  # the same document
+        self.assertEqual(br.errors, [])
+
+    def test_patches_add_up_to_the_state(self):
+        """52 rounds streamed to an open page as patches (the strip slides
+        past its 50) leave the page showing exactly the server's view."""
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        a = self.project("succeed", max_rounds=52, restart_delay_s=0)
+        pa = self.serve(a)
+        self.addCleanup(self.stop_daemon, pa)
+        self.wait_exit(pa, timeout=150)  # about a second a round on a loaded machine
+        br.wait_for(self.card("work") + "?.querySelector('.state').textContent === 'stopped'")
+        with urllib.request.urlopen(self.url.replace("/?", "/api/state?")) as r:
+            state = {d["name"]: d for d in json.load(r)}["work"]
+        self.assertEqual(len(state["strip"]), 50)
+        self.assertEqual(br.eval(f"[...{self.card('work')}.querySelectorAll('.strip li')]"
+                                 ".map(li => li.title)"),
+                         [f"{n} {o}" for n, o in state["strip"]])
+        rounds = br.eval(f"[...{self.card('work')}.querySelectorAll('.chart title')]"
+                         ".map(t => t.textContent.split(': ')[1].split(' ')[0])")
+        self.assertEqual(rounds, [str(h[1]) for h in state["hours"]])
+        self.assertEqual(br.errors, [])
+
+    def test_history_is_counted_once(self):
+        """The strip, the chart and today's cost come from the events files
+        when the monitor starts, and a daemon's reappearance (which replays
+        the file's tail) counts nothing twice."""
+        a = self.project("succeed", max_rounds=3, restart_delay_s=0)
+        self.assertEqual(a.run(env=self.env())[0], 0)
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        events = [os.path.join(a.log_dir, f) for f in os.listdir(a.log_dir)
+                  if f.startswith("events-")][0]
+        with open(events, "a") as f:
+            f.write(json.dumps({"ts": ts, "event": "agent_usage_recorded", "agent": "x",
+                                "model": None, "round_num": 3, "input_tokens": 10,
+                                "output_tokens": 2, "cached_tokens": 0, "cost_usd": 0.25})
+                    + "\n")
+        self.start_monitor()
+        br = self.browser()
+        br.goto(self.url)
+        br.wait_for("document.getElementById('conn').textContent === 'live'")
+        # Two appearances: the second replays round 4, already counted live.
+        a.write_config(max_rounds=1, restart_delay_s=0)
+        for _ in range(2):
+            pa = self.serve(a)
+            self.addCleanup(self.stop_daemon, pa)
+            self.wait_exit(pa)
+            self.bus.wait_name(WORK, present=False)
+        strip = f"[...{self.card('work')}.querySelectorAll('.strip li')].map(li => li.title)"
+        br.wait_for(f"{strip}.length === 5")
+        time.sleep(0.5)  # nothing more arrives
+        self.assertEqual([t.split()[0] for t in br.eval(strip)], ["1", "2", "3", "4", "5"])
+        self.assertIn("today $0.25", br.eval(self.card("work") + ".querySelector('.usage')"
+                                             ".textContent"))
         self.assertEqual(br.errors, [])
 
     def test_the_stream_survives_a_monitor_restart(self):
@@ -139,7 +203,11 @@ class PageTest(WebTestCase):
         b.wait_event("round_end", count=done + 2, proc=pb)
         br.wait_for(self.card("other") + f".querySelectorAll('.strip li').length > {n}")
         self.assertEqual(br.eval("window.__marker"), 1)
-        self.assertEqual(br.errors, [])
+        # While the monitor is down the browser's retries are refused (a
+        # slow start, e.g. under ASan, outlasts the 1 s retry): expected.
+        refused = [e for e in br.errors if e.get("source") == "network"
+                   and "ERR_CONNECTION_REFUSED" in e.get("text", "")]
+        self.assertEqual([e for e in br.errors if e not in refused], [])
 
     def test_agent_bytes_are_text(self):
         agent = os.path.join(self.runtime, "evil-agent")
@@ -259,6 +327,116 @@ class SafetyTest(WebTestCase):
         self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
         status, body, _ = self.request(self.url.replace("/?", "/api/state?"))
         self.assertEqual((status, body), (200, b"[]"))
+
+
+class SettingsAndOpenTest(WebTestCase):
+    """[monitor] http in monitor.toml serves the page without --http, and
+    `agent-runner web --open` / `monitor --open` hand the browser a 0600
+    file that redirects to the tokenized URL, never the token itself."""
+
+    def write_settings(self, text):
+        with open(os.path.join(self.config_home, "agent-runner", "monitor.toml"), "w") as f:
+            f.write(text)
+
+    def fake_xdg_open(self):
+        """An xdg-open on PATH that records its arguments, and the mode and
+        text of the file it was given, as the browser would find them."""
+        bindir = os.path.join(self.runtime, "bin")
+        os.makedirs(bindir)
+        record = os.path.join(self.runtime, "xdg-open.record")
+        with open(os.path.join(bindir, "xdg-open"), "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"r={record}\n"
+                    'f="${1#file://}"\n'
+                    '{ printf "%s\\n" "$#" "$@"; stat -c %a "$f"; cat "$f"; } > "$r.tmp"\n'
+                    'mv "$r.tmp" "$r"\n')
+        os.chmod(os.path.join(bindir, "xdg-open"), 0o755)
+        return bindir + ":" + os.environ["PATH"], record
+
+    def read_record(self, record):
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not os.path.exists(record):
+            self.assertLess(time.monotonic(), deadline, "xdg-open was not run")
+            time.sleep(0.05)
+        with open(record) as f:
+            lines = f.read().split("\n")
+        argc = int(lines[0])
+        return lines[1:1 + argc], lines[1 + argc], "\n".join(lines[2 + argc:])
+
+    def check_opened(self, record):
+        token = self.url.split("token=")[1]
+        argv, mode, page = self.read_record(record)
+        self.assertEqual(len(argv), 1)
+        self.assertTrue(argv[0].startswith("file:///"), argv)
+        self.assertNotIn(token, argv[0])
+        self.assertEqual(mode, "600")
+        self.assertIn(self.url, page)
+        return argv[0]
+
+    def test_monitor_toml_serves_the_page_and_web_opens_it(self):
+        self.write_settings(f'[monitor]\nhttp = true\nhttp_listen = "127.0.0.1:{self.port}"\n')
+        a = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
+        pa = self.serve(a)
+        self.addCleanup(self.stop_daemon, pa)
+        self.start_monitor(args=[])  # no --http: the file asks for the page
+        self.assertIn(f"127.0.0.1:{self.port}/?token=", self.url)
+        env = {"XDG_RUNTIME_DIR": self.runtime, "XDG_CONFIG_HOME": self.config_home}
+        rc, out, err = self.client("web", env=env)
+        self.assertEqual((rc, out.strip()), (0, self.url), err)
+        path, record = self.fake_xdg_open()
+        rc, out, err = self.client("web", "--open", env=dict(env, PATH=path))
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn(self.url.split("token=")[1], out + err)
+        opened = self.check_opened(record)
+        # The browser follows the file to the live page.
+        br = self.browser()
+        br.goto(opened)
+        br.wait_for("document.getElementById('conn')?.textContent === 'live'")
+        br.wait_for("document.querySelectorAll('section.card').length === 1")
+        self.assertEqual(br.errors, [])
+
+    def test_monitor_open(self):
+        path, record = self.fake_xdg_open()
+        self.start_monitor(args=[f"--listen=127.0.0.1:{self.port}", "--open"], env={"PATH": path})
+        self.check_opened(record)
+
+    def test_no_page_served(self):
+        env = {"XDG_RUNTIME_DIR": self.runtime, "XDG_CONFIG_HOME": self.config_home}
+        rc, out, err = self.client("web", env=env)
+        self.assertEqual(rc, 3)
+        self.assertIn("monitor --http", err)
+        self.assertIn("monitor.toml", err)
+        # The monitor is gone but its URL file stayed: still "not served".
+        mon = self.start_monitor()
+        self.stop_monitor(mon)
+        rc, out, err = self.client("web", env=env)
+        self.assertEqual(rc, 3, err)
+        self.assertIn("gone", err)
+
+    def test_bad_settings_stop_the_monitor_with_file_line_col(self):
+        path = os.path.join(self.config_home, "agent-runner", "monitor.toml")
+        for text, where, says in (
+                ("[monitor]\nhtp = true\n", "monitor.toml:2:1:", 'did you mean "http"'),
+                ('[monitor]\nhttp_listen = "localhost:80"\n', "monitor.toml:2:15:",
+                 "not an IP address"),
+                ("[monitor]\nhttp = 1\n", "monitor.toml:2:8:", "true or false"),
+                ("[web]\nhttp = true\n", "monitor.toml:1:2:", "[monitor]")):
+            self.write_settings(text)
+            p = subprocess.run([MONITOR, "--no-journal", "--no-notify", "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=self.web_env(), timeout=ENDS_WITHIN)
+            err = p.stderr.decode()
+            self.assertEqual(p.returncode, 2, err)
+            self.assertIn(path + ":" + where.split(":", 1)[1], err)
+            self.assertIn(says, err)
+
+    def test_project_file_points_to_monitor_toml(self):
+        a = self.project("sleep", sections={"monitor": {"http": True}})
+        rc, out, err = self.client("--config", a.config_path, "config", "check",
+                                   env={"XDG_CONFIG_HOME": self.config_home})
+        self.assertEqual(rc, 78, out + err)
+        self.assertIn("agent-runner.toml:", out + err)
+        self.assertIn(os.path.join(self.config_home, "agent-runner", "monitor.toml"), out + err)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ar-config-keys.h"
+#include "ar-monitor-settings.h"
 
 /* docs/configuration.md and agent-runner.toml(5) are printed from the key
  * table; the events-docs drift test regenerates them and fails on any
@@ -115,6 +116,8 @@ ar_config_doc_markdown(void)
   for (guint i = 0; ar_known_plugins[i]; i++)
     g_string_append_printf(out, "%s`%s`", i ? ", " : "", ar_known_plugins[i]);
   g_string_append(out, ", and the name of any hook (its file name without extension).\n");
+  g_autofree char *monitor = ar_monitor_settings_doc_markdown();
+  g_string_append(out, monitor);
   return g_string_free(out, FALSE);
 }
 

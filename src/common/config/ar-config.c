@@ -8,6 +8,7 @@
 
 #include "ar-classify.h"
 #include "ar-config-keys.h"
+#include "ar-monitor-settings.h"
 #include "ar-events.h"
 #include "ar-util.h"
 
@@ -490,6 +491,14 @@ load_key(Loader *ld, const char *section, const ArTomlNode *item)
     return; /* [plugins.NAME] and other keys belong to plugins */
 
   const ArConfigKey *key = ar_config_key_lookup(section, item->key);
+  if (key == NULL && ar_monitor_setting_lookup(section, item->key)) {
+    g_autofree char *where = ar_monitor_settings_path(FALSE);
+    loader_error(ld, item,
+                 _("%s %s is a setting of the bus's monitor, not of one project: write it in %s "
+                   "(or /etc/agent-runner/monitor.toml for the system bus)"),
+                 label, item->key, where);
+    return;
+  }
   if (key == NULL) {
     g_auto(GStrv) names = section_key_names(section);
     g_autofree char *dym = did_you_mean(item->key, (const char *const *)names);

@@ -11,7 +11,7 @@
   const csrf = document.querySelector('meta[name="ar-csrf"]').content;
   const main = document.getElementById("projects");
   const conn = document.getElementById("conn");
-  const projects = new Map(); // name -> {data, el}
+  const projects = new Map(); // name -> {data, card, parts, seen}
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -72,7 +72,7 @@
         body: new URLSearchParams({ project: name, action: action }).toString(),
       }).then(r => r.json()).then(j => {
         const p = projects.get(name);
-        if (p) p.el.querySelector(".result").textContent = j.error ? j.error : action + ": ok";
+        if (p) p.card.querySelector(".result").textContent = j.error ? j.error : action + ": ok";
       }).catch(e => console.warn(e));
     };
     dlg.returnValue = "";
@@ -85,87 +85,125 @@
     }).catch(e => { box.textContent = String(e); });
   }
 
+  // A card is built once and then updated part by part: a message that
+  // changes one round's outcome touches one <li>, not the whole card (no
+  // re-render per event; the tail, the scroll and the dialog stay put).
+  const labels = { "stop": "Stop after this round", "stop-now": "Stop now",
+    "cancel": "Cancel round", "start": "Start" };
+
+  function build(name) {
+    const card = el("section", "card");
+    card.dataset.project = name;
+    const h = el("h2");
+    h.appendChild(el("span", "name", name));
+    const parts = { state: el("span", "state") };
+    h.appendChild(parts.state);
+    card.appendChild(h);
+    parts.meta = el("p", "meta round");
+    parts.round = document.createTextNode("");
+    parts.meta.appendChild(parts.round);
+    parts.meta.appendChild(el("span", "elapsed"));
+    card.appendChild(parts.meta);
+    card.appendChild(el("p", "meta throttle"));
+    for (const [key, tag, cls] of [["strip", "ol", "strip"], ["usage", "p", "meta usage"],
+      ["chart", "div", "chart-box"], ["alerts", "ul", "alerts"], ["events", "ul", "events"],
+      ["narrative", "div", "narrative"], ["actions", "div", "actions"]]) {
+      parts[key] = el(tag, cls);
+      card.appendChild(parts[key]);
+    }
+    card.appendChild(el("p", "meta result"));
+    parts.tail = el("pre", "tail");
+    parts.tail.hidden = true;
+    card.appendChild(parts.tail);
+    return { card, parts, seen: {} };
+  }
+
+  // Runs fill() only when the part's data differs from the last message's.
+  function part(p, key, value, fill) {
+    const text = JSON.stringify(value);
+    if (p.seen[key] === text) return;
+    p.seen[key] = text;
+    fill(value);
+  }
+
+  function fillStrip(ol, strip) {
+    // The strip slides: drop the rounds that left it, append the new ones.
+    const have = [...ol.children].map(li => li.dataset.n);
+    const want = strip.map(([n]) => String(n));
+    let drop = have.indexOf(want[0]);
+    if (drop < 0 || have.slice(drop).some((n, i) => n !== want[i])) { ol.textContent = ""; drop = 0; }
+    for (let i = 0; i < drop; i++) ol.firstChild.remove();
+    for (const [n, outcome] of strip.slice(ol.children.length)) {
+      const li = el("li", "o-" + outcome);
+      li.dataset.n = n;
+      li.title = n + " " + outcome;
+      ol.appendChild(li);
+    }
+  }
+
   function render(d) {
     let p = projects.get(d.name);
-    const card = el("section", "card" + (d.state === "gone" || d.state === "stopped" || d.state === "unreachable" ? " gone-card" : ""));
-    card.dataset.project = d.name;
-    if (d.host) card.dataset.host = d.host;
-    const h = el("h2");
-    h.appendChild(el("span", "name", d.name));
-    h.appendChild(el("span", "state st-" + d.state, d.state));
-    card.appendChild(h);
-    const meta = el("p", "meta round");
-    const bits = [];
-    if (d.round) bits.push("round " + d.round + (d.phase ? " · " + d.phase : ""));
-    meta.textContent = bits.join(" ");
-    const elapsed = el("span", "elapsed");
-    meta.appendChild(elapsed);
-    card.appendChild(meta);
-    const throttle = el("p", "meta throttle");
-    card.appendChild(throttle);
-    const strip = el("ol", "strip");
-    for (const [n, outcome] of d.strip) {
-      const li = el("li", "o-" + outcome);
-      li.title = n + " " + outcome;
-      strip.appendChild(li);
-    }
-    card.appendChild(strip);
-    const u = d.usage;
-    card.appendChild(el("p", "meta usage",
-      (u ? "last round " + u.input_tokens + " in / " + u.output_tokens + " out" +
-        (u.cost_usd !== null ? ", " + usd(u.cost_usd) : "") + " · " : "") + "today " + usd(d.cost_today)));
-    if (d.hours.length) card.appendChild(chart(d.hours));
-    const alerts = el("ul", "alerts");
-    for (const a of d.alerts) alerts.appendChild(el("li", "sev-" + a.severity, a.detector + ": " + a.message));
-    card.appendChild(alerts);
-    const evs = el("ul", "events");
-    for (const line of d.events.slice().reverse()) evs.appendChild(el("li", null, line.replace("\t", " ")));
-    card.appendChild(evs);
-    if (d.narrative_html) {
-      const n = el("div", "narrative");
-      n.innerHTML = d.narrative_html; // cmark safe mode, see above
-      card.appendChild(n);
-    }
-    const actions = el("div", "actions");
+    const fresh = !p;
+    if (fresh) p = build(d.name);
+    p.data = d;
+    const { card, parts } = p;
     const running = d.state !== "stopped" && d.state !== "gone";
-    const labels = { "stop": "Stop after this round", "stop-now": "Stop now",
-      "cancel": "Cancel round", "start": "Start" };
-    for (const a of running ? ["stop", "stop-now", "cancel"] : ["start"]) {
-      const b = el("button", "act-" + a, labels[a]);
-      b.addEventListener("click", () => act(d.name, a));
-      actions.appendChild(b);
-    }
-    const pre = el("pre", "tail");
-    pre.hidden = true;
-    if (running) {
-      const t = el("button", "act-tail", "Transcript");
-      t.addEventListener("click", () => { pre.hidden = !pre.hidden; if (!pre.hidden) tail(d.name, pre); });
-      actions.appendChild(t);
-    }
-    card.appendChild(actions);
-    card.appendChild(el("p", "meta result"));
-    card.appendChild(pre);
-    if (p && p.el.parentNode) {
-      // keep an open transcript open
-      const old = p.el.querySelector("pre.tail");
-      if (old && !old.hidden && running) { pre.hidden = false; pre.textContent = old.textContent; }
-      main.replaceChild(card, p.el);
-    } else {
+    card.className = "card" + (running && d.state !== "unreachable" ? "" : " gone-card");
+    if (d.host) card.dataset.host = d.host;
+    parts.state.className = "state st-" + d.state;
+    parts.state.textContent = d.state;
+    parts.round.textContent = d.round ? "round " + d.round + (d.phase ? " · " + d.phase : "") : "";
+    part(p, "strip", d.strip, v => fillStrip(parts.strip, v));
+    const u = d.usage;
+    parts.usage.textContent = (u ? "last round " + u.input_tokens + " in / " + u.output_tokens + " out" +
+      (u.cost_usd !== null ? ", " + usd(u.cost_usd) : "") + " · " : "") + "today " + usd(d.cost_today);
+    part(p, "hours", d.hours, v => parts.chart.replaceChildren(...(v.length ? [chart(v)] : [])));
+    part(p, "alerts", d.alerts, v => parts.alerts.replaceChildren(
+      ...v.map(a => el("li", "sev-" + a.severity, a.detector + ": " + a.message))));
+    part(p, "events", d.events, v => parts.events.replaceChildren(
+      ...v.slice().reverse().map(line => el("li", null, line.replace("\t", " ")))));
+    part(p, "narrative", d.narrative_html, v => {
+      parts.narrative.hidden = !v;
+      parts.narrative.innerHTML = v || ""; // cmark safe mode, see above
+    });
+    part(p, "running", running, () => {
+      const buttons = [];
+      for (const a of running ? ["stop", "stop-now", "cancel"] : ["start"]) {
+        const b = el("button", "act-" + a, labels[a]);
+        b.addEventListener("click", () => act(d.name, a));
+        buttons.push(b);
+      }
+      if (running) {
+        const t = el("button", "act-tail", "Transcript");
+        t.addEventListener("click", () => {
+          parts.tail.hidden = !parts.tail.hidden;
+          if (!parts.tail.hidden) tail(d.name, parts.tail);
+        });
+        buttons.push(t);
+      } else {
+        parts.tail.hidden = true;
+      }
+      parts.actions.replaceChildren(...buttons);
+    });
+    if (fresh) {
+      // a server-rendered card (the no-JavaScript snapshot) is replaced once
+      const old = main.querySelector(`section.card[data-project="${CSS.escape(d.name)}"]`);
       // grouped by host: this host's projects first, then each remote host's
       const key = q => (q.host ? "1" + q.host + "\u0000" : "0") + q.name;
       const after = [...projects.values()].filter(q => key(q.data) > key(d))
-        .sort((a, b) => key(a.data) < key(b.data) ? -1 : 1)[0];
-      main.insertBefore(card, after ? after.el : null);
+        .sort((x, y) => key(x.data) < key(y.data) ? -1 : 1)[0];
+      main.insertBefore(card, after ? after.card : null);
+      if (old) old.remove();
       const empty = main.querySelector(".empty");
       if (empty) empty.remove();
+      projects.set(d.name, p);
     }
-    projects.set(d.name, { data: d, el: card });
     tick();
   }
 
   function tick() {
     const now = Date.now() / 1000;
-    for (const { data, el: card } of projects.values()) {
+    for (const { data, card } of projects.values()) {
       const e = card.querySelector(".elapsed");
       if (e) e.textContent = data.round_started ? " · " + dur(now - Date.parse(data.round_started) / 1000) : "";
       const t = card.querySelector(".throttle");
@@ -182,18 +220,29 @@
     es.addEventListener("snapshot", ev => {
       const list = JSON.parse(ev.data);
       const names = new Set(list.map(d => d.name));
-      for (const [name, p] of projects) if (!names.has(name)) { p.el.remove(); projects.delete(name); }
+      for (const [name, p] of projects) if (!names.has(name)) { p.card.remove(); projects.delete(name); }
       main.querySelectorAll("section.card").forEach(c => { if (!projects.has(c.dataset.project)) c.remove(); });
       for (const d of list) render(d);
     });
     es.addEventListener("project", ev => render(JSON.parse(ev.data)));
+    // Only the members that changed since the last message of that project.
+    // A slid array comes as [drop, same, tail]: old.slice(drop, drop + same) + tail.
+    es.addEventListener("patch", ev => {
+      const d = JSON.parse(ev.data);
+      const p = projects.get(d.name);
+      if (!p) return;
+      const next = Object.assign({}, p.data, d);
+      delete next.splice;
+      for (const [k, [drop, same, tail]] of Object.entries(d.splice || {}))
+        next[k] = p.data[k].slice(drop, drop + same).concat(tail);
+      render(next);
+    });
     es.addEventListener("event", ev => {
       const d = JSON.parse(ev.data);
       const p = projects.get(d.project);
       if (!p) return;
-      const ul = p.el.querySelector(".events");
-      ul.insertBefore(el("li", null, (d.ts || "") + " " + d.kind), ul.firstChild);
-      while (ul.children.length > 12) ul.lastChild.remove();
+      const events = p.data.events.concat([(d.ts || "") + "\t" + d.kind]).slice(-12);
+      render(Object.assign({}, p.data, { events: events }));
     });
   }
   connect();
