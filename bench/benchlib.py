@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers of the daemon benchmarks: a throwaway project (tests/daemon's
 fixture), running the real agent-runnerd, and the daemon's own CPU time
 (its rusage minus what its agents used, from their agent_exit events)."""

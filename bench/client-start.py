@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Client start-up cost: the CPU time (user + sys, from wait4) of
 `agent-runner --version`, `status` and `peek` against a running daemon on
 a private bus, next to `busctl --version` and `/bin/true` measured in the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The crash-consistency campaign at scale: N kill -9 of agent-runnerd at
 random points of rounds that write in the tree, get stashed and leave
 background children (tests/daemon/test_reliability.py's Campaign; the test

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """bench/fleet: `agent-runner list` across N hosts (N ssh aliases of one
 real sshd on 127.0.0.1, tests/remote's fixture), against N sequential
 `ssh HOST agent-runner status` calls and N sequential `agent-runner -H HOST

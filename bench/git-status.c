@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* How long ar_vcs_status() takes on a large work tree: a repository with
@@ -11,14 +12,15 @@
 
 #include <fcntl.h>
 #include <ftw.h>
-#include <git2.h>
-#include <glib.h>
-#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <git2.h>
+#include <glib.h>
+#include <glib/gstdio.h>
 
 #include "ar-cleanup.h"
 #include "ar-vcs.h"

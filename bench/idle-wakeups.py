@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Idle wakeups: while the agent sleeps, count what the daemon does in
 DURATION seconds (default 60): context switches (/proc/PID/status) and
 watchdog pings in one window, then the syscalls strace sees (when strace is

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """One agent-runner-monitor watching N projects (default 100) that finish
 RATE rounds per second in total (default 10): each project runs the
 `succeed` fake agent with restart_delay_s = N / RATE. Over WINDOW seconds

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Output throughput: an agent writes BYTES (default 256 MiB) as fast as it
 can, for each kind of output (tests/fake-agents/line-flood): no newline,
 `yes` (2-byte lines), 80-byte lines, 1000-byte lines, claude stream-json.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Peek while the round's end runs git status (and the orphan stash) on a
 100,000-file work tree: the git work runs in a thread, so Peek keeps
 answering. Prints the Peek latencies measured across that window and how

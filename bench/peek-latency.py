@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Peek round-trip latency with 1,000 and 1,000,000 lines of events
 history in the events file: Peek serves from memory, so the history must
 not matter. Figures only."""

@@ -1,14 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-/* Exact-string redaction (src/common/ar-redact-literal.c): MB/s of
+/* Exact-string redaction (src/common/secrets/ar-redact-literal.c): MB/s of
  * ar_redact_literals_len() over 16 MiB of agent-like text with 0, 1, 10,
  * 100 and 1,000 registered values (1 to 4,096 bytes), and, as the baseline
  * from the same run, the replace-each-value loop it replaced (one
  * g_string_replace pass per value). Figures only, no assertion. */
 
-#include <glib.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib.h>
 
 #include "ar-redact.h"
 

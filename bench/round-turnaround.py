@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Round turnaround: N rounds of `true` with restart_delay_s = 0.
 Prints rounds per second and the daemon's own CPU time per round (its
 rusage minus the agents'). Usage: round-turnaround.py [N=200]"""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Emitter -> subscriber latency of the Event signal: a subscriber calls
 Reload and waits for the config_reloaded Event it causes (call, emitter,
 bus sink, dbus-daemon, subscriber). Figures only."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Start-up with a long history: the time from launching agent-runnerd to
 its first round_start event, with 1k, 100k and 1M lines of history in the
 events file, with and without state.json (without it the round number

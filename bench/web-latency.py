@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The monitor's web page (issue 16) in headless Chromium: the time from
 the daemon's round_end (its event's ts) to the page's DOM showing that
 round (a MutationObserver's clock; same host clock), median and p99 over

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The monitor's web page at scale: N projects (default 100) with a history
 of 50 rounds each over the last 3 days, PAGES open pages (default 50: one
 real headless Chromium page when available, the rest raw event streams that

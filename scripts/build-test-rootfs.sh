@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Usage (as root): scripts/build-test-rootfs.sh [DIR]
 #
 # A Debian bookworm rootfs (debootstrap --variant=minbase) that can boot

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Fails when a C file under src/ tests/ bench/ tools/ is not formatted as
 # .clang-format says (layout and the include order). It changes nothing;
 # to apply the format: scripts/check-format.sh --fix

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Fail on a test that is written but never run.
 
 C (tests/**/*.c):

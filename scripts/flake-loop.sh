@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Run the test suite (or one suite) N times in a row and report every test
 # that failed at least once, with how often: a flake shows as a test that
 # fails in some runs and passes in others.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Fuzz the TOML parser with libFuzzer for SECONDS (default 60).
 #
 #   scripts/fuzz.sh [SECONDS]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Usage (as root): scripts/nspawn-harness.sh [-l LAYER]... ROOTFS 'commands'
 #
 # Boots ROOTFS with `systemd-nspawn -b` (a real systemd as the container's

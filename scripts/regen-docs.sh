@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The one way to regenerate the files generated from tables in the code,
 # and with --check the one drift test (meson test docs-drift): it prints a
 # diff and fails when a committed file differs from what the code gives.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Install every build and test dependency of agent-runner on Debian 12, then
 # configure and build into ./build. Idempotent: safe to rerun.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Print one closing line over meson test logs: 'N passed, N failed, N skipped'."""
 import json
 import sys

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Usage (as root): scripts/user-session-harness.sh USER 'commands, run as USER'
 #
 # Gives USER a real `systemd --user` manager, its socket-activated session

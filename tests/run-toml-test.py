@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Run toml-test's cases against our decoder.
 
 usage: run-toml-test.py DECODER VERSION [--lenient]

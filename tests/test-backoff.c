@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The back-off policy of src/daemon/ard-backoff.c: the reaction per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The bus name escaping of src/common/ar-names.c and the error-name table. */

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-/* The classifier's shortcuts (src/common/ar-classify-prefilter.c, the
+/* The classifier's shortcuts (src/common/classify/ar-classify-prefilter.c, the
  * unparsed claude lines, the bulk path for floods of short lines) must
  * never change an answer: every input here goes through two classifiers,
  * one with the shortcuts and one without, and everything they report must

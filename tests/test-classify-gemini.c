@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The gemini stream-json classifier: its captured runs (the gemini rows of

@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-test-util.h"
+#include <string.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <string.h>
-#include <sys/wait.h>
+
+#include "ar-test-util.h"
 
 /* The client as a user runs it: the built `agent-runner` binary against
  * real temporary git repositories, with stub agent CLIs on PATH. */

@@ -1,13 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-test-util.h"
-
-#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "ar-config.h"
+#include "ar-test-util.h"
 #include "ar-util.h"
 
 /* Hostile config files (issue 11): what is not a regular file, what is

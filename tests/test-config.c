@@ -1,14 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-test-util.h"
-
-#include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "ar-config-keys.h"
 #include "ar-config.h"
 #include "ar-prompt.h"
+#include "ar-test-util.h"
 #include "ar-util.h"
 
 /* A throwaway project dir with a prompt file; each test writes its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-test-util.h"
@@ -6,12 +7,13 @@
  * scanner, state.json and round numbering, retention, the project lock and
  * the process-tree walk. The end-to-end behaviour is in daemon/test_daemon.py. */
 
-#include <glib.h>
-#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
 
 #include "ar-prompt.h"
 #include "ar-util.h"

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <glib.h>
 #include <string.h>
+
+#include <glib.h>
 
 #include "ar-events.h"
 
@@ -127,8 +129,9 @@ test_emitted_kinds_in_table(gconstpointer data)
       g_string_append_printf(unknown, "\n  %s", where);
   }
   if (unknown->len > 0)
-    g_test_message("kinds emitted but not in the event table (src/common/ar-event-table.c):%s",
-                   unknown->str);
+    g_test_message(
+        "kinds emitted but not in the event table (src/common/events/ar-event-table.c):%s",
+        unknown->str);
   g_assert_cmpstr(unknown->str, ==, "");
 }
 

@@ -1,24 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-
-#include "ar-test-util.h"
-
-#include "ar-events.h"
-#include "ar-redact.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gstdio.h>
 #include <math.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "ar-events.h"
+#include "ar-redact.h"
+#include "ar-test-util.h"
 
 /* ---- helpers ---- */
 

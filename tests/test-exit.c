@@ -1,12 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The exit-code table (src/common/ar-exit.h) against itself and against
  * the supervisor's unit: RestartPreventExitStatus= lists exactly the codes
  * the table marks prevents_restart. */
 
-#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <glib.h>
 
 #include "ar-exit.h"
 

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <glib.h>
 #include <string.h>
+
+#include <glib.h>
 
 #include "arm-monitor.h"
 

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-redact.h"
-
 #include <string.h>
+
+#include "ar-redact.h"
 
 /* One sample per rule of the redaction table: adding a rule without a sample
  * fails test_every_rule_has_a_sample. */

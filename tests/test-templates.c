@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The files install --system writes from data/templates, filled for a
@@ -5,11 +6,12 @@
  * left, xmllint finds them well formed and valid against the DTDs, and
  * dbus-daemon accepts the bus policy (src/common/ar-template.c). */
 
-#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "ar-names.h"
 #include "ar-template.h"

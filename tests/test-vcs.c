@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* ar-vcs: act with the library (libgit2), check with the git CLI, on real
@@ -7,12 +8,13 @@
 
 #include <errno.h>
 #include <ftw.h>
-#include <git2.h>
-#include <glib.h>
-#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <git2.h>
+#include <glib.h>
+#include <glib/gstdio.h>
 
 #include "ar-util.h"
 #include "ar-vcs-private.h"

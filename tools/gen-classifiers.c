@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* docs/classifiers.md's generated part: the classifier tables
- * (src/common/ar-classify-tables.c) and the classifier tests' expectation
+ * (src/common/classify/ar-classify-tables.c) and the classifier tests' expectation
  * table (tests/classify-cases.c), the page's proof of each class. */
 
 #include <string.h>

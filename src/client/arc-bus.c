@@ -1,12 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "arc-bus.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-names.h"

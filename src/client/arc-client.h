@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The thin client `agent-runner`: one verb table, one file per verb group. */
@@ -9,7 +10,6 @@
 #include "ar-exit.h"
 
 G_BEGIN_DECLS
-
 
 typedef struct ArcConn ArcConn; /* arc-bus.h */
 typedef struct ArcVerb ArcVerb;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Shell completion for bash, zsh and fish, generated from the tables the
@@ -8,9 +9,10 @@
  * project names are asked at completion time with
  * `agent-runner __complete projects`. */
 
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-events.h"
 #include "ar-names.h"

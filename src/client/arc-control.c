@@ -1,15 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Mutating bus verbs: stop, kill, cancel, reload, start, restart. */
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <systemd/sd-journal.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"
@@ -438,8 +440,9 @@ start_verb(ArcContext *ctx, ArcConn *conn, int max_rounds)
     else
       fprintf(stderr, _("agent-runner start: %s did not appear within %ds\n"), conn->name,
               START_WAIT_S);
-    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == AR_EXIT_CONFIG ? AR_EXIT_CONFIG
-                                                                          : AR_EXIT_FAILURE;
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == AR_EXIT_CONFIG
+               ? AR_EXIT_CONFIG
+               : AR_EXIT_FAILURE;
   }
   g_autofree char *how = g_strdup_printf(_("pid %d"), (int)pid);
   return report_start(ctx, conn, pid, how, since_s);

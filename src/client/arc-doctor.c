@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* agent-runner doctor: one screen on whether the project can run as a
@@ -12,11 +13,12 @@
  *
  * Exit 0 when nothing fails (warnings allowed), 1 otherwise. */
 
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <systemd/sd-journal.h>
 
 #include "ar-json.h"
 #include "ar-names.h"

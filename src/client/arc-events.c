@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* `events`: the last N events from the events files, or --follow: the
@@ -5,13 +6,14 @@
  * does not. */
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <systemd/sd-event.h>
 
 #include "ar-cleanup.h"
 #include "ar-events.h"

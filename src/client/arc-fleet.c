@@ -1,13 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "arc-fleet.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* `agent-runner list -H a -H b`: one table of host x project, the hosts

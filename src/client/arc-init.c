@@ -1,15 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <errno.h>
-#include <git2.h>
-#include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ar-json.h"
+#include <git2.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
 #include "ar-cleanup.h"
 #include "ar-config.h"
+#include "ar-json.h"
 #include "ar-util.h"
 #include "ar-vcs.h"
 #include "arc-client.h"

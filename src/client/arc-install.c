@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* agent-runner install / uninstall: run the project as the systemd unit
@@ -27,8 +28,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -36,6 +35,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "ar-names.h"
 #include "ar-prompt.h"

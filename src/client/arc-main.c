@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-util.h"
 #include "arc-client.h"
@@ -96,7 +98,8 @@ const ArcVerb arc_verbs[] = {
   { .name = "upgrade",
     .func = arc_verb_upgrade,
     .args = "[--to PATH] [--check] [--json]",
-    .summary = N_("Re-execute the service into the installed (or given) version, keeping its state"),
+    .summary =
+        N_("Re-execute the service into the installed (or given) version, keeping its state"),
     .flags = ARC_VERB_BUS | ARC_VERB_AUTH },
   { .name = "events",
     .func = arc_verb_events,
@@ -106,8 +109,8 @@ const ArcVerb arc_verbs[] = {
   { .name = "monitor",
     .func = arc_verb_monitor,
     .args = "[--project P] [--interval S] [--mode alerts|events|narrate] [--fleet] [--json]",
-    .summary =
-        N_("Watch every project on the bus (and -H/--fleet hosts'): alerts or events as they happen"),
+    .summary = N_(
+        "Watch every project on the bus (and -H/--fleet hosts'): alerts or events as they happen"),
     .flags = ARC_VERB_REMOTE },
   { .name = "web",
     .func = arc_verb_web,

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-util.h"
 #include "arc-client.h"
@@ -60,8 +62,7 @@ arc_verb_monitor(ArcContext *ctx, int argc, char **argv)
    * remote_failure_tolerance_s when there is one (as the Python tool's
    * monitor --host read it), else the monitor's default. */
   for (guint i = 0; ctx->hosts && i < ctx->hosts->len; i++)
-    g_ptr_array_add(args,
-                    g_strdup_printf("--host=%s", (char *)g_ptr_array_index(ctx->hosts, i)));
+    g_ptr_array_add(args, g_strdup_printf("--host=%s", (char *)g_ptr_array_index(ctx->hosts, i)));
   if (ctx->hosts) {
     g_autofree char *path = arc_config_path(ctx);
     g_autoptr(ArConfig) cfg =

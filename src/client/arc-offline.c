@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* A stopped project still answers: status, peek and watch read what the
@@ -6,9 +7,10 @@
  * "source": "files". The operator sees why it stopped and what to do,
  * as the Python tool's peek does from its files. */
 
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-history.h"
 #include "ar-json.h"

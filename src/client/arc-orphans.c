@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
+
+#include <stdio.h>
 
 #include <git2.h>
 #include <glib/gi18n.h>
-#include <stdio.h>
 
 #include "ar-json.h"
 #include "ar-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* -H/--host: a remote host's bus over plain SSH, the way `systemctl -H`

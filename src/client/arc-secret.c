@@ -1,19 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include "arc-secret.h"
+
 #include <errno.h>
-#include <gio/gio.h>
-#include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
 #include "ar-json.h"
 #include "ar-secret.h"
 #include "ar-util.h"
 #include "arc-client.h"
-#include "arc-secret.h"
 
 /* `agent-runner secret set|list|rm|check`: the values the agent gets in
  * its environment ([agent] secrets). User mode keeps them in the Secret

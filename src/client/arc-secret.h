@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Secrets in system mode: where `secret set --system` writes a
@@ -13,6 +14,5 @@ char *arc_secret_credential_path(const char *project, const char *name);
 /* LoadCredentialEncrypted= for every name in [agent] secrets: the
  * project's own credential, else the one for every project. */
 void arc_secret_unit_lines(GString *unit, const ArConfig *cfg);
-
 
 G_END_DECLS

@@ -1,25 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <inttypes.h>
 
 /* Read-only bus verbs: status, peek, list, watch. */
 
-#include <glib/gi18n.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
-#include "ar-history.h"
-#include "ar-json.h"
+#include <glib/gi18n.h>
+#include <systemd/sd-event.h>
+
 #include "ar-cleanup.h"
 #include "ar-events.h"
+#include "ar-history.h"
+#include "ar-json.h"
 #include "ar-names.h"
 #include "ar-util.h"
 #include "arc-bus.h"
-#include "arc-offline.h"
 #include "arc-fleet.h"
+#include "arc-offline.h"
 #include "arc-remote.h"
 #include "arc-systemd.h"
 

@@ -1,14 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "arc-systemd.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <systemd/sd-bus.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <systemd/sd-bus.h>
 
 #include "ar-cleanup.h"
 #include "ar-exit.h"

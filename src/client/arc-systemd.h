@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The client's side of systemd and logind, all over D-Bus (sd-bus; never

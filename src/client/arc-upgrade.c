@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* agent-runner upgrade [--to PATH] [--check] [--json]: the service
@@ -5,9 +6,10 @@
  * losing its state (docs/upgrade.md). The client waits for the outcome
  * event over the short gap in which the bus name is away. */
 
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* How the thin client runs the verbs whose table row says ARC_VERB_HELPER
@@ -16,9 +17,10 @@
  * and messages are the same. */
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-util.h"
 #include "arc-client.h"

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+
 #include <gio/gio.h>
 #include <glib/gi18n.h>
-#include <stdio.h>
 
 #include "ar-monitor-settings.h"
 #include "ar-web-open.h"

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The one place where g_autoptr() learns about sd-bus, sd-event, sd-journal
  * and libgit2 types, so no file declares them again. */
 
-#include <glib.h>
 #include <git2.h>
+#include <glib.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Shorthands for the JSON the programs read and write (CLI output lines,

@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-monitor-settings.h"
 
+#include <string.h>
+
 #include <gio/gio.h>
 #include <glib/gi18n.h>
-#include <string.h>
 
 #include "ar-toml.h"
 #include "ar-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The settings of the monitor of one bus (monitor.toml), apart from any

@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-names.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <string.h>
+
+#include <gio/gio.h>
 
 #include "ar-util.h"
 

@@ -1,14 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-remote.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-toml.h"
 #include "ar-util.h"

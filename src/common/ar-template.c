@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-template.h"
 
-#include <glib/gi18n.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-util.h"
 

@@ -1,15 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
-#include <glib/gi18n.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
 
 GQuark
 ar_error_quark(void)

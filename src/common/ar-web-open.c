@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-web-open.h"
 
 #include <errno.h>
+#include <sys/wait.h>
+
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
-#include <sys/wait.h>
 
 #include "ar-util.h"
 

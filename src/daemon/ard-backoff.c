@@ -1,10 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-json.h"
 #include "ard-backoff.h"
 
-#include <glib/gi18n.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "ar-json.h"
 
 /* One row per outcome. The bases are the Python tool's (60 s for a rate
  * limit, a 5xx and a network error, 30 s for a timeout); network is ours:

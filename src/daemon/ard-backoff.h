@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The reaction to a failed round whose output says why (docs/backoff.md):

@@ -1,20 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Between two rounds: the stop triggers, the start-up battery, and what
  * the loop keeps of a finished round. */
 
-#include "ard-between.h"
-
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-prompt.h"
 #include "ar-redact.h"
 #include "ar-util.h"
+#include "ard-between.h"
 
 /* Excerpts of sentinel/stop-file content in events. */
 #define EXCERPT_CHARS 200

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Between two rounds: the stop triggers the loop looks at, the start-up

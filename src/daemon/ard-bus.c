@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-bus.h"
 
 #include <errno.h>
+#include <string.h>
+
 #include <gio/gio.h>
 #include <glib/gi18n.h>
-#include <string.h>
 
 #include "ar-cleanup.h"
 #include "ar-names.h"

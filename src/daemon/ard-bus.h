@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The D-Bus service of agent-runnerd: org.agentrunner.Runner1 on the

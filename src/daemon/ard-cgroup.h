@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* A cgroup per round, where the service's cgroup is delegated to it
@@ -11,8 +12,9 @@
  * (outside systemd, or a unit without Delegate=yes) nothing here is used
  * and the session + token scan of ard-leftovers.h does the job alone. */
 
-#include <glib.h>
 #include <sys/types.h>
+
+#include <glib.h>
 
 G_BEGIN_DECLS
 

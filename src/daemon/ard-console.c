@@ -1,13 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-
-#include <inttypes.h>
 
 #include "ard-console.h"
 
-#include <glib/gi18n.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-util.h"
 

@@ -1,10 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -12,6 +12,8 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"

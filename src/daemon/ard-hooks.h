@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* [hooks]: executables run at the stages of a round (docs/hooks.md).

@@ -1,7 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-leftovers.h"
-#include "ard-cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "ar-json.h"
 #include "ar-redact.h"
 #include "ar-util.h"
+#include "ard-cgroup.h"
 #include "ard-reap.h"
 
 /* Rescans after the KILL pass: a leftover may fork while it is being

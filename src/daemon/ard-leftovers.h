@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* What is left of a round after its supervisor died.
@@ -12,9 +13,10 @@
  * (AGENT_RUNNER_ROUND_ID). On start the daemon ends every process that
  * still carries either mark, and reports them. */
 
+#include <sys/types.h>
+
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <sys/types.h>
 
 #include "ar-events.h"
 

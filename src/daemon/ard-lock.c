@@ -1,17 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <inttypes.h>
-
-#include "ar-json.h"
 #include "ard-lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
-#include <json-glib/json-glib.h>
+#include <inttypes.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "ar-json.h"
 #include "ar-util.h"
 
 struct ArdLock {

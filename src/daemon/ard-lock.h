@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* One supervisor per project: an flock on log_dir/agent-runner.lock held for

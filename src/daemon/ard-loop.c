@@ -1,12 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-json.h"
 #include "ard-loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
-#include <glib/gi18n.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -15,29 +13,32 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <git2.h>
+#include <glib/gi18n.h>
+#include <systemd/sd-bus.h>
+
 #include "ar-classify.h"
+#include "ar-json.h"
 #include "ar-prompt.h"
 #include "ar-redact.h"
 #include "ar-secret.h"
-#include "ard-perms.h"
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-between.h"
 #include "ard-console.h"
 #include "ard-hooks.h"
 #include "ard-leftovers.h"
-#include "ard-stale-lock.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
+#include "ard-perms.h"
+#include "ard-reaction.h"
 #include "ard-reap.h"
 #include "ard-retention.h"
-#include "ard-reaction.h"
 #include "ard-round.h"
 #include "ard-secrets.h"
+#include "ard-stale-lock.h"
 #include "ard-upgrade.h"
 #include "ard-vcs.h"
-
-#include <systemd/sd-bus.h>
 
 /* Cap of the restart delay during a crash streak. */
 #define ARD_DELAY_CAP_S 1800
@@ -61,7 +62,7 @@ struct ArdLoop {
   sd_event_source *step_defer;
 
   ArdRound *round;
-  struct ArdHandover *handover; /* upgrade in place: what the previous image handed over */
+  struct ArdHandover *handover;       /* upgrade in place: what the previous image handed over */
   struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
   guint max_rounds;                   /* effective: --max-rounds, else config */
   gboolean battery_fresh;             /* the start-up battery just ran: skip it once */

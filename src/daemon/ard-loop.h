@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The serve loop: one project, one lock, rounds back to back on one
@@ -6,8 +7,9 @@
  * persistence, retention. The bus layer attaches to the same sd_event and
  * calls the ard_loop_* controls below. */
 
-#include <glib.h>
 #include <sys/types.h>
+
+#include <glib.h>
 #include <systemd/sd-event.h>
 
 #include "ar-config.h"
@@ -26,8 +28,8 @@ typedef struct {
   gboolean round_mode; /* --round: one round, exit code = the agent's */
   char *phase;         /* --phase with --round */
   gboolean journal;
-  gboolean clear_done; /* explicit start: forget .agent-done and a lasting stop */
-  int console;         /* ArdConsoleMode: stderr narration (ard-console.h) */
+  gboolean clear_done;          /* explicit start: forget .agent-done and a lasting stop */
+  int console;                  /* ArdConsoleMode: stderr narration (ard-console.h) */
   struct ArdHandover *handover; /* --deserialize: state from the previous image (borrowed) */
 } ArdOptions;
 

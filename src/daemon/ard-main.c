@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* agent-runnerd: the per-project supervisor. `agent-runner serve` and
@@ -15,15 +16,16 @@
  * N, 127 when it could not be started); 75/78 as above. */
 
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
+#include "ar-redact.h"
 #include "ar-util.h"
 #include "ard-bus.h"
-#include "ar-redact.h"
 #include "ard-console.h"
 #include "ard-loop.h"
 #include "ard-upgrade.h"

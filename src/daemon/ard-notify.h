@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* sd_notify for the systemd unit (Type=notify): READY=1, a one-line

@@ -1,10 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-history.h"
-#include "ar-json.h"
-#include "ar-prompt.h"
 #include "ard-peek.h"
-#include "ar-redact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +11,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "ar-history.h"
+#include "ar-json.h"
+#include "ar-prompt.h"
+#include "ar-redact.h"
 #include "ar-util.h"
 #include "ard-reaction.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Peek: the daemon's state as one JSON document (schema in docs/peek.md),

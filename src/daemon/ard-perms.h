@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* log_dir holds the agent's raw transcripts (secrets it printed

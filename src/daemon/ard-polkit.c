@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-polkit.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-names.h"

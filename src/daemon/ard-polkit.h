@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Authorization of mutating bus calls: callers with the daemon's own uid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* What a round's outcome means for the loop: the crash streak, usage and
@@ -5,9 +6,10 @@
  * or stop for a crash loop, an auth failure, a quota). The back-off policy
  * itself is a table in ard-backoff.c. */
 
-#include <glib/gi18n.h>
 #include <math.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-classify.h"
 #include "ar-exit.h"

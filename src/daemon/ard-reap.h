@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The agent's process tree. The daemon is a subreaper, so everything the
@@ -6,8 +7,9 @@
  * walking /proc PPid links. They run only at round edges (grace check,
  * timeout, teardown), never on a tick. */
 
-#include <glib.h>
 #include <sys/types.h>
+
+#include <glib.h>
 
 G_BEGIN_DECLS
 

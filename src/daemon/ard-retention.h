@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Pruning: transcripts rounds/R<N>-*.log beyond round_log_retention

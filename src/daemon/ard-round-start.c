@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The start of a round: the transcript, the context block, the pre-round
@@ -6,11 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-json.h"
 #include "ar-prompt.h"

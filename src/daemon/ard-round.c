@@ -1,11 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-
-#include "ar-json.h"
-#include "ard-round-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -13,17 +10,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ar-prompt.h"
+#include <glib/gi18n.h>
+
 #include "ar-exit.h"
+#include "ar-json.h"
+#include "ar-prompt.h"
 #include "ar-util.h"
+#include "ard-cgroup.h"
 #include "ard-detect.h"
 #include "ard-hooks.h"
 #include "ard-leftovers.h"
-#include "ard-cgroup.h"
 #include "ard-output.h"
 #include "ard-reap.h"
-#include "ard-vcs.h"
+#include "ard-round-private.h"
 #include "ard-spawn.h"
+#include "ard-vcs.h"
 
 /* After a KILL pass, how often to look again, and how many passes before
  * the round is declared over even though something (a process stuck in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* One round, driven by the sd-event loop: transcript and context, prompt,
@@ -6,9 +7,10 @@
  * agent_exit / round_grace_kill / round_timeout_kill events. round_end and
  * what follows belong to the loop (ard-loop.c), which persists state first. */
 
+#include <sys/types.h>
+
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "ar-classify.h"

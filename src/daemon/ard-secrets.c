@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-secrets.h"
 
-#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-redact.h"

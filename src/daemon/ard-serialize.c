@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-serialize.h"
@@ -5,11 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <glib/gi18n.h>
-#include <json-glib/json-glib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"

@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Starting the agent: fork + exec in its own session, with a pidfd, the
  * environment of the round, and the prompt written to stdin without ever
  * blocking the loop. */
 
-#include <glib.h>
 #include <sys/types.h>
+
+#include <glib.h>
 #include <systemd/sd-event.h>
 
 #include "ar-config.h"

@@ -1,7 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-events.h"
-#include "ar-json.h"
 #include "ard-state.h"
 
 #include <errno.h>
@@ -11,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ar-events.h"
+#include "ar-json.h"
 #include "ar-util.h"
 
 #define STATE_SCHEMA_VERSION 1

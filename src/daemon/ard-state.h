@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* log_dir/state.json: what must survive a daemon restart (round counter,

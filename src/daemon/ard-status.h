@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* What the daemon says about itself (Peek, the bus properties, the unit's
@@ -7,8 +8,9 @@
  * copied here: the accessors below read it from the loop's ArdState, the
  * one source of those facts. */
 
-#include <glib.h>
 #include <sys/types.h>
+
+#include <glib.h>
 
 #include "ard-state.h"
 

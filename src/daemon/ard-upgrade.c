@@ -1,10 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ard-upgrade.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-json.h"
@@ -375,7 +377,8 @@ on_deferred(sd_event_source *s, void *user_data)
   ArdLoop *loop = user_data;
   up.defer = sd_event_source_disable_unref(up.defer);
   g_autofree char *candidate = g_steal_pointer(&up.pending);
-  if (!candidate || ard_loop_stop_requested(loop) || ard_loop_get_status(loop)->state == ARD_RUN_STOPPED)
+  if (!candidate || ard_loop_stop_requested(loop) ||
+      ard_loop_get_status(loop)->state == ARD_RUN_STOPPED)
     return 0;
   if (!can_hand_over_now(loop)) {
     up.pending = g_steal_pointer(&candidate);
@@ -476,7 +479,8 @@ ard_upgrade_handle(ArdLoop *loop, sd_bus *bus, sd_bus_message *m)
   gboolean check = FALSE;
   if (read_options(m, &check, &error) < 0)
     return reply_error(m, error);
-  if (ard_loop_get_options(loop)->round_mode || ard_loop_stop_requested(loop) || ard_loop_get_status(loop)->state == ARD_RUN_STOPPED) {
+  if (ard_loop_get_options(loop)->round_mode || ard_loop_stop_requested(loop) ||
+      ard_loop_get_status(loop)->state == ARD_RUN_STOPPED) {
     g_set_error(&error, AR_ERROR, AR_ERROR_BUSY,
                 _("the service is stopping; upgrade it after it has started again"));
     return reply_error(m, error);
@@ -629,9 +633,9 @@ ard_upgrade_adopted(ArdLoop *loop)
   if (h->rollback_reason) {
     emit_rolled_back(loop, h->to_version, h->rollback_reason, duration_s);
   } else {
-    ar_emit(ard_loop_get_emitter(loop), "service_upgraded", AR_EV_S("from_version", h->from_version),
-            AR_EV_S("to_version", ard_version()), AR_EV_D("duration_s", duration_s),
-            AR_EV_B("round_kept", FALSE), NULL);
+    ar_emit(ard_loop_get_emitter(loop), "service_upgraded",
+            AR_EV_S("from_version", h->from_version), AR_EV_S("to_version", ard_version()),
+            AR_EV_D("duration_s", duration_s), AR_EV_B("round_kept", FALSE), NULL);
   }
   /* Our own image is the next rollback target, not the previous one; the
    * loop holds the lock on its own duplicate. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Upgrade in place: Upgrade(target, options) smoke-tests a candidate

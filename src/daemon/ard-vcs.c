@@ -1,6 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-json.h"
 #include "ard-vcs.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "ar-json.h"
 #include "ar-util.h"
 #include "ar-vcs.h"
 #include "ard-hooks.h"

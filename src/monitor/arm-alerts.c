@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <glib/gi18n.h>
 #include <stdio.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-json.h"
 #include "ar-util.h"

@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
 #include "ar-names.h"

@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "ar-json.h"
 #include "ar-util.h"

@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <glib/gi18n.h>
 #include <string.h>
+
 #include <cmark.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "ar-events.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The monitor's web page (issue 16): a libsoup-3.0 server on the monitor's

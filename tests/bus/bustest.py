@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared fixtures of the bus tests: a private dbus-daemon per test, the
 real agent-runnerd on it (tests/daemon/daemontest.py gives the throwaway
 project), busctl for calls, introspection and monitoring, and the real

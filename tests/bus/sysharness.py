@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the tests that need root share (tests/bus, tests/secrets,
 tests/monitor): a private systemd-journald in a mount namespace
 (real-components.md §3), a private system bus with the shipped policy,

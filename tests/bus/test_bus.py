@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The D-Bus service of agent-runnerd on a private bus: name, methods,
 properties, signals, the XML contract and the Peek schema."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The thin client's bus verbs against the real daemon on a private bus."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The operator's client and bus (issue 14): a stopped project still
 answers, start says what happened, Serve counts from the call and ends a
 back-off, signals name their project, options take any integer type, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The client's text polkit agent (src/client/arc-polkit-agent.c): a
 mutating verb on the system bus, run on a terminal by a user polkit wants
 to authenticate, starts pkttyagent --notify-fd N --fallback as systemctl

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sd_notify (test-owned NOTIFY_SOCKET), the journal sink (a real
 systemd-journald in a private mount namespace) and the system bus with
 polkit (a private system bus, a real polkitd, throwaway users). The last

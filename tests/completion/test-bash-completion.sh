@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The generated bash completion (data/completion, from the client's verb
 # and option tables) run the way bash runs it: COMP_WORDS/COMP_CWORD set,
 # the function called, COMPREPLY read.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The generated zsh and fish completions parse, and fish completes from
 # them (zsh's completion system needs a terminal: its script is only
 # parsed). 77 when neither shell is installed.

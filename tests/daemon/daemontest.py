@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared fixtures of the daemon tests: a throwaway project (a real git
 repository with an agent-runner.toml and a prompt), the real
 agent-runnerd, the fake agents of tests/fake-agents, and readers for the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Why a round failed and what the daemon does about it: the real
 agent-runnerd replaying the captured CLI runs of tests/fixtures/agent-cli
 (tests/fake-agents/replay-fixture) for every outcome class of claude, codex

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The per-round cgroup (src/daemon/ard-cgroup.c): where the service's
 cgroup is delegated (systemd's Delegate=yes marks it with the
 trusted.delegate / user.delegate xattr), each round's agent runs in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The codewhale preset end to end: data/presets/codewhale.toml as `init`
 writes it, with a fake `codewhale` on PATH (tests/fake-agents/codewhale):
 the usage of its metadata record in agent_usage_recorded, and a 429 error

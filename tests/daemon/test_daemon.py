@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """agent-runnerd end to end: real daemon, real fake agents, real git repos.
 
 Run one test: test_daemon.py RoundTest.test_succeed (meson registers each

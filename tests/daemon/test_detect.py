@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The daemon's own detectors on a round's output (src/daemon/ard-detect.c):
 [monitor] auth_fail_patterns on short failed text rounds, and the
 repetitive-tool detector on claude's tool calls."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """[hooks] end to end: the real daemon runs the real scripts of tests/hooks
 at each stage of a round; what they got on stdin is checked against the
 documented schema (docs/hooks.md), what they answer against its effect."""

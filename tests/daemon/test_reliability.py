@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reliability of the round engine under hostile conditions (issue 11):
 what a killed daemon leaves behind, durable stops, torn event lines, full
 disks. The real agent-runnerd with the fake agents; no mocks."""

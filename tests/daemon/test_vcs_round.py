@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The git defenses at the end of a round, end to end: the real daemon, a
 fake agent that leaves work uncommitted, a real repository; libgit2 acts,
 the git CLI checks."""

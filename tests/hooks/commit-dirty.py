@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Test dirty handler: commits the dirty files itself and claims the tree."""
 import json
 import subprocess

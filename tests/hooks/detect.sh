@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Test detector hook: records its input in $HOOK_DIR/detector.json and
 # answers the alert held in $HOOK_DIR/trip (a JSON object), or none.
 cat > "$HOOK_DIR/detector.json.tmp"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Test post-round hook: asks for two events, one of a declared kind and one
 # of a kind the config does not declare.
 cat > /dev/null

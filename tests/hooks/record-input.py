@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Test hook: records its JSON input and environment in $HOOK_DIR, then
 answers as its stage expects (an enricher's object, a dirty handler that
 does not claim)."""

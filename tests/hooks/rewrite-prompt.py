@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Test pre-round hook: appends a line to the prompt file it is given."""
 import json
 import sys

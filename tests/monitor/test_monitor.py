@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """agent-runner-monitor on a private bus against the real agent-runnerd
 and the fake agents: detectors fire once and resolve once, alerts land in
 the project's events through the daemon, auto-stop lasts across a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """agent-runner-monitor --host against a real sshd on 127.0.0.1 (the Fleet of
 test_remote.py: test users with their own user bus and agent-runnerd). The
 monitor runs as root on a private session bus of its own and reaches the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """-H/--host and fleet list against a real sshd on 127.0.0.1 (see
 real-components.md §7 and §11): test users with their own user bus at
 /run/user/UID/bus (a real dbus-daemon run as the user), the real

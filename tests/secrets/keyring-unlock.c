@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Test helper: unlock a gnome-keyring collection without a prompter (no
@@ -8,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+
 #include <systemd/sd-bus.h>
 
 #include "ar-cleanup.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Sourced by the units tests: the agent-runner.toml of a test project.
 # project_config AGENT_PATH [extra toml] prints it on stdout.
 project_config() {

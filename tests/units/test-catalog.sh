@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The journal message catalog (generated from the event table) as
 # journalctl reads it: every kind has an entry, each with Documentation:.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `agent-runner install --dry-run` and `uninstall --dry-run`, user and
 # system mode: golden checks of the paths, the drop-in content and the
 # D-Bus calls, and that nothing at all is written. No root, no systemd.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installed binaries carry no path of the build or source tree: they find
 # their helpers, presets and templates through the configured prefix, and a
 # build tree is run with the environment overrides (meson devenv, tests).

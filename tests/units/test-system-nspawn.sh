@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # agent-runner in SYSTEM mode against a real systemd PID 1: a booted
 # `systemd-nspawn -b` container (scripts/nspawn-harness.sh) on a cached
 # debootstrap'd Debian bookworm (scripts/build-test-rootfs.sh), with its own

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `systemd-analyze verify` on every generated unit (data/systemd/{user,system}),
 # instantiated as agent-runner@test.service in a temporary directory with
 # ExecStart= pointed at the build tree (the configured libexecdir need not

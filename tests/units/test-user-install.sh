@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # agent-runner install/uninstall against a REAL `systemd --user` manager
 # (scripts/user-session-harness.sh: private mount namespace, private
 # journald, no systemd PID 1 needed), for a throwaway user.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Upgrade in place under a REAL `systemd --user` manager
 # (scripts/user-session-harness.sh, as test-user-install.sh): the installed
 # unit's agent-runnerd re-executes into a second build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Upgrade in place (src/daemon/ard-upgrade.c): the real agent-runnerd on a
 private dbus-daemon re-executes itself into a second build of the daemon
 (agent-runnerd-nextver: another version string, and the test-only fault

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Headless Chromium driven over the DevTools protocol, with a small
 stdlib WebSocket client (RFC 6455 text frames: enough for CDP), so the
 tests need no Python package beyond the standard library."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The monitor's web page in a real headless Chromium (DevTools protocol),
 against the real monitor and real agent-runnerd daemons on a private bus:
 two projects listed, a round end shown without reload, the event stream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Signals and their evidence, for every dialect: the plain (non-JSON)

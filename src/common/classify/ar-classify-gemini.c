@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Gemini CLI, -o stream-json (and -o json: one pretty-printed document on

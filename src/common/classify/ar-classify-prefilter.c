@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The classifier's prefilter: a cheap, exact "could this line match?" in

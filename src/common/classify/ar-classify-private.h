@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Shared between the classifier core, its tables and the dialect parsers.
@@ -5,8 +6,8 @@
 
 #include <json-glib/json-glib.h>
 
-#include "ar-classify.h"
 #include "ar-classify-tables.h"
+#include "ar-classify.h"
 
 G_BEGIN_DECLS
 

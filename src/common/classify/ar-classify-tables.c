@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Every mapping the classifiers use, as rows and nothing else. The matcher
@@ -7,13 +8,13 @@
 
 #include "ar-classify-tables.h"
 
-#define D_TEXT   AR_DIALECT_BIT(AR_DIALECT_TEXT)
-#define D_CLAUDE AR_DIALECT_BIT(AR_DIALECT_CLAUDE_STREAM_JSON)
-#define D_CODEX  AR_DIALECT_BIT(AR_DIALECT_CODEX_JSON)
-#define D_GEMINI AR_DIALECT_BIT(AR_DIALECT_GEMINI_STREAM_JSON)
+#define D_TEXT      AR_DIALECT_BIT(AR_DIALECT_TEXT)
+#define D_CLAUDE    AR_DIALECT_BIT(AR_DIALECT_CLAUDE_STREAM_JSON)
+#define D_CODEX     AR_DIALECT_BIT(AR_DIALECT_CODEX_JSON)
+#define D_GEMINI    AR_DIALECT_BIT(AR_DIALECT_GEMINI_STREAM_JSON)
 #define D_CODEWHALE AR_DIALECT_BIT(AR_DIALECT_CODEWHALE_STREAM_JSON)
-#define D_JSON   (D_CLAUDE | D_CODEX | D_GEMINI | D_CODEWHALE)
-#define D_ALL    (D_JSON | D_TEXT)
+#define D_JSON      (D_CLAUDE | D_CODEX | D_GEMINI | D_CODEWHALE)
+#define D_ALL       (D_JSON | D_TEXT)
 
 /* Named values of the rows' booleans. */
 #define BEATS_STATUS TRUE  /* the row's class wins over the HTTP status */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The classifiers' tables, as data: HTTP status -> class, CLI message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The text dialect (aider, custom agents): plain lines only. A peer of the

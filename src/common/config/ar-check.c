@@ -1,13 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "ar-cleanup.h"
 #include "ar-prompt.h"

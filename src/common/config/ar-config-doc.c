@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <string.h>
@@ -68,23 +69,23 @@ char *
 ar_config_doc_markdown(void)
 {
   GString *out = g_string_new(NULL);
-  g_string_append(out,
-                  "# agent-runner.toml\n\n"
-                  "<!-- Generated from src/common/ar-config-keys.c by scripts/regen-docs.sh; do "
-                  "not edit. -->\n\n"
-                  "The configuration of one project. `agent-runner init --preset NAME` writes a "
-                  "starting file; `agent-runner config check` loads it and runs the startup "
-                  "checks.\n\n"
-                  "Rules:\n\n"
-                  "- Strict: an unknown key or section is an error with `file:line:col` and a "
-                  "\"did you mean\" suggestion; a wrong type says what was expected. Keys removed "
-                  "from cli-agent-runner fail with a migration hint.\n"
-                  "- Relative paths resolve against the directory of the config file, never the "
-                  "current directory. `~` and `{project}` expand in paths.\n"
-                  "- The project name is the basename of `work_dir` and must match "
-                  "`[A-Za-z0-9._-]+` (it names the D-Bus service and the systemd unit).\n"
-                  "- Keys marked *(new)* are agent-runner's own; every other key means what it "
-                  "meant in cli-agent-runner, so an existing file loads unchanged.\n");
+  g_string_append(
+      out, "# agent-runner.toml\n\n"
+           "<!-- Generated from src/common/config/ar-config-keys.c by scripts/regen-docs.sh; do "
+           "not edit. -->\n\n"
+           "The configuration of one project. `agent-runner init --preset NAME` writes a "
+           "starting file; `agent-runner config check` loads it and runs the startup "
+           "checks.\n\n"
+           "Rules:\n\n"
+           "- Strict: an unknown key or section is an error with `file:line:col` and a "
+           "\"did you mean\" suggestion; a wrong type says what was expected. Keys removed "
+           "from cli-agent-runner fail with a migration hint.\n"
+           "- Relative paths resolve against the directory of the config file, never the "
+           "current directory. `~` and `{project}` expand in paths.\n"
+           "- The project name is the basename of `work_dir` and must match "
+           "`[A-Za-z0-9._-]+` (it names the D-Bus service and the systemd unit).\n"
+           "- Keys marked *(new)* are agent-runner's own; every other key means what it "
+           "meant in cli-agent-runner, so an existing file loads unchanged.\n");
   for (guint s = 0; s < G_N_ELEMENTS(section_intro); s++) {
     g_string_append_printf(out, "\n## [%s]\n\n%s\n\n", section_intro[s].section,
                            section_intro[s].intro);
@@ -141,7 +142,7 @@ char *
 ar_config_doc_man(void)
 {
   GString *out = g_string_new(NULL);
-  g_string_append(out, ".\\\" Generated from src/common/ar-config-keys.c; do not edit.\n"
+  g_string_append(out, ".\\\" Generated from src/common/config/ar-config-keys.c; do not edit.\n"
                        ".TH AGENT\\-RUNNER.TOML 5 \"\" \"agent-runner " PACKAGE_VERSION
                        "\" \"File Formats\"\n"
                        ".SH NAME\nagent\\-runner.toml \\- configuration of an agent\\-runner "

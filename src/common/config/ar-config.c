@@ -1,15 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-config.h"
 
-#include <glib/gi18n.h>
 #include <inttypes.h>
 #include <string.h>
 
+#include <glib/gi18n.h>
+
 #include "ar-classify.h"
 #include "ar-config-keys.h"
-#include "ar-monitor-settings.h"
 #include "ar-events.h"
+#include "ar-monitor-settings.h"
 #include "ar-util.h"
 
 /* Loading collects every problem of the file instead of stopping at the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* agent-runner.toml: the loaded, validated, path-resolved configuration.
@@ -73,7 +74,8 @@ typedef struct {
   char *agent_name; /* NULL: basename of command[0] */
   GStrv env;        /* "KEY=VALUE", in file order */
   ArPromptDelivery prompt_delivery;
-  char *output; /* dialect: claude-stream-json | codex-json | gemini-stream-json | codewhale-stream-json | text */
+  char *output; /* dialect: claude-stream-json | codex-json | gemini-stream-json |
+                   codewhale-stream-json | text */
   GStrv secrets;
   GStrv path; /* extra PATH entries for the agent, absolute, prepended */
 

@@ -1,18 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-
-#include "ar-events.h"
-#include "ar-json.h"
-#include "ar-redact.h"
-#include "ar-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "ar-events.h"
+#include "ar-json.h"
+#include "ar-redact.h"
+#include "ar-util.h"
 
 /* The emitter's own file would be a useless CODE_FILE for every event. */
 #define SD_JOURNAL_SUPPRESS_LOCATION 1

@@ -1,11 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-events.h"
+#include <string.h>
 
+#include "ar-events.h"
 #include "ar-json.h"
 #include "ar-util.h"
-
-#include <string.h>
 
 /* The one list of event kinds. docs/events.md and the journal catalog
  * (data/catalog/agent-runner.catalog) are generated from it by ar-gen-docs,

@@ -1,14 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-
-#include "ar-events.h"
-#include "ar-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "ar-events.h"
+#include "ar-util.h"
 
 /* Readers for the `events` verb, Peek's start-up and the monitor. They never
  * parse the whole history: the newest lines are found by reading backwards,

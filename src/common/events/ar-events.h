@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* The event system: one table of event kinds, one emitter, four sinks
@@ -5,9 +6,10 @@
  * and the in-memory state that Peek serializes). See docs/events.md, which
  * is generated from the table in ar-event-table.c. */
 
+#include <syslog.h>
+
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <syslog.h>
 
 #include "ar-json.h"
 

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "ar-redact.h"
-
 #include <string.h>
+
+#include "ar-redact.h"
 
 /* Exact-string redaction of registered secret values.
  *

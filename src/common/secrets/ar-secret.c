@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include "ar-secret.h"
 
 #include <errno.h>
+#include <string.h>
+
 #include <glib/gi18n.h>
 #include <libsecret/secret.h>
-#include <string.h>
 
 #include "ar-redact.h"
 #include "ar-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Secrets the agent gets in its environment: names in [agent] secrets,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Shared between the TOML document parser (ar-toml.c) and the value lexer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Our own TOML 1.0 parser (no C TOML library is packaged for Debian 12).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* The `orphans` verb: list, show, pop and drop orphan stashes, always by
@@ -5,15 +6,15 @@
  * the next round) may push or drop a stash between listing and popping,
  * which would shift it onto somebody else's work. */
 
-#include "ar-vcs-private.h"
-
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <glib/gi18n.h>
+
 #include "ar-util.h"
+#include "ar-vcs-private.h"
 
 #define STASH_REF "refs/stash"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* Shared between ar-vcs.c, ar-vcs-stash.c and ar-vcs-orphans.c; not for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Orphan stash and auto-commit: what the round end does with a dirty tree.
@@ -10,15 +11,15 @@
  * commit[, untracked commit]) recorded in refs/stash with a reflog entry.
  * The git CLI lists, shows and applies it like one of its own. */
 
-#include "ar-vcs-private.h"
-
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
 #include "ar-util.h"
+#include "ar-vcs-private.h"
 
 #define STASH_REF "refs/stash"
 

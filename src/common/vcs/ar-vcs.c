@@ -1,20 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 /* Work-tree checks, exclusions, dirty detection and the substrate
  * fingerprint. Stash and auto-commit live in ar-vcs-stash.c, the orphans
  * verb in ar-vcs-orphans.c. */
 
-#include "ar-vcs-private.h"
-
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gi18n.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
 #include "ar-util.h"
+#include "ar-vcs-private.h"
 
 gboolean
 ar_set_error_git(GError **error, int git_rc, const char *fmt, ...)

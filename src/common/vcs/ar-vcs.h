@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* All git work of the supervisor, in-process with libgit2 (never a `git`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // agent-runner monitor page: the server renders a snapshot (works without
 // JavaScript); this script keeps it live from the monitor's Server-Sent
 // Events. Every string from the daemon or the agent goes through
