@@ -108,6 +108,21 @@ def add_users(test, prefix):
     return yes, no, tag
 
 
+def install_actions(test, tag):
+    """The shipped polkit actions under a file name of this test's own:
+    tests run in parallel and each polkitd reads the one actions folder, so
+    a shared org.agentrunner.runner.policy that one test removes at its end
+    would take the actions away from the others. Written whole (polkitd
+    reloads the folder on every change)."""
+    shipped = os.path.join(SOURCE_ROOT, "data", "polkit", "org.agentrunner.runner.policy")
+    dst = os.path.join(ACTIONS_DIR, f"org.agentrunner.runner-test-{tag}.policy")
+    tmp = os.path.join(ACTIONS_DIR, f".org.agentrunner.runner-test-{tag}.tmp")
+    shutil.copy(shipped, tmp)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, dst)
+    test.addCleanup(os.unlink, dst)
+
+
 def install_rule(test, name, text):
     """A polkit rule file, written whole (polkitd watches the folder)."""
     rules = os.path.join(RULES_DIR, f"{name}.rules")

@@ -16,7 +16,7 @@ import time
 import unittest
 
 from bustest import DAEMON, ENDS_WITHIN, IFACE, PATH, SOURCE_ROOT, BusTestCase, pid_alive
-from sysharness import (ACTIONS_DIR, add_users, can_unshare, have_polkit,  # noqa: F401
+from sysharness import (ACTIONS_DIR, add_users, install_actions, can_unshare, have_polkit,  # noqa: F401
                         install_rule, private_system_bus, run_with_journald, start_polkitd)
 
 NAME = "org.agentrunner.Runner1.work"
@@ -105,11 +105,7 @@ class PolkitTest(BusTestCase):
 
     def test_stop_needs_polkit_peek_does_not(self):
         yes, no, tag = add_users(self, "arbus")
-        action = os.path.join(ACTIONS_DIR, "org.agentrunner.runner.policy")
-        if not os.path.exists(action):
-            shutil.copy(os.path.join(SOURCE_ROOT, "data", "polkit",
-                                     "org.agentrunner.runner.policy"), action)
-            self.addCleanup(os.unlink, action)
+        install_actions(self, tag)
         install_rule(self, f"49-agent-runner-test-{tag}", RULES.format(yes=yes, no=no))
         sysbus = private_system_bus(self)
         env = start_polkitd(self, sysbus)

@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
 from bustest import ENDS_WITHIN, IFACE, PATH, SOURCE_ROOT, BusTestCase  # noqa: E402
-from sysharness import (ACTIONS_DIR, add_users, have_polkit, install_rule,  # noqa: E402
+from sysharness import (ACTIONS_DIR, add_users, have_polkit, install_actions, install_rule,  # noqa: E402
                         private_system_bus, start_polkitd)
 from test_system import NAME  # noqa: E402
 
@@ -34,31 +34,9 @@ class TranscriptAccessTest(BusTestCase):
             sys.exit(77)
         super().setUp()
 
-    def install_actions(self, tag):
-        """The shipped actions file, or (when an older copy is installed)
-        the read-transcript action on its own."""
-        shipped = os.path.join(SOURCE_ROOT, "data", "polkit", "org.agentrunner.runner.policy")
-        installed = os.path.join(ACTIONS_DIR, "org.agentrunner.runner.policy")
-        if not os.path.exists(installed):
-            shutil.copy(shipped, installed)
-            self.addCleanup(os.unlink, installed)
-            return
-        with open(installed) as f:
-            if "read-transcript" in f.read():
-                return
-        with open(shipped) as f:
-            text = f.read()
-        head, rest = text.split("<action ", 1)
-        action = "<action " + rest[rest.index('<action id="org.agentrunner.runner.read-transcript"')
-                                   - len("<action "):].split("</action>")[0][len("<action "):]
-        extra = os.path.join(ACTIONS_DIR, f"org.agentrunner.runner.test-{tag}.policy")
-        with open(extra, "w") as f:
-            f.write(head + action + "</action>\n</policyconfig>\n")
-        self.addCleanup(os.unlink, extra)
-
     def test_log_tail_needs_read_transcript(self):
         yes, no, tag = add_users(self, "artr")
-        self.install_actions(tag)
+        install_actions(self, tag)
         install_rule(self, f"49-agent-runner-read-test-{tag}", RULES.format(yes=yes, no=no))
         sysbus = private_system_bus(self)
         env = start_polkitd(self, sysbus)
