@@ -139,7 +139,15 @@ arc_verb_upgrade(ArcContext *ctx, int argc, char **argv)
              "upgrade from %s follows at its end\n"),
            conn->project, tov, from);
   } else if (rc == AR_EXIT_OK) {
-    printf(_("%s: upgraded from %s to %s\n"), conn->project, from, tov);
+    g_autoptr(JsonNode) ev = o.payload ? json_from_string(o.payload, NULL) : NULL;
+    gboolean kept =
+        ev && JSON_NODE_HOLDS_OBJECT(ev) &&
+        json_object_get_boolean_member_with_default(json_node_get_object(ev), "round_kept", FALSE);
+    if (kept)
+      printf(_("%s: upgraded from %s to %s; the running round goes on\n"), conn->project, from,
+             tov);
+    else
+      printf(_("%s: upgraded from %s to %s\n"), conn->project, from, tov);
   } else if (o.payload) {
     g_autoptr(JsonNode) ev = json_from_string(o.payload, NULL);
     JsonObject *eo = ev && JSON_NODE_HOLDS_OBJECT(ev) ? json_node_get_object(ev) : NULL;

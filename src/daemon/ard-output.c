@@ -412,7 +412,8 @@ ard_output_replay(ArdOutput *out, guint64 bytes, ArdLineFunc on_line, ArdLinesFu
       continue;
     if (n <= 0) {
       g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
-                  "the transcript ends at %" G_GUINT64_FORMAT " bytes, the output had %" G_GUINT64_FORMAT,
+                  "the transcript ends at %" G_GUINT64_FORMAT
+                  " bytes, the output had %" G_GUINT64_FORMAT,
                   off, bytes);
       return FALSE;
     }

@@ -200,8 +200,8 @@ adopt_agent(ArdRound *r, GError **error)
 }
 
 ArdRound *
-ard_round_adopt(const ArdRoundParams *p, JsonObject *doc, ArdRoundDoneFunc done,
-                gpointer user_data, GError **error)
+ard_round_adopt(const ArdRoundParams *p, JsonObject *doc, ArdRoundDoneFunc done, gpointer user_data,
+                GError **error)
 {
   g_autoptr(ArdRound) r = g_new0(ArdRound, 1);
   r->event = sd_event_ref(p->event);
