@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from bustest import BUILD_ROOT, ENDS_WITHIN, BusTestCase, pid_alive  # noqa: E40
 
 NEXT = os.path.join(BUILD_ROOT, "tests", "agent-runnerd-nextver")
 NAME = "org.agentrunner.Runner1.work"
+NAME2 = "org.agentrunner.Runner1.second"
 
 
 class UpgradeCase(BusTestCase):
@@ -228,6 +230,41 @@ class UpgradeTest(UpgradeCase):
         self.assertEqual(doc["to_version"], old + "+next")
         self.assertEqual(self.version(), old + "+next")
         self.assertIsNone(proc.poll())
+
+    def test_all_projects(self):
+        # agent-runner upgrade --all: every project on the bus, one line or
+        # one JSON object each (the package post-install step).
+        p, proc = self.start(restart_delay_s=4)
+        old = self.version()
+        p2 = self.project(work_dir="second", restart_delay_s=4)
+        second = os.path.join(p2.work, "second")
+        os.makedirs(second)
+        subprocess.run(["git", "init", "-q", second], check=True)
+        proc2 = self.serve(p2, env={"FAKE_TICKS": "3"}, name=NAME2)
+        self.addCleanup(self.stop_daemon, proc2, NAME2)
+        for q, pr in ((p, proc), (p2, proc2)):
+            q.wait_event("round_end", proc=pr)
+        self.wait_state(p, proc, "waiting")
+        rc, out, err = self.client("--json", "upgrade", "--all", "--to", NEXT)
+        self.assertEqual(rc, 0, err)
+        rows = json.loads(out)
+        self.assertEqual(sorted(r["project"] for r in rows), ["second", "work"])
+        for r in rows:
+            self.assertEqual(r["to_version"], old + "+next")
+            # Both wait out their restart delay: handed over at once.
+            self.assertFalse(r["deferred"])
+            self.assertEqual(r["outcome"], "service_upgraded")
+            self.assertEqual(r["event"]["to_version"], old + "+next")
+        self.assertEqual(self.version(), old + "+next")
+        for q, pr in ((p, proc), (p2, proc2)):
+            q.wait_event("service_upgraded", proc=pr)
+            self.assertIsNone(pr.poll(), "same PID")
+        # Plain lines, one per project; upgrading into the same version again.
+        rc, out, err = self.client("upgrade", "--all", "--check", "--to", NEXT)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(out.splitlines()), 2, out)
+        self.assertIn("second: candidate", out)
+        self.assertIn("work: candidate", out)
 
 
 class RollbackTest(UpgradeCase):
