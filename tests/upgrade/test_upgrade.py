@@ -178,6 +178,34 @@ class UpgradeTest(UpgradeCase):
         # them; the transcript still has every line once.
         self.mid_round(split=True)
 
+    def test_mid_round_classifier_state(self):
+        # What the classifier saw before the hand-over counts at the round's
+        # end: the usage and model of a result line printed before it (the
+        # new image re-reads the transcript into a fresh classifier).
+        self.ticks = 50
+        first = "\n".join([
+            '{"type":"system","subtype":"init","model":"claude-test"}',
+            '{"type":"result","subtype":"success","is_error":false,"duration_ms":4321,'
+            '"num_turns":3,"result":"done","total_cost_usd":0.25,'
+            '"usage":{"input_tokens":1234,"output_tokens":567}}'])
+        p, proc = self.start(env={"FAKE_FIRST": first}, restart_delay_s=1,
+                             max_grace_after_result_s=0, agent={"output": "claude-stream-json"})
+        p.wait_event("round_start", proc=proc)
+        self.wait_transcript(p, proc, 1, "tick 15")
+        res = self.upgrade()
+        self.assertFalse(res["deferred"])
+        self.assertTrue(p.wait_event("service_upgraded", proc=proc)["round_kept"])
+        end = p.wait_event("round_end", proc=proc)
+        self.assertEqual(end["round_num"], 1)
+        self.assertEqual(end["outcome"], "ok")
+        usage = [e for e in p.events("agent_usage_recorded") if e["round_num"] == 1]
+        self.assertEqual(len(usage), 1, p.kinds())
+        self.assertEqual(usage[0]["duration_ms"], 4321)
+        self.assertEqual(usage[0]["cost_usd"], 0.25)
+        self.assertEqual(usage[0]["input_tokens"], 1234)
+        self.assertEqual(usage[0]["output_tokens"], 567)
+        self.assertEqual(usage[0]["model"], "claude-test")
+
     def test_deferred_while_the_grace_runs(self):
         # After the result line the grace period runs: that stage is not
         # handed over; the hand-over waits for the round's end.
