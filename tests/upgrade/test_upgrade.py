@@ -386,6 +386,32 @@ class RollbackTest(UpgradeCase):
         self.assert_round_kept(p, proc, agent_pid, "service_upgrade_rolled_back")
         self.assertEqual(self.version(), old)
 
+    def test_kill9_during_a_mid_round_hand_over(self):
+        # SIGKILL right after Upgrade answers, the round running: nothing
+        # of the old round survives (the agent dies of SIGPIPE at its next
+        # line, or the next start ends it as a leftover: state.json was
+        # saved before the exec) and the next start goes on with the next
+        # round number.
+        self.ticks = 50
+        p, proc = self.start(restart_delay_s=1)
+        p.wait_event("round_start", proc=proc)
+        agent_pid = self.bus.get(NAME, "AgentPid")
+        self.wait_transcript(p, proc, 1, "tick 10")
+        self.upgrade()
+        proc.kill()
+        proc.wait()
+        self.assertEqual(p.state()["round_num"], 1)
+        self.assertTrue(p.state()["round_procs"])
+        proc2 = self.serve(p, env={"FAKE_TICKS": "2", "FAKE_TICK_S": "0.1"})
+        self.addCleanup(self.stop_daemon, proc2)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while pid_alive(agent_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertFalse(pid_alive(agent_pid), "the old round's agent was ended")
+        end = p.wait_event("round_end", proc=proc2)
+        self.assertEqual(end["round_num"], 2)
+        self.assertEqual([e["round_num"] for e in p.events("round_start")][:2], [1, 2])
+
     def test_writable_candidate_refused(self):
         p, proc, old = self.mid_round(None)
         d = tempfile.mkdtemp(prefix="ar-upg-")
