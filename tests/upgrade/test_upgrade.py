@@ -63,10 +63,10 @@ class UpgradeCase(BusTestCase):
             time.sleep(0.02)
         raise AssertionError("the name never came back")
 
-    def wait_state(self, p, proc, state):
+    def wait_state(self, p, proc, state, name=NAME):
         deadline = time.monotonic() + ENDS_WITHIN
         while time.monotonic() < deadline:
-            if self.bus.get(NAME, "State") == state:
+            if self.bus.get(name, "State") == state:
                 return
             self.assertIsNone(proc.poll(), "daemon exited")
             time.sleep(0.02)
@@ -262,24 +262,24 @@ class UpgradeTest(UpgradeCase):
     def test_all_projects(self):
         # agent-runner upgrade --all: every project on the bus, one line or
         # one JSON object each (the package post-install step).
-        p, proc = self.start(restart_delay_s=4)
+        # Both wait out a long restart delay: handed over at once.
+        p, proc = self.start(restart_delay_s=120)
         old = self.version()
-        p2 = self.project(work_dir="second", restart_delay_s=4)
+        p2 = self.project(work_dir="second", restart_delay_s=120)
         second = os.path.join(p2.work, "second")
         os.makedirs(second)
         subprocess.run(["git", "init", "-q", second], check=True)
         proc2 = self.serve(p2, env={"FAKE_TICKS": "3"}, name=NAME2)
         self.addCleanup(self.stop_daemon, proc2, NAME2)
-        for q, pr in ((p, proc), (p2, proc2)):
+        for q, pr, name in ((p, proc, NAME), (p2, proc2, NAME2)):
             q.wait_event("round_end", proc=pr)
-        self.wait_state(p, proc, "waiting")
+            self.wait_state(q, pr, "waiting", name)
         rc, out, err = self.client("--json", "upgrade", "--all", "--to", NEXT)
         self.assertEqual(rc, 0, err)
         rows = json.loads(out)
         self.assertEqual(sorted(r["project"] for r in rows), ["second", "work"])
         for r in rows:
             self.assertEqual(r["to_version"], old + "+next")
-            # Both wait out their restart delay: handed over at once.
             self.assertFalse(r["deferred"])
             self.assertEqual(r["outcome"], "service_upgraded")
             self.assertEqual(r["event"]["to_version"], old + "+next")
