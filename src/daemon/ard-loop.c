@@ -979,6 +979,7 @@ ard_loop_run(ArdLoop *loop)
     if (!adopt_round(loop, &error)) {
       /* Before READY=1: the previous image takes its round back (the
        * lock stays held through the inherited fd). */
+      ar_emitter_sync(loop->emitter);
       ard_upgrade_rollback(loop->handover, loop->handover->doc_fd, error->message);
       return AR_EXIT_FAILURE;
     }

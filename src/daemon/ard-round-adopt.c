@@ -269,10 +269,14 @@ ard_round_adopt(const ArdRoundParams *p, JsonObject *doc, ArdRoundDoneFunc done,
   }
   arm_at(r, &r->timeout_timer, ar_json_int(doc, "timeout_at_us", NULL), ard_round_on_timeout,
          "round-timeout");
-  arm_at(r, &r->idle_timer, ar_json_int(doc, "idle_at_us", NULL), ard_round_on_idle_timer,
-         "round-idle");
-  arm_at(r, &r->progress_timer, ar_json_int(doc, "progress_at_us", NULL), ard_round_on_progress,
-         "round-progress");
+  /* The config is read again by the new image (as a reload would): a
+   * defense turned off in the file since is not armed again. */
+  if (r->cfg->idle_timeout_s > 0)
+    arm_at(r, &r->idle_timer, ar_json_int(doc, "idle_at_us", NULL), ard_round_on_idle_timer,
+           "round-idle");
+  if (r->cfg->round_progress_interval_s > 0)
+    arm_at(r, &r->progress_timer, ar_json_int(doc, "progress_at_us", NULL), ard_round_on_progress,
+           "round-progress");
   /* The retry-loop timer from the restored arrival time of the loop. */
   ard_round_rearm_defenses(r);
   return g_steal_pointer(&r);
