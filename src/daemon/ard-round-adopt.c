@@ -30,6 +30,7 @@
 #include "ar-util.h"
 #include "ard-round-adopt.h"
 #include "ard-round-private.h"
+#include "ard-upgrade.h"
 
 /* The absolute CLOCK_MONOTONIC time a one-shot timer fires at; 0: off. */
 static gint64
@@ -260,6 +261,11 @@ ard_round_adopt(const ArdRoundParams *p, JsonObject *doc, ArdRoundDoneFunc done,
   };
   ar_classifier_set_clock(r->classifier, &clock);
 
+  if (ard_upgrade_fault("fail-adopt")) {
+    g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
+                "test fault AGENT_RUNNER_TEST_UPGRADE_FAULT=fail-adopt: refusing the round");
+    return NULL;
+  }
   /* Last: from here the round owns the agent (freeing r would end it). */
   r->pid = pid;
   r->pgid = (pid_t)ar_json_int(doc, "pgid", NULL);

@@ -92,6 +92,12 @@ ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_fault
   up.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 }
 
+gboolean
+ard_upgrade_fault(const char *which)
+{
+  return fault(which);
+}
+
 const char *
 ard_version(void)
 {

@@ -386,6 +386,23 @@ class RollbackTest(UpgradeCase):
         self.assert_round_kept(p, proc, agent_pid, "service_upgrade_rolled_back")
         self.assertEqual(self.version(), old)
 
+    def test_new_image_cannot_adopt_the_round(self):
+        # The new image has read the transcript again and holds copies of
+        # the round's fds, then fails to take the round: the old image gets
+        # the very same pipe and transcript back and goes on.
+        self.ticks = 50
+        p, proc = self.start(fault="fail-adopt", restart_delay_s=1)
+        old = self.version()
+        p.wait_event("round_start", proc=proc)
+        agent_pid = self.bus.get(NAME, "AgentPid")
+        self.wait_transcript(p, proc, 1, "tick 15")
+        self.assertFalse(self.upgrade()["deferred"])
+        ev = p.wait_event("service_upgrade_rolled_back", proc=proc)
+        self.assertIn("fail-adopt", ev["failure_reason"])
+        self.assertEqual(self.version(), old)
+        self.assertNotIn("service_upgraded", p.kinds())
+        self.assert_round_kept(p, proc, agent_pid, "service_upgrade_rolled_back")
+
     def test_kill9_during_a_mid_round_hand_over(self):
         # SIGKILL right after Upgrade answers, the round running: nothing
         # of the old round survives (the agent dies of SIGPIPE at its next
