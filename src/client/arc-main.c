@@ -97,7 +97,7 @@ const ArcVerb arc_verbs[] = {
     .flags = REMOTE_BUS | ARC_VERB_AUTH },
   { .name = "upgrade",
     .func = arc_verb_upgrade,
-    .args = "[--to PATH] [--check] [--json]",
+    .args = "[--to PATH] [--check] [--all] [--json]",
     .summary =
         N_("Re-execute the service into the installed (or given) version, keeping its state"),
     .flags = ARC_VERB_BUS | ARC_VERB_AUTH },

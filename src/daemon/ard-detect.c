@@ -135,9 +135,11 @@ count_call(ArdRepetition *rep, ArEmitter *emitter, const char *name, const char 
   if (n < rep->threshold || g_hash_table_contains(rep->reported, key))
     return;
   g_hash_table_add(rep->reported, g_strdup(key));
-  ar_emit(emitter, "anomaly_repetitive_tool", AR_EV_I("round_num", rep->round_num),
-          AR_EV_S("tool_name", name), AR_EV_S("target", target), AR_EV_I("count", n),
-          AR_EV_I("window", rep->window), NULL);
+  /* No emitter: lines fed again after an upgrade in place, already reported. */
+  if (emitter != NULL)
+    ar_emit(emitter, "anomaly_repetitive_tool", AR_EV_I("round_num", rep->round_num),
+            AR_EV_S("tool_name", name), AR_EV_S("target", target), AR_EV_I("count", n),
+            AR_EV_I("window", rep->window), NULL);
 }
 
 void

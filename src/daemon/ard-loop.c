@@ -34,6 +34,7 @@
 #include "ard-reaction.h"
 #include "ard-reap.h"
 #include "ard-retention.h"
+#include "ard-round-adopt.h"
 #include "ard-round.h"
 #include "ard-secrets.h"
 #include "ard-stale-lock.h"
@@ -711,6 +712,31 @@ resume_handed_over_wait(ArdLoop *loop)
   (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
 }
 
+/* Upgraded in place mid-round: the previous image's round goes on here,
+ * its agent untouched (ard-round-adopt.h). */
+static gboolean
+adopt_round(ArdLoop *loop, GError **error)
+{
+  JsonObject *doc = json_node_get_object(loop->handover->round);
+  guint num = (guint)json_object_get_int_member_with_default(doc, "round_num", 0);
+  const char *phase = json_object_get_string_member_with_default(doc, "phase", NULL);
+  ar_emitter_set_context(loop->emitter, num, phase);
+  ArdRoundParams params = {
+    .event = loop->event,
+    .emitter = loop->emitter,
+    .cfg = loop->cfg,
+    .round_num = num,
+    .phase = phase,
+    .base_env = (const char *const *)loop->base_env,
+  };
+  loop->round = ard_round_adopt(&params, doc, on_round_done, loop, error);
+  if (!loop->round)
+    return FALSE;
+  loop->status.round_started_at_us = ard_round_get_started_realtime_us(loop->round);
+  loop->status.agent_pid = ard_round_get_agent_pid(loop->round);
+  return TRUE;
+}
+
 static int
 on_first_step(sd_event_source *s, void *user_data)
 {
@@ -718,8 +744,10 @@ on_first_step(sd_event_source *s, void *user_data)
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
   if (loop->handover) {
     /* Upgraded in place: serve_startup hooks ran for this serve already,
-     * and a restart delay in progress goes on to its end. */
-    resume_handed_over_wait(loop);
+     * a round in progress goes on (adopted before READY=1), and a
+     * restart delay in progress goes on to its end. */
+    if (!loop->round)
+      resume_handed_over_wait(loop);
     return 0;
   }
   g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
@@ -921,7 +949,9 @@ ard_loop_run(ArdLoop *loop)
     g_clear_pointer(&loop->state->stop_reason, g_free);
     loop->state->crash_streak = 0;
   }
-  end_leftovers(loop);
+  /* A round handed over by an upgrade in place is not a leftover. */
+  if (!(loop->handover && loop->handover->round))
+    end_leftovers(loop);
   if (loop->state->last)
     ard_status_remember_round(&loop->status, ard_round_summary_copy(loop->state->last));
   ard_perms_tighten(loop->cfg->log_dir, loop->emitter);
@@ -944,9 +974,19 @@ ard_loop_run(ArdLoop *loop)
     g_clear_pointer(&loop->state->stop_reason, g_free);
     save_state(loop);
   }
+  if (loop->handover && loop->handover->round) {
+    g_autoptr(GError) error = NULL;
+    if (!adopt_round(loop, &error)) {
+      /* Before READY=1: the previous image takes its round back (the
+       * lock stays held through the inherited fd). */
+      ar_emitter_sync(loop->emitter);
+      ard_upgrade_rollback(loop->handover, loop->handover->doc_fd, error->message);
+      return AR_EXIT_FAILURE;
+    }
+  }
   ard_notify_ready();
   ard_upgrade_adopted(loop);
-  set_run_state(loop, ARD_RUN_STARTING);
+  set_run_state(loop, loop->round ? ARD_RUN_RUNNING : ARD_RUN_STARTING);
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {
     g_warning("sd_event_add_defer: %s", g_strerror(-r));
@@ -1095,4 +1135,10 @@ void
 ard_loop_save_state(ArdLoop *loop)
 {
   save_state(loop);
+}
+
+struct ArdRound *
+ard_loop_get_round(ArdLoop *loop)
+{
+  return loop->round;
 }

@@ -96,5 +96,7 @@ struct ArdHandover *ard_loop_get_handover(ArdLoop *loop);
 void ard_loop_set_rounds_completed(ArdLoop *loop, guint n);
 /* Write state.json now (before handing over). */
 void ard_loop_save_state(ArdLoop *loop);
+/* The running round, NULL between rounds. */
+struct ArdRound *ard_loop_get_round(ArdLoop *loop);
 
 G_END_DECLS

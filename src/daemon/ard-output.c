@@ -376,3 +376,49 @@ ard_output_get_scanner(const ArdOutput *out)
 {
   return &out->scanner;
 }
+
+/* ---- upgrade in place ------------------------------------------------ */
+
+gboolean
+ard_output_get_fds(const ArdOutput *out, int *pipe_fd, int *transcript_fd)
+{
+  *pipe_fd = out->pipe_fd;
+  *transcript_fd = out->transcript_fd;
+  return !out->eof && !out->write_failed && out->pipe_fd >= 0 && out->transcript_fd >= 0;
+}
+
+void
+ard_output_restore(ArdOutput *out, guint64 bytes, gint64 last_write_us)
+{
+  out->bytes = bytes;
+  out->last_write_us = last_write_us;
+}
+
+gboolean
+ard_output_replay(ArdOutput *out, guint64 bytes, ArdLineFunc on_line, ArdLinesFunc on_lines,
+                  gpointer user_data, GError **error)
+{
+  /* The transcript fd is write-only: open the same file again through it
+   * (it may have been renamed since; the inode is what counts). */
+  g_autofree char *proc = g_strdup_printf("/proc/self/fd/%d", out->transcript_fd);
+  g_auto(ArFd) fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return ar_set_error_errno(error, errno, "reopen the transcript (%s)", proc);
+  guint64 off = 0;
+  while (off < bytes) {
+    gsize want = (gsize)MIN(bytes - off, (guint64)READ_CHUNK);
+    ssize_t n = pread(fd, out->buf, want, (off_t)off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
+                  "the transcript ends at %" G_GUINT64_FORMAT
+                  " bytes, the output had %" G_GUINT64_FORMAT,
+                  off, bytes);
+      return FALSE;
+    }
+    ard_line_scanner_feed_bulk(&out->scanner, out->buf, (gsize)n, on_line, on_lines, user_data);
+    off += (guint64)n;
+  }
+  return TRUE;
+}

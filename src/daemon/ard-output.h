@@ -72,4 +72,15 @@ guint64 ard_output_get_bytes(const ArdOutput *out);
 gint64 ard_output_get_last_write_us(const ArdOutput *out);
 const ArdLineScanner *ard_output_get_scanner(const ArdOutput *out);
 
+/* Upgrade in place. The fds the output reads and writes; FALSE when it
+ * cannot be handed over as it is (ended, or the transcript misses bytes). */
+gboolean ard_output_get_fds(const ArdOutput *out, int *pipe_fd, int *transcript_fd);
+/* In the new image: the counters of the output as the previous image left it. */
+void ard_output_restore(ArdOutput *out, guint64 bytes, gint64 last_write_us);
+/* Feed the transcript's first bytes through the line scanner again with
+ * these callbacks: every byte the previous image read is in it, so the
+ * scanner ends where that image's did (a partial line in its buffer). */
+gboolean ard_output_replay(ArdOutput *out, guint64 bytes, ArdLineFunc on_line,
+                           ArdLinesFunc on_lines, gpointer user_data, GError **error);
+
 G_END_DECLS

@@ -3,9 +3,9 @@
 
 /* What the two files of a round share: ard-round.c (the running round:
  * output, timers, grace, stalls, teardown, the end) and ard-round-start.c
- * (hooks, context, prompt, spawn). Only ard-round-start.c calls into
- * ard-round.c; nothing else includes this header (others use
- * ard-round.h). */
+ * (hooks, context, prompt, spawn), and ard-round-adopt.c (a round handed
+ * over by an upgrade in place). Only those call into ard-round.c; nothing
+ * else includes this header (others use ard-round.h). */
 
 #include <sys/resource.h>
 
@@ -96,5 +96,7 @@ void ard_round_on_line(const char *line, gsize len, gboolean truncated, gpointer
 gsize ard_round_on_lines(const char *data, gsize len, gpointer user_data);
 void ard_round_on_output_eof(ArdOutput *out, gpointer user_data);
 int ard_round_on_agent_exit(sd_event_source *s, const siginfo_t *si, void *user_data);
+/* The retry-loop and grace timers from what the classifier saw so far. */
+void ard_round_rearm_defenses(ArdRound *r);
 
 G_END_DECLS

@@ -849,3 +849,9 @@ ard_round_is_finished(const ArdRound *r)
 {
   return r->stage == STAGE_FINISHED;
 }
+
+void
+ard_round_rearm_defenses(ArdRound *r)
+{
+  after_lines(r);
+}

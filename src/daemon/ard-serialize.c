@@ -32,6 +32,8 @@ ard_handover_free(ArdHandover *h)
   g_free(h->exe_path);
   g_free(h->run_state);
   g_free(h->rollback_reason);
+  if (h->round)
+    json_node_unref(h->round);
   g_free(h);
 }
 
@@ -50,7 +52,7 @@ ard_handover_write(const ArdHandover *h, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  ar_json_add_int(b, "schema", ARD_HANDOVER_SCHEMA);
+  ar_json_add_int(b, "schema", h->round ? 2 : 1);
   ar_json_add_str(b, "from_version", h->from_version);
   ar_json_add_str(b, "to_version", h->to_version ? h->to_version : "");
   ar_json_add_str(b, "config_path", h->config_path);
@@ -64,6 +66,10 @@ ard_handover_write(const ArdHandover *h, GError **error)
   ar_json_add_str(b, "run_state", h->run_state ? h->run_state : "");
   ar_json_add_int(b, "next_round_at_us", h->next_round_at_us);
   ar_json_add_int(b, "wait_factor", h->wait_factor);
+  if (h->round) {
+    json_builder_set_member_name(b, "round");
+    json_builder_add_value(b, json_node_copy(h->round));
+  }
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autofree char *text = json_to_string(root, FALSE);
@@ -151,6 +157,9 @@ ard_handover_read(int fd, gboolean check_fds, GError **error)
   h->once = json_object_get_int_member_with_default(o, "once", 0) != 0;
   h->next_round_at_us = json_object_get_int_member_with_default(o, "next_round_at_us", 0);
   h->wait_factor = (guint)json_object_get_int_member_with_default(o, "wait_factor", 1);
+  JsonNode *round = json_object_get_member(o, "round");
+  if (round && JSON_NODE_HOLDS_OBJECT(round))
+    h->round = json_node_copy(round);
   if (!*h->config_path || !*h->from_version) {
     g_set_error(error, AR_ERROR, AR_ERROR_INVALID_ARGS,
                 _("the hand-over document names no config or version"));

@@ -8,11 +8,15 @@
  * streak, orphan stash) is saved before the exec and read from there. */
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
-/* Bumped when a field changes meaning; a newer image reads older ones. */
-#define ARD_HANDOVER_SCHEMA 1
+/* Bumped when a field changes meaning; a newer image reads older ones. A
+ * document with a running round is schema 2 (an image that reads only 1
+ * refuses it in the smoke test instead of killing the agent as a
+ * leftover); without one it stays 1. */
+#define ARD_HANDOVER_SCHEMA 2
 
 typedef struct ArdHandover {
   int schema;
@@ -29,6 +33,7 @@ typedef struct ArdHandover {
   char *run_state;         /* ard_run_state_to_string() at the hand-over */
   gint64 next_round_at_us; /* realtime end of a restart delay, 0: none */
   guint wait_factor;       /* its restart_delay_s multiplier */
+  JsonNode *round;         /* the running round (ard-round-adopt.h), NULL: none */
   char *rollback_reason;   /* set (not serialized) when an image rolled back */
   int doc_fd;              /* not serialized: the memfd this was read from */
 } ArdHandover;

@@ -26,6 +26,7 @@
 #include "ard-lock.h"
 #include "ard-loop.h"
 #include "ard-notify.h"
+#include "ard-round-adopt.h"
 
 /* What a smoke-test child may print before we stop reading. */
 #define CHILD_OUTPUT_MAX 8192
@@ -89,6 +90,12 @@ ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_fault
   /* Survives the file being replaced or removed: a rollback re-executes
    * exactly the image that is running now. */
   up.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+}
+
+gboolean
+ard_upgrade_fault(const char *which)
+{
+  return fault(which);
 }
 
 const char *
@@ -233,8 +240,10 @@ candidate_is_safe(const char *path, GError **error)
   return TRUE;
 }
 
+/* keep_fds: for the exec (the round's fds are inherited), not for a smoke
+ * test (which only parses the document). */
 static ArdHandover *
-snapshot(ArdLoop *loop, const char *to_version)
+snapshot(ArdLoop *loop, const char *to_version, gboolean keep_fds)
 {
   ArdHandover *h = g_new0(ArdHandover, 1);
   h->schema = ARD_HANDOVER_SCHEMA;
@@ -253,6 +262,8 @@ snapshot(ArdLoop *loop, const char *to_version)
     h->next_round_at_us = ard_loop_get_status(loop)->next_round_at_us;
     h->wait_factor = ard_loop_get_wait_factor(loop);
   }
+  if (ard_loop_get_round(loop))
+    h->round = ard_round_handover_save(ard_loop_get_round(loop), keep_fds);
   return h;
 }
 
@@ -276,7 +287,7 @@ smoke_test(ArdLoop *loop, const char *candidate, char **version, GError **error)
     return FALSE;
   }
   g_autofree char *v = g_strdup(out + strlen("agent-runnerd "));
-  g_autoptr(ArdHandover) h = snapshot(loop, v);
+  g_autoptr(ArdHandover) h = snapshot(loop, v, FALSE);
   g_autoptr(GError) local = NULL;
   g_auto(ArFd) fd = ard_handover_write(h, &local);
   if (fd < 0) {
@@ -324,10 +335,13 @@ static void
 exec_candidate(ArdLoop *loop, const char *candidate, const char *to_version)
 {
   gint64 t0 = g_get_monotonic_time();
-  g_autoptr(ArdHandover) h = snapshot(loop, to_version);
+  g_autoptr(ArdHandover) h = snapshot(loop, to_version, TRUE);
+  ArdRound *round = h->round ? ard_loop_get_round(loop) : NULL;
   g_autoptr(GError) error = NULL;
   g_auto(ArFd) fd = ard_handover_write(h, &error);
   if (fd < 0) {
+    if (round)
+      ard_round_handover_abort(round);
     emit_rolled_back(loop, to_version, error->message, 0);
     return;
   }
@@ -359,16 +373,25 @@ exec_candidate(ArdLoop *loop, const char *candidate, const char *to_version)
   (void)ard_handover_keep_fd(lock_fd, FALSE);
   if (up.exe_fd >= 0)
     (void)ard_handover_keep_fd(up.exe_fd, FALSE);
+  if (round)
+    ard_round_handover_abort(round);
   ard_notify_ready();
   g_autofree char *reason = g_strdup_printf("execve %s: %s", candidate, g_strerror(errsv));
   emit_rolled_back(loop, to_version, reason,
                    (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
 }
 
+/* Between rounds, or in a round's plain running stage (the round goes on
+ * in the new image); hooks, a grace period or a kill wait for its end. */
 static gboolean
 can_hand_over_now(ArdLoop *loop)
 {
-  return !ard_loop_is_busy(loop) && ard_loop_get_status(loop)->state != ARD_RUN_STARTING;
+  if (ard_loop_get_status(loop)->state == ARD_RUN_STARTING)
+    return FALSE;
+  ArdRound *round = ard_loop_get_round(loop);
+  if (round)
+    return ard_round_can_hand_over(round, NULL);
+  return !ard_loop_is_busy(loop);
 }
 
 static int
@@ -553,6 +576,10 @@ ard_upgrade_self_check(const char *config_path, int fd)
       }
     }
   }
+  if (h->round && !ard_round_handover_check(json_node_get_object(h->round), &error)) {
+    fprintf(stderr, "agent-runnerd --self-check: %s\n", error->message);
+    return AR_EXIT_FAILURE;
+  }
   printf("self-check ok: %s, config %s\n", ard_version(), cfg->config_path);
   return AR_EXIT_OK;
 }
@@ -600,6 +627,9 @@ ard_upgrade_rollback(ArdHandover *h, int fd, const char *reason)
     (void)ard_handover_keep_fd(h->lock_fd, TRUE);
     /* The old image's own fd goes with it: it is its next rollback target. */
     (void)ard_handover_keep_fd(h->exe_fd, TRUE);
+    /* A running round's pipe and transcript, as they came. */
+    if (h->round)
+      ard_round_adopt_close_inherited(json_node_get_object(h->round), FALSE);
     fexecve(h->exe_fd, (char **)argv->pdata, environ);
     fprintf(stderr, "agent-runnerd: rollback to %s failed: %s\n", h->exe_path, g_strerror(errno));
   }
@@ -635,8 +665,11 @@ ard_upgrade_adopted(ArdLoop *loop)
   } else {
     ar_emit(ard_loop_get_emitter(loop), "service_upgraded",
             AR_EV_S("from_version", h->from_version), AR_EV_S("to_version", ard_version()),
-            AR_EV_D("duration_s", duration_s), AR_EV_B("round_kept", FALSE), NULL);
+            AR_EV_D("duration_s", duration_s), AR_EV_B("round_kept", h->round != NULL), NULL);
   }
+  /* The round works on its own duplicates of these. */
+  if (h->round)
+    ard_round_adopt_close_inherited(json_node_get_object(h->round), TRUE);
   /* Our own image is the next rollback target, not the previous one; the
    * loop holds the lock on its own duplicate. */
   if (h->exe_fd >= 0 && h->exe_fd != up.exe_fd)

@@ -30,6 +30,9 @@ G_BEGIN_DECLS
 void ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_faults);
 /* The version this image reports (--version, the Version property). */
 const char *ard_version(void);
+/* A test build with AGENT_RUNNER_TEST_UPGRADE_FAULT=which set (never TRUE
+ * in a production build). */
+gboolean ard_upgrade_fault(const char *which);
 
 /* --self-check --deserialize FD: load the config, run the startup checks,
  * parse the hand-over document. Returns the process exit code. */

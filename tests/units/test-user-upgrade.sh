@@ -9,6 +9,9 @@
 #   upgrade  same MainPID, NRestarts 0, still active, the watchdog (2 s)
 #            never fires, service_upgraded with both versions, the Version
 #            property and the next round on the new image
+#   midround Upgrade while the agent prints: the same agent goes on (same
+#            AgentPid), round_kept, the round ends whole; no restart, no
+#            missed watchdog ping
 #   kill9    SIGKILL right after Upgrade answers (during the hand-over):
 #            the unit restarts and the rounds go on with nothing lost
 #
@@ -101,6 +104,47 @@ sleep 3 # > WatchdogSec=2s: a missed ping would have killed it by now
 [ "$(prop upg SubState)" = running ] || fail "SubState $(prop upg SubState) (reloading stuck?)"
 [ "$(count upg serve_started)" = 1 ] || fail "serve_started $(count upg serve_started) times"
 (cd "$HOME/upg" && "$AR" uninstall) >/dev/null || fail "uninstall upg"
+
+echo "[$(date +%T)] == midround: the running round is kept"
+d=$HOME/mid
+mkdir -p "$d"; git init -q "$d"
+python3 -c "print('You are a fake agent under test. ' * 40)" >"$d/prompt.md"
+project_config "$AGENTS/ticker" "$(printf '[agent.env]\nFAKE_TICKS = "40"\nFAKE_TICK_S = "0.2"')" \
+  | sed 's/^restart_delay_s = 0$/restart_delay_s = 6/' >"$d/agent-runner.toml"
+dd=$HOME/.config/systemd/user/agent-runner@mid.service.d
+mkdir -p "$dd"; printf '[Service]\nRestartSec=1s\nWatchdogSec=2s\n' >"$dd/60-test.conf"
+(cd "$d" && "$AR" install) || fail "install failed"
+wait_for 60 'grep -qsx "tick 10" "$d"/logs/rounds/R1-*.log' || fail "round 1 never printed tick 10"
+pid=$(prop mid MainPID)
+apid=$(busctl --user get-property org.agentrunner.Runner1.mid /org/agentrunner/Runner1 \
+  org.agentrunner.Runner1 AgentPid | cut -d' ' -f2)
+(cd "$d" && "$AR" upgrade --json --to "$NEXT") >mid.json || { cat mid.json; fail "mid-round upgrade failed"; }
+python3 -c '
+import json
+d = json.load(open("mid.json"))
+assert d["outcome"] == "service_upgraded" and not d["deferred"], d
+assert d["event"]["round_kept"] is True, d
+' || fail "mid-round upgrade result: $(cat mid.json)"
+[ "$(prop mid MainPID)" = "$pid" ] || fail "MainPID changed: $pid -> $(prop mid MainPID)"
+[ "$(prop mid NRestarts)" = 0 ] || fail "NRestarts=$(prop mid NRestarts)"
+now=$(busctl --user get-property org.agentrunner.Runner1.mid /org/agentrunner/Runner1 \
+  org.agentrunner.Runner1 AgentPid | cut -d' ' -f2)
+[ "$now" = "$apid" ] || fail "AgentPid changed: $apid -> $now"
+wait_for 60 '[ "$(count mid round_end)" -ge 1 ]' || fail "round 1 never ended"
+cat "$d"/logs/events-*.jsonl | python3 -c '
+import json, sys
+ev = [json.loads(l) for l in sys.stdin if l.strip()]
+end = [e for e in ev if e["event"] == "round_end"][0]
+assert end["round_num"] == 1 and end["outcome"] == "ok" and end["exit_code"] == 0, end
+assert [e["round_num"] for e in ev if e["event"] == "agent_exit"][:1] == [1], ev
+' || fail "round 1 not accounted"
+ticks=$(grep -c '^tick ' "$d"/logs/rounds/R1-*.log)
+[ "$ticks" = 40 ] && [ "$(grep -cx 'tick 40' "$d"/logs/rounds/R1-*.log)" = 1 ] \
+  || fail "transcript: $ticks tick lines"
+sleep 3 # > WatchdogSec=2s: a missed ping would have killed it by now
+[ "$(prop mid MainPID)" = "$pid" ] || fail "MainPID changed later: $(prop mid MainPID)"
+[ "$(prop mid NRestarts)" = 0 ] || fail "restarted later: NRestarts=$(prop mid NRestarts)"
+(cd "$d" && "$AR" uninstall) >/dev/null || fail "uninstall mid"
 
 echo "[$(date +%T)] == kill9: SIGKILL during the hand-over, the restart recovers"
 project k9

@@ -221,6 +221,22 @@ ar_classifier_retry_loop(ArClassifier *self, gint64 *since_monotonic_us)
 }
 
 void
+ar_classifier_get_clock(ArClassifier *self, ArClassifierClock *clock)
+{
+  clock->first_line_us = self->first_line_us;
+  clock->retry_since_us = self->retry_since_us;
+  clock->duration_ms = self->usage.duration_ms;
+}
+
+void
+ar_classifier_set_clock(ArClassifier *self, const ArClassifierClock *clock)
+{
+  self->first_line_us = clock->first_line_us;
+  self->retry_since_us = clock->retry_since_us;
+  self->usage.duration_ms = clock->duration_ms;
+}
+
+void
 ar_classifier_note_progress(ArClassifier *self)
 {
   self->retry_since_us = 0;

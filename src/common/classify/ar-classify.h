@@ -138,6 +138,17 @@ gboolean ar_classifier_saw_result(ArClassifier *self);
  * that is older than retry_loop_timeout_s. */
 gboolean ar_classifier_retry_loop(ArClassifier *self, gint64 *since_monotonic_us);
 
+/* The few arrival times the classifier keeps (the only state a re-feed of
+ * the same lines at another time would not rebuild): for an upgrade in
+ * place, which re-feeds the transcript into a fresh classifier. */
+typedef struct {
+  gint64 first_line_us;  /* -1 before the first line */
+  gint64 retry_since_us; /* 0: not in a retry loop */
+  gint64 duration_ms;    /* the usage's duration (codex: measured by these times) */
+} ArClassifierClock;
+void ar_classifier_get_clock(ArClassifier *self, ArClassifierClock *clock);
+void ar_classifier_set_clock(ArClassifier *self, const ArClassifierClock *clock);
+
 /* Classify the round once the agent is gone. exit_code is the agent's exit
  * status when it exited (siginfo CLD_EXITED / WEXITSTATUS), term_signal the
  * signal that killed it (CLD_KILLED, CLD_DUMPED / WTERMSIG), 0 if it exited.

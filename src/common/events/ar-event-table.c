@@ -583,8 +583,10 @@ static const ArEventKind kinds[] = {
     "The service was upgraded",
     "Upgraded from %{from_version} to %{to_version} in %{duration_s} s",
     "The new version passed its smoke test and took over the running service in place: "
-    "same PID, state kept. round_kept is true when a round was running at the hand-over "
-    "(today the hand-over waits for the round to end, so it is false). No action needed.",
+    "same PID, state kept. round_kept is true when a round was running at the hand-over: "
+    "its agent kept running untouched and the round goes on in the new version (a round "
+    "in its hooks, grace period or teardown is finished first, and round_kept is false). "
+    "No action needed.",
     { F_STR("from_version"), F_STR("to_version"), F_NUM("duration_s"), F_BOOL("round_kept") } },
 
   { "package_upgraded",
@@ -593,9 +595,10 @@ static const ArEventKind kinds[] = {
     "upgrade",
     "The package was upgraded; the service restarts later",
     "Package upgraded from %{from_version} to %{to_version}, restart deferred",
-    "An upgrade was asked for while a round runs: the new version passed its smoke test "
-    "and the service re-executes into it when the round ends (service_upgraded follows "
-    "then).\n\n"
+    "An upgrade was asked for while a round is in a stage that is not handed over (its "
+    "hooks, the grace period after the agent's result, its teardown): the new version "
+    "passed its smoke test and the service re-executes into it when the round ends "
+    "(service_upgraded follows then).\n\n"
     "No action needed.",
     { F_STR("from_version"), F_STR("to_version"), F_BOOL("restart_deferred") } },
 
