@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Puts the SPDX licence line at the top of every tracked C, Python, shell
 # and JavaScript source that lacks one (the project is Apache-2.0,
 # LICENSE). Run after adding files; .ci/run checks it with --check.
