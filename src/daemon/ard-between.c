@@ -71,6 +71,23 @@ ard_between_check_triggers(const ArConfig *cfg, ArEmitter *emitter, guint rounds
   return ARD_TRIGGER_NONE;
 }
 
+gboolean
+ard_between_explicit_start(const char *log_dir, gboolean clear_done)
+{
+  /* `agent-runner start` of an installed unit cannot pass --clear-done
+   * through systemd; it leaves this marker instead, honoured once. */
+  g_autofree char *start_marker = g_build_filename(log_dir, ".start-requested", NULL);
+  if (unlink(start_marker) == 0)
+    clear_done = TRUE;
+  if (!clear_done)
+    return FALSE;
+  g_autofree char *done = g_build_filename(log_dir, ARD_AGENT_DONE_FILE, NULL);
+  (void)unlink(done);
+  g_autofree char *mstop = g_build_filename(log_dir, ARD_MONITOR_STOP_FILE, NULL);
+  (void)unlink(mstop);
+  return TRUE;
+}
+
 ArdBattery
 ard_between_run_battery(const ArConfig *cfg, ArEmitter *emitter)
 {
