@@ -30,8 +30,8 @@
 #include "ard-retention.h"
 #include "ard-round.h"
 #include "ard-secrets.h"
+#include "ard-serialize.h"
 #include "ard-stale-lock.h"
-#include "ard-upgrade.h"
 #include "ard-vcs.h"
 #include "ard-wait.h"
 
@@ -486,7 +486,8 @@ on_round_done(ArdRound *round, gpointer user_data)
     start_backoff(loop);
   else
     start_wait(loop, &next);
-  ard_upgrade_round_ended(loop);
+  if (loop->opts.on_round_ended)
+    loop->opts.on_round_ended(loop);
 }
 
 /* ---- before a round --------------------------------------------------- */
@@ -686,6 +687,9 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
   loop->opts.console = opts->console;
+  loop->opts.version = opts->version ? opts->version : PACKAGE_VERSION;
+  loop->opts.on_ready = opts->on_ready;
+  loop->opts.on_round_ended = opts->on_round_ended;
   loop->exit_code = AR_EXIT_FAILURE;
   ard_status_init(&loop->status, NULL);
   loop->handover = opts->handover;
@@ -801,12 +805,13 @@ ard_loop_run(ArdLoop *loop)
   if (!loop->opts.round_mode && !loop->handover) {
     if (loop->max_rounds)
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_S("version", loop->opts.version),
+              AR_EV_S("config_path", loop->cfg->config_path),
               AR_EV_I("max_rounds", loop->max_rounds), NULL);
     else
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
-              "max_rounds", AR_EV_NULL, NULL);
+              AR_EV_S("version", loop->opts.version),
+              AR_EV_S("config_path", loop->cfg->config_path), "max_rounds", AR_EV_NULL, NULL);
   }
   if (loop->state_recovered)
     ar_emit(loop->emitter, "status_recovered", AR_EV_S("reason", "state.json could not be parsed"),
@@ -842,7 +847,8 @@ ard_loop_run(ArdLoop *loop)
     save_state(loop);
   }
   ard_notify_ready();
-  ard_upgrade_adopted(loop);
+  if (loop->opts.on_ready)
+    loop->opts.on_ready(loop);
   set_run_state(loop, ARD_RUN_STARTING);
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {

@@ -190,6 +190,9 @@ main(int argc, char **argv)
                : console ? ARD_CONSOLE_ALWAYS
                          : ARD_CONSOLE_AUTO,
     .handover = handover,
+    .version = ard_version(),
+    .on_ready = ard_upgrade_adopted,
+    .on_round_ended = ard_upgrade_round_ended,
   };
   g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
   if (!loop && handover)

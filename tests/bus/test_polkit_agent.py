@@ -23,7 +23,8 @@ import time
 import unittest
 
 from bustest import DAEMON, ENDS_WITHIN, SOURCE_ROOT, BusTestCase, PrivateBus
-from test_system import ACTIONS_DIR, NAME, RULES_DIR, SYSTEM_CONF
+from sysharness import ACTIONS_DIR, RULES_DIR, SYSTEM_CONF
+from test_system import NAME
 
 CLIENT = os.path.join(os.path.dirname(DAEMON), "..", "client", "agent-runner")
 
