@@ -14,27 +14,7 @@
 #include "ar-events.h"
 #include "ar-test-util.h"
 
-typedef struct {
-  char *dir;
-  ArEmitter *em;
-} Fixture;
-
-static void
-fixture_set_up(Fixture *f, gconstpointer data)
-{
-  f->dir = g_dir_make_tmp("test-events-read-XXXXXX", NULL);
-  g_assert_nonnull(f->dir);
-  f->em = ar_emitter_new(f->dir, "proj");
-  ar_emitter_set_journal(f->em, FALSE);
-}
-
-static void
-fixture_tear_down(Fixture *f, gconstpointer data)
-{
-  g_clear_pointer(&f->em, ar_emitter_unref);
-  ar_test_rm_rf(f->dir);
-  g_free(f->dir);
-}
+typedef ArTestEvents Fixture;
 
 static void
 write_file(const char *dir, const char *name, const char *contents)
@@ -235,7 +215,8 @@ test_follow_emitter(Fixture *f, gconstpointer data)
   g_assert_cmpstr(t->pdata[0], ==, r1->pdata[0]);
 }
 
-#define ADD(name, func) g_test_add(name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD(name, func)                                                                            \
+  g_test_add(name, Fixture, NULL, ar_test_events_set_up, func, ar_test_events_tear_down)
 
 int
 main(int argc, char **argv)

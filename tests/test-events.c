@@ -39,18 +39,12 @@ utc_us(int y, int mo, int d, int h, int mi, double s)
   return g_date_time_to_unix(dt) * G_USEC_PER_SEC + g_date_time_get_microsecond(dt);
 }
 
-typedef struct {
-  char *dir;
-  ArEmitter *em;
-} Fixture;
+typedef ArTestEvents Fixture;
 
 static void
 fixture_set_up(Fixture *f, gconstpointer data)
 {
-  f->dir = g_dir_make_tmp("test-events-XXXXXX", NULL);
-  g_assert_nonnull(f->dir);
-  f->em = ar_emitter_new(f->dir, "proj");
-  ar_emitter_set_journal(f->em, FALSE);
+  ar_test_events_set_up(f, data);
   fake_now = utc_us(2026, 5, 17, 2, 13, 44.123);
   ar_emitter_set_clock(f->em, fake_clock);
 }
@@ -58,9 +52,7 @@ fixture_set_up(Fixture *f, gconstpointer data)
 static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
-  g_clear_pointer(&f->em, ar_emitter_unref);
-  ar_test_rm_rf(f->dir);
-  g_free(f->dir);
+  ar_test_events_tear_down(f, data);
   ar_redact_clear_secrets();
 }
 

@@ -38,17 +38,23 @@ run_git_v(const char *dir, char **out, char **err, va_list ap)
 }
 
 /* git -C dir ARGS...: must succeed; returns stdout. */
+static char *
+git_v(const char *dir, va_list ap)
+{
+  char *out = NULL;
+  g_autofree char *err = NULL;
+  if (!run_git_v(dir, &out, &err, ap))
+    g_error("git failed in %s: %s", dir, err);
+  return out;
+}
+
 G_GNUC_NULL_TERMINATED char *
 git(const char *dir, ...)
 {
   va_list ap;
   va_start(ap, dir);
-  char *out = NULL;
-  g_autofree char *err = NULL;
-  gboolean ok = run_git_v(dir, &out, &err, ap);
+  char *out = git_v(dir, ap);
   va_end(ap);
-  if (!ok)
-    g_error("git failed in %s: %s", dir, err);
   return out;
 }
 
@@ -71,12 +77,8 @@ git_line(const char *dir, ...)
 {
   va_list ap;
   va_start(ap, dir);
-  char *out = NULL;
-  g_autofree char *err = NULL;
-  gboolean ok = run_git_v(dir, &out, &err, ap);
+  char *out = git_v(dir, ap);
   va_end(ap);
-  if (!ok)
-    g_error("git failed in %s: %s", dir, err);
   return g_strchomp(out);
 }
 

@@ -125,4 +125,6 @@ echo "all cases passed"
 EOS
 chown "$U": "$H/test.sh"
 
-HARNESS_ENV="SRC=$SRC BUILD=$BUILD" "$SRC/scripts/user-session-harness.sh" "$U" "cd && bash ./test.sh"
+# The build tree's helpers (the installed binaries carry no build path).
+. "$SRC/tests/units/build-env.sh"
+HARNESS_ENV="SRC=$SRC BUILD=$BUILD$(build_env)" "$SRC/scripts/user-session-harness.sh" "$U" "cd && bash ./test.sh"
