@@ -17,6 +17,18 @@
 typedef ArTestEvents Fixture;
 
 static void
+fixture_set_up(Fixture *f, gconstpointer data)
+{
+  ar_test_events_set_up(f, data);
+}
+
+static void
+fixture_tear_down(Fixture *f, gconstpointer data)
+{
+  ar_test_events_tear_down(f, data);
+}
+
+static void
 write_file(const char *dir, const char *name, const char *contents)
 {
   g_autofree char *path = g_build_filename(dir, name, NULL);
@@ -215,8 +227,7 @@ test_follow_emitter(Fixture *f, gconstpointer data)
   g_assert_cmpstr(t->pdata[0], ==, r1->pdata[0]);
 }
 
-#define ADD(name, func)                                                                            \
-  g_test_add(name, Fixture, NULL, ar_test_events_set_up, func, ar_test_events_tear_down)
+#define ADD(name, func) g_test_add(name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
 main(int argc, char **argv)

@@ -540,8 +540,7 @@ ard_upgrade_self_check(const char *config_path, int fd)
     fprintf(stderr, "agent-runnerd --self-check: %s\n", error->message);
     return AR_EXIT_CONFIG;
   }
-  const char *skip = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
-  if (!(skip && (g_str_equal(skip, "1") || g_ascii_strcasecmp(skip, "true") == 0))) {
+  if (!ar_startup_checks_skipped()) {
     gboolean all_ok = TRUE;
     g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &all_ok);
     for (guint i = 0; !all_ok && i < checks->len; i++) {

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Reliability of the round engine under hostile conditions (issue 11):
+"""Reliability of the round engine under hostile conditions:
 what a killed daemon leaves behind, durable stops, torn event lines, full
 disks. The real agent-runnerd with the fake agents; no mocks."""
 
