@@ -168,3 +168,11 @@ ard_between_summarize(const ArdRoundResult *res)
   s->timed_out = res->timed_out || res->grace_killed || res->stalled;
   return s;
 }
+
+int
+ard_between_round_mode_exit_code(const ArdRoundResult *res)
+{
+  if (res->term_signal)
+    return 128 + res->term_signal;
+  return res->exit_code & 0xff;
+}

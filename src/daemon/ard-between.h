@@ -47,6 +47,8 @@ gboolean ard_between_explicit_start(const char *log_dir, gboolean clear_done);
 
 /* crash_loop's reason: the redacted end of a transcript ("" without one). */
 char *ard_between_transcript_tail(const char *path);
+/* Process exit code of --round: the agent's, 128+N for a signal. */
+int ard_between_round_mode_exit_code(const ArdRoundResult *res);
 /* What state.json, Peek and the next round's context keep of a round. */
 ArdRoundSummary *ard_between_summarize(const ArdRoundResult *res);
 

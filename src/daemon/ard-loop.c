@@ -409,15 +409,6 @@ start_backoff(ArdLoop *loop)
   }
 }
 
-/* Process exit code of --round: the agent's, 128+N for a signal. */
-static int
-round_mode_exit_code(const ArdRoundResult *res)
-{
-  if (res->term_signal)
-    return 128 + res->term_signal;
-  return res->exit_code & 0xff;
-}
-
 static void
 on_round_done(ArdRound *round, gpointer user_data)
 {
@@ -459,7 +450,7 @@ on_round_done(ArdRound *round, gpointer user_data)
                              g_get_real_time());
 
   if (loop->opts.round_mode) {
-    loop_exit(loop, round_mode_exit_code(res), NULL);
+    loop_exit(loop, ard_between_round_mode_exit_code(res), NULL);
     return;
   }
   ArdNextStep next = ard_reactor_decide_next(loop->reactor, loop->cfg, res);
@@ -492,18 +483,6 @@ on_round_done(ArdRound *round, gpointer user_data)
 
 /* ---- before a round --------------------------------------------------- */
 
-static guint
-next_round_num(ArdLoop *loop)
-{
-  /* Above everything remembered: the state, the transcripts, and (when the
-   * state was lost) the events. Never reuse a number: it would overwrite
-   * nothing (transcripts carry a stamp) but break every reader keyed on
-   * round_num. */
-  gboolean fresh = loop->state->round_num == 0 || loop->state_recovered;
-  guint max = ard_state_scan_max_round(loop->cfg->log_dir, fresh);
-  return MAX(max, loop->state->round_num) + 1;
-}
-
 /* What a killed predecessor left running: ended before anything else
  * touches the work tree (ard-leftovers.h). */
 static void
@@ -522,7 +501,7 @@ end_leftovers(ArdLoop *loop)
 static void
 start_round(ArdLoop *loop)
 {
-  guint num = next_round_num(loop);
+  guint num = ard_state_next_round_num(loop->state, loop->cfg->log_dir, loop->state_recovered);
   loop->state_recovered = FALSE;
   const char *phase =
       loop->opts.phase ? loop->opts.phase : ar_config_phase_for_round(loop->cfg, num);
