@@ -19,3 +19,20 @@ ar_test_rm_rf(const char *path)
   }
   g_rmdir(path);
 }
+
+void
+ar_test_events_set_up(ArTestEvents *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp("test-events-XXXXXX", NULL);
+  g_assert_nonnull(f->dir);
+  f->em = ar_emitter_new(f->dir, "proj");
+  ar_emitter_set_journal(f->em, FALSE);
+}
+
+void
+ar_test_events_tear_down(ArTestEvents *f, gconstpointer data)
+{
+  g_clear_pointer(&f->em, ar_emitter_unref);
+  ar_test_rm_rf(f->dir);
+  g_clear_pointer(&f->dir, g_free);
+}

@@ -11,7 +11,7 @@
 #include "ar-test-util.h"
 #include "ar-util.h"
 
-/* Hostile config files (issue 11): what is not a regular file, what is
+/* Hostile config files: what is not a regular file, what is
  * too large, U+0000 inside strings, and error output that must stay
  * bounded whatever the file holds. Every case must answer at once with a
  * clear error: alarm() turns a hang into a failure. */

@@ -70,6 +70,20 @@ installed_config_path(gboolean system, const char *project)
   return NULL;
 }
 
+/* The bus name of conn->project; a usage error for a name no project
+ * can have. */
+static int
+conn_set_name(ArcConn *conn)
+{
+  conn->name = ar_bus_name_for_project(conn->project);
+  if (!conn->name) {
+    fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
+            conn->project);
+    return AR_EXIT_USAGE;
+  }
+  return AR_EXIT_OK;
+}
+
 /* -H: the remote bus; the project is --project, or the only one there.
  * Nothing is read from this host's files: the config, log dir and unit
  * that count are the remote host's. */
@@ -109,13 +123,7 @@ remote_conn_open(ArcContext *ctx, ArcConn *conn)
     }
     conn->project = ar_project_from_bus_name(g_ptr_array_index(names, 0));
   }
-  conn->name = ar_bus_name_for_project(conn->project);
-  if (!conn->name) {
-    fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
-            conn->project);
-    return AR_EXIT_USAGE;
-  }
-  return AR_EXIT_OK;
+  return conn_set_name(conn);
 }
 
 int
@@ -166,13 +174,7 @@ arc_conn_open(ArcContext *ctx, ArcConn *conn)
       return AR_EXIT_CONFIG;
     }
   }
-  conn->name = ar_bus_name_for_project(conn->project);
-  if (!conn->name) {
-    fprintf(stderr, _("agent-runner: \"%s\" is not a project name ([A-Za-z0-9._-]+)\n"),
-            conn->project);
-    return AR_EXIT_USAGE;
-  }
-  return AR_EXIT_OK;
+  return conn_set_name(conn);
 }
 
 ArConfig *

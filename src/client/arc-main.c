@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -289,10 +288,7 @@ take_global(ArcContext *g, int *argc, char **argv, gboolean *version, gboolean *
 int
 main(int argc, char **argv)
 {
-  setlocale(LC_ALL, "");
-  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
-  textdomain(GETTEXT_PACKAGE);
+  ar_i18n_init();
 
   ArcContext ctx = { 0 };
   gboolean version = FALSE, help = FALSE;

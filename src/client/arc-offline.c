@@ -86,15 +86,6 @@ last_event(const char *log_dir, const char *kind)
 }
 
 static void
-set_str(JsonObject *o, const char *member, const char *value)
-{
-  if (value)
-    json_object_set_string_member(o, member, value);
-  else
-    json_object_set_null_member(o, member);
-}
-
-static void
 set_copy(JsonObject *o, const char *member, JsonObject *from, const char *from_member)
 {
   JsonNode *n = from ? json_object_get_member(from, from_member) : NULL;
@@ -178,15 +169,15 @@ arc_offline_doc(const ArConfig *cfg, gboolean system, guint round, guint events)
   const char *reason = ar_json_str(state, "stop_reason");
   if (!reason && clean_stop)
     reason = ar_json_str(stopping, "reason");
-  set_str(svc, "stop_reason", reason ? reason : (start_ts ? "unknown" : NULL));
+  ar_json_set_str(svc, "stop_reason", reason ? reason : (start_ts ? "unknown" : NULL));
   const char *fix = reason ? arc_stop_fix(reason) : NULL;
   if (!reason && start_ts)
     fix = _("the daemon ended without saying why (killed, or it crashed); see 'journalctl' "
             "for its last words, then 'agent-runner start'");
-  set_str(svc, "stop_fix", fix);
+  ar_json_set_str(svc, "stop_fix", fix);
   g_autofree char *detail = stop_detail(log_dir, reason);
-  set_str(svc, "stop_detail", detail);
-  set_str(svc, "stopped_at", clean_stop ? stop_ts : NULL);
+  ar_json_set_str(svc, "stop_detail", detail);
+  ar_json_set_str(svc, "stopped_at", clean_stop ? stop_ts : NULL);
   JsonNode *svc_node = json_node_new(JSON_NODE_OBJECT);
   json_node_take_object(svc_node, svc);
   json_object_set_member(doc, "service", svc_node);
@@ -257,7 +248,7 @@ arc_offline_add_log(JsonNode *doc, const char *log_dir, guint lines)
   if (!cur)
     return;
   g_autofree char *path = transcript_of(log_dir, ar_json_int(cur, "round_num", NULL));
-  set_str(cur, "log_path", path);
+  ar_json_set_str(cur, "log_path", path);
   g_autoptr(GMappedFile) map = path ? g_mapped_file_new(path, FALSE, NULL) : NULL;
   if (!map) {
     json_object_set_null_member(cur, "log_tail");

@@ -601,20 +601,29 @@ arc_systemd_query_project(gboolean system, const char *project, ArcUnitState *ou
 
 /* ---- logind and the bus -------------------------------------------------------- */
 
+/* A connection of its own for one call. */
+static gboolean
+open_bus(gboolean system, sd_bus **bus, GError **error)
+{
+  int r = system ? sd_bus_open_system(bus) : sd_bus_open_user(bus);
+  if (r < 0) {
+    g_set_error(error, AR_ERROR, AR_ERROR_NOT_RUNNING, _("cannot reach the %s bus: %s"),
+                system ? "system" : "session", g_strerror(-r));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 arc_logind_get_linger(guint uid, gboolean *linger, GError **error)
 {
   g_autoptr(sd_bus) bus = NULL;
-  int r = sd_bus_open_system(&bus);
-  if (r < 0) {
-    g_set_error(error, AR_ERROR, AR_ERROR_NOT_RUNNING, _("cannot reach the system bus: %s"),
-                g_strerror(-r));
+  if (!open_bus(TRUE, &bus, error))
     return FALSE;
-  }
   g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
   g_autoptr(sd_bus_message) reply = NULL;
-  r = sd_bus_call_method(bus, LOGIN_DEST, LOGIN_PATH, LOGIN_MANAGER, "GetUser", &e, &reply, "u",
-                         (uint32_t)uid);
+  int r = sd_bus_call_method(bus, LOGIN_DEST, LOGIN_PATH, LOGIN_MANAGER, "GetUser", &e, &reply, "u",
+                             (uint32_t)uid);
   if (r < 0) {
     if (sd_bus_error_has_name(&e, "org.freedesktop.login1.NoSuchUser")) {
       /* Not tracked: no session and no linger (logind starts lingering
@@ -640,16 +649,12 @@ gboolean
 arc_bus_name_has_owner(gboolean system, const char *name, gboolean *owned, GError **error)
 {
   g_autoptr(sd_bus) bus = NULL;
-  int r = system ? sd_bus_open_system(&bus) : sd_bus_open_user(&bus);
-  if (r < 0) {
-    g_set_error(error, AR_ERROR, AR_ERROR_NOT_RUNNING, _("cannot reach the %s bus: %s"),
-                system ? "system" : "session", g_strerror(-r));
+  if (!open_bus(system, &bus, error))
     return FALSE;
-  }
   g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
   g_autoptr(sd_bus_message) reply = NULL;
-  r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                         "org.freedesktop.DBus", "NameHasOwner", &e, &reply, "s", name);
+  int r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "NameHasOwner", &e, &reply, "s", name);
   int has = 0;
   if (r >= 0)
     r = sd_bus_message_read(reply, "b", &has);
@@ -667,17 +672,13 @@ arc_dbus_reload_config(gboolean dry_run, GError **error)
     return TRUE;
   }
   g_autoptr(sd_bus) bus = NULL;
-  int r = sd_bus_open_system(&bus);
-  if (r < 0) {
-    g_set_error(error, AR_ERROR, AR_ERROR_NOT_RUNNING, _("cannot reach the system bus: %s"),
-                g_strerror(-r));
+  if (!open_bus(TRUE, &bus, error))
     return FALSE;
-  }
   g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
   /* dbus-daemon answers after it re-read its policy, so the service may
    * own its name as soon as this returns. */
-  r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                         "org.freedesktop.DBus", "ReloadConfig", &e, NULL, "");
+  int r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "ReloadConfig", &e, NULL, "");
   if (r < 0)
     return set_bus_error(error, &e, r, "ReloadConfig");
   return TRUE;

@@ -83,6 +83,15 @@ ar_json_add_str(JsonBuilder *b, const char *member, const char *value)
 }
 
 void
+ar_json_set_str(JsonObject *o, const char *member, const char *value)
+{
+  if (value)
+    json_object_set_string_member(o, member, value);
+  else
+    json_object_set_null_member(o, member);
+}
+
+void
 ar_json_add_int(JsonBuilder *b, const char *member, gint64 value)
 {
   json_builder_set_member_name(b, member);

@@ -22,6 +22,8 @@ JsonArray *ar_json_array(JsonObject *obj, const char *member);
 
 void ar_json_add_str(JsonBuilder *b, const char *member, const char *value);
 void ar_json_add_int(JsonBuilder *b, const char *member, gint64 value);
+/* A string member, or null for NULL (as ar_json_add_str). */
+void ar_json_set_str(JsonObject *o, const char *member, const char *value);
 
 /* Compact JSON as the events file writes it, the way the Python tool's
  * json.dumps(ensure_ascii=False) does: UTF-8 unescaped, ", " and ": "

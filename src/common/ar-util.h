@@ -46,6 +46,10 @@ char *ar_format_duration(gint64 seconds);
 /* Set an error from errno with a prefix: "open /x: No such file". */
 gboolean ar_set_error_errno(GError **error, int errsv, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* The locale from the environment and the project's message catalog
+ * (UTF-8): the first call of every program's main(). */
+void ar_i18n_init(void);
+
 /* Read a file that must be a regular one of at most max_bytes: a FIFO
  * would block the reader forever, a symlink to /dev/zero would fill
  * memory. Errors in G_FILE_ERROR (NOENT when missing, INVAL otherwise),

@@ -71,6 +71,23 @@ ard_between_check_triggers(const ArConfig *cfg, ArEmitter *emitter, guint rounds
   return ARD_TRIGGER_NONE;
 }
 
+gboolean
+ard_between_explicit_start(const char *log_dir, gboolean clear_done)
+{
+  /* `agent-runner start` of an installed unit cannot pass --clear-done
+   * through systemd; it leaves this marker instead, honoured once. */
+  g_autofree char *start_marker = g_build_filename(log_dir, ".start-requested", NULL);
+  if (unlink(start_marker) == 0)
+    clear_done = TRUE;
+  if (!clear_done)
+    return FALSE;
+  g_autofree char *done = g_build_filename(log_dir, ARD_AGENT_DONE_FILE, NULL);
+  (void)unlink(done);
+  g_autofree char *mstop = g_build_filename(log_dir, ARD_MONITOR_STOP_FILE, NULL);
+  (void)unlink(mstop);
+  return TRUE;
+}
+
 ArdBattery
 ard_between_run_battery(const ArConfig *cfg, ArEmitter *emitter)
 {
@@ -150,4 +167,12 @@ ard_between_summarize(const ArdRoundResult *res)
   s->ended_at = ar_utc_iso_ms(res->ended_realtime_us);
   s->timed_out = res->timed_out || res->grace_killed || res->stalled;
   return s;
+}
+
+int
+ard_between_round_mode_exit_code(const ArdRoundResult *res)
+{
+  if (res->term_signal)
+    return 128 + res->term_signal;
+  return res->exit_code & 0xff;
 }

@@ -40,8 +40,15 @@ typedef enum {
  * the Python tool's STARTUP FAIL lines on stderr. */
 ArdBattery ard_between_run_battery(const ArConfig *cfg, ArEmitter *emitter);
 
+/* An explicit start (clear_done: --clear-done, or the .start-requested
+ * marker `agent-runner start` leaves for an installed unit, taken once):
+ * .agent-done and .monitor-stop are removed. TRUE when it is one. */
+gboolean ard_between_explicit_start(const char *log_dir, gboolean clear_done);
+
 /* crash_loop's reason: the redacted end of a transcript ("" without one). */
 char *ard_between_transcript_tail(const char *path);
+/* Process exit code of --round: the agent's, 128+N for a signal. */
+int ard_between_round_mode_exit_code(const ArdRoundResult *res);
 /* What state.json, Peek and the next round's context keep of a round. */
 ArdRoundSummary *ard_between_summarize(const ArdRoundResult *res);
 

@@ -61,17 +61,10 @@ ard_hooks_input_new(const ArConfig *cfg, ArHookKind kind, guint round_num, const
   json_object_set_string_member(o, "work_dir", cfg->work_dir);
   json_object_set_string_member(o, "log_dir", cfg->log_dir);
   json_object_set_int_member(o, "round_num", round_num);
-  if (phase)
-    json_object_set_string_member(o, "phase", phase);
-  else
-    json_object_set_null_member(o, "phase");
+  ar_json_set_str(o, "phase", phase);
   json_object_set_boolean_member(o, "dry_run", cfg->dry_run);
   json_object_set_string_member(o, "agent_name", ar_config_agent_name(cfg));
-  const char *prompt = ard_hooks_prompt_path(cfg, phase);
-  if (prompt)
-    json_object_set_string_member(o, "prompt_path", prompt);
-  else
-    json_object_set_null_member(o, "prompt_path");
+  ar_json_set_str(o, "prompt_path", ard_hooks_prompt_path(cfg, phase));
   return o;
 }
 

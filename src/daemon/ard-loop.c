@@ -4,9 +4,6 @@
 #include "ard-loop.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,9 +15,6 @@
 #include <systemd/sd-bus.h>
 
 #include "ar-classify.h"
-#include "ar-json.h"
-#include "ar-prompt.h"
-#include "ar-redact.h"
 #include "ar-secret.h"
 #include "ar-util.h"
 #include "ard-backoff.h"
@@ -37,12 +31,10 @@
 #include "ard-round-adopt.h"
 #include "ard-round.h"
 #include "ard-secrets.h"
+#include "ard-serialize.h"
 #include "ard-stale-lock.h"
-#include "ard-upgrade.h"
 #include "ard-vcs.h"
-
-/* Cap of the restart delay during a crash streak. */
-#define ARD_DELAY_CAP_S 1800
+#include "ard-wait.h"
 
 struct ArdLoop {
   ArdOptions opts;
@@ -59,8 +51,8 @@ struct ArdLoop {
   sd_event_source *sig_int;
   sd_event_source *sig_hup;
   sd_event_source *sig_chld;
-  sd_event_source *wait_timer;
   sd_event_source *step_defer;
+  ArdWait *wait; /* the restart delay or back-off; the stop-timeout extension */
 
   ArdRound *round;
   struct ArdHandover *handover;       /* upgrade in place: what the previous image handed over */
@@ -74,17 +66,11 @@ struct ArdLoop {
   gboolean libgit2_ref; /* a git_libgit2_init() reference held for our lifetime */
   int exit_code;
 
-  /* The current wait: restart_delay_s times factor, from wait_start. */
-  gint64 wait_start_mono_us;
-  guint wait_factor;
-
   ArdStatusHook status_hook;
   gpointer status_hook_data;
 
-  ArdReactor *reactor;           /* crash streak, back-off, auth, quota, usage */
-  double backoff_scale;          /* AGENT_RUNNER_TEST_BACKOFF_SCALE, else 1 */
-  sd_event_source *extend_timer; /* EXTEND_TIMEOUT_USEC while a stop waits */
-  ArdSecrets *secrets;           /* [agent] secrets for the next round */
+  ArdReactor *reactor; /* crash streak, back-off, auth, quota, usage */
+  ArdSecrets *secrets; /* [agent] secrets for the next round */
 };
 
 static void loop_step(ArdLoop *loop);
@@ -95,15 +81,6 @@ ard_options_clear(ArdOptions *opts)
 {
   g_clear_pointer(&opts->config_path, g_free);
   g_clear_pointer(&opts->phase, g_free);
-}
-
-static gint64
-now_mono(ArdLoop *loop)
-{
-  uint64_t now = 0;
-  if (sd_event_now(loop->event, CLOCK_MONOTONIC, &now) < 0)
-    return g_get_monotonic_time();
-  return (gint64)now;
 }
 
 static void
@@ -139,8 +116,8 @@ loop_exit(ArdLoop *loop, int code, const char *reason)
   if (reason)
     emit_stopping(loop, reason);
   loop->exit_code = code;
-  loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
-  loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
+  ard_wait_cancel(loop->wait);
+  ard_wait_end_stop_extension(loop->wait);
   loop->status.next_round_at_us = 0;
   /* A back-off cut short stays in state.json; the next start waits on. */
   loop->status.throttled_until_us = 0;
@@ -161,49 +138,19 @@ set_stop_reason(ArdLoop *loop, const char *reason)
   save_state(loop);
 }
 
-/* EXTEND_TIMEOUT_USEC: systemd's TimeoutStopSec counts from the SIGTERM,
- * but a graceful stop lets the round finish. Ask for what the round may
- * still take (its wall-clock limit, the kill grace, teardown), and keep
- * asking while it lasts: the extension counts from each message. */
-#define EXTEND_MARGIN_USEC (15 * G_USEC_PER_SEC)
-#define EXTEND_REPEAT_USEC (30 * G_USEC_PER_SEC)
-
-static int
-on_extend_timer(sd_event_source *s, uint64_t usec, void *user_data)
-{
-  ArdLoop *loop = user_data;
-  if (!loop->round) {
-    loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
-    return 0;
-  }
-  ard_notify_extend_timeout(EXTEND_REPEAT_USEC + EXTEND_MARGIN_USEC);
-  (void)sd_event_source_set_time(s, usec + EXTEND_REPEAT_USEC);
-  (void)sd_event_source_set_enabled(s, SD_EVENT_ON);
-  return 0;
-}
-
+/* A graceful stop waits for the round, up to its time limit; a round
+ * being ended takes at most the kill grace. */
 static void
 extend_stop_timeout(ArdLoop *loop, gboolean ending)
 {
-  if (!loop->round || !g_getenv("NOTIFY_SOCKET"))
+  if (!loop->round)
     return;
-  guint64 usec = 2 * ARD_KILL_GRACE_USEC + EXTEND_MARGIN_USEC;
-  if (!ending) {
-    gint64 deadline = ard_round_get_started_realtime_us(loop->round) +
-                      (gint64)ar_config_round_timeout(loop->cfg, ard_status_phase(&loop->status)) *
-                          G_USEC_PER_SEC;
-    usec += (guint64)MAX(deadline - g_get_real_time(), 0);
-  }
-  ard_notify_extend_timeout(usec);
-  /* Re-send shortly before this extension runs out. */
-  uint64_t when = (uint64_t)now_mono(loop) + usec - EXTEND_MARGIN_USEC;
-  if (loop->extend_timer) {
-    (void)sd_event_source_set_time(loop->extend_timer, when);
-    (void)sd_event_source_set_enabled(loop->extend_timer, SD_EVENT_ON);
-  } else if (sd_event_add_time(loop->event, &loop->extend_timer, CLOCK_MONOTONIC, when, 0,
-                               on_extend_timer, loop) >= 0) {
-    (void)sd_event_source_set_description(loop->extend_timer, "extend-timeout");
-  }
+  gint64 deadline = 0;
+  if (!ending)
+    deadline = ard_round_get_started_realtime_us(loop->round) +
+               (gint64)ar_config_round_timeout(loop->cfg, ard_status_phase(&loop->status)) *
+                   G_USEC_PER_SEC;
+  ard_wait_extend_stop(loop->wait, deadline);
 }
 
 static void
@@ -243,13 +190,6 @@ ard_loop_cancel_round(ArdLoop *loop)
 
 /* ---- config reload ---------------------------------------------------- */
 
-static guint64
-wait_usec(ArdLoop *loop)
-{
-  guint64 s = (guint64)loop->cfg->restart_delay_s * loop->wait_factor;
-  return MIN(s, (guint64)ARD_DELAY_CAP_S) * G_USEC_PER_SEC;
-}
-
 gboolean
 ard_loop_reload(ArdLoop *loop, GError **error)
 {
@@ -279,11 +219,8 @@ ard_loop_reload(ArdLoop *loop, GError **error)
   ar_emit(loop->emitter, "config_reloaded", AR_EV_S("config_path", loop->cfg->config_path), NULL);
   /* A wait in progress follows the new restart_delay_s, counted from when
    * it began (a deadline already passed fires at once). */
-  if (loop->wait_timer && loop->status.state == ARD_RUN_WAITING) {
-    guint64 deadline = (guint64)loop->wait_start_mono_us + wait_usec(loop);
-    (void)sd_event_source_set_time(loop->wait_timer, deadline);
-    loop->status.next_round_at_us = g_get_real_time() + ((gint64)deadline - now_mono(loop));
-  }
+  if (ard_wait_pending(loop->wait) && loop->status.state == ARD_RUN_WAITING)
+    loop->status.next_round_at_us = ard_wait_retime_delay(loop->wait, loop->cfg->restart_delay_s);
   return TRUE;
 }
 
@@ -391,36 +328,18 @@ on_secrets_changed(gpointer user_data)
 
 /* ---- after a round ---------------------------------------------------- */
 
-static int
-on_wait_done(sd_event_source *s, uint64_t usec, void *user_data)
-{
-  ArdLoop *loop = user_data;
-  loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
-  loop->status.next_round_at_us = 0;
-  loop_step(loop);
-  return 0;
-}
-
 static void
 start_wait(ArdLoop *loop, const ArdNextStep *next)
 {
-  loop->wait_factor = next->factor;
-  loop->wait_start_mono_us = now_mono(loop);
-  guint64 usec = wait_usec(loop);
-  loop->status.next_round_at_us = g_get_real_time() + (gint64)usec;
-  set_run_state(loop, next->wait_state);
-  /* Zero delay still goes through the loop, so signals queued meanwhile
-   * are seen before the next round starts. */
-  uint64_t accuracy = ar_timer_accuracy_us(usec);
-  int r =
-      sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
-                        (uint64_t)loop->wait_start_mono_us + usec, accuracy, on_wait_done, loop);
-  if (r < 0) {
-    g_warning("cannot arm the restart timer: %s", g_strerror(-r));
+  g_autoptr(GError) error = NULL;
+  gint64 end = ard_wait_start_delay(loop->wait, loop->cfg->restart_delay_s, next->factor, &error);
+  if (!end) {
+    g_warning("%s", error->message);
     loop_exit(loop, AR_EXIT_FAILURE, "internal error");
     return;
   }
-  (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
+  loop->status.next_round_at_us = end;
+  set_run_state(loop, next->wait_state);
 }
 
 /* The back-off is over (its timer fired, or requested_by ended it early):
@@ -428,7 +347,7 @@ start_wait(ArdLoop *loop, const ArdNextStep *next)
 static void
 end_backoff(ArdLoop *loop, const char *requested_by)
 {
-  loop->wait_timer = sd_event_source_disable_unref(loop->wait_timer);
+  ard_wait_cancel(loop->wait);
   ArdThrottle *t = ard_reactor_get_throttle(loop->reactor);
   double for_s = MAX(g_get_real_time() - t->started_us, 0) / (double)G_USEC_PER_SEC;
   if (requested_by)
@@ -447,17 +366,23 @@ end_backoff(ArdLoop *loop, const char *requested_by)
   loop_step(loop);
 }
 
-static int
-on_backoff_done(sd_event_source *s, uint64_t usec, void *user_data)
+static void
+on_wait_done(ArdWaitKind kind, gpointer user_data)
 {
-  end_backoff(user_data, NULL);
-  return 0;
+  ArdLoop *loop = user_data;
+  if (kind == ARD_WAIT_BACKOFF) {
+    end_backoff(loop, NULL);
+    return;
+  }
+  loop->status.next_round_at_us = 0;
+  loop_step(loop);
 }
 
 gboolean
 ard_loop_resume_now(ArdLoop *loop, const char *requested_by)
 {
-  if (loop->status.state != ARD_RUN_BACKING_OFF || !loop->wait_timer || loop->stop_requested)
+  if (loop->status.state != ARD_RUN_BACKING_OFF || !ard_wait_pending(loop->wait) ||
+      loop->stop_requested)
     return FALSE;
   end_backoff(loop, requested_by);
   return TRUE;
@@ -465,40 +390,24 @@ ard_loop_resume_now(ArdLoop *loop, const char *requested_by)
 
 /* Wait until the throttle's end: after the round that hit the limit, or
  * after a restart during the wait (same end: a restart never retries
- * early). A realtime timer, so a suspend or a clock step still ends it at
- * the reset time the CLI named. */
+ * early), at the reset time the CLI named. */
 static void
 start_backoff(ArdLoop *loop)
 {
   const ArdThrottle *t = ard_reactor_get_throttle(loop->reactor);
   ArOutcome o = AR_OUTCOME_ERROR;
   (void)ar_outcome_from_string(t->classification, &o);
-  gint64 now = g_get_real_time();
-  /* Test hook only: shrinks the timer, never the reported times. */
-  gint64 wait = (gint64)(MAX(t->until_us - now, 0) * loop->backoff_scale);
   loop->status.throttled_until_us = t->until_us;
   loop->status.throttle_classification = ar_outcome_to_string(o);
   loop->status.next_round_at_us = t->until_us;
   /* Hours may pass: the start-up checks run again before the next round. */
   loop->battery_fresh = FALSE;
   set_run_state(loop, ARD_RUN_BACKING_OFF);
-  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_REALTIME, (uint64_t)(now + wait),
-                            ar_timer_accuracy_us((guint64)wait), on_backoff_done, loop);
-  if (r < 0) {
-    g_warning("cannot arm the back-off timer: %s", g_strerror(-r));
+  g_autoptr(GError) error = NULL;
+  if (!ard_wait_start_backoff(loop->wait, t->until_us, &error)) {
+    g_warning("%s", error->message);
     loop_exit(loop, AR_EXIT_FAILURE, "internal error");
-    return;
   }
-  (void)sd_event_source_set_description(loop->wait_timer, "back-off");
-}
-
-/* Process exit code of --round: the agent's, 128+N for a signal. */
-static int
-round_mode_exit_code(const ArdRoundResult *res)
-{
-  if (res->term_signal)
-    return 128 + res->term_signal;
-  return res->exit_code & 0xff;
 }
 
 static void
@@ -526,7 +435,7 @@ on_round_done(ArdRound *round, gpointer user_data)
   ar_emit(loop->emitter, "round_end", AR_EV_I("round_num", res->round_num),
           AR_EV_S("outcome", res->outcome), AR_EV_I("exit_code", res->exit_code),
           AR_EV_D("duration_s", res->duration_s), NULL);
-  loop->extend_timer = sd_event_source_disable_unref(loop->extend_timer);
+  ard_wait_end_stop_extension(loop->wait);
   ard_reactor_record_outcome(loop->reactor, loop->cfg, res);
   if (vcs)
     ard_vcs_job_emit_substrate_after(vcs, loop->emitter);
@@ -542,7 +451,7 @@ on_round_done(ArdRound *round, gpointer user_data)
                              g_get_real_time());
 
   if (loop->opts.round_mode) {
-    loop_exit(loop, round_mode_exit_code(res), NULL);
+    loop_exit(loop, ard_between_round_mode_exit_code(res), NULL);
     return;
   }
   ArdNextStep next = ard_reactor_decide_next(loop->reactor, loop->cfg, res);
@@ -569,22 +478,11 @@ on_round_done(ArdRound *round, gpointer user_data)
     start_backoff(loop);
   else
     start_wait(loop, &next);
-  ard_upgrade_round_ended(loop);
+  if (loop->opts.on_round_ended)
+    loop->opts.on_round_ended(loop);
 }
 
 /* ---- before a round --------------------------------------------------- */
-
-static guint
-next_round_num(ArdLoop *loop)
-{
-  /* Above everything remembered: the state, the transcripts, and (when the
-   * state was lost) the events. Never reuse a number: it would overwrite
-   * nothing (transcripts carry a stamp) but break every reader keyed on
-   * round_num. */
-  gboolean fresh = loop->state->round_num == 0 || loop->state_recovered;
-  guint max = ard_state_scan_max_round(loop->cfg->log_dir, fresh);
-  return MAX(max, loop->state->round_num) + 1;
-}
 
 /* What a killed predecessor left running: ended before anything else
  * touches the work tree (ard-leftovers.h). */
@@ -604,7 +502,7 @@ end_leftovers(ArdLoop *loop)
 static void
 start_round(ArdLoop *loop)
 {
-  guint num = next_round_num(loop);
+  guint num = ard_state_next_round_num(loop->state, loop->cfg->log_dir, loop->state_recovered);
   loop->state_recovered = FALSE;
   const char *phase =
       loop->opts.phase ? loop->opts.phase : ar_config_phase_for_round(loop->cfg, num);
@@ -694,22 +592,18 @@ resume_handed_over_wait(ArdLoop *loop)
   gint64 left = h->next_round_at_us - g_get_real_time();
   /* Once: a later retry of the step (ard_loop_step_soon) must not re-arm it. */
   h->next_round_at_us = 0;
-  if (left <= 0 || loop->wait_timer || ard_loop_get_throttle(loop)->until_us > 0) {
+  if (left <= 0 || ard_wait_pending(loop->wait) || ard_loop_get_throttle(loop)->until_us > 0) {
     loop_step(loop);
     return;
   }
-  loop->wait_factor = MAX(h->wait_factor, 1);
-  loop->wait_start_mono_us = now_mono(loop) + left - (gint64)wait_usec(loop);
-  loop->status.next_round_at_us = g_get_real_time() + left;
+  gint64 end =
+      ard_wait_resume_delay(loop->wait, loop->cfg->restart_delay_s, MAX(h->wait_factor, 1), left);
+  if (!end) {
+    loop_step(loop);
+    return;
+  }
+  loop->status.next_round_at_us = end;
   set_run_state(loop, ARD_RUN_WAITING);
-  int r = sd_event_add_time(loop->event, &loop->wait_timer, CLOCK_MONOTONIC,
-                            (uint64_t)(now_mono(loop) + left), ar_timer_accuracy_us((guint64)left),
-                            on_wait_done, loop);
-  if (r < 0) {
-    loop_step(loop);
-    return;
-  }
-  (void)sd_event_source_set_description(loop->wait_timer, "restart-delay");
 }
 
 /* Upgraded in place mid-round: the previous image's round goes on here,
@@ -800,6 +694,9 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.journal = opts->journal;
   loop->opts.clear_done = opts->clear_done;
   loop->opts.console = opts->console;
+  loop->opts.version = opts->version ? opts->version : PACKAGE_VERSION;
+  loop->opts.on_ready = opts->on_ready;
+  loop->opts.on_round_ended = opts->on_round_ended;
   loop->exit_code = AR_EXIT_FAILURE;
   ard_status_init(&loop->status, NULL);
   loop->handover = opts->handover;
@@ -889,16 +786,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->status.persisted = loop->state;
   loop->reactor = ard_reactor_new(loop->emitter, loop->state, opts->round_mode);
   loop->secrets = ard_secrets_new(loop->event, loop->emitter, on_secrets_changed, loop);
-  loop->backoff_scale = 1.0;
-  /* AGENT_RUNNER_TEST_BACKOFF_SCALE (0..1] is a test-only switch: back-off
-   * timers run that much faster; events, state and ThrottledUntil keep the
-   * real times, so what tests assert is what production computes. */
-  const char *scale = g_getenv("AGENT_RUNNER_TEST_BACKOFF_SCALE");
-  if (scale) {
-    double v = g_ascii_strtod(scale, NULL);
-    if (v > 0 && v <= 1)
-      loop->backoff_scale = v;
-  }
+  loop->wait = ard_wait_new(loop->event, on_wait_done, loop);
   return g_steal_pointer(&loop);
 }
 
@@ -924,28 +812,21 @@ ard_loop_run(ArdLoop *loop)
   if (!loop->opts.round_mode && !loop->handover) {
     if (loop->max_rounds)
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
+              AR_EV_S("version", loop->opts.version),
+              AR_EV_S("config_path", loop->cfg->config_path),
               AR_EV_I("max_rounds", loop->max_rounds), NULL);
     else
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", ard_version()), AR_EV_S("config_path", loop->cfg->config_path),
-              "max_rounds", AR_EV_NULL, NULL);
+              AR_EV_S("version", loop->opts.version),
+              AR_EV_S("config_path", loop->cfg->config_path), "max_rounds", AR_EV_NULL, NULL);
   }
   if (loop->state_recovered)
     ar_emit(loop->emitter, "status_recovered", AR_EV_S("reason", "state.json could not be parsed"),
             NULL);
-  /* `agent-runner start` of an installed unit cannot pass --clear-done
-   * through systemd; it leaves this marker instead, honoured once. */
-  g_autofree char *start_marker = g_build_filename(loop->cfg->log_dir, ".start-requested", NULL);
-  if (unlink(start_marker) == 0)
+  if (ard_between_explicit_start(loop->cfg->log_dir, loop->opts.clear_done)) {
+    /* The agent's "done" and a lasting stop of an earlier run no longer
+     * apply. A plain restart (the unit) keeps them. */
     loop->opts.clear_done = TRUE;
-  if (loop->opts.clear_done) {
-    /* An explicit start: the agent's "done" and a lasting stop of an
-     * earlier run no longer apply. A plain restart (the unit) keeps them. */
-    g_autofree char *done = g_build_filename(loop->cfg->log_dir, ARD_AGENT_DONE_FILE, NULL);
-    (void)unlink(done);
-    g_autofree char *mstop = g_build_filename(loop->cfg->log_dir, ARD_MONITOR_STOP_FILE, NULL);
-    (void)unlink(mstop);
     g_clear_pointer(&loop->state->stop_reason, g_free);
     loop->state->crash_streak = 0;
   }
@@ -980,12 +861,14 @@ ard_loop_run(ArdLoop *loop)
       /* Before READY=1: the previous image takes its round back (the
        * lock stays held through the inherited fd). */
       ar_emitter_sync(loop->emitter);
-      ard_upgrade_rollback(loop->handover, loop->handover->doc_fd, error->message);
+      if (loop->opts.on_adopt_failed)
+        loop->opts.on_adopt_failed(loop, error->message);
       return AR_EXIT_FAILURE;
     }
   }
   ard_notify_ready();
-  ard_upgrade_adopted(loop);
+  if (loop->opts.on_ready)
+    loop->opts.on_ready(loop);
   set_run_state(loop, loop->round ? ARD_RUN_RUNNING : ARD_RUN_STARTING);
   int r = sd_event_add_defer(loop->event, &loop->step_defer, on_first_step, loop);
   if (r < 0) {
@@ -1011,9 +894,8 @@ ard_loop_free(ArdLoop *loop)
   sd_event_source_disable_unref(loop->sig_int);
   sd_event_source_disable_unref(loop->sig_hup);
   sd_event_source_disable_unref(loop->sig_chld);
-  sd_event_source_disable_unref(loop->wait_timer);
+  g_clear_pointer(&loop->wait, ard_wait_free);
   sd_event_source_disable_unref(loop->step_defer);
-  sd_event_source_disable_unref(loop->extend_timer);
   g_clear_pointer(&loop->reactor, ard_reactor_free);
   g_clear_pointer(&loop->secrets, ard_secrets_free);
   if (loop->emitter)
@@ -1110,7 +992,7 @@ ard_loop_get_options(ArdLoop *loop)
 guint
 ard_loop_get_wait_factor(ArdLoop *loop)
 {
-  return loop->wait_factor;
+  return ard_wait_get_factor(loop->wait);
 }
 
 gboolean

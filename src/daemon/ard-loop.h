@@ -21,6 +21,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct ArdLoop ArdLoop;
+
 typedef struct {
   char *config_path; /* NULL: ./agent-runner.toml */
   guint max_rounds;  /* 0: [runtime] max_rounds */
@@ -31,11 +33,17 @@ typedef struct {
   gboolean clear_done;          /* explicit start: forget .agent-done and a lasting stop */
   int console;                  /* ArdConsoleMode: stderr narration (ard-console.h) */
   struct ArdHandover *handover; /* --deserialize: state from the previous image (borrowed) */
+  const char *version;          /* this image's, for serve_started (borrowed; NULL: the build's) */
+  /* The upgrade in place (ard-upgrade.c) follows the loop through these:
+   * after READY=1 (a hand-over is taken up), and once a round ended and
+   * the wait before the next began (a deferred upgrade may go ahead). */
+  void (*on_ready)(ArdLoop *loop);
+  void (*on_round_ended)(ArdLoop *loop);
+  /* A handed-over round could not be taken: give it back (before READY=1). */
+  void (*on_adopt_failed)(ArdLoop *loop, const char *reason);
 } ArdOptions;
 
 void ard_options_clear(ArdOptions *opts);
-
-typedef struct ArdLoop ArdLoop;
 
 /* Load the config, create log_dir, take the project lock, set up signals.
  * Errors: AR_ERROR_CONFIG (AR_EXIT_CONFIG), AR_ERROR_LOCKED

@@ -16,7 +16,6 @@
  * N, 127 when it could not be started); 75/78 as above. */
 
 #include <fcntl.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -70,10 +69,7 @@ exit_code_for(const GError *error)
 int
 main(int argc, char **argv)
 {
-  setlocale(LC_ALL, "");
-  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
-  textdomain(GETTEXT_PACKAGE);
+  ar_i18n_init();
   ensure_std_fds();
   /* A closed agent stdin must be EPIPE for the writer, not a kill. */
   signal(SIGPIPE, SIG_IGN);
@@ -190,6 +186,10 @@ main(int argc, char **argv)
                : console ? ARD_CONSOLE_ALWAYS
                          : ARD_CONSOLE_AUTO,
     .handover = handover,
+    .version = ard_version(),
+    .on_ready = ard_upgrade_adopted,
+    .on_round_ended = ard_upgrade_round_ended,
+    .on_adopt_failed = ard_upgrade_adopt_failed,
   };
   g_autoptr(ArdLoop) loop = ard_loop_new(&opts, &error);
   if (!loop && handover)

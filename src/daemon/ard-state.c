@@ -365,3 +365,11 @@ ard_write_file_replace(const char *path, const char *data, gssize len, GError **
   }
   return TRUE;
 }
+
+guint
+ard_state_next_round_num(const ArdState *st, const char *log_dir, gboolean recovered)
+{
+  gboolean fresh = st->round_num == 0 || recovered;
+  guint max = ard_state_scan_max_round(log_dir, fresh);
+  return MAX(max, st->round_num) + 1;
+}

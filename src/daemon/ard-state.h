@@ -78,6 +78,11 @@ void ard_state_save_or_warn(const ArdState *state, const char *log_dir);
  * highest; the cost does not grow with the history). Events are read only
  * when state.json could not be trusted. */
 guint ard_state_scan_max_round(const char *log_dir, gboolean scan_events);
+/* The next round's number: above everything remembered, the state, the
+ * transcripts, and (when the state is new or was recovered) the events.
+ * Never a number used before: it would overwrite nothing (transcripts
+ * carry a stamp) but break every reader keyed on round_num. */
+guint ard_state_next_round_num(const ArdState *st, const char *log_dir, gboolean recovered);
 
 /* Replace a file so readers see the old or the new content (temporary
  * file + rename), without the fsyncs of ar_write_file_atomic: for files

@@ -563,8 +563,7 @@ ard_upgrade_self_check(const char *config_path, int fd)
     fprintf(stderr, "agent-runnerd --self-check: %s\n", error->message);
     return AR_EXIT_CONFIG;
   }
-  const char *skip = g_getenv("AGENT_RUNNER_SKIP_STARTUP_CHECK");
-  if (!(skip && (g_str_equal(skip, "1") || g_ascii_strcasecmp(skip, "true") == 0))) {
+  if (!ar_startup_checks_skipped()) {
     gboolean all_ok = TRUE;
     g_autoptr(GPtrArray) checks = ar_startup_checks(cfg, NULL, &all_ok);
     for (guint i = 0; !all_ok && i < checks->len; i++) {
@@ -677,4 +676,11 @@ ard_upgrade_adopted(ArdLoop *loop)
   h->exe_fd = -1;
   close(h->lock_fd);
   close(h->doc_fd);
+}
+
+void
+ard_upgrade_adopt_failed(ArdLoop *loop, const char *reason)
+{
+  ArdHandover *h = ard_loop_get_handover(loop);
+  ard_upgrade_rollback(h, h->doc_fd, reason);
 }

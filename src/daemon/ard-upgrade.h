@@ -51,6 +51,8 @@ void ard_upgrade_rollback(ArdHandover *h, int fd, const char *reason);
 int ard_upgrade_handle(ArdLoop *loop, sd_bus *bus, sd_bus_message *m);
 /* A round ended: a deferred hand-over goes ahead now. */
 void ard_upgrade_round_ended(ArdLoop *loop);
+/* The handed-over round could not be adopted: the previous image takes it back. */
+void ard_upgrade_adopt_failed(ArdLoop *loop, const char *reason);
 /* In the new image, once READY=1 is sent: the event, the counters. */
 void ard_upgrade_adopted(ArdLoop *loop);
 

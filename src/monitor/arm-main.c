@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "ar-cleanup.h"
 #include "ar-exit.h"
 #include "ar-remote.h"
+#include "ar-util.h"
 #include "arm-monitor.h"
 
 /* agent-runner-monitor: arguments, the sd-event loop, signals. The unit
@@ -152,10 +152,7 @@ monitor_clear(ArmMonitor *mon)
 int
 main(int argc, char **argv)
 {
-  setlocale(LC_ALL, "");
-  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
-  textdomain(GETTEXT_PACKAGE);
+  ar_i18n_init();
 
   ArmMonitor mon = { 0 };
   g_autoptr(GError) error = NULL;

@@ -50,7 +50,7 @@ typedef struct {
   guint interval_s; /* host-health sampling period */
   char *project;    /* only this project (NULL: all) */
   gboolean no_notify;
-  gboolean http;      /* serve the web page (issue 16, arm-http.c) */
+  gboolean http;      /* serve the web page (arm-http.c) */
   char *listen;       /* --listen ADDR:PORT, NULL: 127.0.0.1 */
   gboolean open;      /* --open: the page in a browser (xdg-open) */
   char *hooks_helper; /* --run-detector-hooks CONFIG (arm-hooks.c) */

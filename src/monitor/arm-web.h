@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* The monitor's web page (issue 16): a libsoup-3.0 server on the monitor's
+/* The monitor's web page: a libsoup-3.0 server on the monitor's
  * loop, fed by the same signals the detectors see.
  *
  *   arm-glib-loop.c  sd-event hosted in a GSource, so one GMainLoop runs

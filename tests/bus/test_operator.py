@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The operator's client and bus (issue 14): a stopped project still
+"""The operator's client and bus: a stopped project still
 answers, start says what happened, Serve counts from the call and ends a
 back-off, signals name their project, options take any integer type, and
 every error says what to do. Real daemon, real client, private bus."""

@@ -178,6 +178,16 @@ class Project:
         raise AssertionError(f"no transcript for round {n}: {self.transcripts()}")
 
 
+def wait_for(pred, what, timeout=ENDS_WITHIN):
+    """Poll pred (a bounded loop) until it holds; fail naming what."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
 def pid_alive(pid):
     """True when pid exists and is not a zombie."""
     try:

@@ -14,7 +14,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, pid_alive  # noqa: E402
+from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, pid_alive, wait_for  # noqa: E402
 
 
 def cgroup2_mount():
@@ -32,15 +32,6 @@ def cgroup_of(pid):
             if line.startswith("0::"):
                 return line[3:].strip()
     return None
-
-
-def wait_for(pred, what, timeout=ENDS_WITHIN):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 class CgroupTest(DaemonTestCase):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Reliability of the round engine under hostile conditions (issue 11):
+"""Reliability of the round engine under hostile conditions:
 what a killed daemon leaves behind, durable stops, torn event lines, full
 disks. The real agent-runnerd with the fake agents; no mocks."""
 
@@ -13,7 +13,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, Project, pid_alive  # noqa: E402
+from daemontest import (DAEMON, ENDS_WITHIN, DaemonTestCase, Project, pid_alive,  # noqa: E402
+                        wait_for)
 
 
 def can_mount_tmpfs():
@@ -23,15 +24,6 @@ def can_mount_tmpfs():
                         "umount $d 2>/dev/null; rmdir $d; exit $rc"],
                        capture_output=True)
     return r.returncode == 0
-
-
-def wait_for(pred, what, timeout=ENDS_WITHIN):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 class ProcessTest(DaemonTestCase):

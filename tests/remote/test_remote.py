@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from daemontest import BUILD_ROOT, DAEMON, ENDS_WITHIN, Project  # noqa: E402
+from daemontest import BUILD_ROOT, DAEMON, ENDS_WITHIN, Project, wait_for  # noqa: E402
 
 CLIENT = os.path.join(BUILD_ROOT, "src", "client", "agent-runner")
 USERS = ["arremote1", "arremote2", "arremote3"]
@@ -28,15 +28,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(pred, what):
-    deadline = time.monotonic() + ENDS_WITHIN
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Fleet:
@@ -318,7 +309,8 @@ class RemoteTest(unittest.TestCase):
         self.assertIn("client.toml:3:1: unknown key [fleet] host", p.stderr.decode())
 
 
-if __name__ == "__main__":
+def main():
+    """Root only (test users, sshd); 77 when everything skipped."""
     if os.geteuid() != 0:
         sys.exit(77)
     prog = unittest.main(argv=[sys.argv[0], *sys.argv[1:]], exit=False)
@@ -326,3 +318,7 @@ if __name__ == "__main__":
     if r.skipped and not r.failures and not r.errors and r.testsRun == len(r.skipped):
         sys.exit(77)
     sys.exit(0 if r.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Secrets end to end (issue 12, docs/secrets.md): the agent-runner secret
+"""Secrets end to end (docs/secrets.md): the agent-runner secret
 verb against a real gnome-keyring-daemon on a private session bus, the
 real agent-runnerd handing the values to the agent at every round, the
 locked-keyring wait, redaction of secret and credential-looking values in

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Reading a transcript on the system bus (issue 12): Peek with log_tail
+"""Reading a transcript on the system bus: Peek with log_tail
 needs the service's user, root, or polkit's org.agentrunner.runner.
 read-transcript; Peek without it stays open and says the log was
 withheld. A private system bus, the real polkitd and two throwaway users.

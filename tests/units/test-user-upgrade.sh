@@ -169,12 +169,6 @@ echo "all cases passed"
 EOS
 chown "$U": "$H/test.sh"
 
-# The build tree's helpers, as meson devenv sets them (the installed
-# binaries carry no build path).
-RUN_ENV=""
-for v in AGENT_RUNNER_VCS_HELPER AGENT_RUNNER_DAEMON AGENT_RUNNER_MONITOR AGENT_RUNNER_PRESETS_DIR \
-  AGENT_RUNNER_TEMPLATES_DIR; do
-  eval "val=\${$v:-}"
-  [ -z "$val" ] || RUN_ENV="$RUN_ENV $v=$val"
-done
-HARNESS_ENV="SRC=$SRC BUILD=$BUILD$RUN_ENV" "$SRC/scripts/user-session-harness.sh" "$U" "cd && bash ./test.sh"
+# The build tree's helpers (the installed binaries carry no build path).
+. "$SRC/tests/units/build-env.sh"
+HARNESS_ENV="SRC=$SRC BUILD=$BUILD$(build_env)" "$SRC/scripts/user-session-harness.sh" "$U" "cd && bash ./test.sh"

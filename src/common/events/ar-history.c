@@ -30,15 +30,6 @@ parse_line(const char *line)
   return json_object_ref(json_node_get_object(root));
 }
 
-static void
-set_str(JsonObject *o, const char *member, const char *value)
-{
-  if (value)
-    json_object_set_string_member(o, member, value);
-  else
-    json_object_set_null_member(o, member);
-}
-
 static JsonObject *
 new_round(guint round_num)
 {
@@ -69,11 +60,11 @@ fold(GHashTable *rounds, GPtrArray *order, JsonObject *ev)
     g_ptr_array_add(order, GINT_TO_POINTER((gint)num));
   }
   if (g_str_equal(kind, "round_start")) {
-    set_str(r, "phase", ar_json_str(ev, "phase"));
-    set_str(r, "started_at", ar_json_str(ev, "ts"));
+    ar_json_set_str(r, "phase", ar_json_str(ev, "phase"));
+    ar_json_set_str(r, "started_at", ar_json_str(ev, "ts"));
   } else {
-    set_str(r, "outcome", ar_json_str(ev, "outcome"));
-    set_str(r, "ended_at", ar_json_str(ev, "ts"));
+    ar_json_set_str(r, "outcome", ar_json_str(ev, "outcome"));
+    ar_json_set_str(r, "ended_at", ar_json_str(ev, "ts"));
     gboolean have = FALSE;
     gint64 code = ar_json_int(ev, "exit_code", &have);
     if (have)

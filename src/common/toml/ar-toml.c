@@ -20,13 +20,7 @@ typedef enum {
   NODE_AOT = 1 << 2,
 } NodeFlags;
 
-/* What the parser needs to know about a node beyond the public fields. */
-typedef struct {
-  ArTomlNode pub;
-  ArTomlNode *parent; /* for naming a key's full path in messages */
-  guint flags;
-  guint depth;
-} Node;
+typedef ArTomlParseNode Node;
 
 #define NODE(n) ((Node *)(n))
 
@@ -37,74 +31,6 @@ typedef struct {
   guint line;
   guint col;
 } KeyPart;
-
-GQuark
-ar_toml_error_quark(void)
-{
-  return g_quark_from_static_string("ar-toml-error-quark");
-}
-
-/* ---- positions and errors ---- */
-
-void
-ar_toml_locate(ArTomlParser *p, gsize off, guint *line, guint *col)
-{
-  off = MIN(off, p->len);
-  if (off < p->loc_off) {
-    p->loc_off = 0;
-    p->loc_line = 1;
-    p->loc_col = 1;
-    /* A byte order mark is not a column. */
-    if (p->len >= 3 && memcmp(p->data, "\xEF\xBB\xBF", 3) == 0)
-      p->loc_off = MIN(off, 3);
-  }
-  for (gsize i = p->loc_off; i < off; i++) {
-    guchar c = p->data[i];
-    if (c == '\n') {
-      p->loc_line++;
-      p->loc_col = 1;
-    } else if ((c & 0xC0) != 0x80) {
-      /* Columns count characters, not the bytes of their UTF-8 encoding. */
-      p->loc_col++;
-    }
-  }
-  p->loc_off = off;
-  *line = p->loc_line;
-  *col = p->loc_col;
-}
-
-gboolean
-ar_toml_fail(ArTomlParser *p, GError **error, gsize off, const char *fmt, ...)
-{
-  guint line, col;
-  va_list ap;
-
-  ar_toml_locate(p, off, &line, &col);
-  va_start(ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
-  g_set_error(error, AR_TOML_ERROR, AR_TOML_ERROR_SYNTAX, "%s:%u:%u: %s", p->filename, line, col,
-              msg);
-  return FALSE;
-}
-
-char *
-ar_toml_describe_at(const ArTomlParser *p, gsize off)
-{
-  if (off >= p->len)
-    return g_strdup("end of file");
-
-  guchar c = p->data[off];
-  if (c == '\n' || (c == '\r' && off + 1 < p->len && p->data[off + 1] == '\n'))
-    return g_strdup("end of line");
-  if (c == ' ')
-    return g_strdup("a space");
-  if (c == '\t')
-    return g_strdup("a tab");
-  if (c > 0x20 && c < 0x7f)
-    return g_strdup_printf("'%c'", c);
-  return g_strdup_printf("U+%04X", (guint)g_utf8_get_char(p->data + off));
-}
 
 static gboolean
 is_bare_key_char(guchar c)
@@ -201,30 +127,6 @@ node_kind(const ArTomlNode *node)
 }
 
 /* ---- nodes ---- */
-
-static ArTomlNode *
-node_new(ArTomlType type, guint line, guint col)
-{
-  Node *node = g_new0(Node, 1);
-
-  node->pub.type = type;
-  node->pub.line = line;
-  node->pub.col = col;
-  if (type == AR_TOML_TABLE || type == AR_TOML_ARRAY)
-    node->pub.items = g_ptr_array_new_with_free_func((GDestroyNotify)ar_toml_node_free);
-  if (type == AR_TOML_TABLE)
-    node->pub.index = g_hash_table_new(g_str_hash, g_str_equal);
-  return &node->pub;
-}
-
-ArTomlNode *
-ar_toml_node_new(ArTomlParser *p, ArTomlType type, gsize off)
-{
-  guint line, col;
-
-  ar_toml_locate(p, off, &line, &col);
-  return node_new(type, line, col);
-}
 
 static ArTomlNode *
 table_find(const ArTomlNode *table, const char *name, gsize len)
@@ -593,7 +495,7 @@ parse_keyval(ArTomlParser *p, ArTomlNode *table, gboolean in_inline, GError **er
     if (child == NULL) {
       if (!check_depth(p, NODE(t)->depth + 1, k->off, error))
         return FALSE;
-      child = node_new(AR_TOML_TABLE, k->line, k->col);
+      child = ar_toml_node_alloc(AR_TOML_TABLE, k->line, k->col);
       table_add(t, child, k);
     } else if (child->type != AR_TOML_TABLE ||
                (NODE(child)->flags & (NODE_FROZEN | NODE_DEFINED))) {
@@ -654,7 +556,7 @@ parse_header(ArTomlParser *p, ArTomlNode *root, GError **error)
     if (child == NULL) {
       if (!check_depth(p, NODE(t)->depth + 1, k->off, error))
         return FALSE;
-      child = node_new(AR_TOML_TABLE, line, col);
+      child = ar_toml_node_alloc(AR_TOML_TABLE, line, col);
       table_add(t, child, k);
     } else if (child->type == AR_TOML_ARRAY && (NODE(child)->flags & NODE_AOT)) {
       /* "belongs to the most recently defined table element above it" */
@@ -673,7 +575,7 @@ parse_header(ArTomlParser *p, ArTomlNode *root, GError **error)
     if (node == NULL) {
       if (!check_depth(p, NODE(t)->depth + 1, last->off, error))
         return FALSE;
-      node = node_new(AR_TOML_TABLE, line, col);
+      node = ar_toml_node_alloc(AR_TOML_TABLE, line, col);
       table_add(t, node, last);
     } else if (node->type != AR_TOML_TABLE || (NODE(node)->flags & (NODE_DEFINED | NODE_FROZEN))) {
       if (node->type == AR_TOML_TABLE && !(NODE(node)->flags & NODE_FROZEN))
@@ -697,7 +599,7 @@ parse_header(ArTomlParser *p, ArTomlNode *root, GError **error)
   if (node == NULL) {
     if (!check_depth(p, NODE(t)->depth + 1, last->off, error))
       return FALSE;
-    node = node_new(AR_TOML_ARRAY, line, col);
+    node = ar_toml_node_alloc(AR_TOML_ARRAY, line, col);
     NODE(node)->flags |= NODE_AOT | NODE_DEFINED;
     table_add(t, node, last);
   } else if (node->type != AR_TOML_ARRAY || !(NODE(node)->flags & NODE_AOT)) {
@@ -708,7 +610,7 @@ parse_header(ArTomlParser *p, ArTomlNode *root, GError **error)
   }
   if (!check_depth(p, NODE(node)->depth + 1, open, error))
     return FALSE;
-  ArTomlNode *elem = node_new(AR_TOML_TABLE, line, col);
+  ArTomlNode *elem = ar_toml_node_alloc(AR_TOML_TABLE, line, col);
   NODE(elem)->depth = NODE(node)->depth + 1;
   NODE(elem)->flags |= NODE_DEFINED;
   NODE(elem)->parent = node;
@@ -778,7 +680,7 @@ ar_toml_parse_full(const char *data, gssize len, const char *filename, ArTomlVer
   if (!check_encoding(&p, error))
     return NULL;
 
-  g_autoptr(ArTomlNode) root = node_new(AR_TOML_TABLE, 1, 1);
+  g_autoptr(ArTomlNode) root = ar_toml_node_alloc(AR_TOML_TABLE, 1, 1);
   p.current = root;
   if (!parse_document(&p, root, error))
     return NULL;
