@@ -117,9 +117,15 @@ ar_anchor_scan_new(const char *const *anchors, guint n)
 #if HAVE_SCAN
   if (!__builtin_cpu_supports("avx2") || n == 0)
     return NULL;
-  for (guint i = 0; i < n; i++)
+  /* pshufb reads a byte's low nibble without masking it and gives 0 for
+   * bytes >= 0x80: right for the text, but anchors must be ASCII. */
+  for (guint i = 0; i < n; i++) {
     if (strlen(anchors[i]) < FP_LEN)
       return NULL;
+    for (const char *c = anchors[i]; *c; c++)
+      if ((guchar)*c >= 0x80)
+        return NULL;
+  }
 
   ArAnchorScan *scan = g_new0(ArAnchorScan, 1);
   guint16 lo[ANCHOR_BUCKETS][FP_LEN] = { { 0 } }, hi[ANCHOR_BUCKETS][FP_LEN] = { { 0 } };
@@ -258,7 +264,9 @@ candidates(const __m256i lo[FP_LEN], const __m256i hi[FP_LEN], __m256i keep, con
   __m256i acc = keep;
   for (int k = 0; k < FP_LEN; k++) {
     __m256i v = _mm256_loadu_si256((const __m256i *)(gconstpointer)(p + k));
-    __m256i l = _mm256_shuffle_epi8(lo[k], _mm256_and_si256(v, nib));
+    /* No mask for the low nibble: pshufb uses bits 0-3 and answers 0 for
+     * a byte with bit 7 set (not ASCII: in no fingerprint). */
+    __m256i l = _mm256_shuffle_epi8(lo[k], v);
     __m256i h = _mm256_shuffle_epi8(hi[k], _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
     acc = _mm256_and_si256(acc, _mm256_and_si256(l, h));
   }
@@ -300,6 +308,17 @@ scan_avx2(const ArAnchorScan *scan, const guchar *t, gsize len, gsize *from, gbo
   gsize i = *from;
   ArScanHit hit;
 
+  /* Two steps per test: a candidate is rare, the branch is not free. */
+  for (; i + 64 + FP_LEN - 1 <= len; i += 64) {
+    __m256i a = candidates(lo, hi, keep, t + i);
+    __m256i b = candidates(lo, hi, keep, t + i + 32);
+    __m256i any = _mm256_or_si256(a, b);
+    if (_mm256_testz_si256(any, any))
+      continue;
+    if ((hit = check_step(scan, a, t, len, i, from)) != AR_SCAN_NONE ||
+        (hit = check_step(scan, b, t, len, i + 32, from)) != AR_SCAN_NONE)
+      return hit;
+  }
   for (; i + 32 + FP_LEN - 1 <= len; i += 32) {
     __m256i acc = candidates(lo, hi, keep, t + i);
     if (!_mm256_testz_si256(acc, acc) &&
