@@ -403,7 +403,7 @@ test_block_scan(void)
           append_cased(s, extra[g_rand_int_range(rand, 0, G_N_ELEMENTS(extra))], rand);
         } else {
           {
-            static const char filler[] = "etaoin srhl\n_-.9ydcumfpgwb";
+            static const char filler[] = "etaoin srhl\n_-.9ydcumfpgwb450\x80\xff";
             g_string_append_c(s, filler[g_rand_int_range(rand, 0, sizeof filler - 1)]);
           }
         }

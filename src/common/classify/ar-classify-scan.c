@@ -265,8 +265,9 @@ candidates(const __m256i lo[FP_LEN], const __m256i hi[FP_LEN], __m256i keep, con
   for (int k = 0; k < FP_LEN; k++) {
     __m256i v = _mm256_loadu_si256((const __m256i *)(gconstpointer)(p + k));
     /* No mask for the low nibble: pshufb uses bits 0-3 and answers 0 for
-     * a byte with bit 7 set (not ASCII: in no fingerprint). */
-    __m256i l = _mm256_shuffle_epi8(lo[k], v);
+     * a byte with bit 7 set (not ASCII: in no fingerprint). The number's
+     * fourth byte is any byte, UTF-8 too: masked there. */
+    __m256i l = _mm256_shuffle_epi8(lo[k], k == FP_LEN - 1 ? _mm256_and_si256(v, nib) : v);
     __m256i h = _mm256_shuffle_epi8(hi[k], _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
     acc = _mm256_and_si256(acc, _mm256_and_si256(l, h));
   }
