@@ -55,6 +55,8 @@ struct _ArAnchorScan {
 #define HAVE_SCAN 0
 #endif
 
+#if HAVE_SCAN
+
 static void
 fingerprint_clear(gpointer data)
 {
@@ -114,7 +116,6 @@ bucket_size(const guint16 lo[FP_LEN], const guint16 hi[FP_LEN])
 ArAnchorScan *
 ar_anchor_scan_new(const char *const *anchors, guint n)
 {
-#if HAVE_SCAN
   if (!__builtin_cpu_supports("avx2") || n == 0)
     return NULL;
   /* pshufb reads a byte's low nibble without masking it and gives 0 for
@@ -210,11 +211,6 @@ ar_anchor_scan_new(const char *const *anchors, guint n)
   for (int k = 0; k < 3; k++)
     scan->hi[k][3] |= DIGITS_BIT;
   return scan;
-#else
-  (void)anchors;
-  (void)n;
-  return NULL;
-#endif
 }
 
 static gboolean
@@ -254,7 +250,6 @@ verify(const ArAnchorScan *scan, const guchar *t, gsize len, gsize p, guint bits
   return AR_SCAN_NONE;
 }
 
-#if HAVE_SCAN
 /* The candidates of the 32 positions at p (4 bytes each readable), as a
  * bucket byte per position. */
 __attribute__((target("avx2"))) static inline __m256i
@@ -339,20 +334,40 @@ scan_avx2(const ArAnchorScan *scan, const guchar *t, gsize len, gsize *from, gbo
   *from = len;
   return AR_SCAN_NONE;
 }
-#endif
 
 ArScanHit
 ar_anchor_scan_find(const ArAnchorScan *scan, const char *text, gsize len, gsize *from,
                     gboolean digits)
 {
-#if HAVE_SCAN
   return scan_avx2(scan, (const guchar *)text, len, from, digits);
-#else
+}
+
+#else /* !HAVE_SCAN: the literal sets' own scans answer */
+
+void
+ar_anchor_scan_free(ArAnchorScan *scan)
+{
+  g_free(scan);
+}
+
+ArAnchorScan *
+ar_anchor_scan_new(const char *const *anchors, guint n)
+{
+  (void)anchors;
+  (void)n;
+  return NULL;
+}
+
+ArScanHit
+ar_anchor_scan_find(const ArAnchorScan *scan, const char *text, gsize len, gsize *from,
+                    gboolean digits)
+{
   (void)scan;
   (void)text;
   (void)len;
   (void)from;
   (void)digits;
   g_return_val_if_reached(AR_SCAN_NONE);
-#endif
 }
+
+#endif
