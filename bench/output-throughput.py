@@ -6,8 +6,10 @@ can, for each kind of output (tests/fake-agents/line-flood): no newline,
 Prints the daemon's own CPU seconds per GiB (transcript write + line scan +
 classifier) next to `cat` copying the same stream into a file in the same
 directory, measured right after it (the kernel's pipe and page-cache cost,
-which no reader avoids), and their ratio. REPEAT runs of each show the
-noise of a shared machine.
+which no reader avoids), and their ratio, then the same split into user
+and system time (the kernel's part is the same work for both; the user
+part is the daemon's line scan and classifier). REPEAT runs of each show
+the noise of a shared machine.
 
 Then Peek latency while the agent floods (yes and 80-byte lines), next to
 Peek on an idle daemon, and the watchdog: the daemon runs with
@@ -41,7 +43,7 @@ def project(kind, size, **kw):
 
 
 def cat_cpu(kind, size, directory):
-    """The same generator into `cat > file`: cat's CPU only."""
+    """The same generator into `cat > file`: cat's CPU only (user, system)."""
     env = dict(os.environ, FAKE_BYTES=str(size), FAKE_LINES=kind)
     out = os.path.join(directory, "cat.out")
     gen = subprocess.Popen([os.path.join(AGENTS, "line-flood")], stdout=subprocess.PIPE, env=env)
@@ -51,36 +53,46 @@ def cat_cpu(kind, size, directory):
         _, _, ru = os.wait4(cat.pid, 0)
     gen.wait()
     os.unlink(out)
-    return ru.ru_utime + ru.ru_stime
+    return ru.ru_utime, ru.ru_stime
 
 
 def round_cpu(kind, size):
+    """The daemon's (user, system) CPU minus its agent's, and cat's."""
     p = project(kind, size)
     try:
-        rc, daemon_cpu, _ = run_daemon(p, "--round")
+        rc, _, ru = run_daemon(p, "--round")
         assert rc == 0, rc
         assert os.path.getsize(p.transcript(1)) == size
+        agents = p.events("agent_exit")
+        daemon = (ru.ru_utime - sum(e["cpu_user_s"] for e in agents),
+                  ru.ru_stime - sum(e["cpu_sys_s"] for e in agents))
         os.unlink(p.transcript(1))
-        base = cat_cpu(kind, size, p.dir) if size else 0.0
+        base = cat_cpu(kind, size, p.dir) if size else (0.0, 0.0)
     finally:
         cleanup(p)
-    return daemon_cpu, base
+    return daemon, base
 
 
 def throughput(size, repeat):
     gib = size / (1 << 30)
     # What a round costs the daemon with no output at all (start-up checks,
     # spawn, events, state): subtracted, so the figure is per GiB of output.
-    fixed = sorted(round_cpu("none", 0)[0] for _ in range(3))[1]
+    # The median of three, user and system apart.
+    fixed = sorted((round_cpu("none", 0)[0] for _ in range(3)), key=sum)[1]
     print(f"output-throughput: {size} bytes per run; daemon CPU per GiB of output "
-          f"(its whole CPU minus a round without output, {fixed * 1000:.0f} ms) "
-          f"vs cat > file of the same stream")
-    print(f"  {'output':<8} {'daemon':>8} {'cat':>8} {'ratio':>6}   (s/GiB)")
+          f"(its whole CPU minus a round without output, {sum(fixed) * 1000:.0f} ms: "
+          f"user {fixed[0] * 1000:.0f}, system {fixed[1] * 1000:.0f}) "
+          f"vs cat > file of the same stream; user and system time apart")
+    print(f"  {'output':<8} {'daemon':>8} {'cat':>8} {'ratio':>6}   "
+          f"{'d.user':>7} {'d.sys':>7} {'c.user':>7} {'c.sys':>7}   (s/GiB)")
     for kind in KINDS:
         for _ in range(repeat):
-            daemon_cpu, base = round_cpu(kind, size)
-            per = max(daemon_cpu - fixed, 0) / gib
-            print(f"  {kind:<8} {per:8.2f} {base / gib:8.2f} {per * gib / max(base, 1e-9):6.2f}")
+            daemon, base = round_cpu(kind, size)
+            user = max(daemon[0] - fixed[0], 0) / gib
+            system = max(daemon[1] - fixed[1], 0) / gib
+            per, cat = user + system, sum(base) / gib
+            print(f"  {kind:<8} {per:8.2f} {cat:8.2f} {per / max(cat, 1e-9):6.2f}   "
+                  f"{user:7.2f} {system:7.2f} {base[0] / gib:7.2f} {base[1] / gib:7.2f}")
 
 
 class WatchdogListener:

@@ -356,6 +356,72 @@ test_bulk(void)
   g_assert_cmpuint(ar_classifier_feed_lines_fast(j, "y\ny\n", 4, 65536, 1), ==, 0);
 }
 
+/* ---- the block prefilter's one-pass scan against the sets' own ---- */
+
+static gboolean
+block_reference(ArDialect d, const char *text, gsize len)
+{
+  return ar_literal_set_maybe(ar_classify_message_prefilter(d), text, len) ||
+         (ar_text_has_status_digits(text, len) &&
+          ar_literal_set_maybe(ar_classify_status_prefilter(), text, len));
+}
+
+static void
+append_cased(GString *s, const char *word, GRand *rand)
+{
+  for (const char *c = word; *c; c++)
+    g_string_append_c(s, g_rand_boolean(rand) ? g_ascii_toupper(*c) : *c);
+}
+
+static void
+test_block_scan(void)
+{
+  static const char *const extra[] = { "status", "code: ", "HTTP/1.1 ", "api error", "45", "4",
+                                       "500",    "429",    "5x9",       "\n",        "Ã©" };
+  g_autoptr(GRand) rand = g_rand_new_with_seed(2026);
+  guint hits = 0;
+  for (int d = 0; d < AR_DIALECT_COUNT; d++) {
+    g_autoptr(GPtrArray) anchors = g_ptr_array_new_with_free_func(g_free);
+    ar_literal_set_foreach_anchor(ar_classify_message_prefilter((ArDialect)d), collect_anchor,
+                                  anchors);
+    if (ar_literal_set_scan(ar_classify_message_prefilter((ArDialect)d)) == NULL)
+      g_test_message("dialect %d: no vector scan on this CPU, the sets answer", d);
+    for (int n = 0; n < 30000; n++) {
+      g_autoptr(GString) s = g_string_new(NULL);
+      gsize target = (gsize)g_rand_int_range(rand, 0, n % 50 == 0 ? 6000 : 120);
+      while (s->len < target) {
+        int what = g_rand_int_range(rand, 0, 40);
+        if (what == 0) {
+          append_cased(s, g_ptr_array_index(anchors, g_rand_int_range(rand, 0, anchors->len)),
+                       rand);
+        } else if (what == 1) {
+          /* An anchor cut short: must not count. */
+          const char *a = g_ptr_array_index(anchors, g_rand_int_range(rand, 0, anchors->len));
+          g_autofree char *cut = g_strndup(a, strlen(a) - 1);
+          append_cased(s, cut, rand);
+        } else if (what < 5) {
+          append_cased(s, extra[g_rand_int_range(rand, 0, G_N_ELEMENTS(extra))], rand);
+        } else {
+          {
+            static const char filler[] = "etaoin srhl\n_-.9ydcumfpgwb450\x80\xff";
+            g_string_append_c(s, filler[g_rand_int_range(rand, 0, sizeof filler - 1)]);
+          }
+        }
+      }
+      /* An exact-size copy: a read past the end is an ASan error. */
+      for (gsize off = 0; off < MIN(s->len, 3); off++) {
+        gsize len = s->len - off;
+        g_autofree char *copy = g_memdup2(s->str + off, MAX(len, 1));
+        gboolean want = block_reference((ArDialect)d, copy, len);
+        hits += want;
+        if (ar_classify_text_may_match((ArDialect)d, copy, len) != want)
+          g_error("dialect %d: scan %d, sets %d on \"%.*s\"", d, !want, want, (int)len, copy);
+      }
+    }
+  }
+  g_assert_cmpuint(hits, >, 1000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,5 +431,6 @@ main(int argc, char **argv)
   g_test_add_func("/classify-fast/anchors", test_anchors);
   g_test_add_func("/classify-fast/text-lines", test_text_lines);
   g_test_add_func("/classify-fast/bulk", test_bulk);
+  g_test_add_func("/classify-fast/block-scan", test_block_scan);
   return g_test_run();
 }

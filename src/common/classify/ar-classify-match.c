@@ -107,6 +107,26 @@ ar_classify_text_may_match(ArDialect dialect, const char *text, gsize len)
 
   if (!fast_paths_enabled || (guint)dialect >= AR_DIALECT_COUNT)
     return TRUE;
+  const ArAnchorScan *scan = ar_literal_set_scan(c->message_lits[dialect]);
+  if (scan) {
+    /* One pass for both: an anchor answers; a number asks the status
+     * words once, and if they are absent the scan goes on for anchors. */
+    gsize from = 0;
+    gboolean digits = TRUE;
+    for (;;) {
+      switch (ar_anchor_scan_find(scan, text, len, &from, digits)) {
+      case AR_SCAN_NONE:
+        return FALSE;
+      case AR_SCAN_ANCHOR:
+        return TRUE;
+      case AR_SCAN_DIGITS:
+        if (ar_literal_set_maybe(c->status_lits, text, len))
+          return TRUE;
+        digits = FALSE;
+        break;
+      }
+    }
+  }
   return ar_literal_set_maybe(c->message_lits[dialect], text, len) ||
          (ar_text_has_status_digits(text, len) && ar_literal_set_maybe(c->status_lits, text, len));
 }
@@ -115,6 +135,12 @@ const ArLiteralSet *
 ar_classify_message_prefilter(ArDialect dialect)
 {
   return compiled()->message_lits[(guint)dialect < AR_DIALECT_COUNT ? dialect : AR_DIALECT_TEXT];
+}
+
+const ArLiteralSet *
+ar_classify_status_prefilter(void)
+{
+  return compiled()->status_lits;
 }
 
 gsize

@@ -52,7 +52,8 @@ struct _ArLiteralSet {
   gsize min_len;         /* shortest anchor */
   gsize stride;          /* sampling step of the long anchors, 0 if none */
   guint32 bitmap[(1u << BITMAP_BITS) / 32];
-  GArray *windows; /* WindowEntry, sorted by hash */
+  GArray *windows;    /* WindowEntry, sorted by hash */
+  ArAnchorScan *scan; /* all anchors in one vector pass, or NULL */
 };
 
 /* ---- deriving the anchors from a pattern ---- */
@@ -324,6 +325,7 @@ ar_literal_set_free(ArLiteralSet *set)
   g_ptr_array_unref(set->anchors);
   g_array_unref(set->short_anchors);
   g_array_unref(set->windows);
+  ar_anchor_scan_free(set->scan);
   g_free(set);
 }
 
@@ -403,6 +405,9 @@ rebuild(ArLiteralSet *set)
     }
   }
   g_array_sort(set->windows, window_cmp);
+  g_clear_pointer(&set->scan, ar_anchor_scan_free);
+  if (!set->always)
+    set->scan = ar_anchor_scan_new((const char *const *)set->anchors->pdata, set->anchors->len);
 }
 
 gboolean
@@ -528,6 +533,12 @@ ar_literal_set_maybe(const ArLiteralSet *set, const char *text, gsize len)
       return TRUE;
   }
   return FALSE;
+}
+
+const ArAnchorScan *
+ar_literal_set_scan(const ArLiteralSet *set)
+{
+  return set->always ? NULL : set->scan;
 }
 
 void
