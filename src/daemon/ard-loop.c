@@ -697,6 +697,7 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   loop->opts.version = opts->version ? opts->version : PACKAGE_VERSION;
   loop->opts.on_ready = opts->on_ready;
   loop->opts.on_round_ended = opts->on_round_ended;
+  loop->opts.on_adopt_failed = opts->on_adopt_failed;
   loop->exit_code = AR_EXIT_FAILURE;
   ard_status_init(&loop->status, NULL);
   loop->handover = opts->handover;
