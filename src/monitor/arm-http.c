@@ -619,17 +619,43 @@ find_project(ArmWeb *w, const char *name)
   if (!name)
     return NULL;
   g_autofree char *bus_name = ar_bus_name_for_project(name);
-  return bus_name ? g_hash_table_lookup(w->mon->projects, bus_name) : NULL;
+  ArmProject *p = bus_name ? g_hash_table_lookup(w->mon->projects, bus_name) : NULL;
+  if (p || !strchr(name, '/'))
+    return p;
+  /* A remote card is named HOST/PROJECT (its key is HOST/BUS_NAME). */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, w->mon->projects);
+  while (g_hash_table_iter_next(&it, NULL, &value)) {
+    ArmProject *q = value;
+    if (q->remote && g_str_equal(q->name, name))
+      return q;
+  }
+  return NULL;
+}
+
+/* The bus to call the project on: its host's, over ssh, for a remote
+ * card; NULL (answered 502) while that host is out of reach. */
+static sd_bus *
+project_bus(SoupServerMessage *msg, ArmProject *p)
+{
+  sd_bus *bus = arm_project_bus(p);
+  if (!bus) {
+    g_autofree char *what =
+        g_strdup_printf(_("%s is out of reach (ssh); try again once it is back"), p->host);
+    answer_error(msg, SOUP_STATUS_BAD_GATEWAY, what);
+  }
+  return bus;
 }
 
 static void
-start_call(ArmWeb *w, SoupServerMessage *msg, sd_bus_message *call, gboolean tail)
+start_call(ArmWeb *w, SoupServerMessage *msg, sd_bus *bus, sd_bus_message *call, gboolean tail)
 {
   BusCall *bc = g_new0(BusCall, 1);
   bc->web = w;
   bc->msg = g_object_ref(msg);
   bc->tail = tail;
-  int r = sd_bus_call_async(w->mon->bus, NULL, call, on_bus_reply, bc, 0);
+  int r = sd_bus_call_async(bus, NULL, call, on_bus_reply, bc, 0);
   if (r >= 0)
     g_signal_connect(msg, "finished", G_CALLBACK(on_call_client_gone), bc);
   if (r < 0) {
@@ -649,16 +675,19 @@ serve_tail(ArmWeb *w, SoupServerMessage *msg, GHashTable *query)
     answer_error(msg, SOUP_STATUS_NOT_FOUND, _("no such running project"));
     return;
   }
+  sd_bus *bus = project_bus(msg, p);
+  if (!bus)
+    return;
   g_autoptr(sd_bus_message) call = NULL;
-  int r = sd_bus_message_new_method_call(w->mon->bus, &call, p->owner, AR_BUS_PATH,
-                                         AR_BUS_INTERFACE, "Peek");
+  int r =
+      sd_bus_message_new_method_call(bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE, "Peek");
   if (r >= 0)
     r = sd_bus_message_append(call, "a{sv}", 1, "log_tail", "u", (guint32)100);
   if (r < 0) {
     answer_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, g_strerror(-r));
     return;
   }
-  start_call(w, msg, call, TRUE);
+  start_call(w, msg, bus, call, TRUE);
 }
 
 static void
@@ -674,13 +703,16 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
     answer_error(msg, SOUP_STATUS_NOT_FOUND, _("no such project"));
     return;
   }
+  sd_bus *bus = project_bus(msg, p);
+  if (!bus)
+    return;
   g_autoptr(sd_bus_message) call = NULL;
   int r;
   if (g_str_equal(action, "start")) {
     /* The well-known name: starting is what the operator asked for, so
      * D-Bus activation of an installed project is wanted here. */
-    r = sd_bus_message_new_method_call(w->mon->bus, &call, p->bus_name, AR_BUS_PATH,
-                                       AR_BUS_INTERFACE, "Serve");
+    r = sd_bus_message_new_method_call(bus, &call, p->bus_name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                       "Serve");
     if (r >= 0)
       r = sd_bus_message_append(call, "a{sv}", 0);
   } else if (g_str_equal(action, "stop") || g_str_equal(action, "stop-now") ||
@@ -692,7 +724,7 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
     /* stop: after the current round (the client's default); stop-now:
      * the round ends too (agent-runner stop --now). */
     gboolean cancel = g_str_equal(action, "cancel");
-    r = sd_bus_message_new_method_call(w->mon->bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
+    r = sd_bus_message_new_method_call(bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
                                        cancel ? "Cancel" : "Stop");
     if (r >= 0 && !cancel)
       r = sd_bus_message_append(call, "s", g_str_equal(action, "stop") ? "graceful" : "now");
@@ -704,7 +736,7 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
     answer_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, g_strerror(-r));
     return;
   }
-  start_call(w, msg, call, FALSE);
+  start_call(w, msg, bus, call, FALSE);
 }
 
 /* ---- routing ------------------------------------------------------------- */
