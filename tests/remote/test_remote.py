@@ -143,13 +143,15 @@ AllowUsers {" ".join(USERS)}
         if servicedir:
             conf = os.path.join(self.dir, user + "-bus.conf")
             with open(conf, "w") as c:
-                c.write(f"""<busconfig><type>session</type><servicedir>{servicedir}</servicedir>
+                c.write(f"""<busconfig><type>session</type><listen>unix:path={run}/bus</listen>
+<servicedir>{servicedir}</servicedir>
 <policy context="default"><allow send_destination="*" eavesdrop="true"/>
 <allow eavesdrop="true"/><allow own="*"/></policy></busconfig>""")
             args = ["--config-file=" + conf]
             env = dict(os.environ, HOME=pw.pw_dir, USER=user, XDG_RUNTIME_DIR=run)
-        p = subprocess.Popen(["dbus-daemon", *args, "--nofork",
-                              "--address=unix:path=" + run + "/bus"], env=env,
+        else:
+            args.append("--address=unix:path=" + run + "/bus")
+        p = subprocess.Popen(["dbus-daemon", *args, "--nofork"], env=env,
                              user=pw.pw_uid, group=pw.pw_gid, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         wait_for(lambda: os.path.exists(run + "/bus"), user + "'s bus")
