@@ -440,11 +440,13 @@ start_verb(ArcContext *ctx, ArcConn *conn, int max_rounds)
     return start_activated(ctx, conn, max_rounds, since_s);
   if (conn->host) {
     /* Not installed there: the remote config is the remote host's business. */
-    arc_conn_not_running(conn);
+    int rc = arc_conn_not_running(conn);
+    if (!conn->bus || sd_bus_is_open(conn->bus) <= 0)
+      return rc; /* the host is out of reach: said above */
     fprintf(stderr,
-            _("agent-runner start: -H resumes a running service only; start a stopped "
-              "one on the host: ssh %s agent-runner start --project %s\n"),
-            conn->host, conn->project);
+            _("agent-runner start: %s is not installed on that host (no D-Bus activation "
+              "for it); start it there: ssh %s agent-runner start --project %s\n"),
+            conn->project, conn->host, conn->project);
     return AR_EXIT_NOT_RUNNING;
   }
   if (conn->project && arc_systemd_unit_installed(ctx->system, conn->project)) {
