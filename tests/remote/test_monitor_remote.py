@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_remote import (BUILD_ROOT, CLIENT, ENDS_WITHIN, USERS, Fleet, free_port,  # noqa: E402
+from test_remote import (BUILD_ROOT, CLIENT, DAEMON, ENDS_WITHIN, USERS, Fleet, free_port,  # noqa: E402
                          wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
@@ -197,10 +197,16 @@ class MonitorRemoteTest(unittest.TestCase):
                              for a in alerts.all()), "h1/work's supervisor_stale alert")
 
     def test_remote_card_actions_reach_the_host(self):
-        """The web page's Transcript, Cancel and Stop of a remote card go to
-        the project on its host's bus, over the monitor's ssh."""
+        """The web page's Transcript, Cancel, Stop and Start of a remote card
+        go to the project on its host's bus, over the monitor's ssh."""
         f = self.fleet
-        proj = f.serve(USERS[0])
+        services = os.path.join(f.dir, "services")
+        os.makedirs(services)
+        proj = f.serve(USERS[0], servicedir=services)
+        # Installed there: its bus can start it again (Start).
+        with open(os.path.join(services, "org.agentrunner.Runner1.work.service"), "w") as sf:
+            sf.write("[D-BUS Service]\nName=org.agentrunner.Runner1.work\n"
+                     f"Exec={DAEMON} --config {proj.config_path} --no-journal\n")
         wait_for(lambda: f.client("-H", "h1", "peek", "--select", "service.state")[1].strip()
                  == "running", "work running")
         runtime = os.path.join(f.dir, "web-rt")
@@ -250,6 +256,14 @@ class MonitorRemoteTest(unittest.TestCase):
         self.assertEqual(act("stop-now"), (200, {"ok": True}))
         proj.procs[0].wait(timeout=ENDS_WITHIN)
         self.assertTrue(proj.events("serve_stopping"))
+        wait_for(lambda: card()["state"] == "stopped", "h1/work's card stopped")
+        starts = len(proj.events("serve_started"))
+        self.assertEqual(act("start"), (200, {"ok": True}))
+        proj.wait_event("serve_started", count=starts + 1)
+        wait_for(lambda: card()["state"] == "running", "h1/work's card running again")
+        # The activated daemon is the bus's child, not the test's: stop it.
+        self.assertEqual(act("stop-now"), (200, {"ok": True}))
+        wait_for(lambda: card()["state"] == "stopped", "h1/work stopped again")
 
 
 if __name__ == "__main__":

@@ -157,10 +157,10 @@ AllowUsers {" ".join(USERS)}
         wait_for(lambda: os.path.exists(run + "/bus"), user + "'s bus")
         return "unix:path=" + run + "/bus"
 
-    def serve(self, user):
+    def serve(self, user, servicedir=None):
         """A project under agent-runnerd as USER on USER's bus."""
         pw = pwd.getpwnam(user)
-        address = self.user_bus(user)
+        address = self.user_bus(user, servicedir)
         proj = Project("sleep")  # project "work" (its work tree's name)
         for root, dirs, files in os.walk(proj.dir):
             for n in [root] + [os.path.join(root, x) for x in dirs + files]:
