@@ -217,7 +217,8 @@ class MonitorRemoteTest(unittest.TestCase):
                    DBUS_SESSION_BUS_ADDRESS=self.bus_address)
         with open(os.path.join(f.dir, "web.err"), "w") as e:
             mon = subprocess.Popen([MONITOR, "--user", "--no-journal", "--no-notify", "--quiet",
-                                    "--host", "h1", f"--listen=127.0.0.1:{port}"],
+                                    f"--remote-tolerance={TOLERANCE_S}", "--host", "h1",
+                                    f"--listen=127.0.0.1:{port}"],
                                    stdout=subprocess.DEVNULL, stderr=e,
                                    stdin=subprocess.DEVNULL, env=env)
         f.procs.append(mon)
@@ -264,6 +265,18 @@ class MonitorRemoteTest(unittest.TestCase):
         # The activated daemon is the bus's child, not the test's: stop it.
         self.assertEqual(act("stop-now"), (200, {"ok": True}))
         wait_for(lambda: card()["state"] == "stopped", "h1/work stopped again")
+        # The host out of reach past the tolerance: its alert is on the card
+        # until it is back.
+        self.cut_sshd()
+        wait_for(lambda: [a["detector"] for a in card()["alerts"]] == ["remote_unreachable"],
+                 "the host's alert on h1/work's card")
+        self.assertEqual(card()["state"], "unreachable")
+        f.start_sshd()
+        # The monitor may be in its longest wait (30 s) when sshd is back.
+        deadline = time.monotonic() + 2 * ENDS_WITHIN
+        while card()["alerts"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(card()["alerts"], [])
 
 
 if __name__ == "__main__":
