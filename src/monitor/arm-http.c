@@ -68,6 +68,7 @@ struct ArmWeb {
   guint n_clients;
   GHashTable *last_sent; /* project -> (member -> its JSON last broadcast) */
   guint heartbeat;
+  GList *calls; /* BusCall* waiting for a daemon's answer */
 };
 
 /* ---- token ------------------------------------------------------------- */
@@ -565,7 +566,8 @@ typedef struct {
   ArmWeb *web;
   SoupServerMessage *msg;
   gboolean tail;
-  gboolean gone; /* the client went away before the daemon answered */
+  gboolean gone;     /* the client went away before the daemon answered */
+  gboolean answered; /* on_bus_reply ran */
 } BusCall;
 
 static void
@@ -577,9 +579,9 @@ on_call_client_gone(SoupServerMessage *msg, gpointer user_data)
 static int
 on_bus_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  g_autofree BusCall *call = userdata;
-  g_autoptr(SoupServerMessage) msg = call->msg;
-  g_signal_handlers_disconnect_by_data(msg, call);
+  BusCall *call = userdata;
+  SoupServerMessage *msg = call->msg;
+  call->answered = TRUE;
   if (call->gone)
     return 0;
   const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -611,6 +613,25 @@ on_bus_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   }
   soup_server_message_unpause(msg);
   return 0;
+}
+
+/* The reply slot's end: after on_bus_reply, or without a reply when the
+ * bus goes away first (a remote host's ssh connection torn down), which
+ * must not leave the request hanging. */
+static void
+bus_call_destroy(void *userdata)
+{
+  BusCall *call = userdata;
+  g_autoptr(SoupServerMessage) msg = call->msg;
+  g_signal_handlers_disconnect_by_data(msg, call);
+  if (call->web)
+    call->web->calls = g_list_remove(call->web->calls, call);
+  if (!call->answered && !call->gone) {
+    answer_error(msg, SOUP_STATUS_BAD_GATEWAY,
+                 _("the connection to the project's bus ended before it answered"));
+    soup_server_message_unpause(msg);
+  }
+  g_free(call);
 }
 
 static ArmProject *
@@ -655,9 +676,15 @@ start_call(ArmWeb *w, SoupServerMessage *msg, sd_bus *bus, sd_bus_message *call,
   bc->web = w;
   bc->msg = g_object_ref(msg);
   bc->tail = tail;
-  int r = sd_bus_call_async(bus, NULL, call, on_bus_reply, bc, 0);
-  if (r >= 0)
+  g_autoptr(sd_bus_slot) slot = NULL;
+  int r = sd_bus_call_async(bus, &slot, call, on_bus_reply, bc, 0);
+  if (r >= 0) {
+    /* Owned by the bus from here; bus_call_destroy frees bc. */
+    (void)sd_bus_slot_set_floating(slot, 1);
+    (void)sd_bus_slot_set_destroy_callback(slot, bus_call_destroy);
     g_signal_connect(msg, "finished", G_CALLBACK(on_call_client_gone), bc);
+    w->calls = g_list_prepend(w->calls, bc);
+  }
   if (r < 0) {
     g_object_unref(bc->msg);
     g_free(bc);
@@ -868,6 +895,12 @@ arm_web_free(ArmWeb *w)
   if (!w)
     return;
   g_clear_handle_id(&w->heartbeat, g_source_remove);
+  /* The page goes first: a bus that ends later finds nobody to answer. */
+  for (GList *l = w->calls; l; l = l->next) {
+    ((BusCall *)l->data)->gone = TRUE;
+    ((BusCall *)l->data)->web = NULL;
+  }
+  g_clear_pointer(&w->calls, g_list_free);
   /* End every stream with its last chunk, so a page sees a clean end and
    * reconnects (EventSource retry) instead of reporting a broken
    * response; half a second at most. */
