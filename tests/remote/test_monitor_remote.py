@@ -21,11 +21,11 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_remote import (BUILD_ROOT, CLIENT, DAEMON, ENDS_WITHIN, USERS, Fleet, free_port,  # noqa: E402
-                         wait_for)
+from test_remote import BUILD_ROOT, CLIENT, ENDS_WITHIN, USERS, Fleet, wait_for  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from daemontest import Project  # noqa: E402
+from daemontest import DAEMON, Project  # noqa: E402
+from test_remote import free_port  # noqa: E402
 
 MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
 TOLERANCE_S = 4
