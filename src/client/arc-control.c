@@ -366,6 +366,50 @@ report_start(ArcContext *ctx, ArcConn *conn, pid_t pid, const char *how, gint64 
   return report_early_stop(ctx, conn, status, since_s);
 }
 
+/* An installed project on the host's bus: its D-Bus activation file
+ * (agent-runner install) lets the bus start it. */
+static gboolean
+remote_activatable(ArcConn *conn)
+{
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_auto(GStrv) names = NULL;
+  if (sd_bus_call_method(conn->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                         "org.freedesktop.DBus", "ListActivatableNames", &e, &reply, NULL) < 0 ||
+      sd_bus_message_read_strv(reply, &names) < 0)
+    return FALSE;
+  return names && g_strv_contains((const char *const *)names, conn->name);
+}
+
+/* Serve to the well-known name: the bus activates the service (systemd's
+ * unit where the bus has systemd activation) and hands it the call. */
+static int
+start_activated(ArcContext *ctx, ArcConn *conn, int max_rounds, gint64 since_s)
+{
+  g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) m = NULL;
+  int r = sd_bus_message_new_method_call(conn->bus, &m, conn->name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                         "Serve");
+  if (r >= 0)
+    r = max_rounds > 0
+            ? sd_bus_message_append(m, "a{sv}", 1, "max_rounds", "u", (guint32)max_rounds)
+            : sd_bus_message_append(m, "a{sv}", 0);
+  if (r >= 0)
+    r = sd_bus_call(conn->bus, m, 0, &e, NULL);
+  if (r < 0) {
+    g_autofree char *unit = arc_systemd_unit_name(conn->project);
+    fprintf(stderr,
+            _("agent-runner start: %s on %s could not be started by its D-Bus activation: %s; "
+              "see 'ssh %s journalctl%s -u %s'\n"),
+            conn->project, conn->host, e.message ? e.message : g_strerror(-r), conn->host,
+            ctx->system ? "" : " --user", unit);
+    return AR_EXIT_FAILURE;
+  }
+  conn->running = -1; /* the bus has started it: ask again */
+  g_autofree char *how = g_strdup_printf(_("D-Bus activation on %s"), conn->host);
+  return report_start(ctx, conn, 0, how, since_s);
+}
+
 static int
 start_verb(ArcContext *ctx, ArcConn *conn, int max_rounds)
 {
@@ -392,13 +436,17 @@ start_verb(ArcContext *ctx, ArcConn *conn, int max_rounds)
       fprintf(stderr, _("agent-runner: %s is already running\n"), conn->project);
     return rc;
   }
+  if (conn->host && conn->bus && remote_activatable(conn))
+    return start_activated(ctx, conn, max_rounds, since_s);
   if (conn->host) {
-    /* The remote unit or config is the remote host's business. */
-    arc_conn_not_running(conn);
+    /* Not installed there: the remote config is the remote host's business. */
+    int rc = arc_conn_not_running(conn);
+    if (!conn->bus || sd_bus_is_open(conn->bus) <= 0)
+      return rc; /* the host is out of reach: said above */
     fprintf(stderr,
-            _("agent-runner start: -H resumes a running service only; start a stopped "
-              "one on the host: ssh %s agent-runner start --project %s\n"),
-            conn->host, conn->project);
+            _("agent-runner start: %s is not installed on that host (no D-Bus activation "
+              "for it); start it there: ssh %s agent-runner start --project %s\n"),
+            conn->project, conn->host, conn->project);
     return AR_EXIT_NOT_RUNNING;
   }
   if (conn->project && arc_systemd_unit_installed(ctx->system, conn->project)) {

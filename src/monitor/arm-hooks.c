@@ -19,6 +19,7 @@
 #include "ard-reap.h"
 #include "ard-spawn.h"
 #include "arm-monitor.h"
+#include "arm-web.h"
 
 /* [hooks] detector: the user's own detectors, run by the acting monitor.
  *
@@ -182,6 +183,22 @@ apply_answer(ArmHooks *h, JsonObject *r)
     st->severity = sev;
   }
   arm_alert_emit(h->p, name, st->severity, active, st->message, stop);
+  arm_web_changed(h->p->mon, h->p);
+}
+
+void
+arm_hooks_foreach_alert(ArmProject *p, ArmAlertFunc func, gpointer data)
+{
+  if (!p->hooks)
+    return;
+  /* By name: the page lists them in the same order every time. */
+  g_autoptr(GList) names =
+      g_list_sort(g_hash_table_get_keys(p->hooks->alerts), (GCompareFunc)g_strcmp0);
+  for (GList *l = names; l; l = l->next) {
+    HookAlert *a = g_hash_table_lookup(p->hooks->alerts, l->data);
+    if (a->active)
+      func(l->data, a->severity, a->message, data);
+  }
 }
 
 static void hooks_start(ArmHooks *h);

@@ -68,6 +68,7 @@ struct ArmWeb {
   guint n_clients;
   GHashTable *last_sent; /* project -> (member -> its JSON last broadcast) */
   guint heartbeat;
+  GList *calls; /* BusCall* waiting for a daemon's answer */
 };
 
 /* ---- token ------------------------------------------------------------- */
@@ -565,7 +566,8 @@ typedef struct {
   ArmWeb *web;
   SoupServerMessage *msg;
   gboolean tail;
-  gboolean gone; /* the client went away before the daemon answered */
+  gboolean gone;     /* the client went away before the daemon answered */
+  gboolean answered; /* on_bus_reply ran */
 } BusCall;
 
 static void
@@ -577,9 +579,9 @@ on_call_client_gone(SoupServerMessage *msg, gpointer user_data)
 static int
 on_bus_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  g_autofree BusCall *call = userdata;
-  g_autoptr(SoupServerMessage) msg = call->msg;
-  g_signal_handlers_disconnect_by_data(msg, call);
+  BusCall *call = userdata;
+  SoupServerMessage *msg = call->msg;
+  call->answered = TRUE;
   if (call->gone)
     return 0;
   const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -613,25 +615,76 @@ on_bus_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
+/* The reply slot's end: after on_bus_reply, or without a reply when the
+ * bus goes away first (a remote host's ssh connection torn down), which
+ * must not leave the request hanging. */
+static void
+bus_call_destroy(void *userdata)
+{
+  BusCall *call = userdata;
+  g_autoptr(SoupServerMessage) msg = call->msg;
+  g_signal_handlers_disconnect_by_data(msg, call);
+  if (call->web)
+    call->web->calls = g_list_remove(call->web->calls, call);
+  if (!call->answered && !call->gone) {
+    answer_error(msg, SOUP_STATUS_BAD_GATEWAY,
+                 _("the connection to the project's bus ended before it answered"));
+    soup_server_message_unpause(msg);
+  }
+  g_free(call);
+}
+
 static ArmProject *
 find_project(ArmWeb *w, const char *name)
 {
   if (!name)
     return NULL;
   g_autofree char *bus_name = ar_bus_name_for_project(name);
-  return bus_name ? g_hash_table_lookup(w->mon->projects, bus_name) : NULL;
+  ArmProject *p = bus_name ? g_hash_table_lookup(w->mon->projects, bus_name) : NULL;
+  if (p || !strchr(name, '/'))
+    return p;
+  /* A remote card is named HOST/PROJECT (its key is HOST/BUS_NAME). */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, w->mon->projects);
+  while (g_hash_table_iter_next(&it, NULL, &value)) {
+    ArmProject *q = value;
+    if (q->remote && g_str_equal(q->name, name))
+      return q;
+  }
+  return NULL;
+}
+
+/* The bus to call the project on: its host's, over ssh, for a remote
+ * card; NULL (answered 502) while that host is out of reach. */
+static sd_bus *
+project_bus(SoupServerMessage *msg, ArmProject *p)
+{
+  sd_bus *bus = arm_project_bus(p);
+  if (!bus) {
+    g_autofree char *what =
+        g_strdup_printf(_("%s is out of reach (ssh); try again once it is back"), p->host);
+    answer_error(msg, SOUP_STATUS_BAD_GATEWAY, what);
+  }
+  return bus;
 }
 
 static void
-start_call(ArmWeb *w, SoupServerMessage *msg, sd_bus_message *call, gboolean tail)
+start_call(ArmWeb *w, SoupServerMessage *msg, sd_bus *bus, sd_bus_message *call, gboolean tail)
 {
   BusCall *bc = g_new0(BusCall, 1);
   bc->web = w;
   bc->msg = g_object_ref(msg);
   bc->tail = tail;
-  int r = sd_bus_call_async(w->mon->bus, NULL, call, on_bus_reply, bc, 0);
-  if (r >= 0)
+  g_autoptr(sd_bus_slot) slot = NULL;
+  int r = sd_bus_call_async(bus, &slot, call, on_bus_reply, bc, 0);
+  if (r >= 0) {
+    /* Owned by the bus from here; bus_call_destroy frees bc. */
+    (void)sd_bus_slot_set_floating(slot, 1);
+    (void)sd_bus_slot_set_destroy_callback(slot, bus_call_destroy);
     g_signal_connect(msg, "finished", G_CALLBACK(on_call_client_gone), bc);
+    w->calls = g_list_prepend(w->calls, bc);
+  }
   if (r < 0) {
     g_object_unref(bc->msg);
     g_free(bc);
@@ -649,16 +702,19 @@ serve_tail(ArmWeb *w, SoupServerMessage *msg, GHashTable *query)
     answer_error(msg, SOUP_STATUS_NOT_FOUND, _("no such running project"));
     return;
   }
+  sd_bus *bus = project_bus(msg, p);
+  if (!bus)
+    return;
   g_autoptr(sd_bus_message) call = NULL;
-  int r = sd_bus_message_new_method_call(w->mon->bus, &call, p->owner, AR_BUS_PATH,
-                                         AR_BUS_INTERFACE, "Peek");
+  int r =
+      sd_bus_message_new_method_call(bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE, "Peek");
   if (r >= 0)
     r = sd_bus_message_append(call, "a{sv}", 1, "log_tail", "u", (guint32)100);
   if (r < 0) {
     answer_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, g_strerror(-r));
     return;
   }
-  start_call(w, msg, call, TRUE);
+  start_call(w, msg, bus, call, TRUE);
 }
 
 static void
@@ -674,13 +730,16 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
     answer_error(msg, SOUP_STATUS_NOT_FOUND, _("no such project"));
     return;
   }
+  sd_bus *bus = project_bus(msg, p);
+  if (!bus)
+    return;
   g_autoptr(sd_bus_message) call = NULL;
   int r;
   if (g_str_equal(action, "start")) {
     /* The well-known name: starting is what the operator asked for, so
      * D-Bus activation of an installed project is wanted here. */
-    r = sd_bus_message_new_method_call(w->mon->bus, &call, p->bus_name, AR_BUS_PATH,
-                                       AR_BUS_INTERFACE, "Serve");
+    r = sd_bus_message_new_method_call(bus, &call, p->bus_name, AR_BUS_PATH, AR_BUS_INTERFACE,
+                                       "Serve");
     if (r >= 0)
       r = sd_bus_message_append(call, "a{sv}", 0);
   } else if (g_str_equal(action, "stop") || g_str_equal(action, "stop-now") ||
@@ -692,7 +751,7 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
     /* stop: after the current round (the client's default); stop-now:
      * the round ends too (agent-runner stop --now). */
     gboolean cancel = g_str_equal(action, "cancel");
-    r = sd_bus_message_new_method_call(w->mon->bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
+    r = sd_bus_message_new_method_call(bus, &call, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
                                        cancel ? "Cancel" : "Stop");
     if (r >= 0 && !cancel)
       r = sd_bus_message_append(call, "s", g_str_equal(action, "stop") ? "graceful" : "now");
@@ -704,7 +763,7 @@ serve_action(ArmWeb *w, SoupServerMessage *msg)
     answer_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, g_strerror(-r));
     return;
   }
-  start_call(w, msg, call, FALSE);
+  start_call(w, msg, bus, call, FALSE);
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -836,6 +895,12 @@ arm_web_free(ArmWeb *w)
   if (!w)
     return;
   g_clear_handle_id(&w->heartbeat, g_source_remove);
+  /* The page goes first: a bus that ends later finds nobody to answer. */
+  for (GList *l = w->calls; l; l = l->next) {
+    ((BusCall *)l->data)->gone = TRUE;
+    ((BusCall *)l->data)->web = NULL;
+  }
+  g_clear_pointer(&w->calls, g_list_free);
   /* End every stream with its last chunk, so a page sees a clean end and
    * reconnects (EventSource retry) instead of reporting a broken
    * response; half a second at most. */

@@ -239,6 +239,10 @@ void arm_hooks_trigger(ArmProject *p);
 void arm_hooks_free(ArmHooks *h);
 /* agent-runner-monitor --run-detector-hooks CONFIG: the helper. */
 int arm_hooks_helper_main(const char *config_path, gboolean journal);
+/* The active alerts of the project's hook detectors, by name. */
+typedef void (*ArmAlertFunc)(const char *detector, ArmSeverity severity, const char *message,
+                             gpointer data);
+void arm_hooks_foreach_alert(ArmProject *p, ArmAlertFunc func, gpointer data);
 /* ---- arm-remote.c ------------------------------------------------------- */
 
 /* Watch --host's buses: connect, and reconnect with back-off; an outage
@@ -249,6 +253,8 @@ void arm_remote_stop(ArmMonitor *mon);
 ArmMonitor *arm_remote_monitor(ArmRemote *r);
 const char *arm_remote_spec(ArmRemote *r);
 sd_bus *arm_remote_bus(ArmRemote *r);
+/* The host's remote_unreachable message while that alert is active, else NULL. */
+const char *arm_remote_alert(ArmRemote *r);
 /* An acting monitor runs on the host itself: it records the alerts. */
 gboolean arm_remote_has_monitor(ArmRemote *r);
 /* ListNames answered (names) or failed (NULL, why). */

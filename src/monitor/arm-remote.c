@@ -64,6 +64,7 @@ struct ArmRemote {
   guint sleep_s;
   gboolean gave_up;
   char *last_error;
+  char *alert_message; /* while remote_unreachable is active */
   ArEmitter *journal;
   guint32 notify_id;
 };
@@ -78,6 +79,12 @@ const char *
 arm_remote_spec(ArmRemote *r)
 {
   return r->spec;
+}
+
+const char *
+arm_remote_alert(ArmRemote *r)
+{
+  return r->alert_message;
 }
 
 sd_bus *
@@ -135,6 +142,15 @@ static void
 host_alert(ArmRemote *r, gboolean active, const char *message)
 {
   ArmMonitor *mon = r->mon;
+  g_free(r->alert_message);
+  r->alert_message = active ? g_strdup(message) : NULL;
+  /* The page shows the host's alert on each of its cards. */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, mon->projects);
+  while (g_hash_table_iter_next(&it, NULL, &value))
+    if (((ArmProject *)value)->remote == r)
+      arm_web_changed(mon, value);
   if (mon->opts.output == ARM_OUT_ALERTS) {
     if (mon->opts.json) {
       g_autofree char *ts = ar_utc_iso_ms(g_get_real_time());
@@ -378,6 +394,7 @@ remote_free(ArmRemote *r)
   teardown(r);
   g_clear_pointer(&r->journal, ar_emitter_unref);
   g_free(r->last_error);
+  g_free(r->alert_message);
   g_free(r->key);
   g_free(r->spec);
   g_free(r);

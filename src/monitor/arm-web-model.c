@@ -301,6 +301,37 @@ arm_web_escape(const char *text)
   return g_string_free(s, FALSE);
 }
 
+/* Alerts outside the built-in table: the [hooks] detectors' and the
+ * host's remote_unreachable (on each card of a host out of reach). */
+static void
+other_alerts(ArmProject *p, ArmAlertFunc func, gpointer data)
+{
+  arm_hooks_foreach_alert(p, func, data);
+  const char *host_alert = p->remote ? arm_remote_alert(p->remote) : NULL;
+  if (host_alert)
+    func("remote_unreachable", ARM_SEV_CRITICAL, host_alert, data);
+}
+
+static void
+json_alert(const char *detector, ArmSeverity severity, const char *message, gpointer data)
+{
+  JsonBuilder *b = data;
+  json_builder_begin_object(b);
+  ar_json_add_str(b, "detector", detector);
+  ar_json_add_str(b, "severity", arm_severity_name(severity));
+  ar_json_add_str(b, "message", message);
+  json_builder_end_object(b);
+}
+
+static void
+html_alert(const char *detector, ArmSeverity severity, const char *message, gpointer data)
+{
+  g_autofree char *name = arm_web_escape(detector);
+  g_autofree char *msg = arm_web_escape(message);
+  g_string_append_printf(data, "<li class=\"sev-%s\">%s: %s</li>", arm_severity_name(severity),
+                         name, msg);
+}
+
 static const char *
 project_state(ArmProject *p)
 {
@@ -377,6 +408,7 @@ arm_web_model_project_node(ArmWebModel *m, ArmProject *p)
     ar_json_add_str(b, "message", p->alerts[i].message);
     json_builder_end_object(b);
   }
+  other_alerts(p, json_alert, b);
   json_builder_end_array(b);
   json_builder_set_member_name(b, "hours");
   json_builder_begin_array(b);
@@ -479,6 +511,7 @@ arm_web_model_html(ArmWebModel *m, ArmMonitor *mon)
       g_string_append_printf(s, "<li class=\"sev-%s\">%s: %s</li>",
                              arm_severity_name(table[j].severity), table[j].name, msg);
     }
+    other_alerts(p, html_alert, s);
     g_string_append(s, "</ul>\n");
     if (w->narrative)
       g_string_append_printf(s, "<div class=\"narrative\">%s</div>\n", w->narrative);

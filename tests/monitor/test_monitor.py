@@ -175,6 +175,51 @@ class DetectorTest(MonitorTestCase):
                          "monitor_auto_stop:disk_critical")
         self.assertEqual(p.state()["stop_reason"], "monitor_auto_stop")
 
+    def test_disk_critical_fires_and_resolves(self):
+        # The stop it causes lasts; the operator raises the threshold and
+        # starts the project again: the alert is over, once.
+        health = {"disk_warning_pct": 0.0, "disk_critical_pct": 0.0}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         sections={"monitor.host_health": health})
+        m = self.monitor("--interval", "1")
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("disk_critical")
+        health["disk_critical_pct"] = 100.0
+        p.write_config(agent_env={"FAKE_SLEEP": "600"},
+                       sections={"monitor.host_health": health})
+        proc = self.serve(p, "--clear-done")
+        m.wait_alert("disk_critical", "resolved")
+        self.assertEqual(p.wait_event("monitor_alert_resolved", proc=proc)["detector"],
+                         "disk_critical")
+        # Samples keep coming every second: no second alert.
+        time.sleep(1.5)
+        self.assertEqual([x["state"] for x in m.alerts("disk_critical")],
+                         ["emitted", "resolved"])
+        self.stop_daemon(proc)
+
+    def test_supervisor_stale_when_silent(self):
+        # A long round without progress events: after 2 s of silence the
+        # supervisor is stale; the next event (the reload's, which also
+        # raises the threshold) ends it.
+        monitor = {"supervisor_stale_threshold_s": 2, "round_progress_interval_s": 0,
+                   "no_progress_rounds": 0}
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={"monitor": monitor})
+        m = self.monitor()
+        proc = self.serve(p)
+        a = m.wait_alert("supervisor_stale")
+        self.assertIn("no event from the supervisor for more than 2s", a["message"])
+        self.assertIsNone(proc.poll())
+        monitor["supervisor_stale_threshold_s"] = 3600
+        p.write_config(agent_env={"FAKE_SLEEP": "600"}, sections={"monitor": monitor})
+        _, err = self.bus.call(NAME, "Reload")
+        self.assertIsNone(err)
+        m.wait_alert("supervisor_stale", "resolved")
+        time.sleep(2.5)
+        self.assertEqual([x["state"] for x in m.alerts("supervisor_stale")],
+                         ["emitted", "resolved"])
+        self.stop_daemon(proc)
+
     def test_supervisor_stale_when_killed(self):
         p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"})
         m = self.monitor()
@@ -280,6 +325,28 @@ class MoreDetectorTest(MonitorTestCase):
         self.assertEqual(a["auto_action"], "stop_service")
         self.assertEqual(p.events("monitor_auto_stop_triggered")[0]["detector"], "oauth_fail")
         self.assertEqual(len(p.events("agent_exit")), 10)
+
+    def test_oauth_fail_fires_and_resolves(self):
+        # After the stop, 9 clean rounds leave 1 failure in the window of
+        # 10: below 2 of 10, the alert is over.
+        p = self.project("say", agent_env={"FAKE_SAY": "Error: 401 Unauthorized"},
+                         sections={"monitor": {"auth_fail_threshold": 100}})
+        m = self.monitor()
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("oauth_fail")
+        p.agent = "succeed"
+        p.write_config(max_rounds=8, sections={"monitor": {"auth_fail_threshold": 100}})
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 0, err)
+        p.wait_event("agent_exit", count=18)
+        time.sleep(0.5)
+        self.assertEqual(m.alerts("oauth_fail", "resolved"), [])
+        p.write_config(max_rounds=1, sections={"monitor": {"auth_fail_threshold": 100}})
+        rc, _, err = p.run(env=self.env())
+        self.assertEqual(rc, 0, err)
+        m.wait_alert("oauth_fail", "resolved")
+        self.assertEqual([x["state"] for x in m.alerts("oauth_fail")], ["emitted", "resolved"])
 
     def test_auth_failed_and_config_broken_are_immediate(self):
         p = self.project("say", agent_env={"FAKE_SAY": "Error: 401 Unauthorized"})
@@ -757,6 +824,59 @@ class ClientTest(MonitorTestCase):
         self.assertEqual(ends[0]["project"], "work")
         self.assertEqual(ends[0]["round_num"], 1)
         self.assertRegex(out["narrate"], r"\] work +round_end +round=1 outcome=ok")
+
+
+    def test_monitor_verb_project_filter(self):
+        # Two projects crash-loop; `--project other` shows other's events
+        # and alerts only.
+        work = self.project("fail-fast")
+        other = self.project("fail-fast")
+        path = os.path.join(other.dir, "other")
+        os.rename(other.work, path)
+        other.work, other.log_dir = path, os.path.join(path, "logs")
+        other.config_path = os.path.join(path, "agent-runner.toml")
+        env = dict(os.environ)
+        env.update(self.env())
+        from bustest import CLIENT
+        procs = {}
+        for mode in ("alerts", "events"):
+            procs[mode] = subprocess.Popen([CLIENT, "--project", "other", "--json", "monitor",
+                                            "--mode", mode, "--no-notify"],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           env=env)
+            self.addCleanup(lambda pr=procs[mode]: pr.poll() is None and (pr.kill(), pr.wait()))
+            if mode == "alerts":
+                self.bus.wait_name(MONITOR_NAME)
+            else:
+                for line in procs[mode].stderr:
+                    if b"only watches" in line:
+                        break
+        for p, rc_want in ((work, 79), (other, 79)):
+            rc, _, err = p.run(env=self.env())
+            self.assertEqual(rc, rc_want, err)
+        want = {"alerts": b"crash_loop", "events": b"serve_stopping"}
+        out = {}
+        for mode, proc in procs.items():
+            seen = b""
+            fd = proc.stdout.fileno()
+            deadline = time.monotonic() + ENDS_WITHIN
+            while want[mode] not in seen and time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+                chunk = os.read(fd, 65536) if ready else b""
+                if not chunk:
+                    break
+                seen += chunk
+            proc.send_signal(signal.SIGINT)
+            o, e = proc.communicate(timeout=ENDS_WITHIN)
+            self.assertEqual(proc.returncode, 0, e)
+            out[mode] = [json.loads(x) for x in (seen + o).decode().splitlines()]
+        self.assertEqual([(a["project"], a["detector"], a["state"]) for a in out["alerts"]],
+                         [("other", "crash_loop", "emitted")])
+        kinds = [x["event"] for x in out["events"]]
+        self.assertIn("serve_stopping", kinds)
+        self.assertEqual({x["project"] for x in out["events"]}, {"other"}, kinds)
+        # Both projects did crash-loop: the filter, not luck, kept work out.
+        self.assertTrue(work.events("round_start"))
 
 
 def have(*progs):

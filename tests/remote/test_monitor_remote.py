@@ -7,6 +7,8 @@ than --remote-tolerance is only journal blips; a longer one alerts once and
 resolves when sshd is back; alerts of the remote project keep coming after.
 Needs root (users, sshd); exit 77 otherwise."""
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -15,12 +17,15 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_remote import BUILD_ROOT, CLIENT, ENDS_WITHIN, USERS, Fleet, main, wait_for  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from daemontest import Project  # noqa: E402
+from daemontest import DAEMON, Project  # noqa: E402
+from test_remote import free_port  # noqa: E402
 
 MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
 TOLERANCE_S = 4
@@ -190,6 +195,88 @@ class MonitorRemoteTest(unittest.TestCase):
         daemon.wait()
         wait_for(lambda: any(a["project"] == "h1/work" and a["detector"] == "supervisor_stale"
                              for a in alerts.all()), "h1/work's supervisor_stale alert")
+
+    def test_remote_card_actions_reach_the_host(self):
+        """The web page's Transcript, Cancel, Stop and Start of a remote card
+        go to the project on its host's bus, over the monitor's ssh."""
+        f = self.fleet
+        services = os.path.join(f.dir, "services")
+        os.makedirs(services)
+        proj = f.serve(USERS[0], servicedir=services)
+        # Installed there: its bus can start it again (Start).
+        with open(os.path.join(services, "org.agentrunner.Runner1.work.service"), "w") as sf:
+            sf.write("[D-BUS Service]\nName=org.agentrunner.Runner1.work\n"
+                     f"Exec={DAEMON} --config {proj.config_path} --no-journal\n")
+        wait_for(lambda: f.client("-H", "h1", "peek", "--select", "service.state")[1].strip()
+                 == "running", "work running")
+        runtime = os.path.join(f.dir, "web-rt")
+        os.makedirs(runtime, mode=0o700)
+        port = free_port()
+        env = dict(os.environ, AGENT_RUNNER_SSH=self.fleet.ssh, XDG_RUNTIME_DIR=runtime,
+                   XDG_CONFIG_HOME=os.path.join(f.dir, "web-cfg"),
+                   DBUS_SESSION_BUS_ADDRESS=self.bus_address)
+        with open(os.path.join(f.dir, "web.err"), "w") as e:
+            mon = subprocess.Popen([MONITOR, "--user", "--no-journal", "--no-notify", "--quiet",
+                                    f"--remote-tolerance={TOLERANCE_S}", "--host", "h1",
+                                    f"--listen=127.0.0.1:{port}"],
+                                   stdout=subprocess.DEVNULL, stderr=e,
+                                   stdin=subprocess.DEVNULL, env=env)
+        f.procs.append(mon)
+        url_file = os.path.join(runtime, "agent-runner", "monitor-http.url")
+        wait_for(lambda: os.path.exists(url_file) or mon.poll() is not None, "the page's URL")
+        with open(url_file) as u:
+            token = u.read().strip().split("token=")[1]
+        base = f"http://127.0.0.1:{port}"
+        csrf = hmac.new(token.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+        def request(path, data=None):
+            req = urllib.request.Request(base + path + ("&" if "?" in path else "?") +
+                                         "token=" + token, data=data,
+                                         headers={"Origin": base, "X-CSRF-Token": csrf})
+            try:
+                with urllib.request.urlopen(req, timeout=ENDS_WITHIN) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as err:
+                return err.code, json.loads(err.read())
+
+        def card():
+            cards = [c for c in request("/api/state")[1] if c.get("name") == "h1/work"]
+            return cards[0] if cards else None
+        wait_for(lambda: card() and card().get("host") == "h1" and
+                 any(e == "agent_spawn" or "agent_spawn" in str(e) for e in card()["events"]),
+                 "h1/work's card with its round")
+        status, tail = request("/api/tail?project=h1/work")
+        self.assertEqual(status, 200, tail)
+        self.assertIn("sleeping 600s", "\n".join(tail["log_tail"] or []))
+
+        def act(action):
+            return request("/api/action", f"project=h1%2Fwork&action={action}".encode())
+        ends = len(proj.events("round_end"))
+        self.assertEqual(act("cancel"), (200, {"ok": True}))
+        proj.wait_event("round_end", count=ends + 1)
+        self.assertEqual(act("stop-now"), (200, {"ok": True}))
+        proj.procs[0].wait(timeout=ENDS_WITHIN)
+        self.assertTrue(proj.events("serve_stopping"))
+        wait_for(lambda: card()["state"] == "stopped", "h1/work's card stopped")
+        starts = len(proj.events("serve_started"))
+        self.assertEqual(act("start"), (200, {"ok": True}))
+        proj.wait_event("serve_started", count=starts + 1)
+        wait_for(lambda: card()["state"] == "running", "h1/work's card running again")
+        # The activated daemon is the bus's child, not the test's: stop it.
+        self.assertEqual(act("stop-now"), (200, {"ok": True}))
+        wait_for(lambda: card()["state"] == "stopped", "h1/work stopped again")
+        # The host out of reach past the tolerance: its alert is on the card
+        # until it is back.
+        self.cut_sshd()
+        wait_for(lambda: [a["detector"] for a in card()["alerts"]] == ["remote_unreachable"],
+                 "the host's alert on h1/work's card")
+        self.assertEqual(card()["state"], "unreachable")
+        f.start_sshd()
+        # The monitor may be in its longest wait (30 s) when sshd is back.
+        deadline = time.monotonic() + 2 * ENDS_WITHIN
+        while card()["alerts"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(card()["alerts"], [])
 
 
 if __name__ == "__main__":

@@ -120,7 +120,9 @@ AllowUsers {" ".join(USERS)}
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
         wait_for(listening, "sshd")
 
-    def user_bus(self, user):
+    def user_bus(self, user, servicedir=None):
+        """USER's bus; with servicedir, it activates the services there
+        (Exec=, as a bus without systemd activation does)."""
         pw = pwd.getpwnam(user)
         run = f"/run/user/{pw.pw_uid}"
         os.makedirs(run, exist_ok=True)
@@ -128,17 +130,28 @@ AllowUsers {" ".join(USERS)}
         os.chmod(run, 0o700)
         if os.path.exists(run + "/bus"):
             os.unlink(run + "/bus")
-        p = subprocess.Popen(["dbus-daemon", "--session", "--nofork",
-                              "--address=unix:path=" + run + "/bus"],
+        args, env = ["--session"], None
+        if servicedir:
+            conf = os.path.join(self.dir, user + "-bus.conf")
+            with open(conf, "w") as c:
+                c.write(f"""<busconfig><type>session</type><listen>unix:path={run}/bus</listen>
+<servicedir>{servicedir}</servicedir>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/>
+<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>""")
+            args = ["--config-file=" + conf]
+            env = dict(os.environ, HOME=pw.pw_dir, USER=user, XDG_RUNTIME_DIR=run)
+        else:
+            args.append("--address=unix:path=" + run + "/bus")
+        p = subprocess.Popen(["dbus-daemon", *args, "--nofork"], env=env,
                              user=pw.pw_uid, group=pw.pw_gid, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         wait_for(lambda: os.path.exists(run + "/bus"), user + "'s bus")
         return "unix:path=" + run + "/bus"
 
-    def serve(self, user):
+    def serve(self, user, servicedir=None):
         """A project under agent-runnerd as USER on USER's bus."""
         pw = pwd.getpwnam(user)
-        address = self.user_bus(user)
+        address = self.user_bus(user, servicedir)
         proj = Project("sleep")  # project "work" (its work tree's name)
         for root, dirs, files in os.walk(proj.dir):
             for n in [root] + [os.path.join(root, x) for x in dirs + files]:
@@ -236,6 +249,37 @@ class RemoteTest(unittest.TestCase):
         rc, _, err = f.client("-H", "h1", "--project", "work", "start")
         self.assertEqual(rc, 3)
         self.assertIn("ssh h1 agent-runner start", err)
+
+    def test_start_activates_an_installed_project(self):
+        """-H HOST start of a stopped project that has a D-Bus activation
+        file on the host (what agent-runner install writes): the bus starts
+        it. Without one, the ssh hint."""
+        f = self.fleet
+        user = USERS[0]
+        pw = pwd.getpwnam(user)
+        proj = Project("sleep")
+        self.addCleanup(proj.cleanup)
+        services = os.path.join(proj.dir, "services")
+        os.makedirs(services)
+        with open(os.path.join(services, "org.agentrunner.Runner1.work.service"), "w") as sf:
+            sf.write("[D-BUS Service]\nName=org.agentrunner.Runner1.work\n"
+                     f"Exec={DAEMON} --config {proj.config_path} --no-journal\n"
+                     "SystemdService=agent-runner@work.service\n")
+        for root, dirs, files in os.walk(proj.dir):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+        f.user_bus(user, servicedir=services)
+        rc, _, err = f.client("-H", "h1", "--project", "work", "start")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("D-Bus activation on h1", err)
+        self.assertTrue(self.running("h1", "work"))
+        rc, _, err = f.client("-H", "h1", "--project", "work", "stop", "--now")
+        self.assertEqual(rc, 0, err)
+        wait_for(lambda: not self.running("h1", "work"), "work stopped")
+        # Not installed: the hint stays.
+        rc, _, err = f.client("-H", "h1", "--project", "other", "start")
+        self.assertEqual(rc, 3)
+        self.assertIn("ssh h1 agent-runner start --project other", err)
 
     def test_fleet_list_with_rows_for_every_failure(self):
         f = self.fleet

@@ -440,5 +440,76 @@ class SettingsAndOpenTest(WebTestCase):
         self.assertIn(os.path.join(self.config_home, "agent-runner", "monitor.toml"), out + err)
 
 
+HOOKS = os.path.join(HERE, "..", "hooks")
+
+
+class SnapshotTest(WebTestCase):
+    """Without JavaScript: the page's server-rendered cards; alerts beyond
+    the built-in detectors; the warning for a non-loopback address."""
+
+    def test_hook_alert_in_the_state_and_the_snapshot(self):
+        hook_dir = tempfile.mkdtemp(prefix="ar-web-hooks-")
+        self.addCleanup(shutil.rmtree, hook_dir, True)
+        p = self.project("sleep", agent_env={"FAKE_SLEEP": "600"}, sections={
+            "hooks": {"detector": [os.path.join(HOOKS, "detect.sh")]},
+            "monitor": {"no_progress_rounds": 0}})
+        proc = self.serve(p)
+        self.addCleanup(self.stop_daemon, proc)
+        self.start_monitor([f"--listen=127.0.0.1:{self.port}", "--interval=1"],
+                           env={"HOOK_DIR": hook_dir})
+        p.wait_event("agent_spawn", proc=proc)
+        with open(os.path.join(hook_dir, "trip.tmp"), "w") as t:
+            json.dump({"severity": "critical", "message": "the <build> is red"}, t)
+        os.rename(os.path.join(hook_dir, "trip.tmp"), os.path.join(hook_dir, "trip"))
+
+        def alerts():
+            with urllib.request.urlopen(self.url.replace("/?", "/api/state?")) as r:
+                cards = json.loads(r.read())
+            return [c["alerts"] for c in cards if c["name"] == "work"][0]
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not alerts() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(alerts(), [{"detector": "detect", "severity": "critical",
+                                     "message": "the <build> is red"}])
+        # The snapshot for a browser without JavaScript: the card, its alert
+        # (escaped), from the same model.
+        with urllib.request.urlopen(self.url) as r:
+            page = r.read().decode()
+        self.assertIn('data-project="work"', page)
+        self.assertIn('<li class="sev-critical">detect: the &lt;build&gt; is red</li>', page)
+        # Over: the hook answers no alert, and the page says so.
+        os.unlink(os.path.join(hook_dir, "trip"))
+        deadline = time.monotonic() + ENDS_WITHIN
+        while alerts() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(alerts(), [])
+
+    def test_listen_on_every_address_warns(self):
+        # 0.0.0.0 inside a network namespace of its own (only its loopback
+        # exists), so nothing is reachable from outside during the test.
+        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+            self.skipTest("needs root, unshare and ip for a private network namespace")
+        env = self.web_env()
+        proc = subprocess.Popen(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"',
+                                 "sh", MONITOR, "--no-journal", "--no-notify", "--quiet",
+                                 f"--listen=0.0.0.0:{self.port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        self.addCleanup(self.stop_monitor, proc)
+        url_file = os.path.join(self.runtime, "agent-runner", "monitor-http.url")
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not os.path.exists(url_file):
+            self.assertIsNone(proc.poll(), "the monitor ended")
+            self.assertLess(time.monotonic(), deadline, "no URL file")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=ENDS_WITHIN)
+        self.assertIn(f"WARNING: the web page listens on 0.0.0.0:{self.port}, reachable from "
+                      "other machines", err)
+        # The URL handed out stays the loopback one.
+        with open(url_file) as u:
+            self.assertTrue(u.read().startswith(f"http://127.0.0.1:{self.port}/?token="))
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], *sys.argv[1:]], verbosity=2)
