@@ -5,7 +5,7 @@
  * unparsed claude lines, the bulk path for floods of short lines) must
  * never change an answer: every input here goes through two classifiers,
  * one with the shortcuts and one without, and everything they report must
- * be equal. Inputs: the captured CLI output of $AR_SHARED_DIR (every case
+ * be equal. Inputs: the captured CLI output of tests/fixtures/agent-cli (every case
  * in every dialect), claude lines mutated at random, text built from the
  * patterns' own anchors, and floods of short lines. */
 
@@ -103,11 +103,15 @@ feed_text(Pair *p, const char *text, gsize len)
 static void
 test_fixtures(void)
 {
-  const char *shared = g_getenv("AR_SHARED_DIR");
-  g_autofree char *dir = shared ? g_build_filename(shared, "agent-cli", "fixtures", NULL) : NULL;
-  g_autoptr(GDir) d = dir ? g_dir_open(dir, 0, NULL) : NULL;
+  /* The copy carried in the repository, so a plain clone runs this case. */
+  const char *env_dir = g_getenv("AR_FIXTURES_DIR");
+  const char *root = g_getenv("AR_SOURCE_ROOT");
+  g_autofree char *dir =
+      env_dir ? g_strdup(env_dir)
+              : g_build_filename(root ? root : ".", "tests", "fixtures", "agent-cli", NULL);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   if (d == NULL) {
-    g_test_skip("no $AR_SHARED_DIR/agent-cli/fixtures");
+    g_test_skip("no captured CLI output in $AR_FIXTURES_DIR (tests/fixtures/agent-cli)");
     return;
   }
   guint files = 0;

@@ -436,6 +436,52 @@ test_fake_agent_hang(void)
   g_spawn_close_pid(pid);
 }
 
+/* [plugins] disable naming a dialect's detector: the exit code alone
+ * decides (a 429 run is a plain error with no status and no usage, a
+ * clean run ok without usage); saw_result still answers, for the daemon's
+ * grace-after-result. */
+static void
+test_exit_code_only(void)
+{
+  static const struct {
+    const char *name;
+    int exit_code;
+    ArOutcome outcome;
+  } cases[] = {
+    { "claude-2.1.197-429", 1, AR_OUTCOME_ERROR },
+    { "claude-2.1.197-ok", 0, AR_OUTCOME_OK },
+    { "codex-0.171.0-429", 1, AR_OUTCOME_ERROR },
+    { "gemini-0.61.0-429", 173, AR_OUTCOME_ERROR },
+  };
+
+  g_assert_cmpstr(ar_dialect_detector_name(AR_DIALECT_CLAUDE_STREAM_JSON), ==,
+                  "claude_error_detector");
+  g_assert_cmpstr(ar_dialect_detector_name(AR_DIALECT_CODEWHALE_STREAM_JSON), ==,
+                  "codewhale_error_detector");
+  g_assert_null(ar_dialect_detector_name(AR_DIALECT_TEXT));
+  if (!need_fixtures())
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(ArClassifier) c = ar_classifier_new(case_dialect(cases[i].name));
+    ar_classifier_set_exit_code_only(c, TRUE);
+    static const char *const exts[] = { ".stderr.txt", ".stdout.jsonl" };
+    for (gsize e = 0; e < G_N_ELEMENTS(exts); e++) {
+      gsize len = 0;
+      g_autofree char *data = fixture_file(cases[i].name, exts[e], &len);
+      g_auto(GStrv) lines = g_strsplit(data ? data : "", "\n", -1);
+      for (guint l = 0; lines[l]; l++)
+        ar_classifier_feed_line(c, lines[l], strlen(lines[l]), (l + 1) * G_USEC_PER_SEC);
+    }
+    g_auto(ArClassification) out = { 0 };
+    ar_classifier_finish(c, cases[i].exit_code, 0, FALSE, FALSE, &out);
+    g_assert_cmpstr(ar_outcome_to_string(out.outcome), ==, ar_outcome_to_string(cases[i].outcome));
+    g_assert_cmpint(out.http_status, ==, 0);
+    g_assert_cmpint(out.reset_at_epoch, ==, 0);
+    g_assert_false(out.has_usage);
+    g_assert_true(ar_classifier_saw_result(c));
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -452,5 +498,6 @@ main(int argc, char **argv)
   g_test_add_func("/classify/fixtures/table-proofs", test_table_fixtures_exist);
   g_test_add_func("/classify/fake-agent/replay", test_fake_agent_replay);
   g_test_add_func("/classify/fake-agent/hang", test_fake_agent_hang);
+  g_test_add_func("/classify/fixtures/exit-code-only", test_exit_code_only);
   return classify_test_run();
 }

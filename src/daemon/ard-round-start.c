@@ -273,8 +273,16 @@ ard_round_start(const ArdRoundParams *p, ArdRoundDoneFunc done, gpointer user_da
   r->res.started_realtime_us = g_get_real_time();
   r->started_mono_us = ard_round_now_mono(r);
   r->timeout_s = ar_config_round_timeout(r->cfg, p->phase);
-  r->classifier = ar_classifier_new(ard_round_dialect(r->cfg));
-  r->repetition = ard_repetition_new(r->cfg, ard_round_dialect(r->cfg), p->round_num);
+  ArDialect dialect = ard_round_dialect(r->cfg);
+  r->classifier = ar_classifier_new(dialect);
+  /* [plugins] disable naming the dialect's detector: the Python tool then
+   * ran no post-round detector for that CLI (no transient class, no usage,
+   * no repetitive-tool anomaly), the exit code alone decided. */
+  const char *detector = ar_dialect_detector_name(dialect);
+  gboolean detector_off = detector && r->cfg->plugins_disable &&
+                          g_strv_contains((const char *const *)r->cfg->plugins_disable, detector);
+  ar_classifier_set_exit_code_only(r->classifier, detector_off);
+  r->repetition = detector_off ? NULL : ard_repetition_new(r->cfg, dialect, p->round_num);
   r->transcript_fd = -1;
   r->token = ard_leftovers_new_token();
   compile_ignore_patterns(r);

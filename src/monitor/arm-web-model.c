@@ -351,7 +351,9 @@ arm_web_model_project_node(ArmWebModel *m, ArmProject *p)
   if (!w->narrative_read) {
     g_free(w->narrative);
     w->narrative = arm_web_narrative_html(p);
-    w->narrative_read = TRUE;
+    /* Asked before the project's config and log_dir are known (a page
+     * opened as the monitor starts): nothing was read, so ask again. */
+    w->narrative_read = p->cfg != NULL || p->log_dir != NULL;
   }
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);

@@ -54,6 +54,21 @@ class CodewhaleTest(DaemonTestCase):
         self.assertEqual(det[0]["classification"], "rate_limit_model")
         self.assertIn("API error 429", det[0]["raw"])
 
+    def test_detector_disabled_exit_code_decides(self):
+        # [plugins] disable = ["codewhale_error_detector"]: the 429 record
+        # and the usage are not read; exit 1 is a plain error, exit 0 ok.
+        for error, outcome in (("429", "error"), (None, "ok")):
+            p, env = self.preset_project()
+            if error:
+                env["FAKE_CODEWHALE_ERROR"] = error
+            p.write_config(raw=open(p.config_path, encoding="utf-8").read().replace(
+                "[runtime]", "[runtime]\ntransient_error_action = \"skip\"\nmax_rounds = 1")
+                + '\n[plugins]\ndisable = ["codewhale_error_detector"]\n')
+            rc, _, err = p.run(env=env)
+            self.assertEqual(p.events("round_end")[0]["outcome"], outcome, err)
+            self.assertEqual(p.events("transient_error_detected"), [])
+            self.assertEqual(p.events("agent_usage_recorded"), [])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -9,7 +9,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import DaemonTestCase  # noqa: E402
+from daemontest import AGENTS, DaemonTestCase  # noqa: E402
+
+FIXTURES = os.environ.get("AR_FIXTURES_DIR",
+                          os.path.join(os.path.dirname(__file__), "..", "fixtures", "agent-cli"))
 
 
 class DetectTest(DaemonTestCase):
@@ -58,6 +61,42 @@ class DetectTest(DaemonTestCase):
         rc, _, err = p.run()
         self.assertEqual(rc, 0, err)
         self.assertEqual(p.events("anomaly_repetitive_tool"), [])
+
+    def claude_429(self, disable):
+        agent = {"command": [os.path.join(AGENTS, "replay-fixture"), "--time-scale", "0",
+                             FIXTURES, "claude-2.1.197-429"],
+                 "output": "claude-stream-json"}
+        p = self.project("replay-fixture")
+        p.write_config(max_rounds=1, transient_error_action="skip", agent=agent,
+                       sections={"plugins": {"disable": disable}})
+        rc, _, err = p.run()
+        return p, err
+
+    def test_error_detector_disabled_exit_code_decides(self):
+        # The captured claude 429 run (exit 1): a model rate limit read from
+        # its output, with usage; with claude_error_detector off, as in the
+        # Python tool, nothing of the output counts: a plain error.
+        p, err = self.claude_429([])
+        self.assertEqual(p.events("round_end")[0]["outcome"], "rate_limit_model", err)
+        self.assertEqual(len(p.events("transient_error_detected")), 1)
+        p, err = self.claude_429(["claude_error_detector"])
+        self.assertEqual(p.events("round_end")[0]["outcome"], "error", err)
+        self.assertEqual(p.events("transient_error_detected"), [])
+        self.assertEqual(p.events("agent_usage_recorded"), [])
+        # Another CLI's detector leaves claude's alone.
+        p, err = self.claude_429(["gemini_error_detector", "codex_error_detector"])
+        self.assertEqual(p.events("round_end")[0]["outcome"], "rate_limit_model", err)
+
+    def test_error_detector_disabled_no_repetitive_tool(self):
+        p = self.project("repeat-tool")
+        p.write_config(max_rounds=1, agent={"output": "claude-stream-json"},
+                       sections={"monitor": {"anomaly_repetitive_window": 10,
+                                             "anomaly_repetitive_threshold": 3},
+                                 "plugins": {"disable": ["claude_error_detector"]}})
+        rc, _, err = p.run()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(p.events("anomaly_repetitive_tool"), [])
+        self.assertEqual(p.events("round_end")[0]["outcome"], "ok")
 
 
 if __name__ == "__main__":

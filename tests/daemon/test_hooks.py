@@ -185,6 +185,80 @@ class HooksTest(DaemonTestCase):
         self.assertEqual(proc.returncode, 0)
         self.assertEqual(p.events("round_start"), [])
 
+    def test_serve_startup_failures_stop(self):
+        # Each way a hook can fail (exit 3, a hang past timeout_s, 100 MB of
+        # output) stops the service before any round, naming the cause.
+        for script, exc_type in (("fail.sh", "exit"), ("hang.sh", "timeout"),
+                                 ("flood.sh", "output_limit")):
+            with self.subTest(hook=script):
+                p = self.project("succeed")
+                p.write_config(sections={"hooks": {"timeout_s": 3,
+                                                   "serve_startup": [hook(script)]}})
+                err = self.run_daemon(p, expect_rc=78)
+                ev = p.events("serve_startup_hook_failed")
+                self.assertEqual(len(ev), 1, err)
+                self.assertEqual(ev[0]["hook"], script.split(".")[0])
+                self.assertEqual(ev[0]["exc_type"], exc_type)
+                self.assertEqual(p.events("round_start"), [])
+
+    def test_serve_startup_double_fork(self):
+        # The hook exits 0 at once, leaving a setsid'ed daemon: that one is
+        # killed with the hook, and the service starts its rounds.
+        pidfile = os.path.join(self.hook_dir, "escapee.pid")
+        p = self.project("succeed")
+        p.write_config(max_rounds=1,
+                       sections={"hooks": {"serve_startup": [hook("double-fork.sh")]}})
+        self.run_daemon(p)
+        self.assertEqual(p.events("serve_startup_hook_failed"), [])
+        with open(pidfile) as f:
+            self.assertFalse(pid_alive(int(f.read())))
+        self.assertEqual(p.events("round_end")[0]["outcome"], "ok")
+
+    def phase_rounds(self, p, kind):
+        """The rounds in which the record-input hook ran at this stage."""
+        return [n for n in (1, 2, 3)
+                if os.path.exists(os.path.join(self.hook_dir, f"{kind}.{n}.json"))]
+
+    def clear_records(self):
+        for name in os.listdir(self.hook_dir):
+            os.unlink(os.path.join(self.hook_dir, name))
+
+    def test_phase_disable_pre_round_hooks(self):
+        # Phase "review" overrides [runtime] disable_pre_round_hooks, both ways.
+        rec = hook("record-input.py")
+        for base, review, want in ((False, True, [1]), (True, False, [2])):
+            with self.subTest(base=base, review=review):
+                self.clear_records()
+                p = self.project("succeed")
+                p.write_config(max_rounds=2, disable_pre_round_hooks=base, sections={
+                    "phases": {"list": ["build", "review"]},
+                    "phases.review": {"disable_pre_round_hooks": review},
+                    "hooks": {"pre_round": [rec], "post_round": [rec]}})
+                self.run_daemon(p)
+                self.assertEqual([e["phase"] for e in p.events("round_start")],
+                                 ["build", "review"])
+                self.assertEqual(self.phase_rounds(p, "pre_round"), want)
+                # Only the pre-round stage is skipped.
+                self.assertEqual(self.phase_rounds(p, "post_round"), [1, 2])
+
+    def test_phase_hooks_replace_the_stage(self):
+        # [phases.review.hooks]: an empty pre_round list replaces [hooks]
+        # pre_round in that phase, a post_round list adds the stage there;
+        # the other phase keeps [hooks].
+        rec = hook("record-input.py")
+        p = self.project("succeed")
+        p.write_config(max_rounds=3, sections={
+            "phases": {"list": ["build", "review"]},
+            "phases.review.hooks": {"pre_round": [], "post_round": [rec]},
+            "hooks": {"pre_round": [rec], "context_enricher": [rec]}})
+        self.run_daemon(p)
+        self.assertEqual([e["phase"] for e in p.events("round_start")],
+                         ["build", "review", "build"])
+        self.assertEqual(self.phase_rounds(p, "pre_round"), [1, 3])
+        self.assertEqual(self.phase_rounds(p, "post_round"), [2])
+        self.assertEqual(self.phase_rounds(p, "context_enricher"), [1, 2, 3])
+        self.assertEqual(p.events("hook_failed"), [])
+
     def test_plugins_disable_names_hooks(self):
         p = self.project("succeed")
         p.write_config(max_rounds=1, sections={

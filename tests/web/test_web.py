@@ -262,6 +262,37 @@ class PageTest(WebTestCase):
         self.assertEqual(br.errors, [])
 
 
+    def test_custom_narrative_file(self):
+        """[runtime] narrative_file elsewhere than log_dir/narrative.md: the
+        page renders that file (its JSON, no browser needed), not the
+        default one."""
+        a = self.project("sleep", agent_env={"FAKE_SLEEP": "600"},
+                         narrative_file="notes/progress.md")
+        os.makedirs(os.path.join(a.work, "notes"))
+        with open(os.path.join(a.work, "notes", "progress.md"), "w") as f:
+            f.write("# Custom progress\n\nRead from *notes/progress.md*.\n")
+        os.makedirs(a.log_dir, exist_ok=True)
+        with open(os.path.join(a.log_dir, "narrative.md"), "w") as f:
+            f.write("# Default narrative\n")
+        pa = self.serve(a)
+        self.addCleanup(self.stop_daemon, pa)
+        a.wait_event("round_start", proc=pa)
+        self.start_monitor()
+        deadline = time.monotonic() + ENDS_WITHIN
+        while True:
+            with urllib.request.urlopen(self.url.replace("/?", "/api/state?"),
+                                        timeout=ENDS_WITHIN) as r:
+                work = {d["name"]: d for d in json.load(r)}.get("work")
+            if work and work.get("narrative_html"):
+                break
+            self.assertLess(time.monotonic(), deadline, work)
+            time.sleep(0.1)
+        html = work["narrative_html"]
+        self.assertIn("<h1>Custom progress</h1>", html)
+        self.assertIn("<em>notes/progress.md</em>", html)
+        self.assertNotIn("Default narrative", html)
+
+
 class SafetyTest(WebTestCase):
     def request(self, url, host=None, method="GET", headers=None, data=None):
         req = urllib.request.Request(url, method=method, data=data, headers=headers or {})

@@ -54,6 +54,7 @@ typedef struct _ArDialectOps ArDialectOps;
 struct _ArClassifier {
   ArDialect dialect;
   const ArDialectOps *ops;
+  gboolean exit_code_only; /* the dialect's detector is disabled */
 
   gboolean saw_result;
   gboolean result_ok;  /* the final marker reported success */

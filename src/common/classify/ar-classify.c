@@ -29,6 +29,13 @@ static const ArDialectOps *const dialect_ops[AR_DIALECT_COUNT] = {
   [AR_DIALECT_CODEWHALE_STREAM_JSON] = &ar_classify_codewhale_ops,
 };
 
+static const char *const detector_names[AR_DIALECT_COUNT] = {
+  [AR_DIALECT_CLAUDE_STREAM_JSON] = "claude_error_detector",
+  [AR_DIALECT_CODEX_JSON] = "codex_error_detector",
+  [AR_DIALECT_GEMINI_STREAM_JSON] = "gemini_error_detector",
+  [AR_DIALECT_CODEWHALE_STREAM_JSON] = "codewhale_error_detector",
+};
+
 static const struct {
   const char *name;
   gboolean transient;
@@ -204,6 +211,20 @@ ArDialect
 ar_classifier_get_dialect(ArClassifier *self)
 {
   return self->dialect;
+}
+
+const char *
+ar_dialect_detector_name(ArDialect dialect)
+{
+  if ((guint)dialect >= AR_DIALECT_COUNT)
+    return NULL;
+  return detector_names[dialect];
+}
+
+void
+ar_classifier_set_exit_code_only(ArClassifier *self, gboolean exit_code_only)
+{
+  self->exit_code_only = exit_code_only;
 }
 
 gboolean
@@ -552,6 +573,13 @@ ar_classifier_finish(ArClassifier *self, int exit_code, int term_signal, gboolea
   int outcome;
 
   ar_classification_clear(out);
+  if (self->exit_code_only) {
+    /* The same "work is done" rule as below, nothing the CLI said. */
+    gboolean done = clean_exit || (self->result_ok && (!exited || timed_out || stalled));
+    if (!done)
+      set_result(self, out, AR_OUTCOME_ERROR, 0, NULL, last_line);
+    return;
+  }
   fill_usage(self, out);
 
   /* The CLI's final word decides: its error, or success with exit 0. */

@@ -101,6 +101,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArClassifier, ar_classifier_free)
 
 ArDialect ar_classifier_get_dialect(ArClassifier *self);
 
+/* The name under which the Python tool registered this dialect's built-in
+ * error/usage detector ("claude_error_detector", ...), which [plugins]
+ * disable may name; NULL for text (the Python tool had none for it). */
+const char *ar_dialect_detector_name(ArDialect dialect);
+
+/* Exit-code-only mode, for a dialect whose detector [plugins] disable
+ * names: finish() says ok for a clean exit (or a success result followed
+ * by the daemon ending a lingering agent) and error for anything else,
+ * with no usage; the CLI's messages, statuses and rate-limit records are
+ * not read. saw_result() and retry_loop() still answer: they drive the
+ * daemon's own defenses, not the detector. */
+void ar_classifier_set_exit_code_only(ArClassifier *self, gboolean exit_code_only);
+
 /* Upper bound of a pretty-printed JSON document (gemini -o json, its error
  * report on stderr) that the classifier collects across lines. */
 #define AR_CLASSIFY_BLOCK_MAX (256 * 1024)

@@ -201,7 +201,7 @@ const ArConfigKey ar_config_keys[] = {
     .doc = "Event kinds hooks may emit ({\"events\": [{\"event\": KIND, ...}]} on stdout), written like the built-ins to the events file, the journal and the bus. Names: [a-z][a-z0-9_]*, not a built-in kind." },
   /* [plugins] */
   { "plugins", "disable", AR_KEY_NAMES, .default_toml = "[]", .offset = OFF(plugins_disable), .choices = ar_known_plugins,
-    .doc = "Built-in detectors or handlers, or hooks by name, to switch off. A [plugins.NAME] table is not checked: the hook named NAME gets it as plugin_config in its input." },
+    .doc = "Built-in detectors or handlers, or hooks by name, to switch off. A CLI's NAME_error_detector off: its rounds are classified by exit code alone (ok or error; no transient back-off, no usage, no repetitive-tool anomaly). default_dirty_handler off: a dirty tree is reported, not touched. A [plugins.NAME] table is not checked: the hook named NAME gets it as plugin_config in its input." },
 };
 /* clang-format on */
 
