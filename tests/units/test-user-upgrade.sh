@@ -29,22 +29,8 @@ for f in src/client/agent-runner src/daemon/agent-runnerd tests/agent-runnerd-ne
   data/systemd/user/agent-runner@.service; do
   [ -e "$BUILD/$f" ] || { echo "missing $BUILD/$f"; exit 1; }
 done
-if ! runuser -u nobody -- test -x "$BUILD/src/daemon/agent-runnerd"; then
-  skip "the build tree is not executable by other users"
-fi
-
-U=arupg$$
-useradd -m -s /bin/bash "$U"
-usermod -aG systemd-journal "$U"
-H=$(getent passwd "$U" | cut -d: -f6)
-cleanup() { userdel -r "$U" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-
-install -d -o "$U" -g "$U" "$H/.local" "$H/.local/share" "$H/.local/share/systemd" \
-  "$H/.local/share/systemd/user"
-sed "s|^ExecStart=[^ ]*/agent-runnerd |ExecStart=$BUILD/src/daemon/agent-runnerd |" \
-  "$BUILD/data/systemd/user/agent-runner@.service" >"$H/.local/share/systemd/user/agent-runner@.service"
-chown -R "$U": "$H/.local"
+. "$SRC/tests/units/unit-user.sh"
+make_unit_user arupg
 
 cat >"$H/test.sh" <<'EOS'
 set -eu
