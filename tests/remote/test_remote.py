@@ -250,6 +250,42 @@ class RemoteTest(unittest.TestCase):
         self.assertEqual(rc, 3)
         self.assertIn("ssh h1 agent-runner start", err)
 
+    def test_watch_over_ssh(self):
+        """-H HOST watch redraws the remote project's state every --interval
+        over the one ssh connection, and ends on SIGINT with 0."""
+        f = self.fleet
+        f.serve(USERS[0])
+        wait_for(lambda: self.running("h1", "work"), "work running")
+        env = dict(os.environ, AGENT_RUNNER_SSH=f.ssh, NO_COLOR="1")
+        w = subprocess.Popen([CLIENT, "-H", "h1", "watch", "--interval", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env=env)
+        self.addCleanup(lambda: w.poll() is None and (w.kill(), w.wait()))
+        os.set_blocking(w.stdout.fileno(), False)
+        out = b""
+        deadline = time.monotonic() + ENDS_WITHIN
+        while out.count(b"work  running") < 2 and time.monotonic() < deadline and \
+                w.poll() is None:
+            time.sleep(0.05)
+            out += w.stdout.read() or b""
+        # Each redraw is the remote daemon's state (its user bus, its pid).
+        self.assertGreaterEqual(out.count(b"work  running"), 2, (out, w.poll()))
+        self.assertGreaterEqual(out.count(b"user bus"), 2, out)
+        w.send_signal(signal.SIGINT)
+        _, err = w.communicate(timeout=ENDS_WITHIN)
+        self.assertEqual(w.returncode, 0, err)
+        # --json: one document per redraw, the remote daemon's state.
+        w = subprocess.Popen([CLIENT, "-H", "h1", "--json", "watch", "--interval", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env=env)
+        self.addCleanup(lambda: w.poll() is None and (w.kill(), w.wait()))
+        lines = [w.stdout.readline(), w.stdout.readline()]
+        w.send_signal(signal.SIGINT)
+        _, err = w.communicate(timeout=ENDS_WITHIN)
+        self.assertEqual(w.returncode, 0, err)
+        for line in lines:
+            self.assertEqual(json.loads(line)["service"]["state"], "running", line)
+
     def test_start_activates_an_installed_project(self):
         """-H HOST start of a stopped project that has a D-Bus activation
         file on the host (what agent-runner install writes): the bus starts
