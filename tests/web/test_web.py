@@ -52,10 +52,12 @@ class WebTestCase(BusTestCase):
         e.update(self.env(XDG_RUNTIME_DIR=self.runtime, XDG_CONFIG_HOME=self.config_home, **extra))
         return e
 
-    def start_monitor(self, args=None, env=None):
+    def start_monitor(self, args=None, env=None, out=None):
+        """out: a file for the monitor's --json alert lines (else --quiet)."""
         args = [f"--listen=127.0.0.1:{self.port}"] if args is None else args
-        proc = subprocess.Popen([MONITOR, "--no-journal", "--no-notify", "--quiet", *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        output = ["--json"] if out else ["--quiet"]
+        proc = subprocess.Popen([MONITOR, "--no-journal", "--no-notify", *output, *args],
+                                stdout=out or subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env=self.web_env(**(env or {})))
         self.addCleanup(self.stop_monitor, proc)
         url_file = os.path.join(self.runtime, "agent-runner", "monitor-http.url")
@@ -540,6 +542,55 @@ class SnapshotTest(WebTestCase):
         # The URL handed out stays the loopback one.
         with open(url_file) as u:
             self.assertTrue(u.read().startswith(f"http://127.0.0.1:{self.port}/?token="))
+
+
+class CapAlertTest(WebTestCase):
+    def test_alerts_go_on_while_the_stream_cap_is_hit(self):
+        """With every event stream taken (and more refused), a project's
+        crash loop is still an alert on the monitor's output, and the open
+        streams still get it."""
+        out_path = os.path.join(self.runtime, "alerts.out")
+        out = open(out_path, "w")
+        self.addCleanup(out.close)
+        self.start_monitor(out=out)
+        token = self.url.split("token=")[1]
+        streams = []
+        self.addCleanup(lambda: [s.close() for s in streams])
+        req = (f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n"
+               .encode())
+        statuses = []
+        for _ in range(260):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN)
+            streams.append(s)
+            s.sendall(req)
+            statuses.append(s.recv(12))
+        self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
+        self.assertEqual(statuses.count(b"HTTP/1.1 200"), 256)
+
+        p = self.project("fail-fast")
+        rc, _, err = p.run("--clear-done", env=self.env())
+        self.assertEqual(rc, 79, err)
+
+        def alerts():
+            with open(out_path) as f:
+                return [json.loads(line) for line in f.read().splitlines()
+                        if line.startswith("{")]
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not any(a["detector"] == "crash_loop" and a["state"] == "emitted"
+                      for a in alerts()):
+            self.assertLess(time.monotonic(), deadline, f"no crash_loop alert: {alerts()}")
+            time.sleep(0.05)
+        # The first stream (open all along) gets the alert as well.
+        first = streams[0]
+        got = b""
+        deadline = time.monotonic() + ENDS_WITHIN
+        while b"crash_loop" not in got and time.monotonic() < deadline:
+            first.settimeout(max(0.1, deadline - time.monotonic()))
+            chunk = first.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        self.assertIn(b"crash_loop", got)
 
 
 if __name__ == "__main__":
