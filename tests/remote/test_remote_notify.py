@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """A remote project's alert reaches the LOCAL desktop: agent-runner-monitor
---host h1 (the sshd Fleet of test_remote.py) with a real notification
+--host h1 (and agent-runner -H h1 monitor; the sshd Fleet of test_remote.py) with a real notification
 server on its own session bus (dunst on Xvfb, as tests/monitor does) shows
 h1/work's crash loop as a notification naming HOST/PROJECT. Needs root,
 sshd, Xvfb and dunst; exit 77 otherwise."""
@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_monitor_remote import MONITOR, TOLERANCE_S, Lines, MonitorRemoteTest  # noqa: E402
-from test_remote import ENDS_WITHIN, USERS, main, wait_for  # noqa: E402
+from test_remote import CLIENT, ENDS_WITHIN, USERS, main, wait_for  # noqa: E402
 
 
 class RemoteNotifyTest(unittest.TestCase):
@@ -54,6 +54,14 @@ class RemoteNotifyTest(unittest.TestCase):
                               stdout=subprocess.PIPE, timeout=ENDS_WITHIN).stdout.decode()
 
     def test_remote_crash_loop_is_a_local_notification(self):
+        self.crash_loop_notified([MONITOR, "--user", "--no-journal", "--host", "h1",
+                                  "--mode", "events", f"--remote-tolerance={TOLERANCE_S}"])
+
+    def test_client_monitor_h_notifies_too(self):
+        """agent-runner -H h1 monitor: the same, through the client."""
+        self.crash_loop_notified([CLIENT, "-H", "h1", "monitor", "--mode", "events"])
+
+    def crash_loop_notified(self, command):
         f = self.fleet
         user = USERS[0]
         proj = f.serve(user)
@@ -62,9 +70,7 @@ class RemoteNotifyTest(unittest.TestCase):
         out = os.path.join(f.dir, "notify.out")
         env = dict(self.desktop_env(), AGENT_RUNNER_SSH=f.ssh)
         with open(out, "w") as o, open(out + ".err", "w") as e:
-            p = subprocess.Popen([MONITOR, "--user", "--no-journal", "--host", "h1",
-                                  "--mode", "events", f"--remote-tolerance={TOLERANCE_S}"],
-                                 stdout=o, stderr=e, stdin=subprocess.DEVNULL, env=env)
+            p = subprocess.Popen(command, stdout=o, stderr=e, stdin=subprocess.DEVNULL, env=env)
         f.procs.append(p)
         events = Lines(out)
 
