@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """A remote project's alert reaches the LOCAL desktop: agent-runner-monitor
---host h1 (and agent-runner -H h1 monitor; the sshd Fleet of test_remote.py) with a real notification
-server on its own session bus (dunst on Xvfb, as tests/monitor does) shows
-h1/work's crash loop as a notification naming HOST/PROJECT. Needs root,
-sshd, Xvfb and dunst; exit 77 otherwise."""
+--host h1 (and agent-runner -H h1 monitor; the sshd Fleet of test_remote.py)
+with a real notification server on its own session bus (dunst on Xvfb, as
+tests/monitor does) shows h1/work's crash loop as a notification naming
+HOST/PROJECT. Needs root, sshd, Xvfb and dunst; exit 77 otherwise."""
 
 import json
 import os
