@@ -14,7 +14,7 @@ PKGS=(
   # tests: real components, never mocks
   git dbus-daemon dbus-user-session polkitd pkexec systemd systemd-container
   gnome-keyring libsecret-tools openssh-server openssh-client python3
-  jq util-linux procps libglib2.0-bin libclang-rt-14-dev
+  jq util-linux procps libglib2.0-bin libclang-rt-14-dev libxml2-utils iproute2 binutils
   debootstrap passwd strace
   xvfb dunst libnotify-bin
   chromium-headless-shell python3-websocket zsh fish
