@@ -36,6 +36,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def open_event_streams(test, port, token, n):
+    """n EventSource requests on their own connections (closed at the
+    test's end); returns the sockets and each answer's status line start."""
+    streams = []
+    test.addCleanup(lambda: [s.close() for s in streams])
+    req = f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    statuses = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=ENDS_WITHIN)
+        streams.append(s)
+        s.sendall(req)
+        statuses.append(s.recv(12))
+    return streams, statuses
+
 class WebTestCase(BusTestCase):
     def setUp(self):
         super().setUp()
@@ -347,16 +361,7 @@ class SafetyTest(WebTestCase):
             self.assertFalse(answer.startswith(b"HTTP/1.1 200"), answer)
         # More open event streams than allowed: the extra ones get 503 and
         # the monitor still answers.
-        streams = []
-        self.addCleanup(lambda: [s.close() for s in streams])
-        req = (f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n"
-               .encode())
-        statuses = []
-        for _ in range(260):
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN)
-            streams.append(s)
-            s.sendall(req)
-            statuses.append(s.recv(12))
+        _, statuses = open_event_streams(self, self.port, token, 260)
         self.assertEqual(statuses.count(b"HTTP/1.1 200"), 256)
         self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
         status, body, _ = self.request(self.url.replace("/?", "/api/state?"))
@@ -554,16 +559,7 @@ class CapAlertTest(WebTestCase):
         self.addCleanup(out.close)
         self.start_monitor(out=out)
         token = self.url.split("token=")[1]
-        streams = []
-        self.addCleanup(lambda: [s.close() for s in streams])
-        req = (f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n"
-               .encode())
-        statuses = []
-        for _ in range(260):
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=ENDS_WITHIN)
-            streams.append(s)
-            s.sendall(req)
-            statuses.append(s.recv(12))
+        streams, statuses = open_event_streams(self, self.port, token, 260)
         self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
         self.assertEqual(statuses.count(b"HTTP/1.1 200"), 256)
 
