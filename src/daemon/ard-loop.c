@@ -55,7 +55,6 @@ struct ArdLoop {
   ArdWait *wait; /* the restart delay or back-off; the stop-timeout extension */
 
   ArdRound *round;
-  struct ArdHandover *handover;       /* upgrade in place: what the previous image handed over */
   struct ArdHookBatch *startup_hooks; /* [hooks] serve_startup, running */
   guint max_rounds;                   /* effective: --max-rounds, else config */
   gboolean battery_fresh;             /* the start-up battery just ran: skip it once */
@@ -588,7 +587,7 @@ on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
 static void
 resume_handed_over_wait(ArdLoop *loop)
 {
-  ArdHandover *h = loop->handover;
+  ArdHandover *h = loop->opts.handover;
   gint64 left = h->next_round_at_us - g_get_real_time();
   /* Once: a later retry of the step (ard_loop_step_soon) must not re-arm it. */
   h->next_round_at_us = 0;
@@ -611,7 +610,7 @@ resume_handed_over_wait(ArdLoop *loop)
 static gboolean
 adopt_round(ArdLoop *loop, GError **error)
 {
-  JsonObject *doc = json_node_get_object(loop->handover->round);
+  JsonObject *doc = json_node_get_object(loop->opts.handover->round);
   guint num = (guint)json_object_get_int_member_with_default(doc, "round_num", 0);
   const char *phase = json_object_get_string_member_with_default(doc, "phase", NULL);
   ar_emitter_set_context(loop->emitter, num, phase);
@@ -636,7 +635,7 @@ on_first_step(sd_event_source *s, void *user_data)
 {
   ArdLoop *loop = user_data;
   loop->step_defer = sd_event_source_disable_unref(loop->step_defer);
-  if (loop->handover) {
+  if (loop->opts.handover) {
     /* Upgraded in place: serve_startup hooks ran for this serve already,
      * a round in progress goes on (adopted before READY=1), and a
      * restart delay in progress goes on to its end. */
@@ -686,21 +685,15 @@ ArdLoop *
 ard_loop_new(const ArdOptions *opts, GError **error)
 {
   g_autoptr(ArdLoop) loop = g_new0(ArdLoop, 1);
+  /* Whole, so a new option or hook cannot be forgotten here; the two
+   * strings are the loop's own copies (ard_options_clear frees them). */
+  loop->opts = *opts;
   loop->opts.config_path = g_strdup(opts->config_path);
-  loop->opts.max_rounds = opts->max_rounds;
-  loop->opts.once = opts->once;
-  loop->opts.round_mode = opts->round_mode;
   loop->opts.phase = g_strdup(opts->phase);
-  loop->opts.journal = opts->journal;
-  loop->opts.clear_done = opts->clear_done;
-  loop->opts.console = opts->console;
-  loop->opts.version = opts->version ? opts->version : PACKAGE_VERSION;
-  loop->opts.on_ready = opts->on_ready;
-  loop->opts.on_round_ended = opts->on_round_ended;
-  loop->opts.on_adopt_failed = opts->on_adopt_failed;
+  if (!loop->opts.version)
+    loop->opts.version = PACKAGE_VERSION;
   loop->exit_code = AR_EXIT_FAILURE;
   ard_status_init(&loop->status, NULL);
-  loop->handover = opts->handover;
   loop->base_env = g_get_environ();
 
   g_autofree char *path =
@@ -724,9 +717,10 @@ ard_loop_new(const ArdOptions *opts, GError **error)
                 loop->cfg->log_dir, g_strerror(errno));
     return NULL;
   }
-  loop->lock = loop->handover ? ard_lock_adopt(loop->cfg->log_dir, loop->handover->lock_fd)
-                              : ard_lock_acquire(loop->cfg->log_dir, error);
-  if (!loop->lock && loop->handover)
+  loop->lock = loop->opts.handover
+                   ? ard_lock_adopt(loop->cfg->log_dir, loop->opts.handover->lock_fd)
+                   : ard_lock_acquire(loop->cfg->log_dir, error);
+  if (!loop->lock && loop->opts.handover)
     ar_set_error_errno(error, errno, _("cannot take over the project lock"));
   if (!loop->lock)
     return NULL;
@@ -810,7 +804,7 @@ crash_loop_persists(ArdLoop *loop)
 int
 ard_loop_run(ArdLoop *loop)
 {
-  if (!loop->opts.round_mode && !loop->handover) {
+  if (!loop->opts.round_mode && !loop->opts.handover) {
     if (loop->max_rounds)
       ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
               AR_EV_S("version", loop->opts.version),
@@ -832,7 +826,7 @@ ard_loop_run(ArdLoop *loop)
     loop->state->crash_streak = 0;
   }
   /* A round handed over by an upgrade in place is not a leftover. */
-  if (!(loop->handover && loop->handover->round))
+  if (!(loop->opts.handover && loop->opts.handover->round))
     end_leftovers(loop);
   if (loop->state->last)
     ard_status_remember_round(&loop->status, ard_round_summary_copy(loop->state->last));
@@ -856,7 +850,7 @@ ard_loop_run(ArdLoop *loop)
     g_clear_pointer(&loop->state->stop_reason, g_free);
     save_state(loop);
   }
-  if (loop->handover && loop->handover->round) {
+  if (loop->opts.handover && loop->opts.handover->round) {
     g_autoptr(GError) error = NULL;
     if (!adopt_round(loop, &error)) {
       /* Before READY=1: the previous image takes its round back (the
@@ -1005,7 +999,7 @@ ard_loop_is_busy(ArdLoop *loop)
 struct ArdHandover *
 ard_loop_get_handover(ArdLoop *loop)
 {
-  return loop->handover;
+  return loop->opts.handover;
 }
 
 void
