@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <grp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -247,4 +248,29 @@ vcs_test_finish(int rc)
   nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   g_clear_pointer(&tmp_root, g_free);
   return rc;
+}
+
+static uid_t chown_to;
+
+static int
+chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  return lchown(path, chown_to, chown_to);
+}
+
+void
+vcs_test_reclaim(void)
+{
+  chown_to = 0;
+  g_assert_cmpint(nftw(tmp_root, chown_one, 16, FTW_PHYS), ==, 0);
+}
+
+void
+vcs_test_drop_root(void)
+{
+  chown_to = 65534;
+  g_assert_cmpint(nftw(tmp_root, chown_one, 16, FTW_PHYS), ==, 0);
+  g_assert_cmpint(setgroups(0, NULL), ==, 0);
+  g_assert_cmpint(setgid(65534), ==, 0);
+  g_assert_cmpint(setuid(65534), ==, 0);
 }

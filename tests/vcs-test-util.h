@@ -12,6 +12,12 @@ G_BEGIN_DECLS
 
 /* g_test_init, the temporary root and the git environment. */
 void vcs_test_init(int *argc, char ***argv);
+/* In a forked child of a root test run: become nobody (65534), with the
+ * scratch folder handed over, for a test that needs permissions to bite. */
+void vcs_test_drop_root(void);
+/* Back in the root parent: the scratch folder is root's again (git refuses
+ * repositories of another owner). */
+void vcs_test_reclaim(void);
 /* Ends libgit2 and removes the temporary root; returns rc. */
 int vcs_test_finish(int rc);
 const char *vcs_test_tmp(void);
