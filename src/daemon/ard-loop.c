@@ -3,16 +3,11 @@
 
 #include "ard-loop.h"
 
-#include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
 
 #include <git2.h>
 #include <glib/gi18n.h>
-#include <systemd/sd-bus.h>
 
 #include "ar-classify.h"
 #include "ar-secret.h"
@@ -21,18 +16,15 @@
 #include "ard-between.h"
 #include "ard-console.h"
 #include "ard-hooks.h"
-#include "ard-leftovers.h"
 #include "ard-lock.h"
 #include "ard-notify.h"
-#include "ard-perms.h"
 #include "ard-reaction.h"
 #include "ard-reap.h"
 #include "ard-retention.h"
-#include "ard-round-adopt.h"
 #include "ard-round.h"
 #include "ard-secrets.h"
 #include "ard-serialize.h"
-#include "ard-stale-lock.h"
+#include "ard-startup.h"
 #include "ard-vcs.h"
 #include "ard-wait.h"
 
@@ -483,21 +475,6 @@ on_round_done(ArdRound *round, gpointer user_data)
 
 /* ---- before a round --------------------------------------------------- */
 
-/* What a killed predecessor left running: ended before anything else
- * touches the work tree (ard-leftovers.h). */
-static void
-end_leftovers(ArdLoop *loop)
-{
-  if (!loop->state->round_procs)
-    return;
-  ard_leftovers_end(loop->state->round_procs, ARD_KILL_GRACE_USEC, loop->emitter);
-  if (JSON_NODE_HOLDS_OBJECT(loop->state->round_procs))
-    (void)ard_stale_lock_end(loop->cfg->work_dir, json_node_get_object(loop->state->round_procs),
-                             loop->emitter);
-  g_clear_pointer(&loop->state->round_procs, json_node_unref);
-  save_state(loop);
-}
-
 static void
 start_round(ArdLoop *loop)
 {
@@ -566,18 +543,14 @@ loop_step(ArdLoop *loop)
 }
 
 /* [hooks] serve_startup: once per serve, before the first round; the
- * first failure stops the service (the Python tool's serve exit). */
+ * first failure stops the service. */
 static void
 on_startup_hooks_done(ArdHookBatch *batch, gpointer user_data)
 {
   ArdLoop *loop = user_data;
   g_autoptr(ArdHookBatch) owned = g_steal_pointer(&loop->startup_hooks);
-  g_autofree char *failure =
-      ard_hooks_emit(loop->emitter, loop->cfg, ard_hook_batch_get_results(owned), 0, NULL, NULL);
+  g_autofree char *failure = ard_startup_hooks_finish(owned, loop->emitter, loop->cfg);
   if (failure) {
-    g_printerr(_("agent-runnerd: %s; fix or disable the hook ([plugins] disable), then start "
-                 "again\n"),
-               failure);
     loop_exit(loop, AR_EXIT_CONFIG, failure);
     return;
   }
@@ -605,24 +578,18 @@ resume_handed_over_wait(ArdLoop *loop)
   set_run_state(loop, ARD_RUN_WAITING);
 }
 
-/* Upgraded in place mid-round: the previous image's round goes on here,
- * its agent untouched (ard-round-adopt.h). */
+/* Upgraded in place mid-round: the previous image's round goes on here. */
 static gboolean
 adopt_round(ArdLoop *loop, GError **error)
 {
-  JsonObject *doc = json_node_get_object(loop->opts.handover->round);
-  guint num = (guint)json_object_get_int_member_with_default(doc, "round_num", 0);
-  const char *phase = json_object_get_string_member_with_default(doc, "phase", NULL);
-  ar_emitter_set_context(loop->emitter, num, phase);
-  ArdRoundParams params = {
+  ArdRoundParams base = {
     .event = loop->event,
     .emitter = loop->emitter,
     .cfg = loop->cfg,
-    .round_num = num,
-    .phase = phase,
     .base_env = (const char *const *)loop->base_env,
   };
-  loop->round = ard_round_adopt(&params, doc, on_round_done, loop, error);
+  loop->round =
+      ard_startup_adopt_round(loop->opts.handover->round, &base, on_round_done, loop, error);
   if (!loop->round)
     return FALSE;
   loop->status.round_started_at_us = ard_round_get_started_realtime_us(loop->round);
@@ -643,18 +610,17 @@ on_first_step(sd_event_source *s, void *user_data)
       resume_handed_over_wait(loop);
     return 0;
   }
-  g_autoptr(GPtrArray) hooks = ar_config_hooks(loop->cfg, NULL, AR_HOOK_SERVE_STARTUP);
-  if (!loop->opts.round_mode && hooks->len > 0) {
-    g_autoptr(JsonObject) input = ard_hooks_input_new(loop->cfg, AR_HOOK_SERVE_STARTUP, 0, NULL);
+  if (!loop->opts.round_mode) {
     g_autoptr(GError) error = NULL;
-    loop->startup_hooks = ard_hooks_start(loop->event, loop->cfg, AR_HOOK_SERVE_STARTUP, hooks,
-                                          (const char *const *)loop->base_env, 0, NULL, input, NULL,
-                                          on_startup_hooks_done, loop, &error);
-    if (!loop->startup_hooks) {
+    loop->startup_hooks =
+        ard_startup_hooks_start(loop->event, loop->cfg, (const char *const *)loop->base_env,
+                                on_startup_hooks_done, loop, &error);
+    if (error) {
       g_warning("[hooks] serve_startup: %s", error->message);
       loop_exit(loop, AR_EXIT_FAILURE, "internal error");
     }
-    return 0;
+    if (loop->startup_hooks || error)
+      return 0;
   }
   loop_step(loop);
   return 0;
@@ -696,160 +662,50 @@ ard_loop_new(const ArdOptions *opts, GError **error)
   ard_status_init(&loop->status, NULL);
   loop->base_env = g_get_environ();
 
-  g_autofree char *path =
-      opts->config_path ? g_strdup(opts->config_path) : ar_config_default_path();
-  g_autoptr(GError) local = NULL;
-  loop->cfg = ar_config_load(path, &local);
-  if (!loop->cfg) {
-    g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, "%s", local->message);
+  ArdStartup base;
+  if (!ard_startup_open(&base, &loop->opts, error))
     return NULL;
-  }
-  if (opts->phase && !(loop->cfg->phase_list &&
-                       g_strv_contains((const char *const *)loop->cfg->phase_list, opts->phase))) {
-    g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("phase \"%s\" is not in [phases] list"),
-                opts->phase);
-    return NULL;
-  }
+  /* Taken over whole: ard_loop_free releases each of them. */
+  loop->cfg = base.cfg;
+  loop->lock = base.lock;
+  loop->event = base.event;
+  loop->emitter = base.emitter;
+  loop->state = base.state;
+  loop->state_recovered = base.state_recovered;
+  loop->libgit2_ref = base.libgit2_ref;
   loop->max_rounds = opts->max_rounds ? opts->max_rounds : loop->cfg->max_rounds;
-  ar_secret_register_env(loop->cfg);
-  if (g_mkdir_with_parents(loop->cfg->log_dir, 0700) < 0) {
-    g_set_error(error, AR_ERROR, AR_ERROR_CONFIG, _("cannot create log_dir %s: %s"),
-                loop->cfg->log_dir, g_strerror(errno));
-    return NULL;
-  }
-  loop->lock = loop->opts.handover
-                   ? ard_lock_adopt(loop->cfg->log_dir, loop->opts.handover->lock_fd)
-                   : ard_lock_acquire(loop->cfg->log_dir, error);
-  if (!loop->lock && loop->opts.handover)
-    ar_set_error_errno(error, errno, _("cannot take over the project lock"));
-  if (!loop->lock)
-    return NULL;
+  loop->status.persisted = loop->state;
 
-  /* The vcs code brackets every call with git_libgit2_init/shutdown; a
-   * reference held for the daemon's lifetime keeps libgit2's global state
-   * (its TLS setup parses the whole CA bundle: ~15 ms of CPU) from being
-   * torn down and rebuilt at every round's startup check. */
-  git_libgit2_init();
-  loop->libgit2_ref = TRUE;
-
-  /* Everything the agent double-forks re-parents to us, not to init: it
-   * stays countable and killable at round end. */
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-    g_warning("PR_SET_CHILD_SUBREAPER: %s", g_strerror(errno));
-
-  /* sd-event takes signals through signalfd: they must be blocked. The
-   * child resets its mask before exec. */
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGCHLD);
-  if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
-    ar_set_error_errno(error, errno, "sigprocmask");
-    return NULL;
-  }
-  int r = sd_event_new(&loop->event);
-  if (r < 0) {
-    ar_set_error_errno(error, -r, "sd_event_new");
-    return NULL;
-  }
   if (!add_signal(loop, &loop->sig_term, SIGTERM, on_stop_signal, error) ||
       !add_signal(loop, &loop->sig_int, SIGINT, on_stop_signal, error) ||
       !add_signal(loop, &loop->sig_hup, SIGHUP, on_hup, error) ||
       !add_signal(loop, &loop->sig_chld, SIGCHLD, on_chld, error))
     return NULL;
-  /* WATCHDOG_USEC set by systemd: sd-event pings at half the period, and
-   * that is the only timer an idle loop has. */
-  /* AGENT_RUNNER_TEST_NO_WATCHDOG=1 is a test-only fault switch: never
-   * ping, so tests/units can watch systemd kill and restart a stuck
-   * daemon. */
-  if (g_strcmp0(g_getenv("AGENT_RUNNER_TEST_NO_WATCHDOG"), "1") != 0)
-    (void)sd_event_set_watchdog(loop->event, TRUE);
-
-  loop->emitter = ar_emitter_new(loop->cfg->log_dir, loop->cfg->project);
-  ar_emitter_set_journal(loop->emitter, opts->journal);
-  ard_console_attach(loop->emitter, (ArdConsoleMode)loop->opts.console);
-
-  gboolean recovered = FALSE;
-  loop->state = ard_state_load(loop->cfg->log_dir, &recovered, &local);
-  if (!loop->state) {
-    g_propagate_error(error, g_steal_pointer(&local));
-    return NULL;
-  }
-  loop->state_recovered = recovered;
-  loop->status.persisted = loop->state;
   loop->reactor = ard_reactor_new(loop->emitter, loop->state, opts->round_mode);
   loop->secrets = ard_secrets_new(loop->event, loop->emitter, on_secrets_changed, loop);
   loop->wait = ard_wait_new(loop->event, on_wait_done, loop);
   return g_steal_pointer(&loop);
 }
 
-/* A crash-loop stop of an earlier run still holds: TRUE after telling the
- * operator; the caller exits without a round. */
-static gboolean
-crash_loop_persists(ArdLoop *loop)
-{
-  /* As durable as .agent-done: a plain restart (the unit, a reboot, a
-   * manual serve) does not resume a crash loop; agent-runner start
-   * (--clear-done, .start-requested) does, having cleared the reason. */
-  if (loop->opts.round_mode || g_strcmp0(loop->state->stop_reason, ARD_STOP_REASON_CRASH_LOOP) != 0)
-    return FALSE;
-  fprintf(stderr, "%s\n",
-          _("stopped after a crash loop; fix the agent, then run: agent-runner start"));
-  loop->status.stop_reason_current = TRUE;
-  return TRUE;
-}
-
 int
 ard_loop_run(ArdLoop *loop)
 {
-  if (!loop->opts.round_mode && !loop->opts.handover) {
-    if (loop->max_rounds)
-      ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", loop->opts.version),
-              AR_EV_S("config_path", loop->cfg->config_path),
-              AR_EV_I("max_rounds", loop->max_rounds), NULL);
-    else
-      ar_emit(loop->emitter, "serve_started", AR_EV_I("pid", getpid()),
-              AR_EV_S("version", loop->opts.version),
-              AR_EV_S("config_path", loop->cfg->config_path), "max_rounds", AR_EV_NULL, NULL);
-  }
-  if (loop->state_recovered)
-    ar_emit(loop->emitter, "status_recovered", AR_EV_S("reason", "state.json could not be parsed"),
-            NULL);
-  if (ard_between_explicit_start(loop->cfg->log_dir, loop->opts.clear_done)) {
-    /* The agent's "done" and a lasting stop of an earlier run no longer
-     * apply. A plain restart (the unit) keeps them. */
-    loop->opts.clear_done = TRUE;
-    g_clear_pointer(&loop->state->stop_reason, g_free);
-    loop->state->crash_streak = 0;
-  }
-  /* A round handed over by an upgrade in place is not a leftover. */
-  if (!(loop->opts.handover && loop->opts.handover->round))
-    end_leftovers(loop);
   if (loop->state->last)
     ard_status_remember_round(&loop->status, ard_round_summary_copy(loop->state->last));
-  ard_perms_tighten(loop->cfg->log_dir, loop->emitter);
-  ard_retention_prune_transcripts(loop->cfg->log_dir, loop->cfg->round_log_retention, NULL);
-  ard_retention_prune_events(loop->cfg->log_dir, loop->cfg->events_retention_days,
-                             g_get_real_time());
-
-  if (crash_loop_persists(loop)) {
+  ArdStartupVerdict v = ard_startup_prepare(&loop->opts, loop->max_rounds, loop->cfg, loop->emitter,
+                                            loop->state, loop->state_recovered);
+  if (v == ARD_STARTUP_CRASH_LOOP) {
+    /* The reason in state.json is this run's too. */
+    loop->status.stop_reason_current = TRUE;
     loop_exit(loop, AR_EXIT_CRASH_LOOP, "crash_loop (earlier); agent-runner start resumes");
     return loop->exit_code;
   }
-  if (!run_battery(loop)) {
+  if (v != ARD_STARTUP_GO) {
+    loop->disk_full = v == ARD_STARTUP_DISK_FULL;
     config_broken_exit(loop);
     return loop->exit_code;
   }
   loop->battery_fresh = TRUE;
-  if (loop->state->stop_reason && !loop->opts.round_mode) {
-    /* Starting again clears a stale lasting-stop note; .agent-done itself
-     * still stops us below if it is there. */
-    g_clear_pointer(&loop->state->stop_reason, g_free);
-    save_state(loop);
-  }
   if (loop->opts.handover && loop->opts.handover->round) {
     g_autoptr(GError) error = NULL;
     if (!adopt_round(loop, &error)) {

@@ -16,6 +16,7 @@
 #include "ar-events.h"
 #include "ar-exit.h"
 #include "ard-backoff.h"
+#include "ard-options.h"
 #include "ard-state.h"
 #include "ard-status.h"
 
@@ -23,26 +24,7 @@ G_BEGIN_DECLS
 
 typedef struct ArdLoop ArdLoop;
 
-typedef struct {
-  char *config_path; /* NULL: ./agent-runner.toml */
-  guint max_rounds;  /* 0: [runtime] max_rounds */
-  gboolean once;
-  gboolean round_mode; /* --round: one round, exit code = the agent's */
-  char *phase;         /* --phase with --round */
-  gboolean journal;
-  gboolean clear_done;          /* explicit start: forget .agent-done and a lasting stop */
-  int console;                  /* ArdConsoleMode: stderr narration (ard-console.h) */
-  struct ArdHandover *handover; /* --deserialize: state from the previous image (borrowed) */
-  const char *version;          /* this image's, for serve_started (borrowed; NULL: the build's) */
-  /* The upgrade in place (ard-upgrade.c) follows the loop through these:
-   * after READY=1 (a hand-over is taken up), and once a round ended and
-   * the wait before the next began (a deferred upgrade may go ahead). */
-  void (*on_ready)(ArdLoop *loop);
-  void (*on_round_ended)(ArdLoop *loop);
-  /* A handed-over round could not be taken: give it back (before READY=1). */
-  void (*on_adopt_failed)(ArdLoop *loop, const char *reason);
-} ArdOptions;
-
+/* The loop's own copies of the two strings of ArdOptions. */
 void ard_options_clear(ArdOptions *opts);
 
 /* Load the config, create log_dir, take the project lock, set up signals.

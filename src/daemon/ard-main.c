@@ -26,6 +26,7 @@
 #include "ar-util.h"
 #include "ard-bus.h"
 #include "ard-console.h"
+#include "ard-fault.h"
 #include "ard-loop.h"
 #include "ard-upgrade.h"
 
@@ -74,7 +75,8 @@ main(int argc, char **argv)
   /* A closed agent stdin must be EPIPE for the writer, not a kill. */
   signal(SIGPIPE, SIG_IGN);
   g_log_set_writer_func(ar_redact_log_writer, NULL, NULL);
-  ard_upgrade_init(argc, argv, ARD_VERSION, ARD_TEST_FAULTS);
+  ard_fault_init(ARD_TEST_FAULTS);
+  ard_upgrade_init(argc, argv, ARD_VERSION);
 
   g_autofree char *config_path = NULL;
   g_autofree char *phase = NULL;
@@ -130,8 +132,7 @@ main(int argc, char **argv)
     return AR_EXIT_FAILURE;
   }
   if (version) {
-    if (ARD_TEST_FAULTS &&
-        g_strcmp0(g_getenv("AGENT_RUNNER_TEST_UPGRADE_FAULT"), "version-exit-1") == 0)
+    if (ard_fault("version-exit-1"))
       return AR_EXIT_FAILURE;
     printf("agent-runnerd %s\n", ard_version());
     return AR_EXIT_OK;

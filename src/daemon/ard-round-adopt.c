@@ -28,9 +28,9 @@
 
 #include "ar-json.h"
 #include "ar-util.h"
+#include "ard-fault.h"
 #include "ard-round-adopt.h"
 #include "ard-round-private.h"
-#include "ard-upgrade.h"
 
 /* The absolute CLOCK_MONOTONIC time a one-shot timer fires at; 0: off. */
 static gint64
@@ -261,9 +261,9 @@ ard_round_adopt(const ArdRoundParams *p, JsonObject *doc, ArdRoundDoneFunc done,
   };
   ar_classifier_set_clock(r->classifier, &clock);
 
-  if (ard_upgrade_fault("fail-adopt")) {
+  if (ard_fault("fail-adopt")) {
     g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
-                "test fault AGENT_RUNNER_TEST_UPGRADE_FAULT=fail-adopt: refusing the round");
+                "test fault " ARD_FAULT_ENV "=fail-adopt: refusing the round");
     return NULL;
   }
   /* Last: from here the round owns the agent (freeing r would end it). */

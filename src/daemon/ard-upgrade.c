@@ -23,6 +23,7 @@
 #include "ar-names.h"
 #include "ar-prompt.h"
 #include "ar-util.h"
+#include "ard-fault.h"
 #include "ard-lock.h"
 #include "ard-loop.h"
 #include "ard-notify.h"
@@ -30,25 +31,16 @@
 
 /* What a smoke-test child may print before we stop reading. */
 #define CHILD_OUTPUT_MAX 8192
-/* The test-only fault switch (honoured by test builds only). */
-#define FAULT_ENV "AGENT_RUNNER_TEST_UPGRADE_FAULT"
 
 static struct {
   char **args;     /* our command line after argv[0], without hand-over options */
   char *version;   /* this image's */
   char *self_path; /* where this image was started from */
   int exe_fd;      /* O_PATH to this image: the rollback target of an upgrade */
-  gboolean faults; /* test build: FAULT_ENV applies */
   char *pending;   /* a candidate waiting for the running round to end */
   sd_bus *bus;     /* flushed before the exec */
   sd_event_source *defer;
 } up = { .exe_fd = -1 };
-
-static gboolean
-fault(const char *which)
-{
-  return up.faults && g_strcmp0(g_getenv(FAULT_ENV), which) == 0;
-}
 
 /* Options that belong to one hand-over, never passed on to the next. */
 static gboolean
@@ -66,7 +58,7 @@ is_handover_option(const char *arg, gboolean *takes_value)
 }
 
 void
-ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_faults)
+ard_upgrade_init(int argc, char **argv, const char *version)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new();
   for (int i = 1; i < argc; i++) {
@@ -80,7 +72,6 @@ ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_fault
   g_ptr_array_add(args, NULL);
   up.args = (char **)g_ptr_array_steal(args, NULL);
   up.version = g_strdup(version);
-  up.faults = test_faults;
   /* The path, not the inode: after a package manager replaced the file,
    * the path names the new version (the kernel marks the old "deleted"). */
   g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
@@ -90,12 +81,6 @@ ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_fault
   /* Survives the file being replaced or removed: a rollback re-executes
    * exactly the image that is running now. */
   up.exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
-}
-
-gboolean
-ard_upgrade_fault(const char *which)
-{
-  return fault(which);
 }
 
 const char *
@@ -548,9 +533,9 @@ ard_upgrade_handle(ArdLoop *loop, sd_bus *bus, sd_bus_message *m)
 int
 ard_upgrade_self_check(const char *config_path, int fd)
 {
-  if (fault("abort-deserialize"))
+  if (ard_fault("abort-deserialize"))
     abort();
-  while (fault("hang-deserialize"))
+  while (ard_fault("hang-deserialize"))
     pause();
   g_autoptr(GError) error = NULL;
   g_autoptr(ArdHandover) h = ard_handover_read(fd, FALSE, &error);
@@ -587,7 +572,7 @@ gboolean
 ard_upgrade_take_handover(int fd, const char *rollback_reason, ArdHandover **out, GError **error)
 {
   *out = NULL;
-  if (!rollback_reason && fault("abort-deserialize"))
+  if (!rollback_reason && ard_fault("abort-deserialize"))
     abort();
   ArdHandover *h = ard_handover_read(fd, TRUE, error);
   if (!h)
@@ -600,9 +585,9 @@ ard_upgrade_take_handover(int fd, const char *rollback_reason, ArdHandover **out
   if (h->exe_fd >= 0)
     (void)ard_handover_keep_fd(h->exe_fd, FALSE);
   *out = h;
-  if (!rollback_reason && fault("fail-after-exec")) {
+  if (!rollback_reason && ard_fault("fail-after-exec")) {
     g_set_error(error, AR_ERROR, AR_ERROR_FAILED,
-                "test fault " FAULT_ENV "=fail-after-exec: refusing the hand-over");
+                "test fault " ARD_FAULT_ENV "=fail-after-exec: refusing the hand-over");
     return FALSE;
   }
   return TRUE;

@@ -25,14 +25,10 @@ G_BEGIN_DECLS
 #define ARD_UPGRADE_READY_TIMEOUT_S 30
 
 /* Called first in main(): the command line (re-used for the exec), this
- * image's version and path, an fd to this image for a later rollback.
- * test_faults: honour AGENT_RUNNER_TEST_UPGRADE_FAULT (test builds only). */
-void ard_upgrade_init(int argc, char **argv, const char *version, gboolean test_faults);
+ * image's version and path, an fd to this image for a later rollback. */
+void ard_upgrade_init(int argc, char **argv, const char *version);
 /* The version this image reports (--version, the Version property). */
 const char *ard_version(void);
-/* A test build with AGENT_RUNNER_TEST_UPGRADE_FAULT=which set (never TRUE
- * in a production build). */
-gboolean ard_upgrade_fault(const char *which);
 
 /* --self-check --deserialize FD: load the config, run the startup checks,
  * parse the hand-over document. Returns the process exit code. */
