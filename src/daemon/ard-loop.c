@@ -14,7 +14,6 @@
 #include "ar-util.h"
 #include "ard-backoff.h"
 #include "ard-between.h"
-#include "ard-console.h"
 #include "ard-hooks.h"
 #include "ard-lock.h"
 #include "ard-notify.h"

@@ -27,14 +27,17 @@ typedef struct ArdLoop ArdLoop;
 /* The loop's own copies of the two strings of ArdOptions. */
 void ard_options_clear(ArdOptions *opts);
 
-/* Load the config, create log_dir, take the project lock, set up signals.
- * Errors: AR_ERROR_CONFIG (AR_EXIT_CONFIG), AR_ERROR_LOCKED
- * (AR_EXIT_LOCKED), others AR_EXIT_FAILURE. */
+/* The start-up (ard_startup_open: config, log_dir, project lock, event
+ * loop, emitter, state.json), then the signals. Errors: AR_ERROR_CONFIG
+ * (AR_EXIT_CONFIG), AR_ERROR_LOCKED (AR_EXIT_LOCKED), others
+ * AR_EXIT_FAILURE. */
 ArdLoop *ard_loop_new(const ArdOptions *opts, GError **error);
 void ard_loop_free(ArdLoop *loop);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdLoop, ard_loop_free)
 
-/* Run until the loop stops; returns the process exit code. */
+/* What runs before the first round (ard_startup_prepare, a handed-over
+ * round taken up), READY=1, then the rounds until the loop stops; returns
+ * the process exit code. */
 int ard_loop_run(ArdLoop *loop);
 
 /* Stop after the current round (now = FALSE), or end the round now (TERM
