@@ -198,6 +198,8 @@ class UpgradeTest(UpgradeCase):
         end = p.wait_event("round_end", proc=proc)
         self.assertEqual(end["round_num"], 1)
         self.assertEqual(end["outcome"], "ok")
+        # Emitted right after round_end: wait for it, not only for round_end.
+        p.wait_event("agent_usage_recorded", proc=proc)
         usage = [e for e in p.events("agent_usage_recorded") if e["round_num"] == 1]
         self.assertEqual(len(usage), 1, p.kinds())
         self.assertEqual(usage[0]["duration_ms"], 4321)
