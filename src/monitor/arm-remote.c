@@ -47,84 +47,30 @@ typedef enum {
   HOST_UP,
 } HostState;
 
-struct ArmRemote {
+typedef struct {
+  ArmHost host; /* first: the bus glue and the page see this part */
   ArmMonitor *mon;
   char *spec;
-  char *key; /* the outage notification's, in the notify replies */
   HostState state;
   sd_bus *bus;
   GPid pid;
   int err_fd; /* a memfd that catches ssh's stderr: the reason of a failure */
   sd_bus_slot *disconnect_slot;
   sd_event_source *retry;
-  gboolean has_monitor; /* org.agentrunner.Monitor1 on the host's bus */
   /* the outage in progress (down_since_us 0: none) */
   gint64 down_since_us; /* monotonic */
   guint attempts;
   guint sleep_s;
   gboolean gave_up;
   char *last_error;
-  char *alert_message; /* while remote_unreachable is active */
   ArEmitter *journal;
-  guint32 notify_id;
-};
+} ArmRemote;
 
-ArmMonitor *
-arm_remote_monitor(ArmRemote *r)
+/* The bus the glue and the page may call: none while the host is down. */
+static void
+publish_bus(ArmRemote *r)
 {
-  return r->mon;
-}
-
-const char *
-arm_remote_spec(ArmRemote *r)
-{
-  return r->spec;
-}
-
-const char *
-arm_remote_alert(ArmRemote *r)
-{
-  return r->alert_message;
-}
-
-sd_bus *
-arm_remote_bus(ArmRemote *r)
-{
-  return r->state == HOST_DOWN ? NULL : r->bus;
-}
-
-gboolean
-arm_remote_has_monitor(ArmRemote *r)
-{
-  return r->has_monitor;
-}
-
-guint32 *
-arm_remote_notify_id(ArmMonitor *mon, const char *key)
-{
-  for (guint i = 0; mon->remotes && i < mon->remotes->len; i++) {
-    ArmRemote *r = g_ptr_array_index(mon->remotes, i);
-    if (g_str_equal(r->key, key))
-      return &r->notify_id;
-  }
-  return NULL;
-}
-
-ArmProject *
-arm_remote_project(ArmRemote *r, const char *bus_name, const char *project)
-{
-  g_autofree char *key = g_strconcat(r->spec, "/", bus_name, NULL);
-  ArmProject *p = g_hash_table_lookup(r->mon->projects, key);
-  if (p)
-    return p;
-  g_autofree char *name = g_strconcat(r->spec, "/", project, NULL);
-  p = arm_project_new(r->mon, bus_name, name);
-  g_free(p->key);
-  p->key = g_steal_pointer(&key);
-  p->host = g_strdup(r->spec);
-  p->remote = r;
-  g_hash_table_insert(r->mon->projects, p->key, p);
-  return p;
+  r->host.bus = r->state == HOST_DOWN ? NULL : r->bus;
 }
 
 /* ---- output of the host's own events ------------------------------------- */
@@ -133,7 +79,7 @@ static void
 on_host_event(const ArEvent *event, gpointer user_data)
 {
   ArmRemote *r = user_data;
-  arm_output_event(r->mon, r->spec, event->kind->name, event->json_line);
+  arm_sinks_line(r->mon, r->spec, event->kind->name, event->json_line);
 }
 
 /* The outage as an alert: once when the monitor gives up, once when the
@@ -142,47 +88,16 @@ static void
 host_alert(ArmRemote *r, gboolean active, const char *message)
 {
   ArmMonitor *mon = r->mon;
-  g_free(r->alert_message);
-  r->alert_message = active ? g_strdup(message) : NULL;
+  g_free(r->host.alert_message);
+  r->host.alert_message = active ? g_strdup(message) : NULL;
   /* The page shows the host's alert on each of its cards. */
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init(&it, mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value))
-    if (((ArmProject *)value)->remote == r)
-      arm_web_changed(mon, value);
-  if (mon->opts.output == ARM_OUT_ALERTS) {
-    if (mon->opts.json) {
-      g_autofree char *ts = ar_utc_iso_ms(g_get_real_time());
-      g_autoptr(JsonBuilder) b = json_builder_new();
-      json_builder_begin_object(b);
-      ar_json_add_str(b, "ts", ts);
-      ar_json_add_str(b, "host", r->spec);
-      json_builder_set_member_name(b, "project");
-      json_builder_add_null_value(b);
-      ar_json_add_str(b, "detector", HOST_DETECTOR);
-      ar_json_add_str(b, "severity", arm_severity_name(ARM_SEV_CRITICAL));
-      ar_json_add_str(b, "state", active ? "emitted" : "resolved");
-      ar_json_add_str(b, "message", message);
-      ar_json_add_str(b, "auto_action", "none");
-      json_builder_end_object(b);
-      g_autoptr(JsonNode) root = json_builder_get_root(b);
-      g_autofree char *line = json_to_string(root, FALSE);
-      printf("%s\n", line);
-    } else if (active) {
-      printf("[CRIT] %s %s — %s\n", r->spec, HOST_DETECTOR, message);
-    } else {
-      printf(_("[OK] %s %s resolved — %s\n"), r->spec, HOST_DETECTOR, message);
-    }
-    fflush(stdout);
-  }
-  if (!mon->notify)
-    return;
-  g_autofree char *summary = active
-                                 ? g_strdup_printf(_("agent-runner: %s unreachable"), r->spec)
-                                 : g_strdup_printf(_("agent-runner: %s reachable again"), r->spec);
-  arm_notify_show_key(mon->notify, r->key, r->notify_id, active ? ARM_SEV_CRITICAL : ARM_SEV_INFO,
-                      summary, message);
+    if (((ArmProject *)value)->remote == &r->host)
+      arm_sinks_changed(value);
+  arm_sinks_host_alert(mon, r->spec, active, message);
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -197,6 +112,7 @@ teardown(ArmRemote *r)
     (void)sd_bus_detach_event(r->bus);
     r->bus = sd_bus_close_unref(r->bus);
   }
+  publish_bus(r);
   ar_remote_reap(r->pid, TRUE);
   r->pid = 0;
   if (r->err_fd >= 0)
@@ -238,7 +154,7 @@ projects_unreachable(ArmRemote *r)
   g_hash_table_iter_init(&it, r->mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
-    if (p->remote != r)
+    if (p->remote != &r->host)
       continue;
     p->match_slot = sd_bus_slot_unref(p->match_slot);
     if (p->peek_pending)
@@ -266,6 +182,7 @@ host_failed(ArmRemote *r, const char *why)
   g_free(r->last_error);
   r->last_error = g_strdup(ssh_said ? ssh_said : why ? why : _("connection failed"));
   r->state = HOST_DOWN;
+  publish_bus(r);
   projects_unreachable(r);
   if (r->down_since_us == 0) {
     r->down_since_us = g_get_monotonic_time();
@@ -309,9 +226,10 @@ on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
-void
-arm_remote_listed(ArmRemote *r, char **names, const char *why)
+static void
+listed(ArmHost *h, char **names, const char *why)
 {
+  ArmRemote *r = (ArmRemote *)h;
   if (r->state != HOST_CONNECTING)
     return;
   if (!names) {
@@ -319,7 +237,7 @@ arm_remote_listed(ArmRemote *r, char **names, const char *why)
     return;
   }
   r->state = HOST_UP;
-  r->has_monitor = g_strv_contains((const char *const *)names, ARM_BUS_NAME);
+  r->host.has_monitor = g_strv_contains((const char *const *)names, ARM_BUS_NAME);
   /* Reachable again: a project that is not on the bus any more stopped
    * meanwhile (those that are come back through GetNameOwner). */
   GHashTableIter it;
@@ -327,9 +245,9 @@ arm_remote_listed(ArmRemote *r, char **names, const char *why)
   g_hash_table_iter_init(&it, r->mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
-    if (p->remote == r && p->unreachable) {
+    if (p->remote == &r->host && p->unreachable) {
       p->unreachable = FALSE;
-      arm_web_changed(r->mon, p);
+      arm_sinks_changed(p);
     }
   }
   if (r->down_since_us == 0)
@@ -357,6 +275,7 @@ connect_host(ArmRemote *r)
   r->err_fd = memfd_create("ssh-stderr", MFD_CLOEXEC);
   int fd = -1;
   r->state = HOST_CONNECTING;
+  publish_bus(r);
   if (!ar_remote_spawn(r->spec, r->mon->opts.system, ssh_options, r->err_fd, &r->pid, &fd,
                        &error)) {
     host_failed(r, error->message);
@@ -378,11 +297,12 @@ connect_host(ArmRemote *r)
     ret = sd_bus_attach_event(r->bus, r->mon->event, SD_EVENT_PRIORITY_NORMAL);
   if (ret >= 0)
     ret = sd_bus_start(r->bus);
+  publish_bus(r);
   if (ret < 0) {
     host_failed(r, g_strerror(-ret));
     return;
   }
-  arm_bus_follow_remote(r, r->bus);
+  arm_bus_follow_remote(&r->host);
 }
 
 /* ---- the monitor's hosts --------------------------------------------------- */
@@ -394,8 +314,7 @@ remote_free(ArmRemote *r)
   teardown(r);
   g_clear_pointer(&r->journal, ar_emitter_unref);
   g_free(r->last_error);
-  g_free(r->alert_message);
-  g_free(r->key);
+  g_free(r->host.alert_message);
   g_free(r->spec);
   g_free(r);
 }
@@ -408,7 +327,7 @@ arm_remote_start(ArmMonitor *mon)
     ArmRemote *r = g_new0(ArmRemote, 1);
     r->mon = mon;
     r->spec = g_strdup(mon->opts.hosts[i]);
-    r->key = g_strconcat(r->spec, "/", NULL);
+    r->host = (ArmHost){ .mon = mon, .spec = r->spec, .listed = listed };
     r->err_fd = -1;
     r->journal = ar_emitter_new(NULL, NULL);
     ar_emitter_set_journal(r->journal, mon->opts.journal);
