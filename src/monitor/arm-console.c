@@ -126,7 +126,7 @@ on_host_alert(gpointer data, const char *host, gboolean active, const char *mess
 {
   ArmConsole *o = data;
   const ArmAlert a = {
-    .detector = "remote_unreachable",
+    .detector = ARM_HOST_DETECTOR,
     .severity = ARM_SEV_CRITICAL,
     .active = active,
     .message = message,

@@ -36,8 +36,9 @@
 G_BEGIN_DECLS
 
 #define ARM_BUS_NAME      "org.agentrunner.Monitor1"
-#define ARM_EXIT_WINDOW   10   /* agent exits the rate detectors look at */
-#define ARM_SHORT_EXIT_S  60.0 /* a failing exit shorter than this is "short" */
+#define ARM_HOST_DETECTOR "remote_unreachable" /* a --host bus out of reach too long */
+#define ARM_EXIT_WINDOW   10                   /* agent exits the rate detectors look at */
+#define ARM_SHORT_EXIT_S  60.0                 /* a failing exit shorter than this is "short" */
 #define ARM_MAX_DETECTORS 24
 
 typedef enum {

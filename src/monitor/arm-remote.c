@@ -3,14 +3,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
-#include "ar-json.h"
 #include "ar-remote.h"
 #include "ar-util.h"
 #include "arm-monitor.h"
@@ -33,7 +31,6 @@
 
 #define BACKOFF_MAX_S   30
 #define CALL_TIMEOUT_US (10 * G_USEC_PER_SEC)
-#define HOST_DETECTOR   "remote_unreachable"
 
 /* BatchMode: a service has nobody to type a password; ConnectTimeout and
  * the keepalive bound how long a dead host or link goes unnoticed. */
@@ -49,8 +46,6 @@ typedef enum {
 
 typedef struct {
   ArmHost host; /* first: the bus glue and the page see this part */
-  ArmMonitor *mon;
-  char *spec;
   HostState state;
   sd_bus *bus;
   GPid pid;
@@ -79,7 +74,7 @@ static void
 on_host_event(const ArEvent *event, gpointer user_data)
 {
   ArmRemote *r = user_data;
-  arm_sinks_line(r->mon, r->spec, event->kind->name, event->json_line);
+  arm_sinks_line(r->host.mon, r->host.spec, event->kind->name, event->json_line);
 }
 
 /* The outage as an alert: once when the monitor gives up, once when the
@@ -87,7 +82,7 @@ on_host_event(const ArEvent *event, gpointer user_data)
 static void
 host_alert(ArmRemote *r, gboolean active, const char *message)
 {
-  ArmMonitor *mon = r->mon;
+  ArmMonitor *mon = r->host.mon;
   g_free(r->host.alert_message);
   r->host.alert_message = active ? g_strdup(message) : NULL;
   /* The page shows the host's alert on each of its cards. */
@@ -97,7 +92,7 @@ host_alert(ArmRemote *r, gboolean active, const char *message)
   while (g_hash_table_iter_next(&it, NULL, &value))
     if (((ArmProject *)value)->remote == &r->host)
       arm_sinks_changed(value);
-  arm_sinks_host_alert(mon, r->spec, active, message);
+  arm_sinks_host_alert(mon, r->host.spec, active, message);
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -134,8 +129,8 @@ schedule_retry(ArmRemote *r, guint delay_s)
 {
   uint64_t when = (uint64_t)g_get_monotonic_time() + (uint64_t)delay_s * G_USEC_PER_SEC;
   if (!r->retry) {
-    int r2 =
-        sd_event_add_time(r->mon->event, &r->retry, CLOCK_MONOTONIC, when, 100 * 1000, on_retry, r);
+    int r2 = sd_event_add_time(r->host.mon->event, &r->retry, CLOCK_MONOTONIC, when, 100 * 1000,
+                               on_retry, r);
     if (r2 < 0)
       g_warning("sd_event_add_time: %s", g_strerror(-r2));
     return;
@@ -151,7 +146,7 @@ projects_unreachable(ArmRemote *r)
 {
   GHashTableIter it;
   gpointer value;
-  g_hash_table_iter_init(&it, r->mon->projects);
+  g_hash_table_iter_init(&it, r->host.mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
     if (p->remote != &r->host)
@@ -192,17 +187,17 @@ host_failed(ArmRemote *r, const char *why)
   r->attempts++;
   r->sleep_s = r->sleep_s ? MIN(r->sleep_s * 2, BACKOFF_MAX_S) : 1;
   double elapsed = seconds_since(r->down_since_us);
-  double cap = r->mon->opts.remote_tolerance_s;
+  double cap = r->host.mon->opts.remote_tolerance_s;
   guint next = r->sleep_s;
   if (!r->gave_up && elapsed >= cap) {
     r->gave_up = TRUE;
     if (r->journal)
-      ar_emit(r->journal, "monitor_remote_giveup", AR_EV_S("host", r->spec),
+      ar_emit(r->journal, "monitor_remote_giveup", AR_EV_S("host", r->host.spec),
               AR_EV_I("total_attempts", r->attempts), AR_EV_D("total_elapsed_s", elapsed),
               AR_EV_D("cap_s", cap), AR_EV_S("final_error", r->last_error), NULL);
     g_autofree char *message = g_strdup_printf(
         _("no answer from %s's bus for %.0fs (%u attempts): %s; retrying every %us at most"),
-        r->spec, elapsed, r->attempts, r->last_error, (guint)BACKOFF_MAX_S);
+        r->host.spec, elapsed, r->attempts, r->last_error, (guint)BACKOFF_MAX_S);
     host_alert(r, TRUE, message);
   } else if (!r->gave_up) {
     /* Like the Python tool: the last wait ends at the window's end, so
@@ -210,7 +205,7 @@ host_failed(ArmRemote *r, const char *why)
     double left = cap - elapsed;
     next = MAX(1, MIN(next, (guint)ceil(left)));
     if (r->journal)
-      ar_emit(r->journal, "monitor_remote_blip", AR_EV_S("host", r->spec),
+      ar_emit(r->journal, "monitor_remote_blip", AR_EV_S("host", r->host.spec),
               AR_EV_S("error", r->last_error), AR_EV_I("attempt", r->attempts),
               AR_EV_D("elapsed_s", elapsed), AR_EV_D("cap_s", cap),
               AR_EV_D("interval_s", r->sleep_s), AR_EV_D("next_sleep_s", next), NULL);
@@ -242,7 +237,7 @@ listed(ArmHost *h, char **names, const char *why)
    * meanwhile (those that are come back through GetNameOwner). */
   GHashTableIter it;
   gpointer value;
-  g_hash_table_iter_init(&it, r->mon->projects);
+  g_hash_table_iter_init(&it, r->host.mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
     if (p->remote == &r->host && p->unreachable) {
@@ -254,12 +249,12 @@ listed(ArmHost *h, char **names, const char *why)
     return;
   double outage = seconds_since(r->down_since_us);
   if (r->journal)
-    ar_emit(r->journal, "monitor_remote_recovered", AR_EV_S("host", r->spec),
+    ar_emit(r->journal, "monitor_remote_recovered", AR_EV_S("host", r->host.spec),
             AR_EV_I("attempts", r->attempts), AR_EV_D("outage_s", outage),
             AR_EV_B("gave_up", r->gave_up), NULL);
   if (r->gave_up) {
     g_autofree char *message =
-        g_strdup_printf(_("%s's bus answers again after %.0fs"), r->spec, outage);
+        g_strdup_printf(_("%s's bus answers again after %.0fs"), r->host.spec, outage);
     host_alert(r, FALSE, message);
   }
   r->down_since_us = 0;
@@ -276,7 +271,7 @@ connect_host(ArmRemote *r)
   int fd = -1;
   r->state = HOST_CONNECTING;
   publish_bus(r);
-  if (!ar_remote_spawn(r->spec, r->mon->opts.system, ssh_options, r->err_fd, &r->pid, &fd,
+  if (!ar_remote_spawn(r->host.spec, r->host.mon->opts.system, ssh_options, r->err_fd, &r->pid, &fd,
                        &error)) {
     host_failed(r, error->message);
     return;
@@ -294,7 +289,7 @@ connect_host(ArmRemote *r)
     ret = sd_bus_match_signal(r->bus, &r->disconnect_slot, NULL, "/org/freedesktop/DBus/Local",
                               "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, r);
   if (ret >= 0)
-    ret = sd_bus_attach_event(r->bus, r->mon->event, SD_EVENT_PRIORITY_NORMAL);
+    ret = sd_bus_attach_event(r->bus, r->host.mon->event, SD_EVENT_PRIORITY_NORMAL);
   if (ret >= 0)
     ret = sd_bus_start(r->bus);
   publish_bus(r);
@@ -315,7 +310,7 @@ remote_free(ArmRemote *r)
   g_clear_pointer(&r->journal, ar_emitter_unref);
   g_free(r->last_error);
   g_free(r->host.alert_message);
-  g_free(r->spec);
+  g_free(r->host.spec);
   g_free(r);
 }
 
@@ -325,9 +320,7 @@ arm_remote_start(ArmMonitor *mon)
   mon->remotes = g_ptr_array_new_with_free_func((GDestroyNotify)remote_free);
   for (guint i = 0; mon->opts.hosts && mon->opts.hosts[i]; i++) {
     ArmRemote *r = g_new0(ArmRemote, 1);
-    r->mon = mon;
-    r->spec = g_strdup(mon->opts.hosts[i]);
-    r->host = (ArmHost){ .mon = mon, .spec = r->spec, .listed = listed };
+    r->host = (ArmHost){ .mon = mon, .spec = g_strdup(mon->opts.hosts[i]), .listed = listed };
     r->err_fd = -1;
     r->journal = ar_emitter_new(NULL, NULL);
     ar_emitter_set_journal(r->journal, mon->opts.journal);

@@ -309,7 +309,7 @@ other_alerts(ArmProject *p, ArmAlertFunc func, gpointer data)
   arm_alerts_foreach_named(p, func, data);
   const char *host_alert = p->remote ? p->remote->alert_message : NULL;
   if (host_alert)
-    func("remote_unreachable", ARM_SEV_CRITICAL, host_alert, data);
+    func(ARM_HOST_DETECTOR, ARM_SEV_CRITICAL, host_alert, data);
 }
 
 static void
