@@ -140,6 +140,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
 static void
 monitor_clear(ArmMonitor *mon)
 {
+  /* First: the page's goodbye runs the loop for up to half a second, and
+   * no output being freed may hear of the model meanwhile. */
   arm_monitor_clear_sinks(mon);
   g_clear_pointer(&mon->web, arm_web_free);
   g_clear_pointer(&mon->hooks, arm_hooks_free);
@@ -208,7 +210,8 @@ main(int argc, char **argv)
   }
   mon.health = arm_health_new(&mon);
   arm_monitor_add_sink(&mon, &arm_health_sink, NULL);
-  /* Before the bus: the projects already on it are reported as it lists them. */
+  /* Before the bus starts: it lists the projects already there, and from
+   * then on the model may speak. */
   mon.console = arm_console_new(&mon);
   arm_monitor_add_sink(&mon, &arm_console_sink, mon.console);
   if (!arm_bus_start(&mon, &error)) {
