@@ -25,19 +25,39 @@
  * start-up calls give up after this, and the events files are enough. */
 #define CALL_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
 
-static ArmProject *
-lookup(ArmMonitor *mon, ArmRemote *remote, const char *bus_name)
+/* A remote project is HOST/PROJECT everywhere (output, journal, desktop,
+ * web page), and HOST/BUS_NAME in mon->projects. */
+static char *
+key_of(ArmHost *remote, const char *bus_name)
 {
-  if (!remote)
-    return g_hash_table_lookup(mon->projects, bus_name);
-  g_autofree char *key = g_strconcat(arm_remote_spec(remote), "/", bus_name, NULL);
+  return remote ? g_strconcat(remote->spec, "/", bus_name, NULL) : g_strdup(bus_name);
+}
+
+static ArmProject *
+lookup(ArmMonitor *mon, ArmHost *remote, const char *bus_name)
+{
+  g_autofree char *key = key_of(remote, bus_name);
   return g_hash_table_lookup(mon->projects, key);
 }
 
-sd_bus *
-arm_project_bus(ArmProject *p)
+/* The project of a bus name, created on first sight. */
+static ArmProject *
+project_of(ArmMonitor *mon, ArmHost *remote, const char *bus_name, const char *project)
 {
-  return p->remote ? arm_remote_bus(p->remote) : p->mon->bus;
+  ArmProject *p = lookup(mon, remote, bus_name);
+  if (p)
+    return p;
+  g_autofree char *name =
+      remote ? g_strconcat(remote->spec, "/", project, NULL) : g_strdup(project);
+  p = arm_project_new(mon, bus_name, name);
+  if (remote) {
+    g_free(p->key);
+    p->key = key_of(remote, bus_name);
+    p->host = g_strdup(remote->spec);
+    p->remote = remote;
+  }
+  g_hash_table_insert(mon->projects, p->key, p);
+  return p;
 }
 
 /* ---- Event signals -------------------------------------------------------- */
@@ -56,7 +76,7 @@ on_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   else
     /* Already replayed from the file into the detectors, but it came live:
      * the foreground stream (--mode events/narrate) still shows it. */
-    arm_output_event(p->mon, p->name, kind, line);
+    arm_sinks_line(p->mon, p->name, kind, line);
   return 0;
 }
 
@@ -135,27 +155,24 @@ on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     }
   }
   /* A remote project's files are on its host: no local path is read. */
-  if (config_path && !p->remote)
+  if (config_path && !p->remote) {
     arm_project_set_config(p, config_path, log_dir);
+    arm_health_sample_one(p);
+  }
   call_peek(p);
   return 0;
 }
 
 static void
-project_appeared(ArmMonitor *mon, ArmRemote *remote, const char *bus_name, const char *owner)
+project_appeared(ArmMonitor *mon, ArmHost *remote, const char *bus_name, const char *owner)
 {
   g_autofree char *project = ar_project_from_bus_name(bus_name);
   if (!project || (mon->opts.project && !g_str_equal(project, mon->opts.project)))
     return;
-  sd_bus *bus = remote ? arm_remote_bus(remote) : mon->bus;
+  sd_bus *bus = remote ? remote->bus : mon->bus;
   if (!bus)
     return;
-  ArmProject *p =
-      remote ? arm_remote_project(remote, bus_name, project) : lookup(mon, NULL, bus_name);
-  if (!p) {
-    p = arm_project_new(mon, bus_name, project);
-    g_hash_table_insert(mon->projects, p->key, p);
-  }
+  ArmProject *p = project_of(mon, remote, bus_name, project);
   p->unreachable = FALSE;
   p->match_slot = sd_bus_slot_unref(p->match_slot);
   g_autofree char *match = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s',"
@@ -180,7 +197,7 @@ project_appeared(ArmMonitor *mon, ArmRemote *remote, const char *bus_name, const
 }
 
 static void
-project_vanished(ArmMonitor *mon, ArmRemote *remote, const char *bus_name)
+project_vanished(ArmMonitor *mon, ArmHost *remote, const char *bus_name)
 {
   ArmProject *p = lookup(mon, remote, bus_name);
   if (!p)
@@ -195,7 +212,7 @@ project_vanished(ArmMonitor *mon, ArmRemote *remote, const char *bus_name)
 }
 
 static void
-name_owner_changed(ArmMonitor *mon, ArmRemote *remote, sd_bus_message *m)
+name_owner_changed(ArmMonitor *mon, ArmHost *remote, sd_bus_message *m)
 {
   const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
   if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
@@ -218,8 +235,8 @@ on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 static int
 on_remote_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  ArmRemote *remote = userdata;
-  name_owner_changed(arm_remote_monitor(remote), remote, m);
+  ArmHost *remote = userdata;
+  name_owner_changed(remote->mon, remote, m);
   return 0;
 }
 
@@ -235,25 +252,29 @@ on_alert_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
-gboolean
-arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
-                     const char *transition, const char *message, const char *auto_action)
+/* Without a daemon on the bus the monitor's journal entry is the record. */
+static void
+record_alert(gpointer data, ArmProject *p, const ArmAlert *a)
 {
   sd_bus *bus = arm_project_bus(p);
   /* A monitor acting on the host itself records its alerts there. */
-  if (!p->owner || !bus || (p->remote && arm_remote_has_monitor(p->remote)))
-    return FALSE;
-  g_autofree char *what = g_strdup_printf("%s %s", p->name, detector);
-  int r = sd_bus_call_method_async(bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE,
-                                   "MonitorAlert", on_alert_reply, what, "sssss", detector,
-                                   severity, transition, message, auto_action ? auto_action : "");
+  if (!p->owner || !bus || (p->remote && p->remote->has_monitor))
+    return;
+  g_autofree char *what = g_strdup_printf("%s %s", p->name, a->detector);
+  int r = sd_bus_call_method_async(
+      bus, NULL, p->owner, AR_BUS_PATH, AR_BUS_INTERFACE, "MonitorAlert", on_alert_reply, what,
+      "sssss", a->detector, arm_severity_name(a->severity), a->active ? "emitted" : "resolved",
+      a->message, a->auto_action ? a->auto_action : "");
   if (r < 0) {
     g_message(_("%s: cannot hand the alert to the daemon: %s"), what, g_strerror(-r));
-    return FALSE;
+    return;
   }
   g_steal_pointer(&what);
-  return TRUE;
 }
+
+const ArmSink arm_bus_alert_sink = {
+  .alert = record_alert,
+};
 
 /* ---- Peek for the detector hooks -------------------------------------------- */
 
@@ -294,7 +315,7 @@ arm_bus_peek(ArmProject *p, ArmPeekFunc cb, guint serial)
 /* ---- a remote host's bus (arm-remote.c owns the connection) -------------- */
 
 typedef struct {
-  ArmRemote *remote;
+  ArmHost *remote;
   char *name;
 } OwnerCall;
 
@@ -312,27 +333,27 @@ on_remote_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   OwnerCall *oc = userdata;
   const char *owner = NULL;
   if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_read(m, "s", &owner) >= 0)
-    project_appeared(arm_remote_monitor(oc->remote), oc->remote, oc->name, owner);
+    project_appeared(oc->remote->mon, oc->remote, oc->name, owner);
   return 0;
 }
 
 static int
 on_remote_names(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  ArmRemote *remote = userdata;
+  ArmHost *remote = userdata;
   const sd_bus_error *e = sd_bus_message_get_error(m);
   g_auto(GStrv) names = NULL;
   if (e) {
-    arm_remote_listed(remote, NULL, e->message);
+    remote->listed(remote, NULL, e->message);
     return 0;
   }
   int r = sd_bus_message_read_strv(m, &names);
   if (r < 0) {
-    arm_remote_listed(remote, NULL, g_strerror(-r));
+    remote->listed(remote, NULL, g_strerror(-r));
     return 0;
   }
-  arm_remote_listed(remote, names, NULL);
-  sd_bus *bus = arm_remote_bus(remote);
+  remote->listed(remote, names, NULL);
+  sd_bus *bus = remote->bus;
   for (guint i = 0; bus && names && names[i]; i++) {
     if (!g_str_has_prefix(names[i], AR_BUS_NAME_PREFIX))
       continue;
@@ -356,8 +377,9 @@ on_remote_names(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 }
 
 void
-arm_bus_follow_remote(ArmRemote *remote, sd_bus *bus)
+arm_bus_follow_remote(ArmHost *remote)
 {
+  sd_bus *bus = remote->bus;
   /* The answers come in order: the match is in place before ListNames
    * answers, so no name that appears in between is missed. */
   int r = sd_bus_add_match_async(bus, NULL,
@@ -369,7 +391,7 @@ arm_bus_follow_remote(ArmRemote *remote, sd_bus *bus)
     r = sd_bus_call_method_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                  "org.freedesktop.DBus", "ListNames", on_remote_names, remote, "");
   if (r < 0)
-    arm_remote_listed(remote, NULL, g_strerror(-r));
+    remote->listed(remote, NULL, g_strerror(-r));
 }
 
 /* ---- setup -------------------------------------------------------------- */

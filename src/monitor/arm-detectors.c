@@ -9,14 +9,15 @@
 /* The detector table: the Python tool's eleven (same names, thresholds and
  * config keys, python-tool-reference §4.2), the daemon's own stops as
  * immediate critical alerts, and no_progress. Each is a pure function of
- * the project's incremental state (arm-project.c), evaluated after every
- * event, host sample or deadline; arm-alerts.c turns changes of the answer
- * into alerts, so a moving value (elapsed time, a fill level) never alerts
- * twice. */
+ * the project's incremental state (arm-project.c) and its config's
+ * thresholds, evaluated after every event, host sample or deadline;
+ * arm-alerts.c turns changes of the answer into alerts, so a moving value
+ * (elapsed time, a fill level) never alerts twice. */
 
 #define RATE_THRESHOLD    0.2 /* share of the last 10 exits */
 #define ORPHAN_STREAK     3
-#define REPETITIVE_ROUNDS 5 /* anomaly_repetitive_tool within the last 5 rounds */
+#define REPETITIVE_ROUNDS 5   /* anomaly_repetitive_tool within the last 5 rounds */
+#define HUNG_FACTOR       1.5 /* of the round timeout */
 
 const char *
 arm_severity_name(ArmSeverity sev)
@@ -24,6 +25,33 @@ arm_severity_name(ArmSeverity sev)
   static const char *const names[] = { "info", "warning", "critical" };
   return names[sev];
 }
+
+/* ---- effective thresholds ---------------------------------------------- */
+
+static guint
+hung_threshold_s(ArmProject *p)
+{
+  guint timeout = p->cfg ? ar_config_round_timeout(p->cfg, p->round_phase) : 3600;
+  return (guint)(timeout * HUNG_FACTOR);
+}
+
+static guint
+stale_threshold_s(ArmProject *p)
+{
+  if (!p->cfg)
+    return 0;
+  if (p->cfg->supervisor_stale_threshold_s >= 0)
+    return (guint)p->cfg->supervisor_stale_threshold_s;
+  return (guint)(p->cfg->round_timeout_s * HUNG_FACTOR);
+}
+
+static guint
+no_progress_rounds(ArmProject *p)
+{
+  return p->cfg ? p->cfg->no_progress_rounds : 0;
+}
+
+/* ---- the detectors ------------------------------------------------------ */
 
 static guint
 count_exits(ArmProject *p, gsize field_offset)
@@ -93,7 +121,7 @@ hung_deadline(ArmProject *p)
 {
   if (!p->owner || p->round_num == 0 || p->round_started_us == 0)
     return 0;
-  return p->round_started_us + (gint64)arm_project_hung_threshold_s(p) * G_USEC_PER_SEC;
+  return p->round_started_us + (gint64)hung_threshold_s(p) * G_USEC_PER_SEC;
 }
 
 static gboolean
@@ -102,7 +130,7 @@ eval_hung(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
   if (!deadline_passed(p, d, now_us))
     return FALSE;
   *message = g_strdup_printf(_("round %u has run for more than %us without ending"), p->round_num,
-                             arm_project_hung_threshold_s(p));
+                             hung_threshold_s(p));
   return TRUE;
 }
 
@@ -185,7 +213,7 @@ eval_repetitive(ArmProject *p, const ArmDetector *d, gint64 now_us, char **messa
 static gint64
 stale_deadline(ArmProject *p)
 {
-  guint threshold = arm_project_stale_threshold_s(p);
+  guint threshold = stale_threshold_s(p);
   /* Silence is expected while no daemon runs on purpose, and during a
    * back-off (it may last hours). */
   if (threshold == 0 || !p->owner || p->last_event_us == 0 ||
@@ -203,15 +231,15 @@ eval_supervisor_stale(ArmProject *p, const ArmDetector *d, gint64 now_us, char *
   }
   if (!deadline_passed(p, d, now_us))
     return FALSE;
-  *message = g_strdup_printf(_("no event from the supervisor for more than %us"),
-                             arm_project_stale_threshold_s(p));
+  *message =
+      g_strdup_printf(_("no event from the supervisor for more than %us"), stale_threshold_s(p));
   return TRUE;
 }
 
 static gboolean
 eval_no_progress(ArmProject *p, const ArmDetector *d, gint64 now_us, char **message)
 {
-  guint n = arm_project_no_progress_rounds(p);
+  guint n = no_progress_rounds(p);
   if (n == 0 || p->no_progress_streak < n)
     return FALSE;
   *message = g_strdup_printf(_("%u rounds in a row changed nothing (HEAD %.12s, clean tree)"),

@@ -103,8 +103,8 @@ arm_health_sample(ArmHealth *h)
       continue;
     p->mem_avail_mb = mem;
     p->disk_pct = disk_used_pct(p->log_dir);
-    arm_project_evaluate(p);
-    arm_hooks_trigger(p);
+    arm_alerts_evaluate(p);
+    arm_sinks_judged(p);
   }
 }
 
@@ -147,3 +147,15 @@ arm_health_update(ArmHealth *h)
   (void)sd_event_source_set_time(h->timer, due);
   (void)sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT);
 }
+
+/* A reloaded config may name new thresholds: judged on a fresh sample. */
+static void
+on_event(gpointer data, ArmProject *p, const char *kind, const char *json_line, JsonObject *o)
+{
+  if (!p->replaying && g_str_equal(kind, "config_reloaded"))
+    arm_health_sample_one(p);
+}
+
+const ArmSink arm_health_sink = {
+  .event = on_event,
+};

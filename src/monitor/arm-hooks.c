@@ -19,7 +19,6 @@
 #include "ard-reap.h"
 #include "ard-spawn.h"
 #include "arm-monitor.h"
-#include "arm-web.h"
 
 /* [hooks] detector: the user's own detectors, run by the acting monitor.
  *
@@ -43,20 +42,23 @@
  * two at once for a project: a trigger during a run asks for one more.
  * Each hook is one detector named after the hook; its alert fires when its
  * answer lists alerts and resolves when it lists none, once per
- * transition, like the built-ins. A failed hook leaves its alert as it
- * was. */
+ * transition, like the built-ins (a named alert, arm-alerts.c). A failed
+ * hook leaves its alert as it was. The acting monitor registers the
+ * runner as an output: a round's end and each judgement start a run; the
+ * state it hands the hooks comes through the Peek it was given. */
 
 /* Slack per hook on top of [hooks] timeout_s before the helper itself is
  * killed (the runner waits up to 5 s for a killed hook, 2 s for its pipes). */
 #define HELPER_SLACK_S 10
 
-typedef struct {
-  gboolean active;
-  char *message;
-  ArmSeverity severity;
-} HookAlert;
-
 struct ArmHooks {
+  ArmPeekCall peek;
+  GHashTable *runs; /* project key -> Run */
+};
+
+/* One project's runs: never two at once. */
+typedef struct {
+  ArmHooks *hooks;
   ArmProject *p;
   gboolean busy;  /* a Peek or a helper is under way */
   gboolean again; /* triggered meanwhile */
@@ -68,29 +70,12 @@ struct ArmHooks {
   int wait_status;
   GString *out;
   sd_event_source *out_src, *pid_src, *deadline_src;
-  GHashTable *alerts; /* hook name -> HookAlert */
-};
-
-static void
-hook_alert_free(HookAlert *a)
-{
-  g_free(a->message);
-  g_free(a);
-}
+} Run;
 
 static char *self_exe;
 
-void
-arm_hooks_init(void)
-{
-  /* Read now: a monitor binary replaced on disk (an upgrade) still starts
-   * the helper of the same build. */
-  if (!self_exe)
-    self_exe = g_file_read_link("/proc/self/exe", NULL);
-}
-
 static void
-run_clear(ArmHooks *h)
+run_clear(Run *h)
 {
   h->out_src = sd_event_source_disable_unref(h->out_src);
   h->pid_src = sd_event_source_disable_unref(h->pid_src);
@@ -111,28 +96,47 @@ run_clear(ArmHooks *h)
   h->out = NULL;
 }
 
-void
-arm_hooks_free(ArmHooks *h)
+static void
+run_free(Run *h)
 {
-  if (!h)
-    return;
   run_clear(h);
-  g_hash_table_unref(h->alerts);
   g_free(h);
 }
 
-static ArmHooks *
-hooks_of(ArmProject *p)
+ArmHooks *
+arm_hooks_new(ArmPeekCall peek)
 {
-  if (!p->hooks) {
-    ArmHooks *h = g_new0(ArmHooks, 1);
+  /* Read now: a monitor binary replaced on disk (an upgrade) still starts
+   * the helper of the same build. */
+  if (!self_exe)
+    self_exe = g_file_read_link("/proc/self/exe", NULL);
+  ArmHooks *hooks = g_new0(ArmHooks, 1);
+  hooks->peek = peek;
+  hooks->runs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)run_free);
+  return hooks;
+}
+
+void
+arm_hooks_free(ArmHooks *hooks)
+{
+  if (!hooks)
+    return;
+  g_hash_table_unref(hooks->runs);
+  g_free(hooks);
+}
+
+static Run *
+run_of(ArmHooks *hooks, ArmProject *p)
+{
+  Run *h = g_hash_table_lookup(hooks->runs, p->key);
+  if (!h) {
+    h = g_new0(Run, 1);
+    h->hooks = hooks;
     h->p = p;
     h->pidfd = h->out_fd = -1;
-    h->alerts =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)hook_alert_free);
-    p->hooks = h;
+    g_hash_table_insert(hooks->runs, g_strdup(p->key), h);
   }
-  return p->hooks;
+  return h;
 }
 
 /* ---- the answers ------------------------------------------------------- */
@@ -148,7 +152,7 @@ severity_of(const char *s)
 }
 
 static void
-apply_answer(ArmHooks *h, JsonObject *r)
+apply_answer(Run *h, JsonObject *r)
 {
   const char *name = ar_json_str(r, "name");
   if (!name || !ar_json_bool(r, "ok", FALSE))
@@ -169,42 +173,13 @@ apply_answer(ArmHooks *h, JsonObject *r)
     if (m && *m)
       g_string_append_printf(message, "%s%s", message->len ? "; " : "", m);
   }
-  HookAlert *st = g_hash_table_lookup(h->alerts, name);
-  if (!st) {
-    st = g_new0(HookAlert, 1);
-    g_hash_table_insert(h->alerts, g_strdup(name), st);
-  }
-  if (active == st->active)
-    return; /* moving messages never alert again */
-  st->active = active;
-  if (active) {
-    g_free(st->message);
-    st->message = g_strdup(message->len ? message->str : name);
-    st->severity = sev;
-  }
-  arm_alert_emit(h->p, name, st->severity, active, st->message, stop);
-  arm_web_changed(h->p->mon, h->p);
+  arm_alerts_set_named(h->p, name, sev, active, message->len ? message->str : name, stop);
 }
 
-void
-arm_hooks_foreach_alert(ArmProject *p, ArmAlertFunc func, gpointer data)
-{
-  if (!p->hooks)
-    return;
-  /* By name: the page lists them in the same order every time. */
-  g_autoptr(GList) names =
-      g_list_sort(g_hash_table_get_keys(p->hooks->alerts), (GCompareFunc)g_strcmp0);
-  for (GList *l = names; l; l = l->next) {
-    HookAlert *a = g_hash_table_lookup(p->hooks->alerts, l->data);
-    if (a->active)
-      func(l->data, a->severity, a->message, data);
-  }
-}
-
-static void hooks_start(ArmHooks *h);
+static void hooks_start(Run *h);
 
 static void
-run_finished(ArmHooks *h)
+run_finished(Run *h)
 {
   ArmProject *p = h->p;
   g_autoptr(JsonParser) parser = json_parser_new();
@@ -229,7 +204,7 @@ run_finished(ArmHooks *h)
 }
 
 static void
-maybe_finished(ArmHooks *h)
+maybe_finished(Run *h)
 {
   if (h->exited && h->out_fd < 0)
     run_finished(h);
@@ -238,7 +213,7 @@ maybe_finished(ArmHooks *h)
 static int
 on_out(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-  ArmHooks *h = userdata;
+  Run *h = userdata;
   char buf[65536];
   ssize_t n = read(fd, buf, sizeof buf);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -259,7 +234,7 @@ on_out(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static int
 on_helper_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-  ArmHooks *h = userdata;
+  Run *h = userdata;
   siginfo_t si = { 0 };
   if (waitid(P_PIDFD, h->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
     return 0;
@@ -274,7 +249,7 @@ on_helper_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static int
 on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 {
-  ArmHooks *h = userdata;
+  Run *h = userdata;
   g_message(_("%s: the detector hooks ran past their timeouts: killed"), h->p->name);
   (void)kill(h->pid, SIGKILL);
   return 0;
@@ -304,7 +279,7 @@ input_memfd(ArmProject *p, const char *state_json)
 }
 
 static gboolean
-spawn_helper(ArmHooks *h, const char *state_json, guint n_hooks)
+spawn_helper(Run *h, const char *state_json, guint n_hooks)
 {
   ArmProject *p = h->p;
   ArmMonitor *mon = p->mon;
@@ -353,7 +328,9 @@ spawn_helper(ArmHooks *h, const char *state_json, guint n_hooks)
 static void
 on_state(ArmProject *p, const char *peek_json, guint serial)
 {
-  ArmHooks *h = p->hooks;
+  /* The runner is gone when the monitor ends before the answer came. */
+  ArmHooks *runner = p->mon->hooks;
+  Run *h = runner ? g_hash_table_lookup(runner->runs, p->key) : NULL;
   if (!h || serial != h->serial || !h->busy || h->pid > 0)
     return;
   g_autoptr(GPtrArray) hooks =
@@ -365,31 +342,50 @@ on_state(ArmProject *p, const char *peek_json, guint serial)
 }
 
 static void
-hooks_start(ArmHooks *h)
+hooks_start(Run *h)
 {
   h->busy = TRUE;
   h->serial++;
-  if (!h->p->owner || !arm_bus_peek(h->p, on_state, h->serial))
+  if (!h->p->owner || !h->hooks->peek(h->p, on_state, h->serial))
     on_state(h->p, NULL, h->serial);
 }
 
-void
-arm_hooks_trigger(ArmProject *p)
+/* A round ended or a host sample was taken: run [hooks] detector. */
+static void
+trigger(ArmHooks *hooks, ArmProject *p)
 {
   /* Only the acting monitor: a second one beside it would run every hook
    * twice. */
   if (!p->mon->acting || !p->cfg)
     return;
-  g_autoptr(GPtrArray) hooks = ar_config_hooks(p->cfg, NULL, AR_HOOK_DETECTOR);
-  if (hooks->len == 0)
+  g_autoptr(GPtrArray) detectors = ar_config_hooks(p->cfg, NULL, AR_HOOK_DETECTOR);
+  if (detectors->len == 0)
     return;
-  ArmHooks *h = hooks_of(p);
+  Run *h = run_of(hooks, p);
   if (h->busy) {
     h->again = TRUE;
     return;
   }
   hooks_start(h);
 }
+
+static void
+on_event(gpointer data, ArmProject *p, const char *kind, const char *json_line, JsonObject *o)
+{
+  if (!p->replaying && g_str_equal(kind, "round_end"))
+    trigger(data, p);
+}
+
+static void
+on_judged(gpointer data, ArmProject *p)
+{
+  trigger(data, p);
+}
+
+const ArmSink arm_hooks_sink = {
+  .event = on_event,
+  .judged = on_judged,
+};
 
 /* ---- the helper: agent-runner-monitor --run-detector-hooks CONFIG ------- */
 

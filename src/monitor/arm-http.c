@@ -353,6 +353,8 @@ send_snapshot(ArmWeb *w, SseClient *c)
   client_append_bytes(c, text);
 }
 
+static void web_changed(gpointer data, ArmProject *p);
+
 static void
 serve_events(ArmWeb *w, SoupServerMessage *msg)
 {
@@ -364,7 +366,7 @@ serve_events(ArmWeb *w, SoupServerMessage *msg)
    * date first, so a snapshot and the patches after it agree. */
   g_autoptr(GPtrArray) list = arm_web_sorted_projects(w->mon);
   for (guint i = 0; i < list->len; i++)
-    arm_web_changed(w->mon, g_ptr_array_index(list, i));
+    web_changed(w, g_ptr_array_index(list, i));
   SoupMessageHeaders *rh = soup_server_message_get_response_headers(msg);
   set_common_headers(msg);
   soup_message_headers_set_content_type(rh, "text/event-stream", NULL);
@@ -414,12 +416,10 @@ heartbeat(gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-void
-arm_web_event(ArmMonitor *mon, ArmProject *p, const char *kind, JsonObject *o)
+static void
+web_event(gpointer data, ArmProject *p, const char *kind, const char *json_line, JsonObject *o)
 {
-  ArmWeb *w = mon->web;
-  if (!w)
-    return;
+  ArmWeb *w = data;
   arm_web_model_event(w->model, p, kind, o);
   if (p->replaying)
     return;
@@ -496,11 +496,11 @@ array_splice(const Sent *old, const Sent *now, guint *drop, guint *same)
  * out: the "event" messages carry each event already. So a round costs a
  * page a few hundred bytes, not several KiB per event: with 100 projects
  * at 10 rounds/s that is what each open page has to read and parse. */
-void
-arm_web_changed(ArmMonitor *mon, ArmProject *p)
+static void
+web_changed(gpointer data, ArmProject *p)
 {
-  ArmWeb *w = mon->web;
-  if (!w || p->replaying)
+  ArmWeb *w = data;
+  if (p->replaying)
     return;
   g_autoptr(JsonNode) node = arm_web_model_project_node(w->model, p);
   GHashTable *sent = g_hash_table_lookup(w->last_sent, p->name);
@@ -559,6 +559,11 @@ arm_web_changed(ArmMonitor *mon, ArmProject *p)
   g_autofree char *json = json_to_string(first ? node : patch, FALSE);
   broadcast(w, first ? "project" : "patch", json);
 }
+
+const ArmSink arm_web_sink = {
+  .event = web_event,
+  .changed = web_changed,
+};
 
 /* ---- actions and the transcript tail, through the bus ---------------------- */
 

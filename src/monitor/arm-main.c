@@ -13,9 +13,12 @@
 #include "ar-util.h"
 #include "arm-monitor.h"
 
-/* agent-runner-monitor: arguments, the sd-event loop, signals. The unit
- * agent-runner-monitor.service runs it with --quiet (the journal is its
- * output); `agent-runner monitor` runs it in the foreground. */
+/* agent-runner-monitor: arguments, the sd-event loop, signals, and the
+ * wiring of the layers (arm-monitor.h): the inputs feed the model, and
+ * each output is registered on the monitor as a sink, in the order it
+ * hears of a thing. The unit agent-runner-monitor.service runs it with
+ * --quiet (the journal is its output); `agent-runner monitor` runs it in
+ * the foreground. */
 
 static int
 on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -137,8 +140,13 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
 static void
 monitor_clear(ArmMonitor *mon)
 {
+  /* First: the page's goodbye runs the loop for up to half a second, and
+   * no output being freed may hear of the model meanwhile. */
+  arm_monitor_clear_sinks(mon);
   g_clear_pointer(&mon->web, arm_web_free);
+  g_clear_pointer(&mon->hooks, arm_hooks_free);
   g_clear_pointer(&mon->notify, arm_notify_free);
+  g_clear_pointer(&mon->console, arm_console_free);
   g_clear_pointer(&mon->health, arm_health_free);
   g_clear_pointer(&mon->projects, g_hash_table_unref);
   arm_remote_stop(mon);
@@ -147,6 +155,21 @@ monitor_clear(ArmMonitor *mon)
   g_free(mon->opts.project);
   g_free(mon->opts.listen);
   g_strfreev(mon->opts.hosts);
+}
+
+/* What only the monitor that owns ARM_BUS_NAME does, so that a second
+ * one beside it only watches: the daemon's record of each alert (and
+ * auto-stop), the desktop, the detector hooks. */
+static void
+register_acting_outputs(ArmMonitor *mon)
+{
+  arm_monitor_add_sink(mon, &arm_bus_alert_sink, NULL);
+  mon->notify = arm_notify_new(mon);
+  if (mon->notify)
+    arm_monitor_add_sink(mon, &arm_notify_sink, mon->notify);
+  /* The hooks' state is the daemon's Peek, asked over the bus. */
+  mon->hooks = arm_hooks_new(arm_bus_peek);
+  arm_monitor_add_sink(mon, &arm_hooks_sink, mon->hooks);
 }
 
 int
@@ -169,7 +192,6 @@ main(int argc, char **argv)
   }
   mon.projects =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)arm_project_free);
-  arm_hooks_init();
   r = sd_event_default(&mon.event);
   sigset_t mask;
   sigemptyset(&mask);
@@ -187,13 +209,18 @@ main(int argc, char **argv)
     return AR_EXIT_FAILURE;
   }
   mon.health = arm_health_new(&mon);
+  arm_monitor_add_sink(&mon, &arm_health_sink, NULL);
+  /* Before the bus starts: it lists the projects already there, and from
+   * then on the model may speak. */
+  mon.console = arm_console_new(&mon);
+  arm_monitor_add_sink(&mon, &arm_console_sink, mon.console);
   if (!arm_bus_start(&mon, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
     monitor_clear(&mon);
     return AR_EXIT_FAILURE;
   }
   if (mon.acting)
-    mon.notify = arm_notify_new(&mon);
+    register_acting_outputs(&mon);
   arm_remote_start(&mon);
   if (!arm_web_settings_apply(&mon, &error)) {
     fprintf(stderr, "agent-runner-monitor: %s\n", error->message);
@@ -208,6 +235,7 @@ main(int argc, char **argv)
       monitor_clear(&mon);
       return AR_EXIT_FAILURE;
     }
+    arm_monitor_add_sink(&mon, &arm_web_sink, mon.web);
     r = arm_glib_loop_run(mon.event);
   } else {
     r = sd_event_loop(mon.event);

@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* agent-runner-monitor: one witness per bus. It follows every
- * org.agentrunner.Runner1.* name (arm-bus.c), keeps per-project state from
- * their signals (arm-project.c), runs the detector table over it
- * (arm-detectors.c), turns condition changes into alerts once per
- * transition (arm-alerts.c), tells the desktop (arm-notify.c) and samples
- * the host while something runs (arm-health.c).
+/* agent-runner-monitor: one witness per bus. Its files call one way
+ * only, down:
  *
- * The loop is sd-event; the only bus glue is arm-bus.c (sd_bus attached to
- * that loop), so a later GLib host (the web page) replaces one file. */
+ *   arm-main.c    arguments, the loop, and the wiring: makes the inputs
+ *                 and the outputs and registers each output as a sink
+ *   inputs        arm-remote.c (hosts over ssh) over arm-bus.c (the bus
+ *                 glue: names, Event signals, Peek, MonitorAlert) and
+ *                 arm-health.c (host samples); they feed the model
+ *   outputs       arm-console.c (foreground lines, journal entries),
+ *                 arm-notify.c (desktop), arm-hooks.c ([hooks] detector),
+ *                 arm-http.c over arm-web-model.c (the page); beside the
+ *                 inputs, neither calls the other
+ *   model         arm-project.c (per-project state from the events) over
+ *                 arm-alerts.c (detector answers -> alert state, once per
+ *                 transition) over arm-detectors.c (the table, pure
+ *                 functions) and arm-sinks.c (the registered sinks)
+ *
+ * The model names no output: it hands events, alerts and changes to every
+ * registered sink (ArmSink). Where an output must act, it is given a narrow
+ * function at registration (the hooks' Peek) or asks the model where the
+ * project is (arm_project_bus: the page's Stop), never calls up into the
+ * bus glue. The loop is sd-event. */
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -23,8 +36,9 @@
 G_BEGIN_DECLS
 
 #define ARM_BUS_NAME      "org.agentrunner.Monitor1"
-#define ARM_EXIT_WINDOW   10   /* agent exits the rate detectors look at */
-#define ARM_SHORT_EXIT_S  60.0 /* a failing exit shorter than this is "short" */
+#define ARM_HOST_DETECTOR "remote_unreachable" /* a --host bus out of reach too long */
+#define ARM_EXIT_WINDOW   10                   /* agent exits the rate detectors look at */
+#define ARM_SHORT_EXIT_S  60.0                 /* a failing exit shorter than this is "short" */
 #define ARM_MAX_DETECTORS 24
 
 typedef enum {
@@ -74,6 +88,13 @@ typedef struct {
   char *message;
 } ArmAlertState;
 
+/* An alert outside the table (a detector hook's): its severity is its own. */
+typedef struct {
+  gboolean active;
+  char *message;
+  ArmSeverity severity;
+} ArmNamedAlert;
+
 /* The daemon's own stops, kept in ArmProject.immediate[]. */
 typedef enum {
   ARM_IMM_CRASH,
@@ -84,8 +105,19 @@ typedef enum {
 
 typedef struct ArmMonitor ArmMonitor;
 typedef struct ArmProject ArmProject;
-typedef struct ArmHooks ArmHooks;
-typedef struct ArmRemote ArmRemote;
+typedef struct ArmHost ArmHost;
+
+/* A watched bus of another host (--host): what the bus glue, the model
+ * and the page read of it. Its connection's life is arm-remote.c's. */
+struct ArmHost {
+  ArmMonitor *mon;
+  char *spec;           /* [USER@]HOST[:PORT] as given */
+  sd_bus *bus;          /* NULL while the host is out of reach */
+  gboolean has_monitor; /* an acting monitor runs on the host: it records the alerts */
+  char *alert_message;  /* remote_unreachable's while that alert is active, else NULL */
+  /* ListNames answered (names) or failed (NULL, why). */
+  void (*listed)(ArmHost *h, char **names, const char *why);
+};
 
 struct ArmProject {
   ArmMonitor *mon;
@@ -126,20 +158,18 @@ struct ArmProject {
   double mem_avail_mb; /* -1: not sampled */
   gboolean replaying;  /* start-up replay of Peek's recent events */
 
-  ArEmitter *journal;      /* the monitor's own journal entries (no file), or NULL */
   gboolean peek_pending;   /* start-up Peek asked, not answered yet */
   guint peek_serial;       /* which Peek call is the current one */
   GPtrArray *held;         /* "kind\nline" of Event signals received meanwhile */
   GHashTable *start_lines; /* lines replayed at start-up, until a new signal */
   ArmAlertState alerts[ARM_MAX_DETECTORS];
-  guint32 notify_id;        /* the desktop notification this project owns */
+  GHashTable *named_alerts; /* alerts by name ([hooks] detectors): name -> ArmNamedAlert */
   gboolean started_emitted; /* monitor_started is out */
-  ArmHooks *hooks;          /* [hooks] detector runs and alerts (arm-hooks.c), or NULL */
 
   /* where it is (arm-remote.c) */
   char *key;            /* in mon->projects: bus_name, or HOST/bus_name */
   char *host;           /* the --host spec of a remote project, NULL: local */
-  ArmRemote *remote;    /* its host's connection, NULL: local */
+  ArmHost *remote;      /* its host's bus, NULL: local */
   gboolean unreachable; /* its host's connection is down */
 };
 
@@ -159,6 +189,48 @@ typedef struct ArmDetector {
 /* The table; docs/monitor.md shows it (tools/gen-monitor.c). */
 const ArmDetector *arm_detectors(guint *n);
 
+/* ---- what hears of the model: the outputs (arm-sinks.c) -------------------- */
+
+/* One alert transition, as every output sees it. */
+typedef struct {
+  const char *detector;
+  ArmSeverity severity;
+  gboolean active;         /* emitted (TRUE) or resolved */
+  const char *message;     /* never NULL */
+  const char *auto_action; /* "stop_service", or NULL */
+} ArmAlert;
+
+/* What an output wants to hear of; any member may be NULL. data is the
+ * output's own, given at registration. */
+typedef struct ArmSink {
+  /* An event of a project: live, or replayed at start-up (p->replaying). */
+  void (*event)(gpointer data, ArmProject *p, const char *kind, const char *json_line,
+                JsonObject *o);
+  /* A line for the foreground stream alone (who: a project or a host):
+   * the monitor's own events, and an event replayed at start-up that then
+   * came live as well. */
+  void (*line)(gpointer data, const char *who, const char *kind, const char *json_line);
+  /* A detector's condition changed (built-in or named). */
+  void (*alert)(gpointer data, ArmProject *p, const ArmAlert *a);
+  /* A host's outage (remote_unreachable) alerts or resolves. */
+  void (*host_alert)(gpointer data, const char *host, gboolean active, const char *message);
+  /* Something the page shows of the project changed. */
+  void (*changed)(gpointer data, ArmProject *p);
+  /* The project was judged on fresh figures (start-up replay done, a host
+   * sample): the moment for the detector hooks. */
+  void (*judged)(gpointer data, ArmProject *p);
+} ArmSink;
+
+/* In the order they were added, which is the order each hears of a thing. */
+void arm_monitor_add_sink(ArmMonitor *mon, const ArmSink *sink, gpointer data);
+void arm_monitor_clear_sinks(ArmMonitor *mon);
+void arm_sinks_event(ArmProject *p, const char *kind, const char *json_line, JsonObject *o);
+void arm_sinks_line(ArmMonitor *mon, const char *who, const char *kind, const char *json_line);
+void arm_sinks_alert(ArmProject *p, const ArmAlert *a);
+void arm_sinks_host_alert(ArmMonitor *mon, const char *host, gboolean active, const char *message);
+void arm_sinks_changed(ArmProject *p);
+void arm_sinks_judged(ArmProject *p);
+
 /* ---- the monitor (arm-main.c) ------------------------------------------ */
 
 struct ArmMonitor {
@@ -167,10 +239,15 @@ struct ArmMonitor {
   sd_bus *bus;          /* the watched bus */
   gboolean acting;      /* owns ARM_BUS_NAME: records alerts, stops, notifies */
   GHashTable *projects; /* bus name -> ArmProject* */
-  struct ArmNotify *notify;
+  GArray *sinks;        /* what hears of the model (arm-sinks.c) */
   struct ArmHealth *health;
-  struct ArmWeb *web; /* NULL without --http */
   GPtrArray *remotes; /* ArmRemote*, one per --host */
+  /* The outputs; arm-main.c makes them and registers each as a sink,
+   * the other layers never name them. */
+  struct ArmConsole *console;
+  struct ArmNotify *notify;
+  struct ArmHooks *hooks;
+  struct ArmWeb *web; /* NULL without --http */
 };
 
 /* ---- arm-project.c ------------------------------------------------------ */
@@ -190,26 +267,23 @@ gboolean arm_project_seen_at_start(ArmProject *p, const char *json_line);
 void arm_project_hold(ArmProject *p, const char *kind, const char *json_line);
 /* The daemon's name appeared (owner) or went away (NULL). */
 void arm_project_set_owner(ArmProject *p, const char *owner);
-/* Re-run the detectors and re-arm the deadline timer. */
-void arm_project_evaluate(ArmProject *p);
-/* Effective thresholds */
-guint arm_project_stale_threshold_s(ArmProject *p);
-guint arm_project_hung_threshold_s(ArmProject *p);
-guint arm_project_no_progress_rounds(ArmProject *p);
+/* The bus the project's daemon is on; NULL while its host is out of reach. */
+sd_bus *arm_project_bus(ArmProject *p);
 
 /* ---- arm-alerts.c ------------------------------------------------------- */
 
-/* A detector's condition changed: the sinks (output, journal, the daemon's
- * events, auto-stop, desktop). */
-void arm_alert_transition(ArmProject *p, const ArmDetector *d, gboolean active,
-                          const char *message);
-/* The same for an alert by name (a detector hook's): auto-stop only when
- * stop_allowed (the hook asked for stop_service) and auto_stop_on names it. */
-void arm_alert_emit(ArmProject *p, const char *name, ArmSeverity severity, gboolean active,
-                    const char *message, gboolean stop_allowed);
-/* A plain event line for --mode events / narrate. */
-void arm_output_event(ArmMonitor *mon, const char *project, const char *kind,
-                      const char *json_line);
+/* Re-run the detectors, hand each changed answer to the sinks once, and
+ * re-arm the deadline timer. */
+void arm_alerts_evaluate(ArmProject *p);
+/* An alert by name (a detector hook's answer), once per transition:
+ * auto-stop only when stop_allowed (the hook asked for stop_service) and
+ * auto_stop_on names it. */
+void arm_alerts_set_named(ArmProject *p, const char *name, ArmSeverity severity, gboolean active,
+                          const char *message, gboolean stop_allowed);
+/* The active named alerts of the project, by name. */
+typedef void (*ArmAlertFunc)(const char *detector, ArmSeverity severity, const char *message,
+                             gpointer data);
+void arm_alerts_foreach_named(ArmProject *p, ArmAlertFunc func, gpointer data);
 
 /* ---- arm-bus.c ---------------------------------------------------------- */
 
@@ -217,32 +291,31 @@ gboolean arm_bus_start(ArmMonitor *mon, GError **error);
 void arm_bus_stop(ArmMonitor *mon);
 /* Follow the projects on a remote host's bus (connected, not yet
  * answering): NameOwnerChanged, then ListNames; the answer or its failure
- * goes to arm_remote_listed(). */
-void arm_bus_follow_remote(ArmRemote *r, sd_bus *bus);
-/* The bus a project's daemon is on. */
-sd_bus *arm_project_bus(ArmProject *p);
-/* MonitorAlert on the project's daemon; FALSE when it is not on the bus. */
-gboolean arm_bus_record_alert(ArmProject *p, const char *detector, const char *severity,
-                              const char *transition, const char *message, const char *auto_action);
+ * goes to h->listed. */
+void arm_bus_follow_remote(ArmHost *h);
+/* The acting monitor's record of its alerts: MonitorAlert on the
+ * project's daemon, which writes them into the project's events and, for
+ * stop_service, stops for good. data: unused. */
+extern const ArmSink arm_bus_alert_sink;
 
 /* Peek (no transcript) on the project's daemon; cb gets the document, or
  * NULL when the call failed. FALSE when it could not be sent. */
 typedef void (*ArmPeekFunc)(ArmProject *p, const char *peek_json, guint serial);
 gboolean arm_bus_peek(ArmProject *p, ArmPeekFunc cb, guint serial);
+/* How an output asks for a Peek (arm_bus_peek, given at registration). */
+typedef gboolean (*ArmPeekCall)(ArmProject *p, ArmPeekFunc cb, guint serial);
 
 /* ---- arm-hooks.c -------------------------------------------------------- */
 
-/* Before the loop: remember this binary (the helper is started from it). */
-void arm_hooks_init(void);
-/* A round ended or a host sample was taken: run [hooks] detector. */
-void arm_hooks_trigger(ArmProject *p);
+typedef struct ArmHooks ArmHooks;
+/* The acting monitor's [hooks] detector runner; peek fetches the state
+ * each run hands the hooks. Register it with arm_hooks_sink. */
+ArmHooks *arm_hooks_new(ArmPeekCall peek);
 void arm_hooks_free(ArmHooks *h);
+extern const ArmSink arm_hooks_sink;
 /* agent-runner-monitor --run-detector-hooks CONFIG: the helper. */
 int arm_hooks_helper_main(const char *config_path, gboolean journal);
-/* The active alerts of the project's hook detectors, by name. */
-typedef void (*ArmAlertFunc)(const char *detector, ArmSeverity severity, const char *message,
-                             gpointer data);
-void arm_hooks_foreach_alert(ArmProject *p, ArmAlertFunc func, gpointer data);
+
 /* ---- arm-remote.c ------------------------------------------------------- */
 
 /* Watch --host's buses: connect, and reconnect with back-off; an outage
@@ -250,36 +323,22 @@ void arm_hooks_foreach_alert(ArmProject *p, ArmAlertFunc func, gpointer data);
  * alerts once and resolves on reconnect. */
 void arm_remote_start(ArmMonitor *mon);
 void arm_remote_stop(ArmMonitor *mon);
-ArmMonitor *arm_remote_monitor(ArmRemote *r);
-const char *arm_remote_spec(ArmRemote *r);
-sd_bus *arm_remote_bus(ArmRemote *r);
-/* The host's remote_unreachable message while that alert is active, else NULL. */
-const char *arm_remote_alert(ArmRemote *r);
-/* An acting monitor runs on the host itself: it records the alerts. */
-gboolean arm_remote_has_monitor(ArmRemote *r);
-/* ListNames answered (names) or failed (NULL, why). */
-void arm_remote_listed(ArmRemote *r, char **names, const char *why);
-/* The desktop notification the host's outage owns. */
-guint32 *arm_remote_notify_id(ArmMonitor *mon, const char *key);
-/* The project of a remote bus name (created on first sight). */
-ArmProject *arm_remote_project(ArmRemote *r, const char *bus_name, const char *project);
+
+/* ---- arm-console.c ------------------------------------------------------ */
+
+/* The monitor's own lines: the foreground output (--mode, --json) and
+ * its journal entries of each alert. */
+typedef struct ArmConsole ArmConsole;
+ArmConsole *arm_console_new(ArmMonitor *mon);
+void arm_console_free(ArmConsole *c);
+extern const ArmSink arm_console_sink;
 
 /* ---- arm-notify.c ------------------------------------------------------- */
 
 typedef struct ArmNotify ArmNotify;
 ArmNotify *arm_notify_new(ArmMonitor *mon);
 void arm_notify_free(ArmNotify *n);
-/* Show (or replace) the project's notification. */
-void arm_notify_show(ArmNotify *n, ArmProject *p, ArmSeverity sev, const char *summary,
-                     const char *body);
-/* The same for what key names (a project's, or a remote host's outage). */
-void arm_notify_show_key(ArmNotify *n, const char *key, guint32 replaces_id, ArmSeverity sev,
-                         const char *summary, const char *body);
-/* Does the project's config ask for this kind ("critical", "warning",
- * "finished", "round_end")? */
-gboolean arm_notify_wants(ArmProject *p, const char *what);
-/* Non-alert news: finished (.agent-done, max_rounds), round ends. */
-void arm_notify_event(ArmNotify *n, ArmProject *p, const char *kind, JsonObject *o);
+extern const ArmSink arm_notify_sink;
 
 /* ---- arm-health.c ------------------------------------------------------- */
 
@@ -292,5 +351,8 @@ void arm_health_update(ArmHealth *h);
 void arm_health_sample(ArmHealth *h);
 /* Sample one project whose log_dir just became known. */
 void arm_health_sample_one(ArmProject *p);
+/* Hears of a reloaded config (data: unused): a fresh sample before it is
+ * judged. */
+extern const ArmSink arm_health_sink;
 
 G_END_DECLS

@@ -13,8 +13,10 @@
 /* Desktop notifications through org.freedesktop.Notifications on the
  * user's session bus (the bus a user-mode monitor watches; the system
  * monitor has no desktop). Each project owns one notification, replaced
- * (replaces_id) by the next one, so a repeated condition never stacks.
- * No notification server is a normal situation: noted once, no error. */
+ * (replaces_id) by the next one, so a repeated condition never stacks;
+ * so does each remote host's outage. No notification server is a normal
+ * situation: noted once, no error. The acting monitor registers it as an
+ * output: alerts, the news among the events, the hosts' outages. */
 
 #define NOTIFY_NAME  "org.freedesktop.Notifications"
 #define NOTIFY_PATH  "/org/freedesktop/Notifications"
@@ -26,6 +28,7 @@ struct ArmNotify {
   gboolean no_server_noted;
   char *terminal; /* x-terminal-emulator, for the "Show status" action */
   sd_bus_slot *action_slot;
+  GHashTable *ids; /* a project's key (or "HOST/" for a host's outage) -> notification id */
 };
 
 typedef struct {
@@ -37,13 +40,11 @@ static ArmProject *
 project_by_notification(ArmNotify *n, guint32 id)
 {
   GHashTableIter it;
-  gpointer value;
-  g_hash_table_iter_init(&it, n->mon->projects);
-  while (g_hash_table_iter_next(&it, NULL, &value)) {
-    ArmProject *p = value;
-    if (p->notify_id == id)
-      return p;
-  }
+  gpointer key, value;
+  g_hash_table_iter_init(&it, n->ids);
+  while (g_hash_table_iter_next(&it, &key, &value))
+    if (GPOINTER_TO_UINT(value) == id)
+      return g_hash_table_lookup(n->mon->projects, key);
   return NULL;
 }
 
@@ -82,6 +83,7 @@ arm_notify_new(ArmMonitor *mon)
   ArmNotify *n = g_new0(ArmNotify, 1);
   n->mon = mon;
   n->bus = sd_bus_ref(mon->bus);
+  n->ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   n->terminal = g_find_program_in_path("x-terminal-emulator");
   if (n->terminal &&
       sd_bus_match_signal_async(n->bus, &n->action_slot, NULL, NOTIFY_PATH, NOTIFY_IFACE,
@@ -97,12 +99,13 @@ arm_notify_free(ArmNotify *n)
     return;
   sd_bus_slot_unref(n->action_slot);
   sd_bus_unref(n->bus);
+  g_hash_table_unref(n->ids);
   g_free(n->terminal);
   g_free(n);
 }
 
-gboolean
-arm_notify_wants(ArmProject *p, const char *what)
+static gboolean
+wants(ArmProject *p, const char *what)
 {
   /* Before the config is read: the key's default. */
   if (!p->cfg)
@@ -124,30 +127,18 @@ on_notify_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
                 e->message);
     n->no_server_noted = TRUE;
   } else if (sd_bus_message_read(m, "u", &id) >= 0) {
-    ArmProject *p = g_hash_table_lookup(n->mon->projects, pd->key);
-    guint32 *host_id = p ? NULL : arm_remote_notify_id(n->mon, pd->key);
-    if (p)
-      p->notify_id = id;
-    else if (host_id)
-      *host_id = id;
+    g_hash_table_insert(n->ids, g_strdup(pd->key), GUINT_TO_POINTER(id));
   }
   g_free(pd->key);
   g_free(pd);
   return 0;
 }
 
-void
-arm_notify_show(ArmNotify *n, ArmProject *p, ArmSeverity sev, const char *summary, const char *body)
+/* Show (or replace) the notification that key owns. */
+static void
+show(ArmNotify *n, const char *key, ArmSeverity sev, const char *summary, const char *body)
 {
-  arm_notify_show_key(n, p->key, p->notify_id, sev, summary, body);
-}
-
-void
-arm_notify_show_key(ArmNotify *n, const char *key, guint32 replaces_id, ArmSeverity sev,
-                    const char *summary, const char *body)
-{
-  if (!n)
-    return;
+  guint32 replaces_id = GPOINTER_TO_UINT(g_hash_table_lookup(n->ids, key));
   static const guint8 urgency[] = { 0, 1, 2 }; /* low, normal, critical */
   g_autoptr(sd_bus_message) call = NULL;
   int r = sd_bus_message_new_method_call(n->bus, &call, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_IFACE,
@@ -181,24 +172,54 @@ arm_notify_show_key(ArmNotify *n, const char *key, guint32 replaces_id, ArmSever
 
 /* Events that are news for the desktop without being alerts: the project
  * finished, or (when asked for) every round's end. */
-void
-arm_notify_event(ArmNotify *n, ArmProject *p, const char *kind, JsonObject *o)
+static void
+on_event(gpointer data, ArmProject *p, const char *kind, const char *json_line, JsonObject *o)
 {
-  if (!n)
+  ArmNotify *n = data;
+  if (p->replaying)
     return;
   if ((g_str_equal(kind, "agent_self_terminated") || g_str_equal(kind, "max_rounds_reached")) &&
-      arm_notify_wants(p, "finished")) {
+      wants(p, "finished")) {
     g_autofree char *summary = g_strdup_printf(_("agent-runner: %s finished"), p->name);
     const char *reason = ar_json_str(o, "reason");
     g_autofree char *body =
         reason && *reason ? g_strdup(reason) : g_strdup(_("the project finished its rounds"));
-    arm_notify_show(n, p, ARM_SEV_INFO, summary, body);
-  } else if (g_str_equal(kind, "round_end") && arm_notify_wants(p, "round_end")) {
+    show(n, p->key, ARM_SEV_INFO, summary, body);
+  } else if (g_str_equal(kind, "round_end") && wants(p, "round_end")) {
     g_autofree char *summary = g_strdup_printf(_("agent-runner: %s round %" PRId64), p->name,
                                                ar_json_int(o, "round_num", NULL));
     g_autofree char *body =
         g_strdup_printf(_("%s (exit %" PRId64 ", %.0fs)"), ar_json_str(o, "outcome"),
                         ar_json_int(o, "exit_code", NULL), ar_json_double(o, "duration_s", NULL));
-    arm_notify_show(n, p, ARM_SEV_INFO, summary, body);
+    show(n, p->key, ARM_SEV_INFO, summary, body);
   }
 }
+
+static void
+on_alert(gpointer data, ArmProject *p, const ArmAlert *a)
+{
+  ArmNotify *n = data;
+  if (!a->active)
+    return;
+  const char *want = a->severity == ARM_SEV_CRITICAL ? "critical" : "warning";
+  if (!wants(p, want))
+    return;
+  g_autofree char *summary = g_strdup_printf(_("agent-runner: %s — %s"), p->name, a->detector);
+  show(n, p->key, a->severity, summary, a->message);
+}
+
+static void
+on_host_alert(gpointer data, const char *host, gboolean active, const char *message)
+{
+  ArmNotify *n = data;
+  g_autofree char *key = g_strconcat(host, "/", NULL);
+  g_autofree char *summary = active ? g_strdup_printf(_("agent-runner: %s unreachable"), host)
+                                    : g_strdup_printf(_("agent-runner: %s reachable again"), host);
+  show(n, key, active ? ARM_SEV_CRITICAL : ARM_SEV_INFO, summary, message);
+}
+
+const ArmSink arm_notify_sink = {
+  .event = on_event,
+  .alert = on_alert,
+  .host_alert = on_host_alert,
+};

@@ -21,7 +21,6 @@
  * tail of a short failed round's transcript (bounded), for auth_fail_patterns. */
 
 #define TRANSCRIPT_TAIL 8192
-#define HUNG_FACTOR     1.5
 
 /* The Python tool's network patterns (monitor network_fail). */
 static const char network_pattern[] =
@@ -41,10 +40,6 @@ arm_project_new(ArmMonitor *mon, const char *bus_name, const char *project)
   p->held = g_ptr_array_new_with_free_func(g_free);
   p->disk_pct = -1;
   p->mem_avail_mb = -1;
-  if (mon->opts.journal) {
-    p->journal = ar_emitter_new(NULL, project);
-    ar_emitter_set_journal(p->journal, TRUE);
-  }
   return p;
 }
 
@@ -56,8 +51,7 @@ arm_project_free(ArmProject *p)
   sd_event_source_disable_unref(p->timer);
   sd_bus_slot_unref(p->match_slot);
   g_clear_pointer(&p->cfg, ar_config_unref);
-  g_clear_pointer(&p->journal, ar_emitter_unref);
-  g_clear_pointer(&p->hooks, arm_hooks_free);
+  g_clear_pointer(&p->named_alerts, g_hash_table_unref);
   for (guint i = 0; i < G_N_ELEMENTS(p->immediate); i++)
     g_free(p->immediate[i]);
   for (guint i = 0; i < ARM_MAX_DETECTORS; i++)
@@ -80,27 +74,10 @@ arm_project_free(ArmProject *p)
   g_free(p);
 }
 
-guint
-arm_project_hung_threshold_s(ArmProject *p)
+sd_bus *
+arm_project_bus(ArmProject *p)
 {
-  guint timeout = p->cfg ? ar_config_round_timeout(p->cfg, p->round_phase) : 3600;
-  return (guint)(timeout * HUNG_FACTOR);
-}
-
-guint
-arm_project_stale_threshold_s(ArmProject *p)
-{
-  if (!p->cfg)
-    return 0;
-  if (p->cfg->supervisor_stale_threshold_s >= 0)
-    return (guint)p->cfg->supervisor_stale_threshold_s;
-  return (guint)(p->cfg->round_timeout_s * HUNG_FACTOR);
-}
-
-guint
-arm_project_no_progress_rounds(ArmProject *p)
-{
-  return p->cfg ? p->cfg->no_progress_rounds : 0;
+  return p->remote ? p->remote->bus : p->mon->bus;
 }
 
 void
@@ -123,7 +100,6 @@ arm_project_set_config(ArmProject *p, const char *config_path, const char *log_d
   }
   g_free(p->log_dir);
   p->log_dir = g_strdup(log_dir && *log_dir ? log_dir : p->cfg ? p->cfg->log_dir : NULL);
-  arm_health_sample_one(p);
 }
 
 /* ---- transcript tails (auth_fail_patterns, network) --------------------- */
@@ -332,8 +308,6 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   JsonObject *o = json_node_get_object(root);
   gint64 ts_us = event_time(o);
   p->last_event_us = MAX(p->last_event_us, ts_us);
-  if (!p->replaying)
-    arm_output_event(p->mon, p->name, kind, json_line);
 
   if (g_str_equal(kind, "round_start")) {
     on_round_start(p, o, ts_us);
@@ -349,8 +323,6 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
     p->round_orphaned = TRUE;
   } else if (g_str_equal(kind, "round_end")) {
     on_round_end(p, o);
-    if (!p->replaying)
-      arm_hooks_trigger(p);
   } else if (g_str_equal(kind, "round_substrate_after")) {
     on_substrate_after(p, o);
   } else if (g_str_equal(kind, "transient_error_detected")) {
@@ -393,12 +365,9 @@ arm_project_ingest(ArmProject *p, const char *kind, const char *json_line)
   } else if (g_str_equal(kind, "serve_stopping")) {
     p->stopping_seen = TRUE;
   }
-  arm_web_event(p->mon, p, kind, o);
-  if (!p->replaying) {
-    if (p->mon->acting)
-      arm_notify_event(p->mon->notify, p, kind, o);
-    arm_project_evaluate(p);
-  }
+  arm_sinks_event(p, kind, json_line, o);
+  if (!p->replaying)
+    arm_alerts_evaluate(p);
 }
 
 /* ---- start-up from Peek ------------------------------------------------- */
@@ -426,7 +395,7 @@ release_held(ArmProject *p, GHashTable *in_ring)
     else
       /* Replayed into the detectors already, but it came live: the
        * foreground stream shows it all the same. */
-      arm_output_event(p->mon, p->name, kind, nl + 1);
+      arm_sinks_line(p->mon, p->name, kind, nl + 1);
   }
 }
 
@@ -512,7 +481,7 @@ static void
 print_own_event(const ArEvent *event, gpointer user_data)
 {
   ArmProject *p = user_data;
-  arm_output_event(p->mon, p->name, event->kind->name, event->json_line);
+  arm_sinks_line(p->mon, p->name, event->kind->name, event->json_line);
 }
 
 /* Once per project and monitor run, when the monitor starts watching it
@@ -606,10 +575,10 @@ arm_project_load_peek(ArmProject *p, const char *peek_json)
   /* Lines read from the file may still come as signals after the answer. */
   g_clear_pointer(&p->start_lines, g_hash_table_unref);
   p->start_lines = g_steal_pointer(&in_ring);
-  arm_project_evaluate(p);
+  arm_alerts_evaluate(p);
   /* The first judgement of the detector hooks too: a round that ended
    * during the start-up came from the file, not as a trigger. */
-  arm_hooks_trigger(p);
+  arm_sinks_judged(p);
 }
 
 /* ---- owner changes ------------------------------------------------------ */
@@ -629,64 +598,5 @@ arm_project_set_owner(ArmProject *p, const char *owner)
     p->round_num = 0;
     p->round_started_us = 0;
   }
-  arm_project_evaluate(p);
-}
-
-/* ---- evaluation --------------------------------------------------------- */
-
-static int
-on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
-{
-  arm_project_evaluate(userdata);
-  return 0;
-}
-
-static void
-arm_deadline(ArmProject *p, gint64 next_realtime_us)
-{
-  if (next_realtime_us == 0) {
-    if (p->timer)
-      (void)sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
-    return;
-  }
-  /* CLOCK_REALTIME: the deadlines are event timestamps. Coarse accuracy:
-   * a second late is fine for minutes-long thresholds. */
-  uint64_t when = (uint64_t)next_realtime_us;
-  if (!p->timer) {
-    int r = sd_event_add_time(p->mon->event, &p->timer, CLOCK_REALTIME, when, G_USEC_PER_SEC,
-                              on_deadline, p);
-    if (r < 0)
-      g_warning("sd_event_add_time: %s", g_strerror(-r));
-    return;
-  }
-  (void)sd_event_source_set_time(p->timer, when);
-  (void)sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
-}
-
-void
-arm_project_evaluate(ArmProject *p)
-{
-  guint n = 0;
-  const ArmDetector *table = arm_detectors(&n);
-  gint64 now = g_get_real_time();
-  gint64 next = 0;
-  for (guint i = 0; i < n; i++) {
-    const ArmDetector *d = &table[i];
-    g_autofree char *message = NULL;
-    gboolean active = d->eval(p, d, now, &message);
-    ArmAlertState *st = &p->alerts[i];
-    if (active != st->active) {
-      st->active = active;
-      if (active) {
-        g_free(st->message);
-        st->message = g_strdup(message);
-      }
-      arm_alert_transition(p, d, active, active ? message : st->message);
-    }
-    gint64 dl = d->deadline ? d->deadline(p) : 0;
-    if (dl > now && (next == 0 || dl < next))
-      next = dl;
-  }
-  arm_deadline(p, next);
-  arm_web_changed(p->mon, p);
+  arm_alerts_evaluate(p);
 }

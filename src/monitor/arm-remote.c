@@ -3,14 +3,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
 
 #include "ar-cleanup.h"
-#include "ar-json.h"
 #include "ar-remote.h"
 #include "ar-util.h"
 #include "arm-monitor.h"
@@ -33,7 +31,6 @@
 
 #define BACKOFF_MAX_S   30
 #define CALL_TIMEOUT_US (10 * G_USEC_PER_SEC)
-#define HOST_DETECTOR   "remote_unreachable"
 
 /* BatchMode: a service has nobody to type a password; ConnectTimeout and
  * the keepalive bound how long a dead host or link goes unnoticed. */
@@ -47,84 +44,28 @@ typedef enum {
   HOST_UP,
 } HostState;
 
-struct ArmRemote {
-  ArmMonitor *mon;
-  char *spec;
-  char *key; /* the outage notification's, in the notify replies */
+typedef struct {
+  ArmHost host; /* first: the bus glue and the page see this part */
   HostState state;
   sd_bus *bus;
   GPid pid;
   int err_fd; /* a memfd that catches ssh's stderr: the reason of a failure */
   sd_bus_slot *disconnect_slot;
   sd_event_source *retry;
-  gboolean has_monitor; /* org.agentrunner.Monitor1 on the host's bus */
   /* the outage in progress (down_since_us 0: none) */
   gint64 down_since_us; /* monotonic */
   guint attempts;
   guint sleep_s;
   gboolean gave_up;
   char *last_error;
-  char *alert_message; /* while remote_unreachable is active */
   ArEmitter *journal;
-  guint32 notify_id;
-};
+} ArmRemote;
 
-ArmMonitor *
-arm_remote_monitor(ArmRemote *r)
+/* The bus the glue and the page may call: none while the host is down. */
+static void
+publish_bus(ArmRemote *r)
 {
-  return r->mon;
-}
-
-const char *
-arm_remote_spec(ArmRemote *r)
-{
-  return r->spec;
-}
-
-const char *
-arm_remote_alert(ArmRemote *r)
-{
-  return r->alert_message;
-}
-
-sd_bus *
-arm_remote_bus(ArmRemote *r)
-{
-  return r->state == HOST_DOWN ? NULL : r->bus;
-}
-
-gboolean
-arm_remote_has_monitor(ArmRemote *r)
-{
-  return r->has_monitor;
-}
-
-guint32 *
-arm_remote_notify_id(ArmMonitor *mon, const char *key)
-{
-  for (guint i = 0; mon->remotes && i < mon->remotes->len; i++) {
-    ArmRemote *r = g_ptr_array_index(mon->remotes, i);
-    if (g_str_equal(r->key, key))
-      return &r->notify_id;
-  }
-  return NULL;
-}
-
-ArmProject *
-arm_remote_project(ArmRemote *r, const char *bus_name, const char *project)
-{
-  g_autofree char *key = g_strconcat(r->spec, "/", bus_name, NULL);
-  ArmProject *p = g_hash_table_lookup(r->mon->projects, key);
-  if (p)
-    return p;
-  g_autofree char *name = g_strconcat(r->spec, "/", project, NULL);
-  p = arm_project_new(r->mon, bus_name, name);
-  g_free(p->key);
-  p->key = g_steal_pointer(&key);
-  p->host = g_strdup(r->spec);
-  p->remote = r;
-  g_hash_table_insert(r->mon->projects, p->key, p);
-  return p;
+  r->host.bus = r->state == HOST_DOWN ? NULL : r->bus;
 }
 
 /* ---- output of the host's own events ------------------------------------- */
@@ -133,7 +74,7 @@ static void
 on_host_event(const ArEvent *event, gpointer user_data)
 {
   ArmRemote *r = user_data;
-  arm_output_event(r->mon, r->spec, event->kind->name, event->json_line);
+  arm_sinks_line(r->host.mon, r->host.spec, event->kind->name, event->json_line);
 }
 
 /* The outage as an alert: once when the monitor gives up, once when the
@@ -141,48 +82,17 @@ on_host_event(const ArEvent *event, gpointer user_data)
 static void
 host_alert(ArmRemote *r, gboolean active, const char *message)
 {
-  ArmMonitor *mon = r->mon;
-  g_free(r->alert_message);
-  r->alert_message = active ? g_strdup(message) : NULL;
+  ArmMonitor *mon = r->host.mon;
+  g_free(r->host.alert_message);
+  r->host.alert_message = active ? g_strdup(message) : NULL;
   /* The page shows the host's alert on each of its cards. */
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init(&it, mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value))
-    if (((ArmProject *)value)->remote == r)
-      arm_web_changed(mon, value);
-  if (mon->opts.output == ARM_OUT_ALERTS) {
-    if (mon->opts.json) {
-      g_autofree char *ts = ar_utc_iso_ms(g_get_real_time());
-      g_autoptr(JsonBuilder) b = json_builder_new();
-      json_builder_begin_object(b);
-      ar_json_add_str(b, "ts", ts);
-      ar_json_add_str(b, "host", r->spec);
-      json_builder_set_member_name(b, "project");
-      json_builder_add_null_value(b);
-      ar_json_add_str(b, "detector", HOST_DETECTOR);
-      ar_json_add_str(b, "severity", arm_severity_name(ARM_SEV_CRITICAL));
-      ar_json_add_str(b, "state", active ? "emitted" : "resolved");
-      ar_json_add_str(b, "message", message);
-      ar_json_add_str(b, "auto_action", "none");
-      json_builder_end_object(b);
-      g_autoptr(JsonNode) root = json_builder_get_root(b);
-      g_autofree char *line = json_to_string(root, FALSE);
-      printf("%s\n", line);
-    } else if (active) {
-      printf("[CRIT] %s %s — %s\n", r->spec, HOST_DETECTOR, message);
-    } else {
-      printf(_("[OK] %s %s resolved — %s\n"), r->spec, HOST_DETECTOR, message);
-    }
-    fflush(stdout);
-  }
-  if (!mon->notify)
-    return;
-  g_autofree char *summary = active
-                                 ? g_strdup_printf(_("agent-runner: %s unreachable"), r->spec)
-                                 : g_strdup_printf(_("agent-runner: %s reachable again"), r->spec);
-  arm_notify_show_key(mon->notify, r->key, r->notify_id, active ? ARM_SEV_CRITICAL : ARM_SEV_INFO,
-                      summary, message);
+    if (((ArmProject *)value)->remote == &r->host)
+      arm_sinks_changed(value);
+  arm_sinks_host_alert(mon, r->host.spec, active, message);
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -197,6 +107,7 @@ teardown(ArmRemote *r)
     (void)sd_bus_detach_event(r->bus);
     r->bus = sd_bus_close_unref(r->bus);
   }
+  publish_bus(r);
   ar_remote_reap(r->pid, TRUE);
   r->pid = 0;
   if (r->err_fd >= 0)
@@ -218,8 +129,8 @@ schedule_retry(ArmRemote *r, guint delay_s)
 {
   uint64_t when = (uint64_t)g_get_monotonic_time() + (uint64_t)delay_s * G_USEC_PER_SEC;
   if (!r->retry) {
-    int r2 =
-        sd_event_add_time(r->mon->event, &r->retry, CLOCK_MONOTONIC, when, 100 * 1000, on_retry, r);
+    int r2 = sd_event_add_time(r->host.mon->event, &r->retry, CLOCK_MONOTONIC, when, 100 * 1000,
+                               on_retry, r);
     if (r2 < 0)
       g_warning("sd_event_add_time: %s", g_strerror(-r2));
     return;
@@ -235,10 +146,10 @@ projects_unreachable(ArmRemote *r)
 {
   GHashTableIter it;
   gpointer value;
-  g_hash_table_iter_init(&it, r->mon->projects);
+  g_hash_table_iter_init(&it, r->host.mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
-    if (p->remote != r)
+    if (p->remote != &r->host)
       continue;
     p->match_slot = sd_bus_slot_unref(p->match_slot);
     if (p->peek_pending)
@@ -266,6 +177,7 @@ host_failed(ArmRemote *r, const char *why)
   g_free(r->last_error);
   r->last_error = g_strdup(ssh_said ? ssh_said : why ? why : _("connection failed"));
   r->state = HOST_DOWN;
+  publish_bus(r);
   projects_unreachable(r);
   if (r->down_since_us == 0) {
     r->down_since_us = g_get_monotonic_time();
@@ -275,17 +187,17 @@ host_failed(ArmRemote *r, const char *why)
   r->attempts++;
   r->sleep_s = r->sleep_s ? MIN(r->sleep_s * 2, BACKOFF_MAX_S) : 1;
   double elapsed = seconds_since(r->down_since_us);
-  double cap = r->mon->opts.remote_tolerance_s;
+  double cap = r->host.mon->opts.remote_tolerance_s;
   guint next = r->sleep_s;
   if (!r->gave_up && elapsed >= cap) {
     r->gave_up = TRUE;
     if (r->journal)
-      ar_emit(r->journal, "monitor_remote_giveup", AR_EV_S("host", r->spec),
+      ar_emit(r->journal, "monitor_remote_giveup", AR_EV_S("host", r->host.spec),
               AR_EV_I("total_attempts", r->attempts), AR_EV_D("total_elapsed_s", elapsed),
               AR_EV_D("cap_s", cap), AR_EV_S("final_error", r->last_error), NULL);
     g_autofree char *message = g_strdup_printf(
         _("no answer from %s's bus for %.0fs (%u attempts): %s; retrying every %us at most"),
-        r->spec, elapsed, r->attempts, r->last_error, (guint)BACKOFF_MAX_S);
+        r->host.spec, elapsed, r->attempts, r->last_error, (guint)BACKOFF_MAX_S);
     host_alert(r, TRUE, message);
   } else if (!r->gave_up) {
     /* Like the Python tool: the last wait ends at the window's end, so
@@ -293,7 +205,7 @@ host_failed(ArmRemote *r, const char *why)
     double left = cap - elapsed;
     next = MAX(1, MIN(next, (guint)ceil(left)));
     if (r->journal)
-      ar_emit(r->journal, "monitor_remote_blip", AR_EV_S("host", r->spec),
+      ar_emit(r->journal, "monitor_remote_blip", AR_EV_S("host", r->host.spec),
               AR_EV_S("error", r->last_error), AR_EV_I("attempt", r->attempts),
               AR_EV_D("elapsed_s", elapsed), AR_EV_D("cap_s", cap),
               AR_EV_D("interval_s", r->sleep_s), AR_EV_D("next_sleep_s", next), NULL);
@@ -309,9 +221,10 @@ on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
-void
-arm_remote_listed(ArmRemote *r, char **names, const char *why)
+static void
+listed(ArmHost *h, char **names, const char *why)
 {
+  ArmRemote *r = (ArmRemote *)h;
   if (r->state != HOST_CONNECTING)
     return;
   if (!names) {
@@ -319,29 +232,29 @@ arm_remote_listed(ArmRemote *r, char **names, const char *why)
     return;
   }
   r->state = HOST_UP;
-  r->has_monitor = g_strv_contains((const char *const *)names, ARM_BUS_NAME);
+  r->host.has_monitor = g_strv_contains((const char *const *)names, ARM_BUS_NAME);
   /* Reachable again: a project that is not on the bus any more stopped
    * meanwhile (those that are come back through GetNameOwner). */
   GHashTableIter it;
   gpointer value;
-  g_hash_table_iter_init(&it, r->mon->projects);
+  g_hash_table_iter_init(&it, r->host.mon->projects);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     ArmProject *p = value;
-    if (p->remote == r && p->unreachable) {
+    if (p->remote == &r->host && p->unreachable) {
       p->unreachable = FALSE;
-      arm_web_changed(r->mon, p);
+      arm_sinks_changed(p);
     }
   }
   if (r->down_since_us == 0)
     return;
   double outage = seconds_since(r->down_since_us);
   if (r->journal)
-    ar_emit(r->journal, "monitor_remote_recovered", AR_EV_S("host", r->spec),
+    ar_emit(r->journal, "monitor_remote_recovered", AR_EV_S("host", r->host.spec),
             AR_EV_I("attempts", r->attempts), AR_EV_D("outage_s", outage),
             AR_EV_B("gave_up", r->gave_up), NULL);
   if (r->gave_up) {
     g_autofree char *message =
-        g_strdup_printf(_("%s's bus answers again after %.0fs"), r->spec, outage);
+        g_strdup_printf(_("%s's bus answers again after %.0fs"), r->host.spec, outage);
     host_alert(r, FALSE, message);
   }
   r->down_since_us = 0;
@@ -357,7 +270,8 @@ connect_host(ArmRemote *r)
   r->err_fd = memfd_create("ssh-stderr", MFD_CLOEXEC);
   int fd = -1;
   r->state = HOST_CONNECTING;
-  if (!ar_remote_spawn(r->spec, r->mon->opts.system, ssh_options, r->err_fd, &r->pid, &fd,
+  publish_bus(r);
+  if (!ar_remote_spawn(r->host.spec, r->host.mon->opts.system, ssh_options, r->err_fd, &r->pid, &fd,
                        &error)) {
     host_failed(r, error->message);
     return;
@@ -375,14 +289,15 @@ connect_host(ArmRemote *r)
     ret = sd_bus_match_signal(r->bus, &r->disconnect_slot, NULL, "/org/freedesktop/DBus/Local",
                               "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, r);
   if (ret >= 0)
-    ret = sd_bus_attach_event(r->bus, r->mon->event, SD_EVENT_PRIORITY_NORMAL);
+    ret = sd_bus_attach_event(r->bus, r->host.mon->event, SD_EVENT_PRIORITY_NORMAL);
   if (ret >= 0)
     ret = sd_bus_start(r->bus);
+  publish_bus(r);
   if (ret < 0) {
     host_failed(r, g_strerror(-ret));
     return;
   }
-  arm_bus_follow_remote(r, r->bus);
+  arm_bus_follow_remote(&r->host);
 }
 
 /* ---- the monitor's hosts --------------------------------------------------- */
@@ -394,9 +309,8 @@ remote_free(ArmRemote *r)
   teardown(r);
   g_clear_pointer(&r->journal, ar_emitter_unref);
   g_free(r->last_error);
-  g_free(r->alert_message);
-  g_free(r->key);
-  g_free(r->spec);
+  g_free(r->host.alert_message);
+  g_free(r->host.spec);
   g_free(r);
 }
 
@@ -406,9 +320,7 @@ arm_remote_start(ArmMonitor *mon)
   mon->remotes = g_ptr_array_new_with_free_func((GDestroyNotify)remote_free);
   for (guint i = 0; mon->opts.hosts && mon->opts.hosts[i]; i++) {
     ArmRemote *r = g_new0(ArmRemote, 1);
-    r->mon = mon;
-    r->spec = g_strdup(mon->opts.hosts[i]);
-    r->key = g_strconcat(r->spec, "/", NULL);
+    r->host = (ArmHost){ .mon = mon, .spec = g_strdup(mon->opts.hosts[i]), .listed = listed };
     r->err_fd = -1;
     r->journal = ar_emitter_new(NULL, NULL);
     ar_emitter_set_journal(r->journal, mon->opts.journal);

@@ -306,10 +306,10 @@ arm_web_escape(const char *text)
 static void
 other_alerts(ArmProject *p, ArmAlertFunc func, gpointer data)
 {
-  arm_hooks_foreach_alert(p, func, data);
-  const char *host_alert = p->remote ? arm_remote_alert(p->remote) : NULL;
+  arm_alerts_foreach_named(p, func, data);
+  const char *host_alert = p->remote ? p->remote->alert_message : NULL;
   if (host_alert)
-    func("remote_unreachable", ARM_SEV_CRITICAL, host_alert, data);
+    func(ARM_HOST_DETECTOR, ARM_SEV_CRITICAL, host_alert, data);
 }
 
 static void

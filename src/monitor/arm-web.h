@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 
 typedef struct ArmMonitor ArmMonitor;
 typedef struct ArmProject ArmProject;
+typedef struct ArmSink ArmSink;
 
 #define ARM_WEB_STRIP        50  /* rounds in the strip */
 #define ARM_WEB_CHART_HOURS  72  /* hours in the chart */
@@ -56,9 +57,9 @@ typedef struct ArmWeb ArmWeb;
 /* listen: "ADDR:PORT" or NULL (127.0.0.1:ARM_WEB_DEFAULT_PORT; port 0 picks one). */
 ArmWeb *arm_web_new(ArmMonitor *mon, const char *listen, GError **error);
 void arm_web_free(ArmWeb *w);
-/* Hooks from arm-project.c; no-ops without --http. */
-void arm_web_event(ArmMonitor *mon, ArmProject *p, const char *kind, JsonObject *o);
-void arm_web_changed(ArmMonitor *mon, ArmProject *p);
+/* The page as an output (data: the ArmWeb): events feed the model and
+ * the streams, a changed project goes out as a patch. */
+extern const ArmSink arm_web_sink;
 /* ---- arm-web-settings.c ---- */
 /* monitor.toml's [monitor] http for the acting monitor (after arm_bus_start);
  * FALSE: the file is wrong (FILE:LINE:COL in error). */
