@@ -145,7 +145,7 @@ def peek(kind, calls, watchdog_usec=200_000):
         p.wait_event("round_start", proc=proc)
         time.sleep(1.0)  # the flood is on
         t0 = time.monotonic()
-        out = subprocess.run([BENCH, "peek", bus.address, NAME, str(calls)], check=True,
+        out = subprocess.run([BENCH, "peek-split", bus.address, NAME, str(calls)], check=True,
                              stdout=subprocess.PIPE).stdout.decode().strip()
         gap, pings = wd.max_gap(t0)
         written = sum(os.path.getsize(os.path.join(p.log_dir, "rounds", t))
