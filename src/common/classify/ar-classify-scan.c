@@ -390,6 +390,7 @@ candidates(const __m256i lo[FP_LEN], const __m256i hi[FP_LEN], __m256i keep, con
 {
   const __m256i nib = _mm256_set1_epi8(0x0f);
   __m256i acc = keep;
+#pragma GCC unroll 4
   for (int k = 0; k < FP_LEN; k++) {
     __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + k));
     /* No mask for the low nibble: pshufb uses bits 0-3 and answers 0 for
@@ -497,6 +498,8 @@ candidates(const uint8x16_t lo[FP_LEN], const uint8x16_t hi[FP_LEN], uint8x16_t 
 {
   const uint8x16_t nib = vdupq_n_u8(0x0f);
   uint8x16_t acc = keep;
+  /* Unrolled, so that the tables stay in registers (gcc -O2 does not). */
+#pragma GCC unroll 4
   for (int k = 0; k < FP_LEN; k++) {
     uint8x16_t v = vld1q_u8(p + k);
     uint8x16_t l = vqtbl1q_u8(lo[k], vandq_u8(v, nib));
