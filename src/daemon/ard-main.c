@@ -27,6 +27,7 @@
 #include "ard-bus.h"
 #include "ard-console.h"
 #include "ard-loop.h"
+#include "ard-sched.h"
 #include "ard-upgrade.h"
 
 /* A second build of the daemon for the upgrade tests: another version
@@ -75,6 +76,7 @@ main(int argc, char **argv)
   signal(SIGPIPE, SIG_IGN);
   g_log_set_writer_func(ar_redact_log_writer, NULL, NULL);
   ard_upgrade_init(argc, argv, ARD_VERSION, ARD_TEST_FAULTS);
+  (void)ard_sched_request_short_slice();
 
   g_autofree char *config_path = NULL;
   g_autofree char *phase = NULL;
