@@ -16,10 +16,11 @@
 #include "ar-util.h"
 
 /* One read() moves up to this much; a dispatch does a few of them, for at
- * most WAKE_BUDGET_US, before going back to the loop, so that bus calls,
- * timers and signals wait at most that long behind a flooding agent (the
- * source also has a lower priority than theirs: they go first whenever
- * both are ready). */
+ * most WAKE_BUDGET_US, before going back to the loop, so that timers and
+ * signals wait at most that long behind a flooding agent, and a bus call
+ * one read (a dispatch ends early when a bus message waits: urgent_input).
+ * The source also has a lower priority than theirs: they go first
+ * whenever both are ready. */
 #define READ_CHUNK     (256 * 1024)
 #define READS_PER_WAKE 8
 #define WAKE_BUDGET_US 1000
