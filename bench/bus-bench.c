@@ -6,6 +6,11 @@
  *   bus-bench peek ADDRESS NAME N    median/p90 of N Peek round trips
  *   bus-bench signal ADDRESS NAME N  median/p90 of Reload -> Event signal
  *                                    (config_reloaded) as a subscriber sees it
+ *   bus-bench peek-split ADDRESS NAME N
+ *                                    N Peek round trips, each followed by a
+ *                                    GetId round trip to the bus itself: the
+ *                                    part of Peek's latency that is the bus
+ *                                    and this client's own scheduling
  * Figures only, no assertion. */
 
 #include <stdio.h>
@@ -35,11 +40,19 @@ on_event(sd_bus_message *m, void *user_data, sd_bus_error *e)
   return 0;
 }
 
+static void
+print_figures(const char *what, double *t, int n)
+{
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  printf("%s: n=%d median=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms", what, n, t[n / 2],
+         t[(n * 9) / 10], t[(n * 99) / 100], t[n - 1]);
+}
+
 int
 main(int argc, char **argv)
 {
   if (argc != 5) {
-    fprintf(stderr, "usage: bus-bench peek|signal ADDRESS NAME N\n");
+    fprintf(stderr, "usage: bus-bench peek|peek-split|signal ADDRESS NAME N\n");
     return 2;
   }
   int n = atoi(argv[4]);
@@ -51,6 +64,8 @@ main(int argc, char **argv)
   }
   const char *name = argv[3];
   g_autofree double *t = g_new0(double, n);
+  g_autofree double *t_bus = g_new0(double, n);
+  gboolean split = g_str_equal(argv[1], "peek-split");
   SignalWait w = { FALSE };
   g_autoptr(sd_bus_slot) slot = NULL;
   g_autofree char *owner = NULL;
@@ -68,7 +83,7 @@ main(int argc, char **argv)
     gint64 t0 = g_get_monotonic_time();
     g_autoptr(sd_bus_message) reply = NULL;
     g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
-    if (g_str_equal(argv[1], "peek")) {
+    if (g_str_equal(argv[1], "peek") || split) {
       if (sd_bus_call_method(bus, name, AR_BUS_PATH, AR_BUS_INTERFACE, "Peek", &e, &reply, "a{sv}",
                              0) < 0) {
         fprintf(stderr, "Peek: %s\n", e.message);
@@ -90,9 +105,20 @@ main(int argc, char **argv)
       }
     }
     t[i] = (double)(g_get_monotonic_time() - t0) / 1000.0;
+    if (split) {
+      g_autoptr(sd_bus_message) id = NULL;
+      gint64 t1 = g_get_monotonic_time();
+      if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "GetId", NULL, &id, NULL) < 0)
+        return 1;
+      t_bus[i] = (double)(g_get_monotonic_time() - t1) / 1000.0;
+    }
   }
-  qsort(t, (size_t)n, sizeof *t, cmp_double);
-  printf("%s: n=%d median=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms\n", argv[1], n, t[n / 2],
-         t[(n * 9) / 10], t[(n * 99) / 100], t[n - 1]);
+  print_figures(split ? "peek" : argv[1], t, n);
+  if (split) {
+    printf("; ");
+    print_figures("bus GetId", t_bus, n);
+  }
+  printf("\n");
   return 0;
 }

@@ -11,8 +11,11 @@ and system time (the kernel's part is the same work for both; the user
 part is the daemon's line scan and classifier). REPEAT runs of each show
 the noise of a shared machine.
 
-Then Peek latency while the agent floods (yes and 80-byte lines), next to
-Peek on an idle daemon, and the watchdog: the daemon runs with
+Then Peek latency while the agent floods (yes, 80-byte lines, claude), next
+to Peek on an idle daemon and to a GetId round trip to the bus itself after
+each Peek (the bus's and this client's own scheduling), each with the
+daemon's short time slice (src/daemon/ard-sched.c) and without it
+(AGENT_RUNNER_TEST_SCHED_SLICE_US=0), and the watchdog: the daemon runs with
 WATCHDOG_USEC=200 ms and a NOTIFY_SOCKET of ours, and the longest gap
 between two WATCHDOG=1 pings is printed (late = longer than the period).
 
@@ -130,7 +133,30 @@ class WatchdogListener:
         os.rmdir(self.dir)
 
 
-def peek(kind, calls, watchdog_usec=200_000):
+def sched_slice_us(pid):
+    """The kernel's se.slice of a process in µs (EEVDF), or None."""
+    try:
+        with open(f"/proc/{pid}/sched") as f:
+            for line in f:
+                if line.startswith("se.slice"):
+                    return int(line.split(":")[1]) / 1000
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def peek(kind, calls, slice_us=None, watchdog_usec=200_000):
+    """Peek round trips while the agent of kind floods; slice_us "0" runs
+    the daemon with the kernel's default time slice (the baseline of its
+    short-slice request, src/daemon/ard-sched.c)."""
     bus = PrivateBus()
     wd = WatchdogListener()
     if kind == "idle":
@@ -140,20 +166,27 @@ def peek(kind, calls, watchdog_usec=200_000):
     try:
         env = {"DBUS_SESSION_BUS_ADDRESS": bus.address, "NOTIFY_SOCKET": wd.path,
                "WATCHDOG_USEC": str(watchdog_usec)}
+        if slice_us is not None:
+            env["AGENT_RUNNER_TEST_SCHED_SLICE_US"] = slice_us
         proc = p.start(env=env)
         bus.wait_name(NAME, proc=proc, timeout=600)
         p.wait_event("round_start", proc=proc)
         time.sleep(1.0)  # the flood is on
+        slices = [sched_slice_us(proc.pid)] + [sched_slice_us(c) for c in children(proc.pid)[:1]]
+        load = open("/proc/loadavg").read().split()[0]
         t0 = time.monotonic()
-        out = subprocess.run([BENCH, "peek", bus.address, NAME, str(calls)], check=True,
+        out = subprocess.run([BENCH, "peek-split", bus.address, NAME, str(calls)], check=True,
                              stdout=subprocess.PIPE).stdout.decode().strip()
         gap, pings = wd.max_gap(t0)
         written = sum(os.path.getsize(os.path.join(p.log_dir, "rounds", t))
                       for t in p.transcripts())
         bus.call(NAME, "Stop", "s", "now", check=False)
         proc.communicate(timeout=120)
-        print(f"  {kind:<6} {out}; watchdog period {watchdog_usec / 1000:.0f} ms: "
-              f"{pings} pings, longest gap {gap * 1000:.0f} ms; {written / (1 << 20):.0f} MiB written")
+        shown = "/".join("?" if s is None else f"{s:g}" for s in slices)
+        print(f"  {kind:<6} load {load:>5} slice(daemon/agent) {shown} us\n"
+              f"         {out}\n         watchdog period {watchdog_usec / 1000:.0f} ms: "
+              f"{pings} pings, longest gap {gap * 1000:.0f} ms; "
+              f"{written / (1 << 20):.0f} MiB written", flush=True)
     finally:
         p.cleanup()
         wd.close()
@@ -164,6 +197,10 @@ if __name__ == "__main__":
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 256 << 20
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     throughput(size, repeat)
-    print("Peek round trips while the agent floods its output (baseline: idle daemon)")
+    print("Peek round trips while the agent floods its output (baselines: the idle daemon; "
+          "the daemon with the kernel's default time slice, \"default\"; a GetId round trip "
+          "to the bus itself after each Peek)")
     for kind in ("idle", "yes", "80", "claude"):
-        peek(kind, 300)
+        for slice_us in (None, "0"):
+            print(f" {'short slice' if slice_us is None else 'default'}:")
+            peek(kind, 500, slice_us)

@@ -16,6 +16,7 @@ PKGS=(
   gnome-keyring libsecret-tools openssh-server openssh-client python3
   jq util-linux procps libglib2.0-bin libclang-rt-14-dev libxml2-utils iproute2 binutils
   debootstrap passwd strace
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
   xvfb dunst libnotify-bin
   chromium-headless-shell python3-websocket zsh fish
 )

@@ -12,6 +12,7 @@
 #include "ar-cleanup.h"
 #include "ar-names.h"
 #include "ar-util.h"
+#include "ard-output.h"
 #include "ard-peek.h"
 #include "ard-polkit.h"
 #include "ard-upgrade.h"
@@ -611,6 +612,7 @@ connect_bus(ArdBus *self, GError **error)
   }
   if (r < 0)
     return ar_set_error_errno(error, -r, _("cannot own %s on the %s"), self->name, which);
+  ard_output_set_urgent_fd(sd_bus_get_fd(self->bus));
   return TRUE;
 }
 
@@ -635,6 +637,7 @@ ard_bus_new(ArdLoop *loop, gboolean system, GError **error)
     g_warning(_("%s; running without the bus (status, stop and peek over the bus are "
                 "unavailable; stop with SIGTERM)"),
               local->message);
+    ard_output_set_urgent_fd(-1);
     self->vtable_slot = sd_bus_slot_unref(self->vtable_slot);
     self->bus = sd_bus_flush_close_unref(self->bus);
   }
@@ -653,6 +656,7 @@ ard_bus_free(ArdBus *self)
   if (!self)
     return;
   if (self->bus) {
+    ard_output_set_urgent_fd(-1);
     ard_loop_set_status_hook(self->loop, NULL, NULL);
     ar_emitter_remove_sink(ard_loop_get_emitter(self->loop), bus_sink, self);
     /* The last signals (serve_stopping, round_end) must reach the bus

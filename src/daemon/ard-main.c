@@ -28,6 +28,7 @@
 #include "ard-console.h"
 #include "ard-fault.h"
 #include "ard-loop.h"
+#include "ard-sched.h"
 #include "ard-upgrade.h"
 
 /* A second build of the daemon for the upgrade tests: another version
@@ -77,6 +78,7 @@ main(int argc, char **argv)
   g_log_set_writer_func(ar_redact_log_writer, NULL, NULL);
   ard_fault_init(ARD_TEST_FAULTS);
   ard_upgrade_init(argc, argv, ARD_VERSION);
+  (void)ard_sched_request_short_slice();
 
   g_autofree char *config_path = NULL;
   g_autofree char *phase = NULL;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -15,10 +16,11 @@
 #include "ar-util.h"
 
 /* One read() moves up to this much; a dispatch does a few of them, for at
- * most WAKE_BUDGET_US, before going back to the loop, so that bus calls,
- * timers and signals wait at most that long behind a flooding agent (the
- * source also has a lower priority than theirs: they go first whenever
- * both are ready). */
+ * most WAKE_BUDGET_US, before going back to the loop, so that timers and
+ * signals wait at most that long behind a flooding agent, and a bus call
+ * one read (a dispatch ends early when a bus message waits: urgent_input).
+ * The source also has a lower priority than theirs: they go first
+ * whenever both are ready. */
 #define READ_CHUNK     (256 * 1024)
 #define READS_PER_WAKE 8
 #define WAKE_BUDGET_US 1000
@@ -27,6 +29,24 @@
 /* A bigger pipe lets a fast writer fill more per wakeup (fewer epoll
  * round trips per GiB); failure (pipe-max-size) is harmless. */
 #define PIPE_SIZE (1024 * 1024)
+
+/* The bus connection, polled between reads (ard_output_set_urgent_fd). */
+static int urgent_fd = -1;
+
+void
+ard_output_set_urgent_fd(int fd)
+{
+  urgent_fd = fd;
+}
+
+/* Whether a bus message waits: one poll per read (256 KiB of output), so
+ * ~4,000 syscalls per GiB, and none while the agent is quiet. */
+static gboolean
+urgent_input(void)
+{
+  struct pollfd p = { .fd = urgent_fd, .events = POLLIN };
+  return urgent_fd >= 0 && poll(&p, 1, 0) > 0;
+}
 
 /* ---- line scanner ---------------------------------------------------- */
 
@@ -280,7 +300,7 @@ on_readable(sd_event_source *s, int fd, uint32_t revents, void *user_data)
   for (int i = 0; i < READS_PER_WAKE && !out->eof; i++) {
     if (!read_once(out))
       break;
-    if (g_get_monotonic_time() - start >= WAKE_BUDGET_US)
+    if (g_get_monotonic_time() - start >= WAKE_BUDGET_US || urgent_input())
       break;
   }
   return 0;

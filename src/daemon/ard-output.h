@@ -59,6 +59,10 @@ ArdOutput *ard_output_new(sd_event *event, int pipe_fd, int transcript_fd, ArdLi
 /* Lets on_line's owner take whole runs of lines at once (see
  * ard_line_scanner_feed_bulk). */
 void ard_output_set_bulk(ArdOutput *out, ArdLinesFunc bulk);
+/* The daemon's bus connection (-1: none). Between two reads of a flood,
+ * output work stops early when a message waits on it, so a bus call waits
+ * for one read, not for the whole per-wakeup budget. One per process. */
+void ard_output_set_urgent_fd(int fd);
 void ard_output_free(ArdOutput *out);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ArdOutput, ard_output_free)
 

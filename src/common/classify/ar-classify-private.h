@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "ar-classify-scan.h"
 #include "ar-classify-tables.h"
 #include "ar-classify.h"
 
@@ -162,20 +163,8 @@ gboolean ar_literal_set_maybe(const ArLiteralSet *set, const char *text, gsize l
 gsize ar_literal_set_min_len(const ArLiteralSet *set);
 void ar_literal_set_foreach_anchor(const ArLiteralSet *set, void (*func)(const char *, gpointer),
                                    gpointer user_data);
-/* The set's one-pass vector scan (ar-classify-scan.c), NULL where the CPU
- * has none or the set always answers "maybe". */
-typedef struct _ArAnchorScan ArAnchorScan;
-typedef enum {
-  AR_SCAN_NONE,   /* nothing from *from to the end */
-  AR_SCAN_ANCHOR, /* an anchor occurs */
-  AR_SCAN_DIGITS, /* [45] and two digits at *from */
-} ArScanHit;
-ArAnchorScan *ar_anchor_scan_new(const char *const *anchors, guint n);
-void ar_anchor_scan_free(ArAnchorScan *scan);
-/* From *from on: an anchor, or (if digits) a status-looking number, the
- * first of either; *from is where the number starts. */
-ArScanHit ar_anchor_scan_find(const ArAnchorScan *scan, const char *text, gsize len, gsize *from,
-                              gboolean digits);
+/* The set's one-pass vector scan, NULL where the CPU has none or the set
+ * always answers "maybe". */
 const ArAnchorScan *ar_literal_set_scan(const ArLiteralSet *set);
 /* A 4xx/5xx-looking number: [45] and two digits. */
 gboolean ar_text_has_status_digits(const char *text, gsize len);
