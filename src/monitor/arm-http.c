@@ -324,6 +324,9 @@ broadcast(ArmWeb *w, const char *event, const char *data)
     ring_entry_free(g_queue_pop_head(&w->ring));
   for (GList *l = w->clients; l; l = l->next)
     client_append_bytes(l->data, e->text);
+  /* Out now, not after the bus messages queued behind this one. */
+  if (w->clients)
+    arm_glib_loop_yield();
 }
 
 static void
