@@ -10,7 +10,8 @@ signal's own delivery is inside the figure, and the monitor's memory
 without the web page is printed next to it, and so is the bus's own part
 (round_end to the Event signal at a bystander client, dbus-monitor). Figures
 only.
-Usage: web-latency.py [ROUNDS=200] [STREAMS=50]"""
+Usage: web-latency.py [ROUNDS=200] [STREAMS=50]
+(WEB_LATENCY_MONITOR=PATH: measure another build's monitor, for A/B runs)"""
 
 import os
 import re
@@ -34,7 +35,9 @@ from bustest import BUILD_ROOT, PrivateBus  # noqa: E402
 from daemontest import Project  # noqa: E402
 from cdp import CHROMIUM, Browser  # noqa: E402
 
-MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+# WEB_LATENCY_MONITOR: another build's monitor, for runs paired with this one
+MONITOR = os.environ.get("WEB_LATENCY_MONITOR",
+                         os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 STREAMS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 
