@@ -21,7 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from daemontest import BUILD_ROOT, DAEMON, ENDS_WITHIN, Project, wait_for  # noqa: E402
 
 CLIENT = os.path.join(BUILD_ROOT, "src", "client", "agent-runner")
-USERS = ["arremote1", "arremote2", "arremote3"]
+# Users of this test process alone: two suites run at once (a CI clone and a
+# working tree) must not share users, their ~/.ssh or their /run/user/UID.
+_TAG = "%x" % (os.getpid() & 0xfffff)
+USERS = [f"arrem{i}{_TAG}" for i in (1, 2, 3)]
 
 
 def free_port():
@@ -40,11 +43,13 @@ class Fleet:
         self.procs = []
         self.projects = {}
         self.port = free_port()
+        self.users = []
         for u in USERS:
             try:
                 pwd.getpwnam(u)
             except KeyError:
                 subprocess.run(["useradd", "-m", "-s", "/bin/sh", u], check=True)
+                self.users.append(u)
             # useradd locks the account; sshd without PAM refuses locked ones.
             subprocess.run(["usermod", "-p", "*", u], check=True)
         d = self.dir
@@ -184,6 +189,14 @@ AllowUsers {" ".join(USERS)}
                     p.wait()
         for u in USERS:
             shutil.rmtree(os.path.join(pwd.getpwnam(u).pw_dir, ".ssh"), ignore_errors=True)
+        for u in self.users:
+            uid = pwd.getpwnam(u).pw_uid
+            # Anything the user still runs would keep userdel from removing it.
+            subprocess.run(["pkill", "-KILL", "-U", str(uid)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            subprocess.run(["userdel", "-r", u], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            shutil.rmtree(f"/run/user/{uid}", ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
