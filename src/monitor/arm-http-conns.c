@@ -66,8 +66,6 @@ typedef enum {
 
 #define N_TIMED 3 /* HEADERS, BUSY, IDLE have a deadline (and a queue) */
 
-typedef struct ArmHttpConns ArmHttpConns;
-
 typedef struct {
   ArmHttpConns *owner;
   GSocket *sock;          /* the key; a reference */
