@@ -7,10 +7,14 @@ ROUNDS rounds (default 200; aim: under 50 ms); the page's transfer size
 (budget 64 KiB for HTML + CSS + JS); the monitor's memory with STREAMS
 (default 50) open event streams. Baseline from the same run: the Event
 signal's own delivery is inside the figure, and the monitor's memory
-without the web page is printed next to it. Figures only.
-Usage: web-latency.py [ROUNDS=200] [STREAMS=50]"""
+without the web page is printed next to it, and so is the bus's own part
+(round_end to the Event signal at a bystander client, dbus-monitor). Figures
+only.
+Usage: web-latency.py [ROUNDS=200] [STREAMS=50]
+(WEB_LATENCY_MONITOR=PATH: measure another build's monitor, for A/B runs)"""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,7 +35,9 @@ from bustest import BUILD_ROOT, PrivateBus  # noqa: E402
 from daemontest import Project  # noqa: E402
 from cdp import CHROMIUM, Browser  # noqa: E402
 
-MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+# WEB_LATENCY_MONITOR: another build's monitor, for runs paired with this one
+MONITOR = os.environ.get("WEB_LATENCY_MONITOR",
+                         os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 STREAMS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 
@@ -79,6 +85,45 @@ class SseTimes(threading.Thread):
             return
 
 
+class BusTimes(threading.Thread):
+    """dbus-monitor on the same bus: when each round_end's Event signal
+    reached a bystander client (its own receipt clock): the bus's part of
+    the figures, the baseline the monitor cannot go under."""
+
+    HEADER = re.compile(r"^signal time=(\d+\.\d+) .*member=Event")
+    ROUND = re.compile(r'round_num\\?": ?(\d+)')
+
+    def __init__(self, address):
+        super().__init__(daemon=True)
+        self.seen = {}
+        self.proc = subprocess.Popen(
+            ["dbus-monitor", "--address", address,
+             f"type='signal',interface='org.agentrunner.Runner1',member='Event'"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def run(self):
+        when, args = None, 0
+        for line in self.proc.stdout:
+            m = self.HEADER.match(line)
+            if m:
+                when, args = float(m.group(1)) * 1000, 0
+                continue
+            if when is None or not line.lstrip().startswith("string "):
+                continue
+            args += 1
+            if args == 1 and '"round_end"' not in line:
+                when = None
+            elif args == 2:
+                r = self.ROUND.search(line)
+                if r:
+                    self.seen.setdefault(r.group(1), when)
+                when = None
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
 def percentiles(lat):
     lat = sorted(lat)
     return statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))], lat[-1]
@@ -114,6 +159,7 @@ def main():
     procs = []
     browser = None
     streams = []
+    bus_times = None
     try:
         plain = subprocess.Popen([MONITOR, "--quiet", "--no-journal", "--no-notify"], env=env)
         procs.append(plain)
@@ -135,12 +181,17 @@ def main():
         browser.goto(url)
         browser.wait_for("document.getElementById('conn').textContent === 'live'")
         browser.eval(OBSERVER)
+        if shutil.which("dbus-monitor"):
+            bus_times = BusTimes(bus.address)
+            bus_times.start()
+            time.sleep(0.5)  # it is listening once it has printed its own NameAcquired
+        load = os.getloadavg()
         daemon = project.start(env=env)
         procs.append(daemon)
         daemon.communicate(timeout=ROUNDS * 5 + 60)
         time.sleep(1)
         seen = browser.eval("window.__seen")
-        lat, wire = [], []
+        lat, wire, on_bus = [], [], []
         for ev in project.events("round_end"):
             n = str(ev["round_num"])
             ts = datetime.fromisoformat(ev["ts"].replace("Z", "+00:00")).timestamp() * 1000
@@ -148,7 +199,11 @@ def main():
                 lat.append(seen[n] - ts)
             if n in sse.seen:
                 wire.append(sse.seen[n] - ts)
-        print(f"web-latency: {len(lat)} of {ROUNDS} rounds seen in the DOM")
+            if bus_times and n in bus_times.seen:
+                on_bus.append(bus_times.seen[n] - ts)
+        end_load = os.getloadavg()
+        print(f"web-latency: {len(lat)} of {ROUNDS} rounds seen in the DOM "
+              f"(load average {load[0]:.1f} before, {end_load[0]:.1f} after)")
         if lat:
             med, p99, top = percentiles(lat)
             print(f"  round_end -> DOM: median {med:.1f} ms, p99 {p99:.1f} ms,"
@@ -157,6 +212,10 @@ def main():
             med, p99, top = percentiles(wire)
             print(f"  round_end -> SSE bytes on a socket (the server's part): median {med:.1f} ms,"
                   f" p99 {p99:.1f} ms, max {top:.1f} ms")
+        if on_bus:
+            med, p99, top = percentiles(on_bus)
+            print(f"  baseline, round_end -> Event signal at a bystander bus client (dbus-monitor):"
+                  f" median {med:.1f} ms, p99 {p99:.1f} ms, max {top:.1f} ms")
         print(f"  page transfer size (HTML + CSS + JS, uncompressed): {size} bytes "
               f"(budget 65536)")
         req = (f"GET /events?token={url.split('token=')[1]} HTTP/1.1\r\n"
@@ -172,6 +231,8 @@ def main():
               f"{rss_kb(plain.pid)} KiB")
         print("  (100 projects and 50 pages: bench/web-scale.py)")
     finally:
+        if bus_times:
+            bus_times.stop()
         for s in streams:
             s.close()
         if browser:

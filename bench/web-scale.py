@@ -35,7 +35,9 @@ from bustest import BUILD_ROOT, DAEMON, PrivateBus  # noqa: E402
 from daemontest import AGENTS, PROMPT  # noqa: E402
 from cdp import CHROMIUM, Browser  # noqa: E402
 
-MONITOR = os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor")
+# WEB_LATENCY_MONITOR: another build's monitor, for runs paired with this one
+MONITOR = os.environ.get("WEB_LATENCY_MONITOR",
+                         os.path.join(BUILD_ROOT, "src", "monitor", "agent-runner-monitor"))
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 PAGES = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 RATE = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0

@@ -20,6 +20,7 @@
 #include "ar-names.h"
 #include "ar-util.h"
 #include "ar-web-open.h"
+#include "arm-http-conns.h"
 #include "arm-monitor.h"
 #include "arm-web-resources.h"
 #include "arm-web.h"
@@ -68,7 +69,8 @@ struct ArmWeb {
   guint n_clients;
   GHashTable *last_sent; /* project -> (member -> its JSON last broadcast) */
   guint heartbeat;
-  GList *calls; /* BusCall* waiting for a daemon's answer */
+  GList *calls;        /* BusCall* waiting for a daemon's answer */
+  ArmHttpConns *conns; /* deadlines and the cap (arm-http-conns.c) */
 };
 
 /* ---- token ------------------------------------------------------------- */
@@ -322,6 +324,9 @@ broadcast(ArmWeb *w, const char *event, const char *data)
     ring_entry_free(g_queue_pop_head(&w->ring));
   for (GList *l = w->clients; l; l = l->next)
     client_append_bytes(l->data, e->text);
+  /* Out now, not after the bus messages queued behind this one. */
+  if (w->clients)
+    arm_glib_loop_yield();
 }
 
 static void
@@ -846,6 +851,11 @@ arm_web_new(ArmMonitor *mon, const char *listen, GError **error)
   w->server = soup_server_new("server-header", NULL, NULL);
   soup_server_add_early_handler(w->server, NULL, early_handler, w, NULL);
   soup_server_add_handler(w->server, NULL, handler, w, NULL);
+  w->conns = arm_http_conns_new(w->server, mon->opts.http_bounds, error);
+  if (!w->conns) {
+    arm_web_free(w);
+    return NULL;
+  }
   g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(ia, (guint16)port);
   if (!soup_server_listen(w->server, sa, 0, error)) {
     g_prefix_error(error, _("cannot listen on %s:%u: "), addr, port);
@@ -924,6 +934,7 @@ arm_web_free(ArmWeb *w)
     soup_server_disconnect(w->server);
   while (w->clients)
     on_client_finished(((SseClient *)w->clients->data)->msg, w->clients->data);
+  g_clear_pointer(&w->conns, arm_http_conns_free);
   g_clear_object(&w->server);
   g_queue_clear_full(&w->ring, (GDestroyNotify)ring_entry_free);
   g_hash_table_unref(w->last_sent);

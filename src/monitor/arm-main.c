@@ -74,6 +74,8 @@ parse_args(ArmOptions *o, int *argc, char ***argv, GError **error)
       N_("Address of the web page (default 127.0.0.1:8765; implies --http)"), N_("ADDR:PORT") },
     { "run-detector-hooks", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o->hooks_helper, NULL,
       NULL },
+    /* For tests: the web connections' bounds in seconds (arm-http-conns.h). */
+    { "http-bounds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o->http_bounds, NULL, NULL },
     { "host", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &o->hosts,
       N_("Also watch the bus of this host over ssh (repeatable)"), N_("[USER@]HOST[:PORT]") },
     { "fleet", 0, 0, G_OPTION_ARG_NONE, &fleet,
@@ -154,6 +156,7 @@ monitor_clear(ArmMonitor *mon)
   mon->event = sd_event_unref(mon->event);
   g_free(mon->opts.project);
   g_free(mon->opts.listen);
+  g_free(mon->opts.http_bounds);
   g_strfreev(mon->opts.hosts);
 }
 

@@ -68,6 +68,7 @@ typedef struct {
   char *listen;       /* --listen ADDR:PORT, NULL: 127.0.0.1 */
   gboolean open;      /* --open: the page in a browser (xdg-open) */
   char *hooks_helper; /* --run-detector-hooks CONFIG (arm-hooks.c) */
+  char *http_bounds;  /* --http-bounds FIRST,IDLE,RESPONSE (hidden; tests) */
 
   /* other hosts' buses over ssh (arm-remote.c) */
   char **hosts;             /* --host [USER@]HOST[:PORT] */

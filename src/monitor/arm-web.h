@@ -32,6 +32,8 @@ typedef struct ArmSink ArmSink;
 /* ---- arm-glib-loop.c ---- */
 /* Runs sd-event inside the default GMainContext until sd_event_exit(). */
 int arm_glib_loop_run(sd_event *event);
+/* Let the web's pending writes go out before the next bus message. */
+void arm_glib_loop_yield(void);
 
 /* ---- arm-web-model.c ---- */
 typedef struct ArmWebModel ArmWebModel;
