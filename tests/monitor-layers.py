@@ -29,6 +29,7 @@ PLACES = {
     'arm-hooks.c': ('output', 0),
     'arm-web-model.c': ('output', 0),
     'arm-web-settings.c': ('output', 0),
+    'arm-http-conns.c': ('output', 0),
     'arm-http.c': ('output', 1),
     'arm-main.c': ('main', 0),
 }
