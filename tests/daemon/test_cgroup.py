@@ -10,11 +10,10 @@ import os
 import subprocess
 import sys
 import time
-import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, pid_alive, wait_for  # noqa: E402
+from daemontest import DAEMON, ENDS_WITHIN, DaemonTestCase, pid_alive, run_tests, wait_for  # noqa: E402
 
 
 def cgroup2_mount():
@@ -124,13 +123,5 @@ class CgroupTest(DaemonTestCase):
         d.wait()
 
 
-def main():
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    if res.testsRun and len(res.skipped) == res.testsRun:
-        sys.exit(77)
-    sys.exit(0 if res.wasSuccessful() else 1)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests()

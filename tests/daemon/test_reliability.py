@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from daemontest import (DAEMON, ENDS_WITHIN, DaemonTestCase, Project, pid_alive,  # noqa: E402
-                        wait_for)
+                        run_tests, wait_for)
 
 
 def can_mount_tmpfs():
@@ -417,13 +417,5 @@ class CrashConsistencyTest(unittest.TestCase):
         self.assertGreater(c.tokens, 0)
 
 
-def main():
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    if res.testsRun and len(res.skipped) == res.testsRun:
-        sys.exit(77)  # the component is truly absent here
-    sys.exit(0 if res.wasSuccessful() else 1)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests()

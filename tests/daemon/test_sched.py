@@ -9,10 +9,9 @@ is, so the agent inherits it as before. Read from /proc/PID/sched
 import os
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemontest import DAEMON, DaemonTestCase, wait_for  # noqa: E402
+from daemontest import DAEMON, DaemonTestCase, run_tests, wait_for  # noqa: E402
 
 SHORT_NS = 500_000
 
@@ -84,13 +83,5 @@ class SchedTest(DaemonTestCase):
                          os.getpriority(os.PRIO_PROCESS, d.pid))
 
 
-def main():
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    if res.testsRun and len(res.skipped) == res.testsRun:
-        sys.exit(77)
-    sys.exit(0 if res.wasSuccessful() else 1)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests()

@@ -36,6 +36,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def crash_loop_alerted(test, out_path):
+    """A project ends in a crash loop, and the monitor writing --json to
+    OUT_PATH reports the crash_loop alert (its alerting is not blocked)."""
+    p = test.project("fail-fast")
+    rc, _, err = p.run("--clear-done", env=test.env())
+    test.assertEqual(rc, 79, err)
+
+    def alerts():
+        with open(out_path) as f:
+            return [json.loads(line) for line in f.read().splitlines() if line.startswith("{")]
+    deadline = time.monotonic() + ENDS_WITHIN
+    while not any(a["detector"] == "crash_loop" and a["state"] == "emitted" for a in alerts()):
+        test.assertLess(time.monotonic(), deadline, f"no crash_loop alert: {alerts()}")
+        time.sleep(0.05)
+
+
 def open_event_streams(test, port, token, n):
     """n EventSource requests on their own connections (closed at the
     test's end); returns the sockets and each answer's status line start."""
@@ -563,19 +579,7 @@ class CapAlertTest(WebTestCase):
         self.assertEqual(statuses.count(b"HTTP/1.1 503"), 4)
         self.assertEqual(statuses.count(b"HTTP/1.1 200"), 256)
 
-        p = self.project("fail-fast")
-        rc, _, err = p.run("--clear-done", env=self.env())
-        self.assertEqual(rc, 79, err)
-
-        def alerts():
-            with open(out_path) as f:
-                return [json.loads(line) for line in f.read().splitlines()
-                        if line.startswith("{")]
-        deadline = time.monotonic() + ENDS_WITHIN
-        while not any(a["detector"] == "crash_loop" and a["state"] == "emitted"
-                      for a in alerts()):
-            self.assertLess(time.monotonic(), deadline, f"no crash_loop alert: {alerts()}")
-            time.sleep(0.05)
+        crash_loop_alerted(self, out_path)
         # The first stream (open all along) gets the alert as well.
         first = streams[0]
         got = b""

@@ -6,7 +6,6 @@ its bound; an open event stream is not; with the connection cap reached a
 new connection is closed at once and the monitor's alerts still come out.
 The bounds are shortened with the hidden --http-bounds option (for tests)."""
 
-import json
 import os
 import select
 import socket
@@ -17,7 +16,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_web import ENDS_WITHIN, MONITOR, WebTestCase, open_event_streams  # noqa: E402
+from test_web import (ENDS_WITHIN, MONITOR, WebTestCase, crash_loop_alerted,  # noqa: E402
+                      open_event_streams)
 
 MAX_CONNS = 320  # ARM_HTTP_MAX_CONNS
 
@@ -147,19 +147,7 @@ class BoundsTest(WebTestCase):
         self.assertEqual(got, b"")
         self.assertEqual(sum(map(is_closed, socks)), extra)
 
-        p = self.project("fail-fast")
-        rc, _, err = p.run("--clear-done", env=self.env())
-        self.assertEqual(rc, 79, err)
-
-        def alerts():
-            with open(out_path) as f:
-                return [json.loads(line) for line in f.read().splitlines()
-                        if line.startswith("{")]
-        deadline = time.monotonic() + ENDS_WITHIN
-        while not any(a["detector"] == "crash_loop" and a["state"] == "emitted"
-                      for a in alerts()):
-            self.assertLess(time.monotonic(), deadline, f"no crash_loop alert: {alerts()}")
-            time.sleep(0.05)
+        crash_loop_alerted(self, out_path)
         # The clients leave: the page answers again.
         for s in socks:
             s.close()
