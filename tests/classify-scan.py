@@ -41,7 +41,8 @@ def main():
         if mode == "native":
             return run([sys.argv[3], anchors]).returncode
         cc, qemu = shutil.which(CROSS_CC), shutil.which(QEMU)
-        if cc is None or qemu is None or not os.path.isdir(SYSROOT):
+        objdump = shutil.which("aarch64-linux-gnu-objdump")  # comes with the cross gcc
+        if cc is None or qemu is None or objdump is None or not os.path.isdir(SYSROOT):
             print(f"SKIP: needs {CROSS_CC}, {QEMU} and {SYSROOT} "
                   "(gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static)")
             return SKIP
@@ -52,13 +53,11 @@ def main():
              os.path.join(SRC, "src", "common", "classify", "ar-classify-scan.c"),
              "-o", exe], check=True)
         # The NEON kernel must be what ran: the binary has tbl instructions.
-        objdump = shutil.which("aarch64-linux-gnu-objdump")
-        if objdump:
-            dis = subprocess.run([objdump, "-d", exe], check=True, stdout=subprocess.PIPE,
-                                 text=True).stdout
-            if "\ttbl\t" not in dis:
-                print("FAIL: no tbl instruction in the aarch64 build (no NEON path?)")
-                return 1
+        dis = subprocess.run([objdump, "-d", exe], check=True, stdout=subprocess.PIPE,
+                             text=True).stdout
+        if "\ttbl\t" not in dis:
+            print("FAIL: no tbl instruction in the aarch64 build (no NEON path?)")
+            return 1
         rc = run([qemu, "-L", SYSROOT, exe, anchors]).returncode
         if rc == SKIP:
             print("FAIL: the aarch64 build has no vector scan")
