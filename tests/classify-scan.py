@@ -23,6 +23,7 @@ SRC = os.environ.get("AR_SOURCE_ROOT",
                      os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BUILD = os.environ.get("AR_BUILD_ROOT", os.path.join(SRC, "build"))
 CROSS_CC = "aarch64-linux-gnu-gcc"
+CROSS_OBJDUMP = "aarch64-linux-gnu-objdump"
 QEMU = "qemu-aarch64-static"
 SYSROOT = "/usr/aarch64-linux-gnu"
 
@@ -41,9 +42,9 @@ def main():
         if mode == "native":
             return run([sys.argv[3], anchors]).returncode
         cc, qemu = shutil.which(CROSS_CC), shutil.which(QEMU)
-        objdump = shutil.which("aarch64-linux-gnu-objdump")  # comes with the cross gcc
+        objdump = shutil.which(CROSS_OBJDUMP)  # comes with the cross gcc
         if cc is None or qemu is None or objdump is None or not os.path.isdir(SYSROOT):
-            print(f"SKIP: needs {CROSS_CC}, {QEMU} and {SYSROOT} "
+            print(f"SKIP: needs {CROSS_CC}, {CROSS_OBJDUMP}, {QEMU} and {SYSROOT} "
                   "(gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static)")
             return SKIP
         exe = os.path.join(tmp, "classify-scan-driver-aarch64")
